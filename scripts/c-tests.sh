@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Builds and installs the package into a scratch prefix, checks the exported
+# symbols and the pkg-config file, then builds the C test suite against the
+# installed tree and runs it with ctest.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=${XP2P_BUILD_DIR:-$root/build}
+prefix=$build/prefix
+cd "$root"
+
+cmake -S . -B "$build/pkg" -DCMAKE_INSTALL_PREFIX="$prefix" -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$build/pkg"
+rm -rf "$prefix"
+cmake --install "$build/pkg" >/dev/null
+libdir=$(dirname "$(find "$prefix" -name 'libxp2p.so' | head -1)")
+
+scripts/check-symbols.sh "$libdir/libxp2p.so"
+
+# A consumer that only knows pkg-config.
+export PKG_CONFIG_PATH=$libdir/pkgconfig
+gcc -std=c99 -Wall -Wextra -Werror examples-c/codec_demo.c $(pkg-config --cflags --libs xp2p) \
+  -Wl,-rpath,"$libdir" -o "$build/codec_demo_pkgconfig"
+"$build/codec_demo_pkgconfig" >/dev/null
+echo "pkg-config consumer ok"
+
+cmake -S c-tests -B "$build/ctests" -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_BUILD_TYPE=Debug >/dev/null
+cmake --build "$build/ctests" -j"$(nproc)"
+cd "$build/ctests"
+ctest --output-on-failure -j"$(nproc)"

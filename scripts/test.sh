@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The whole test suite (what CI runs): formatting, lints, header freshness,
+# Rust tests, then the installed package and the C suite under ctest.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+scripts/deps.sh
+
+step() { printf '\n==> %s\n' "$*"; }
+step "cargo fmt --check"
+cargo fmt --all -- --check
+step "cargo clippy"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+step "generated headers are current"
+scripts/gen-headers.sh --check
+step "cargo test"
+cargo test --workspace --quiet
+step "C suite (installed package, ctest)"
+scripts/c-tests.sh

@@ -1,0 +1,20 @@
+//! The C ABI: one module per public header, each a thin checked layer over
+//! the Rust API of its protocol layer. Every exported function body runs in
+//! `ffi_boundary!` (panic-safe) and checks its pointers.
+//!
+//! Each `src/ffi/<name>.rs` is also the cbindgen input of
+//! `include/xp2p/<name>.h` (see `scripts/gen-headers.sh`).
+#![allow(non_camel_case_types, non_upper_case_globals, non_snake_case)]
+#![allow(clippy::missing_safety_doc)]
+
+pub(crate) mod boundary;
+
+pub mod ice_candidate;
+pub mod ice_crypto;
+pub mod ice_pair;
+pub mod ice_private;
+pub mod sdp;
+pub mod stun_attr;
+pub mod stun_msg;
+pub mod stun_txn;
+pub mod turn_channel;

@@ -1,0 +1,18 @@
+//! libxp2p: a WebRTC DataChannel stack with the xKit xp2p C ABI.
+//!
+//! Protocol layers are sans-IO state machines with idiomatic Rust APIs; the
+//! `ffi` module is the thin, checked C boundary over them. See
+//! `ARCHITECTURE.md` and `STYLE.md` in the shared folder for the layering.
+
+pub mod crypto;
+pub mod error;
+pub mod ice;
+pub mod sdp;
+pub mod stun;
+pub mod turn;
+pub mod wire;
+
+#[doc(hidden)]
+pub mod ffi;
+
+pub use error::Error;
