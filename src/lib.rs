@@ -5,6 +5,7 @@
 //! `ARCHITECTURE.md` and `STYLE.md` in the shared folder for the layering.
 
 pub mod crypto;
+pub mod driver;
 pub mod error;
 pub mod ice;
 pub mod sdp;

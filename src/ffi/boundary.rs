@@ -9,6 +9,7 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 /// `$on_panic` (`xErrno_Unknown`, NULL, -1 or the function's neutral value)
 /// instead of unwinding into C. `tests/ffi_boundary.rs` checks that every
 /// exported function starts with it.
+#[doc(hidden)]
 macro_rules! ffi_boundary {
     ($on_panic:expr, $body:block) => {
         match ::std::panic::catch_unwind(::std::panic::AssertUnwindSafe(|| $body)) {

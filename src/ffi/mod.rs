@@ -7,7 +7,7 @@
 #![allow(non_camel_case_types, non_upper_case_globals, non_snake_case)]
 #![allow(clippy::missing_safety_doc)]
 
-pub(crate) mod boundary;
+pub mod boundary;
 
 pub mod ice_candidate;
 pub mod ice_crypto;

@@ -1,17 +1,31 @@
 //! ICE (RFC 8445): candidates, pairs and the agent.
 
+pub mod candidate;
+pub mod pair;
+
+pub use candidate::{
+    candidate_priority, foundation_from_parts, Candidate, CandidateAddress, CandidateKind, TcpType,
+    Transport,
+};
+pub use pair::{pair_priority, sort_by_priority_desc, CandidatePair, PairState};
+
 /// Errors of the ICE layer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum IceError {
     /// The bytes are not a well-formed candidate.
     Malformed,
+    /// One field of a candidate line is missing or invalid; the name says which.
+    InvalidField(&'static str),
 }
 
 impl std::fmt::Display for IceError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             IceError::Malformed => f.write_str("malformed candidate"),
+            IceError::InvalidField(name) => write!(f, "invalid candidate {name}"),
         }
     }
 }
+
+impl std::error::Error for IceError {}

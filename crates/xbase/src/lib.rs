@@ -8,4 +8,8 @@ pub mod sys;
 pub mod types;
 
 #[cfg(feature = "abi")]
+mod boundary;
+#[cfg(feature = "abi")]
+mod evloop;
+#[cfg(feature = "abi")]
 pub mod ffi;

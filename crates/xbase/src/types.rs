@@ -44,4 +44,5 @@ pub type xEventSignalFunc = Option<unsafe extern "C" fn(signo: c_int, arg: *mut 
 pub type xEventPostFunc = Option<unsafe extern "C" fn(arg: *mut c_void)>;
 pub type xEventDoneFunc = Option<unsafe extern "C" fn(arg: *mut c_void, result: *mut c_void)>;
 pub type xTaskFunc = Option<unsafe extern "C" fn(arg: *mut c_void) -> *mut c_void>;
-pub type xSocketFunc = Option<unsafe extern "C" fn(sock: xSocket, mask: xEventMask, arg: *mut c_void)>;
+pub type xSocketFunc =
+    Option<unsafe extern "C" fn(sock: xSocket, mask: xEventMask, arg: *mut c_void)>;

@@ -1,0 +1,6 @@
+//! The I/O side of the library: the only code that touches sockets, threads,
+//! the clock and the caller's event loop. Protocol layers never import it.
+
+pub mod io;
+pub mod loop_queue;
+pub mod registry;
