@@ -4,6 +4,7 @@
 GET  /<file>        serves a file from this directory (page.html)
 GET  /sdp/<name>    serves a previously captured SDP from OUTDIR (for cross answers)
 POST /sdp/<name>    stores the request body, byte for byte, as OUTDIR/<name>
+POST /log           prints the request body (a progress note from the page)
 
 usage: serve.py PORT OUTDIR
 """
@@ -19,6 +20,9 @@ NAME = re.compile(r"^/sdp/([a-z0-9-]+\.sdp)$")
 
 
 class Handler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass  # keep the log to saved files and page notes
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, directory=HERE, **kwargs)
 
@@ -38,13 +42,18 @@ class Handler(http.server.SimpleHTTPRequestHandler):
         self.wfile.write(body)
 
     def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        if self.path == "/log":
+            print("page: " + body.decode(errors="replace"), file=sys.stderr, flush=True)
+            self.send_response(204)
+            self.end_headers()
+            return
         m = NAME.match(self.path)
         if not m:
             return self.send_error(404)
-        body = self.rfile.read(int(self.headers["Content-Length"]))
         with open(os.path.join(OUTDIR, m.group(1)), "wb") as f:
             f.write(body)
-        print(f"saved {m.group(1)} ({len(body)} bytes)", file=sys.stderr)
+        print(f"saved {m.group(1)} ({len(body)} bytes)", file=sys.stderr, flush=True)
         self.send_response(204)
         self.end_headers()
 

@@ -40,7 +40,10 @@ impl LoopQueue {
     /// Binds one more object to `lp` and returns the loop's queue, creating
     /// and registering it with `xEventAdd` on first use. Call on the loop
     /// thread (the API contract of every create function).
-    pub fn attach(lp: xEventLoop) -> io::Result<Arc<LoopQueue>> {
+    ///
+    /// # Safety
+    /// `lp` must be a live event loop of the linked libxbase.
+    pub unsafe fn attach(lp: xEventLoop) -> io::Result<Arc<LoopQueue>> {
         if lp.is_null() {
             return Err(io::Error::from(io::ErrorKind::InvalidInput));
         }
@@ -55,7 +58,8 @@ impl LoopQueue {
         if efd < 0 {
             return Err(io::Error::last_os_error());
         }
-        // SAFETY: `on_wake` only uses `arg` as a lookup key.
+        // SAFETY: `lp` is live (caller contract); `on_wake` only uses `arg`
+        // as a lookup key.
         let source = unsafe { xbase::sys::xEventAdd(lp, efd, xEvent_Read, Some(on_wake), lp) };
         if source.is_null() {
             // SAFETY: efd is ours and not registered anywhere.

@@ -448,23 +448,27 @@ mod tests {
         _addr: *const sockaddr,
         _arg: *mut c_void,
     ) -> xErrno {
-        LOG.with(|l| {
-            let mut l = l.borrow_mut();
-            l.sends.push(std::slice::from_raw_parts(data, len).to_vec());
-            if l.fail {
-                xErrno_Unknown
-            } else {
-                xErrno_Ok
-            }
+        ffi_boundary!(xErrno_Unknown, {
+            LOG.with(|l| {
+                let mut l = l.borrow_mut();
+                l.sends.push(std::slice::from_raw_parts(data, len).to_vec());
+                if l.fail {
+                    xErrno_Unknown
+                } else {
+                    xErrno_Ok
+                }
+            })
         })
     }
 
     unsafe extern "C" fn done(msg: *const xStunMsg, addr: *const sockaddr, _arg: *mut c_void) {
-        LOG.with(|l| {
-            l.borrow_mut()
-                .completions
-                .push((!msg.is_null(), !addr.is_null()))
-        });
+        ffi_boundary!((), {
+            LOG.with(|l| {
+                l.borrow_mut()
+                    .completions
+                    .push((!msg.is_null(), !addr.is_null()))
+            })
+        })
     }
 
     fn reset() {

@@ -17,7 +17,8 @@ use crate::ice::{Candidate, Transport};
 pub struct SessionDescription {
     pub ufrag: String,
     pub pwd: String,
-    /// The `a=ice-options` tokens (for example `trickle`, `ice2`).
+    /// The `a=ice-options` tokens (for example `trickle`, `ice2`), split on
+    /// spaces and commas.
     pub ice_options: Vec<String>,
     /// `a=ice-lite` is present.
     pub ice_lite: bool,
@@ -74,7 +75,14 @@ impl SessionDescription {
             .to_string();
         let pwd = first("ice-pwd").ok_or(SdpError::MissingPwd)?.to_string();
         let ice_options = first("ice-options")
-            .map(|v| v.split_ascii_whitespace().map(str::to_string).collect())
+            .map(|v| {
+                // RFC 8839 separates options by spaces; libdatachannel writes
+                // `ice2,trickle`.
+                v.split(|c: char| c.is_ascii_whitespace() || c == ',')
+                    .filter(|t| !t.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            })
             .unwrap_or_default();
         let fingerprints = levels
             .iter()
@@ -368,6 +376,14 @@ a=sctp-port:5001\r\n";
             d.candidates[0].address,
             CandidateAddress::Ip("10.0.0.1:4000".parse().unwrap())
         );
+    }
+
+    #[test]
+    fn comma_separated_ice_options() {
+        let sdp = "a=ice-ufrag:abcd\na=ice-pwd:efgh\na=ice-options:ice2,trickle\n";
+        let d = SessionDescription::decode(sdp).unwrap();
+        assert_eq!(d.ice_options, ["ice2", "trickle"]);
+        assert!(d.trickle());
     }
 
     #[test]

@@ -511,7 +511,7 @@ mod tests {
 
     const ID: TransactionId = [9; 12];
 
-    fn build<'b>(buf: &'b mut [u8], f: impl FnOnce(&mut MessageBuilder<'_>)) -> &'b [u8] {
+    fn build(buf: &mut [u8], f: impl FnOnce(&mut MessageBuilder<'_>)) -> &[u8] {
         let mut b = MessageBuilder::new(buf, MessageType::BINDING_REQUEST, &ID).unwrap();
         f(&mut b);
         b.finish()

@@ -1,6 +1,7 @@
 //! The event loop through its exported C functions: fd readiness
 //! (edge-triggered), timers, posts, stop, wait, deletion inside callbacks,
 //! signals, and NULL arguments.
+#![cfg(feature = "abi")]
 
 use libc::{c_int, c_void};
 use std::ptr::null_mut;
@@ -341,7 +342,8 @@ fn a_timer_rearming_itself_runs_once_per_dispatch() {
 
 struct Posted {
     order: Mutex<Vec<usize>>,
-    lp: xEventLoop,
+    /// The loop handle as an integer, so the state can cross threads.
+    lp: usize,
     n: usize,
 }
 
@@ -350,7 +352,7 @@ unsafe extern "C" fn on_post(arg: *mut c_void) {
     let mut order = p.order.lock().unwrap();
     order.push(*i);
     if order.len() == p.n {
-        xEventLoopStop(p.lp);
+        xEventLoopStop(p.lp as xEventLoop);
     }
 }
 
@@ -360,7 +362,7 @@ fn post_from_another_thread_runs_in_order_on_the_loop() {
     let n = 200;
     let posted = Arc::new(Posted {
         order: Mutex::new(Vec::new()),
-        lp: lp.0,
+        lp: lp.0 as usize,
         n,
     });
     let args: Vec<Box<(Arc<Posted>, usize)>> =

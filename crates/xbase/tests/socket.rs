@@ -1,4 +1,5 @@
 //! `xSocket` through its exported C functions.
+#![cfg(feature = "abi")]
 
 use libc::{c_int, c_void};
 use std::ptr::null_mut;

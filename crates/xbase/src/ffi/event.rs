@@ -244,7 +244,11 @@ pub extern "C" fn xEventLoopSignalWatch(
         let (Some(lp), Some(f)) = (lookup(id_of(r#loop)), r#fn) else {
             return xErrno_InvalidArg;
         };
-        if signo <= 0 || signo >= 65 || signo == libc::SIGKILL || signo == libc::SIGSTOP {
+        if signo <= 0
+            || signo > libc::SIGRTMAX()
+            || signo == libc::SIGKILL
+            || signo == libc::SIGSTOP
+        {
             return xErrno_InvalidArg;
         }
         lp.watch_signal(signo, f, UserPtr(arg))
