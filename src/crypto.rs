@@ -67,7 +67,10 @@ mod tests {
     fn known_digests() {
         assert_eq!(hex(&md5(b"")), "d41d8cd98f00b204e9800998ecf8427e");
         assert_eq!(hex(&md5(b"abc")), "900150983cd24fb0d6963f7d28e17f72");
-        assert_eq!(hex(&sha1(b"abc")), "a9993e364706816aba3e25717850c26c9cd0d89d");
+        assert_eq!(
+            hex(&sha1(b"abc")),
+            "a9993e364706816aba3e25717850c26c9cd0d89d"
+        );
         // RFC 2202 test case 2.
         assert_eq!(
             hex(&hmac_sha1(b"Jefe", b"what do ya want for nothing?")),
@@ -75,7 +78,10 @@ mod tests {
         );
         // RFC 2202 test case 6: a key longer than one block is hashed first.
         assert_eq!(
-            hex(&hmac_sha1(&[0xaa; 80], b"Test Using Larger Than Block-Size Key - Hash Key First")),
+            hex(&hmac_sha1(
+                &[0xaa; 80],
+                b"Test Using Larger Than Block-Size Key - Hash Key First"
+            )),
             "aa4ae5e15272d00e95705637ce8a3b55ed402112"
         );
         assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
@@ -85,6 +91,9 @@ mod tests {
     fn parts_equal_concatenation() {
         assert_eq!(md5_parts(&[b"user", b":", b"realm"]), md5(b"user:realm"));
         assert_eq!(crc32_parts(&[b"1234", b"56789"]), crc32(b"123456789"));
-        assert_eq!(hmac_sha1_parts(b"k", &[b"ab", b"c"]), hmac_sha1(b"k", b"abc"));
+        assert_eq!(
+            hmac_sha1_parts(b"k", &[b"ab", b"c"]),
+            hmac_sha1(b"k", b"abc")
+        );
     }
 }

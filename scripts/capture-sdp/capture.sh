@@ -97,7 +97,8 @@ chromium_run "offer=chromium-offer-mdns.sdp&answer=chromium-answer-mdns.sdp&wait
 chromium_run "offer=chromium-offer-raw.sdp&answer=chromium-answer-raw.sdp&wait=15" \
   "chromium-offer-raw.sdp chromium-answer-raw.sdp" "$NO_MDNS"
 # Loopback candidates: let Chromium list the loopback adapter, and grant a
-# fake microphone so it enumerates adapters at all.
+# fake microphone so it enumerates adapters at all (a page with microphone
+# access also gets its addresses unhidden, whatever the mDNS setting).
 LOOPBACK=("$NO_MDNS" --allow-loopback-in-peer-connection
   --use-fake-ui-for-media-stream --use-fake-device-for-media-stream)
 chromium_run "offer=chromium-offer-loopback.sdp&answer=chromium-answer-loopback.sdp&gum=1" \

@@ -4,8 +4,8 @@
 // usage: node ndc_capture.mjs OUTDIR
 //        node ndc_capture.mjs OUTDIR --answer-to OFFER.sdp OUT.sdp
 //
-// libjuice leaves loopback addresses out of its host candidates, so the peers
-// bind to 127.0.0.1 (libdatachannel's bindAddress option), which keeps
+// On a loopback-only machine libdatachannel offers no host candidate at all,
+// so the peers bind to 127.0.0.1 (its bindAddress option): that keeps
 // everything on loopback and yields one loopback host candidate each.
 //
 // Each description is read with localDescription() once ICE gathering is

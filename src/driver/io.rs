@@ -244,7 +244,9 @@ impl IoThread {
             deadline: None,
         };
         for std_sock in sockets {
-            let Ok(local) = std_sock.local_addr() else { continue };
+            let Ok(local) = std_sock.local_addr() else {
+                continue;
+            };
             if std_sock.set_nonblocking(true).is_err() {
                 continue;
             }
@@ -274,8 +276,12 @@ impl IoThread {
     }
 
     fn read_socket(&mut self, token: Token, now: Instant) {
-        let Some(&(id, idx)) = self.tokens.get(&token) else { return };
-        let Some(reg) = self.endpoints.get(&id) else { return };
+        let Some(&(id, idx)) = self.tokens.get(&token) else {
+            return;
+        };
+        let Some(reg) = self.endpoints.get(&id) else {
+            return;
+        };
         let (local, _, sock) = &reg.sockets[idx];
         let mut reads = 0;
         // Edge-triggered: drain until WouldBlock, but bounded per wake; a
@@ -324,7 +330,9 @@ impl IoThread {
     /// Sends everything the endpoint has queued, posts its events and
     /// records its next deadline.
     fn flush(&mut self, id: EndpointId, _now: Instant) {
-        let Some(reg) = self.endpoints.get_mut(&id) else { return };
+        let Some(reg) = self.endpoints.get_mut(&id) else {
+            return;
+        };
         let mut ep = reg.endpoint.lock();
         while let Some(t) = ep.poll_transmit() {
             if let Some((_, _, sock)) = reg.sockets.iter().find(|(l, _, _)| *l == t.local) {

@@ -92,7 +92,10 @@ pub(crate) unsafe fn sockaddr_to_std(sa: *const sockaddr) -> Option<SocketAddr> 
         libc::AF_INET => {
             let sin = &*(sa as *const sockaddr_in);
             let ip = Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr));
-            Some(SocketAddr::V4(SocketAddrV4::new(ip, u16::from_be(sin.sin_port))))
+            Some(SocketAddr::V4(SocketAddrV4::new(
+                ip,
+                u16::from_be(sin.sin_port),
+            )))
         }
         libc::AF_INET6 => {
             let sin6 = &*(sa as *const sockaddr_in6);

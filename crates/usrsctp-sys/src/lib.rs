@@ -24,8 +24,15 @@ pub struct sockaddr_conn {
 }
 
 /// The lower-layer output callback given to `usrsctp_init_nothreads`.
-pub type ConnOutput =
-    Option<unsafe extern "C" fn(addr: *mut c_void, buf: *mut c_void, len: size_t, tos: u8, set_df: u8) -> c_int>;
+pub type ConnOutput = Option<
+    unsafe extern "C" fn(
+        addr: *mut c_void,
+        buf: *mut c_void,
+        len: size_t,
+        tos: u8,
+        set_df: u8,
+    ) -> c_int,
+>;
 /// The debug printf callback given to `usrsctp_init_nothreads` (may be None).
 pub type DebugPrintf = Option<unsafe extern "C" fn(format: *const libc::c_char, ...)>;
 
@@ -41,7 +48,12 @@ extern "C" {
     pub fn usrsctp_handle_timers(elapsed_milliseconds: u32);
     pub fn usrsctp_register_address(addr: *mut c_void);
     pub fn usrsctp_deregister_address(addr: *mut c_void);
-    pub fn usrsctp_conninput(addr: *mut c_void, buffer: *const c_void, length: size_t, ecn_bits: u8);
+    pub fn usrsctp_conninput(
+        addr: *mut c_void,
+        buffer: *const c_void,
+        length: size_t,
+        ecn_bits: u8,
+    );
     pub fn usrsctp_socket(
         domain: c_int,
         type_: c_int,
@@ -60,12 +72,17 @@ extern "C" {
         option_len: socklen_t,
     ) -> c_int;
     pub fn usrsctp_bind(so: *mut socket, name: *mut libc::sockaddr, namelen: socklen_t) -> c_int;
-    pub fn usrsctp_connect(so: *mut socket, name: *mut libc::sockaddr, namelen: socklen_t) -> c_int;
+    pub fn usrsctp_connect(so: *mut socket, name: *mut libc::sockaddr, namelen: socklen_t)
+        -> c_int;
     pub fn usrsctp_set_non_blocking(so: *mut socket, onoff: c_int) -> c_int;
     pub fn usrsctp_sysctl_set_sctp_ecn_enable(value: u32) -> c_int;
     pub fn usrsctp_sysctl_get_sctp_ecn_enable() -> u32;
     pub fn usrsctp_sysctl_set_sctp_debug_on(value: u32) -> c_int;
-    pub fn usrsctp_dumppacket(buf: *const c_void, len: size_t, outbound: c_int) -> *mut libc::c_char;
+    pub fn usrsctp_dumppacket(
+        buf: *const c_void,
+        len: size_t,
+        outbound: c_int,
+    ) -> *mut libc::c_char;
     pub fn usrsctp_freedumpbuffer(buf: *mut libc::c_char);
 }
 
