@@ -20,7 +20,8 @@
 //! `ice_lite`, `fingerprint_algorithm`, `fingerprint_len` (digest bytes).
 //! Unknown keys fail the test, as does a fixture without an `.expect` file.
 //!
-//! Each fixture also goes through the C decoder `xIceSdpDecode`, which must
+//! Every candidate kept must format back to a line that parses to the same
+//! candidate. Each fixture also goes through the C decoder `xIceSdpDecode`, which must
 //! agree (accept/refuse, credentials, mid, port, setup, and
 //! min(32, IP candidates) candidates).
 
@@ -29,6 +30,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use xp2p::ffi::sdp::{xIceSdp, xIceSdpDecode};
+use xp2p::ice::Candidate;
 use xp2p::sdp::{SdpError, SessionDescription, Setup};
 
 const REQUIRED: [&str; 8] = [
@@ -151,6 +153,11 @@ fn check_fixture(sdp_path: &Path, expect: &BTreeMap<String, String>) -> Vec<Stri
         }
     };
 
+    for c in &d.candidates {
+        if Candidate::parse(&c.to_string()).as_ref() != Ok(c) {
+            errs.push(format!("candidate does not round-trip: {c}"));
+        }
+    }
     let fp = d.fingerprint();
     let mdns = d.candidates.iter().filter(|c| c.address.is_mdns()).count();
     let ip = d.candidates.len() - mdns;

@@ -1,5 +1,6 @@
 //! ICE (RFC 8445): candidates, pairs and the agent.
 
+pub mod agent;
 pub mod candidate;
 pub mod pair;
 
@@ -17,6 +18,11 @@ pub enum IceError {
     Malformed,
     /// One field of a candidate line is missing or invalid; the name says which.
     InvalidField(&'static str),
+    /// The agent is not in a state that allows the call (for example
+    /// sending before a pair is selected, or gathering twice).
+    InvalidState,
+    /// The candidate is valid but not usable yet (TCP, unresolved mDNS).
+    Unsupported(&'static str),
 }
 
 impl std::fmt::Display for IceError {
@@ -24,6 +30,8 @@ impl std::fmt::Display for IceError {
         match self {
             IceError::Malformed => f.write_str("malformed candidate"),
             IceError::InvalidField(name) => write!(f, "invalid candidate {name}"),
+            IceError::InvalidState => f.write_str("invalid state for this call"),
+            IceError::Unsupported(what) => write!(f, "unsupported {what}"),
         }
     }
 }

@@ -10,8 +10,7 @@ use std::net::SocketAddr;
 
 use super::Role;
 use crate::stun::{
-    attr_type, method, Attribute, Class, Message, MessageBuilder, MessageType, StunError,
-    TransactionId,
+    attr_type, Attribute, Message, MessageBuilder, MessageType, StunError, TransactionId,
 };
 
 /// Room for the largest message the agent writes: a USERNAME of two
@@ -211,14 +210,10 @@ pub(crate) fn error_code(msg: &Message<'_>) -> Option<u16> {
     }
 }
 
-/// Whether the message is a Binding message of the given class.
-pub(crate) fn is_binding(msg: &Message<'_>, class: Class) -> bool {
-    msg.method() == method::BINDING && msg.class() == class
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stun::Class;
 
     const ID: TransactionId = [7; 12];
 
@@ -296,13 +291,13 @@ mod tests {
         let a: SocketAddr = "192.0.2.7:4444".parse().unwrap();
         let ok = build_success(&ID, a, b"pw").unwrap();
         let msg = Message::parse(&ok).unwrap();
-        assert!(is_binding(&msg, Class::SuccessResponse));
+        assert_eq!(msg.class(), Class::SuccessResponse);
         assert!(verify_response(&msg, "pw"));
         assert!(!verify_response(&msg, "px"));
         assert_eq!(mapped_address(&msg), Some(a));
         let err = build_error(&ID, 487, "Role Conflict", b"pw").unwrap();
         let msg = Message::parse(&err).unwrap();
-        assert!(is_binding(&msg, Class::ErrorResponse));
+        assert_eq!(msg.class(), Class::ErrorResponse);
         assert_eq!(error_code(&msg), Some(487));
     }
 }

@@ -1,0 +1,81 @@
+//! Server-reflexive gathering: one Binding request from each host base to
+//! each STUN server of the same address family (RFC 8445 §5.1.1.2).
+//!
+//! New requests go out through the agent's Ta pacer; each is retransmitted
+//! on the connectivity-check schedule until answered or the gather timeout
+//! (5 s by default, as in the C agent) forces completion.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use crate::stun::txn::RetransmitTimer;
+use crate::stun::TransactionId;
+
+/// One Binding request to a STUN server.
+#[derive(Debug, Clone)]
+pub(crate) struct GatherTxn {
+    pub id: TransactionId,
+    pub base: SocketAddr,
+    pub server: SocketAddr,
+    pub bytes: Vec<u8>,
+    /// `None` until the pacer has sent it.
+    pub timer: Option<RetransmitTimer<Instant>>,
+}
+
+/// Where gathering stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Phase {
+    NotStarted,
+    /// Requests pending; completion is forced at `deadline`.
+    Running {
+        deadline: Instant,
+    },
+    Complete,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Gatherer {
+    pub phase: Phase,
+    pub txns: Vec<GatherTxn>,
+}
+
+impl Default for Gatherer {
+    fn default() -> Self {
+        Gatherer {
+            phase: Phase::NotStarted,
+            txns: Vec::new(),
+        }
+    }
+}
+
+impl Gatherer {
+    pub fn started(&self) -> bool {
+        self.phase != Phase::NotStarted
+    }
+
+    pub fn running(&self) -> bool {
+        matches!(self.phase, Phase::Running { .. })
+    }
+
+    /// The first request not sent yet.
+    pub fn next_unsent(&self) -> Option<usize> {
+        self.txns.iter().position(|t| t.timer.is_none())
+    }
+
+    /// The transaction with id `id`.
+    pub fn find(&self, id: &TransactionId) -> Option<usize> {
+        self.txns.iter().position(|t| &t.id == id)
+    }
+
+    /// The gather timeout, or the earliest retransmission.
+    pub fn deadline(&self) -> Option<Instant> {
+        let Phase::Running { deadline } = self.phase else {
+            return None;
+        };
+        self.txns
+            .iter()
+            .filter_map(|t| t.timer.as_ref().and_then(|t| t.poll_timeout()))
+            .chain(std::iter::once(deadline))
+            .min()
+    }
+}

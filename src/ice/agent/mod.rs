@@ -1,0 +1,1768 @@
+//! The ICE agent (RFC 8445) as a sans-IO state machine.
+//!
+//! The I/O driver binds the sockets and tells the agent about them
+//! ([`IceAgent::add_host_candidate`]); the agent never touches a socket or
+//! the clock. Inputs go in through `handle_datagram`, `handle_timeout` and
+//! the API calls; outputs come out of [`IceAgent::poll_transmit`],
+//! [`IceAgent::poll_event`] and [`IceAgent::poll_timeout`].
+//!
+//! What it does:
+//!
+//! * **Gathering**: host candidates for the driver's bases, server-reflexive
+//!   ones from a Binding request to every STUN server of the same family.
+//! * **Connectivity checks** (RFC 8445 §6–7): a checklist of pairs ordered
+//!   by priority, frozen/waiting/in-progress/succeeded/failed with
+//!   foundation unfreezing, a triggered-check queue, one new STUN
+//!   transaction every Ta (50 ms), retransmissions with RTO =
+//!   max(500 ms, Ta × active pairs) doubling, 4 retransmissions, failure
+//!   9.5 s after the first send at the minimum RTO.
+//! * **Authentication**: requests carry USERNAME `remote:local`, PRIORITY,
+//!   the role attribute with the agent's random 64-bit tie-breaker,
+//!   MESSAGE-INTEGRITY (remote password) and FINGERPRINT. Incoming requests
+//!   are answered, and peer-reflexive candidates learned, only when
+//!   FINGERPRINT, USERNAME `local_ufrag:*` and MESSAGE-INTEGRITY (local
+//!   password) check out; anything else is dropped and counted. Responses
+//!   are matched by transaction id, verified with the remote password, and
+//!   must come from where the request went (symmetric).
+//! * **Roles**: 487 role conflicts repaired both ways (RFC 8445 §7.3.1.1 and
+//!   §7.2.5.1).
+//! * **Nomination**: regular nomination by the controlling agent: once no
+//!   pending pair could beat the best valid pair, or `nomination_timeout`
+//!   after the first valid pair, that pair is checked again with
+//!   USE-CANDIDATE and selected when the check succeeds. The controlled
+//!   agent selects a pair when a USE-CANDIDATE request arrives on a valid
+//!   pair, or when its own check of that pair succeeds afterwards (which
+//!   also covers agents that nominate aggressively).
+//! * **Trickle**: remote candidates at any time (before or after the
+//!   credentials, during or after checks), end-of-candidates, a later
+//!   signalled candidate upgrading a peer-reflexive one.
+//! * **States**: `Checking` once the remote credentials are known and a
+//!   host candidate exists; `Connected` when a pair is selected;
+//!   `Completed` when, in addition, the remote end-of-candidates arrived
+//!   and no pair is left to check; `Failed` when every pair failed after
+//!   the remote end-of-candidates, when `failure_timeout` (10 s) passes
+//!   after checks start without a valid pair, when three times that passes
+//!   without a selection, or when consent expires.
+//! * **Consent freshness** (RFC 7675): see [`consent`]: checks every
+//!   5 s ±20 %, [`IceEvent::ConsentStale`] after 5 s without an
+//!   authenticated answer, [`IceEvent::ConsentRestored`] when answers
+//!   resume, `Failed` after 30 s without a response.
+//! * **Demultiplexing** (RFC 7983): first byte 0–3 STUN, 20–63 DTLS, 64–79
+//!   TURN ChannelData, anything else application data. DTLS and data are
+//!   accepted only on a local base from a remote address that has
+//!   authenticated itself (a valid pair's remote or the source of a
+//!   verified check); the rest is dropped and counted.
+
+mod checklist;
+mod consent;
+mod gather;
+mod stun_io;
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use crate::ice::{Candidate, CandidateAddress, CandidateKind, IceError, PairState, Transport};
+use crate::stun::txn::{RetransmitConfig, RetransmitTimer, TimerAction};
+use crate::stun::{Class, Message, TransactionId};
+
+use checklist::{CheckTxn, Checklist, Pair};
+use consent::Consent;
+use gather::{GatherTxn, Gatherer, Phase};
+use stun_io::{CheckParams, Demux, PeerRole, Refused};
+
+/// The component every candidate of this agent has (data channels use one).
+pub const COMPONENT: u16 = 1;
+
+/// The agent's role. The discriminants are the C `xIceRole` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    Controlling = 0,
+    Controlled = 1,
+}
+
+impl Role {
+    /// The C enum value.
+    pub fn code(self) -> i32 {
+        self as i32
+    }
+
+    pub fn is_controlling(self) -> bool {
+        self == Role::Controlling
+    }
+
+    /// The other role.
+    pub fn opposite(self) -> Role {
+        match self {
+            Role::Controlling => Role::Controlled,
+            Role::Controlled => Role::Controlling,
+        }
+    }
+}
+
+/// The agent state. The discriminants are the C `xIceState` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum IceState {
+    New = 0,
+    Gathering = 1,
+    Checking = 2,
+    Connected = 3,
+    Completed = 4,
+    Failed = 5,
+    Closed = 6,
+}
+
+impl IceState {
+    /// The C enum value.
+    pub fn code(self) -> i32 {
+        self as i32
+    }
+
+    /// Connected or Completed: a pair is selected and data can be sent.
+    pub fn is_connected(self) -> bool {
+        matches!(self, IceState::Connected | IceState::Completed)
+    }
+}
+
+/// Agent configuration. `Default` gives the controlling role, no STUN
+/// server, OS entropy, generated credentials and the timings below.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentConfig {
+    pub role: Role,
+    /// STUN servers for server-reflexive candidates (already resolved).
+    pub stun_servers: Vec<SocketAddr>,
+    /// Seed of the agent's RNG (tie-breaker, credentials, transaction ids,
+    /// consent jitter); `None` seeds from OS entropy.
+    pub rng_seed: Option<u64>,
+    /// Local ufrag; `None` generates 8 characters of `[A-Za-z0-9+/]`.
+    /// Given values must be 4 to 256 such characters (RFC 8839 §5.4).
+    pub ufrag: Option<String>,
+    /// Local password; `None` generates 24 characters of `[A-Za-z0-9+/]`.
+    /// Given values must be 22 to 256 such characters.
+    pub pwd: Option<String>,
+    /// Ta: at most one new STUN transaction per Ta (RFC 8445 §14.2; the C
+    /// agent paces at 50 ms).
+    pub ta: Duration,
+    /// Minimum retransmission timeout of a check (RFC 8445 §14.3: 500 ms).
+    pub check_rto: Duration,
+    /// Retransmissions of a check or server request before it fails.
+    pub check_max_retransmits: u32,
+    /// Wait after the last retransmission, as a multiple of the RTO.
+    pub check_final_wait_factor: u32,
+    /// Server-reflexive gathering is complete after this at the latest
+    /// (the C agent's 5 s).
+    pub gather_timeout: Duration,
+    /// Controlling agent: nominate the best valid pair at the latest this
+    /// long after the first pair became valid.
+    pub nomination_timeout: Duration,
+    /// Checks that produce no valid pair in this time fail the agent (the
+    /// C agent's 10 s check timeout).
+    pub failure_timeout: Duration,
+    /// Mean consent check interval; each is randomized ±20 % (RFC 7675
+    /// §5.1: 5 s; the C agent uses 15 s without failure handling).
+    pub consent_interval: Duration,
+    /// No authenticated STUN from the remote for this long raises
+    /// [`IceEvent::ConsentStale`].
+    pub consent_stale: Duration,
+    /// No response to consent checks for this long fails the agent
+    /// (RFC 7675 §5.1: 30 s).
+    pub consent_timeout: Duration,
+    /// Most pairs in the checklist (RFC 8445 §6.1.2.5 suggests 100).
+    pub max_pairs: usize,
+}
+
+impl Default for AgentConfig {
+    fn default() -> Self {
+        AgentConfig {
+            role: Role::Controlling,
+            stun_servers: Vec::new(),
+            rng_seed: None,
+            ufrag: None,
+            pwd: None,
+            ta: Duration::from_millis(50),
+            check_rto: Duration::from_millis(500),
+            check_max_retransmits: 4,
+            check_final_wait_factor: 4,
+            gather_timeout: Duration::from_secs(5),
+            nomination_timeout: Duration::from_secs(1),
+            failure_timeout: Duration::from_secs(10),
+            consent_interval: Duration::from_secs(5),
+            consent_stale: Duration::from_secs(5),
+            consent_timeout: Duration::from_secs(30),
+            max_pairs: 100,
+        }
+    }
+}
+
+/// A datagram to send from the socket bound at `local`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transmit {
+    pub local: SocketAddr,
+    pub dest: SocketAddr,
+    pub data: Vec<u8>,
+}
+
+/// What [`IceAgent::handle_datagram`] made of a datagram.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Received {
+    /// STUN for the agent, handled.
+    Consumed,
+    /// DTLS (first byte 20–63) from an authenticated remote: the caller
+    /// passes it to the DTLS layer.
+    Dtls,
+    /// TURN ChannelData (first byte 64–79): for the TURN client.
+    ChannelData,
+    /// An application datagram from an authenticated remote.
+    Data,
+    /// Malformed, unauthenticated, unexpected or from an unknown source;
+    /// counted in [`AgentStats`].
+    Dropped,
+}
+
+/// What the agent reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IceEvent {
+    StateChanged(IceState),
+    /// A local candidate to signal to the peer (host or server-reflexive).
+    LocalCandidate(Candidate),
+    /// No more local candidates will come (end-of-candidates).
+    GatheringComplete,
+    /// Data now goes from the socket at `local` to `remote`.
+    SelectedPair {
+        local: SocketAddr,
+        remote: SocketAddr,
+    },
+    /// A 487 role conflict switched the agent's role.
+    RoleChanged(Role),
+    /// Nothing authenticated heard on the selected pair for a while.
+    ConsentStale,
+    /// Answers resumed after [`IceEvent::ConsentStale`].
+    ConsentRestored,
+}
+
+/// Counters, for tests and diagnostics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AgentStats {
+    /// Unparseable STUN, or authenticated checks with bad ICE attributes.
+    pub dropped_malformed: u64,
+    /// Requests failing FINGERPRINT, USERNAME or MESSAGE-INTEGRITY checks,
+    /// and responses failing integrity with the remote password.
+    pub dropped_unauthenticated: u64,
+    /// Responses matching no outstanding transaction.
+    pub dropped_unmatched: u64,
+    /// DTLS or data from an address that has not authenticated itself, or
+    /// on a local address that is not a base of this agent.
+    pub dropped_unknown_source: u64,
+    /// Other STUN methods, RTP-range bytes without a selected pair, input
+    /// after close or failure.
+    pub dropped_other: u64,
+    /// Role conflicts seen (as 487 sent, 487 received or a switch).
+    pub role_conflicts: u64,
+    /// Connectivity checks started (first sends).
+    pub checks_sent: u64,
+    /// Retransmissions of checks and server requests.
+    pub retransmits: u64,
+    /// Requests answered with a success response.
+    pub requests_answered: u64,
+    /// Remote peer-reflexive candidates learned from requests.
+    pub prflx_remote_learned: u64,
+    /// Local peer-reflexive candidates learned from responses.
+    pub prflx_local_learned: u64,
+    /// Peer-reflexive remote candidates replaced by a signalled one.
+    pub prflx_upgraded: u64,
+    pub consent_checks_sent: u64,
+    /// Pairs not formed because the checklist was full.
+    pub pairs_dropped: u64,
+    pub data_sent: u64,
+    pub data_received: u64,
+}
+
+/// The agent's named timers (see [`IceAgent::next_timer`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Timer {
+    /// An API call left work that needs a `handle_timeout` now.
+    Immediate,
+    /// The next new STUN transaction once Ta has passed.
+    Pacing,
+    CheckRetransmit,
+    GatherRetransmit,
+    GatherTimeout,
+    Nomination,
+    CheckFailure,
+    ConsentCheck,
+    ConsentStale,
+    ConsentExpiry,
+}
+
+#[derive(Debug, Clone)]
+struct LocalCand {
+    cand: Candidate,
+    addr: SocketAddr,
+    base: SocketAddr,
+}
+
+#[derive(Debug, Clone)]
+struct RemoteCand {
+    cand: Candidate,
+    addr: SocketAddr,
+    /// A verified check came from here, or a verified answer.
+    authenticated: bool,
+}
+
+/// The next new STUN transaction the pacer would start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Work {
+    Consent,
+    Nominate(usize),
+    Triggered(usize),
+    Gather(usize),
+    Ordinary(usize),
+}
+
+/// The ICE agent. See the module documentation.
+#[derive(Debug)]
+pub struct IceAgent {
+    cfg: AgentConfig,
+    role: Role,
+    tie_breaker: u64,
+    rng: StdRng,
+    local_ufrag: String,
+    local_pwd: String,
+    remote_creds: Option<(String, String)>,
+    locals: Vec<LocalCand>,
+    remotes: Vec<RemoteCand>,
+    list: Checklist,
+    gather: Gatherer,
+    consent: Option<Consent>,
+    state: IceState,
+    selected: Option<usize>,
+    remote_eoc: bool,
+    checks_started: Option<Instant>,
+    first_valid_at: Option<Instant>,
+    nominate_next: Option<usize>,
+    nominating: Option<usize>,
+    consent_failed: bool,
+    last_new_txn: Option<Instant>,
+    last_now: Instant,
+    dirty: bool,
+    transmits: VecDeque<Transmit>,
+    events: VecDeque<IceEvent>,
+    stats: AgentStats,
+    prflx_seq: u32,
+}
+
+const ICE_CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+fn random_ice_string(rng: &mut StdRng, len: usize) -> String {
+    (0..len)
+        .map(|_| char::from(ICE_CHARS[rng.gen_range(0..ICE_CHARS.len())]))
+        .collect()
+}
+
+fn valid_ice_string(s: &str, min: usize) -> bool {
+    (min..=256).contains(&s.len()) && s.bytes().all(|b| ICE_CHARS.contains(&b))
+}
+
+/// The local preference encoded in a candidate priority.
+fn local_pref_of(priority: u32) -> u16 {
+    ((priority >> 8) & 0xFFFF) as u16
+}
+
+impl IceAgent {
+    /// A new agent in state `New`. Fails with
+    /// [`IceError::InvalidField`] for a given ufrag or password that is not
+    /// made of 4 (22) to 256 ice-chars.
+    pub fn new(config: AgentConfig, now: Instant) -> Result<IceAgent, IceError> {
+        let mut rng = match config.rng_seed {
+            Some(seed) => StdRng::seed_from_u64(seed),
+            None => StdRng::from_entropy(),
+        };
+        let local_ufrag = match &config.ufrag {
+            Some(u) if valid_ice_string(u, 4) => u.clone(),
+            Some(_) => return Err(IceError::InvalidField("ufrag")),
+            None => random_ice_string(&mut rng, 8),
+        };
+        let local_pwd = match &config.pwd {
+            Some(p) if valid_ice_string(p, 22) => p.clone(),
+            Some(_) => return Err(IceError::InvalidField("pwd")),
+            None => random_ice_string(&mut rng, 24),
+        };
+        let tie_breaker = rng.gen();
+        Ok(IceAgent {
+            role: config.role,
+            cfg: config,
+            tie_breaker,
+            rng,
+            local_ufrag,
+            local_pwd,
+            remote_creds: None,
+            locals: Vec::new(),
+            remotes: Vec::new(),
+            list: Checklist::default(),
+            gather: Gatherer::default(),
+            consent: None,
+            state: IceState::New,
+            selected: None,
+            remote_eoc: false,
+            checks_started: None,
+            first_valid_at: None,
+            nominate_next: None,
+            nominating: None,
+            consent_failed: false,
+            last_new_txn: None,
+            last_now: now,
+            dirty: false,
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+            stats: AgentStats::default(),
+            prflx_seq: 0,
+        })
+    }
+
+    /// The local ufrag and password.
+    pub fn local_credentials(&self) -> (&str, &str) {
+        (&self.local_ufrag, &self.local_pwd)
+    }
+
+    pub fn state(&self) -> IceState {
+        self.state
+    }
+
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    pub fn tie_breaker(&self) -> u64 {
+        self.tie_breaker
+    }
+
+    pub fn stats(&self) -> AgentStats {
+        self.stats
+    }
+
+    /// Host and server-reflexive local candidates (the ones signalled).
+    pub fn local_candidates(&self) -> impl Iterator<Item = &Candidate> {
+        self.locals
+            .iter()
+            .filter(|l| l.cand.kind != CandidateKind::Prflx)
+            .map(|l| &l.cand)
+    }
+
+    /// Every remote candidate, including learned peer-reflexive ones.
+    pub fn remote_candidates(&self) -> impl Iterator<Item = &Candidate> {
+        self.remotes.iter().map(|r| &r.cand)
+    }
+
+    /// The selected pair as (local base socket, remote address).
+    pub fn selected_pair(&self) -> Option<(SocketAddr, SocketAddr)> {
+        let p = &self.list.pairs[self.selected?];
+        Some((self.locals[p.local].addr, self.remotes[p.remote].addr))
+    }
+
+    /// The candidates of the selected valid pair (the local one may be
+    /// server- or peer-reflexive; data leaves from its base).
+    pub fn selected_candidates(&self) -> Option<(&Candidate, &Candidate)> {
+        let p = &self.list.pairs[self.selected?];
+        let local = p.valid_local.unwrap_or(p.local);
+        Some((&self.locals[local].cand, &self.remotes[p.remote].cand))
+    }
+
+    /// Whether the consent stale signal is raised (see
+    /// [`IceEvent::ConsentStale`]).
+    pub fn is_consent_stale(&self) -> bool {
+        self.consent.as_ref().is_some_and(Consent::is_stale)
+    }
+
+    /// Whether remote end-of-candidates has been signalled.
+    pub fn remote_end_of_candidates_received(&self) -> bool {
+        self.remote_eoc
+    }
+
+    /// Registers a socket the driver bound at `base` as a host candidate
+    /// (component 1, local preference 65535 minus its index) and returns
+    /// it. Once gathering has started it is reported at once (and, while
+    /// gathering runs, queried against the STUN servers). Registering the
+    /// same base again returns the existing candidate.
+    pub fn add_host_candidate(&mut self, base: SocketAddr) -> Candidate {
+        if let Some(l) = self
+            .locals
+            .iter()
+            .find(|l| l.cand.kind == CandidateKind::Host && l.addr == base)
+        {
+            return l.cand.clone();
+        }
+        let hosts = self
+            .locals
+            .iter()
+            .filter(|l| l.cand.kind == CandidateKind::Host)
+            .count();
+        let pref = 65535u16.saturating_sub(u16::try_from(hosts).unwrap_or(u16::MAX));
+        let cand = Candidate::host(base, COMPONENT, pref);
+        self.locals.push(LocalCand {
+            cand: cand.clone(),
+            addr: base,
+            base,
+        });
+        let idx = self.locals.len() - 1;
+        if self.gather.started() {
+            self.events
+                .push_back(IceEvent::LocalCandidate(cand.clone()));
+        }
+        if self.gather.running() {
+            self.queue_server_requests(base);
+        }
+        for r in 0..self.remotes.len() {
+            self.form_pair(idx, r);
+        }
+        self.dirty = true;
+        cand
+    }
+
+    /// Starts gathering: state `Gathering` (from `New`), every host
+    /// candidate reported, server-reflexive requests queued.
+    /// [`IceEvent::GatheringComplete`] follows when nothing is pending (at
+    /// once without STUN servers) or at the gather timeout. A second call
+    /// is [`IceError::InvalidState`].
+    pub fn gather(&mut self, now: Instant) -> Result<(), IceError> {
+        if self.gather.started() || self.state == IceState::Closed {
+            return Err(IceError::InvalidState);
+        }
+        self.touch(now);
+        if self.state == IceState::New {
+            self.set_state(IceState::Gathering);
+        }
+        self.gather.phase = Phase::Running {
+            deadline: now + self.cfg.gather_timeout,
+        };
+        let hosts: Vec<LocalCand> = self
+            .locals
+            .iter()
+            .filter(|l| l.cand.kind == CandidateKind::Host)
+            .cloned()
+            .collect();
+        for h in hosts {
+            self.events.push_back(IceEvent::LocalCandidate(h.cand));
+            self.queue_server_requests(h.addr);
+        }
+        self.drive(now);
+        Ok(())
+    }
+
+    /// Sets the peer's ufrag and password (from its description).
+    pub fn set_remote_credentials(&mut self, ufrag: &str, pwd: &str) {
+        self.remote_creds = Some((ufrag.to_string(), pwd.to_string()));
+        self.dirty = true;
+    }
+
+    /// Adds a remote candidate, at any time (trickle ICE). UDP candidates
+    /// with IP addresses only: TCP candidates and unresolved mDNS names
+    /// are refused with [`IceError::Unsupported`]. A candidate whose
+    /// address is already known as peer-reflexive replaces it (the pair
+    /// keeps its state). After a failure of the checks (not of consent),
+    /// a new candidate restarts checking.
+    pub fn add_remote_candidate(&mut self, now: Instant, cand: Candidate) -> Result<(), IceError> {
+        if self.state == IceState::Closed {
+            return Err(IceError::InvalidState);
+        }
+        if cand.transport != Transport::Udp {
+            return Err(IceError::Unsupported("tcp candidate"));
+        }
+        let Some(addr) = cand.address.socket_addr() else {
+            return Err(IceError::Unsupported("mdns candidate"));
+        };
+        self.touch(now);
+        let known = self
+            .remotes
+            .iter()
+            .position(|r| r.addr == addr && r.cand.component == cand.component);
+        match known {
+            Some(i) => {
+                let r = &mut self.remotes[i];
+                if r.cand.kind == CandidateKind::Prflx && cand.kind != CandidateKind::Prflx {
+                    r.cand = cand;
+                    self.stats.prflx_upgraded += 1;
+                    self.refresh_pairs_of_remote(i);
+                } else if cand.priority > r.cand.priority {
+                    r.cand.priority = cand.priority;
+                    self.refresh_pairs_of_remote(i);
+                }
+            }
+            None => {
+                self.remotes.push(RemoteCand {
+                    cand,
+                    addr,
+                    authenticated: false,
+                });
+                let r = self.remotes.len() - 1;
+                for l in 0..self.locals.len() {
+                    self.form_pair(l, r);
+                }
+            }
+        }
+        if self.state == IceState::Failed && !self.consent_failed && self.remote_creds.is_some() {
+            self.set_state(IceState::Checking);
+            self.checks_started = Some(now);
+        }
+        self.drive(now);
+        Ok(())
+    }
+
+    /// The peer signalled end-of-candidates.
+    pub fn remote_end_of_candidates(&mut self) {
+        self.remote_eoc = true;
+        self.dirty = true;
+    }
+
+    /// Sets the role (meant for before checks start; role conflicts are
+    /// repaired by the agent itself).
+    pub fn set_role(&mut self, role: Role) {
+        if role != self.role {
+            self.apply_role(role);
+        }
+        self.dirty = true;
+    }
+
+    /// Sends `data` on the selected pair. [`IceError::InvalidState`] unless
+    /// `Connected` or `Completed`.
+    pub fn send(&mut self, data: &[u8]) -> Result<(), IceError> {
+        if !self.state.is_connected() {
+            return Err(IceError::InvalidState);
+        }
+        let (local, dest) = self.selected_pair().ok_or(IceError::InvalidState)?;
+        self.transmits.push_back(Transmit {
+            local,
+            dest,
+            data: data.to_vec(),
+        });
+        self.stats.data_sent += 1;
+        Ok(())
+    }
+
+    /// Stops everything: state `Closed`, nothing more is sent.
+    pub fn close(&mut self) {
+        if self.state == IceState::Closed {
+            return;
+        }
+        self.transmits.clear();
+        self.consent = None;
+        self.selected = None;
+        self.nominate_next = None;
+        self.nominating = None;
+        for p in &mut self.list.pairs {
+            p.check = None;
+        }
+        self.list.triggered.clear();
+        self.gather.txns.clear();
+        self.set_state(IceState::Closed);
+    }
+
+    /// Feeds a datagram that arrived on the socket bound at `local` from
+    /// `from`. Never panics; bad input is [`Received::Dropped`] and counted.
+    pub fn handle_datagram(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        from: SocketAddr,
+        data: &[u8],
+    ) -> Received {
+        self.touch(now);
+        if self.state == IceState::Closed {
+            self.stats.dropped_other += 1;
+            return Received::Dropped;
+        }
+        let Some(&first) = data.first() else {
+            self.stats.dropped_malformed += 1;
+            return Received::Dropped;
+        };
+        let r = match stun_io::demux(first) {
+            Demux::Stun => self.on_stun(now, local, from, data),
+            Demux::ChannelData => Received::ChannelData,
+            Demux::Dtls | Demux::Other => {
+                if !self.from_authenticated(local, from) {
+                    self.stats.dropped_unknown_source += 1;
+                    Received::Dropped
+                } else if stun_io::demux(first) == Demux::Dtls {
+                    Received::Dtls
+                } else {
+                    self.stats.data_received += 1;
+                    Received::Data
+                }
+            }
+        };
+        self.drive(now);
+        r
+    }
+
+    /// Advances the timers to `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.touch(now);
+        self.drive(now);
+    }
+
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    pub fn poll_event(&mut self) -> Option<IceEvent> {
+        self.events.pop_front()
+    }
+
+    /// When [`IceAgent::handle_timeout`] should next be called.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.next_timer().map(|(_, t)| t)
+    }
+
+    /// The earliest named timer and its deadline.
+    pub fn next_timer(&self) -> Option<(Timer, Instant)> {
+        let mut best: Option<(Timer, Instant)> = None;
+        let mut consider = |t: Timer, at: Option<Instant>| {
+            if let Some(at) = at {
+                if best.is_none_or(|(_, b)| at < b) {
+                    best = Some((t, at));
+                }
+            }
+        };
+        if self.state == IceState::Closed {
+            return None;
+        }
+        if self.dirty {
+            consider(Timer::Immediate, Some(self.last_now));
+        }
+        if let Phase::Running { deadline } = self.gather.phase {
+            consider(Timer::GatherTimeout, Some(deadline));
+            consider(Timer::GatherRetransmit, self.gather.deadline());
+        }
+        let pacer_ready = self.last_new_txn.map(|t| t + self.cfg.ta);
+        if self.next_work(None).is_some() {
+            consider(Timer::Pacing, Some(pacer_ready.unwrap_or(self.last_now)));
+        }
+        if self.state == IceState::Failed {
+            return best;
+        }
+        let retransmit = self
+            .list
+            .pairs
+            .iter()
+            .filter_map(|p| p.check.as_ref().and_then(|c| c.timer.poll_timeout()))
+            .min();
+        consider(Timer::CheckRetransmit, retransmit);
+        if let (Some(c), Some(_)) = (&self.consent, self.selected) {
+            let due = c.due(self.cfg.consent_stale);
+            let due = pacer_ready.map_or(due, |p| due.max(p));
+            consider(Timer::ConsentCheck, Some(due));
+            consider(
+                Timer::ConsentStale,
+                c.stale_deadline(self.cfg.consent_stale),
+            );
+            consider(Timer::ConsentExpiry, Some(c.expires()));
+        }
+        if self.nomination_pending() {
+            if let Some(first) = self.first_valid_at {
+                consider(Timer::Nomination, Some(first + self.cfg.nomination_timeout));
+            }
+        }
+        if self.state == IceState::Checking && self.selected.is_none() {
+            if let Some(start) = self.checks_started {
+                let bound = if self.list.any_valid() {
+                    self.cfg.failure_timeout * 3
+                } else {
+                    self.cfg.failure_timeout
+                };
+                consider(Timer::CheckFailure, Some(start + bound));
+            }
+        }
+        best
+    }
+
+    // ----- internals -----
+
+    fn touch(&mut self, now: Instant) {
+        self.last_now = self.last_now.max(now);
+    }
+
+    fn set_state(&mut self, s: IceState) {
+        if self.state != s {
+            self.state = s;
+            self.events.push_back(IceEvent::StateChanged(s));
+        }
+    }
+
+    fn new_txn_id(&mut self) -> TransactionId {
+        self.rng.gen()
+    }
+
+    fn host_index(&self, addr: SocketAddr) -> Option<usize> {
+        self.locals
+            .iter()
+            .position(|l| l.cand.kind == CandidateKind::Host && l.addr == addr)
+    }
+
+    fn remote_index(&self, addr: SocketAddr) -> Option<usize> {
+        self.remotes
+            .iter()
+            .position(|r| r.addr == addr && r.cand.component == COMPONENT)
+    }
+
+    fn from_authenticated(&self, local: SocketAddr, from: SocketAddr) -> bool {
+        self.host_index(local).is_some()
+            && self
+                .remote_index(from)
+                .is_some_and(|r| self.remotes[r].authenticated)
+    }
+
+    fn queue_server_requests(&mut self, base: SocketAddr) {
+        let servers: Vec<SocketAddr> = self
+            .cfg
+            .stun_servers
+            .iter()
+            .copied()
+            .filter(|s| s.is_ipv4() == base.is_ipv4())
+            .collect();
+        for server in servers {
+            let id = self.new_txn_id();
+            if let Ok(bytes) = stun_io::build_server_request(&id) {
+                self.gather.txns.push(GatherTxn {
+                    id,
+                    base,
+                    server,
+                    bytes,
+                    timer: None,
+                });
+            }
+        }
+    }
+
+    fn pair_priority(&self, local_prio: u32, remote_prio: u32) -> u64 {
+        if self.role.is_controlling() {
+            crate::ice::pair_priority(local_prio, remote_prio)
+        } else {
+            crate::ice::pair_priority(remote_prio, local_prio)
+        }
+    }
+
+    /// Pairs local base `l` with remote `r` when they match (host local,
+    /// same component and family) and the pair does not exist yet.
+    fn form_pair(&mut self, l: usize, r: usize) -> Option<usize> {
+        let (lc, rc) = (&self.locals[l], &self.remotes[r]);
+        if lc.cand.kind != CandidateKind::Host
+            || lc.cand.component != rc.cand.component
+            || lc.addr.is_ipv4() != rc.addr.is_ipv4()
+        {
+            return None;
+        }
+        if let Some(p) = self.list.find(l, r) {
+            return Some(p);
+        }
+        let priority = self.pair_priority(lc.cand.priority, rc.cand.priority);
+        let foundation = format!("{}:{}", lc.cand.foundation, rc.cand.foundation);
+        let added = self
+            .list
+            .add(Pair::new(l, r, priority, foundation), self.cfg.max_pairs);
+        if added.is_none() {
+            self.stats.pairs_dropped += 1;
+        }
+        self.dirty = true;
+        added
+    }
+
+    /// Recomputes priority, foundation and valid priority of a pair.
+    fn refresh_pair(&mut self, pi: usize) {
+        let p = &self.list.pairs[pi];
+        let (lc, rc) = (&self.locals[p.local].cand, &self.remotes[p.remote].cand);
+        let priority = self.pair_priority(lc.priority, rc.priority);
+        let foundation = format!("{}:{}", lc.foundation, rc.foundation);
+        let valid_priority = p
+            .valid_local
+            .map(|v| self.pair_priority(self.locals[v].cand.priority, rc.priority))
+            .unwrap_or(0);
+        let p = &mut self.list.pairs[pi];
+        p.priority = priority;
+        p.foundation = foundation;
+        p.valid_priority = valid_priority;
+    }
+
+    fn refresh_pairs_of_remote(&mut self, r: usize) {
+        for pi in 0..self.list.pairs.len() {
+            if self.list.pairs[pi].remote == r {
+                self.refresh_pair(pi);
+            }
+        }
+    }
+
+    fn apply_role(&mut self, role: Role) {
+        self.role = role;
+        for pi in 0..self.list.pairs.len() {
+            self.refresh_pair(pi);
+        }
+        if !role.is_controlling() {
+            self.nominate_next = None;
+            self.nominating = None;
+        }
+    }
+
+    /// Switches role after a conflict and reports it.
+    fn switch_role(&mut self, role: Role) {
+        if role != self.role {
+            self.apply_role(role);
+            self.events.push_back(IceEvent::RoleChanged(role));
+        }
+    }
+
+    fn on_stun(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        from: SocketAddr,
+        data: &[u8],
+    ) -> Received {
+        let Ok(msg) = Message::parse(data) else {
+            self.stats.dropped_malformed += 1;
+            return Received::Dropped;
+        };
+        if msg.method() != crate::stun::method::BINDING {
+            self.stats.dropped_other += 1;
+            return Received::Dropped;
+        }
+        if self.state == IceState::Failed {
+            self.stats.dropped_other += 1;
+            return Received::Dropped;
+        }
+        match msg.class() {
+            Class::Request => self.on_request(now, local, from, &msg),
+            // Binding indications are keepalives: nothing to do.
+            Class::Indication => Received::Consumed,
+            Class::SuccessResponse | Class::ErrorResponse => {
+                self.on_response(now, local, from, &msg)
+            }
+        }
+    }
+
+    fn respond(
+        &mut self,
+        local: SocketAddr,
+        dest: SocketAddr,
+        bytes: Result<Vec<u8>, crate::stun::StunError>,
+    ) {
+        if let Ok(data) = bytes {
+            self.transmits.push_back(Transmit { local, dest, data });
+        }
+    }
+
+    fn on_request(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        from: SocketAddr,
+        msg: &Message<'_>,
+    ) -> Received {
+        let Some(li) = self.host_index(local) else {
+            self.stats.dropped_unknown_source += 1;
+            return Received::Dropped;
+        };
+        let req = match stun_io::verify_request(msg, &self.local_ufrag, &self.local_pwd) {
+            Ok(r) => r,
+            Err(Refused::Unauthenticated) => {
+                self.stats.dropped_unauthenticated += 1;
+                return Received::Dropped;
+            }
+            Err(Refused::Malformed) => {
+                self.stats.dropped_malformed += 1;
+                return Received::Dropped;
+            }
+        };
+        let txn = *msg.transaction_id();
+        // Role conflicts, RFC 8445 §7.3.1.1.
+        match (self.role, req.role) {
+            (Role::Controlling, Some(PeerRole::Controlling(theirs))) => {
+                self.stats.role_conflicts += 1;
+                if self.tie_breaker >= theirs {
+                    let e =
+                        stun_io::build_error(&txn, 487, "Role Conflict", self.local_pwd.as_bytes());
+                    self.respond(local, from, e);
+                    return Received::Consumed;
+                }
+                self.switch_role(Role::Controlled);
+            }
+            (Role::Controlled, Some(PeerRole::Controlled(theirs))) => {
+                self.stats.role_conflicts += 1;
+                if self.tie_breaker >= theirs {
+                    self.switch_role(Role::Controlling);
+                } else {
+                    let e =
+                        stun_io::build_error(&txn, 487, "Role Conflict", self.local_pwd.as_bytes());
+                    self.respond(local, from, e);
+                    return Received::Consumed;
+                }
+            }
+            _ => {}
+        }
+        let ok = stun_io::build_success(&txn, from, self.local_pwd.as_bytes());
+        self.respond(local, from, ok);
+        self.stats.requests_answered += 1;
+
+        // Learn the source (RFC 8445 §7.3.1.3).
+        let ri = match self.remote_index(from) {
+            Some(r) => r,
+            None => {
+                self.prflx_seq += 1;
+                self.remotes.push(RemoteCand {
+                    cand: Candidate {
+                        foundation: format!("prflx{}", self.prflx_seq),
+                        component: COMPONENT,
+                        transport: Transport::Udp,
+                        priority: req.priority,
+                        kind: CandidateKind::Prflx,
+                        address: CandidateAddress::Ip(from),
+                        related: None,
+                        tcp_type: None,
+                        extensions: Vec::new(),
+                    },
+                    addr: from,
+                    authenticated: true,
+                });
+                self.stats.prflx_remote_learned += 1;
+                self.remotes.len() - 1
+            }
+        };
+        self.remotes[ri].authenticated = true;
+        let Some(pi) = self.form_pair(li, ri) else {
+            return Received::Consumed;
+        };
+        // Triggered check, RFC 8445 §7.3.1.4.
+        if !matches!(
+            self.list.pairs[pi].state,
+            PairState::Succeeded | PairState::InProgress
+        ) {
+            self.list.trigger(pi);
+        }
+        if req.use_candidate && self.role == Role::Controlled {
+            if self.list.pairs[pi].is_valid() {
+                self.nominate(now, pi);
+            } else {
+                self.list.pairs[pi].nominate_on_success = true;
+            }
+        }
+        if self.selected == Some(pi) {
+            self.consent_alive(now);
+        }
+        Received::Consumed
+    }
+
+    fn on_response(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        from: SocketAddr,
+        msg: &Message<'_>,
+    ) -> Received {
+        let id = *msg.transaction_id();
+        if let Some(pi) = self.list.find_txn(&id) {
+            return self.on_check_response(now, local, from, msg, pi);
+        }
+        if self.consent.as_ref().is_some_and(|c| c.owns(&id)) {
+            return self.on_consent_response(now, local, from, msg);
+        }
+        if let Some(gi) = self.gather.find(&id) {
+            return self.on_server_response(local, from, msg, gi);
+        }
+        self.stats.dropped_unmatched += 1;
+        Received::Dropped
+    }
+
+    fn on_check_response(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        from: SocketAddr,
+        msg: &Message<'_>,
+        pi: usize,
+    ) -> Received {
+        let authentic = self
+            .remote_creds
+            .as_ref()
+            .is_some_and(|(_, pwd)| stun_io::verify_response(msg, pwd));
+        if !authentic {
+            // Leave the transaction running: the real answer may follow.
+            self.stats.dropped_unauthenticated += 1;
+            return Received::Dropped;
+        }
+        let (base, raddr) = {
+            let p = &self.list.pairs[pi];
+            (self.locals[p.local].addr, self.remotes[p.remote].addr)
+        };
+        let Some(txn) = self.list.pairs[pi].check.take() else {
+            return Received::Consumed;
+        };
+        if from != raddr || local != base {
+            // Not symmetric (RFC 8445 §7.2.5.2.1).
+            self.fail_pair(pi);
+            return Received::Consumed;
+        }
+        if msg.class() == Class::ErrorResponse {
+            if stun_io::error_code(msg) == Some(487) {
+                // RFC 8445 §7.2.5.1: take the other role, check again.
+                self.stats.role_conflicts += 1;
+                if self.role == txn.role {
+                    self.switch_role(txn.role.opposite());
+                }
+                let p = &mut self.list.pairs[pi];
+                if p.state != PairState::Succeeded {
+                    p.state = PairState::Waiting;
+                }
+                if txn.use_candidate && self.role.is_controlling() {
+                    self.nominate_next = Some(pi);
+                } else if p.state == PairState::Waiting {
+                    self.list.trigger(pi);
+                }
+                if self.nominating == Some(pi) {
+                    self.nominating = None;
+                }
+            } else {
+                self.fail_pair(pi);
+            }
+            return Received::Consumed;
+        }
+        let Some(mapped) = stun_io::mapped_address(msg) else {
+            self.stats.dropped_malformed += 1;
+            self.fail_pair(pi);
+            return Received::Consumed;
+        };
+        // The valid pair's local candidate (RFC 8445 §7.2.5.3.1).
+        let vl = match self
+            .locals
+            .iter()
+            .position(|l| l.addr == mapped && l.base == base)
+        {
+            Some(v) => v,
+            None => {
+                let base_cand = &self.locals[self.list.pairs[pi].local].cand;
+                let mut c =
+                    Candidate::prflx(mapped, base, COMPONENT, local_pref_of(base_cand.priority));
+                c.priority = txn.priority;
+                self.locals.push(LocalCand {
+                    cand: c,
+                    addr: mapped,
+                    base,
+                });
+                self.stats.prflx_local_learned += 1;
+                self.locals.len() - 1
+            }
+        };
+        let foundation = {
+            let p = &mut self.list.pairs[pi];
+            p.state = PairState::Succeeded;
+            p.valid_local = Some(vl);
+            p.foundation.clone()
+        };
+        self.refresh_pair(pi);
+        let r = self.list.pairs[pi].remote;
+        self.remotes[r].authenticated = true;
+        self.list.unfreeze_foundation(&foundation);
+        self.first_valid_at.get_or_insert(now);
+        if self.nominating == Some(pi) {
+            self.nominating = None;
+        }
+        let nominate = (txn.use_candidate && self.role.is_controlling())
+            || (self.list.pairs[pi].nominate_on_success && !self.role.is_controlling());
+        if nominate {
+            self.nominate(now, pi);
+        } else if self.selected == Some(pi) {
+            self.consent_alive(now);
+            self.consent_granted(now);
+        }
+        Received::Consumed
+    }
+
+    fn on_consent_response(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        from: SocketAddr,
+        msg: &Message<'_>,
+    ) -> Received {
+        let authentic = self
+            .remote_creds
+            .as_ref()
+            .is_some_and(|(_, pwd)| stun_io::verify_response(msg, pwd));
+        if !authentic {
+            self.stats.dropped_unauthenticated += 1;
+            return Received::Dropped;
+        }
+        if self.selected_pair() != Some((local, from)) {
+            self.stats.dropped_other += 1;
+            return Received::Dropped;
+        }
+        if msg.class() == Class::SuccessResponse {
+            self.consent_alive(now);
+            self.consent_granted(now);
+        }
+        Received::Consumed
+    }
+
+    fn on_server_response(
+        &mut self,
+        local: SocketAddr,
+        from: SocketAddr,
+        msg: &Message<'_>,
+        gi: usize,
+    ) -> Received {
+        let t = &self.gather.txns[gi];
+        if from != t.server || local != t.base {
+            self.stats.dropped_other += 1;
+            return Received::Dropped;
+        }
+        if msg.has_fingerprint() && msg.verify_fingerprint().is_err() {
+            self.stats.dropped_malformed += 1;
+            return Received::Dropped;
+        }
+        let t = self.gather.txns.remove(gi);
+        if msg.class() == Class::SuccessResponse {
+            match stun_io::mapped_address(msg) {
+                Some(mapped) => self.add_srflx(mapped, t.base, t.server),
+                None => self.stats.dropped_malformed += 1,
+            }
+        }
+        self.dirty = true;
+        Received::Consumed
+    }
+
+    fn add_srflx(&mut self, mapped: SocketAddr, base: SocketAddr, server: SocketAddr) {
+        if mapped == base
+            || self
+                .locals
+                .iter()
+                .any(|l| l.addr == mapped && l.base == base)
+        {
+            return;
+        }
+        let Some(host) = self.host_index(base) else {
+            return;
+        };
+        let pref = local_pref_of(self.locals[host].cand.priority);
+        let cand = Candidate::srflx(mapped, base, server, COMPONENT, pref);
+        self.locals.push(LocalCand {
+            cand: cand.clone(),
+            addr: mapped,
+            base,
+        });
+        self.events.push_back(IceEvent::LocalCandidate(cand));
+    }
+
+    fn fail_pair(&mut self, pi: usize) {
+        let p = &mut self.list.pairs[pi];
+        p.state = PairState::Failed;
+        p.check = None;
+        p.nominated = false;
+        if self.nominating == Some(pi) {
+            self.nominating = None;
+        }
+        if self.nominate_next == Some(pi) {
+            self.nominate_next = None;
+        }
+    }
+
+    /// Marks pair `pi` nominated and selects it.
+    fn nominate(&mut self, now: Instant, pi: usize) {
+        self.list.pairs[pi].nominated = true;
+        if self.selected != Some(pi) {
+            self.selected = Some(pi);
+            if let Some((local, remote)) = self.selected_pair() {
+                self.events
+                    .push_back(IceEvent::SelectedPair { local, remote });
+            }
+            let first = self.consent_interval();
+            match &mut self.consent {
+                None => {
+                    self.consent = Some(Consent::new(now, first, self.cfg.consent_timeout));
+                }
+                Some(_) => {
+                    self.consent_alive(now);
+                    self.consent_granted(now);
+                }
+            }
+        }
+        if !self.state.is_connected() {
+            self.set_state(IceState::Connected);
+        }
+    }
+
+    /// A consent interval: the configured mean ±20 %.
+    fn consent_interval(&mut self) -> Duration {
+        self.cfg
+            .consent_interval
+            .mul_f64(self.rng.gen_range(0.8..=1.2))
+    }
+
+    fn consent_alive(&mut self, now: Instant) {
+        if let Some(c) = &mut self.consent {
+            if c.on_alive(now) {
+                self.events.push_back(IceEvent::ConsentRestored);
+            }
+        }
+    }
+
+    fn consent_granted(&mut self, now: Instant) {
+        let timeout = self.cfg.consent_timeout;
+        if let Some(c) = &mut self.consent {
+            c.on_granted(now, timeout);
+        }
+    }
+
+    fn nomination_pending(&self) -> bool {
+        self.role.is_controlling()
+            && self.selected.is_none()
+            && self.nominating.is_none()
+            && self.nominate_next.is_none()
+            && self.state == IceState::Checking
+            && self.list.any_valid()
+    }
+
+    /// Everything time-driven, in order; then at most one new transaction.
+    fn drive(&mut self, now: Instant) {
+        self.dirty = false;
+        if self.state == IceState::Closed {
+            return;
+        }
+        if matches!(self.state, IceState::New | IceState::Gathering)
+            && self.remote_creds.is_some()
+            && self.host_index_any()
+        {
+            self.set_state(IceState::Checking);
+            self.checks_started = Some(now);
+        }
+        self.run_gather_timers(now);
+        if self.state != IceState::Failed {
+            self.run_check_timers(now);
+            self.run_consent_timers(now);
+        }
+        if self.state != IceState::Failed {
+            self.decide_nomination(now);
+            self.check_failure(now);
+        }
+        self.pace(now);
+        if self.state == IceState::Connected
+            && self.remote_eoc
+            && self.list.all_done()
+            && self.nominating.is_none()
+            && self.nominate_next.is_none()
+        {
+            self.set_state(IceState::Completed);
+        }
+    }
+
+    fn host_index_any(&self) -> bool {
+        self.locals
+            .iter()
+            .any(|l| l.cand.kind == CandidateKind::Host)
+    }
+
+    fn run_gather_timers(&mut self, now: Instant) {
+        let Phase::Running { deadline } = self.gather.phase else {
+            return;
+        };
+        if now >= deadline {
+            self.gather.txns.clear();
+        }
+        let mut gi = 0;
+        while gi < self.gather.txns.len() {
+            let t = &mut self.gather.txns[gi];
+            let action = match &mut t.timer {
+                Some(timer) => timer.handle_timeout(now),
+                None => TimerAction::Wait,
+            };
+            match action {
+                TimerAction::Wait => gi += 1,
+                TimerAction::Retransmit => {
+                    let tx = Transmit {
+                        local: t.base,
+                        dest: t.server,
+                        data: t.bytes.clone(),
+                    };
+                    self.transmits.push_back(tx);
+                    self.stats.retransmits += 1;
+                }
+                TimerAction::TimedOut => {
+                    self.gather.txns.remove(gi);
+                }
+            }
+        }
+        if self.gather.txns.is_empty() {
+            self.gather.phase = Phase::Complete;
+            self.events.push_back(IceEvent::GatheringComplete);
+        }
+    }
+
+    fn run_check_timers(&mut self, now: Instant) {
+        for pi in 0..self.list.pairs.len() {
+            loop {
+                let p = &mut self.list.pairs[pi];
+                let Some(c) = p.check.as_mut() else { break };
+                match c.timer.handle_timeout(now) {
+                    TimerAction::Wait => break,
+                    TimerAction::Retransmit => {
+                        let tx = Transmit {
+                            local: self.locals[p.local].addr,
+                            dest: self.remotes[p.remote].addr,
+                            data: c.bytes.clone(),
+                        };
+                        self.transmits.push_back(tx);
+                        self.stats.retransmits += 1;
+                    }
+                    TimerAction::TimedOut => {
+                        self.fail_pair(pi);
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    fn run_consent_timers(&mut self, now: Instant) {
+        if self.selected.is_none() {
+            return;
+        }
+        let Some(c) = &mut self.consent else { return };
+        if now >= c.expires() {
+            self.consent_failed = true;
+            self.consent = None;
+            self.selected = None;
+            self.set_state(IceState::Failed);
+            return;
+        }
+        if c.stale_deadline(self.cfg.consent_stale)
+            .is_some_and(|d| now >= d)
+        {
+            c.set_stale();
+            self.events.push_back(IceEvent::ConsentStale);
+        }
+    }
+
+    fn decide_nomination(&mut self, now: Instant) {
+        if !self.nomination_pending() {
+            return;
+        }
+        let Some(best) = self.list.best_valid() else {
+            return;
+        };
+        let first = *self.first_valid_at.get_or_insert(now);
+        let best_prio = self.list.pairs[best].valid_priority;
+        let settled = !self
+            .list
+            .pairs
+            .iter()
+            .any(|p| p.is_pending() && p.priority > best_prio);
+        if settled || now >= first + self.cfg.nomination_timeout {
+            self.nominate_next = Some(best);
+        }
+    }
+
+    fn check_failure(&mut self, now: Instant) {
+        if self.state != IceState::Checking || self.selected.is_some() {
+            return;
+        }
+        let Some(start) = self.checks_started else {
+            return;
+        };
+        let any_valid = self.list.any_valid();
+        let timed_out = if any_valid {
+            now >= start + self.cfg.failure_timeout * 3
+        } else {
+            now >= start + self.cfg.failure_timeout
+        };
+        let exhausted = self.remote_eoc && !any_valid && self.list.all_done();
+        if timed_out || exhausted {
+            self.nominate_next = None;
+            self.nominating = None;
+            for p in &mut self.list.pairs {
+                if p.check.take().is_some() {
+                    p.state = PairState::Failed;
+                }
+            }
+            self.set_state(IceState::Failed);
+        }
+    }
+
+    /// The next new transaction, if the pacer allowed one at `now`
+    /// (`None`: ignore whether consent is due).
+    fn next_work(&self, now: Option<Instant>) -> Option<Work> {
+        let checking = !matches!(self.state, IceState::Failed | IceState::Closed);
+        if checking && self.selected.is_some() {
+            if let (Some(c), Some(now)) = (&self.consent, now) {
+                if now >= c.due(self.cfg.consent_stale) {
+                    return Some(Work::Consent);
+                }
+            }
+        }
+        let creds = self.remote_creds.is_some();
+        if checking && creds {
+            if let Some(pi) = self.nominate_next {
+                return Some(Work::Nominate(pi));
+            }
+            if let Some(pi) = self.list.peek_triggered() {
+                return Some(Work::Triggered(pi));
+            }
+        }
+        if self.gather.running() {
+            if let Some(gi) = self.gather.next_unsent() {
+                return Some(Work::Gather(gi));
+            }
+        }
+        if checking && creds && self.state != IceState::New {
+            if let Some(pi) = self.list.next_ordinary() {
+                return Some(Work::Ordinary(pi));
+            }
+        }
+        None
+    }
+
+    fn pace(&mut self, now: Instant) {
+        if self.last_new_txn.is_some_and(|t| now < t + self.cfg.ta) {
+            return;
+        }
+        let Some(work) = self.next_work(Some(now)) else {
+            return;
+        };
+        match work {
+            Work::Consent => self.send_consent(now),
+            Work::Nominate(pi) => {
+                self.nominate_next = None;
+                let p = &self.list.pairs[pi];
+                if p.is_valid() && p.check.is_none() && self.role.is_controlling() {
+                    self.send_check(now, pi, true);
+                    self.nominating = Some(pi);
+                }
+            }
+            Work::Triggered(_) => {
+                if let Some(pi) = self.list.pop_triggered() {
+                    self.send_check(now, pi, false);
+                }
+            }
+            Work::Gather(gi) => {
+                let cfg = self.retransmit_config(self.cfg.check_rto);
+                let t = &mut self.gather.txns[gi];
+                t.timer = Some(RetransmitTimer::new(cfg, now));
+                let tx = Transmit {
+                    local: t.base,
+                    dest: t.server,
+                    data: t.bytes.clone(),
+                };
+                self.transmits.push_back(tx);
+                self.last_new_txn = Some(now);
+            }
+            Work::Ordinary(pi) => self.send_check(now, pi, false),
+        }
+    }
+
+    fn retransmit_config(&self, rto: Duration) -> RetransmitConfig {
+        RetransmitConfig {
+            initial_rto: rto,
+            max_retransmits: self.cfg.check_max_retransmits,
+            final_wait_factor: self.cfg.check_final_wait_factor,
+        }
+    }
+
+    /// The request of a check (or consent check) on pair `pi`.
+    fn build_request(
+        &self,
+        pi: usize,
+        id: &TransactionId,
+        use_candidate: bool,
+    ) -> Option<(Vec<u8>, u32)> {
+        let (rufrag, rpwd) = self.remote_creds.as_ref()?;
+        let p = &self.list.pairs[pi];
+        let base = &self.locals[p.local].cand;
+        let priority = CandidateKind::Prflx.priority(local_pref_of(base.priority), base.component);
+        let username = format!("{rufrag}:{}", self.local_ufrag);
+        let params = CheckParams {
+            username: &username,
+            priority,
+            role: self.role,
+            tie_breaker: self.tie_breaker,
+            use_candidate,
+            key: rpwd.as_bytes(),
+        };
+        stun_io::build_check(id, &params)
+            .ok()
+            .map(|b| (b, priority))
+    }
+
+    fn send_check(&mut self, now: Instant, pi: usize, use_candidate: bool) {
+        let id = self.new_txn_id();
+        let Some((bytes, priority)) = self.build_request(pi, &id, use_candidate) else {
+            self.fail_pair(pi);
+            return;
+        };
+        let rto = self
+            .cfg
+            .check_rto
+            .max(self.cfg.ta * u32::try_from(self.list.active_count()).unwrap_or(u32::MAX));
+        let timer = RetransmitTimer::new(self.retransmit_config(rto), now);
+        let p = &mut self.list.pairs[pi];
+        if p.state != PairState::Succeeded {
+            p.state = PairState::InProgress;
+        }
+        let tx = Transmit {
+            local: self.locals[p.local].addr,
+            dest: self.remotes[p.remote].addr,
+            data: bytes.clone(),
+        };
+        p.check = Some(CheckTxn {
+            id,
+            timer,
+            bytes,
+            use_candidate,
+            role: self.role,
+            priority,
+        });
+        self.transmits.push_back(tx);
+        self.last_new_txn = Some(now);
+        self.stats.checks_sent += 1;
+    }
+
+    fn send_consent(&mut self, now: Instant) {
+        let Some(pi) = self.selected else { return };
+        let id = self.new_txn_id();
+        let next = self.consent_interval();
+        let Some((bytes, _)) = self.build_request(pi, &id, false) else {
+            return;
+        };
+        let Some((local, dest)) = self.selected_pair() else {
+            return;
+        };
+        if let Some(c) = &mut self.consent {
+            c.on_sent(now, id, next);
+        }
+        self.transmits.push_back(Transmit {
+            local,
+            dest,
+            data: bytes,
+        });
+        self.last_new_txn = Some(now);
+        self.stats.consent_checks_sent += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t0() -> Instant {
+        #[allow(clippy::disallowed_methods)]
+        Instant::now()
+    }
+
+    fn agent(seed: u64) -> IceAgent {
+        IceAgent::new(
+            AgentConfig {
+                rng_seed: Some(seed),
+                ..AgentConfig::default()
+            },
+            t0(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn generated_credentials_have_the_c_shape() {
+        let a = agent(1);
+        let (u, p) = a.local_credentials();
+        assert_eq!(u.len(), 8);
+        assert_eq!(p.len(), 24);
+        assert!(valid_ice_string(u, 4) && valid_ice_string(p, 22));
+        let b = agent(1);
+        assert_eq!(a.local_credentials(), b.local_credentials());
+        assert_eq!(a.tie_breaker(), b.tie_breaker());
+        assert_ne!(agent(2).tie_breaker(), a.tie_breaker());
+    }
+
+    #[test]
+    fn given_credentials_are_checked() {
+        let bad = AgentConfig {
+            ufrag: Some("a:b!".into()),
+            ..AgentConfig::default()
+        };
+        assert_eq!(
+            IceAgent::new(bad, t0()).err(),
+            Some(IceError::InvalidField("ufrag"))
+        );
+        let short = AgentConfig {
+            pwd: Some("short".into()),
+            ..AgentConfig::default()
+        };
+        assert_eq!(
+            IceAgent::new(short, t0()).err(),
+            Some(IceError::InvalidField("pwd"))
+        );
+    }
+
+    #[test]
+    fn host_candidates_and_gathering_without_servers() {
+        let now = t0();
+        let mut a = agent(3);
+        let c1 = a.add_host_candidate("10.0.0.1:5000".parse().unwrap());
+        let c2 = a.add_host_candidate("10.0.0.2:5000".parse().unwrap());
+        assert_eq!(c1.priority, CandidateKind::Host.priority(65535, 1));
+        assert_eq!(c2.priority, CandidateKind::Host.priority(65534, 1));
+        a.gather(now).unwrap();
+        assert_eq!(a.gather(now), Err(IceError::InvalidState));
+        let evs: Vec<IceEvent> = std::iter::from_fn(|| a.poll_event()).collect();
+        assert_eq!(
+            evs,
+            vec![
+                IceEvent::StateChanged(IceState::Gathering),
+                IceEvent::LocalCandidate(c1),
+                IceEvent::LocalCandidate(c2),
+                IceEvent::GatheringComplete,
+            ]
+        );
+        assert_eq!(a.state(), IceState::Gathering);
+        assert!(a.send(b"x").is_err());
+    }
+
+    #[test]
+    fn remote_candidates_checked_for_support() {
+        let now = t0();
+        let mut a = agent(4);
+        let mdns =
+            Candidate::parse("candidate:1 1 udp 2122260223 abc.local 5000 typ host").unwrap();
+        assert!(matches!(
+            a.add_remote_candidate(now, mdns),
+            Err(IceError::Unsupported(_))
+        ));
+        let tcp =
+            Candidate::parse("candidate:1 1 tcp 2122260223 10.0.0.9 9 typ host tcptype active")
+                .unwrap();
+        assert!(matches!(
+            a.add_remote_candidate(now, tcp),
+            Err(IceError::Unsupported(_))
+        ));
+    }
+
+    #[test]
+    fn checks_are_paced_and_authenticated() {
+        let now = t0();
+        let mut a = agent(5);
+        a.add_host_candidate("10.0.0.1:5000".parse().unwrap());
+        a.set_remote_credentials("RUFR", "remote-password-0123456789");
+        for port in [6000, 6001, 6002] {
+            // Distinct addresses: distinct foundations, so none is frozen.
+            let ip = [10, 0, 0, (port - 5990) as u8];
+            let c = Candidate::host(SocketAddr::from((ip, port)), 1, 65535 - port);
+            a.add_remote_candidate(now, c).unwrap();
+        }
+        assert_eq!(a.state(), IceState::Checking);
+        let first = a.poll_transmit().expect("a check at once");
+        assert!(a.poll_transmit().is_none(), "one new check per Ta");
+        assert_eq!(a.next_timer().map(|t| t.0), Some(Timer::Pacing));
+        let msg = Message::parse(&first.data).unwrap();
+        assert!(msg.verify_integrity(b"remote-password-0123456789").is_ok());
+        assert!(msg.verify_fingerprint().is_ok());
+        a.handle_timeout(now + Duration::from_millis(49));
+        assert!(a.poll_transmit().is_none());
+        a.handle_timeout(now + Duration::from_millis(50));
+        assert!(a.poll_transmit().is_some());
+    }
+}

@@ -1,0 +1,23 @@
+//! An in-memory network for sans-IO tests.
+//!
+//! * [`net::Network`]: endpoints addressed by `SocketAddr`, a virtual clock
+//!   that jumps to the earliest deadline of all endpoints and datagrams in
+//!   flight, a seeded lossy link (loss, delay, jitter, reordering,
+//!   duplication, MTU cap), optional NAT boxes and a drop filter for
+//!   cutting links.
+//! * [`net::Endpoint`]: what a sans-IO layer offers the network
+//!   (handle_datagram / handle_timeout / poll_transmit / poll_timeout).
+//! * [`stun_server::StunServer`]: answers Binding requests with
+//!   XOR-MAPPED-ADDRESS.
+//! * [`ice_node::IceNode`]: an ICE agent as an endpoint, logging its events
+//!   and the application datagrams it received.
+
+#![allow(dead_code)]
+
+pub mod ice_node;
+pub mod net;
+pub mod stun_server;
+
+pub use ice_node::IceNode;
+pub use net::{Datagram, Endpoint, Filtering, LinkConfig, Network, NodeId, Realm};
+pub use stun_server::StunServer;
