@@ -188,18 +188,14 @@ impl IoThread {
         let mut events = Events::with_capacity(256);
         loop {
             let timeout = self.next_deadline().map(|d| {
-                // The driver is the one place that reads the clock.
-                #[allow(clippy::disallowed_methods)]
-                let now = Instant::now();
-                d.saturating_duration_since(now) + Duration::from_micros(500)
+                d.saturating_duration_since(super::clock::now()) + Duration::from_micros(500)
             });
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() != io::ErrorKind::Interrupted {
                     return;
                 }
             }
-            #[allow(clippy::disallowed_methods)]
-            let now = Instant::now();
+            let now = super::clock::now();
             for ev in events.iter() {
                 if ev.token() != WAKER {
                     self.read_socket(ev.token(), now);

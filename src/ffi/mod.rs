@@ -9,6 +9,7 @@
 
 pub mod boundary;
 
+pub mod ice_agent;
 pub mod ice_candidate;
 pub mod ice_crypto;
 pub mod ice_pair;

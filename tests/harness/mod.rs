@@ -12,7 +12,7 @@
 //! * [`ice_node::IceNode`]: an ICE agent as an endpoint, logging its events
 //!   and the application datagrams it received.
 
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 pub mod ice_node;
 pub mod net;

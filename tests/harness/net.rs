@@ -248,7 +248,8 @@ impl Network {
         // Routing and NAT translation of the source.
         let realm = self.nodes[id].realm;
         let dest_realm = self.owner(d.dest).map(|o| self.nodes[o].realm);
-        let dest_public = dest_realm == Some(Realm::Public) || self.nat_of_public(d.dest.ip()).is_some();
+        let dest_public =
+            dest_realm == Some(Realm::Public) || self.nat_of_public(d.dest.ip()).is_some();
         let src = match realm {
             Realm::Public if dest_public => d.local,
             Realm::Nat(k) if dest_realm == Some(Realm::Nat(k)) => d.local,
@@ -378,7 +379,11 @@ impl Network {
                 stuck = 0;
             } else {
                 stuck += 1;
-                assert!(stuck < 100_000, "an endpoint makes no progress at {:?}", self.elapsed());
+                assert!(
+                    stuck < 100_000,
+                    "an endpoint makes no progress at {:?}",
+                    self.elapsed()
+                );
             }
             let now = self.now;
             while self.in_flight.peek().is_some_and(|Reverse(p)| p.at <= now) {

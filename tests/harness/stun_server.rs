@@ -36,9 +36,11 @@ impl Endpoint for StunServer {
         }
         self.requests += 1;
         let mut buf = [0u8; 128];
-        let Ok(mut b) =
-            MessageBuilder::new(&mut buf, MessageType::BINDING_RESPONSE, msg.transaction_id())
-        else {
+        let Ok(mut b) = MessageBuilder::new(
+            &mut buf,
+            MessageType::BINDING_RESPONSE,
+            msg.transaction_id(),
+        ) else {
             return;
         };
         if b.add(&Attribute::XorMappedAddress(from)).is_err() || b.fingerprint().is_err() {

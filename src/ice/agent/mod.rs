@@ -43,10 +43,11 @@
 //!   the remote end-of-candidates, when `failure_timeout` (10 s) passes
 //!   after checks start without a valid pair, when three times that passes
 //!   without a selection, or when consent expires.
-//! * **Consent freshness** (RFC 7675): see [`consent`]: checks every
-//!   5 s ±20 %, [`IceEvent::ConsentStale`] after 5 s without an
-//!   authenticated answer, [`IceEvent::ConsentRestored`] when answers
-//!   resume, `Failed` after 30 s without a response.
+//! * **Consent freshness** (RFC 7675; details in the `consent` submodule):
+//!   checks every 5 s ±20 % (every 2.5 s while the remote is quiet),
+//!   [`IceEvent::ConsentStale`] after 5 s without authenticated STUN from
+//!   the remote, [`IceEvent::ConsentRestored`] when it resumes, `Failed`
+//!   after 30 s without a response to our checks.
 //! * **Demultiplexing** (RFC 7983): first byte 0–3 STUN, 20–63 DTLS, 64–79
 //!   TURN ChannelData, anything else application data. DTLS and data are
 //!   accepted only on a local base from a remote address that has
@@ -681,7 +682,7 @@ impl IceAgent {
             Demux::Stun => self.on_stun(now, local, from, data),
             Demux::ChannelData => Received::ChannelData,
             Demux::Dtls | Demux::Other => {
-                if !self.from_authenticated(local, from) {
+                if !self.is_authenticated_source(local, from) {
                     self.stats.dropped_unknown_source += 1;
                     Received::Dropped
                 } else if stun_io::demux(first) == Demux::Dtls {
@@ -806,7 +807,7 @@ impl IceAgent {
             .position(|r| r.addr == addr && r.cand.component == COMPONENT)
     }
 
-    fn from_authenticated(&self, local: SocketAddr, from: SocketAddr) -> bool {
+    fn is_authenticated_source(&self, local: SocketAddr, from: SocketAddr) -> bool {
         self.host_index(local).is_some()
             && self
                 .remote_index(from)

@@ -1,0 +1,98 @@
+//! Local interface addresses for host candidates.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+/// Most host addresses an agent gathers from (the C struct's candidate limit).
+pub const MAX_HOST_ADDRESSES: usize = 32;
+
+/// The addresses to gather host candidates from: every up, non-loopback IPv4
+/// address (and IPv6 when `ipv6`, without link-local ones). A host whose only
+/// usable interface is loopback gets its loopback address(es), so two agents
+/// on it still connect.
+pub fn host_addresses(ipv6: bool) -> Vec<IpAddr> {
+    let all = interface_addresses();
+    let wanted = |ip: &IpAddr| match ip {
+        IpAddr::V4(_) => true,
+        IpAddr::V6(v6) => ipv6 && !is_link_local(v6),
+    };
+    let mut out: Vec<IpAddr> = all
+        .iter()
+        .filter(|(ip, lo)| !lo && wanted(ip))
+        .map(|(ip, _)| *ip)
+        .collect();
+    if out.is_empty() {
+        out = all
+            .iter()
+            .filter(|(ip, lo)| *lo && wanted(ip))
+            .map(|(ip, _)| *ip)
+            .collect();
+    }
+    if out.is_empty() {
+        out.push(IpAddr::V4(Ipv4Addr::LOCALHOST));
+    }
+    out.dedup();
+    out.truncate(MAX_HOST_ADDRESSES);
+    out
+}
+
+fn is_link_local(ip: &Ipv6Addr) -> bool {
+    (ip.segments()[0] & 0xffc0) == 0xfe80
+}
+
+/// (address, is loopback) of every up interface with an IP address.
+fn interface_addresses() -> Vec<(IpAddr, bool)> {
+    let mut out = Vec::new();
+    let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
+    // SAFETY: getifaddrs allocates a list we free below.
+    if unsafe { libc::getifaddrs(&mut head) } != 0 {
+        return out;
+    }
+    let mut cur = head;
+    while !cur.is_null() {
+        // SAFETY: cur is a node of the list getifaddrs returned.
+        let ifa = unsafe { &*cur };
+        cur = ifa.ifa_next;
+        let flags = ifa.ifa_flags;
+        if flags & libc::IFF_UP as u32 == 0 || ifa.ifa_addr.is_null() {
+            continue;
+        }
+        let loopback = flags & libc::IFF_LOOPBACK as u32 != 0;
+        // SAFETY: ifa_addr is non-NULL and points to a sockaddr of its family.
+        let family = i32::from(unsafe { (*ifa.ifa_addr).sa_family });
+        let ip = match family {
+            libc::AF_INET => {
+                // SAFETY: AF_INET addresses are sockaddr_in.
+                let sin = unsafe { &*(ifa.ifa_addr as *const libc::sockaddr_in) };
+                IpAddr::V4(Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr)))
+            }
+            libc::AF_INET6 => {
+                // SAFETY: AF_INET6 addresses are sockaddr_in6.
+                let sin6 = unsafe { &*(ifa.ifa_addr as *const libc::sockaddr_in6) };
+                IpAddr::V6(Ipv6Addr::from(sin6.sin6_addr.s6_addr))
+            }
+            _ => continue,
+        };
+        out.push((ip, loopback));
+    }
+    // SAFETY: head came from getifaddrs.
+    unsafe { libc::freeifaddrs(head) };
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_addresses_are_never_empty_and_respect_ipv6_flag() {
+        let v4 = host_addresses(false);
+        assert!(!v4.is_empty());
+        assert!(v4.iter().all(IpAddr::is_ipv4));
+        assert!(v4.len() <= MAX_HOST_ADDRESSES);
+        let both = host_addresses(true);
+        assert!(both.iter().all(|ip| match ip {
+            IpAddr::V6(v6) => !is_link_local(v6),
+            IpAddr::V4(_) => true,
+        }));
+    }
+}

@@ -1,0 +1,656 @@
+//! `ice_agent.h`: the ICE agent for C callers. The handle names an
+//! [`IceAgent`] driven by the library's I/O thread; every callback is posted
+//! to the caller's `xEventLoop` and runs there, never inside an API call.
+
+use super::boundary::{bytes, cstr_bytes, ffi_boundary, opt_ref, std_to_storage};
+use super::ice_candidate::xIceCandidate;
+use crate::driver::io::{self, Endpoint, EndpointId, SharedEndpoint, Transmit};
+use crate::driver::loop_queue::LoopQueue;
+use crate::driver::registry::Registry;
+use crate::driver::{clock, netif};
+use crate::ice::agent::{AgentConfig, IceAgent, IceEvent, IceState, Received, Role};
+use crate::ice::{Candidate, CandidateKind, IceError};
+use crate::sdp::{encode_ice, IceParams, SessionDescription};
+use libc::{c_char, c_int, c_void, sockaddr};
+use parking_lot::Mutex;
+use std::ffi::CString;
+use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
+use std::sync::Arc;
+use std::time::Instant;
+use xbase::types::*;
+
+/// Opaque handle of an ICE agent.
+pub type xIceAgent = *mut c_void;
+
+/// `xIceState` (`XDEF_ENUM`).
+pub type xIceState = c_int;
+pub const xIceState_New: xIceState = 0;
+pub const xIceState_Gathering: xIceState = 1;
+pub const xIceState_Checking: xIceState = 2;
+pub const xIceState_Connected: xIceState = 3;
+pub const xIceState_Completed: xIceState = 4;
+pub const xIceState_Failed: xIceState = 5;
+pub const xIceState_Closed: xIceState = 6;
+
+/// `xIceRole` (`XDEF_ENUM`).
+pub type xIceRole = c_int;
+pub const xIceRole_Controlling: xIceRole = 0;
+pub const xIceRole_Controlled: xIceRole = 1;
+
+pub type xIceOnStateChange =
+    Option<unsafe extern "C" fn(agent: xIceAgent, state: xIceState, arg: *mut c_void)>;
+pub type xIceOnCandidate =
+    Option<unsafe extern "C" fn(agent: xIceAgent, candidate_sdp: *const c_char, arg: *mut c_void)>;
+pub type xIceOnData =
+    Option<unsafe extern "C" fn(agent: xIceAgent, data: *const u8, len: usize, arg: *mut c_void)>;
+pub type xIceDtlsInputFn = Option<
+    unsafe extern "C" fn(data: *const u8, len: usize, from: *const sockaddr, arg: *mut c_void),
+>;
+
+/// Configuration of [`xIceAgentCreate`] (72 bytes). Copied at create time;
+/// the strings are duplicated.
+#[repr(C)]
+pub struct xIceConf {
+    pub role: xIceRole,
+    pub enable_ipv6: bool,
+    pub stun_server: *const c_char,
+    pub turn_server: *const c_char,
+    pub turn_username: *const c_char,
+    pub turn_password: *const c_char,
+    pub on_state_change: xIceOnStateChange,
+    pub on_candidate: xIceOnCandidate,
+    pub on_data: xIceOnData,
+    pub ctx: *mut c_void,
+}
+
+/// Most local candidates the C view reports (`XICE_MAX_CANDIDATES`).
+const MAX_C_CANDIDATES: usize = 32;
+/// Largest description `xIceAgentCreateOffer`/`Answer` return (`XSDP_MAX_SIZE`).
+const MAX_SDP: usize = 4096;
+
+/// The C callbacks of one agent, as plain values the I/O thread can carry.
+#[derive(Clone, Copy)]
+struct Callbacks {
+    on_state_change: xIceOnStateChange,
+    on_candidate: xIceOnCandidate,
+    on_data: xIceOnData,
+    ctx: usize,
+}
+
+/// The DTLS input hook of `xIceAgentSetDtlsInputCallback`.
+#[derive(Clone, Copy)]
+struct DtlsHook {
+    func: xIceDtlsInputFn,
+    arg: usize,
+}
+
+/// What the I/O thread drives: the agent plus the glue that posts its
+/// events to the caller's loop.
+struct AgentEndpoint {
+    agent: IceAgent,
+    handle: usize,
+    queue: Arc<LoopQueue>,
+    callbacks: Callbacks,
+    dtls: Option<DtlsHook>,
+}
+
+/// The object behind an `xIceAgent` handle.
+struct AgentObject {
+    lp: usize,
+    queue: Arc<LoopQueue>,
+    endpoint: Arc<Mutex<AgentEndpoint>>,
+    io_id: Mutex<Option<EndpointId>>,
+    enable_ipv6: bool,
+    stun_server: Option<String>,
+    ufrag: CString,
+    pwd: CString,
+    /// Storage behind `xIceAgentGetLocalCandidates`; capacity fixed at
+    /// creation so the returned pointer stays valid while the agent lives.
+    local_c: Mutex<CandidateView>,
+}
+
+/// The C views of the local candidates. Their `sock` field is always NULL
+/// (sockets belong to the I/O thread), so the views move between threads.
+struct CandidateView(Vec<xIceCandidate>);
+// SAFETY: the only raw pointer in xIceCandidate, `sock`, is never set here.
+unsafe impl Send for CandidateView {}
+
+static AGENTS: Registry<AgentObject> = Registry::new();
+
+fn is_live(handle: usize) -> bool {
+    AGENTS.get(handle as *const c_void).is_some()
+}
+
+impl AgentEndpoint {
+    fn post_state(&self, state: IceState) {
+        let (h, cb) = (self.handle, self.callbacks);
+        if let Some(f) = cb.on_state_change {
+            self.queue.post(Box::new(move || {
+                if is_live(h) {
+                    // SAFETY: user callback with the user's own ctx.
+                    unsafe { f(h as xIceAgent, state.code(), cb.ctx as *mut c_void) };
+                }
+            }));
+        }
+    }
+
+    fn post_candidate(&self, line: Option<String>) {
+        let (h, cb) = (self.handle, self.callbacks);
+        let Some(f) = cb.on_candidate else { return };
+        let text = line.and_then(|l| CString::new(l).ok());
+        self.queue.post(Box::new(move || {
+            if is_live(h) {
+                let p = text.as_ref().map_or(std::ptr::null(), |c| c.as_ptr());
+                // SAFETY: user callback; `p` is NULL or a live C string.
+                unsafe { f(h as xIceAgent, p, cb.ctx as *mut c_void) };
+            }
+        }));
+    }
+}
+
+impl Endpoint for AgentEndpoint {
+    fn handle_datagram(&mut self, now: Instant, local: SocketAddr, from: SocketAddr, data: &[u8]) {
+        let h = self.handle;
+        match self.agent.handle_datagram(now, local, from, data) {
+            Received::Data => {
+                let cb = self.callbacks;
+                if let Some(f) = cb.on_data {
+                    let copy = data.to_vec();
+                    self.queue.post(Box::new(move || {
+                        if is_live(h) {
+                            // SAFETY: user callback; the bytes live for the call.
+                            unsafe { f(h as xIceAgent, copy.as_ptr(), copy.len(), cb.ctx as *mut c_void) };
+                        }
+                    }));
+                }
+            }
+            Received::Dtls => {
+                if let Some(hook) = self.dtls {
+                    if let Some(f) = hook.func {
+                        let copy = data.to_vec();
+                        let addr = std_to_storage(&from);
+                        self.queue.post(Box::new(move || {
+                            if is_live(h) {
+                                // SAFETY: user callback; data and address live for the call.
+                                unsafe {
+                                    f(
+                                        copy.as_ptr(),
+                                        copy.len(),
+                                        (&addr as *const libc::sockaddr_storage).cast(),
+                                        hook.arg as *mut c_void,
+                                    )
+                                };
+                            }
+                        }));
+                    }
+                }
+            }
+            Received::Consumed | Received::ChannelData | Received::Dropped => {}
+        }
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        self.agent.handle_timeout(now);
+    }
+
+    fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.agent.poll_transmit().map(|t| Transmit {
+            local: t.local,
+            dest: t.dest,
+            data: t.data,
+        })
+    }
+
+    fn poll_timeout(&mut self) -> Option<Instant> {
+        self.agent.poll_timeout()
+    }
+
+    fn dispatch_events(&mut self) {
+        while let Some(ev) = self.agent.poll_event() {
+            match ev {
+                IceEvent::StateChanged(s) => self.post_state(s),
+                IceEvent::LocalCandidate(c) => self.post_candidate(Some(candidate_line(&c))),
+                IceEvent::GatheringComplete => self.post_candidate(None),
+                IceEvent::SelectedPair { .. }
+                | IceEvent::RoleChanged(_)
+                | IceEvent::ConsentStale
+                | IceEvent::ConsentRestored => {}
+            }
+        }
+    }
+}
+
+/// The SDP line a candidate is signalled with (`a=candidate:…\r\n`).
+fn candidate_line(c: &Candidate) -> String {
+    format!("{}\r\n", c.to_sdp_attribute())
+}
+
+/// Duplicates an optional C string.
+///
+/// # Safety
+/// A non-NULL `p` must be a NUL-terminated string.
+unsafe fn dup_str(p: *const c_char) -> Option<String> {
+    cstr_bytes(p)
+        .and_then(|b| std::str::from_utf8(b).ok())
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+}
+
+/// Resolves `host:port[,host:port…]` (IPv4 only, as upstream). Runs off
+/// the loop thread for names.
+fn resolve_servers(list: &str) -> Vec<SocketAddr> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .flat_map(|s| {
+            s.to_socket_addrs()
+                .map(|it| it.filter(SocketAddr::is_ipv4).take(1).collect::<Vec<_>>())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+/// The errno of an ICE error.
+fn errno(e: IceError) -> xErrno {
+    match e {
+        IceError::InvalidState => xErrno_InvalidState,
+        _ => xErrno_InvalidArg,
+    }
+}
+
+/// Runs `f` on a live agent, or returns `dead`.
+fn with_agent<R>(agent: xIceAgent, dead: R, f: impl FnOnce(&AgentObject) -> R) -> R {
+    match AGENTS.get(agent) {
+        Some(obj) => f(&obj),
+        None => dead,
+    }
+}
+
+impl AgentObject {
+    /// After an API call changed the agent: let the I/O thread send and
+    /// re-arm its timers (before gathering there is nothing to drive yet).
+    fn kick(&self) {
+        if let Some(id) = *self.io_id.lock() {
+            io::kick(id);
+        }
+    }
+
+    fn description(&self) -> *mut c_char {
+        let ep = self.endpoint.lock();
+        let cands: Vec<Candidate> = ep.agent.local_candidates().cloned().collect();
+        let (ufrag, pwd) = ep.agent.local_credentials();
+        let text = encode_ice(&IceParams {
+            ufrag,
+            pwd,
+            candidates: &cands,
+            trickle: true,
+            end_of_candidates: false,
+        });
+        drop(ep);
+        malloc_string(&text, MAX_SDP)
+    }
+}
+
+/// Copies `text` into a `malloc`ed C string the caller frees; NULL when it
+/// is longer than `max` or allocation fails.
+fn malloc_string(text: &str, max: usize) -> *mut c_char {
+    if text.len() > max {
+        return std::ptr::null_mut();
+    }
+    // SAFETY: plain allocation, filled and terminated below.
+    let p = unsafe { libc::malloc(text.len() + 1) }.cast::<u8>();
+    if !p.is_null() {
+        // SAFETY: p has text.len() + 1 bytes.
+        unsafe {
+            std::ptr::copy_nonoverlapping(text.as_ptr(), p, text.len());
+            *p.add(text.len()) = 0;
+        }
+    }
+    p.cast()
+}
+
+/// Creates an agent bound to `loop`. NULL if `loop` or `conf` is NULL or
+/// the agent cannot be set up. No sockets exist until `xIceAgentGather`.
+#[no_mangle]
+pub unsafe extern "C" fn xIceAgentCreate(lp: xEventLoop, conf: *const xIceConf) -> xIceAgent {
+    ffi_boundary!(std::ptr::null_mut(), {
+        let Some(conf) = opt_ref(conf) else {
+            return std::ptr::null_mut();
+        };
+        if lp.is_null() {
+            return std::ptr::null_mut();
+        }
+        let role = if conf.role == xIceRole_Controlling {
+            Role::Controlling
+        } else {
+            Role::Controlled
+        };
+        let Ok(agent) = IceAgent::new(
+            AgentConfig {
+                role,
+                ..AgentConfig::default()
+            },
+            clock::now(),
+        ) else {
+            return std::ptr::null_mut();
+        };
+        let Ok(queue) = LoopQueue::attach(lp) else {
+            return std::ptr::null_mut();
+        };
+        let (ufrag, pwd) = agent.local_credentials();
+        let (Ok(ufrag), Ok(pwd)) = (CString::new(ufrag), CString::new(pwd)) else {
+            queue.detach();
+            return std::ptr::null_mut();
+        };
+        let callbacks = Callbacks {
+            on_state_change: conf.on_state_change,
+            on_candidate: conf.on_candidate,
+            on_data: conf.on_data,
+            ctx: conf.ctx as usize,
+        };
+        let endpoint = Arc::new(Mutex::new(AgentEndpoint {
+            agent,
+            handle: 0,
+            queue: queue.clone(),
+            callbacks,
+            dtls: None,
+        }));
+        let obj = Arc::new(AgentObject {
+            lp: lp as usize,
+            queue,
+            endpoint: endpoint.clone(),
+            io_id: Mutex::new(None),
+            enable_ipv6: conf.enable_ipv6,
+            stun_server: dup_str(conf.stun_server),
+            ufrag,
+            pwd,
+            local_c: Mutex::new(CandidateView(Vec::with_capacity(MAX_C_CANDIDATES))),
+        });
+        let handle = AGENTS.insert(obj);
+        endpoint.lock().handle = handle as usize;
+        handle
+    })
+}
+
+/// Destroys an agent: its sockets close, its timers stop, and `Closed` is
+/// reported on the loop afterwards (the handle is already invalid then).
+/// NULL, stale and foreign handles are ignored.
+#[no_mangle]
+pub unsafe extern "C" fn xIceAgentDestroy(agent: xIceAgent) {
+    ffi_boundary!((), {
+        let Some(obj) = AGENTS.remove(agent) else {
+            return;
+        };
+        if let Some(id) = obj.io_id.lock().take() {
+            io::unregister(id);
+        }
+        let mut ep = obj.endpoint.lock();
+        ep.agent.close();
+        let cb = ep.callbacks;
+        drop(ep);
+        let queue = obj.queue.clone();
+        let h = agent as usize;
+        let posted = obj.queue.post(Box::new(move || {
+            if let Some(f) = cb.on_state_change {
+                // SAFETY: user callback; the handle is only passed back.
+                unsafe { f(h as xIceAgent, xIceState_Closed, cb.ctx as *mut c_void) };
+            }
+            queue.detach();
+        }));
+        if !posted {
+            obj.queue.detach();
+        }
+    })
+}
+
+/// Gathers: binds one UDP socket per usable local address, reports each as
+/// a host candidate, asks the STUN server(s) for server-reflexive ones.
+/// Host candidates are available at once (`xIceAgentGetLocalCandidates`,
+/// offers); the callbacks follow on the loop. InvalidArg for a bad handle,
+/// InvalidState when already gathered, SysError when no socket binds.
+#[no_mangle]
+pub unsafe extern "C" fn xIceAgentGather(agent: xIceAgent) -> xErrno {
+    ffi_boundary!(xErrno_Unknown, {
+        with_agent(agent, xErrno_InvalidArg, |obj| {
+            if obj.io_id.lock().is_some() {
+                return xErrno_InvalidState;
+            }
+            let mut sockets = Vec::new();
+            for ip in netif::host_addresses(obj.enable_ipv6) {
+                if let Ok(s) = UdpSocket::bind(SocketAddr::new(ip, 0)) {
+                    sockets.push(s);
+                }
+            }
+            let now = clock::now();
+            let mut ep = obj.endpoint.lock();
+            for s in &sockets {
+                if let Ok(local) = s.local_addr() {
+                    ep.agent.add_host_candidate(local);
+                }
+            }
+            if let Err(e) = ep.agent.gather(now) {
+                return errno(e);
+            }
+            if sockets.is_empty() {
+                return xErrno_SysError;
+            }
+            drop(ep);
+            let shared: SharedEndpoint = obj.endpoint.clone();
+            match io::register(shared, sockets) {
+                Ok(id) => {
+                    *obj.io_id.lock() = Some(id);
+                    xErrno_Ok
+                }
+                Err(_) => xErrno_SysError,
+            }
+        })
+    })
+}
+
+/// The ICE-only description with the current local candidates
+/// (`malloc`ed, caller `free`s); NULL for a bad handle or beyond 4096 bytes.
+#[no_mangle]
+pub unsafe extern "C" fn xIceAgentCreateOffer(agent: xIceAgent) -> *mut c_char {
+    ffi_boundary!(std::ptr::null_mut(), {
+        with_agent(agent, std::ptr::null_mut(), AgentObject::description)
+    })
+}
+
+/// Same as [`xIceAgentCreateOffer`] (ICE-only descriptions are symmetric).
+#[no_mangle]
+pub unsafe extern "C" fn xIceAgentCreateAnswer(agent: xIceAgent) -> *mut c_char {
+    ffi_boundary!(std::ptr::null_mut(), {
+        with_agent(agent, std::ptr::null_mut(), AgentObject::description)
+    })
+}
+
+/// Applies the peer's description: credentials, candidates and
+/// end-of-candidates. InvalidArg for NULL arguments or undecodable SDP.
+#[no_mangle]
+pub unsafe extern "C" fn xIceAgentSetRemoteDescription(
+    agent: xIceAgent,
+    sdp: *const c_char,
+) -> xErrno {
+    ffi_boundary!(xErrno_Unknown, {
+        let Some(text) = cstr_bytes(sdp).and_then(|b| std::str::from_utf8(b).ok()) else {
+            return xErrno_InvalidArg;
+        };
+        with_agent(agent, xErrno_InvalidArg, |obj| {
+            let Ok(desc) = SessionDescription::decode(text) else {
+                return xErrno_InvalidArg;
+            };
+            let now = clock::now();
+            let mut ep = obj.endpoint.lock();
+            ep.agent.set_remote_credentials(&desc.ufrag, &desc.pwd);
+            for c in desc.candidates {
+                // mDNS names wait for resolution support; other rejects are
+                // candidates this agent can't use, which is not an error of
+                // the description as a whole.
+                let _ = ep.agent.add_remote_candidate(now, c);
+            }
+            if desc.end_of_candidates {
+                ep.agent.remote_end_of_candidates();
+            }
+            drop(ep);
+            obj.kick();
+            xErrno_Ok
+        })
+    })
+}
+
+/// Adds one trickled remote candidate (`a=candidate:…`, `candidate:…` or
+/// bare), or `a=end-of-candidates`. InvalidArg for NULL or a bad line.
+#[no_mangle]
+pub unsafe extern "C" fn xIceAgentAddRemoteCandidate(
+    agent: xIceAgent,
+    candidate_sdp: *const c_char,
+) -> xErrno {
+    ffi_boundary!(xErrno_Unknown, {
+        let Some(line) = cstr_bytes(candidate_sdp).and_then(|b| std::str::from_utf8(b).ok())
+        else {
+            return xErrno_InvalidArg;
+        };
+        with_agent(agent, xErrno_InvalidArg, |obj| {
+            let line = line.trim();
+            let now = clock::now();
+            let mut ep = obj.endpoint.lock();
+            if line.trim_start_matches("a=") == "end-of-candidates" {
+                ep.agent.remote_end_of_candidates();
+            } else {
+                let Ok(cand) = Candidate::parse(line) else {
+                    return xErrno_InvalidArg;
+                };
+                if let Err(e) = ep.agent.add_remote_candidate(now, cand) {
+                    return errno(e);
+                }
+            }
+            drop(ep);
+            obj.kick();
+            xErrno_Ok
+        })
+    })
+}
+
+/// Sends one datagram on the selected pair. InvalidArg for NULL arguments,
+/// InvalidState when not connected.
+#[no_mangle]
+pub unsafe extern "C" fn xIceAgentSend(agent: xIceAgent, data: *const u8, len: usize) -> xErrno {
+    ffi_boundary!(xErrno_Unknown, {
+        if data.is_null() {
+            return xErrno_InvalidArg;
+        }
+        let Some(payload) = bytes(data, len) else {
+            return xErrno_InvalidArg;
+        };
+        with_agent(agent, xErrno_InvalidArg, |obj| {
+            let r = obj.endpoint.lock().agent.send(payload);
+            match r {
+                Ok(()) => {
+                    obj.kick();
+                    xErrno_Ok
+                }
+                Err(e) => errno(e),
+            }
+        })
+    })
+}
+
+/// The local ufrag (valid while the agent lives); NULL for a bad handle.
+#[no_mangle]
+pub unsafe extern "C" fn xIceAgentGetUfrag(agent: xIceAgent) -> *const c_char {
+    ffi_boundary!(std::ptr::null(), {
+        with_agent(agent, std::ptr::null(), |obj| obj.ufrag.as_ptr())
+    })
+}
+
+/// The local password (valid while the agent lives); NULL for a bad handle.
+#[no_mangle]
+pub unsafe extern "C" fn xIceAgentGetPwd(agent: xIceAgent) -> *const c_char {
+    ffi_boundary!(std::ptr::null(), {
+        with_agent(agent, std::ptr::null(), |obj| obj.pwd.as_ptr())
+    })
+}
+
+/// The loop the agent was created with; NULL for a bad handle.
+#[no_mangle]
+pub unsafe extern "C" fn xIceAgentGetLoop(agent: xIceAgent) -> xEventLoop {
+    ffi_boundary!(std::ptr::null_mut(), {
+        with_agent(agent, std::ptr::null_mut(), |obj| obj.lp as xEventLoop)
+    })
+}
+
+/// The local candidates (at most 32; valid while the agent lives, refreshed
+/// by each call). NULL with `*out_count = 0` for a bad handle; `out_count`
+/// may be NULL.
+#[no_mangle]
+pub unsafe extern "C" fn xIceAgentGetLocalCandidates(
+    agent: xIceAgent,
+    out_count: *mut c_int,
+) -> *const xIceCandidate {
+    ffi_boundary!(std::ptr::null(), {
+        let (ptr, n) = with_agent(agent, (std::ptr::null(), 0), |obj| {
+            let ep = obj.endpoint.lock();
+            let mut view = obj.local_c.lock();
+            let list = &mut view.0;
+            list.clear();
+            for c in ep.agent.local_candidates().take(MAX_C_CANDIDATES) {
+                if let Some(mut cc) = xIceCandidate::from_candidate(c) {
+                    cc.base_addr = match c.kind {
+                        CandidateKind::Host => cc.addr,
+                        _ => cc.rel_addr,
+                    };
+                    list.push(cc);
+                }
+            }
+            (list.as_ptr(), list.len() as c_int)
+        });
+        if !out_count.is_null() {
+            *out_count = n;
+        }
+        ptr
+    })
+}
+
+/// Registers the consumer of DTLS-range datagrams (first byte 20–63) from
+/// authenticated remotes; NULL `func` unregisters. Called on the loop.
+#[no_mangle]
+pub unsafe extern "C" fn xIceAgentSetDtlsInputCallback(
+    agent: xIceAgent,
+    func: xIceDtlsInputFn,
+    arg: *mut c_void,
+) {
+    ffi_boundary!((), {
+        with_agent(agent, (), |obj| {
+            obj.endpoint.lock().dtls = func.map(|_| DtlsHook {
+                func,
+                arg: arg as usize,
+            });
+        })
+    })
+}
+
+/// Sets the role (before checks start; a role conflict may still switch it).
+#[no_mangle]
+pub unsafe extern "C" fn xIceAgentSetRole(agent: xIceAgent, role: xIceRole) {
+    ffi_boundary!((), {
+        with_agent(agent, (), |obj| {
+            let role = if role == xIceRole_Controlling {
+                Role::Controlling
+            } else {
+                Role::Controlled
+            };
+            obj.endpoint.lock().agent.set_role(role);
+            obj.kick();
+        })
+    })
+}
+
+/// Resolves the configured STUN server(s) off the loop thread, then hands
+/// them to the agent.
+#[allow(dead_code)]
+fn resolve_in_background(obj: &AgentObject) {
+    let Some(list) = obj.stun_server.clone() else {
+        return;
+    };
+    let _ = resolve_servers(&list);
+}
