@@ -7,7 +7,7 @@
 use mio::net::UdpSocket;
 use mio::{Events, Interest, Poll, Token, Waker};
 use parking_lot::Mutex;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -52,13 +52,14 @@ enum Command {
         sockets: Vec<std::net::UdpSocket>,
     },
     Unregister(EndpointId),
-    /// Re-poll an endpoint after an API call changed it.
-    Kick(EndpointId),
     Shutdown,
 }
 
 struct Shared {
     commands: Mutex<VecDeque<Command>>,
+    /// Endpoints an API call changed since the thread last looked; a set,
+    /// so a burst of calls costs one flush and one wake-up.
+    kicked: Mutex<HashSet<EndpointId>>,
     waker: Waker,
 }
 
@@ -72,9 +73,13 @@ struct Runtime {
 static RUNTIME: Mutex<Option<Runtime>> = Mutex::new(None);
 
 const WAKER: Token = Token(0);
-/// Datagrams read from one socket per readiness event before moving on.
-const MAX_READS_PER_WAKE: usize = 64;
+/// Datagrams read from one socket per loop turn before moving on.
+const MAX_READS_PER_TURN: usize = 64;
+/// Datagrams one endpoint sends per loop turn before others get a turn.
+const MAX_SENDS_PER_TURN: usize = 64;
 const RECV_BUF: usize = 65536;
+/// Requested socket buffer sizes (the kernel caps them at its maximum).
+const SOCKET_BUFFER: libc::c_int = 4 << 20;
 
 /// Registers an endpoint with its bound sockets and returns its id. Starts
 /// the I/O thread if it isn't running.
@@ -123,7 +128,9 @@ pub fn unregister(id: EndpointId) {
 /// API call changed its state.
 pub fn kick(id: EndpointId) {
     if let Some(rt) = RUNTIME.lock().as_ref() {
-        send(&rt.shared, Command::Kick(id));
+        if rt.shared.kicked.lock().insert(id) {
+            let _ = rt.shared.waker.wake();
+        }
     }
 }
 
@@ -142,6 +149,7 @@ fn start() -> io::Result<Runtime> {
     let waker = Waker::new(poll.registry(), WAKER)?;
     let shared = Arc::new(Shared {
         commands: Mutex::new(VecDeque::new()),
+        kicked: Mutex::new(HashSet::new()),
         waker,
     });
     let thread_shared = shared.clone();
@@ -156,10 +164,20 @@ fn start() -> io::Result<Runtime> {
     })
 }
 
+struct Sock {
+    local: SocketAddr,
+    token: Token,
+    sock: UdpSocket,
+    /// A send hit a full buffer: waiting for writability.
+    blocked: bool,
+}
+
 struct Registered {
     endpoint: SharedEndpoint,
-    sockets: Vec<(SocketAddr, Token, UdpSocket)>,
+    sockets: Vec<Sock>,
     deadline: Option<Instant>,
+    /// A transmit that met a full socket buffer, sent first when writable.
+    pending: Option<Transmit>,
 }
 
 struct IoThread {
@@ -169,6 +187,10 @@ struct IoThread {
     /// Socket token → (endpoint, index into its sockets).
     tokens: HashMap<Token, (EndpointId, usize)>,
     next_token: usize,
+    /// Endpoints with work left for the next turn (sends over budget,
+    /// sockets with more to read).
+    backlog: HashSet<EndpointId>,
+    unread: HashSet<Token>,
     buf: Vec<u8>,
 }
 
@@ -180,6 +202,8 @@ impl IoThread {
             endpoints: HashMap::new(),
             tokens: HashMap::new(),
             next_token: 1,
+            backlog: HashSet::new(),
+            unread: HashSet::new(),
             buf: vec![0; RECV_BUF],
         }
     }
@@ -187,9 +211,13 @@ impl IoThread {
     fn run(mut self) {
         let mut events = Events::with_capacity(256);
         loop {
-            let timeout = self.next_deadline().map(|d| {
-                d.saturating_duration_since(super::clock::now()) + Duration::from_micros(500)
-            });
+            let timeout = if self.backlog.is_empty() && self.unread.is_empty() {
+                self.next_deadline().map(|d| {
+                    d.saturating_duration_since(super::clock::now()) + Duration::from_micros(500)
+                })
+            } else {
+                Some(Duration::ZERO)
+            };
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() != io::ErrorKind::Interrupted {
                     return;
@@ -197,14 +225,28 @@ impl IoThread {
             }
             let now = super::clock::now();
             for ev in events.iter() {
-                if ev.token() != WAKER {
-                    self.read_socket(ev.token(), now);
+                if ev.token() == WAKER {
+                    continue;
+                }
+                if ev.is_writable() {
+                    self.on_writable(ev.token());
+                }
+                if ev.is_readable() {
+                    self.unread.insert(ev.token());
                 }
             }
-            if !self.run_commands(now) {
+            for token in std::mem::take(&mut self.unread) {
+                self.read_socket(token, now);
+            }
+            if !self.run_commands() {
                 return;
             }
+            let kicked = std::mem::take(&mut *self.shared.kicked.lock());
+            self.backlog.extend(kicked);
             self.fire_timers(now);
+            for id in std::mem::take(&mut self.backlog) {
+                self.flush(id);
+            }
         }
     }
 
@@ -213,7 +255,7 @@ impl IoThread {
     }
 
     /// Applies queued commands; false on shutdown.
-    fn run_commands(&mut self, now: Instant) -> bool {
+    fn run_commands(&mut self) -> bool {
         loop {
             let cmd = self.shared.commands.lock().pop_front();
             match cmd {
@@ -225,10 +267,9 @@ impl IoThread {
                     sockets,
                 }) => {
                     self.add(id, endpoint, sockets);
-                    self.flush(id, now);
+                    self.backlog.insert(id);
                 }
                 Some(Command::Unregister(id)) => self.remove(id),
-                Some(Command::Kick(id)) => self.flush(id, now),
             }
         }
     }
@@ -238,6 +279,7 @@ impl IoThread {
             endpoint,
             sockets: Vec::new(),
             deadline: None,
+            pending: None,
         };
         for std_sock in sockets {
             let Ok(local) = std_sock.local_addr() else {
@@ -246,6 +288,7 @@ impl IoThread {
             if std_sock.set_nonblocking(true).is_err() {
                 continue;
             }
+            set_buffer_sizes(&std_sock);
             let mut sock = UdpSocket::from_std(std_sock);
             let token = Token(self.next_token);
             self.next_token += 1;
@@ -256,7 +299,12 @@ impl IoThread {
                 .is_ok()
             {
                 self.tokens.insert(token, (id, reg.sockets.len()));
-                reg.sockets.push((local, token, sock));
+                reg.sockets.push(Sock {
+                    local,
+                    token,
+                    sock,
+                    blocked: false,
+                });
             }
         }
         self.endpoints.insert(id, reg);
@@ -264,11 +312,13 @@ impl IoThread {
 
     fn remove(&mut self, id: EndpointId) {
         if let Some(mut reg) = self.endpoints.remove(&id) {
-            for (_, token, sock) in reg.sockets.iter_mut() {
-                let _ = self.poll.registry().deregister(sock);
-                self.tokens.remove(token);
+            for s in reg.sockets.iter_mut() {
+                let _ = self.poll.registry().deregister(&mut s.sock);
+                self.tokens.remove(&s.token);
+                self.unread.remove(&s.token);
             }
         }
+        self.backlog.remove(&id);
     }
 
     fn read_socket(&mut self, token: Token, now: Instant) {
@@ -278,67 +328,118 @@ impl IoThread {
         let Some(reg) = self.endpoints.get(&id) else {
             return;
         };
-        let (local, _, sock) = &reg.sockets[idx];
+        let s = &reg.sockets[idx];
         let mut reads = 0;
-        // Edge-triggered: drain until WouldBlock, but bounded per wake; a
-        // socket left readable is re-polled by the level check below.
-        while reads < MAX_READS_PER_WAKE {
-            match sock.recv_from(&mut self.buf) {
+        while reads < MAX_READS_PER_TURN {
+            match s.sock.recv_from(&mut self.buf) {
                 Ok((n, from)) => {
                     reads += 1;
                     reg.endpoint
                         .lock()
-                        .handle_datagram(now, *local, from, &self.buf[..n]);
+                        .handle_datagram(now, s.local, from, &self.buf[..n]);
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(_) => break,
             }
         }
-        if reads == MAX_READS_PER_WAKE {
-            // More may be queued: re-arming an edge-triggered registration
-            // with data pending reports it again on the next poll.
-            if let Some(reg) = self.endpoints.get_mut(&id) {
-                let sock = &mut reg.sockets[idx].2;
-                let _ = self
-                    .poll
-                    .registry()
-                    .reregister(sock, token, Interest::READABLE);
-            }
+        if reads == MAX_READS_PER_TURN {
+            // Edge-triggered: no new event comes for what is still queued,
+            // so read it next turn ourselves.
+            self.unread.insert(token);
         }
-        self.flush(id, now);
+        self.backlog.insert(id);
+    }
+
+    fn on_writable(&mut self, token: Token) {
+        let Some(&(id, idx)) = self.tokens.get(&token) else {
+            return;
+        };
+        let Some(reg) = self.endpoints.get_mut(&id) else {
+            return;
+        };
+        let s = &mut reg.sockets[idx];
+        if s.blocked {
+            s.blocked = false;
+            let _ = self
+                .poll
+                .registry()
+                .reregister(&mut s.sock, token, Interest::READABLE);
+        }
+        self.backlog.insert(id);
     }
 
     fn fire_timers(&mut self, now: Instant) {
-        let due: Vec<EndpointId> = self
-            .endpoints
-            .iter()
-            .filter(|(_, r)| r.deadline.is_some_and(|d| d <= now))
-            .map(|(id, _)| *id)
-            .collect();
-        for id in due {
-            if let Some(reg) = self.endpoints.get(&id) {
+        for (id, reg) in self.endpoints.iter() {
+            if reg.deadline.is_some_and(|d| d <= now) {
                 reg.endpoint.lock().handle_timeout(now);
+                self.backlog.insert(*id);
             }
-            self.flush(id, now);
         }
     }
 
-    /// Sends everything the endpoint has queued, posts its events and
-    /// records its next deadline.
-    fn flush(&mut self, id: EndpointId, _now: Instant) {
+    /// Sends up to a turn's budget of what the endpoint has queued, posts
+    /// its events and records its next deadline. Leftover work keeps it in
+    /// the backlog; a full socket buffer parks it until writable.
+    fn flush(&mut self, id: EndpointId) {
         let Some(reg) = self.endpoints.get_mut(&id) else {
             return;
         };
         let mut ep = reg.endpoint.lock();
-        while let Some(t) = ep.poll_transmit() {
-            if let Some((_, _, sock)) = reg.sockets.iter().find(|(l, _, _)| *l == t.local) {
-                // UDP: a full socket buffer or an unreachable peer drops the
-                // datagram, which the protocols above recover from.
-                let _ = sock.send_to(&t.data, t.dest);
+        let mut sent = 0;
+        let mut more = false;
+        while sent < MAX_SENDS_PER_TURN {
+            let Some(t) = reg.pending.take().or_else(|| ep.poll_transmit()) else {
+                break;
+            };
+            let Some(s) = reg.sockets.iter_mut().find(|s| s.local == t.local) else {
+                continue; // no such socket (closed meanwhile): nothing to send on
+            };
+            if s.blocked {
+                reg.pending = Some(t);
+                break;
+            }
+            match s.sock.send_to(&t.data, t.dest) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    s.blocked = true;
+                    let _ = self.poll.registry().reregister(
+                        &mut s.sock,
+                        s.token,
+                        Interest::READABLE | Interest::WRITABLE,
+                    );
+                    reg.pending = Some(t);
+                    break;
+                }
+                // Other errors (unreachable peer, ...) drop the datagram,
+                // which the protocols above recover from.
+                _ => sent += 1,
+            }
+            if sent == MAX_SENDS_PER_TURN {
+                more = true;
             }
         }
         reg.deadline = ep.poll_timeout();
         ep.dispatch_events();
+        drop(ep);
+        if more {
+            self.backlog.insert(id);
+        }
+    }
+}
+
+/// Asks for large socket buffers so bursts are not dropped by the kernel.
+fn set_buffer_sizes(sock: &std::net::UdpSocket) {
+    use std::os::fd::AsRawFd;
+    for opt in [libc::SO_RCVBUF, libc::SO_SNDBUF] {
+        // SAFETY: setsockopt with a valid fd and an int option value.
+        unsafe {
+            libc::setsockopt(
+                sock.as_raw_fd(),
+                libc::SOL_SOCKET,
+                opt,
+                (&SOCKET_BUFFER as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            );
+        }
     }
 }
 
