@@ -5,12 +5,27 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 /// Most host addresses an agent gathers from (the C struct's candidate limit).
 pub const MAX_HOST_ADDRESSES: usize = 32;
 
+/// Environment variable restricting host candidates to some interfaces:
+/// a comma-separated list of interface names (`XP2P_INTERFACES=eth0,wg0`;
+/// `lo` allowed).
+pub const INTERFACES_ENV: &str = "XP2P_INTERFACES";
+
 /// The addresses to gather host candidates from: every up, non-loopback IPv4
 /// address (and IPv6 when `ipv6`, without link-local ones). A host whose only
 /// usable interface is loopback gets its loopback address(es), so two agents
-/// on it still connect.
+/// on it still connect. `XP2P_INTERFACES` limits the interfaces considered.
 pub fn host_addresses(ipv6: bool) -> Vec<IpAddr> {
-    let all = interface_addresses();
+    let allowed: Option<Vec<String>> = std::env::var(INTERFACES_ENV).ok().map(|v| {
+        v.split(',')
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .collect()
+    });
+    let all: Vec<(IpAddr, bool)> = interface_addresses()
+        .into_iter()
+        .filter(|(name, _, _)| allowed.as_ref().is_none_or(|a| a.contains(name)))
+        .map(|(_, ip, lo)| (ip, lo))
+        .collect();
     let wanted = |ip: &IpAddr| match ip {
         IpAddr::V4(_) => true,
         IpAddr::V6(v6) => ipv6 && !is_link_local(v6),
@@ -39,8 +54,9 @@ fn is_link_local(ip: &Ipv6Addr) -> bool {
     (ip.segments()[0] & 0xffc0) == 0xfe80
 }
 
-/// (address, is loopback) of every up interface with an IP address.
-fn interface_addresses() -> Vec<(IpAddr, bool)> {
+/// (interface name, address, is loopback) of every up interface with an IP
+/// address.
+fn interface_addresses() -> Vec<(String, IpAddr, bool)> {
     let mut out = Vec::new();
     let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
     // SAFETY: getifaddrs allocates a list we free below.
@@ -72,7 +88,11 @@ fn interface_addresses() -> Vec<(IpAddr, bool)> {
             }
             _ => continue,
         };
-        out.push((ip, loopback));
+        // SAFETY: ifa_name is a NUL-terminated string of the list.
+        let name = unsafe { std::ffi::CStr::from_ptr(ifa.ifa_name) }
+            .to_string_lossy()
+            .into_owned();
+        out.push((name, ip, loopback));
     }
     // SAFETY: head came from getifaddrs.
     unsafe { libc::freeifaddrs(head) };

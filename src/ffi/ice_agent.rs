@@ -159,7 +159,14 @@ impl Endpoint for AgentEndpoint {
                     self.queue.post(Box::new(move || {
                         if is_live(h) {
                             // SAFETY: user callback; the bytes live for the call.
-                            unsafe { f(h as xIceAgent, copy.as_ptr(), copy.len(), cb.ctx as *mut c_void) };
+                            unsafe {
+                                f(
+                                    h as xIceAgent,
+                                    copy.as_ptr(),
+                                    copy.len(),
+                                    cb.ctx as *mut c_void,
+                                )
+                            };
                         }
                     }));
                 }
@@ -248,6 +255,24 @@ fn resolve_servers(list: &str) -> Vec<SocketAddr> {
                 .unwrap_or_default()
         })
         .collect()
+}
+
+/// Resolves the STUN server list on a short-lived thread (name resolution
+/// may block; the loop thread never does) and hands the result to the
+/// agent; an unresolvable list just ends server-reflexive gathering.
+fn resolve_in_background(list: String, endpoint: Arc<Mutex<AgentEndpoint>>, id: EndpointId) {
+    // If no thread can be started, gathering completes at its timeout with
+    // host candidates only.
+    let _ = std::thread::Builder::new()
+        .name("xp2p-resolve".into())
+        .spawn(move || {
+            let servers = resolve_servers(&list);
+            endpoint
+                .lock()
+                .agent
+                .add_stun_servers(clock::now(), &servers);
+            io::kick(id);
+        });
 }
 
 /// The errno of an ICE error.
@@ -428,6 +453,9 @@ pub unsafe extern "C" fn xIceAgentGather(agent: xIceAgent) -> xErrno {
                     ep.agent.add_host_candidate(local);
                 }
             }
+            if obj.stun_server.is_some() {
+                ep.agent.expect_stun_servers();
+            }
             if let Err(e) = ep.agent.gather(now) {
                 return errno(e);
             }
@@ -436,13 +464,14 @@ pub unsafe extern "C" fn xIceAgentGather(agent: xIceAgent) -> xErrno {
             }
             drop(ep);
             let shared: SharedEndpoint = obj.endpoint.clone();
-            match io::register(shared, sockets) {
-                Ok(id) => {
-                    *obj.io_id.lock() = Some(id);
-                    xErrno_Ok
-                }
-                Err(_) => xErrno_SysError,
+            let Ok(id) = io::register(shared, sockets) else {
+                return xErrno_SysError;
+            };
+            *obj.io_id.lock() = Some(id);
+            if let Some(list) = obj.stun_server.clone() {
+                resolve_in_background(list, obj.endpoint.clone(), id);
             }
+            xErrno_Ok
         })
     })
 }
@@ -506,8 +535,7 @@ pub unsafe extern "C" fn xIceAgentAddRemoteCandidate(
     candidate_sdp: *const c_char,
 ) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
-        let Some(line) = cstr_bytes(candidate_sdp).and_then(|b| std::str::from_utf8(b).ok())
-        else {
+        let Some(line) = cstr_bytes(candidate_sdp).and_then(|b| std::str::from_utf8(b).ok()) else {
             return xErrno_InvalidArg;
         };
         with_agent(agent, xErrno_InvalidArg, |obj| {
@@ -643,14 +671,4 @@ pub unsafe extern "C" fn xIceAgentSetRole(agent: xIceAgent, role: xIceRole) {
             obj.kick();
         })
     })
-}
-
-/// Resolves the configured STUN server(s) off the loop thread, then hands
-/// them to the agent.
-#[allow(dead_code)]
-fn resolve_in_background(obj: &AgentObject) {
-    let Some(list) = obj.stun_server.clone() else {
-        return;
-    };
-    let _ = resolve_servers(&list);
 }

@@ -37,6 +37,9 @@ pub(crate) enum Phase {
 pub(crate) struct Gatherer {
     pub phase: Phase,
     pub txns: Vec<GatherTxn>,
+    /// STUN servers are still being resolved: gathering is not complete
+    /// before they arrive (or the gather timeout passes).
+    pub servers_pending: bool,
 }
 
 impl Default for Gatherer {
@@ -44,6 +47,7 @@ impl Default for Gatherer {
         Gatherer {
             phase: Phase::NotStarted,
             txns: Vec::new(),
+            servers_pending: false,
         }
     }
 }

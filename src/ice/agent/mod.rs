@@ -552,6 +552,37 @@ impl IceAgent {
         Ok(())
     }
 
+    /// Announces STUN servers that are still being resolved (names): until
+    /// [`IceAgent::add_stun_servers`] delivers them, or the gather timeout
+    /// passes, gathering does not complete. Call before [`IceAgent::gather`].
+    pub fn expect_stun_servers(&mut self) {
+        if !self.gather.started() {
+            self.gather.servers_pending = true;
+        }
+    }
+
+    /// Adds resolved STUN servers (possibly none, when resolution failed):
+    /// while gathering runs, every host base asks them for its
+    /// server-reflexive address.
+    pub fn add_stun_servers(&mut self, now: Instant, servers: &[SocketAddr]) {
+        self.touch(now);
+        self.gather.servers_pending = false;
+        self.cfg.stun_servers.extend_from_slice(servers);
+        if self.gather.running() {
+            let bases: Vec<SocketAddr> = self
+                .locals
+                .iter()
+                .filter(|l| l.cand.kind == CandidateKind::Host)
+                .map(|l| l.addr)
+                .collect();
+            for base in bases {
+                self.queue_server_requests_to(base, servers);
+            }
+        }
+        self.dirty = true;
+        self.drive(now);
+    }
+
     /// Sets the peer's ufrag and password (from its description).
     pub fn set_remote_credentials(&mut self, ufrag: &str, pwd: &str) {
         self.remote_creds = Some((ufrag.to_string(), pwd.to_string()));
@@ -815,9 +846,12 @@ impl IceAgent {
     }
 
     fn queue_server_requests(&mut self, base: SocketAddr) {
-        let servers: Vec<SocketAddr> = self
-            .cfg
-            .stun_servers
+        let servers = self.cfg.stun_servers.clone();
+        self.queue_server_requests_to(base, &servers);
+    }
+
+    fn queue_server_requests_to(&mut self, base: SocketAddr, servers: &[SocketAddr]) {
+        let servers: Vec<SocketAddr> = servers
             .iter()
             .copied()
             .filter(|s| s.is_ipv4() == base.is_ipv4())
@@ -1366,6 +1400,7 @@ impl IceAgent {
         };
         if now >= deadline {
             self.gather.txns.clear();
+            self.gather.servers_pending = false;
         }
         let mut gi = 0;
         while gi < self.gather.txns.len() {
@@ -1390,7 +1425,7 @@ impl IceAgent {
                 }
             }
         }
-        if self.gather.txns.is_empty() {
+        if self.gather.txns.is_empty() && !self.gather.servers_pending {
             self.gather.phase = Phase::Complete;
             self.events.push_back(IceEvent::GatheringComplete);
         }
@@ -1721,6 +1756,46 @@ mod tests {
         );
         assert_eq!(a.state(), IceState::Gathering);
         assert!(a.send(b"x").is_err());
+    }
+
+    #[test]
+    fn gathering_waits_for_servers_being_resolved() {
+        let now = t0();
+        let mut a = agent(5);
+        a.add_host_candidate("10.0.0.1:5000".parse().unwrap());
+        a.expect_stun_servers();
+        a.gather(now).unwrap();
+        while a.poll_transmit().is_some() {}
+        let evs: Vec<IceEvent> = std::iter::from_fn(|| a.poll_event()).collect();
+        assert!(!evs.contains(&IceEvent::GatheringComplete), "{evs:?}");
+
+        let server: SocketAddr = "192.0.2.7:3478".parse().unwrap();
+        a.add_stun_servers(now, &[server]);
+        let mut t = now;
+        let mut to_server = 0;
+        for _ in 0..10 {
+            while let Some(tx) = a.poll_transmit() {
+                to_server += usize::from(tx.dest == server);
+            }
+            if to_server > 0 {
+                break;
+            }
+            t += Duration::from_millis(50);
+            a.handle_timeout(t);
+        }
+        assert!(
+            to_server > 0,
+            "a Binding request goes to the resolved server"
+        );
+
+        // A failed resolution (no servers) completes gathering at once.
+        let mut b = agent(6);
+        b.add_host_candidate("10.0.0.1:5000".parse().unwrap());
+        b.expect_stun_servers();
+        b.gather(now).unwrap();
+        b.add_stun_servers(now, &[]);
+        let evs: Vec<IceEvent> = std::iter::from_fn(|| b.poll_event()).collect();
+        assert_eq!(evs.last(), Some(&IceEvent::GatheringComplete));
     }
 
     #[test]
