@@ -4,6 +4,7 @@
 #include <stddef.h>
 
 #include <xbase/error.h>
+#include <xp2p/ice_agent.h>
 #include <xp2p/ice_candidate.h>
 #include <xp2p/ice_crypto.h>
 #include <xp2p/ice_pair.h>
@@ -95,6 +96,18 @@ static void structs(void) {
   OFF(xTurnChannel, peer, 8);
   OFF(xTurnChannel, bound, 136);
 
+  SIZE(xIceConf, 72);
+  OFF(xIceConf, role, 0);
+  OFF(xIceConf, enable_ipv6, 4);
+  OFF(xIceConf, stun_server, 8);
+  OFF(xIceConf, turn_server, 16);
+  OFF(xIceConf, turn_username, 24);
+  OFF(xIceConf, turn_password, 32);
+  OFF(xIceConf, on_state_change, 40);
+  OFF(xIceConf, on_candidate, 48);
+  OFF(xIceConf, on_data, 56);
+  OFF(xIceConf, ctx, 64);
+
   /* XDEF_ENUM types are plain ints. */
   SIZE(xErrno, 4);
   SIZE(xStunMsgType, 4);
@@ -183,6 +196,17 @@ static void enums(void) {
   CHECK_EQ_INT(xIceAgentState_Closed, 6);
   CHECK_EQ_INT(xIceAgentRole_Controlling, 0);
   CHECK_EQ_INT(xIceAgentRole_Controlled, 1);
+  SIZE(xIceState, 4);
+  SIZE(xIceRole, 4);
+  CHECK_EQ_INT(xIceState_New, 0);
+  CHECK_EQ_INT(xIceState_Gathering, 1);
+  CHECK_EQ_INT(xIceState_Checking, 2);
+  CHECK_EQ_INT(xIceState_Connected, 3);
+  CHECK_EQ_INT(xIceState_Completed, 4);
+  CHECK_EQ_INT(xIceState_Failed, 5);
+  CHECK_EQ_INT(xIceState_Closed, 6);
+  CHECK_EQ_INT(xIceRole_Controlling, 0);
+  CHECK_EQ_INT(xIceRole_Controlled, 1);
   CHECK_EQ_INT(xIceSdpSetup_Active, 0);
   CHECK_EQ_INT(xIceSdpSetup_Passive, 1);
   CHECK_EQ_INT(xIceSdpSetup_Actpass, 2);

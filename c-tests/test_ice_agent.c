@@ -20,6 +20,20 @@
 
 #define DATAGRAMS 1000
 
+typedef struct Dtls {
+  int count;
+  int port_ok;
+  uint8_t first;
+} Dtls;
+
+static void on_dtls(const uint8_t *data, size_t len, const struct sockaddr *from, void *arg) {
+  Dtls *d = (Dtls *)arg;
+  d->count++;
+  d->first = len ? data[0] : 0;
+  d->port_ok = from && from->sa_family == AF_INET &&
+               ((const struct sockaddr_in *)from)->sin_port != 0;
+}
+
 typedef struct Peer {
   const char *name;
   xIceAgent self;
@@ -95,6 +109,8 @@ static int both_received(void *arg) {
   Peer *p = (Peer *)arg;
   return p[0].received >= DATAGRAMS && p[1].received >= DATAGRAMS;
 }
+
+static int dtls_seen(void *arg) { return ((Dtls *)arg)->count > 0; }
 
 static int closed(void *arg) { return ((Peer *)arg)->closed > 0; }
 
@@ -237,6 +253,21 @@ static void connect_and_exchange(xEventLoop loop) {
   CHECK_EQ_INT(p[1].received, DATAGRAMS);
   CHECK_EQ_INT(p[0].out_of_order + p[1].out_of_order, 0);
   CHECK_EQ_INT(p[0].wrong_thread + p[1].wrong_thread, 0);
+
+  /* DTLS-range datagrams (first byte 20-63) go to the DTLS input hook, not
+   * to on_data. */
+  {
+    static Dtls dtls;
+    uint8_t record[13] = {22, 0xfe, 0xfd};
+    int before = p[1].received;
+    xIceAgentSetDtlsInputCallback(p[1].self, on_dtls, &dtls);
+    CHECK_EQ_INT(xIceAgentSend(p[0].self, record, sizeof record), xErrno_Ok);
+    spin(loop, 3000, dtls_seen, &dtls);
+    CHECK_EQ_INT(dtls.count, 1);
+    CHECK_EQ_INT(dtls.first, 22);
+    CHECK(dtls.port_ok);
+    CHECK_EQ_INT(p[1].received, before);
+  }
 
   xIceAgentDestroy(p[0].self);
   xIceAgentDestroy(p[1].self);
