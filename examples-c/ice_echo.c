@@ -1,0 +1,638 @@
+/* ice_echo: two processes connect with the xp2p ICE agent and echo datagrams.
+ *
+ * The offerer listens on a Unix-domain socket (a filesystem path, so it also
+ * works between network namespaces of one host), the answerer connects to
+ * it. Each side gathers its candidates, waits for the end of candidates
+ * (at most 6 s), and sends its description (length-prefixed) through that
+ * socket; the offerer is the controlling agent. Once connected, the offerer
+ * sends --count datagrams of --size bytes (first byte 200, then a sequence
+ * number), keeping at most 64 without an echo, and the answerer sends every
+ * datagram back. The offerer ends with
+ *   ice_echo: sent 1000, echoed 1000, lost 0
+ * and exits 0 when nothing was lost. With --duration S both sides keep the
+ * connection S seconds after the transfer and print its state changes; with
+ * --expect-failure that period must end in state Failed (consent freshness).
+ *
+ * By hand, in two terminals (start them in either order; build the examples
+ * as said in examples-c/CMakeLists.txt):
+ *   build/examples/ice_echo offer  --signal /tmp/ice_echo.sock
+ *   build/examples/ice_echo answer --signal /tmp/ice_echo.sock
+ * Add --stun HOST:PORT to both to gather server-reflexive candidates too.
+ * XP2P_INTERFACES=eth0 limits the host candidates to some interfaces.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <xbase/event.h>
+#include <xbase/time.h>
+#include <xp2p/ice_agent.h>
+#include <xp2p/ice_candidate.h>
+
+#define WINDOW 64            /* datagrams without an echo yet */
+#define GATHER_WAIT_MS 6000  /* longest wait for the end of candidates */
+#define CONNECT_WAIT_MS 20000 /* from the remote description to Connected */
+#define STALL_MS 1000        /* no echo for that long: the window is written off */
+#define DRAIN_MS 2000        /* after the last send, wait that long for late echoes */
+#define MAX_FRAME 16384      /* largest signaling message */
+#define MAX_SIZE 1400        /* largest datagram (fits a 1500-byte MTU) */
+#define MARK 200             /* first byte of our datagrams: application data */
+
+typedef enum Phase { PH_SETUP, PH_TRANSFER, PH_LINGER, PH_DONE } Phase;
+
+typedef struct App {
+  /* Options. */
+  int offer;
+  const char *signal_path;
+  const char *stun;
+  int count, size, duration, expect_failure, max_lost, wait_s;
+  /* Agent. */
+  uint64_t t0;
+  xEventLoop loop;
+  xIceAgent agent;
+  xIceState state;
+  int was_connected, failed, closed, gathering_done, candidates;
+  uint64_t gather_at, remote_at;
+  /* Signaling. */
+  int listen_fd, sig_fd;
+  uint64_t next_connect_at;
+  uint8_t rx[MAX_FRAME + 4];
+  size_t rx_len;
+  int sent_desc, got_desc, got_bye, sig_eof;
+  /* Transfer (offerer). */
+  Phase phase;
+  uint8_t *echoed_seq;  /* one flag per sequence number */
+  int next_seq, echoed, duplicates, corrupt, send_errors;
+  int writeoff_seq, echoed_since_writeoff;
+  uint64_t transfer_at, last_progress, linger_end;
+  /* Echo (answerer). */
+  int received, echo_errors;
+  int stop_signal;
+  int ok;
+} App;
+
+static App app;
+
+static uint64_t since_start(void) { return xMonoMs() - app.t0; }
+
+static void say(const char *fmt, ...) {
+  va_list ap;
+  printf("[%6" PRIu64 " ms] ", since_start());
+  va_start(ap, fmt);
+  vprintf(fmt, ap);
+  va_end(ap);
+  putchar('\n');
+}
+
+static const char *state_name(xIceState s) {
+  switch (s) {
+    case xIceState_New: return "New";
+    case xIceState_Gathering: return "Gathering";
+    case xIceState_Checking: return "Checking";
+    case xIceState_Connected: return "Connected";
+    case xIceState_Completed: return "Completed";
+    case xIceState_Failed: return "Failed";
+    case xIceState_Closed: return "Closed";
+  }
+  return "?";
+}
+
+static int is_connected(xIceState s) {
+  return s == xIceState_Connected || s == xIceState_Completed;
+}
+
+/* ---- datagrams ---------------------------------------------------------- */
+
+static void fill(uint8_t *buf, int seq, int size) {
+  int i;
+  buf[0] = MARK;
+  buf[1] = (uint8_t)(seq >> 24);
+  buf[2] = (uint8_t)(seq >> 16);
+  buf[3] = (uint8_t)(seq >> 8);
+  buf[4] = (uint8_t)seq;
+  for (i = 5; i < size; i++) buf[i] = (uint8_t)(seq + i);
+}
+
+/* The sequence number of a well-formed echo, or -1. */
+static int check(const uint8_t *buf, size_t len) {
+  int seq, i;
+  if (len != (size_t)app.size || len < 5 || buf[0] != MARK) return -1;
+  seq = (int)(((uint32_t)buf[1] << 24) | ((uint32_t)buf[2] << 16) | ((uint32_t)buf[3] << 8) |
+              buf[4]);
+  if (seq < 0 || seq >= app.next_seq) return -1;
+  for (i = 5; i < (int)len; i++)
+    if (buf[i] != (uint8_t)(seq + i)) return -1;
+  return seq;
+}
+
+/* Sends while fewer than WINDOW datagrams wait for their echo. */
+static void pump(void) {
+  uint8_t buf[MAX_SIZE];
+  if (app.phase != PH_TRANSFER || !is_connected(app.state)) return;
+  while (app.next_seq < app.count &&
+         (app.next_seq - app.writeoff_seq) - app.echoed_since_writeoff < WINDOW) {
+    fill(buf, app.next_seq, app.size);
+    if (xIceAgentSend(app.agent, buf, (size_t)app.size) != xErrno_Ok) {
+      app.send_errors++;
+      return; /* retried on the next turn */
+    }
+    app.next_seq++;
+  }
+}
+
+/* ---- agent callbacks (all on this thread, from xEventWait) -------------- */
+
+static void on_state(xIceAgent agent, xIceState state, void *arg) {
+  (void)agent;
+  (void)arg;
+  app.state = state;
+  say("state %s", state_name(state));
+  if (is_connected(state)) app.was_connected = 1;
+  if (state == xIceState_Failed) app.failed = 1;
+  if (state == xIceState_Closed) app.closed = 1;
+}
+
+static void on_candidate(xIceAgent agent, const char *line, void *arg) {
+  (void)agent;
+  (void)arg;
+  if (!line) {
+    if (!app.gathering_done) say("end of candidates (%d)", app.candidates);
+    app.gathering_done = 1;
+    return;
+  }
+  app.candidates++;
+  say("local %.*s", (int)strcspn(line, "\r\n"), line);
+}
+
+static void on_data(xIceAgent agent, const uint8_t *data, size_t len, void *arg) {
+  int seq;
+  (void)arg;
+  if (!app.offer) {
+    app.received++;
+    if (xIceAgentSend(agent, data, len) != xErrno_Ok) app.echo_errors++;
+    return;
+  }
+  seq = check(data, len);
+  if (seq < 0) {
+    app.corrupt++;
+    return;
+  }
+  if (app.echoed_seq[seq]) {
+    app.duplicates++;
+    return;
+  }
+  app.echoed_seq[seq] = 1;
+  app.echoed++;
+  if (seq >= app.writeoff_seq) app.echoed_since_writeoff++;
+  app.last_progress = xMonoMs();
+  pump();
+}
+
+static void on_signal(int signo, void *arg) {
+  (void)arg;
+  app.stop_signal = signo;
+}
+
+/* ---- signaling: 4-byte big-endian length, then the message -------------- */
+
+static int set_nonblocking(int fd) {
+  int fl = fcntl(fd, F_GETFL);
+  return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
+
+static int unix_addr(struct sockaddr_un *sun, const char *path) {
+  memset(sun, 0, sizeof *sun);
+  sun->sun_family = AF_UNIX;
+  if (strlen(path) >= sizeof sun->sun_path) return -1;
+  strcpy(sun->sun_path, path);
+  return 0;
+}
+
+static int sig_listen(const char *path) {
+  struct sockaddr_un sun;
+  int fd;
+  if (unix_addr(&sun, path) < 0) {
+    fprintf(stderr, "ice_echo: signal path too long\n");
+    return -1;
+  }
+  fd = socket(AF_UNIX, SOCK_STREAM, 0);
+  if (fd < 0) return -1;
+  unlink(path);
+  if (bind(fd, (struct sockaddr *)&sun, sizeof sun) < 0 || listen(fd, 1) < 0 ||
+      set_nonblocking(fd) < 0) {
+    fprintf(stderr, "ice_echo: cannot listen on %s: %s\n", path, strerror(errno));
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+/* One attempt; the socket, or -1 when the offerer isn't there yet. */
+static int sig_connect(const char *path) {
+  struct sockaddr_un sun;
+  int fd;
+  if (unix_addr(&sun, path) < 0) return -1;
+  fd = socket(AF_UNIX, SOCK_STREAM, 0);
+  if (fd < 0) return -1;
+  if (connect(fd, (struct sockaddr *)&sun, sizeof sun) < 0 || set_nonblocking(fd) < 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+static int sig_send(const char *msg) {
+  size_t len = strlen(msg), off = 0;
+  uint8_t *frame = malloc(len + 4);
+  int rc = 0;
+  if (!frame) return -1;
+  frame[0] = (uint8_t)(len >> 24);
+  frame[1] = (uint8_t)(len >> 16);
+  frame[2] = (uint8_t)(len >> 8);
+  frame[3] = (uint8_t)len;
+  memcpy(frame + 4, msg, len);
+  while (off < len + 4) {
+    ssize_t n = send(app.sig_fd, frame + off, len + 4 - off, MSG_NOSIGNAL);
+    if (n > 0) {
+      off += (size_t)n;
+    } else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+      struct pollfd p = {app.sig_fd, POLLOUT, 0};
+      if (poll(&p, 1, 2000) <= 0) {
+        rc = -1;
+        break;
+      }
+    } else {
+      rc = -1;
+      break;
+    }
+  }
+  free(frame);
+  return rc;
+}
+
+/* Reads what has arrived; 1 with a NUL-terminated message in out, 0 when no
+ * whole message is there yet, -1 at end of stream or on error. */
+static int sig_recv(char *out) {
+  for (;;) {
+    if (app.rx_len >= 4) {
+      size_t len = ((size_t)app.rx[0] << 24) | ((size_t)app.rx[1] << 16) |
+                   ((size_t)app.rx[2] << 8) | app.rx[3];
+      if (len > MAX_FRAME) return -1;
+      if (app.rx_len >= len + 4) {
+        memcpy(out, app.rx + 4, len);
+        out[len] = '\0';
+        memmove(app.rx, app.rx + 4 + len, app.rx_len - 4 - len);
+        app.rx_len -= 4 + len;
+        return 1;
+      }
+    }
+    {
+      ssize_t n = recv(app.sig_fd, app.rx + app.rx_len, sizeof app.rx - app.rx_len, 0);
+      if (n > 0) {
+        app.rx_len += (size_t)n;
+        continue;
+      }
+      if (n < 0 && (errno == EAGAIN || errno == EINTR)) return 0;
+      return -1;
+    }
+  }
+}
+
+/* ---- the run ------------------------------------------------------------ */
+
+static void print_local_candidates(void) {
+  int n = 0, i;
+  const xIceCandidate *c = xIceAgentGetLocalCandidates(app.agent, &n);
+  char ip[64], base[64];
+  for (i = 0; c && i < n; i++) {
+    xSockaddrIP((const struct sockaddr *)&c[i].addr, ip, sizeof ip);
+    if (c[i].type == xIceCandidateType_Host || !xSockaddrPort((const struct sockaddr *)&c[i].base_addr)) {
+      say("local candidate %-5s %s:%u", xIceCandidateTypeStr(c[i].type), ip,
+          xSockaddrPort((const struct sockaddr *)&c[i].addr));
+    } else {
+      xSockaddrIP((const struct sockaddr *)&c[i].base_addr, base, sizeof base);
+      say("local candidate %-5s %s:%u (base %s:%u)", xIceCandidateTypeStr(c[i].type), ip,
+          xSockaddrPort((const struct sockaddr *)&c[i].addr), base,
+          xSockaddrPort((const struct sockaddr *)&c[i].base_addr));
+    }
+  }
+}
+
+static void print_remote_candidates(const char *sdp) {
+  const char *p = sdp;
+  while ((p = strstr(p, "a=candidate:")) != NULL) {
+    size_t len = strcspn(p, "\r\n");
+    say("remote %.*s", (int)len - 2, p + 2);
+    p += len;
+  }
+}
+
+static void apply_remote(char *sdp) {
+  xErrno e = xIceAgentSetRemoteDescription(app.agent, sdp);
+  print_remote_candidates(sdp);
+  if (e != xErrno_Ok) {
+    say("remote description rejected (xErrno %d)", (int)e);
+    app.phase = PH_DONE;
+    return;
+  }
+  say("remote description applied");
+  app.got_desc = 1;
+  app.remote_at = xMonoMs();
+}
+
+static void finish_transfer(void) {
+  uint64_t took = xMonoMs() - app.transfer_at;
+  int lost = app.next_seq - app.echoed;
+  if (app.offer) {
+    say("transfer: %d datagrams of %d bytes in %" PRIu64 " ms (%d duplicate, %d corrupt, %d "
+        "send retries)",
+        app.next_seq, app.size, took, app.duplicates, app.corrupt, app.send_errors);
+    printf("ice_echo: sent %d, echoed %d, lost %d\n", app.next_seq, app.echoed, lost);
+    app.ok = app.next_seq == app.count && lost <= app.max_lost && app.corrupt == 0;
+    if (sig_send("bye") < 0) say("could not tell the answerer that the transfer is over");
+  } else {
+    printf("ice_echo: received %d, echo errors %d\n", app.received, app.echo_errors);
+    app.ok = app.got_bye && app.received > 0;
+  }
+  fflush(stdout);
+  if (app.duration > 0 && app.ok) {
+    say("keeping the connection for %d s", app.duration);
+    app.linger_end = xMonoMs() + (uint64_t)app.duration * 1000;
+    app.phase = PH_LINGER;
+  } else {
+    app.phase = PH_DONE;
+  }
+}
+
+static void step(void) {
+  uint64_t now = xMonoMs();
+  char msg[MAX_FRAME + 1];
+
+  /* Signaling connection. */
+  if (app.sig_fd < 0) {
+    if (app.offer) {
+      int fd = accept(app.listen_fd, NULL, NULL);
+      if (fd >= 0) {
+        set_nonblocking(fd);
+        app.sig_fd = fd;
+      }
+    } else if (now >= app.next_connect_at) {
+      app.sig_fd = sig_connect(app.signal_path);
+      app.next_connect_at = now + 100;
+    }
+    if (app.sig_fd >= 0) {
+      say("signaling connected (%s)", app.signal_path);
+    } else if (since_start() > (uint64_t)app.wait_s * 1000) {
+      say("no peer on %s after %d s", app.signal_path, app.wait_s);
+      app.phase = PH_DONE;
+      return;
+    }
+  }
+
+  /* Our description, once gathering is over. */
+  if (app.sig_fd >= 0 && !app.sent_desc &&
+      (app.gathering_done || now - app.gather_at >= GATHER_WAIT_MS)) {
+    char *desc = app.offer ? xIceAgentCreateOffer(app.agent) : xIceAgentCreateAnswer(app.agent);
+    if (!app.gathering_done) say("no end of candidates after %d ms, sending what there is",
+                                 GATHER_WAIT_MS);
+    if (!desc || sig_send(desc) < 0) {
+      say("could not send the %s", app.offer ? "offer" : "answer");
+      free(desc);
+      app.phase = PH_DONE;
+      return;
+    }
+    say("%s sent (%zu bytes)", app.offer ? "offer" : "answer", strlen(desc));
+    free(desc);
+    app.sent_desc = 1;
+  }
+
+  /* The peer's messages: its description, then "bye". */
+  while (app.sig_fd >= 0 && !app.sig_eof) {
+    int r = sig_recv(msg);
+    if (r == 0) break;
+    if (r < 0) {
+      app.sig_eof = 1;
+      if (!app.got_bye) say("signaling closed by the peer");
+      break;
+    }
+    if (!app.got_desc) {
+      apply_remote(msg);
+      if (app.phase == PH_DONE) return;
+    } else if (strcmp(msg, "bye") == 0) {
+      app.got_bye = 1;
+      say("peer: transfer over");
+    }
+  }
+
+  now = xMonoMs(); /* after the messages: remote_at may be newer than the first reading */
+  switch (app.phase) {
+    case PH_SETUP:
+      if (app.failed) {
+        say("ICE failed before connecting");
+        app.phase = PH_DONE;
+      } else if (app.was_connected) {
+        print_local_candidates();
+        app.phase = PH_TRANSFER;
+        app.transfer_at = app.last_progress = now;
+        if (app.offer) say("sending %d datagrams of %d bytes", app.count, app.size);
+      } else if (app.got_desc && now - app.remote_at > CONNECT_WAIT_MS) {
+        say("not connected %d ms after the remote description", CONNECT_WAIT_MS);
+        app.phase = PH_DONE;
+      } else if (!app.got_desc && app.sig_eof) {
+        app.phase = PH_DONE;
+      }
+      break;
+    case PH_TRANSFER:
+      if (app.offer) {
+        int in_flight = (app.next_seq - app.writeoff_seq) - app.echoed_since_writeoff;
+        if (app.failed) {
+          say("ICE failed during the transfer");
+          finish_transfer();
+          app.ok = 0;
+          app.phase = PH_DONE;
+          break;
+        }
+        if (app.echoed == app.count ||
+            (app.next_seq == app.count && now - app.last_progress > DRAIN_MS)) {
+          finish_transfer();
+          break;
+        }
+        if (in_flight > 0 && now - app.last_progress > STALL_MS) {
+          say("no echo for %d ms: %d datagrams written off", STALL_MS, in_flight);
+          app.writeoff_seq = app.next_seq;
+          app.echoed_since_writeoff = 0;
+          app.last_progress = now;
+        }
+        pump();
+      } else if (app.got_bye || app.sig_eof || app.failed) {
+        finish_transfer();
+      }
+      break;
+    case PH_LINGER:
+      if (app.failed) {
+        app.ok = app.expect_failure;
+        say("Failed while keeping the connection%s", app.expect_failure ? " (expected)" : "");
+        app.phase = PH_DONE;
+      } else if (now >= app.linger_end) {
+        if (app.expect_failure) {
+          say("state still %s after %d s, Failed was expected", state_name(app.state),
+              app.duration);
+          app.ok = 0;
+        }
+        app.phase = PH_DONE;
+      }
+      break;
+    case PH_DONE:
+      break;
+  }
+}
+
+static void usage(void) {
+  fprintf(stderr,
+          "usage: ice_echo offer  --signal PATH [--stun HOST:PORT] [--count N] [--size B]\n"
+          "                       [--duration S] [--expect-failure] [--max-lost N] [--wait S]\n"
+          "       ice_echo answer --signal PATH [--stun HOST:PORT] [--duration S]\n"
+          "                       [--expect-failure] [--wait S]\n"
+          "  --signal PATH     Unix socket for the descriptions (the offerer listens)\n"
+          "  --stun HOST:PORT  STUN server for server-reflexive candidates\n"
+          "  --count N         datagrams to send (default 1000)\n"
+          "  --size B          bytes per datagram, 5..%d (default 100)\n"
+          "  --duration S      keep the connection S seconds after the transfer\n"
+          "  --expect-failure  succeed only if that period ends in state Failed\n"
+          "  --max-lost N      datagrams that may go without an echo (default 0)\n"
+          "  --wait S          how long to wait for the peer on PATH (default 30)\n",
+          MAX_SIZE);
+  exit(2);
+}
+
+static int int_arg(const char *s, int lo, int hi) {
+  char *end;
+  long v = strtol(s, &end, 10);
+  if (*s == '\0' || *end != '\0' || v < lo || v > hi) usage();
+  return (int)v;
+}
+
+static void parse(int argc, char **argv) {
+  int i;
+  if (argc < 2) usage();
+  if (strcmp(argv[1], "offer") == 0) {
+    app.offer = 1;
+  } else if (strcmp(argv[1], "answer") != 0) {
+    usage();
+  }
+  app.count = 1000;
+  app.size = 100;
+  app.wait_s = 30;
+  for (i = 2; i < argc; i++) {
+    const char *o = argv[i];
+    if (strcmp(o, "--expect-failure") == 0) {
+      app.expect_failure = 1;
+      continue;
+    }
+    if (i + 1 >= argc) usage();
+    if (strcmp(o, "--signal") == 0) {
+      app.signal_path = argv[++i];
+    } else if (strcmp(o, "--stun") == 0) {
+      app.stun = argv[++i];
+    } else if (strcmp(o, "--count") == 0 && app.offer) {
+      app.count = int_arg(argv[++i], 1, 10000000);
+    } else if (strcmp(o, "--size") == 0 && app.offer) {
+      app.size = int_arg(argv[++i], 5, MAX_SIZE);
+    } else if (strcmp(o, "--max-lost") == 0 && app.offer) {
+      app.max_lost = int_arg(argv[++i], 0, 10000000);
+    } else if (strcmp(o, "--duration") == 0) {
+      app.duration = int_arg(argv[++i], 0, 86400);
+    } else if (strcmp(o, "--wait") == 0) {
+      app.wait_s = int_arg(argv[++i], 1, 86400);
+    } else {
+      usage();
+    }
+  }
+  if (!app.signal_path) usage();
+}
+
+int main(int argc, char **argv) {
+  xIceConf conf;
+  sigset_t set;
+
+  setvbuf(stdout, NULL, _IOLBF, 0);
+  parse(argc, argv);
+  app.t0 = xMonoMs();
+  app.listen_fd = app.sig_fd = -1;
+  app.phase = PH_SETUP;
+
+  /* Signals go through the loop; block them before the agent starts threads. */
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, NULL);
+  signal(SIGPIPE, SIG_IGN);
+
+  app.loop = xEventLoopCreate();
+  if (!app.loop) {
+    fprintf(stderr, "ice_echo: no event loop\n");
+    return 1;
+  }
+  xEventLoopSignalWatch(app.loop, SIGINT, on_signal, NULL);
+  xEventLoopSignalWatch(app.loop, SIGTERM, on_signal, NULL);
+
+  if (app.offer) {
+    app.echoed_seq = calloc((size_t)app.count, 1);
+    app.listen_fd = sig_listen(app.signal_path);
+    if (!app.echoed_seq || app.listen_fd < 0) return 1;
+    say("offer: waiting for the answerer on %s", app.signal_path);
+  } else {
+    say("answer: connecting to %s", app.signal_path);
+  }
+
+  memset(&conf, 0, sizeof conf);
+  conf.role = app.offer ? xIceRole_Controlling : xIceRole_Controlled;
+  conf.stun_server = app.stun;
+  conf.on_state_change = on_state;
+  conf.on_candidate = on_candidate;
+  conf.on_data = on_data;
+  app.agent = xIceAgentCreate(app.loop, &conf);
+  if (!app.agent) {
+    fprintf(stderr, "ice_echo: xIceAgentCreate failed\n");
+    return 1;
+  }
+  app.gather_at = xMonoMs();
+  if (xIceAgentGather(app.agent) != xErrno_Ok) {
+    fprintf(stderr, "ice_echo: xIceAgentGather failed\n");
+    return 1;
+  }
+  say("gathering%s%s", app.stun ? " with STUN server " : "", app.stun ? app.stun : "");
+
+  while (app.phase != PH_DONE && !app.stop_signal) {
+    xEventWait(app.loop, 10);
+    step();
+  }
+  if (app.stop_signal) {
+    say("stopped by signal %d", app.stop_signal);
+    app.ok = 0;
+  }
+
+  xIceAgentDestroy(app.agent);
+  {
+    uint64_t end = xMonoMs() + 500;
+    while (!app.closed && xMonoMs() < end) xEventWait(app.loop, 10);
+  }
+  if (app.sig_fd >= 0) close(app.sig_fd);
+  if (app.listen_fd >= 0) {
+    close(app.listen_fd);
+    unlink(app.signal_path);
+  }
+  xEventLoopDestroy(app.loop);
+  free(app.echoed_seq);
+  say("exit %d", app.ok ? 0 : 1);
+  return app.ok ? 0 : 1;
+}
