@@ -27,3 +27,24 @@ cmake -S c-tests -B "$build/ctests" -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_BUILD_
 cmake --build "$build/ctests" -j"$(nproc)"
 cd "$build/ctests"
 ctest --output-on-failure -j"$(nproc)"
+
+# The same suite without sanitizers under valgrind (memory errors and
+# definite leaks fail the run).
+if command -v valgrind >/dev/null; then
+  cd "$root"
+  cmake -S c-tests -B "$build/ctests-vg" -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_BUILD_TYPE=Debug \
+    -DXP2P_SANITIZE=OFF >/dev/null
+  cmake --build "$build/ctests-vg" -j"$(nproc)" >/dev/null
+  vg_pass=0; vg_fail=0
+  for t in "$build"/ctests-vg/test_*; do
+    [ -x "$t" ] || continue
+    if XP2P_INTERFACES=lo valgrind -q --error-exitcode=99 --leak-check=full \
+        --errors-for-leak-kinds=definite "$t" >"$t.vg.log" 2>&1; then
+      vg_pass=$((vg_pass + 1))
+    else
+      vg_fail=$((vg_fail + 1)); echo "valgrind: $(basename "$t") failed:"; tail -40 "$t.vg.log"
+    fi
+  done
+  echo "valgrind: $vg_pass passed, $vg_fail failed"
+  [ "$vg_fail" = 0 ]
+fi

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Runs the network-namespace scenarios of ice_echo (needs root):
+#   link     two namespaces, one veth pair
+#   nat      two clients behind two masquerading NATs, coturn as STUN server
+#   consent  the path dies after the transfer: Failed within 30 s
+# Usage: tests/netns/run.sh [SCENARIO...]   (default: all three)
+#
+# Uses the installed package in build/prefix when there is one, otherwise
+# builds and installs it (the cmake steps of scripts/c-tests.sh); then builds
+# ice_echo against it in build/netns. Ends with "N passed, M failed" and a
+# non-zero status when a scenario failed.
+#
+# Environment: XP2P_BUILD_DIR (default build), XP2P_PREFIX (default
+# $XP2P_BUILD_DIR/prefix), XP2P_REBUILD=1 to rebuild and reinstall the
+# package first, XP2P_KEEP_LOGS=1 to keep each scenario's logs.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+build=${XP2P_BUILD_DIR:-$root/build}
+prefix=${XP2P_PREFIX:-$build/prefix}
+scenarios=("$@")
+[ ${#scenarios[@]} -gt 0 ] || scenarios=(link nat consent)
+
+summary() {
+  echo "$1 passed, $2 failed"
+  [ "$2" = 0 ]
+  exit
+}
+
+if [ "$(id -u)" != 0 ]; then
+  echo "run.sh: the network-namespace tests need root" >&2
+  summary 0 ${#scenarios[@]}
+fi
+if ! "$here/deps.sh"; then
+  echo "run.sh: missing tools (tests/netns/deps.sh)" >&2
+  summary 0 ${#scenarios[@]}
+fi
+
+cd "$root"
+if [ "${XP2P_REBUILD:-0}" = 1 ] || [ -z "$(find "$prefix" -name xp2pConfig.cmake 2>/dev/null)" ]; then
+  echo "run.sh: building and installing the package into $prefix"
+  if ! { cmake -S . -B "$build/pkg" -DCMAKE_INSTALL_PREFIX="$prefix" -DCMAKE_BUILD_TYPE=Release >/dev/null &&
+    cmake --build "$build/pkg" && cmake --install "$build/pkg" >/dev/null; }; then
+    echo "run.sh: the package did not build" >&2
+    summary 0 ${#scenarios[@]}
+  fi
+fi
+if ! { cmake -S examples-c -B "$build/netns" -DCMAKE_PREFIX_PATH="$prefix" >/dev/null &&
+  cmake --build "$build/netns" --target ice_echo >/dev/null; }; then
+  echo "run.sh: ice_echo did not build" >&2
+  summary 0 ${#scenarios[@]}
+fi
+export ICE_ECHO=$build/netns/ice_echo
+
+passed=0
+failed=0
+for s in "${scenarios[@]}"; do
+  if [ ! -f "$here/$s.sh" ]; then
+    echo "FAIL $s: no such scenario"
+    failed=$((failed + 1))
+    continue
+  fi
+  start=$(date +%s%N)
+  # Each scenario bounds its own waits; this is the backstop (SIGTERM lets
+  # its trap clean up).
+  timeout -k 10 120 bash "$here/$s.sh"
+  rc=$?
+  secs=$((($(date +%s%N) - start) / 1000000))
+  if [ "$rc" = 0 ]; then
+    passed=$((passed + 1))
+  else
+    [ "$rc" = 124 ] && echo "FAIL $s: timed out"
+    failed=$((failed + 1))
+  fi
+  echo "run.sh: $s took $secs ms (exit $rc)"
+done
+summary "$passed" "$failed"
