@@ -4,10 +4,12 @@
  * works between network namespaces of one host), the answerer connects to
  * it. Each side gathers its candidates, waits for the end of candidates
  * (at most 6 s), and sends its description (length-prefixed) through that
- * socket; the offerer is the controlling agent. Once connected, the offerer
- * sends --count datagrams of --size bytes (first byte 200, then a sequence
- * number), keeping at most 64 without an echo, and the answerer sends every
- * datagram back. The offerer ends with
+ * socket; the offerer is the controlling agent. Once both are connected
+ * (the answerer says "ready" on the socket), the offerer sends --count
+ * datagrams of --size bytes (first byte 200, then a sequence number),
+ * keeping at most --window (64) without an echo, and the answerer sends
+ * every datagram back. The offerer says "bye" on the socket at the end and
+ * prints
  *   ice_echo: sent 1000, echoed 1000, lost 0
  * and exits 0 when nothing was lost. With --duration S both sides keep the
  * connection S seconds after the transfer and print its state changes; with
@@ -38,14 +40,14 @@
 #include <xp2p/ice_agent.h>
 #include <xp2p/ice_candidate.h>
 
-#define WINDOW 64            /* datagrams without an echo yet */
-#define GATHER_WAIT_MS 6000  /* longest wait for the end of candidates */
-#define CONNECT_WAIT_MS 20000 /* from the remote description to Connected */
-#define STALL_MS 1000        /* no echo for that long: the window is written off */
-#define DRAIN_MS 2000        /* after the last send, wait that long for late echoes */
-#define MAX_FRAME 16384      /* largest signaling message */
-#define MAX_SIZE 1400        /* largest datagram (fits a 1500-byte MTU) */
-#define MARK 200             /* first byte of our datagrams: application data */
+#define WINDOW 64              /* default: datagrams without an echo yet */
+#define GATHER_WAIT_MS 6000    /* longest wait for the end of candidates */
+#define CONNECT_WAIT_MS 20000  /* from the remote description to both connected */
+#define STALL_MS 1000          /* no echo for that long: the window is written off */
+#define DRAIN_MS 2000          /* after the last send, wait that long for late echoes */
+#define MAX_FRAME 16384        /* largest signaling message */
+#define MAX_SIZE 1400          /* largest datagram (fits a 1500-byte MTU) */
+#define MARK 200               /* first byte of our datagrams: application data */
 
 typedef enum Phase { PH_SETUP, PH_TRANSFER, PH_LINGER, PH_DONE } Phase;
 
@@ -54,7 +56,7 @@ typedef struct App {
   int offer;
   const char *signal_path;
   const char *stun;
-  int count, size, duration, expect_failure, max_lost, wait_s;
+  int count, size, window, duration, expect_failure, max_lost, wait_s;
   /* Agent. */
   uint64_t t0;
   xEventLoop loop;
@@ -67,7 +69,7 @@ typedef struct App {
   uint64_t next_connect_at;
   uint8_t rx[MAX_FRAME + 4];
   size_t rx_len;
-  int sent_desc, got_desc, got_bye, sig_eof;
+  int sent_desc, got_desc, got_ready, got_bye, sig_eof;
   /* Transfer (offerer). */
   Phase phase;
   uint8_t *echoed_seq;  /* one flag per sequence number */
@@ -139,7 +141,7 @@ static void pump(void) {
   uint8_t buf[MAX_SIZE];
   if (app.phase != PH_TRANSFER || !is_connected(app.state)) return;
   while (app.next_seq < app.count &&
-         (app.next_seq - app.writeoff_seq) - app.echoed_since_writeoff < WINDOW) {
+         (app.next_seq - app.writeoff_seq) - app.echoed_since_writeoff < app.window) {
     fill(buf, app.next_seq, app.size);
     if (xIceAgentSend(app.agent, buf, (size_t)app.size) != xErrno_Ok) {
       app.send_errors++;
@@ -314,15 +316,15 @@ static void print_local_candidates(void) {
   const xIceCandidate *c = xIceAgentGetLocalCandidates(app.agent, &n);
   char ip[64], base[64];
   for (i = 0; c && i < n; i++) {
+    const struct sockaddr *base_addr = (const struct sockaddr *)&c[i].base_addr;
     xSockaddrIP((const struct sockaddr *)&c[i].addr, ip, sizeof ip);
-    if (c[i].type == xIceCandidateType_Host || !xSockaddrPort((const struct sockaddr *)&c[i].base_addr)) {
+    if (c[i].type == xIceCandidateType_Host || !xSockaddrPort(base_addr)) {
       say("local candidate %-5s %s:%u", xIceCandidateTypeStr(c[i].type), ip,
           xSockaddrPort((const struct sockaddr *)&c[i].addr));
     } else {
-      xSockaddrIP((const struct sockaddr *)&c[i].base_addr, base, sizeof base);
+      xSockaddrIP(base_addr, base, sizeof base);
       say("local candidate %-5s %s:%u (base %s:%u)", xIceCandidateTypeStr(c[i].type), ip,
-          xSockaddrPort((const struct sockaddr *)&c[i].addr), base,
-          xSockaddrPort((const struct sockaddr *)&c[i].base_addr));
+          xSockaddrPort((const struct sockaddr *)&c[i].addr), base, xSockaddrPort(base_addr));
     }
   }
 }
@@ -361,7 +363,7 @@ static void finish_transfer(void) {
     if (sig_send("bye") < 0) say("could not tell the answerer that the transfer is over");
   } else {
     printf("ice_echo: received %d, echo errors %d\n", app.received, app.echo_errors);
-    app.ok = app.got_bye && app.received > 0;
+    app.ok = app.got_bye && app.received > 0 && app.echo_errors == 0;
   }
   fflush(stdout);
   if (app.duration > 0 && app.ok) {
@@ -402,8 +404,8 @@ static void step(void) {
   if (app.sig_fd >= 0 && !app.sent_desc &&
       (app.gathering_done || now - app.gather_at >= GATHER_WAIT_MS)) {
     char *desc = app.offer ? xIceAgentCreateOffer(app.agent) : xIceAgentCreateAnswer(app.agent);
-    if (!app.gathering_done) say("no end of candidates after %d ms, sending what there is",
-                                 GATHER_WAIT_MS);
+    if (!app.gathering_done)
+      say("no end of candidates after %d ms, sending what there is", GATHER_WAIT_MS);
     if (!desc || sig_send(desc) < 0) {
       say("could not send the %s", app.offer ? "offer" : "answer");
       free(desc);
@@ -415,7 +417,8 @@ static void step(void) {
     app.sent_desc = 1;
   }
 
-  /* The peer's messages: its description, then "bye". */
+  /* The peer's messages: its description first; then the answerer says
+   * "ready" once connected, the offerer "bye" after the transfer. */
   while (app.sig_fd >= 0 && !app.sig_eof) {
     int r = sig_recv(msg);
     if (r == 0) break;
@@ -427,25 +430,36 @@ static void step(void) {
     if (!app.got_desc) {
       apply_remote(msg);
       if (app.phase == PH_DONE) return;
+    } else if (strcmp(msg, "ready") == 0) {
+      app.got_ready = 1;
+      say("peer: connected");
     } else if (strcmp(msg, "bye") == 0) {
       app.got_bye = 1;
       say("peer: transfer over");
     }
   }
 
-  now = xMonoMs(); /* after the messages: remote_at may be newer than the first reading */
+  now = xMonoMs(); /* remote_at may be newer than the first reading */
   switch (app.phase) {
     case PH_SETUP:
       if (app.failed) {
         say("ICE failed before connecting");
         app.phase = PH_DONE;
-      } else if (app.was_connected) {
+      } else if (app.was_connected && !app.offer) {
+        /* The offerer may be connected before we are (it can nominate a
+         * pair before our answer has its offer): it sends once told. */
+        print_local_candidates();
+        if (sig_send("ready") < 0) say("could not tell the offerer that we are connected");
+        app.phase = PH_TRANSFER;
+      } else if (app.was_connected && app.got_ready) {
         print_local_candidates();
         app.phase = PH_TRANSFER;
         app.transfer_at = app.last_progress = now;
         if (app.offer) say("sending %d datagrams of %d bytes", app.count, app.size);
       } else if (app.got_desc && now - app.remote_at > CONNECT_WAIT_MS) {
-        say("not connected %d ms after the remote description", CONNECT_WAIT_MS);
+        say("%s %d ms after the remote description",
+            app.was_connected ? "the answerer is not connected" : "not connected",
+            CONNECT_WAIT_MS);
         app.phase = PH_DONE;
       } else if (!app.got_desc && app.sig_eof) {
         app.phase = PH_DONE;
@@ -499,18 +513,20 @@ static void step(void) {
 static void usage(void) {
   fprintf(stderr,
           "usage: ice_echo offer  --signal PATH [--stun HOST:PORT] [--count N] [--size B]\n"
-          "                       [--duration S] [--expect-failure] [--max-lost N] [--wait S]\n"
+          "                       [--window N] [--duration S] [--expect-failure]\n"
+          "                       [--max-lost N] [--wait S]\n"
           "       ice_echo answer --signal PATH [--stun HOST:PORT] [--duration S]\n"
           "                       [--expect-failure] [--wait S]\n"
           "  --signal PATH     Unix socket for the descriptions (the offerer listens)\n"
           "  --stun HOST:PORT  STUN server for server-reflexive candidates\n"
           "  --count N         datagrams to send (default 1000)\n"
           "  --size B          bytes per datagram, 5..%d (default 100)\n"
+          "  --window N        datagrams sent ahead of their echo (default %d)\n"
           "  --duration S      keep the connection S seconds after the transfer\n"
           "  --expect-failure  succeed only if that period ends in state Failed\n"
           "  --max-lost N      datagrams that may go without an echo (default 0)\n"
           "  --wait S          how long to wait for the peer on PATH (default 30)\n",
-          MAX_SIZE);
+          MAX_SIZE, WINDOW);
   exit(2);
 }
 
@@ -531,6 +547,7 @@ static void parse(int argc, char **argv) {
   }
   app.count = 1000;
   app.size = 100;
+  app.window = WINDOW;
   app.wait_s = 30;
   for (i = 2; i < argc; i++) {
     const char *o = argv[i];
@@ -547,6 +564,8 @@ static void parse(int argc, char **argv) {
       app.count = int_arg(argv[++i], 1, 10000000);
     } else if (strcmp(o, "--size") == 0 && app.offer) {
       app.size = int_arg(argv[++i], 5, MAX_SIZE);
+    } else if (strcmp(o, "--window") == 0 && app.offer) {
+      app.window = int_arg(argv[++i], 1, 10000000);
     } else if (strcmp(o, "--max-lost") == 0 && app.offer) {
       app.max_lost = int_arg(argv[++i], 0, 10000000);
     } else if (strcmp(o, "--duration") == 0) {

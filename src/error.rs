@@ -11,6 +11,9 @@ pub enum Error {
     Sdp(crate::sdp::SdpError),
     Turn(crate::turn::TurnError),
     Ice(crate::ice::IceError),
+    Channel(crate::channel::ChannelError),
+    Dtls(crate::dtls::DtlsError),
+    Sctp(crate::sctp::SctpError),
 }
 
 impl fmt::Display for Error {
@@ -20,6 +23,9 @@ impl fmt::Display for Error {
             Error::Sdp(e) => write!(f, "sdp: {e}"),
             Error::Turn(e) => write!(f, "turn: {e}"),
             Error::Ice(e) => write!(f, "ice: {e}"),
+            Error::Channel(e) => write!(f, "datachannel: {e}"),
+            Error::Dtls(e) => write!(f, "dtls: {e}"),
+            Error::Sctp(e) => write!(f, "sctp: {e}"),
         }
     }
 }
@@ -41,4 +47,7 @@ wrap_layer_error!(
     Sdp(crate::sdp::SdpError),
     Turn(crate::turn::TurnError),
     Ice(crate::ice::IceError),
+    Channel(crate::channel::ChannelError),
+    Dtls(crate::dtls::DtlsError),
+    Sctp(crate::sctp::SctpError),
 );

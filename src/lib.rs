@@ -4,10 +4,14 @@
 //! `ffi` module is the thin, checked C boundary over them. See
 //! `ARCHITECTURE.md` and `STYLE.md` in the shared folder for the layering.
 
+pub mod channel;
 pub mod crypto;
+pub mod dcep;
 pub mod driver;
+pub mod dtls;
 pub mod error;
 pub mod ice;
+pub mod sctp;
 pub mod sdp;
 pub mod stun;
 pub mod turn;

@@ -187,8 +187,10 @@ impl Certificate {
         b.set_subject_name(&name)?;
         b.set_issuer_name(&name)?;
         b.set_pubkey(&key)?;
-        b.set_not_before(&Asn1Time::days_from_now(0)?)?;
-        b.set_not_after(&Asn1Time::days_from_now(CERT_VALIDITY_DAYS)?)?;
+        let not_before = Asn1Time::days_from_now(0)?;
+        let not_after = Asn1Time::days_from_now(CERT_VALIDITY_DAYS)?;
+        b.set_not_before(&not_before)?;
+        b.set_not_after(&not_after)?;
         b.sign(&key, MessageDigest::sha256())?;
         let cert = b.build();
 
@@ -251,9 +253,8 @@ mod tests {
             .next()
             .unwrap()
             .data()
-            .as_utf8()
-            .unwrap()
-            .to_string();
+            .to_string()
+            .unwrap();
         assert_eq!(cn, CERT_COMMON_NAME);
         assert_eq!(x.version(), 2);
         let pk = x.public_key().unwrap();
@@ -284,7 +285,7 @@ mod tests {
     fn fingerprint_text_forms() {
         let mut raw = [0u8; 32];
         for (i, b) in raw.iter_mut().enumerate() {
-            *b = (i as u8) * 7 + 0xa0;
+            *b = (i as u8).wrapping_mul(7).wrapping_add(0xa0);
         }
         let fp = Fingerprint(raw);
         let hex = fp.to_hex();

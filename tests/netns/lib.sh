@@ -120,14 +120,28 @@ wait_rc() {
   printf -v "$1" '%s' "$rc"
 }
 
+# nap SECONDS: sleep that a signal to this script interrupts at once.
+nap() {
+  sleep "$1" &
+  PIDS+=($!)
+  wait $! 2>/dev/null
+}
+
 # wait_for_line FILE PATTERN SECONDS: 0 once grep -E finds PATTERN in FILE.
+# (checked at least once, even with 0 seconds).
 wait_for_line() {
   local end=$(($(now_ms) + $3 * 1000))
-  while [ "$(now_ms)" -lt "$end" ]; do
+  while :; do
     grep -qE "$2" "$1" 2>/dev/null && return 0
+    [ "$(now_ms)" -lt "$end" ] || return 1
     sleep 0.1
   done
-  return 1
+}
+
+# log_ms FILE PATTERN: the timestamp (ms since that ice_echo started) of the
+# first line of its log matching PATTERN; empty if none.
+log_ms() {
+  grep -m1 -E "$2" "$1" 2>/dev/null | sed -nE 's/^\[ *([0-9]+) ms\].*/\1/p'
 }
 
 # The candidate types a side gathered or learned (from its log), e.g. "host srflx".

@@ -37,9 +37,11 @@ if ! "$here/deps.sh"; then
 fi
 
 cd "$root"
-if [ "${XP2P_REBUILD:-0}" = 1 ] || [ -z "$(find "$prefix" -name xp2pConfig.cmake 2>/dev/null)" ]; then
+installed=$(find "$prefix" -name xp2pConfig.cmake 2>/dev/null)
+if [ "${XP2P_REBUILD:-0}" = 1 ] || [ -z "$installed" ]; then
   echo "run.sh: building and installing the package into $prefix"
-  if ! { cmake -S . -B "$build/pkg" -DCMAKE_INSTALL_PREFIX="$prefix" -DCMAKE_BUILD_TYPE=Release >/dev/null &&
+  if ! { cmake -S . -B "$build/pkg" -DCMAKE_INSTALL_PREFIX="$prefix" \
+    -DCMAKE_BUILD_TYPE=Release >/dev/null &&
     cmake --build "$build/pkg" && cmake --install "$build/pkg" >/dev/null; }; then
     echo "run.sh: the package did not build" >&2
     summary 0 ${#scenarios[@]}
@@ -63,8 +65,20 @@ for s in "${scenarios[@]}"; do
   start=$(date +%s%N)
   # Each scenario bounds its own waits; this is the backstop (SIGTERM lets
   # its trap clean up).
-  timeout -k 10 120 bash "$here/$s.sh"
-  rc=$?
+  # An interrupt of run.sh goes on to the scenario, whose trap cleans up
+  # (timeout runs in a process group of its own, out of the terminal's reach).
+  timeout -k 10 120 bash "$here/$s.sh" &
+  child=$!
+  trap 'kill -TERM "$child" 2>/dev/null; interrupted=1' INT TERM
+  rc=0
+  wait "$child" || rc=$?
+  if [ "${interrupted:-0}" = 1 ]; then
+    wait "$child" 2>/dev/null
+    echo "run.sh: interrupted during $s"
+    failed=$((failed + 1))
+    summary "$passed" "$failed"
+  fi
+  trap - INT TERM
   secs=$((($(date +%s%N) - start) / 1000000))
   if [ "$rc" = 0 ]; then
     passed=$((passed + 1))

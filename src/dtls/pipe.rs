@@ -1,0 +1,84 @@
+//! The in-memory datagram pipe OpenSSL reads from and writes to.
+//!
+//! OpenSSL sees it as its BIO: every write is one outgoing datagram, every
+//! read returns one whole incoming datagram, and an empty input reads as
+//! `WouldBlock` (OpenSSL's "want read").
+
+use std::collections::VecDeque;
+use std::io::{self, Read, Write};
+
+/// Buffers kept for reuse by outgoing datagrams.
+const MAX_SPARE: usize = 32;
+
+#[derive(Debug, Default)]
+pub(crate) struct Pipe {
+    input: Vec<u8>,
+    has_input: bool,
+    out: VecDeque<Vec<u8>>,
+    spare: Vec<Vec<u8>>,
+}
+
+impl Pipe {
+    /// Offers one datagram to OpenSSL's next read, replacing any unread one.
+    pub(crate) fn set_input(&mut self, data: &[u8]) {
+        self.input.clear();
+        self.input.extend_from_slice(data);
+        self.has_input = true;
+    }
+
+    /// Forgets a datagram OpenSSL did not read.
+    pub(crate) fn clear_input(&mut self) {
+        self.has_input = false;
+    }
+
+    pub(crate) fn pop_output(&mut self) -> Option<Vec<u8>> {
+        self.out.pop_front()
+    }
+
+    pub(crate) fn front_output_len(&self) -> Option<usize> {
+        self.out.front().map(Vec::len)
+    }
+
+    pub(crate) fn output_len(&self) -> usize {
+        self.out.len()
+    }
+
+    pub(crate) fn clear_output(&mut self) {
+        while let Some(v) = self.out.pop_front() {
+            self.recycle(v);
+        }
+    }
+
+    /// Returns a buffer for reuse by a later outgoing datagram.
+    pub(crate) fn recycle(&mut self, v: Vec<u8>) {
+        if self.spare.len() < MAX_SPARE {
+            self.spare.push(v);
+        }
+    }
+}
+
+impl Read for Pipe {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if !self.has_input {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        self.has_input = false;
+        let n = self.input.len().min(buf.len());
+        buf[..n].copy_from_slice(&self.input[..n]);
+        Ok(n)
+    }
+}
+
+impl Write for Pipe {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let mut v = self.spare.pop().unwrap_or_default();
+        v.clear();
+        v.extend_from_slice(buf);
+        self.out.push_back(v);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}

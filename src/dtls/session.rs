@@ -1,0 +1,824 @@
+//! The DTLS session state machine over OpenSSL.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use openssl::ssl::{
+    ErrorCode, SslContext, SslMethod, SslOptions, SslSessionCacheMode, SslStream, SslVerifyMode,
+    SslVersion,
+};
+
+use super::cert::{Certificate, Fingerprint};
+use super::ossl::{self, TimeoutOutcome};
+use super::pipe::Pipe;
+use super::{DtlsError, DtlsEvent, DtlsFailure, DtlsRole, DtlsState};
+
+/// Default datagram size limit: fits a 1280-byte IPv6 path with room for
+/// UDP, TURN ChannelData or a STUN header.
+pub const DEFAULT_MTU: usize = 1200;
+/// Smallest MTU OpenSSL accepts for DTLS 1.2.
+pub const MIN_MTU: usize = 256;
+/// Largest datagram accepted as input (a UDP payload).
+const MAX_DATAGRAM: usize = 65_535;
+/// Default overall handshake timeout.
+pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default first retransmission timeout (RFC 6347 §4.2.4.1).
+pub const DEFAULT_RETRANSMIT_INITIAL: Duration = Duration::from_secs(1);
+/// Received application bytes queued before further records are dropped.
+pub const MAX_RECV_QUEUE_BYTES: usize = 1 << 20;
+/// Outgoing datagrams queued before `send` reports `QueueFull`.
+pub const MAX_SEND_QUEUE_DATAGRAMS: usize = 1024;
+/// Datagrams kept from before `start` (a peer that starts first).
+const MAX_EARLY_DATAGRAMS: usize = 8;
+/// Largest record body: 2^14 plaintext + 2048 expansion (RFC 6347 §4.1).
+const MAX_RECORD_BODY: usize = 16_384 + 2_048;
+/// DTLS record header: type, version, epoch, sequence, length.
+const RECORD_HEADER_LEN: usize = 13;
+/// Decrypted record buffer size (largest plaintext).
+const SCRATCH_LEN: usize = 16_384;
+/// AEAD authentication tag of every offered suite.
+const AEAD_TAG_LEN: usize = 16;
+/// Explicit per-record nonce of the AES-GCM suites (RFC 5288).
+const GCM_EXPLICIT_NONCE_LEN: usize = 8;
+
+/// The cipher suites offered and accepted.
+const CIPHERS: &str =
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305";
+
+/// How a session is set up.
+#[derive(Debug, Clone)]
+pub struct DtlsConfig {
+    pub role: DtlsRole,
+    /// Our certificate; clones share it.
+    pub certificate: Certificate,
+    /// The peer's certificate must have this SHA-256 fingerprint. `None`
+    /// accepts any certificate (the peer must still present one).
+    pub remote_fingerprint: Option<Fingerprint>,
+    /// Largest datagram the session emits, including record headers.
+    pub mtu: usize,
+    /// The handshake fails if not done this long after `start`.
+    pub handshake_timeout: Duration,
+    /// First handshake retransmission timeout; doubles on each expiry.
+    pub retransmit_initial: Duration,
+}
+
+impl DtlsConfig {
+    /// Defaults: any peer certificate, MTU 1200, 10 s handshake timeout,
+    /// 1 s first retransmission.
+    pub fn new(role: DtlsRole, certificate: Certificate) -> DtlsConfig {
+        DtlsConfig {
+            role,
+            certificate,
+            remote_fingerprint: None,
+            mtu: DEFAULT_MTU,
+            handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+            retransmit_initial: DEFAULT_RETRANSMIT_INITIAL,
+        }
+    }
+}
+
+/// Counters of what a session did with its input and output.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DtlsStats {
+    /// Datagrams handed to `handle_datagram`.
+    pub datagrams_in: u64,
+    /// Datagrams handed out by `poll_transmit`.
+    pub datagrams_out: u64,
+    /// Input dropped before OpenSSL saw it: not a well-formed sequence of
+    /// DTLS records.
+    pub malformed: u64,
+    /// Input dropped because the session was failed or closed, or too much
+    /// arrived before `start`.
+    pub ignored: u64,
+    /// Decrypted application messages dropped because the receive queue
+    /// was full.
+    pub recv_overflow: u64,
+    /// Handshake flights OpenSSL retransmitted.
+    pub retransmits: u64,
+    /// Application messages sent and received.
+    pub messages_sent: u64,
+    pub messages_received: u64,
+}
+
+/// Received application messages, stored back to back without an
+/// allocation per message.
+#[derive(Debug, Default)]
+struct RecvQueue {
+    bytes: VecDeque<u8>,
+    lens: VecDeque<usize>,
+}
+
+impl RecvQueue {
+    fn is_empty(&self) -> bool {
+        self.lens.is_empty()
+    }
+
+    /// Queues a message; false if the queue is full.
+    fn push(&mut self, msg: &[u8]) -> bool {
+        if self.bytes.len() + msg.len() > MAX_RECV_QUEUE_BYTES {
+            return false;
+        }
+        self.bytes.extend(msg);
+        self.lens.push_back(msg.len());
+        true
+    }
+
+    fn front_len(&self) -> Option<usize> {
+        self.lens.front().copied()
+    }
+
+    fn pop_into(&mut self, buf: &mut [u8]) -> Result<Option<usize>, DtlsError> {
+        let Some(len) = self.front_len() else {
+            return Ok(None);
+        };
+        if buf.len() < len {
+            return Err(DtlsError::BufferTooSmall { needed: len });
+        }
+        let (a, b) = self.bytes.as_slices();
+        let first = a.len().min(len);
+        buf[..first].copy_from_slice(&a[..first]);
+        buf[first..len].copy_from_slice(&b[..len - first]);
+        self.bytes.drain(..len);
+        self.lens.pop_front();
+        Ok(Some(len))
+    }
+}
+
+/// One DTLS 1.2 connection, sans-IO.
+///
+/// Feed it with [`handle_datagram`](Self::handle_datagram) and
+/// [`handle_timeout`](Self::handle_timeout); after every call drain
+/// [`poll_transmit`](Self::poll_transmit) and
+/// [`poll_event`](Self::poll_event), and arm a timer for
+/// [`poll_timeout`](Self::poll_timeout).
+pub struct DtlsSession {
+    stream: SslStream<Pipe>,
+    role: DtlsRole,
+    state: DtlsState,
+    certificate: Certificate,
+    expected: Option<Fingerprint>,
+    /// Set by the verify callback when the peer certificate is rejected.
+    mismatch: Arc<AtomicBool>,
+    remote_fingerprint: Option<Fingerprint>,
+    mtu: usize,
+    max_payload: usize,
+    handshake_timeout: Duration,
+    handshake_deadline: Option<Instant>,
+    retransmit_deadline: Option<Instant>,
+    early: VecDeque<Vec<u8>>,
+    events: VecDeque<DtlsEvent>,
+    recv: RecvQueue,
+    scratch: Box<[u8]>,
+    stats: DtlsStats,
+}
+
+impl std::fmt::Debug for DtlsSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DtlsSession")
+            .field("role", &self.role)
+            .field("state", &self.state)
+            .field("local", &self.certificate.fingerprint())
+            .field("remote", &self.remote_fingerprint)
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DtlsSession {
+    /// Builds the OpenSSL context and session; nothing is sent until
+    /// [`start`](Self::start).
+    pub fn new(cfg: DtlsConfig) -> Result<DtlsSession, DtlsError> {
+        if cfg.mtu < MIN_MTU || cfg.mtu > MAX_DATAGRAM {
+            return Err(DtlsError::InvalidConfig("mtu"));
+        }
+        if cfg.handshake_timeout.is_zero() {
+            return Err(DtlsError::InvalidConfig("handshake_timeout"));
+        }
+        if cfg.retransmit_initial.is_zero() {
+            return Err(DtlsError::InvalidConfig("retransmit_initial"));
+        }
+        let mismatch = Arc::new(AtomicBool::new(false));
+        let stream =
+            build_stream(&cfg, mismatch.clone()).map_err(|e| DtlsError::Crypto(e.to_string()))?;
+        Ok(DtlsSession {
+            stream,
+            role: cfg.role,
+            state: DtlsState::New,
+            certificate: cfg.certificate,
+            expected: cfg.remote_fingerprint,
+            mismatch,
+            remote_fingerprint: None,
+            mtu: cfg.mtu,
+            max_payload: 0,
+            handshake_timeout: cfg.handshake_timeout,
+            handshake_deadline: None,
+            retransmit_deadline: None,
+            early: VecDeque::new(),
+            events: VecDeque::new(),
+            recv: RecvQueue::default(),
+            scratch: vec![0u8; SCRATCH_LEN].into_boxed_slice(),
+            stats: DtlsStats::default(),
+        })
+    }
+
+    pub fn state(&self) -> DtlsState {
+        self.state
+    }
+
+    pub fn role(&self) -> DtlsRole {
+        self.role
+    }
+
+    /// Changes the role; only before [`start`](Self::start). The certificate
+    /// (and so the fingerprint) stays the same.
+    pub fn set_role(&mut self, role: DtlsRole) -> Result<(), DtlsError> {
+        if self.state != DtlsState::New {
+            return Err(DtlsError::InvalidState);
+        }
+        self.role = role;
+        Ok(())
+    }
+
+    /// Our certificate.
+    pub fn certificate(&self) -> &Certificate {
+        &self.certificate
+    }
+
+    /// Our certificate's fingerprint.
+    pub fn local_fingerprint(&self) -> Fingerprint {
+        self.certificate.fingerprint()
+    }
+
+    /// The fingerprint of the certificate the peer presented, once the
+    /// handshake has completed (also set when it completed with a
+    /// certificate that did not match).
+    pub fn remote_fingerprint(&self) -> Option<Fingerprint> {
+        self.remote_fingerprint
+    }
+
+    /// The negotiated cipher suite (OpenSSL name) once connected.
+    pub fn cipher_name(&self) -> Option<&'static str> {
+        if self.state != DtlsState::Connected {
+            return None;
+        }
+        self.stream.ssl().current_cipher().map(|c| c.name())
+    }
+
+    /// The negotiated protocol version, e.g. `"DTLSv1.2"`.
+    pub fn protocol_version(&self) -> &'static str {
+        self.stream.ssl().version_str()
+    }
+
+    /// Largest message [`send`](Self::send) accepts: one record in one
+    /// datagram of the MTU with the negotiated cipher. 0 before connected.
+    pub fn max_payload(&self) -> usize {
+        self.max_payload
+    }
+
+    pub fn mtu(&self) -> usize {
+        self.mtu
+    }
+
+    pub fn stats(&self) -> DtlsStats {
+        self.stats
+    }
+
+    /// Starts the handshake: a client sends its ClientHello, a server
+    /// waits (and answers datagrams that arrived before the start).
+    pub fn start(&mut self, now: Instant) -> Result<(), DtlsError> {
+        if self.state != DtlsState::New {
+            return Err(DtlsError::InvalidState);
+        }
+        self.state = DtlsState::Connecting;
+        self.handshake_deadline = Some(now + self.handshake_timeout);
+        let r = match self.role {
+            DtlsRole::Client => self.stream.connect(),
+            DtlsRole::Server => self.stream.accept(),
+        };
+        self.after_handshake_step(r);
+        while let Some(d) = self.early.pop_front() {
+            if self.state != DtlsState::Connecting && self.state != DtlsState::Connected {
+                break;
+            }
+            self.process(&d);
+        }
+        self.update_timer(now);
+        Ok(())
+    }
+
+    /// One datagram from the peer (already demultiplexed as DTLS). Never
+    /// fails: anything malformed is dropped and counted.
+    pub fn handle_datagram(&mut self, now: Instant, data: &[u8]) {
+        self.stats.datagrams_in += 1;
+        if !records_well_formed(data, self.min_protected_record()) {
+            self.stats.malformed += 1;
+            return;
+        }
+        match self.state {
+            DtlsState::New => {
+                if self.early.len() < MAX_EARLY_DATAGRAMS {
+                    self.early.push_back(data.to_vec());
+                } else {
+                    self.stats.ignored += 1;
+                }
+                return;
+            }
+            DtlsState::Failed | DtlsState::Closed => {
+                self.stats.ignored += 1;
+                return;
+            }
+            DtlsState::Connecting | DtlsState::Connected => {}
+        }
+        self.process(data);
+        self.update_timer(now);
+    }
+
+    /// Handles the deadline reported by [`poll_timeout`](Self::poll_timeout):
+    /// the overall handshake timeout, and OpenSSL's retransmission.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.state == DtlsState::Connecting && self.handshake_deadline.is_some_and(|d| now >= d)
+        {
+            self.fail(DtlsFailure::HandshakeTimeout);
+            return;
+        }
+        if !matches!(self.state, DtlsState::Connecting | DtlsState::Connected) {
+            return;
+        }
+        if self.retransmit_deadline.is_some_and(|d| now >= d) {
+            match ossl::handle_timeout(self.stream.ssl()) {
+                TimeoutOutcome::NotExpired => {}
+                TimeoutOutcome::Retransmitted => self.stats.retransmits += 1,
+                TimeoutOutcome::Failed => {
+                    if self.state == DtlsState::Connecting {
+                        self.fail(DtlsFailure::RetransmitLimit);
+                        return;
+                    }
+                }
+            }
+        }
+        self.update_timer(now);
+    }
+
+    /// The next datagram to send (each at most the MTU).
+    pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
+        let d = self.stream.get_mut().pop_output()?;
+        self.stats.datagrams_out += 1;
+        Some(d)
+    }
+
+    /// Copies the next datagram into `buf`; its buffer is reused by later
+    /// datagrams, so a driver that lends one buffer allocates nothing here.
+    /// A buffer smaller than the datagram (never the case with `buf.len() >=
+    /// mtu`) leaves it queued.
+    pub fn poll_transmit_into(&mut self, buf: &mut [u8]) -> Result<Option<usize>, DtlsError> {
+        let pipe = self.stream.get_mut();
+        let Some(len) = pipe.front_output_len() else {
+            return Ok(None);
+        };
+        if buf.len() < len {
+            return Err(DtlsError::BufferTooSmall { needed: len });
+        }
+        let Some(d) = pipe.pop_output() else {
+            return Ok(None);
+        };
+        buf[..len].copy_from_slice(&d);
+        pipe.recycle(d);
+        self.stats.datagrams_out += 1;
+        Ok(Some(len))
+    }
+
+    pub fn poll_event(&mut self) -> Option<DtlsEvent> {
+        self.events.pop_front()
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) wants to be called.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match self.state {
+            DtlsState::Connecting | DtlsState::Connected => {
+                match (self.handshake_deadline, self.retransmit_deadline) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                }
+            }
+            _ => None,
+        }
+    }
+
+    /// Encrypts one message as one record in one datagram. Errors before
+    /// the handshake completed, for an empty message, for a message larger
+    /// than [`max_payload`](Self::max_payload), and when the send queue is
+    /// full.
+    pub fn send(&mut self, data: &[u8]) -> Result<(), DtlsError> {
+        if self.state != DtlsState::Connected {
+            return Err(DtlsError::NotConnected);
+        }
+        if data.is_empty() {
+            return Err(DtlsError::EmptyMessage);
+        }
+        if data.len() > self.max_payload {
+            return Err(DtlsError::MessageTooLarge {
+                len: data.len(),
+                max: self.max_payload,
+            });
+        }
+        if self.stream.get_ref().output_len() >= MAX_SEND_QUEUE_DATAGRAMS {
+            return Err(DtlsError::QueueFull);
+        }
+        match self.stream.ssl_write(data) {
+            Ok(_) => {
+                self.stats.messages_sent += 1;
+                Ok(())
+            }
+            Err(e) => Err(DtlsError::Crypto(e.to_string())),
+        }
+    }
+
+    /// Length of the next received message.
+    pub fn next_message_len(&self) -> Option<usize> {
+        self.recv.front_len()
+    }
+
+    /// Copies the next received message into `buf`: `Ok(None)` when none
+    /// is queued; a buffer that is too small leaves the message queued.
+    pub fn recv(&mut self, buf: &mut [u8]) -> Result<Option<usize>, DtlsError> {
+        self.recv.pop_into(buf)
+    }
+
+    /// The next received message as an owned vector.
+    pub fn recv_vec(&mut self) -> Option<Vec<u8>> {
+        let len = self.recv.front_len()?;
+        let mut v = vec![0u8; len];
+        match self.recv.pop_into(&mut v) {
+            Ok(Some(_)) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// Sends close_notify (when connected) and closes the session; queued
+    /// received messages can still be read.
+    pub fn close(&mut self) {
+        match self.state {
+            DtlsState::Connected => {
+                // The alert lands in the outbox; the result only says
+                // whether the peer's close_notify was seen too.
+                let _ = self.stream.shutdown();
+            }
+            DtlsState::New | DtlsState::Connecting => {
+                self.stream.get_mut().clear_output();
+            }
+            DtlsState::Failed | DtlsState::Closed => return,
+        }
+        self.early.clear();
+        self.set_closed();
+    }
+
+    // ---- internals ----
+
+    /// Smallest body a protected record (epoch > 0) can have with the
+    /// negotiated cipher: AES-GCM adds an 8-byte explicit nonce and a
+    /// 16-byte tag, ChaCha20-Poly1305 only the tag. OpenSSL turns a shorter
+    /// one into a fatal internal error instead of discarding it, which would
+    /// let anyone on the path kill the connection with one datagram, so
+    /// such records are dropped before OpenSSL sees them.
+    fn min_protected_record(&self) -> usize {
+        match self.stream.ssl().current_cipher() {
+            Some(c) if !c.name().contains("CHACHA20") => AEAD_TAG_LEN + GCM_EXPLICIT_NONCE_LEN,
+            _ => AEAD_TAG_LEN,
+        }
+    }
+
+    /// Hands one datagram to OpenSSL.
+    fn process(&mut self, data: &[u8]) {
+        self.stream.get_mut().set_input(data);
+        match self.state {
+            DtlsState::Connecting => {
+                let r = self.stream.do_handshake();
+                self.after_handshake_step(r);
+                if self.state == DtlsState::Connected {
+                    self.drain_app_data();
+                }
+            }
+            DtlsState::Connected => self.drain_app_data(),
+            _ => {}
+        }
+        self.stream.get_mut().clear_input();
+    }
+
+    fn after_handshake_step(&mut self, r: Result<(), openssl::ssl::Error>) {
+        match r {
+            Ok(()) => self.on_handshake_done(),
+            Err(e) if is_want(&e) => {}
+            Err(e) => {
+                let reason = if self.mismatch.load(Ordering::Relaxed) {
+                    DtlsFailure::FingerprintMismatch
+                } else {
+                    DtlsFailure::Handshake(e.to_string())
+                };
+                self.fail(reason);
+            }
+        }
+    }
+
+    fn on_handshake_done(&mut self) {
+        let Some(cert) = self.stream.ssl().peer_certificate() else {
+            self.fail_and_notify(DtlsFailure::NoPeerCertificate);
+            return;
+        };
+        let fp = match Fingerprint::of(&cert) {
+            Ok(fp) => fp,
+            Err(e) => {
+                self.fail_and_notify(DtlsFailure::Handshake(e.to_string()));
+                return;
+            }
+        };
+        self.remote_fingerprint = Some(fp);
+        // The verify callback already pinned the certificate; checking the
+        // final peer certificate again costs nothing.
+        if self.expected.is_some_and(|e| e != fp) {
+            self.fail_and_notify(DtlsFailure::FingerprintMismatch);
+            return;
+        }
+        let data_mtu = ossl::data_mtu(self.stream.ssl());
+        // 13-byte header, 8-byte explicit nonce and 16-byte tag for AES-GCM,
+        // the largest overhead of the offered suites.
+        self.max_payload = if data_mtu > 0 {
+            data_mtu.min(self.mtu)
+        } else {
+            self.mtu - 37
+        };
+        self.state = DtlsState::Connected;
+        self.handshake_deadline = None;
+        self.events.push_back(DtlsEvent::Connected);
+    }
+
+    /// Decrypts every pending record into the receive queue.
+    fn drain_app_data(&mut self) {
+        loop {
+            match self.stream.ssl_read(&mut self.scratch) {
+                Ok(0) => break,
+                Ok(n) => {
+                    let was_empty = self.recv.is_empty();
+                    if self.recv.push(&self.scratch[..n]) {
+                        self.stats.messages_received += 1;
+                        if was_empty {
+                            self.events.push_back(DtlsEvent::Readable);
+                        }
+                    } else {
+                        self.stats.recv_overflow += 1;
+                    }
+                }
+                Err(e) if is_want(&e) => break,
+                Err(e) if e.code() == ErrorCode::ZERO_RETURN => {
+                    // The peer's close_notify; answer it as TLS 1.2 asks.
+                    let _ = self.stream.shutdown();
+                    self.set_closed();
+                    break;
+                }
+                Err(e) => {
+                    self.fail(DtlsFailure::Protocol(e.to_string()));
+                    break;
+                }
+            }
+        }
+    }
+
+    fn set_closed(&mut self) {
+        self.state = DtlsState::Closed;
+        self.handshake_deadline = None;
+        self.retransmit_deadline = None;
+        self.events.push_back(DtlsEvent::Closed);
+    }
+
+    fn fail(&mut self, reason: DtlsFailure) {
+        self.state = DtlsState::Failed;
+        self.handshake_deadline = None;
+        self.retransmit_deadline = None;
+        self.early.clear();
+        self.events.push_back(DtlsEvent::Failed(reason));
+    }
+
+    /// Fails after the handshake completed locally: the peer may think it is
+    /// connected, so tell it with close_notify.
+    fn fail_and_notify(&mut self, reason: DtlsFailure) {
+        let _ = self.stream.shutdown();
+        self.fail(reason);
+    }
+
+    /// Re-reads OpenSSL's retransmission timer and maps it onto `now`.
+    fn update_timer(&mut self, now: Instant) {
+        self.retransmit_deadline = match self.state {
+            DtlsState::Connecting | DtlsState::Connected => {
+                ossl::get_timeout(self.stream.ssl()).map(|d| now + d)
+            }
+            _ => None,
+        };
+    }
+}
+
+fn is_want(e: &openssl::ssl::Error) -> bool {
+    e.code() == ErrorCode::WANT_READ || e.code() == ErrorCode::WANT_WRITE
+}
+
+/// True if `data` is one or more complete DTLS records with a known content
+/// type (change_cipher_spec, alert, handshake, application_data), a DTLS
+/// version, and, for protected records (epoch > 0), a body of at least
+/// `min_protected` bytes.
+fn records_well_formed(data: &[u8], min_protected: usize) -> bool {
+    if data.is_empty() || data.len() > MAX_DATAGRAM {
+        return false;
+    }
+    let mut rest = data;
+    while !rest.is_empty() {
+        if rest.len() < RECORD_HEADER_LEN {
+            return false;
+        }
+        if !(20..=23).contains(&rest[0]) || rest[1] != 0xfe {
+            return false;
+        }
+        let len = usize::from(u16::from_be_bytes([rest[11], rest[12]]));
+        if len > MAX_RECORD_BODY || rest.len() < RECORD_HEADER_LEN + len {
+            return false;
+        }
+        let epoch = u16::from_be_bytes([rest[3], rest[4]]);
+        if epoch != 0 && len < min_protected {
+            return false;
+        }
+        rest = &rest[RECORD_HEADER_LEN + len..];
+    }
+    true
+}
+
+fn build_stream(
+    cfg: &DtlsConfig,
+    mismatch: Arc<AtomicBool>,
+) -> Result<SslStream<Pipe>, openssl::error::ErrorStack> {
+    let mut b = SslContext::builder(SslMethod::dtls())?;
+    b.set_min_proto_version(Some(SslVersion::DTLS1_2))?;
+    b.set_max_proto_version(Some(SslVersion::DTLS1_2))?;
+    b.set_cipher_list(CIPHERS)?;
+    b.set_certificate(cfg.certificate.x509())?;
+    b.set_private_key(cfg.certificate.private_key())?;
+    b.check_private_key()?;
+    b.set_options(
+        SslOptions::NO_QUERY_MTU
+            | SslOptions::NO_TICKET
+            | SslOptions::NO_RENEGOTIATION
+            | SslOptions::NO_COMPRESSION,
+    );
+    b.set_session_cache_mode(SslSessionCacheMode::OFF);
+    let ctx = b.build();
+
+    let mut ssl = openssl::ssl::Ssl::new(&ctx)?;
+    ssl.set_mtu(cfg.mtu as u32)?;
+    ossl::set_initial_timeout(&mut ssl, cfg.retransmit_initial);
+    let expected = cfg.remote_fingerprint;
+    // Any certificate passes chain validation (they are self-signed); the
+    // leaf must match the expected fingerprint when one is set. Returning
+    // false aborts the handshake with a bad_certificate alert.
+    ssl.set_verify_callback(
+        SslVerifyMode::PEER | SslVerifyMode::FAIL_IF_NO_PEER_CERT,
+        move |_preverified, store| {
+            if store.error_depth() != 0 {
+                return true;
+            }
+            let Some(expected) = expected else {
+                return true;
+            };
+            let ok = store
+                .current_cert()
+                .and_then(|c| Fingerprint::of(c).ok())
+                .is_some_and(|fp| fp == expected);
+            if !ok {
+                mismatch.store(true, Ordering::Relaxed);
+            }
+            ok
+        },
+    );
+    SslStream::new(ssl, Pipe::default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(ct: u8, body: usize) -> Vec<u8> {
+        let mut v = vec![ct, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 1];
+        v.extend_from_slice(&(body as u16).to_be_bytes());
+        v.extend(std::iter::repeat_n(0xaa, body));
+        v
+    }
+
+    fn records_well_formed_test(data: &[u8]) -> bool {
+        records_well_formed(data, 24)
+    }
+
+    #[test]
+    fn record_framing() {
+        assert!(records_well_formed_test(&rec(22, 10)));
+        let mut two = rec(20, 1);
+        two.extend(rec(22, 40));
+        assert!(records_well_formed_test(&two));
+        assert!(records_well_formed_test(&rec(23, 0)));
+        assert!(!records_well_formed_test(&[]));
+        assert!(!records_well_formed_test(&rec(24, 3)));
+        assert!(!records_well_formed_test(&rec(19, 3)));
+        let mut short = rec(22, 10);
+        short.pop();
+        assert!(!records_well_formed_test(&short));
+        let mut trailing = rec(22, 10);
+        trailing.push(0x16);
+        assert!(!records_well_formed_test(&trailing));
+        let mut tls = rec(22, 10);
+        tls[1] = 0x03;
+        assert!(!records_well_formed_test(&tls));
+        // Protected records shorter than nonce + tag.
+        let mut short_protected = rec(21, 18);
+        short_protected[4] = 1;
+        assert!(!records_well_formed_test(&short_protected));
+        assert!(records_well_formed(&short_protected, 16), "fits ChaCha20");
+        let mut ok_protected = rec(23, 24);
+        ok_protected[4] = 1;
+        assert!(records_well_formed_test(&ok_protected));
+    }
+
+    #[test]
+    fn recv_queue_wraps_and_bounds() {
+        let mut q = RecvQueue::default();
+        let mut buf = [0u8; 8];
+        for round in 0..50u8 {
+            assert!(q.push(&[round; 5]));
+            assert!(q.push(&[round + 1; 3]));
+            assert_eq!(
+                q.pop_into(&mut buf[..2]),
+                Err(DtlsError::BufferTooSmall { needed: 5 })
+            );
+            assert_eq!(q.pop_into(&mut buf), Ok(Some(5)));
+            assert_eq!(&buf[..5], &[round; 5]);
+            assert_eq!(q.pop_into(&mut buf), Ok(Some(3)));
+            assert_eq!(&buf[..3], &[round + 1; 3]);
+        }
+        assert_eq!(q.pop_into(&mut buf), Ok(None));
+        let big = vec![1u8; MAX_RECV_QUEUE_BYTES];
+        assert!(q.push(&big));
+        assert!(!q.push(&[1]));
+    }
+
+    #[test]
+    fn session_moves_between_threads() {
+        fn assert_send<T: Send>() {}
+        assert_send::<DtlsSession>();
+        assert_send::<DtlsConfig>();
+    }
+
+    #[test]
+    fn config_validation() {
+        let cert = Certificate::generate().unwrap();
+        let mut cfg = DtlsConfig::new(DtlsRole::Client, cert);
+        cfg.mtu = 100;
+        assert_eq!(
+            DtlsSession::new(cfg.clone()).unwrap_err(),
+            DtlsError::InvalidConfig("mtu")
+        );
+        cfg.mtu = DEFAULT_MTU;
+        cfg.handshake_timeout = Duration::ZERO;
+        assert_eq!(
+            DtlsSession::new(cfg).unwrap_err(),
+            DtlsError::InvalidConfig("handshake_timeout")
+        );
+    }
+
+    #[test]
+    fn role_changes_only_before_start() {
+        #[allow(clippy::disallowed_methods)]
+        let now = Instant::now();
+        let cert = Certificate::generate().unwrap();
+        let mut s = DtlsSession::new(DtlsConfig::new(DtlsRole::Client, cert.clone())).unwrap();
+        assert_eq!(s.state(), DtlsState::New);
+        assert_eq!(s.send(b"x"), Err(DtlsError::NotConnected));
+        s.set_role(DtlsRole::Server).unwrap();
+        assert_eq!(s.role(), DtlsRole::Server);
+        assert_eq!(s.local_fingerprint(), cert.fingerprint());
+        s.start(now).unwrap();
+        assert_eq!(s.state(), DtlsState::Connecting);
+        assert!(s.poll_transmit().is_none(), "a server waits");
+        assert_eq!(s.set_role(DtlsRole::Client), Err(DtlsError::InvalidState));
+        assert_eq!(s.start(now), Err(DtlsError::InvalidState));
+        assert_eq!(s.poll_timeout(), Some(now + DEFAULT_HANDSHAKE_TIMEOUT));
+    }
+
+    #[test]
+    fn client_hello_fits_mtu_and_arms_timer() {
+        #[allow(clippy::disallowed_methods)]
+        let now = Instant::now();
+        let cert = Certificate::generate().unwrap();
+        let mut s = DtlsSession::new(DtlsConfig::new(DtlsRole::Client, cert)).unwrap();
+        s.start(now).unwrap();
+        let hello = s.poll_transmit().expect("ClientHello");
+        assert!(hello.len() <= DEFAULT_MTU);
+        assert_eq!(hello[0], 22, "handshake record");
+        let t = s.poll_timeout().expect("deadline");
+        assert!(t > now && t <= now + DEFAULT_RETRANSMIT_INITIAL);
+    }
+}

@@ -1,0 +1,1015 @@
+//! SCTP over DTLS (RFC 8261) for DataChannels, on usrsctp.
+//!
+//! [`SctpAssociation`] is one association per DTLS connection, shaped like
+//! the other sans-IO layers: decrypted DTLS payloads go in through
+//! [`SctpAssociation::handle_packet`], SCTP packets to encrypt come out of
+//! [`SctpAssociation::poll_transmit`], events out of
+//! [`SctpAssociation::poll_event`], whole messages out of
+//! [`SctpAssociation::recv`], and [`SctpAssociation::poll_timeout`] says when
+//! to call [`SctpAssociation::handle_timeout`].
+//!
+//! usrsctp reads the real clock for RTT measurement and has no "next timer"
+//! query in 0.9.5, so the association asks to be woken every
+//! [`SctpConfig::timer_interval`] while it is alive, and each wake advances
+//! usrsctp's (global) timer wheel by the time elapsed since the last advance
+//! by any association.
+//!
+//! Both sides call `connect` (an SCTP simultaneous open, as browsers do), so
+//! there is no client/server distinction at this layer.
+//!
+//! usrsctp's timers are global: a timer firing during one association's call
+//! may queue packets or events for another association. Those wait in the
+//! other association's outbox until it is next polled, which its own
+//! `poll_timeout` bounds.
+
+mod stack;
+
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::mem::size_of;
+use std::time::{Duration, Instant};
+
+use libc::{c_int, c_uint, c_void, socklen_t};
+use usrsctp_sys as sys;
+
+/// The SCTP port of WebRTC DataChannels when the SDP gives none.
+pub const DEFAULT_PORT: u16 = 5000;
+/// The number of streams negotiated in each direction by default.
+pub const DEFAULT_MAX_STREAMS: u16 = 256;
+/// The `a=max-message-size` we advertise and accept by default (256 KiB).
+pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 256 * 1024;
+
+/// Everything that configures one association (and, for the first one
+/// created, usrsctp's global defaults).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SctpConfig {
+    /// Our SCTP port (`a=sctp-port`), 5000 by default.
+    pub local_port: u16,
+    /// The peer's SCTP port from its SDP, 5000 by default.
+    pub remote_port: u16,
+    /// Outgoing streams asked for and incoming streams accepted.
+    pub max_streams: u16,
+    /// Largest message sent or accepted whole. Sends above it fail with
+    /// [`SctpError::MessageTooLarge`]; received messages above it are
+    /// dropped. Set it to the smaller of ours and the peer's
+    /// `a=max-message-size` before sending.
+    pub max_message_size: usize,
+    /// `SO_SNDBUF`: bytes usrsctp queues before a send would block. Raised
+    /// to at least `max_message_size`.
+    pub send_space: usize,
+    /// `SO_RCVBUF`: bytes usrsctp buffers for reading (the advertised
+    /// receive window). Raised to at least `max_message_size`.
+    pub recv_space: usize,
+    /// Initial, minimum and maximum retransmission timeout.
+    pub rto_initial: Duration,
+    pub rto_min: Duration,
+    pub rto_max: Duration,
+    /// Retransmissions before the association is declared lost.
+    pub max_retransmits: u16,
+    /// INIT retransmissions before giving up on establishment.
+    pub max_init_retransmits: u16,
+    /// Heartbeat interval on an idle association; `None` disables them.
+    pub heartbeat_interval: Option<Duration>,
+    /// The path MTU assumed for SCTP packets (DTLS and UDP/IP overhead are
+    /// outside it). Path MTU discovery is off.
+    pub mtu: u16,
+    /// How often usrsctp's timers are advanced while the association lives.
+    pub timer_interval: Duration,
+    /// RFC 9653 zero checksum. usrsctp 0.9.5 does not implement it, so
+    /// asking for it fails at creation; the field exists so the config is
+    /// complete when a newer usrsctp is linked.
+    pub zero_checksum: bool,
+}
+
+impl Default for SctpConfig {
+    fn default() -> Self {
+        SctpConfig {
+            local_port: DEFAULT_PORT,
+            remote_port: DEFAULT_PORT,
+            max_streams: DEFAULT_MAX_STREAMS,
+            max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
+            send_space: 1024 * 1024,
+            recv_space: 1024 * 1024,
+            rto_initial: Duration::from_millis(1000),
+            rto_min: Duration::from_millis(200),
+            rto_max: Duration::from_millis(10_000),
+            max_retransmits: 10,
+            max_init_retransmits: 8,
+            heartbeat_interval: Some(Duration::from_secs(30)),
+            mtu: 1200,
+            timer_interval: Duration::from_millis(10),
+            zero_checksum: false,
+        }
+    }
+}
+
+/// How hard a message is retried (RFC 3758 partial reliability).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Reliability {
+    /// Retransmitted until acknowledged.
+    #[default]
+    Reliable,
+    /// Abandoned after this many retransmissions (`maxRetransmits`).
+    MaxRetransmits(u32),
+    /// Abandoned once this many milliseconds old (`maxPacketLifeTime`).
+    MaxLifetime(u32),
+}
+
+/// Which direction of a stream a reset closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResetDirection {
+    /// The peer reset its outgoing stream: nothing more arrives on it.
+    Incoming,
+    /// Our outgoing stream was reset: nothing more is sent on it.
+    Outgoing,
+}
+
+/// What the association reports. Payloads are pulled with
+/// [`SctpAssociation::recv`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SctpEvent {
+    /// The association is up, with the negotiated stream counts.
+    Connected {
+        outbound_streams: u16,
+        inbound_streams: u16,
+    },
+    /// A whole message is ready for [`SctpAssociation::recv`].
+    Message { stream: u16, ppid: u32, len: usize },
+    /// A stream was reset in one direction.
+    StreamReset {
+        stream: u16,
+        direction: ResetDirection,
+    },
+    /// A message was abandoned (partial reliability) or could not be sent.
+    SendFailed { stream: u16, ppid: u32 },
+    /// A send failed with [`SctpError::WouldBlock`] earlier and the send
+    /// buffer has room again.
+    Writable,
+    /// Everything sent so far has been acknowledged.
+    SenderDry,
+    /// The association is gone: peer unreachable, aborted, or establishment
+    /// failed. Terminal.
+    Lost,
+    /// The association was shut down gracefully. Terminal.
+    Closed,
+}
+
+/// Errors of the SCTP layer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SctpError {
+    /// usrsctp refused to create the socket (errno).
+    Socket(i32),
+    /// A socket option was refused; the name says which (errno).
+    SocketOption(&'static str, i32),
+    /// `bind` or `connect` failed (errno).
+    Connect(i32),
+    /// The call needs an established association.
+    NotConnected,
+    /// The send buffer is full: retry after [`SctpEvent::Writable`].
+    WouldBlock,
+    /// The message exceeds the max message size.
+    MessageTooLarge { size: usize, max: usize },
+    /// SCTP cannot carry an empty message (DataChannels send PPID 56/57
+    /// with one byte instead).
+    EmptyMessage,
+    /// The stream id is beyond the negotiated outgoing streams.
+    InvalidStream(u16),
+    /// usrsctp rejected the send or the request (errno).
+    Io(i32),
+    /// A requested feature is not available in the linked usrsctp.
+    Unsupported(&'static str),
+}
+
+impl fmt::Display for SctpError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SctpError::Socket(e) => write!(f, "usrsctp socket creation failed (errno {e})"),
+            SctpError::SocketOption(name, e) => write!(f, "socket option {name} failed (errno {e})"),
+            SctpError::Connect(e) => write!(f, "bind/connect failed (errno {e})"),
+            SctpError::NotConnected => f.write_str("association not established"),
+            SctpError::WouldBlock => f.write_str("send buffer full"),
+            SctpError::MessageTooLarge { size, max } => {
+                write!(f, "message of {size} bytes exceeds max message size {max}")
+            }
+            SctpError::EmptyMessage => f.write_str("empty SCTP message"),
+            SctpError::InvalidStream(s) => write!(f, "stream {s} out of range"),
+            SctpError::Io(e) => write!(f, "usrsctp call failed (errno {e})"),
+            SctpError::Unsupported(what) => write!(f, "unsupported: {what}"),
+        }
+    }
+}
+
+impl std::error::Error for SctpError {}
+
+/// Where the association is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    New,
+    Connecting,
+    Connected,
+    /// Lost, shut down or closed: no more timers.
+    Done,
+}
+
+/// The errno of the usrsctp call that just failed.
+fn errno() -> i32 {
+    std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
+}
+
+fn is_would_block(e: i32) -> bool {
+    e == libc::EWOULDBLOCK || e == libc::EAGAIN
+}
+
+fn ms_u32(d: Duration) -> u32 {
+    d.as_millis().min(u128::from(u32::MAX)) as u32
+}
+
+/// Size of the buffer each `usrsctp_recvv` reads into; larger messages
+/// arrive in several reads and are reassembled.
+const READ_CHUNK: usize = 64 * 1024;
+/// Notifications larger than this (a send-failed event carries the unsent
+/// payload) are only decoded from their first bytes.
+const NOTIFICATION_KEEP: usize = 256;
+
+/// One SCTP association on an AF_CONN usrsctp socket.
+pub struct SctpAssociation {
+    id: usize,
+    sock: *mut sys::socket,
+    cfg: SctpConfig,
+    state: State,
+    last_now: Option<Instant>,
+    events: VecDeque<SctpEvent>,
+    inbox: VecDeque<(u16, u32, Vec<u8>)>,
+    /// Message being reassembled per stream: (ppid, bytes, too large).
+    partial: HashMap<u16, (u32, Vec<u8>, bool)>,
+    /// Notification being reassembled.
+    notification: Vec<u8>,
+    read_buf: Vec<u8>,
+    outbound_streams: u16,
+    /// Bytes handed to usrsctp and not yet known to be acknowledged.
+    buffered: usize,
+    /// A send hit `WouldBlock`; report `Writable` when room comes back.
+    blocked: bool,
+    /// Outgoing resets not yet accepted by usrsctp (one may be in flight).
+    pending_resets: Vec<u16>,
+    /// Messages dropped for exceeding `max_message_size`.
+    dropped_oversize: u64,
+}
+
+// SAFETY: the socket pointer is only ever used under the global usrsctp
+// lock, from whichever thread owns the association; usrsctp keeps no
+// thread affinity in no-threads mode.
+unsafe impl Send for SctpAssociation {}
+
+impl fmt::Debug for SctpAssociation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SctpAssociation")
+            .field("id", &self.id)
+            .field("state", &self.state)
+            .field("buffered", &self.buffered)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `setsockopt` of a plain struct, under the usrsctp lock.
+///
+/// # Safety
+/// `sock` must be a live usrsctp socket and the usrsctp lock held.
+unsafe fn set_opt<T>(
+    sock: *mut sys::socket,
+    level: c_int,
+    opt: c_int,
+    name: &'static str,
+    value: &T,
+) -> Result<(), SctpError> {
+    let r = sys::usrsctp_setsockopt(
+        sock,
+        level,
+        opt,
+        (value as *const T).cast(),
+        size_of::<T>() as socklen_t,
+    );
+    if r < 0 {
+        Err(SctpError::SocketOption(name, errno()))
+    } else {
+        Ok(())
+    }
+}
+
+impl SctpAssociation {
+    /// Creates the association's socket with every option set; nothing is
+    /// sent until [`start`](Self::start).
+    pub fn new(mut cfg: SctpConfig) -> Result<Self, SctpError> {
+        if cfg.zero_checksum {
+            return Err(SctpError::Unsupported("zero checksum in usrsctp 0.9.5"));
+        }
+        if cfg.local_port == 0 {
+            cfg.local_port = DEFAULT_PORT;
+        }
+        if cfg.remote_port == 0 {
+            cfg.remote_port = DEFAULT_PORT;
+        }
+        cfg.max_streams = cfg.max_streams.max(1);
+        cfg.max_message_size = cfg.max_message_size.max(1);
+        cfg.send_space = cfg.send_space.max(cfg.max_message_size);
+        cfg.recv_space = cfg.recv_space.max(cfg.max_message_size);
+        cfg.timer_interval = cfg.timer_interval.max(Duration::from_millis(1));
+        let settings = stack::GlobalSettings {
+            send_space: cfg.send_space.min(u32::MAX as usize) as u32,
+            recv_space: cfg.recv_space.min(u32::MAX as usize) as u32,
+            max_streams: cfg.max_streams,
+        };
+        let id = stack::next_id();
+        let _guard = stack::lock(&settings);
+        stack::register(id);
+        // SAFETY: under the usrsctp lock; the id is registered before the
+        // address so every callback for it finds its shared state.
+        let sock = unsafe {
+            sys::usrsctp_register_address(stack::id_ptr(id));
+            sys::usrsctp_socket(
+                sys::AF_CONN,
+                sys::SOCK_STREAM,
+                sys::IPPROTO_SCTP,
+                None,
+                None,
+                0,
+                std::ptr::null_mut(),
+            )
+        };
+        if sock.is_null() {
+            let e = errno();
+            // SAFETY: under the usrsctp lock.
+            unsafe { sys::usrsctp_deregister_address(stack::id_ptr(id)) };
+            stack::unregister(id);
+            return Err(SctpError::Socket(e));
+        }
+        // SAFETY: `sock` is live and the lock held.
+        if let Err(e) = unsafe { configure_socket(sock, id, &cfg) } {
+            // SAFETY: as above; the socket is not used afterwards.
+            unsafe {
+                sys::usrsctp_close(sock);
+                sys::usrsctp_deregister_address(stack::id_ptr(id));
+            }
+            stack::unregister(id);
+            return Err(e);
+        }
+        Ok(SctpAssociation {
+            id,
+            sock,
+            outbound_streams: cfg.max_streams,
+            cfg,
+            state: State::New,
+            last_now: None,
+            events: VecDeque::new(),
+            inbox: VecDeque::new(),
+            partial: HashMap::new(),
+            notification: Vec::new(),
+            read_buf: vec![0; READ_CHUNK],
+            buffered: 0,
+            blocked: false,
+            pending_resets: Vec::new(),
+            dropped_oversize: 0,
+        })
+    }
+
+    /// The association's id: its AF_CONN address inside usrsctp.
+    pub fn id(&self) -> usize {
+        self.id
+    }
+
+    /// The configuration in effect (after defaults were filled in).
+    pub fn config(&self) -> &SctpConfig {
+        &self.cfg
+    }
+
+    /// Whether the association is established.
+    pub fn is_connected(&self) -> bool {
+        self.state == State::Connected
+    }
+
+    /// Sets the largest message sent or accepted (the smaller of ours and
+    /// the peer's `a=max-message-size`; 0 from the peer means "no limit",
+    /// so pass ours then).
+    pub fn set_max_message_size(&mut self, max: usize) {
+        self.cfg.max_message_size = max.max(1);
+    }
+
+    /// Binds our port and connects to the peer's; the handshake packets
+    /// come out of [`poll_transmit`](Self::poll_transmit).
+    pub fn start(&mut self, now: Instant) -> Result<(), SctpError> {
+        if self.state != State::New {
+            return Ok(());
+        }
+        self.last_now = Some(now);
+        {
+            let mut stack = stack::lock_initialised();
+            stack.advance_timers(now);
+            let mut local = self.sockaddr(self.cfg.local_port);
+            let mut remote = self.sockaddr(self.cfg.remote_port);
+            let len = size_of::<sys::sockaddr_conn>() as socklen_t;
+            // SAFETY: live socket under the lock; the addresses outlive the calls.
+            unsafe {
+                if sys::usrsctp_bind(self.sock, (&mut local as *mut sys::sockaddr_conn).cast(), len)
+                    < 0
+                {
+                    return Err(SctpError::Connect(errno()));
+                }
+                let r = sys::usrsctp_connect(
+                    self.sock,
+                    (&mut remote as *mut sys::sockaddr_conn).cast(),
+                    len,
+                );
+                if r < 0 && errno() != libc::EINPROGRESS {
+                    return Err(SctpError::Connect(errno()));
+                }
+                // Path parameters exist once the association does.
+                set_path_params(self.sock, &self.cfg, &remote);
+            }
+            self.state = State::Connecting;
+        }
+        self.drain();
+        Ok(())
+    }
+
+    /// Feeds one SCTP packet (a decrypted DTLS record). Malformed packets
+    /// are dropped by usrsctp.
+    pub fn handle_packet(&mut self, now: Instant, data: &[u8]) {
+        self.last_now = Some(now);
+        if data.is_empty() || self.state == State::New {
+            return;
+        }
+        {
+            let mut stack = stack::lock_initialised();
+            stack.advance_timers(now);
+            // SAFETY: under the lock; usrsctp copies the packet.
+            unsafe {
+                sys::usrsctp_conninput(stack::id_ptr(self.id), data.as_ptr().cast(), data.len(), 0)
+            };
+        }
+        self.drain();
+    }
+
+    /// Advances usrsctp's timers to `now` and collects what they produced.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.last_now = Some(now);
+        if self.state == State::New {
+            return;
+        }
+        stack::lock_initialised().advance_timers(now);
+        self.drain();
+    }
+
+    /// The next SCTP packet to encrypt and send.
+    pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
+        stack::with_shared(self.id, |s| s.outbox.pop_front()).flatten()
+    }
+
+    /// The next event.
+    pub fn poll_event(&mut self) -> Option<SctpEvent> {
+        self.events.pop_front()
+    }
+
+    /// The next whole received message: `(stream, ppid, payload)`.
+    pub fn recv(&mut self) -> Option<(u16, u32, Vec<u8>)> {
+        self.inbox.pop_front()
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) wants to run next.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match self.state {
+            State::Connecting | State::Connected => {
+                self.last_now.map(|t| t + self.cfg.timer_interval)
+            }
+            State::New | State::Done => None,
+        }
+    }
+
+    /// Bytes handed to usrsctp and not yet acknowledged (an upper bound:
+    /// it drops as usrsctp reports free send space, and to 0 when the
+    /// sender is dry).
+    pub fn buffered_amount(&self) -> usize {
+        #[repr(C)]
+        #[derive(Default, Debug)]
+        struct Ss { id: u32, snd: u32, rcv: u32 }
+        let mut ss = Ss::default();
+        let mut len = 12 as socklen_t;
+        let _g = stack::lock_initialised();
+        let r = unsafe { sys::usrsctp_getsockopt(self.sock, sys::IPPROTO_SCTP, 0x1101, (&mut ss as *mut Ss).cast(), &mut len) };
+        eprintln!("GET_SNDBUF_USE r={r} errno={} {:?} tracked={}", errno(), ss, self.buffered);
+        self.buffered
+    }
+
+    /// Sends one whole message. `ordered == false` delivers it as soon as it
+    /// arrives; `reliability` bounds its retransmission.
+    pub fn send(
+        &mut self,
+        stream: u16,
+        ppid: u32,
+        data: &[u8],
+        ordered: bool,
+        reliability: Reliability,
+    ) -> Result<(), SctpError> {
+        if self.state != State::Connected {
+            return Err(SctpError::NotConnected);
+        }
+        if data.is_empty() {
+            return Err(SctpError::EmptyMessage);
+        }
+        if data.len() > self.cfg.max_message_size {
+            return Err(SctpError::MessageTooLarge {
+                size: data.len(),
+                max: self.cfg.max_message_size,
+            });
+        }
+        if stream >= self.outbound_streams {
+            return Err(SctpError::InvalidStream(stream));
+        }
+        let (policy, value) = match reliability {
+            Reliability::Reliable => (sys::SCTP_PR_SCTP_NONE, 0),
+            Reliability::MaxRetransmits(n) => (sys::SCTP_PR_SCTP_RTX, n),
+            Reliability::MaxLifetime(ms) => (sys::SCTP_PR_SCTP_TTL, ms),
+        };
+        let mut spa = sys::sctp_sendv_spa {
+            sendv_flags: sys::SCTP_SEND_SNDINFO_VALID,
+            sendv_sndinfo: sys::sctp_sndinfo {
+                snd_sid: stream,
+                snd_flags: if ordered { 0 } else { sys::SCTP_UNORDERED },
+                // usrsctp carries the PPID bytes as given: network order.
+                snd_ppid: ppid.to_be(),
+                snd_context: 0,
+                snd_assoc_id: 0,
+            },
+            ..Default::default()
+        };
+        if policy != sys::SCTP_PR_SCTP_NONE {
+            spa.sendv_flags |= sys::SCTP_SEND_PRINFO_VALID;
+            spa.sendv_prinfo = sys::sctp_prinfo {
+                pr_policy: policy,
+                pr_value: value,
+            };
+        }
+        let result = {
+            let _stack = stack::lock_initialised();
+            // SAFETY: live socket under the lock; `data` and `spa` outlive
+            // the call, which copies the payload.
+            let n = unsafe {
+                sys::usrsctp_sendv(
+                    self.sock,
+                    data.as_ptr().cast(),
+                    data.len(),
+                    std::ptr::null_mut(),
+                    0,
+                    (&mut spa as *mut sys::sctp_sendv_spa).cast(),
+                    size_of::<sys::sctp_sendv_spa>() as socklen_t,
+                    sys::SCTP_SENDV_SPA,
+                    0,
+                )
+            };
+            if n < 0 {
+                let e = errno();
+                if is_would_block(e) {
+                    self.blocked = true;
+                    Err(SctpError::WouldBlock)
+                } else {
+                    Err(SctpError::Io(e))
+                }
+            } else {
+                self.buffered += n as usize;
+                Ok(())
+            }
+        };
+        self.drain();
+        result
+    }
+
+    /// Resets our outgoing side of `stream` (RFC 6525); the peer sees an
+    /// incoming reset. Requests made while another is in flight are queued.
+    pub fn reset_stream(&mut self, stream: u16) -> Result<(), SctpError> {
+        if self.state != State::Connected {
+            return Err(SctpError::NotConnected);
+        }
+        if stream >= self.outbound_streams {
+            return Err(SctpError::InvalidStream(stream));
+        }
+        if !self.pending_resets.contains(&stream) {
+            self.pending_resets.push(stream);
+        }
+        let r = self.flush_resets();
+        self.drain();
+        r
+    }
+
+    /// Aborts the association and releases the socket. The ABORT for the
+    /// peer comes out of [`poll_transmit`](Self::poll_transmit).
+    pub fn close(&mut self) {
+        if self.sock.is_null() {
+            return;
+        }
+        {
+            let _stack = stack::lock_initialised();
+            let linger = libc::linger {
+                l_onoff: 1,
+                l_linger: 0,
+            };
+            // SAFETY: live socket under the lock; not used after close.
+            unsafe {
+                let _ = set_opt(self.sock, libc::SOL_SOCKET, libc::SO_LINGER, "SO_LINGER", &linger);
+                sys::usrsctp_close(self.sock);
+            }
+        }
+        self.sock = std::ptr::null_mut();
+        if self.state != State::Done {
+            self.state = State::Done;
+        }
+    }
+
+    fn sockaddr(&self, port: u16) -> sys::sockaddr_conn {
+        sys::sockaddr_conn {
+            sconn_family: sys::AF_CONN as u16,
+            sconn_port: port.to_be(),
+            sconn_addr: stack::id_ptr(self.id),
+        }
+    }
+
+    /// Hands queued outgoing resets to usrsctp, one request for all of them.
+    fn flush_resets(&mut self) -> Result<(), SctpError> {
+        if self.pending_resets.is_empty() || self.sock.is_null() {
+            return Ok(());
+        }
+        let n = self.pending_resets.len();
+        let header = size_of::<sys::sctp_reset_streams>();
+        // u32-aligned storage for the header and the stream list.
+        let mut buf = vec![0u32; (header + 2 * n).div_ceil(4)];
+        let hdr = sys::sctp_reset_streams {
+            srs_assoc_id: 0,
+            srs_flags: sys::SCTP_STREAM_RESET_OUTGOING,
+            srs_number_streams: n as u16,
+        };
+        // SAFETY: `buf` holds at least `header + 2n` bytes, aligned for the
+        // header (4) and the u16 list that follows it.
+        let r = unsafe {
+            let base = buf.as_mut_ptr().cast::<u8>();
+            std::ptr::write(base.cast::<sys::sctp_reset_streams>(), hdr);
+            let list = base.add(header).cast::<u16>();
+            for (i, s) in self.pending_resets.iter().enumerate() {
+                list.add(i).write(*s);
+            }
+            let _stack = stack::lock_initialised();
+            sys::usrsctp_setsockopt(
+                self.sock,
+                sys::IPPROTO_SCTP,
+                sys::SCTP_RESET_STREAMS,
+                base.cast::<c_void>(),
+                (header + 2 * n) as socklen_t,
+            )
+        };
+        if r < 0 {
+            let e = errno();
+            // Another reset is in flight: retry when it completes.
+            if e == libc::EALREADY || e == libc::EINPROGRESS || e == libc::EBUSY {
+                return Ok(());
+            }
+            self.pending_resets.clear();
+            return Err(SctpError::Io(e));
+        }
+        self.pending_resets.clear();
+        Ok(())
+    }
+
+    /// Reads everything usrsctp has for us: messages and notifications.
+    fn drain(&mut self) {
+        if self.sock.is_null() {
+            return;
+        }
+        let upcall = stack::with_shared(self.id, |s| std::mem::take(&mut s.upcall)).unwrap_or(false);
+        let send_space = stack::with_shared(self.id, |s| s.send_space.take()).flatten();
+        if let Some(free) = send_space {
+            let used = self.cfg.send_space.saturating_sub(free as usize);
+            self.buffered = self.buffered.min(used);
+        }
+        let events = {
+            let _stack = stack::lock_initialised();
+            // SAFETY: live socket under the lock.
+            unsafe { sys::usrsctp_get_events(self.sock) }
+        };
+        if self.blocked && events & sys::SCTP_EVENT_WRITE != 0 && self.state == State::Connected {
+            self.blocked = false;
+            self.events.push_back(SctpEvent::Writable);
+        }
+        if !upcall && events & (sys::SCTP_EVENT_READ | sys::SCTP_EVENT_ERROR) == 0 {
+            return;
+        }
+        loop {
+            let mut info = sys::sctp_rcvinfo::default();
+            let mut infolen = size_of::<sys::sctp_rcvinfo>() as socklen_t;
+            let mut infotype: c_uint = 0;
+            let mut flags: c_int = 0;
+            let n = {
+                let _stack = stack::lock_initialised();
+                // SAFETY: live socket under the lock; every out pointer is
+                // valid and sized as passed.
+                unsafe {
+                    sys::usrsctp_recvv(
+                        self.sock,
+                        self.read_buf.as_mut_ptr().cast(),
+                        self.read_buf.len(),
+                        std::ptr::null_mut(),
+                        std::ptr::null_mut(),
+                        (&mut info as *mut sys::sctp_rcvinfo).cast(),
+                        &mut infolen,
+                        &mut infotype,
+                        &mut flags,
+                    )
+                }
+            };
+            if n < 0 {
+                let e = errno();
+                if !is_would_block(e) && self.state != State::Done {
+                    // ECONNRESET and friends: the association is gone.
+                    self.lost();
+                }
+                break;
+            }
+            if n == 0 {
+                // End of stream: the peer shut down.
+                if self.state != State::Done {
+                    self.state = State::Done;
+                    self.events.push_back(SctpEvent::Closed);
+                }
+                break;
+            }
+            let n = n as usize;
+            let eor = flags & sys::MSG_EOR != 0;
+            if flags & sys::MSG_NOTIFICATION != 0 {
+                let keep = NOTIFICATION_KEEP.saturating_sub(self.notification.len()).min(n);
+                self.notification.extend_from_slice(&self.read_buf[..keep]);
+                if eor {
+                    let note = std::mem::take(&mut self.notification);
+                    self.handle_notification(&note);
+                }
+            } else {
+                let stream = info.rcv_sid;
+                let ppid = u32::from_be(info.rcv_ppid);
+                self.take_data(stream, ppid, n, eor);
+            }
+        }
+        if !self.pending_resets.is_empty() && self.state == State::Connected {
+            let _ = self.flush_resets();
+        }
+    }
+
+    fn take_data(&mut self, stream: u16, ppid: u32, n: usize, eor: bool) {
+        let max = self.cfg.max_message_size;
+        let entry = self
+            .partial
+            .entry(stream)
+            .or_insert_with(|| (ppid, Vec::new(), false));
+        if !entry.2 {
+            if entry.1.len() + n > max {
+                entry.2 = true;
+                entry.1 = Vec::new();
+            } else {
+                entry.1.extend_from_slice(&self.read_buf[..n]);
+            }
+        }
+        if eor {
+            let (ppid, data, too_large) = self.partial.remove(&stream).unwrap_or_default();
+            if too_large {
+                self.dropped_oversize += 1;
+            } else {
+                self.events.push_back(SctpEvent::Message {
+                    stream,
+                    ppid,
+                    len: data.len(),
+                });
+                self.inbox.push_back((stream, ppid, data));
+            }
+        }
+    }
+
+    fn lost(&mut self) {
+        if self.state != State::Done {
+            self.state = State::Done;
+            self.events.push_back(SctpEvent::Lost);
+        }
+    }
+
+    fn handle_notification(&mut self, note: &[u8]) {
+        fn read<T: Copy + Default>(note: &[u8]) -> Option<T> {
+            if note.len() < size_of::<T>() {
+                return None;
+            }
+            // SAFETY: at least size_of::<T>() bytes; T is a plain C struct
+            // for which any bit pattern is valid.
+            Some(unsafe { std::ptr::read_unaligned(note.as_ptr().cast::<T>()) })
+        }
+        let Some(tlv) = read::<sys::sctp_tlv>(note) else {
+            return;
+        };
+        match tlv.sn_type {
+            sys::SCTP_ASSOC_CHANGE => {
+                let Some(ac) = read::<sys::sctp_assoc_change>(note) else {
+                    return;
+                };
+                match ac.sac_state {
+                    sys::SCTP_COMM_UP | sys::SCTP_RESTART => {
+                        if self.state == State::Connecting {
+                            self.state = State::Connected;
+                            self.outbound_streams = ac.sac_outbound_streams;
+                            self.events.push_back(SctpEvent::Connected {
+                                outbound_streams: ac.sac_outbound_streams,
+                                inbound_streams: ac.sac_inbound_streams,
+                            });
+                        }
+                    }
+                    sys::SCTP_COMM_LOST | sys::SCTP_CANT_STR_ASSOC => self.lost(),
+                    sys::SCTP_SHUTDOWN_COMP => {
+                        if self.state != State::Done {
+                            self.state = State::Done;
+                            self.events.push_back(SctpEvent::Closed);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            sys::SCTP_STREAM_RESET_EVENT => {
+                let Some(ev) = read::<sys::sctp_stream_reset_event>(note) else {
+                    return;
+                };
+                let failed = sys::SCTP_STREAM_RESET_DENIED | sys::SCTP_STREAM_RESET_FAILED;
+                if ev.strreset_flags & failed != 0 {
+                    return;
+                }
+                let header = size_of::<sys::sctp_stream_reset_event>();
+                let end = (ev.strreset_length as usize).min(note.len());
+                let list: Vec<u16> = note
+                    .get(header..end)
+                    .unwrap_or(&[])
+                    .chunks_exact(2)
+                    .map(|c| u16::from_ne_bytes([c[0], c[1]]))
+                    .collect();
+                for (flag, direction) in [
+                    (sys::SCTP_STREAM_RESET_INCOMING_SSN, ResetDirection::Incoming),
+                    (sys::SCTP_STREAM_RESET_OUTGOING_SSN, ResetDirection::Outgoing),
+                ] {
+                    if ev.strreset_flags & flag != 0 {
+                        for &stream in &list {
+                            if direction == ResetDirection::Incoming {
+                                // A half-read message on a reset stream is gone.
+                                self.partial.remove(&stream);
+                            }
+                            self.events
+                                .push_back(SctpEvent::StreamReset { stream, direction });
+                        }
+                    }
+                }
+            }
+            sys::SCTP_SEND_FAILED_EVENT => {
+                let Some(ev) = read::<sys::sctp_send_failed_event>(note) else {
+                    return;
+                };
+                self.events.push_back(SctpEvent::SendFailed {
+                    stream: ev.ssfe_info.snd_sid,
+                    ppid: u32::from_be(ev.ssfe_info.snd_ppid),
+                });
+            }
+            sys::SCTP_SENDER_DRY_EVENT => {
+                self.buffered = 0;
+                self.events.push_back(SctpEvent::SenderDry);
+            }
+            _ => {}
+        }
+    }
+}
+
+impl Drop for SctpAssociation {
+    fn drop(&mut self) {
+        self.close();
+        {
+            let _stack = stack::lock_initialised();
+            // SAFETY: under the lock; the address was registered in `new`.
+            unsafe { sys::usrsctp_deregister_address(stack::id_ptr(self.id)) };
+        }
+        stack::unregister(self.id);
+    }
+}
+
+/// Sets every option of a fresh socket.
+///
+/// # Safety
+/// `sock` must be a live usrsctp socket and the usrsctp lock held.
+unsafe fn configure_socket(
+    sock: *mut sys::socket,
+    id: usize,
+    cfg: &SctpConfig,
+) -> Result<(), SctpError> {
+    if sys::usrsctp_set_non_blocking(sock, 1) < 0 {
+        return Err(SctpError::SocketOption("non-blocking", errno()));
+    }
+    if sys::usrsctp_set_upcall(sock, Some(stack::socket_upcall), stack::id_ptr(id)) < 0 {
+        return Err(SctpError::SocketOption("upcall", errno()));
+    }
+    let sndbuf = cfg.send_space.min(i32::MAX as usize) as c_int;
+    let rcvbuf = cfg.recv_space.min(i32::MAX as usize) as c_int;
+    set_opt(sock, libc::SOL_SOCKET, libc::SO_SNDBUF, "SO_SNDBUF", &sndbuf)?;
+    set_opt(sock, libc::SOL_SOCKET, libc::SO_RCVBUF, "SO_RCVBUF", &rcvbuf)?;
+    let one: c_int = 1;
+    let zero: c_int = 0;
+    let sctp = sys::IPPROTO_SCTP;
+    set_opt(sock, sctp, sys::SCTP_NODELAY, "SCTP_NODELAY", &one)?;
+    set_opt(sock, sctp, sys::SCTP_RECVRCVINFO, "SCTP_RECVRCVINFO", &one)?;
+    set_opt(sock, sctp, sys::SCTP_EXPLICIT_EOR, "SCTP_EXPLICIT_EOR", &zero)?;
+    let ecn = sys::sctp_assoc_value {
+        assoc_id: sys::SCTP_FUTURE_ASSOC,
+        assoc_value: 0,
+    };
+    set_opt(sock, sctp, sys::SCTP_ECN_SUPPORTED, "SCTP_ECN_SUPPORTED", &ecn)?;
+    let pr = sys::sctp_assoc_value {
+        assoc_id: sys::SCTP_FUTURE_ASSOC,
+        assoc_value: 1,
+    };
+    set_opt(sock, sctp, sys::SCTP_PR_SUPPORTED, "SCTP_PR_SUPPORTED", &pr)?;
+    let reset = sys::sctp_assoc_value {
+        assoc_id: sys::SCTP_FUTURE_ASSOC,
+        assoc_value: sys::SCTP_ENABLE_RESET_STREAM_REQ | sys::SCTP_ENABLE_CHANGE_ASSOC_REQ,
+    };
+    set_opt(
+        sock,
+        sctp,
+        sys::SCTP_ENABLE_STREAM_RESET,
+        "SCTP_ENABLE_STREAM_RESET",
+        &reset,
+    )?;
+    for ty in [
+        sys::SCTP_ASSOC_CHANGE,
+        sys::SCTP_STREAM_RESET_EVENT,
+        sys::SCTP_SEND_FAILED_EVENT,
+        sys::SCTP_SENDER_DRY_EVENT,
+    ] {
+        let ev = sys::sctp_event {
+            se_assoc_id: sys::SCTP_FUTURE_ASSOC,
+            se_type: ty,
+            se_on: 1,
+        };
+        set_opt(sock, sctp, sys::SCTP_EVENT, "SCTP_EVENT", &ev)?;
+    }
+    let init = sys::sctp_initmsg {
+        sinit_num_ostreams: cfg.max_streams,
+        sinit_max_instreams: cfg.max_streams,
+        sinit_max_attempts: cfg.max_init_retransmits,
+        sinit_max_init_timeo: ms_u32(cfg.rto_max).min(u32::from(u16::MAX)) as u16,
+    };
+    set_opt(sock, sctp, sys::SCTP_INITMSG, "SCTP_INITMSG", &init)?;
+    let rto = sys::sctp_rtoinfo {
+        srto_assoc_id: sys::SCTP_FUTURE_ASSOC,
+        srto_initial: ms_u32(cfg.rto_initial),
+        srto_max: ms_u32(cfg.rto_max),
+        srto_min: ms_u32(cfg.rto_min),
+    };
+    set_opt(sock, sctp, sys::SCTP_RTOINFO, "SCTP_RTOINFO", &rto)?;
+    let assoc = sys::sctp_assocparams {
+        sasoc_assoc_id: sys::SCTP_FUTURE_ASSOC,
+        sasoc_asocmaxrxt: cfg.max_retransmits,
+        ..Default::default()
+    };
+    set_opt(sock, sctp, sys::SCTP_ASSOCINFO, "SCTP_ASSOCINFO", &assoc)?;
+    Ok(())
+}
+
+/// Fixed path MTU, no PMTU discovery, heartbeats and the path
+/// retransmission limit. Best effort: usrsctp keeps its defaults when it
+/// refuses.
+///
+/// # Safety
+/// `sock` must be a live usrsctp socket and the usrsctp lock held.
+unsafe fn set_path_params(
+    sock: *mut sys::socket,
+    cfg: &SctpConfig,
+    remote: &sys::sockaddr_conn,
+) {
+    let mut params: sys::sctp_paddrparams = std::mem::zeroed();
+    std::ptr::copy_nonoverlapping(
+        (remote as *const sys::sockaddr_conn).cast::<u8>(),
+        (&mut params.spp_address as *mut libc::sockaddr_storage).cast::<u8>(),
+        size_of::<sys::sockaddr_conn>(),
+    );
+    params.spp_assoc_id = 0;
+    params.spp_pathmtu = u32::from(cfg.mtu);
+    params.spp_pathmaxrxt = cfg.max_retransmits;
+    params.spp_flags = sys::SPP_PMTUD_DISABLE;
+    match cfg.heartbeat_interval {
+        Some(hb) => {
+            params.spp_flags |= sys::SPP_HB_ENABLE;
+            params.spp_hbinterval = ms_u32(hb).max(1);
+        }
+        None => params.spp_flags |= sys::SPP_HB_DISABLE,
+    }
+    let _ = set_opt(
+        sock,
+        sys::IPPROTO_SCTP,
+        sys::SCTP_PEER_ADDR_PARAMS,
+        "SCTP_PEER_ADDR_PARAMS",
+        &params,
+    );
+}
