@@ -12,3 +12,11 @@ cmake --install "$build/pkg" >/dev/null
 cmake -S examples-c -B "$build/examples" -DCMAKE_PREFIX_PATH="$build/prefix" >/dev/null
 cmake --build "$build/examples" >/dev/null
 "$build/examples/codec_demo"
+echo
+echo "ice_echo between two processes on this machine (loopback):"
+sock=$(mktemp -u /tmp/xp2p-demo-XXXXXX.sock)
+XP2P_INTERFACES=lo "$build/examples/ice_echo" answer --signal "$sock" >"$build/ice_echo_answer.log" 2>&1 &
+answer=$!
+XP2P_INTERFACES=lo "$build/examples/ice_echo" offer --signal "$sock" --count 200
+wait "$answer"
+rm -f "$sock"

@@ -17,3 +17,9 @@ step "cargo test"
 cargo test --workspace --quiet
 step "C suite (installed package, ctest)"
 scripts/c-tests.sh
+step "network namespaces: ICE across a link, through NATs, consent loss"
+if [ "$(id -u)" = 0 ]; then
+  tests/netns/run.sh
+else
+  echo "skipped: needs root to create network namespaces (run tests/netns/run.sh as root)"
+fi

@@ -257,3 +257,26 @@ fn exchange_before_gathering_of_peer_completes() {
     let deadline = net.now() + secs(5);
     assert!(net.run_until(deadline, |n| harness::ice_node::both_connected(n, a, b)));
 }
+
+#[test]
+fn full_send_queue_reports_back_pressure_not_loss() {
+    use xp2p::ice::agent::MAX_QUEUED_TRANSMITS;
+    use xp2p::ice::IceError;
+    let (mut net, a, b) = two_public(7, LinkConfig::clean(), Role::Controlling, Role::Controlled);
+    assert!(connect(&mut net, a, b, secs(5)), "connects");
+    let before = net.node::<IceNode>(b).data.len();
+    // Nothing polls between these sends: the queue fills, then refuses.
+    for i in 0..MAX_QUEUED_TRANSMITS {
+        assert_eq!(agent(&mut net, a).send(&[200, (i % 256) as u8]), Ok(()));
+    }
+    assert_eq!(agent(&mut net, a).send(&[200]), Err(IceError::WouldBlock));
+    // Once the network has drained the queue, sending works again and
+    // everything that was accepted arrives.
+    net.run_for(Duration::from_millis(100));
+    assert_eq!(agent(&mut net, a).send(&[200]), Ok(()));
+    net.run_for(Duration::from_millis(100));
+    assert_eq!(
+        net.node::<IceNode>(b).data.len() - before,
+        MAX_QUEUED_TRANSMITS + 1
+    );
+}

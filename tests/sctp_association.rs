@@ -247,7 +247,10 @@ fn comes_up_and_delivers_whole_messages_both_ways() {
     got.sort_by_key(|m| m.2.len());
     for (i, (stream, ppid, data)) in got.iter().enumerate() {
         assert_eq!((*stream, *ppid), (2, 51));
-        assert!(*data == payload(SIZES[i], 0x80 | i as u8), "message {i} corrupted");
+        assert!(
+            *data == payload(SIZES[i], 0x80 | i as u8),
+            "message {i} corrupted"
+        );
     }
     // Every message was announced with its size.
     let announced: Vec<usize> = p
@@ -261,9 +264,38 @@ fn comes_up_and_delivers_whole_messages_both_ways() {
         .collect();
     assert_eq!(announced, SIZES);
     // Everything acknowledged: the sender runs dry.
-    for _ in 0..3 { p.a.send(1, 53, &vec![1u8; 200000], true, Reliability::Reliable).unwrap(); p.a.buffered_amount(); }
-    for _ in 0..30 { p.step(); p.a.buffered_amount(); }
     assert!(p.run_until(Duration::from_secs(5), |p| p.a.buffered_amount() == 0));
+}
+
+#[test]
+fn buffered_amount_back_pressure_and_writable() {
+    let mut p = Pair::connected(config(), 0.0, 9);
+    assert_eq!(p.a.buffered_amount(), 0);
+    // Fill the 1 MiB send buffer without letting packets through.
+    let msg = payload(200_000, 9);
+    let mut accepted = 0;
+    loop {
+        match p.a.send(2, 53, &msg, true, Reliability::Reliable) {
+            Ok(()) => accepted += 1,
+            Err(SctpError::WouldBlock) => break,
+            Err(e) => panic!("send failed: {e}"),
+        }
+        assert!(accepted < 100, "send never blocked");
+    }
+    assert!(accepted >= 2, "only {accepted} messages fit");
+    assert_eq!(p.a.buffered_amount(), accepted * msg.len());
+    // Drain: the amount falls, the sender reports room, then runs dry.
+    assert!(
+        p.run_until(Duration::from_secs(10), |p| p.seen_b.messages.len()
+            == accepted
+            && p.a.buffered_amount() == 0),
+        "delivered {} of {accepted}, buffered {}",
+        p.seen_b.messages.len(),
+        p.a.buffered_amount()
+    );
+    assert!(p.seen_a.has(SctpEvent::Writable));
+    assert!(p.seen_a.has(SctpEvent::SenderDry));
+    assert!(p.seen_b.messages.iter().all(|m| m.2 == msg));
 }
 
 #[test]
@@ -406,6 +438,24 @@ fn partial_reliability_over_a_lossy_link() {
         unreliable_seq.len()
     );
     assert!(p.ab.dropped > 0 && p.ba.dropped > 0);
+    // Abandoned messages are reported to the sender; reliable ones never.
+    let failed: Vec<u16> = p
+        .seen_a
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            SctpEvent::SendFailed { stream, ppid: 53 } => Some(*stream),
+            _ => None,
+        })
+        .collect();
+    assert!(failed.iter().all(|&s| s == 1), "reliable message abandoned");
+    eprintln!(
+        "lossy link: unreliable delivered {}/{COUNT}, {} reported abandoned, packets dropped {}+{}",
+        unreliable_seq.len(),
+        failed.len(),
+        p.ab.dropped,
+        p.ba.dropped
+    );
 }
 
 #[test]
@@ -471,8 +521,10 @@ fn garbage_packets_are_dropped() {
     for j in &junk {
         p.a.handle_packet(now(), j);
     }
-    assert!(p.run_until(Duration::from_secs(10), |p| p.seen_a.connected()
-        && p.seen_b.connected()));
+    assert!(
+        p.run_until(Duration::from_secs(10), |p| p.seen_a.connected()
+            && p.seen_b.connected())
+    );
     for j in &junk {
         p.b.handle_packet(now(), j);
     }

@@ -482,6 +482,23 @@ impl ChannelManager {
     }
 
     fn handle_remote_open(&mut self, stream: u16, open: DcepOpen) {
+        if let Some(&old) = self.streams.get(&stream) {
+            // The peer reuses a stream whose close handshake we have not
+            // seen finish: it has reset its side and could only reuse the
+            // stream after processing our reset, so the old channel is done
+            // (the confirmation of our reset is still on its way).
+            let reset_sent = !self.reset_queue.contains(&stream);
+            if let Some(ch) = self.channels.get_mut(&old) {
+                if ch.state == ChannelState::Closing
+                    && ch.reset_in
+                    && ch.reset_out_requested
+                    && reset_sent
+                {
+                    ch.reset_out_done = true;
+                    self.set_closed(old);
+                }
+            }
+        }
         if stream == RESERVED_STREAM_ID || self.streams.contains_key(&stream) {
             // A stream in use: the peer broke the even/odd rule or repeated
             // itself. Resetting would kill our channel; ignore the OPEN.
@@ -541,7 +558,9 @@ impl ChannelManager {
                 ch.reset_out_requested = true;
                 self.reset_queue.push_back(stream);
             }
-        } else {
+        } else if ch.reset_out_requested {
+            // Only a reset we asked for counts; a late confirmation of a
+            // previous channel's reset on this stream is ignored.
             ch.reset_out_done = true;
         }
         if ch.reset_in && ch.reset_out_done {
@@ -909,6 +928,45 @@ mod tests {
         assert_eq!(m.poll_stream_reset(), None);
         assert_eq!(m.poll_sctp_send().unwrap().data, b"bye");
         assert_eq!(m.poll_stream_reset(), Some(0));
+    }
+
+    #[test]
+    fn channel_open_on_a_closing_stream_finishes_the_old_channel() {
+        let mut m = mgr(DtlsRole::Server);
+        m.association_up(8).unwrap();
+        let open = DcepMessage::Open(DcepOpen {
+            channel_type: ChannelType::default(),
+            priority: 0,
+            label: "old".into(),
+            protocol: String::new(),
+        })
+        .encode()
+        .unwrap();
+        m.handle_sctp_message(0, PPID_DCEP, &open);
+        let old = m.channel_by_stream(0).unwrap();
+        assert_eq!(m.poll_sctp_send().unwrap().data, [0x02]);
+        m.handle_stream_reset(0, true);
+        assert_eq!(m.state(old), Some(ChannelState::Closing));
+        // While our reset has not even been requested, the OPEN is ignored.
+        m.handle_sctp_message(0, PPID_DCEP, &open);
+        assert_eq!(m.channel_by_stream(0), Some(old));
+        assert_eq!(m.stats().unexpected_dcep, 1);
+        assert_eq!(m.poll_stream_reset(), Some(0));
+        m.handle_sctp_message(0, PPID_DCEP, &open);
+        let new = m.channel_by_stream(0).unwrap();
+        assert_ne!(new, old);
+        assert_eq!(m.state(old), Some(ChannelState::Closed));
+        assert_eq!(m.state(new), Some(ChannelState::Open));
+        assert_eq!(m.live_channels(), 1);
+        assert!(drain(&mut m).contains(&ChannelEvent::Closed(old)));
+        // The late confirmation of the old reset does not touch the new one.
+        m.handle_stream_reset(0, false);
+        assert_eq!(m.state(new), Some(ChannelState::Open));
+        m.handle_stream_reset(0, true);
+        assert_eq!(m.state(new), Some(ChannelState::Closing));
+        assert_eq!(m.poll_stream_reset(), Some(0));
+        m.handle_stream_reset(0, false);
+        assert_eq!(m.state(new), Some(ChannelState::Closed));
     }
 
     #[test]

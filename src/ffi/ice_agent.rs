@@ -279,6 +279,7 @@ fn resolve_in_background(list: String, endpoint: Arc<Mutex<AgentEndpoint>>, id: 
 fn errno(e: IceError) -> xErrno {
     match e {
         IceError::InvalidState => xErrno_InvalidState,
+        IceError::WouldBlock => xErrno_Again,
         _ => xErrno_InvalidArg,
     }
 }
@@ -560,7 +561,8 @@ pub unsafe extern "C" fn xIceAgentAddRemoteCandidate(
 }
 
 /// Sends one datagram on the selected pair. InvalidArg for NULL arguments,
-/// InvalidState when not connected.
+/// InvalidState when not connected, Again while the send queue is full
+/// (4096 datagrams waiting for the I/O thread).
 #[no_mangle]
 pub unsafe extern "C" fn xIceAgentSend(agent: xIceAgent, data: *const u8, len: usize) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {

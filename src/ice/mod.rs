@@ -23,6 +23,8 @@ pub enum IceError {
     InvalidState,
     /// The candidate is valid but not usable yet (TCP, unresolved mDNS).
     Unsupported(&'static str),
+    /// The send queue is full: retry once the I/O side has drained it.
+    WouldBlock,
 }
 
 impl std::fmt::Display for IceError {
@@ -32,6 +34,7 @@ impl std::fmt::Display for IceError {
             IceError::InvalidField(name) => write!(f, "invalid candidate {name}"),
             IceError::InvalidState => f.write_str("invalid state for this call"),
             IceError::Unsupported(what) => write!(f, "unsupported {what}"),
+            IceError::WouldBlock => f.write_str("send queue full"),
         }
     }
 }

@@ -185,7 +185,9 @@ impl fmt::Display for SctpError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             SctpError::Socket(e) => write!(f, "usrsctp socket creation failed (errno {e})"),
-            SctpError::SocketOption(name, e) => write!(f, "socket option {name} failed (errno {e})"),
+            SctpError::SocketOption(name, e) => {
+                write!(f, "socket option {name} failed (errno {e})")
+            }
             SctpError::Connect(e) => write!(f, "bind/connect failed (errno {e})"),
             SctpError::NotConnected => f.write_str("association not established"),
             SctpError::WouldBlock => f.write_str("send buffer full"),
@@ -410,8 +412,11 @@ impl SctpAssociation {
             let len = size_of::<sys::sockaddr_conn>() as socklen_t;
             // SAFETY: live socket under the lock; the addresses outlive the calls.
             unsafe {
-                if sys::usrsctp_bind(self.sock, (&mut local as *mut sys::sockaddr_conn).cast(), len)
-                    < 0
+                if sys::usrsctp_bind(
+                    self.sock,
+                    (&mut local as *mut sys::sockaddr_conn).cast(),
+                    len,
+                ) < 0
                 {
                     return Err(SctpError::Connect(errno()));
                 }
@@ -424,7 +429,7 @@ impl SctpAssociation {
                     return Err(SctpError::Connect(errno()));
                 }
                 // Path parameters exist once the association does.
-                set_path_params(self.sock, &self.cfg, &remote);
+                set_path_params(self.sock, &self.cfg, &remote)?;
             }
             self.state = State::Connecting;
         }
@@ -485,19 +490,35 @@ impl SctpAssociation {
         }
     }
 
-    /// Bytes handed to usrsctp and not yet acknowledged (an upper bound:
-    /// it drops as usrsctp reports free send space, and to 0 when the
-    /// sender is dry).
+    /// Bytes handed to usrsctp and not yet acknowledged: usrsctp's own
+    /// send-buffer count (`SCTP_GET_SNDBUF_USE`), capped by the payload
+    /// bytes sent since the sender last ran dry.
     pub fn buffered_amount(&self) -> usize {
-        #[repr(C)]
-        #[derive(Default, Debug)]
-        struct Ss { id: u32, snd: u32, rcv: u32 }
-        let mut ss = Ss::default();
-        let mut len = 12 as socklen_t;
-        let _g = stack::lock_initialised();
-        let r = unsafe { sys::usrsctp_getsockopt(self.sock, sys::IPPROTO_SCTP, 0x1101, (&mut ss as *mut Ss).cast(), &mut len) };
-        eprintln!("GET_SNDBUF_USE r={r} errno={} {:?} tracked={}", errno(), ss, self.buffered);
-        self.buffered
+        if self.sock.is_null() || self.buffered == 0 {
+            return self.buffered;
+        }
+        let mut stat = sys::sctp_sockstat::default();
+        let mut len = size_of::<sys::sctp_sockstat>() as socklen_t;
+        let r = {
+            let _stack = stack::lock_initialised();
+            // SAFETY: live socket under the lock; `stat` is sized as passed.
+            unsafe {
+                sys::usrsctp_getsockopt(
+                    self.sock,
+                    sys::IPPROTO_SCTP,
+                    sys::SCTP_GET_SNDBUF_USE,
+                    (&mut stat as *mut sys::sctp_sockstat).cast(),
+                    &mut len,
+                )
+            }
+        };
+        if r == 0 && len as usize >= size_of::<sys::sctp_sockstat>() {
+            // usrsctp counts a little chunk overhead too; our count is exact
+            // for payload, so the smaller of the two is the best bound.
+            self.buffered.min(stat.ss_total_sndbuf as usize)
+        } else {
+            self.buffered
+        }
     }
 
     /// Sends one whole message. `ordered == false` delivers it as soon as it
@@ -614,7 +635,13 @@ impl SctpAssociation {
             };
             // SAFETY: live socket under the lock; not used after close.
             unsafe {
-                let _ = set_opt(self.sock, libc::SOL_SOCKET, libc::SO_LINGER, "SO_LINGER", &linger);
+                let _ = set_opt(
+                    self.sock,
+                    libc::SOL_SOCKET,
+                    libc::SO_LINGER,
+                    "SO_LINGER",
+                    &linger,
+                );
                 sys::usrsctp_close(self.sock);
             }
         }
@@ -682,12 +709,8 @@ impl SctpAssociation {
         if self.sock.is_null() {
             return;
         }
-        let upcall = stack::with_shared(self.id, |s| std::mem::take(&mut s.upcall)).unwrap_or(false);
-        let send_space = stack::with_shared(self.id, |s| s.send_space.take()).flatten();
-        if let Some(free) = send_space {
-            let used = self.cfg.send_space.saturating_sub(free as usize);
-            self.buffered = self.buffered.min(used);
-        }
+        let upcall =
+            stack::with_shared(self.id, |s| std::mem::take(&mut s.upcall)).unwrap_or(false);
         let events = {
             let _stack = stack::lock_initialised();
             // SAFETY: live socket under the lock.
@@ -727,22 +750,23 @@ impl SctpAssociation {
                 let e = errno();
                 if !is_would_block(e) && self.state != State::Done {
                     // ECONNRESET and friends: the association is gone.
-                    self.lost();
+                    self.finish(SctpEvent::Lost);
                 }
                 break;
             }
             if n == 0 {
                 // End of stream: the peer shut down.
-                if self.state != State::Done {
-                    self.state = State::Done;
-                    self.events.push_back(SctpEvent::Closed);
+                if self.state == State::Connected {
+                    self.finish(SctpEvent::Closed);
                 }
                 break;
             }
             let n = n as usize;
             let eor = flags & sys::MSG_EOR != 0;
             if flags & sys::MSG_NOTIFICATION != 0 {
-                let keep = NOTIFICATION_KEEP.saturating_sub(self.notification.len()).min(n);
+                let keep = NOTIFICATION_KEEP
+                    .saturating_sub(self.notification.len())
+                    .min(n);
                 self.notification.extend_from_slice(&self.read_buf[..keep]);
                 if eor {
                     let note = std::mem::take(&mut self.notification);
@@ -788,10 +812,11 @@ impl SctpAssociation {
         }
     }
 
-    fn lost(&mut self) {
+    /// Enters the terminal state, reporting `event` once.
+    fn finish(&mut self, event: SctpEvent) {
         if self.state != State::Done {
             self.state = State::Done;
-            self.events.push_back(SctpEvent::Lost);
+            self.events.push_back(event);
         }
     }
 
@@ -813,23 +838,16 @@ impl SctpAssociation {
                     return;
                 };
                 match ac.sac_state {
-                    sys::SCTP_COMM_UP | sys::SCTP_RESTART => {
-                        if self.state == State::Connecting {
-                            self.state = State::Connected;
-                            self.outbound_streams = ac.sac_outbound_streams;
-                            self.events.push_back(SctpEvent::Connected {
-                                outbound_streams: ac.sac_outbound_streams,
-                                inbound_streams: ac.sac_inbound_streams,
-                            });
-                        }
+                    sys::SCTP_COMM_UP | sys::SCTP_RESTART if self.state == State::Connecting => {
+                        self.state = State::Connected;
+                        self.outbound_streams = ac.sac_outbound_streams;
+                        self.events.push_back(SctpEvent::Connected {
+                            outbound_streams: ac.sac_outbound_streams,
+                            inbound_streams: ac.sac_inbound_streams,
+                        });
                     }
-                    sys::SCTP_COMM_LOST | sys::SCTP_CANT_STR_ASSOC => self.lost(),
-                    sys::SCTP_SHUTDOWN_COMP => {
-                        if self.state != State::Done {
-                            self.state = State::Done;
-                            self.events.push_back(SctpEvent::Closed);
-                        }
-                    }
+                    sys::SCTP_COMM_LOST | sys::SCTP_CANT_STR_ASSOC => self.finish(SctpEvent::Lost),
+                    sys::SCTP_SHUTDOWN_COMP => self.finish(SctpEvent::Closed),
                     _ => {}
                 }
             }
@@ -850,8 +868,14 @@ impl SctpAssociation {
                     .map(|c| u16::from_ne_bytes([c[0], c[1]]))
                     .collect();
                 for (flag, direction) in [
-                    (sys::SCTP_STREAM_RESET_INCOMING_SSN, ResetDirection::Incoming),
-                    (sys::SCTP_STREAM_RESET_OUTGOING_SSN, ResetDirection::Outgoing),
+                    (
+                        sys::SCTP_STREAM_RESET_INCOMING_SSN,
+                        ResetDirection::Incoming,
+                    ),
+                    (
+                        sys::SCTP_STREAM_RESET_OUTGOING_SSN,
+                        ResetDirection::Outgoing,
+                    ),
                 ] {
                     if ev.strreset_flags & flag != 0 {
                         for &stream in &list {
@@ -912,19 +936,43 @@ unsafe fn configure_socket(
     }
     let sndbuf = cfg.send_space.min(i32::MAX as usize) as c_int;
     let rcvbuf = cfg.recv_space.min(i32::MAX as usize) as c_int;
-    set_opt(sock, libc::SOL_SOCKET, libc::SO_SNDBUF, "SO_SNDBUF", &sndbuf)?;
-    set_opt(sock, libc::SOL_SOCKET, libc::SO_RCVBUF, "SO_RCVBUF", &rcvbuf)?;
+    set_opt(
+        sock,
+        libc::SOL_SOCKET,
+        libc::SO_SNDBUF,
+        "SO_SNDBUF",
+        &sndbuf,
+    )?;
+    set_opt(
+        sock,
+        libc::SOL_SOCKET,
+        libc::SO_RCVBUF,
+        "SO_RCVBUF",
+        &rcvbuf,
+    )?;
     let one: c_int = 1;
     let zero: c_int = 0;
     let sctp = sys::IPPROTO_SCTP;
     set_opt(sock, sctp, sys::SCTP_NODELAY, "SCTP_NODELAY", &one)?;
     set_opt(sock, sctp, sys::SCTP_RECVRCVINFO, "SCTP_RECVRCVINFO", &one)?;
-    set_opt(sock, sctp, sys::SCTP_EXPLICIT_EOR, "SCTP_EXPLICIT_EOR", &zero)?;
+    set_opt(
+        sock,
+        sctp,
+        sys::SCTP_EXPLICIT_EOR,
+        "SCTP_EXPLICIT_EOR",
+        &zero,
+    )?;
     let ecn = sys::sctp_assoc_value {
         assoc_id: sys::SCTP_FUTURE_ASSOC,
         assoc_value: 0,
     };
-    set_opt(sock, sctp, sys::SCTP_ECN_SUPPORTED, "SCTP_ECN_SUPPORTED", &ecn)?;
+    set_opt(
+        sock,
+        sctp,
+        sys::SCTP_ECN_SUPPORTED,
+        "SCTP_ECN_SUPPORTED",
+        &ecn,
+    )?;
     let pr = sys::sctp_assoc_value {
         assoc_id: sys::SCTP_FUTURE_ASSOC,
         assoc_value: 1,
@@ -978,8 +1026,7 @@ unsafe fn configure_socket(
 }
 
 /// Fixed path MTU, no PMTU discovery, heartbeats and the path
-/// retransmission limit. Best effort: usrsctp keeps its defaults when it
-/// refuses.
+/// retransmission limit.
 ///
 /// # Safety
 /// `sock` must be a live usrsctp socket and the usrsctp lock held.
@@ -987,7 +1034,7 @@ unsafe fn set_path_params(
     sock: *mut sys::socket,
     cfg: &SctpConfig,
     remote: &sys::sockaddr_conn,
-) {
+) -> Result<(), SctpError> {
     let mut params: sys::sctp_paddrparams = std::mem::zeroed();
     std::ptr::copy_nonoverlapping(
         (remote as *const sys::sockaddr_conn).cast::<u8>(),
@@ -1005,11 +1052,11 @@ unsafe fn set_path_params(
         }
         None => params.spp_flags |= sys::SPP_HB_DISABLE,
     }
-    let _ = set_opt(
+    set_opt(
         sock,
         sys::IPPROTO_SCTP,
         sys::SCTP_PEER_ADDR_PARAMS,
         "SCTP_PEER_ADDR_PARAMS",
         &params,
-    );
+    )
 }

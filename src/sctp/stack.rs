@@ -50,8 +50,6 @@ pub(crate) struct Shared {
     pub(crate) outbox_dropped: u64,
     /// The socket upcall fired: something may be readable or writable.
     pub(crate) upcall: bool,
-    /// The last free send space usrsctp reported through the send callback.
-    pub(crate) send_space: Option<u32>,
 }
 
 static REGISTRY: Mutex<BTreeMap<usize, Shared>> = const_mutex(BTreeMap::new());
@@ -181,17 +179,5 @@ pub(crate) unsafe extern "C" fn socket_upcall(
 ) {
     ffi_boundary!((), {
         with_shared(arg as usize, |s| s.upcall = true);
-    })
-}
-
-/// The send-space callback: records how much send buffer is free.
-pub(crate) unsafe extern "C" fn send_space_cb(
-    _sock: *mut sys::socket,
-    sb_free: u32,
-    ulp_info: *mut c_void,
-) -> c_int {
-    ffi_boundary!(0, {
-        with_shared(ulp_info as usize, |s| s.send_space = Some(sb_free));
-        0
     })
 }

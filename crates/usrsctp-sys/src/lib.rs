@@ -131,6 +131,12 @@ pub const SCTP_RECONFIG_SUPPORTED: c_int = 0x0000_0029;
 pub const SCTP_ENABLE_STREAM_RESET: c_int = 0x0000_0900;
 pub const SCTP_RESET_STREAMS: c_int = 0x0000_0901;
 pub const SCTP_STATUS: c_int = 0x0000_0100;
+/// Read-only: bytes queued in the socket's send and receive buffers, as a
+/// [`sctp_sockstat`]. Not in the installed `usrsctp.h` (it is part of the
+/// usrsctp socket API's own `netinet/sctp.h`, shared with FreeBSD); the
+/// SCTP layer's tests check that the linked library answers it, and the
+/// caller falls back to its own count when it does not.
+pub const SCTP_GET_SNDBUF_USE: c_int = 0x0000_1101;
 
 // `SCTP_ENABLE_STREAM_RESET` values.
 pub const SCTP_ENABLE_RESET_STREAM_REQ: u32 = 0x0000_0001;
@@ -357,6 +363,16 @@ pub struct sctp_reset_streams {
     pub srs_assoc_id: sctp_assoc_t,
     pub srs_flags: u16,
     pub srs_number_streams: u16,
+}
+
+/// `struct sctp_sockstat`, the answer to [`SCTP_GET_SNDBUF_USE`]. Three
+/// 32-bit fields; not in the installed header, so not in the layout test.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct sctp_sockstat {
+    pub ss_assoc_id: sctp_assoc_t,
+    pub ss_total_sndbuf: u32,
+    pub ss_total_recv_buf: u32,
 }
 
 /// The lower-layer output callback given to `usrsctp_init_nothreads`.
@@ -618,7 +634,9 @@ mod tests {
                 let (t, f) = name["offsetof ".len()..].split_once('.').unwrap();
                 format!("offsetof(struct {t}, {f})")
             };
-            src.push_str(&format!("  printf(\"%s=%zu\\n\", \"{name}\", (size_t){expr});\n"));
+            src.push_str(&format!(
+                "  printf(\"%s=%zu\\n\", \"{name}\", (size_t){expr});\n"
+            ));
         }
         // The variable-length tails start right after the fixed parts.
         for (t, f) in [
@@ -663,8 +681,14 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         layouts.extend([
             ("tail sctp_assoc_change", size_of::<sctp_assoc_change>()),
-            ("tail sctp_stream_reset_event", size_of::<sctp_stream_reset_event>()),
-            ("tail sctp_send_failed_event", size_of::<sctp_send_failed_event>()),
+            (
+                "tail sctp_stream_reset_event",
+                size_of::<sctp_stream_reset_event>(),
+            ),
+            (
+                "tail sctp_send_failed_event",
+                size_of::<sctp_send_failed_event>(),
+            ),
             ("tail sctp_reset_streams", size_of::<sctp_reset_streams>()),
         ]);
         let mut checked = 0;

@@ -75,6 +75,10 @@ use consent::Consent;
 use gather::{GatherTxn, Gatherer, Phase};
 use stun_io::{CheckParams, Demux, PeerRole, Refused};
 
+/// Most datagrams queued for the driver; [`IceAgent::send`] reports
+/// [`IceError::WouldBlock`] beyond it (back-pressure, never silent loss).
+pub const MAX_QUEUED_TRANSMITS: usize = 4096;
+
 /// The component every candidate of this agent has (data channels use one).
 pub const COMPONENT: u16 = 1;
 
@@ -658,12 +662,16 @@ impl IceAgent {
     }
 
     /// Sends `data` on the selected pair. [`IceError::InvalidState`] unless
-    /// `Connected` or `Completed`.
+    /// `Connected` or `Completed`; [`IceError::WouldBlock`] while
+    /// [`MAX_QUEUED_TRANSMITS`] datagrams wait to be polled.
     pub fn send(&mut self, data: &[u8]) -> Result<(), IceError> {
         if !self.state.is_connected() {
             return Err(IceError::InvalidState);
         }
         let (local, dest) = self.selected_pair().ok_or(IceError::InvalidState)?;
+        if self.transmits.len() >= MAX_QUEUED_TRANSMITS {
+            return Err(IceError::WouldBlock);
+        }
         self.transmits.push_back(Transmit {
             local,
             dest,
