@@ -5,6 +5,7 @@
 #include <stddef.h>
 
 #include <xbase/error.h>
+#include <xp2p/dtls_transport.h>
 #include <xp2p/ice_agent.h>
 #include <xp2p/ice_candidate.h>
 #include <xp2p/ice_crypto.h>
@@ -109,6 +110,18 @@ static void structs(void) {
   OFF(xIceConf, on_data, 56);
   OFF(xIceConf, ctx, 64);
 
+  SIZE(xDtlsTransportConf, 96);
+  OFF(xDtlsTransportConf, loop, 0);
+  OFF(xDtlsTransportConf, role, 8);
+  OFF(xDtlsTransportConf, remote_fingerprint, 12);
+  OFF(xDtlsTransportConf, verify_fingerprint, 44);
+  OFF(xDtlsTransportConf, send_fn, 48);
+  OFF(xDtlsTransportConf, send_arg, 56);
+  OFF(xDtlsTransportConf, on_state_change, 64);
+  OFF(xDtlsTransportConf, on_data, 72);
+  OFF(xDtlsTransportConf, ctx, 80);
+  OFF(xDtlsTransportConf, handshake_timeout_ms, 88);
+
   /* XDEF_ENUM types are plain ints. */
   SIZE(xErrno, 4);
   SIZE(xStunMsgType, 4);
@@ -138,6 +151,19 @@ static void enums(void) {
   CHECK_EQ_INT(xErrno_Pending, 16);
   CHECK_EQ_INT(xErrno_PromptTooLong, 17);
 
+  SIZE(xDtlsRole, 4);
+  SIZE(xDtlsState, 4);
+  CHECK_EQ_INT(xDtlsRole_Active, 0);
+  CHECK_EQ_INT(xDtlsRole_Passive, 1);
+  CHECK_EQ_INT(xDtlsRole_Actpass, 2);
+  CHECK_EQ_INT(xDtlsState_New, 0);
+  CHECK_EQ_INT(xDtlsState_Connecting, 1);
+  CHECK_EQ_INT(xDtlsState_Connected, 2);
+  CHECK_EQ_INT(xDtlsState_Failed, 3);
+  CHECK_EQ_INT(xDtlsState_Closed, 4);
+  CHECK_EQ_INT(XDTLS_FINGERPRINT_SIZE, 32);
+  CHECK_EQ_INT(XDTLS_FINGERPRINT_STR_SIZE, 96);
+  CHECK_EQ_INT(XDTLS_MAX_CERT_SIZE, 2048);
   SIZE(xIceState, 4);
   SIZE(xIceRole, 4);
   CHECK_EQ_INT(xIceState_New, 0);

@@ -62,7 +62,7 @@ typedef struct App {
   xEventLoop loop;
   xIceAgent agent;
   xIceState state;
-  int was_connected, failed, closed, gathering_done, candidates;
+  int was_connected, failed, gathering_done, candidates;
   uint64_t gather_at, remote_at;
   /* Signaling. */
   int listen_fd, sig_fd;
@@ -160,7 +160,6 @@ static void on_state(xIceAgent agent, xIceState state, void *arg) {
   say("state %s", state_name(state));
   if (is_connected(state)) app.was_connected = 1;
   if (state == xIceState_Failed) app.failed = 1;
-  if (state == xIceState_Closed) app.closed = 1;
 }
 
 static void on_candidate(xIceAgent agent, const char *line, void *arg) {
@@ -640,11 +639,7 @@ int main(int argc, char **argv) {
     app.ok = 0;
   }
 
-  xIceAgentDestroy(app.agent);
-  {
-    uint64_t end = xMonoMs() + 500;
-    while (!app.closed && xMonoMs() < end) xEventWait(app.loop, 10);
-  }
+  xIceAgentDestroy(app.agent); /* no callback runs after this */
   if (app.sig_fd >= 0) close(app.sig_fd);
   if (app.listen_fd >= 0) {
     close(app.listen_fd);

@@ -39,7 +39,8 @@ impl Link {
     }
 
     fn passes(&mut self) -> bool {
-        let keep = !self.blackhole && !(self.loss > 0.0 && self.rng.gen_bool(self.loss));
+        let lost = self.loss > 0.0 && self.rng.gen_bool(self.loss);
+        let keep = !self.blackhole && !lost;
         if keep {
             self.delivered += 1;
         } else {

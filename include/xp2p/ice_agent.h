@@ -75,9 +75,10 @@ extern "C" {
 xIceAgent xIceAgentCreate(xEventLoop lp, const struct xIceConf *conf);
 
 /*
- Destroys an agent: its sockets close, its timers stop, and `Closed` is
- reported on the loop afterwards (the handle is already invalid then).
- NULL, stale and foreign handles are ignored.
+ Destroys an agent: its sockets close and its timers stop. No callback of
+ the agent runs after this returns (not even `Closed`), so its `ctx` may
+ be freed at once; also safe from inside the agent's own callbacks. NULL,
+ stale and foreign handles are ignored.
  */
 void xIceAgentDestroy(xIceAgent agent);
 
@@ -115,7 +116,8 @@ xErrno xIceAgentAddRemoteCandidate(xIceAgent agent, const char *candidate_sdp);
 
 /*
  Sends one datagram on the selected pair. InvalidArg for NULL arguments,
- InvalidState when not connected.
+ InvalidState when not connected, Again while the send queue is full
+ (4096 datagrams waiting for the I/O thread).
  */
 xErrno xIceAgentSend(xIceAgent agent, const uint8_t *data, size_t len);
 

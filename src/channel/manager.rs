@@ -962,6 +962,7 @@ mod tests {
         // The late confirmation of the old reset does not touch the new one.
         m.handle_stream_reset(0, false);
         assert_eq!(m.state(new), Some(ChannelState::Open));
+        assert_eq!(m.poll_sctp_send().unwrap().data, [0x02]);
         m.handle_stream_reset(0, true);
         assert_eq!(m.state(new), Some(ChannelState::Closing));
         assert_eq!(m.poll_stream_reset(), Some(0));

@@ -398,9 +398,10 @@ pub unsafe extern "C" fn xIceAgentCreate(lp: xEventLoop, conf: *const xIceConf) 
     })
 }
 
-/// Destroys an agent: its sockets close, its timers stop, and `Closed` is
-/// reported on the loop afterwards (the handle is already invalid then).
-/// NULL, stale and foreign handles are ignored.
+/// Destroys an agent: its sockets close and its timers stop. No callback of
+/// the agent runs after this returns (not even `Closed`), so its `ctx` may
+/// be freed at once; also safe from inside the agent's own callbacks. NULL,
+/// stale and foreign handles are ignored.
 #[no_mangle]
 pub unsafe extern "C" fn xIceAgentDestroy(agent: xIceAgent) {
     ffi_boundary!((), {
@@ -410,22 +411,8 @@ pub unsafe extern "C" fn xIceAgentDestroy(agent: xIceAgent) {
         if let Some(id) = obj.io_id.lock().take() {
             io::unregister(id);
         }
-        let mut ep = obj.endpoint.lock();
-        ep.agent.close();
-        let cb = ep.callbacks;
-        drop(ep);
-        let queue = obj.queue.clone();
-        let h = agent as usize;
-        let posted = obj.queue.post(Box::new(move || {
-            if let Some(f) = cb.on_state_change {
-                // SAFETY: user callback; the handle is only passed back.
-                unsafe { f(h as xIceAgent, xIceState_Closed, cb.ctx as *mut c_void) };
-            }
-            queue.detach();
-        }));
-        if !posted {
-            obj.queue.detach();
-        }
+        obj.endpoint.lock().agent.close();
+        obj.queue.detach();
     })
 }
 

@@ -9,6 +9,8 @@
 
 pub mod boundary;
 
+pub mod dtls_backend;
+pub mod dtls_transport;
 pub mod ice_agent;
 pub mod ice_candidate;
 pub mod ice_crypto;

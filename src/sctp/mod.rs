@@ -748,7 +748,7 @@ impl SctpAssociation {
             };
             if n < 0 {
                 let e = errno();
-                if !is_would_block(e) && self.state != State::Done {
+                if !is_would_block(e) && self.state == State::Connected {
                     // ECONNRESET and friends: the association is gone.
                     self.finish(SctpEvent::Lost);
                 }

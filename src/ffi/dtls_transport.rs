@@ -1,0 +1,456 @@
+//! `dtls_transport.h`: a DTLS 1.2 transport for C callers, driven by the
+//! caller: it feeds received datagrams in and gets datagrams to send through
+//! its `send_fn`. The protocol is `crate::dtls`; retransmission and the
+//! handshake timeout run on timers of the caller's loop; every callback
+//! (`send_fn` included) is posted to that loop, never run inside an API call.
+
+use super::boundary::{bytes, cstr_bytes, ffi_boundary, opt_ref};
+use super::dtls_backend::*;
+use crate::driver::clock;
+use crate::driver::loop_queue::LoopQueue;
+use crate::driver::registry::Registry;
+use crate::dtls::{
+    Certificate, DtlsConfig, DtlsError, DtlsEvent, DtlsRole, DtlsSession, DtlsState, Fingerprint,
+};
+use libc::{c_char, c_void};
+use parking_lot::Mutex;
+use std::sync::Arc;
+use std::time::Duration;
+use xbase::sys::{xEventLoopTimerAfter, xEventLoopTimerCancel};
+use xbase::types::*;
+
+/// Opaque handle of a DTLS transport.
+pub type xDtlsTransport = *mut c_void;
+
+pub type xDtlsOnStateChange =
+    Option<unsafe extern "C" fn(transport: xDtlsTransport, state: xDtlsState, arg: *mut c_void)>;
+pub type xDtlsOnData = Option<
+    unsafe extern "C" fn(transport: xDtlsTransport, data: *const u8, len: usize, arg: *mut c_void),
+>;
+
+/// Configuration of [`xDtlsTransportCreate`] (96 bytes), copied at create.
+#[repr(C)]
+pub struct xDtlsTransportConf {
+    pub r#loop: xEventLoop,
+    pub role: xDtlsRole,
+    pub remote_fingerprint: [u8; XDTLS_FINGERPRINT_SIZE],
+    pub verify_fingerprint: bool,
+    pub send_fn: xDtlsSendFn,
+    pub send_arg: *mut c_void,
+    pub on_state_change: xDtlsOnStateChange,
+    pub on_data: xDtlsOnData,
+    pub ctx: *mut c_void,
+    pub handshake_timeout_ms: u32,
+}
+
+/// Largest chunk handed to `on_data` at once.
+const DATA_CHUNK: usize = 4096;
+
+#[derive(Clone, Copy)]
+struct Callbacks {
+    send_fn: xDtlsSendFn,
+    send_arg: usize,
+    on_state_change: xDtlsOnStateChange,
+    on_data: xDtlsOnData,
+    ctx: usize,
+}
+
+struct Inner {
+    session: DtlsSession,
+    /// The armed timer of the caller's loop (0: none).
+    timer: usize,
+}
+
+struct DtlsObject {
+    lp: usize,
+    queue: Arc<LoopQueue>,
+    cb: Callbacks,
+    inner: Mutex<Inner>,
+}
+
+static TRANSPORTS: Registry<DtlsObject> = Registry::new();
+
+fn role_of(role: xDtlsRole) -> DtlsRole {
+    if role == xDtlsRole_Active {
+        DtlsRole::Client
+    } else {
+        DtlsRole::Server
+    }
+}
+
+fn state_code(s: DtlsState) -> xDtlsState {
+    match s {
+        DtlsState::New => xDtlsState_New,
+        DtlsState::Connecting => xDtlsState_Connecting,
+        DtlsState::Connected => xDtlsState_Connected,
+        DtlsState::Failed => xDtlsState_Failed,
+        DtlsState::Closed => xDtlsState_Closed,
+    }
+}
+
+fn errno(e: &DtlsError) -> xErrno {
+    match e {
+        DtlsError::InvalidState | DtlsError::NotConnected => xErrno_InvalidState,
+        DtlsError::QueueFull => xErrno_Again,
+        DtlsError::Crypto(_) => xErrno_Unknown,
+        _ => xErrno_InvalidArg,
+    }
+}
+
+impl DtlsObject {
+    /// Posts what the session produced to the loop, in order: datagrams
+    /// through `send_fn`, state changes, received data; then re-arms the
+    /// timer for the session's next deadline. Runs on the loop thread.
+    fn drain(&self, handle: usize, inner: &mut Inner) {
+        let cb = self.cb;
+        while let Some(datagram) = inner.session.poll_transmit() {
+            if let Some(f) = cb.send_fn {
+                self.queue.post(Box::new(move || {
+                    if TRANSPORTS.get(handle as *const c_void).is_some() {
+                        // SAFETY: user callback with its own argument.
+                        unsafe {
+                            f(
+                                datagram.as_ptr(),
+                                datagram.len(),
+                                cb.send_arg as *mut c_void,
+                            )
+                        };
+                    }
+                }));
+            }
+        }
+        while let Some(ev) = inner.session.poll_event() {
+            match ev {
+                DtlsEvent::Connected => self.post_state(handle, xDtlsState_Connected),
+                DtlsEvent::Closed => self.post_state(handle, xDtlsState_Closed),
+                DtlsEvent::Failed(_) => self.post_state(handle, xDtlsState_Failed),
+                DtlsEvent::Readable => {
+                    while let Some(msg) = inner.session.recv_vec() {
+                        self.post_data(handle, msg);
+                    }
+                }
+            }
+        }
+        self.arm_timer(handle, inner);
+    }
+
+    fn post_state(&self, handle: usize, state: xDtlsState) {
+        let cb = self.cb;
+        if let Some(f) = cb.on_state_change {
+            self.queue.post(Box::new(move || {
+                if TRANSPORTS.get(handle as *const c_void).is_some() {
+                    // SAFETY: user callback with its own ctx.
+                    unsafe { f(handle as xDtlsTransport, state, cb.ctx as *mut c_void) };
+                }
+            }));
+        }
+    }
+
+    fn post_data(&self, handle: usize, msg: Vec<u8>) {
+        let cb = self.cb;
+        if let Some(f) = cb.on_data {
+            self.queue.post(Box::new(move || {
+                for chunk in msg.chunks(DATA_CHUNK) {
+                    if TRANSPORTS.get(handle as *const c_void).is_none() {
+                        return;
+                    }
+                    // SAFETY: user callback; the bytes live for the call.
+                    unsafe {
+                        f(
+                            handle as xDtlsTransport,
+                            chunk.as_ptr(),
+                            chunk.len(),
+                            cb.ctx as *mut c_void,
+                        )
+                    };
+                }
+            }));
+        }
+    }
+
+    fn arm_timer(&self, handle: usize, inner: &mut Inner) {
+        if inner.timer != 0 {
+            // SAFETY: a timer we armed on this loop and have not seen fire.
+            unsafe { xEventLoopTimerCancel(self.lp as xEventLoop, inner.timer as xEventTimer) };
+            inner.timer = 0;
+        }
+        let Some(deadline) = inner.session.poll_timeout() else {
+            return;
+        };
+        let wait = deadline.saturating_duration_since(clock::now());
+        let ms = u64::try_from(wait.as_millis())
+            .unwrap_or(u64::MAX)
+            .saturating_add(1);
+        // SAFETY: the loop is live while the transport is; the argument is
+        // the handle token, looked up when the timer fires.
+        let t = unsafe {
+            xEventLoopTimerAfter(
+                self.lp as xEventLoop,
+                Some(on_timer),
+                handle as *mut c_void,
+                ms,
+            )
+        };
+        inner.timer = t as usize;
+    }
+}
+
+/// Timer callback on the caller's loop: drives retransmission and the
+/// handshake timeout.
+unsafe extern "C" fn on_timer(arg: *mut c_void) {
+    ffi_boundary!((), {
+        let handle = arg as usize;
+        if let Some(obj) = TRANSPORTS.get(arg) {
+            let mut inner = obj.inner.lock();
+            inner.timer = 0; // fired: the loop forgets it
+            inner.session.handle_timeout(clock::now());
+            obj.drain(handle, &mut inner);
+        }
+    })
+}
+
+fn with_transport<R>(t: xDtlsTransport, dead: R, f: impl FnOnce(&DtlsObject) -> R) -> R {
+    match TRANSPORTS.get(t) {
+        Some(obj) => f(&obj),
+        None => dead,
+    }
+}
+
+/// Creates a transport with a fresh ECDSA P-256 certificate. NULL if
+/// `conf`, its loop or its `send_fn` is NULL, or key generation fails.
+/// `Actpass` acts as `Passive`; a zero timeout means 10 s.
+#[no_mangle]
+pub unsafe extern "C" fn xDtlsTransportCreate(conf: *const xDtlsTransportConf) -> xDtlsTransport {
+    ffi_boundary!(std::ptr::null_mut(), {
+        let Some(conf) = opt_ref(conf) else {
+            return std::ptr::null_mut();
+        };
+        if conf.r#loop.is_null() || conf.send_fn.is_none() {
+            return std::ptr::null_mut();
+        }
+        let Ok(cert) = Certificate::generate() else {
+            return std::ptr::null_mut();
+        };
+        let timeout = match conf.handshake_timeout_ms {
+            0 => Duration::from_secs(10),
+            ms => Duration::from_millis(u64::from(ms)),
+        };
+        let mut cfg = DtlsConfig::new(role_of(conf.role), cert);
+        cfg.handshake_timeout = timeout;
+        if conf.verify_fingerprint {
+            cfg.remote_fingerprint = Some(Fingerprint(conf.remote_fingerprint));
+        }
+        let Ok(session) = DtlsSession::new(cfg) else {
+            return std::ptr::null_mut();
+        };
+        let Ok(queue) = LoopQueue::attach(conf.r#loop) else {
+            return std::ptr::null_mut();
+        };
+        TRANSPORTS.insert(Arc::new(DtlsObject {
+            lp: conf.r#loop as usize,
+            queue,
+            cb: Callbacks {
+                send_fn: conf.send_fn,
+                send_arg: conf.send_arg as usize,
+                on_state_change: conf.on_state_change,
+                on_data: conf.on_data,
+                ctx: conf.ctx as usize,
+            },
+            inner: Mutex::new(Inner { session, timer: 0 }),
+        }))
+    })
+}
+
+/// Destroys a transport and stops its timer. No callback of the transport
+/// runs after this returns (not even `Closed`), so its `ctx` and `send_arg`
+/// may be freed at once. NULL, stale and foreign handles are ignored.
+#[no_mangle]
+pub unsafe extern "C" fn xDtlsTransportDestroy(transport: xDtlsTransport) {
+    ffi_boundary!((), {
+        let Some(obj) = TRANSPORTS.remove(transport) else {
+            return;
+        };
+        let mut inner = obj.inner.lock();
+        if inner.timer != 0 {
+            xEventLoopTimerCancel(obj.lp as xEventLoop, inner.timer as xEventTimer);
+            inner.timer = 0;
+        }
+        drop(inner);
+        obj.queue.detach();
+    })
+}
+
+/// Starts the handshake: state Connecting; the client (Active) sends its
+/// ClientHello through `send_fn`. InvalidArg for a bad handle, InvalidState
+/// unless New.
+#[no_mangle]
+pub unsafe extern "C" fn xDtlsTransportStart(transport: xDtlsTransport) -> xErrno {
+    ffi_boundary!(xErrno_Unknown, {
+        with_transport(transport, xErrno_InvalidArg, |obj| {
+            let mut inner = obj.inner.lock();
+            if let Err(e) = inner.session.start(clock::now()) {
+                return errno(&e);
+            }
+            obj.post_state(transport as usize, xDtlsState_Connecting);
+            obj.drain(transport as usize, &mut inner);
+            xErrno_Ok
+        })
+    })
+}
+
+/// Feeds one datagram received from the peer. InvalidArg for NULL or empty
+/// input. Malformed datagrams are dropped and counted; they never crash
+/// and leave the state Connecting, Connected or Failed.
+#[no_mangle]
+pub unsafe extern "C" fn xDtlsTransportFeedInput(
+    transport: xDtlsTransport,
+    data: *const u8,
+    len: usize,
+) -> xErrno {
+    ffi_boundary!(xErrno_Unknown, {
+        let Some(input) = bytes(data, len).filter(|b| !b.is_empty()) else {
+            return xErrno_InvalidArg;
+        };
+        with_transport(transport, xErrno_InvalidArg, |obj| {
+            let mut inner = obj.inner.lock();
+            inner.session.handle_datagram(clock::now(), input);
+            obj.drain(transport as usize, &mut inner);
+            xErrno_Ok
+        })
+    })
+}
+
+/// Encrypts one message and sends it through `send_fn`. InvalidArg for
+/// NULL/empty data or a message larger than one record (about 1160 bytes at
+/// the 1200-byte MTU), InvalidState unless Connected.
+#[no_mangle]
+pub unsafe extern "C" fn xDtlsTransportSend(
+    transport: xDtlsTransport,
+    data: *const u8,
+    len: usize,
+) -> xErrno {
+    ffi_boundary!(xErrno_Unknown, {
+        let Some(msg) = bytes(data, len).filter(|b| !b.is_empty()) else {
+            return xErrno_InvalidArg;
+        };
+        with_transport(transport, xErrno_InvalidArg, |obj| {
+            let mut inner = obj.inner.lock();
+            if inner.session.state() != DtlsState::Connected {
+                return xErrno_InvalidState;
+            }
+            let r = inner.session.send(msg);
+            obj.drain(transport as usize, &mut inner);
+            match r {
+                Ok(()) => xErrno_Ok,
+                Err(e) => errno(&e),
+            }
+        })
+    })
+}
+
+/// Writes the 32-byte SHA-256 fingerprint of the local certificate.
+/// InvalidArg for NULL arguments.
+#[no_mangle]
+pub unsafe extern "C" fn xDtlsTransportGetFingerprint(
+    transport: xDtlsTransport,
+    out: *mut u8,
+) -> xErrno {
+    ffi_boundary!(xErrno_Unknown, {
+        if out.is_null() {
+            return xErrno_InvalidArg;
+        }
+        with_transport(transport, xErrno_InvalidArg, |obj| {
+            let fp = obj.inner.lock().session.local_fingerprint();
+            std::ptr::copy_nonoverlapping(fp.0.as_ptr(), out, XDTLS_FINGERPRINT_SIZE);
+            xErrno_Ok
+        })
+    })
+}
+
+/// Writes the local fingerprint as uppercase colon hex (95 characters and a
+/// NUL; `out` holds at least 96 bytes). InvalidArg for NULL arguments.
+#[no_mangle]
+pub unsafe extern "C" fn xDtlsTransportGetFingerprintStr(
+    transport: xDtlsTransport,
+    out: *mut c_char,
+) -> xErrno {
+    ffi_boundary!(xErrno_Unknown, {
+        if out.is_null() {
+            return xErrno_InvalidArg;
+        }
+        with_transport(transport, xErrno_InvalidArg, |obj| {
+            let text = obj.inner.lock().session.local_fingerprint().to_hex();
+            let n = text.len().min(XDTLS_FINGERPRINT_STR_SIZE - 1);
+            std::ptr::copy_nonoverlapping(text.as_ptr(), out.cast::<u8>(), n);
+            *out.add(n) = 0;
+            xErrno_Ok
+        })
+    })
+}
+
+/// The transport's state; Closed for NULL, stale or foreign handles.
+#[no_mangle]
+pub unsafe extern "C" fn xDtlsTransportGetState(transport: xDtlsTransport) -> xDtlsState {
+    ffi_boundary!(xDtlsState_Closed, {
+        with_transport(transport, xDtlsState_Closed, |obj| {
+            state_code(obj.inner.lock().session.state())
+        })
+    })
+}
+
+/// The effective role (never Actpass); Passive for a bad handle.
+#[no_mangle]
+pub unsafe extern "C" fn xDtlsTransportGetRole(transport: xDtlsTransport) -> xDtlsRole {
+    ffi_boundary!(xDtlsRole_Passive, {
+        with_transport(transport, xDtlsRole_Passive, |obj| {
+            match obj.inner.lock().session.role() {
+                DtlsRole::Client => xDtlsRole_Active,
+                DtlsRole::Server => xDtlsRole_Passive,
+            }
+        })
+    })
+}
+
+/// Changes the role before `Start` (Actpass acts as Passive); the
+/// certificate and fingerprint stay. InvalidArg for a bad handle,
+/// InvalidState after `Start`.
+#[no_mangle]
+pub unsafe extern "C" fn xDtlsTransportSetRole(
+    transport: xDtlsTransport,
+    role: xDtlsRole,
+) -> xErrno {
+    ffi_boundary!(xErrno_Unknown, {
+        with_transport(transport, xErrno_InvalidArg, |obj| {
+            let mut inner = obj.inner.lock();
+            if inner.session.state() != DtlsState::New {
+                return xErrno_InvalidState;
+            }
+            match inner.session.set_role(role_of(role)) {
+                Ok(()) => xErrno_Ok,
+                Err(e) => errno(&e),
+            }
+        })
+    })
+}
+
+/// Parses `AA:BB:…` (32 bytes, upper or lower hex, ':' separators skipped)
+/// into `out`. InvalidArg for NULL, a non-hex character, an odd trailing
+/// nibble or fewer than 32 bytes; input after 32 bytes is ignored.
+#[no_mangle]
+pub unsafe extern "C" fn xDtlsFingerprintFromStr(str: *const c_char, out: *mut u8) -> xErrno {
+    ffi_boundary!(xErrno_Unknown, {
+        if out.is_null() {
+            return xErrno_InvalidArg;
+        }
+        let Some(text) = cstr_bytes(str).and_then(|b| std::str::from_utf8(b).ok()) else {
+            return xErrno_InvalidArg;
+        };
+        match Fingerprint::from_hex(text) {
+            Ok(fp) => {
+                std::ptr::copy_nonoverlapping(fp.0.as_ptr(), out, XDTLS_FINGERPRINT_SIZE);
+                xErrno_Ok
+            }
+            Err(_) => xErrno_InvalidArg,
+        }
+    })
+}
