@@ -5,7 +5,9 @@
 #include <stddef.h>
 
 #include <xbase/error.h>
+#include <xp2p/datachannel.h>
 #include <xp2p/dtls_transport.h>
+#include <xp2p/peer_connection.h>
 #include <xp2p/ice_agent.h>
 #include <xp2p/ice_candidate.h>
 #include <xp2p/ice_crypto.h>
@@ -110,6 +112,34 @@ static void structs(void) {
   OFF(xIceConf, on_data, 56);
   OFF(xIceConf, ctx, 64);
 
+  SIZE(xPeerConnectionConf, 96);
+  OFF(xPeerConnectionConf, stun_server, 0);
+  OFF(xPeerConnectionConf, turn_server, 8);
+  OFF(xPeerConnectionConf, turn_username, 16);
+  OFF(xPeerConnectionConf, turn_password, 24);
+  OFF(xPeerConnectionConf, enable_ipv6, 32);
+  OFF(xPeerConnectionConf, sctp_port, 34);
+  OFF(xPeerConnectionConf, on_state_change, 40);
+  OFF(xPeerConnectionConf, on_ice_candidate, 48);
+  OFF(xPeerConnectionConf, on_datachannel, 56);
+  OFF(xPeerConnectionConf, on_dc_open, 64);
+  OFF(xPeerConnectionConf, on_dc_message, 72);
+  OFF(xPeerConnectionConf, on_dc_close, 80);
+  OFF(xPeerConnectionConf, ctx, 88);
+
+  SIZE(xDataChannelConf, 568);
+  OFF(xDataChannelConf, label, 0);
+  OFF(xDataChannelConf, protocol, 256);
+  OFF(xDataChannelConf, ordered, 512);
+  OFF(xDataChannelConf, max_retransmits, 514);
+  OFF(xDataChannelConf, max_packet_life_time, 516);
+  OFF(xDataChannelConf, on_open, 520);
+  OFF(xDataChannelConf, on_message, 528);
+  OFF(xDataChannelConf, on_close, 536);
+  OFF(xDataChannelConf, on_error, 544);
+  OFF(xDataChannelConf, on_buffered_amount_low, 552);
+  OFF(xDataChannelConf, ctx, 560);
+
   SIZE(xDtlsTransportConf, 96);
   OFF(xDtlsTransportConf, loop, 0);
   OFF(xDtlsTransportConf, role, 8);
@@ -151,6 +181,32 @@ static void enums(void) {
   CHECK_EQ_INT(xErrno_Pending, 16);
   CHECK_EQ_INT(xErrno_PromptTooLong, 17);
 
+  SIZE(xPeerConnectionState, 4);
+  SIZE(xDataChannelState, 4);
+  SIZE(xDataChannelMsgType, 4);
+  CHECK_EQ_INT(xPeerConnectionState_New, 0);
+  CHECK_EQ_INT(xPeerConnectionState_Connecting, 1);
+  CHECK_EQ_INT(xPeerConnectionState_Connected, 2);
+  CHECK_EQ_INT(xPeerConnectionState_Disconnected, 3);
+  CHECK_EQ_INT(xPeerConnectionState_Failed, 4);
+  CHECK_EQ_INT(xPeerConnectionState_Closed, 5);
+  CHECK_EQ_INT(xDataChannelState_Connecting, 0);
+  CHECK_EQ_INT(xDataChannelState_Open, 1);
+  CHECK_EQ_INT(xDataChannelState_Closing, 2);
+  CHECK_EQ_INT(xDataChannelState_Closed, 3);
+  CHECK_EQ_INT(xDataChannelMsgType_String, 0);
+  CHECK_EQ_INT(xDataChannelMsgType_Binary, 1);
+  CHECK_EQ_INT(XDC_MAX_LABEL_LEN, 256);
+  CHECK_EQ_INT(XDC_MAX_PROTOCOL_LEN, 256);
+  CHECK_EQ_INT(XDC_MAX_CHANNELS, 64);
+  CHECK_EQ_INT(XDCEP_DATA_CHANNEL_OPEN, 0x03);
+  CHECK_EQ_INT(XDCEP_DATA_CHANNEL_ACK, 0x02);
+  CHECK_EQ_INT(XDCEP_CHANNEL_RELIABLE, 0x00);
+  CHECK_EQ_INT(XDCEP_CHANNEL_RELIABLE_UNORDERED, 0x80);
+  CHECK_EQ_INT(XDCEP_CHANNEL_PARTIAL_RTXS, 0x01);
+  CHECK_EQ_INT(XDCEP_CHANNEL_PARTIAL_RTXS_UNORDERED, 0x81);
+  CHECK_EQ_INT(XDCEP_CHANNEL_PARTIAL_TIME, 0x02);
+  CHECK_EQ_INT(XDCEP_CHANNEL_PARTIAL_TIME_UNORDERED, 0x82);
   SIZE(xDtlsRole, 4);
   SIZE(xDtlsState, 4);
   CHECK_EQ_INT(xDtlsRole_Active, 0);

@@ -14,6 +14,7 @@ pub enum Error {
     Channel(crate::channel::ChannelError),
     Dtls(crate::dtls::DtlsError),
     Sctp(crate::sctp::SctpError),
+    Peer(crate::peer::PeerError),
 }
 
 impl fmt::Display for Error {
@@ -26,6 +27,7 @@ impl fmt::Display for Error {
             Error::Channel(e) => write!(f, "datachannel: {e}"),
             Error::Dtls(e) => write!(f, "dtls: {e}"),
             Error::Sctp(e) => write!(f, "sctp: {e}"),
+            Error::Peer(e) => write!(f, "peerconnection: {e}"),
         }
     }
 }
@@ -50,4 +52,5 @@ wrap_layer_error!(
     Channel(crate::channel::ChannelError),
     Dtls(crate::dtls::DtlsError),
     Sctp(crate::sctp::SctpError),
+    Peer(crate::peer::PeerError),
 );

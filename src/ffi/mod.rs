@@ -9,6 +9,7 @@
 
 pub mod boundary;
 
+pub mod datachannel;
 pub mod dtls_backend;
 pub mod dtls_transport;
 pub mod ice_agent;
@@ -16,6 +17,7 @@ pub mod ice_candidate;
 pub mod ice_crypto;
 pub mod ice_pair;
 pub mod ice_private;
+pub mod peer_connection;
 pub mod sdp;
 pub mod stun_attr;
 pub mod stun_msg;

@@ -1,0 +1,326 @@
+/* Two PeerConnections in one process through the real loop: offer/answer
+ * with trickle, channels from both sides, messages of every size both ways,
+ * fingerprint verification, bad handles and calls in the wrong state. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <xbase/event.h>
+#include <xbase/time.h>
+#include <xp2p/peer_connection.h>
+
+#include "check.h"
+
+#define MAX_MSGS 64
+
+typedef struct Side {
+  const char *name;
+  xPeerConnection pc;
+  struct Side *other;
+  xPeerConnectionState state;
+  int failed;
+  int end_of_candidates;
+  int remote_channels;
+  int opened;
+  int closed;
+  int msgs;
+  size_t sizes[MAX_MSGS];
+  uint32_t sums[MAX_MSGS];
+  int types[MAX_MSGS];
+  int tamper;
+} Side;
+
+static uint32_t checksum(const uint8_t *p, size_t n) {
+  uint32_t h = 2166136261u;
+  size_t i;
+  for (i = 0; i < n; i++) h = (h ^ p[i]) * 16777619u;
+  return h;
+}
+
+static void on_state(xPeerConnection pc, xPeerConnectionState s, void *arg) {
+  Side *x = (Side *)arg;
+  (void)pc;
+  x->state = s;
+  if (s == xPeerConnectionState_Failed) x->failed = 1;
+}
+
+static void on_candidate(xPeerConnection pc, const char *line, void *arg) {
+  Side *x = (Side *)arg;
+  (void)pc;
+  if (!line) {
+    x->end_of_candidates = 1;
+    return;
+  }
+  if (x->other && x->other->pc) xPeerConnectionAddIceCandidate(x->other->pc, line);
+}
+
+static void on_datachannel(xPeerConnection pc, xDataChannel ch, void *arg) {
+  Side *x = (Side *)arg;
+  (void)pc;
+  (void)ch;
+  x->remote_channels++;
+}
+
+static void on_open(xDataChannel ch, void *arg) {
+  (void)ch;
+  ((Side *)arg)->opened++;
+}
+
+static void on_message(xDataChannel ch, xDataChannelMsgType type, const uint8_t *data, size_t len,
+                       void *arg) {
+  Side *x = (Side *)arg;
+  (void)ch;
+  if (x->msgs < MAX_MSGS) {
+    x->sizes[x->msgs] = len;
+    x->sums[x->msgs] = checksum(data, len);
+    x->types[x->msgs] = type;
+  }
+  x->msgs++;
+}
+
+static void on_close(xDataChannel ch, void *arg) {
+  (void)ch;
+  ((Side *)arg)->closed++;
+}
+
+static xPeerConnectionConf conf_for(Side *x) {
+  xPeerConnectionConf c;
+  memset(&c, 0, sizeof c);
+  c.on_state_change = on_state;
+  c.on_ice_candidate = on_candidate;
+  c.on_datachannel = on_datachannel;
+  c.on_dc_open = on_open;
+  c.on_dc_message = on_message;
+  c.on_dc_close = on_close;
+  c.ctx = x;
+  return c;
+}
+
+static xDataChannelConf channel(const char *label, bool ordered) {
+  xDataChannelConf c;
+  memset(&c, 0, sizeof c);
+  snprintf(c.label, sizeof c.label, "%s", label);
+  c.ordered = ordered;
+  return c;
+}
+
+typedef int (*Cond)(Side *a, Side *b);
+static void spin(xEventLoop loop, int ms, Cond cond, Side *a, Side *b) {
+  uint64_t end = xMonoMs() + (uint64_t)ms;
+  while (xMonoMs() < end && !(cond && cond(a, b))) xEventWait(loop, 5);
+}
+static int connected(Side *a, Side *b) {
+  return a->state == xPeerConnectionState_Connected && b->state == xPeerConnectionState_Connected &&
+         a->opened >= 1 && b->opened >= 1;
+}
+static int failed(Side *a, Side *b) { return a->failed || b->failed; }
+static int b_msgs_10(Side *a, Side *b) {
+  (void)a;
+  return b->msgs >= 10;
+}
+static int a_msgs_10(Side *a, Side *b) {
+  (void)b;
+  return a->msgs >= 10;
+}
+static int many_open(Side *a, Side *b) { return a->opened >= 17 && b->opened >= 17; }
+static int both_closed(Side *a, Side *b) { return a->closed >= 1 && b->closed >= 1; }
+
+/* Replaces the fingerprint's first hex pair so verification must fail. */
+static void tamper(char *sdp) {
+  char *fp = strstr(sdp, "a=fingerprint:sha-256 ");
+  if (fp) {
+    fp += strlen("a=fingerprint:sha-256 ");
+    fp[0] = fp[0] == '0' ? '1' : '0';
+  }
+}
+
+static void connect_pair(xEventLoop loop, Side *a, Side *b) {
+  char *offer, *answer;
+  offer = xPeerConnectionCreateOffer(a->pc);
+  CHECK(offer != NULL);
+  if (!offer) return;
+  CHECK(strstr(offer, "m=application") && strstr(offer, "webrtc-datachannel"));
+  CHECK(strstr(offer, "a=fingerprint:sha-256 ") && strstr(offer, "a=setup:actpass"));
+  CHECK(strstr(offer, "a=max-message-size:"));
+  CHECK_EQ_INT(xPeerConnectionSetLocalDescription(a->pc, offer), xErrno_Ok);
+  if (a->tamper) tamper(offer);
+  CHECK_EQ_INT(xPeerConnectionSetRemoteDescription(b->pc, offer), xErrno_Ok);
+  answer = xPeerConnectionCreateAnswer(b->pc);
+  CHECK(answer != NULL);
+  if (answer) {
+    CHECK(strstr(answer, "a=setup:active") != NULL);
+    CHECK_EQ_INT(xPeerConnectionSetLocalDescription(b->pc, answer), xErrno_Ok);
+    CHECK_EQ_INT(xPeerConnectionSetRemoteDescription(a->pc, answer), xErrno_Ok);
+  }
+  free(offer);
+  free(answer);
+  (void)loop;
+}
+
+static void bad_handles(xEventLoop loop) {
+  Side x;
+  xPeerConnectionConf c;
+  xPeerConnection pc;
+  xDataChannelConf dc = channel("early", true);
+  xDataChannel ch;
+  memset(&x, 0, sizeof x);
+  c = conf_for(&x);
+  CHECK(xPeerConnectionCreate(NULL, &c) == NULL);
+  CHECK(xPeerConnectionCreate(loop, NULL) == NULL);
+  xPeerConnectionDestroy(NULL);
+  CHECK(xPeerConnectionCreateOffer(NULL) == NULL);
+  CHECK(xPeerConnectionCreateAnswer(NULL) == NULL);
+  CHECK_EQ_INT(xPeerConnectionSetLocalDescription(NULL, "v=0"), xErrno_InvalidArg);
+  CHECK_EQ_INT(xPeerConnectionSetRemoteDescription(NULL, "v=0"), xErrno_InvalidArg);
+  CHECK_EQ_INT(xPeerConnectionAddIceCandidate(NULL, "candidate:1 1 UDP 1 127.0.0.1 9 typ host"),
+               xErrno_InvalidArg);
+  CHECK(xPeerConnectionCreateDataChannel(NULL, &dc) == NULL);
+  CHECK_EQ_INT(xPeerConnectionGetState(NULL), xPeerConnectionState_Closed);
+  CHECK_EQ_INT(xDataChannelSendString(NULL, "x", 1), xErrno_InvalidArg);
+  CHECK_EQ_INT(xDataChannelSendBinary(NULL, (const uint8_t *)"x", 1), xErrno_InvalidArg);
+  xDataChannelClose(NULL);
+  CHECK(strcmp(xDataChannelGetLabel(NULL), "") == 0);
+  CHECK_EQ_INT(xDataChannelGetState(NULL), xDataChannelState_Closed);
+  CHECK_EQ_INT(xDataChannelGetStreamId(NULL), 0);
+  CHECK_EQ_INT(xDataChannelGetBufferedAmount(NULL), 0);
+  xDataChannelSetBufferedAmountLowThreshold(NULL, 10);
+
+  pc = xPeerConnectionCreate(loop, &c);
+  CHECK(pc != NULL);
+  CHECK_EQ_INT(xPeerConnectionGetState(pc), xPeerConnectionState_New);
+  CHECK_EQ_INT(xPeerConnectionSetRemoteDescription(pc, "garbage"), xErrno_InvalidArg);
+  CHECK_EQ_INT(xPeerConnectionSetRemoteDescription(pc, NULL), xErrno_InvalidArg);
+  CHECK(xPeerConnectionAddIceCandidate(pc, "garbage") != xErrno_Ok);
+  CHECK(xPeerConnectionCreateAnswer(pc) == NULL); /* no remote offer */
+  CHECK(xPeerConnectionCreateDataChannel(pc, NULL) == NULL);
+  ch = xPeerConnectionCreateDataChannel(pc, &dc);
+  CHECK(ch != NULL); /* usable before the connection is up */
+  CHECK(strcmp(xDataChannelGetLabel(ch), "early") == 0);
+  CHECK_EQ_INT(xDataChannelGetState(ch), xDataChannelState_Connecting);
+  CHECK_EQ_INT(xDataChannelSendString(ch, "x", 1), xErrno_InvalidState);
+  CHECK_EQ_INT(xPeerConnectionGetState((xPeerConnection)loop), xPeerConnectionState_Closed);
+  xPeerConnectionDestroy(pc);
+  CHECK_EQ_INT(xPeerConnectionGetState(pc), xPeerConnectionState_Closed);
+  CHECK(xPeerConnectionCreateOffer(pc) == NULL);
+  CHECK_EQ_INT(xDataChannelSendString(ch, "x", 1), xErrno_InvalidArg);
+  CHECK(strcmp(xDataChannelGetLabel(ch), "") == 0);
+  xPeerConnectionDestroy(pc);
+  spin(loop, 100, NULL, NULL, NULL);
+}
+
+static void full_exchange(xEventLoop loop) {
+  static Side a, b;
+  static uint8_t buf[262144 + 1];
+  static const size_t sizes[] = {0, 1, 1200, 65536, 262144};
+  xPeerConnectionConf ca, cb;
+  xDataChannelConf dc = channel("chat", true);
+  xDataChannel ach, extra[16];
+  size_t i;
+  int k;
+  memset(&a, 0, sizeof a);
+  memset(&b, 0, sizeof b);
+  a.name = "A";
+  b.name = "B";
+  a.other = &b;
+  b.other = &a;
+  ca = conf_for(&a);
+  cb = conf_for(&b);
+  a.pc = xPeerConnectionCreate(loop, &ca);
+  b.pc = xPeerConnectionCreate(loop, &cb);
+  CHECK(a.pc && b.pc);
+  ach = xPeerConnectionCreateDataChannel(a.pc, &dc);
+  CHECK(ach != NULL);
+  connect_pair(loop, &a, &b);
+  spin(loop, 20000, connected, &a, &b);
+  CHECK_EQ_INT(a.state, xPeerConnectionState_Connected);
+  CHECK_EQ_INT(b.state, xPeerConnectionState_Connected);
+  CHECK_EQ_INT(b.remote_channels, 1);
+  CHECK(a.opened == 1 && b.opened == 1);
+  CHECK_EQ_INT(xDataChannelGetState(ach), xDataChannelState_Open);
+  CHECK_EQ_INT(xDataChannelGetStreamId(ach) % 2, 1); /* A is DTLS server: odd ids */
+
+  for (i = 0; i < sizeof buf; i++) buf[i] = (uint8_t)(i * 31 + 7);
+  for (i = 0; i < 5; i++) {
+    CHECK_EQ_INT(xDataChannelSendBinary(ach, buf, sizes[i]), xErrno_Ok);
+    CHECK_EQ_INT(xDataChannelSendString(ach, (const char *)buf, sizes[i]), xErrno_Ok);
+  }
+  CHECK(xDataChannelSendBinary(ach, buf, sizeof buf) != xErrno_Ok); /* over max-message-size */
+  spin(loop, 20000, b_msgs_10, &a, &b);
+  CHECK_EQ_INT(b.msgs, 10);
+  for (k = 0; k < 10 && k < b.msgs; k++) {
+    CHECK_EQ_INT(b.sizes[k], sizes[k / 2]);
+    CHECK(b.sums[k] == checksum(buf, sizes[k / 2]));
+    CHECK_EQ_INT(b.types[k], k % 2 ? xDataChannelMsgType_String : xDataChannelMsgType_Binary);
+  }
+  CHECK_EQ_INT(xDataChannelGetBufferedAmount(ach), 0);
+
+  /* Channels from both sides at once: no stream id collisions. */
+  for (k = 0; k < 8; k++) {
+    char label[16];
+    xDataChannelConf c;
+    snprintf(label, sizeof label, "a%d", k);
+    c = channel(label, k % 2 == 0);
+    extra[k] = xPeerConnectionCreateDataChannel(a.pc, &c);
+    snprintf(label, sizeof label, "b%d", k);
+    c = channel(label, k % 2 == 0);
+    extra[8 + k] = xPeerConnectionCreateDataChannel(b.pc, &c);
+  }
+  spin(loop, 10000, many_open, &a, &b);
+  CHECK(a.opened >= 17 && b.opened >= 17);
+  for (k = 0; k < 16; k++) {
+    int j;
+    CHECK_EQ_INT(xDataChannelGetState(extra[k]), xDataChannelState_Open);
+    for (j = 0; j < k; j++)
+      if (xDataChannelGetStreamId(extra[j]) == xDataChannelGetStreamId(extra[k]) && (j < 8) == (k < 8))
+        CHECK(0);
+  }
+  /* Replies from B on one of its channels reach A. */
+  for (k = 0; k < 10; k++) CHECK_EQ_INT(xDataChannelSendString(extra[8], "pong", 4), xErrno_Ok);
+  spin(loop, 5000, a_msgs_10, &a, &b);
+  CHECK_EQ_INT(a.msgs, 10);
+
+  /* Close from one side: both see it. */
+  a.closed = b.closed = 0;
+  xDataChannelClose(ach);
+  spin(loop, 5000, both_closed, &a, &b);
+  CHECK(a.closed >= 1 && b.closed >= 1);
+  CHECK_EQ_INT(xDataChannelGetState(ach), xDataChannelState_Closed);
+  CHECK(xDataChannelSendString(ach, "x", 1) != xErrno_Ok);
+
+  xPeerConnectionDestroy(a.pc);
+  xPeerConnectionDestroy(b.pc);
+  spin(loop, 100, NULL, NULL, NULL);
+}
+
+static void wrong_fingerprint(xEventLoop loop) {
+  static Side a, b;
+  xPeerConnectionConf ca, cb;
+  xDataChannelConf dc = channel("chat", true);
+  memset(&a, 0, sizeof a);
+  memset(&b, 0, sizeof b);
+  a.other = &b;
+  b.other = &a;
+  a.tamper = 1;
+  ca = conf_for(&a);
+  cb = conf_for(&b);
+  a.pc = xPeerConnectionCreate(loop, &ca);
+  b.pc = xPeerConnectionCreate(loop, &cb);
+  xPeerConnectionCreateDataChannel(a.pc, &dc);
+  connect_pair(loop, &a, &b);
+  spin(loop, 15000, failed, &a, &b);
+  spin(loop, 500, NULL, NULL, NULL);
+  CHECK(a.failed || b.failed);
+  CHECK_EQ_INT(a.opened + b.opened, 0);
+  CHECK_EQ_INT(a.msgs + b.msgs, 0);
+  xPeerConnectionDestroy(a.pc);
+  xPeerConnectionDestroy(b.pc);
+}
+
+int main(void) {
+  xEventLoop loop = xEventLoopCreate();
+  bad_handles(loop);
+  full_exchange(loop);
+  wrong_fingerprint(loop);
+  xEventLoopDestroy(loop);
+  return CHECK_DONE();
+}

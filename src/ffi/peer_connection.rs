@@ -1,0 +1,650 @@
+//! `peer_connection.h`: the PeerConnection for C callers, mirroring the
+//! browser's RTCPeerConnection. The handle names a [`PeerConnection`]
+//! driven by the library's I/O thread; every callback is posted to the
+//! caller's `xEventLoop` and runs there, never inside an API call, and none
+//! runs after `xPeerConnectionDestroy` returns.
+
+use super::boundary::{c_array_bytes, cstr_bytes, ffi_boundary, opt_ref};
+use super::datachannel::*;
+use crate::channel::{ChannelConfig, ChannelId, MessageKind};
+use crate::dcep::Reliability;
+use crate::driver::io::{self, Endpoint, EndpointId, SharedEndpoint, Transmit};
+use crate::driver::loop_queue::LoopQueue;
+use crate::driver::registry::Registry;
+use crate::driver::{clock, netif};
+use crate::peer::{PeerConfig, PeerConnection, PeerError, PeerEvent, PeerState};
+use libc::{c_char, c_int, c_void};
+use parking_lot::Mutex;
+use std::collections::HashMap;
+use std::ffi::CString;
+use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
+use std::sync::Arc;
+use std::time::Instant;
+use xbase::types::*;
+
+/// Opaque handle of a PeerConnection.
+pub type xPeerConnection = *mut c_void;
+
+/// `xPeerConnectionState` (`XDEF_ENUM`).
+pub type xPeerConnectionState = c_int;
+pub const xPeerConnectionState_New: xPeerConnectionState = 0;
+pub const xPeerConnectionState_Connecting: xPeerConnectionState = 1;
+pub const xPeerConnectionState_Connected: xPeerConnectionState = 2;
+pub const xPeerConnectionState_Disconnected: xPeerConnectionState = 3;
+pub const xPeerConnectionState_Failed: xPeerConnectionState = 4;
+pub const xPeerConnectionState_Closed: xPeerConnectionState = 5;
+
+pub type xPeerConnectionOnStateChange = Option<
+    unsafe extern "C" fn(pc: xPeerConnection, state: xPeerConnectionState, arg: *mut c_void),
+>;
+pub type xPeerConnectionOnIceCandidate = Option<
+    unsafe extern "C" fn(pc: xPeerConnection, candidate_sdp: *const c_char, arg: *mut c_void),
+>;
+pub type xPeerConnectionOnDataChannel =
+    Option<unsafe extern "C" fn(pc: xPeerConnection, channel: xDataChannel, arg: *mut c_void)>;
+
+/// Configuration of [`xPeerConnectionCreate`] (96 bytes). Copied at create
+/// time; the strings are duplicated.
+#[repr(C)]
+pub struct xPeerConnectionConf {
+    pub stun_server: *const c_char,
+    pub turn_server: *const c_char,
+    pub turn_username: *const c_char,
+    pub turn_password: *const c_char,
+    pub enable_ipv6: bool,
+    pub sctp_port: u16,
+    pub on_state_change: xPeerConnectionOnStateChange,
+    pub on_ice_candidate: xPeerConnectionOnIceCandidate,
+    pub on_datachannel: xPeerConnectionOnDataChannel,
+    pub on_dc_open: xDataChannelOnOpen,
+    pub on_dc_message: xDataChannelOnMessage,
+    pub on_dc_close: xDataChannelOnClose,
+    pub ctx: *mut c_void,
+}
+
+#[derive(Clone, Copy)]
+struct PcCallbacks {
+    on_state_change: xPeerConnectionOnStateChange,
+    on_ice_candidate: xPeerConnectionOnIceCandidate,
+    on_datachannel: xPeerConnectionOnDataChannel,
+    on_dc_open: xDataChannelOnOpen,
+    on_dc_message: xDataChannelOnMessage,
+    on_dc_close: xDataChannelOnClose,
+    ctx: usize,
+}
+
+/// A channel's handle and callbacks.
+#[derive(Clone, Copy)]
+struct ChannelEntry {
+    handle: usize,
+    cb: ChannelCallbacks,
+}
+
+/// What the I/O thread drives: the PeerConnection plus the glue that posts
+/// its events to the caller's loop.
+pub(crate) struct PcEndpoint {
+    pub pc: PeerConnection,
+    handle: usize,
+    queue: Arc<LoopQueue>,
+    cb: PcCallbacks,
+    channels: HashMap<ChannelId, ChannelEntry>,
+    io_id: Option<EndpointId>,
+}
+
+struct PcObject {
+    queue: Arc<LoopQueue>,
+    endpoint: Arc<Mutex<PcEndpoint>>,
+    enable_ipv6: bool,
+    stun_server: Option<String>,
+}
+
+static PCS: Registry<PcObject> = Registry::new();
+
+fn pc_live(h: usize) -> bool {
+    PCS.get(h as *const c_void).is_some()
+}
+
+fn channel_live(h: usize) -> bool {
+    CHANNELS.get(h as *const c_void).is_some()
+}
+
+/// Runs `f` on the endpoint of the live PeerConnection `pc` (a handle
+/// token), or returns `dead`.
+pub(crate) fn with_endpoint<R>(pc: usize, dead: R, f: impl FnOnce(&mut PcEndpoint) -> R) -> R {
+    match PCS.get(pc as *const c_void) {
+        Some(obj) => f(&mut obj.endpoint.lock()),
+        None => dead,
+    }
+}
+
+impl PcEndpoint {
+    /// After an API call changed the PeerConnection: let the I/O thread
+    /// send and re-arm its timers.
+    pub(crate) fn kick(&self) {
+        if let Some(id) = self.io_id {
+            io::kick(id);
+        }
+    }
+
+    /// The callbacks of a channel created from `conf` (NULL ones fall back
+    /// to the PeerConnection's `on_dc_*` with its ctx), or the defaults.
+    fn channel_callbacks(&self, conf: Option<&xDataChannelConf>) -> ChannelCallbacks {
+        let pc_ctx = self.cb.ctx;
+        fn pick<F>(own: Option<F>, ctx: usize, fallback: Option<F>, pc_ctx: usize) -> Cb<F> {
+            match own {
+                Some(f) => Cb { func: Some(f), ctx },
+                None => Cb {
+                    func: fallback,
+                    ctx: pc_ctx,
+                },
+            }
+        }
+        let ctx = conf.map_or(pc_ctx, |c| c.ctx as usize);
+        ChannelCallbacks {
+            on_open: pick(
+                conf.and_then(|c| c.on_open),
+                ctx,
+                self.cb.on_dc_open,
+                pc_ctx,
+            ),
+            on_message: pick(
+                conf.and_then(|c| c.on_message),
+                ctx,
+                self.cb.on_dc_message,
+                pc_ctx,
+            ),
+            on_close: pick(
+                conf.and_then(|c| c.on_close),
+                ctx,
+                self.cb.on_dc_close,
+                pc_ctx,
+            ),
+            on_error: Cb {
+                func: conf.and_then(|c| c.on_error),
+                ctx,
+            },
+            on_buffered_amount_low: Cb {
+                func: conf.and_then(|c| c.on_buffered_amount_low),
+                ctx,
+            },
+        }
+    }
+
+    fn post_state(&self, state: PeerState) {
+        let (h, cb) = (self.handle, self.cb);
+        if let Some(f) = cb.on_state_change {
+            self.queue.post(Box::new(move || {
+                if pc_live(h) {
+                    // SAFETY: user callback with the user's ctx.
+                    unsafe { f(h as xPeerConnection, state.code(), cb.ctx as *mut c_void) };
+                }
+            }));
+        }
+    }
+
+    fn post_candidate(&self, line: Option<String>) {
+        let (h, cb) = (self.handle, self.cb);
+        let Some(f) = cb.on_ice_candidate else { return };
+        let text = line.and_then(|l| CString::new(l).ok());
+        self.queue.post(Box::new(move || {
+            if pc_live(h) {
+                let p = text.as_ref().map_or(std::ptr::null(), |c| c.as_ptr());
+                // SAFETY: user callback; `p` is NULL or a live C string.
+                unsafe { f(h as xPeerConnection, p, cb.ctx as *mut c_void) };
+            }
+        }));
+    }
+
+    /// Posts a channel callback that runs only while the channel is live.
+    fn post_channel(
+        &self,
+        id: ChannelId,
+        task: impl FnOnce(usize, ChannelCallbacks) + Send + 'static,
+    ) {
+        let Some(entry) = self.channels.get(&id).copied() else {
+            return;
+        };
+        self.queue.post(Box::new(move || {
+            if channel_live(entry.handle) {
+                task(entry.handle, entry.cb);
+            }
+        }));
+    }
+
+    fn remote_channel(&mut self, id: ChannelId) {
+        let label = self.pc.channels().label(id).unwrap_or("").to_owned();
+        let handle = register_channel(self.handle, id, &label) as usize;
+        let cb = self.channel_callbacks(None);
+        self.channels.insert(id, ChannelEntry { handle, cb });
+        let (h, pcb) = (self.handle, self.cb);
+        if let Some(f) = pcb.on_datachannel {
+            self.queue.post(Box::new(move || {
+                if pc_live(h) && channel_live(handle) {
+                    // SAFETY: user callback with the user's ctx.
+                    unsafe {
+                        f(
+                            h as xPeerConnection,
+                            handle as xDataChannel,
+                            pcb.ctx as *mut c_void,
+                        )
+                    };
+                }
+            }));
+        }
+    }
+}
+
+impl Endpoint for PcEndpoint {
+    fn handle_datagram(&mut self, now: Instant, local: SocketAddr, from: SocketAddr, data: &[u8]) {
+        self.pc.handle_datagram(now, local, from, data);
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        self.pc.handle_timeout(now);
+    }
+
+    fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.pc.poll_transmit().map(|t| Transmit {
+            local: t.local,
+            dest: t.dest,
+            data: t.data,
+        })
+    }
+
+    fn poll_timeout(&mut self) -> Option<Instant> {
+        self.pc.poll_timeout()
+    }
+
+    fn dispatch_events(&mut self) {
+        while let Some(ev) = self.pc.poll_event() {
+            match ev {
+                PeerEvent::StateChanged(s) => self.post_state(s),
+                PeerEvent::IceCandidate(line) => self.post_candidate(line),
+                PeerEvent::DataChannel(id) => self.remote_channel(id),
+                PeerEvent::ChannelOpen(id) => self.post_channel(id, |h, cb| {
+                    if let Some(f) = cb.on_open.func {
+                        // SAFETY: user callback with its ctx.
+                        unsafe { f(h as xDataChannel, cb.on_open.ctx as *mut c_void) };
+                    }
+                }),
+                PeerEvent::ChannelMessage(id) => {
+                    while let Some((kind, data)) = self.pc.recv(id) {
+                        let t = match kind {
+                            MessageKind::Text => xDataChannelMsgType_String,
+                            MessageKind::Binary => xDataChannelMsgType_Binary,
+                        };
+                        self.post_channel(id, move |h, cb| {
+                            if let Some(f) = cb.on_message.func {
+                                // SAFETY: user callback; the bytes live for the call.
+                                unsafe {
+                                    f(
+                                        h as xDataChannel,
+                                        t,
+                                        data.as_ptr(),
+                                        data.len(),
+                                        cb.on_message.ctx as *mut c_void,
+                                    )
+                                };
+                            }
+                        });
+                    }
+                }
+                PeerEvent::ChannelClosed(id) => self.post_channel(id, |h, cb| {
+                    if let Some(f) = cb.on_close.func {
+                        // SAFETY: user callback with its ctx.
+                        unsafe { f(h as xDataChannel, cb.on_close.ctx as *mut c_void) };
+                    }
+                }),
+                PeerEvent::BufferedAmountLow(id) => self.post_channel(id, |h, cb| {
+                    if let Some(f) = cb.on_buffered_amount_low.func {
+                        // SAFETY: user callback with its ctx.
+                        unsafe {
+                            f(
+                                h as xDataChannel,
+                                cb.on_buffered_amount_low.ctx as *mut c_void,
+                            )
+                        };
+                    }
+                }),
+                PeerEvent::ChannelError(id, e) => {
+                    let err = channel_errno(&e);
+                    self.post_channel(id, move |h, cb| {
+                        if let Some(f) = cb.on_error.func {
+                            // SAFETY: user callback with its ctx.
+                            unsafe { f(h as xDataChannel, err, cb.on_error.ctx as *mut c_void) };
+                        }
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// Resolves the STUN server list off the loop thread and hands it over.
+fn resolve_in_background(list: String, endpoint: Arc<Mutex<PcEndpoint>>) {
+    // If no thread can be started, gathering completes at its timeout with
+    // host candidates only.
+    let _ = std::thread::Builder::new()
+        .name("xp2p-resolve".into())
+        .spawn(move || {
+            let servers: Vec<SocketAddr> = list
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .filter_map(|s| s.to_socket_addrs().ok()?.find(SocketAddr::is_ipv4))
+                .collect();
+            let mut ep = endpoint.lock();
+            ep.pc.add_stun_servers(clock::now(), &servers);
+            ep.kick();
+        });
+}
+
+impl PcObject {
+    /// Binds the host sockets, hands them to the I/O thread and starts
+    /// gathering, once. Host candidates are known when this returns.
+    fn ensure_gathering(&self) -> Result<(), xErrno> {
+        let mut ep = self.endpoint.lock();
+        if ep.io_id.is_some() {
+            return Ok(());
+        }
+        let sockets: Vec<UdpSocket> = netif::host_addresses(self.enable_ipv6)
+            .into_iter()
+            .filter_map(|ip| UdpSocket::bind(SocketAddr::new(ip, 0)).ok())
+            .collect();
+        if sockets.is_empty() {
+            return Err(xErrno_SysError);
+        }
+        for s in &sockets {
+            if let Ok(local) = s.local_addr() {
+                ep.pc.add_host_candidate(local);
+            }
+        }
+        if self.stun_server.is_some() {
+            ep.pc.expect_stun_servers();
+        }
+        ep.pc
+            .gather(clock::now())
+            .map_err(|_| xErrno_InvalidState)?;
+        drop(ep);
+        let shared: SharedEndpoint = self.endpoint.clone();
+        let id = io::register(shared, sockets).map_err(|_| xErrno_SysError)?;
+        self.endpoint.lock().io_id = Some(id);
+        if let Some(list) = self.stun_server.clone() {
+            resolve_in_background(list, self.endpoint.clone());
+        }
+        Ok(())
+    }
+
+    fn description(&self, offer: bool) -> *mut c_char {
+        if self.ensure_gathering().is_err() {
+            return std::ptr::null_mut();
+        }
+        let mut ep = self.endpoint.lock();
+        let now = clock::now();
+        let sdp = if offer {
+            ep.pc.create_offer(now)
+        } else {
+            ep.pc.create_answer(now)
+        };
+        ep.kick();
+        match sdp {
+            Ok(text) => malloc_string(text.as_ref()),
+            Err(_) => std::ptr::null_mut(),
+        }
+    }
+}
+
+/// Copies `text` into a `malloc`ed C string the caller frees.
+fn malloc_string(text: &str) -> *mut c_char {
+    // SAFETY: plain allocation, filled and terminated below.
+    let p = unsafe { libc::malloc(text.len() + 1) }.cast::<u8>();
+    if !p.is_null() {
+        // SAFETY: p has text.len() + 1 bytes.
+        unsafe {
+            std::ptr::copy_nonoverlapping(text.as_ptr(), p, text.len());
+            *p.add(text.len()) = 0;
+        }
+    }
+    p.cast()
+}
+
+fn with_pc<R>(pc: xPeerConnection, dead: R, f: impl FnOnce(&PcObject) -> R) -> R {
+    match PCS.get(pc) {
+        Some(obj) => f(&obj),
+        None => dead,
+    }
+}
+
+fn text_of<'a>(p: *const c_char) -> Option<&'a str> {
+    // SAFETY: a non-NULL `p` is a NUL-terminated string (caller contract).
+    unsafe { cstr_bytes(p) }.and_then(|b| std::str::from_utf8(b).ok())
+}
+
+fn errno(e: &PeerError) -> xErrno {
+    match e {
+        PeerError::Channel(c) => channel_errno(c),
+        PeerError::InvalidState(_) => xErrno_InvalidState,
+        _ => xErrno_InvalidArg,
+    }
+}
+
+/// Creates a PeerConnection bound to `loop`. NULL if `loop` or `conf` is
+/// NULL. The local SCTP port is `conf->sctp_port`, or 5000. Nothing is
+/// gathered until an offer, an answer or a local description is made.
+#[no_mangle]
+pub unsafe extern "C" fn xPeerConnectionCreate(
+    r#loop: xEventLoop,
+    conf: *const xPeerConnectionConf,
+) -> xPeerConnection {
+    ffi_boundary!(std::ptr::null_mut(), {
+        let Some(conf) = opt_ref(conf) else {
+            return std::ptr::null_mut();
+        };
+        if r#loop.is_null() {
+            return std::ptr::null_mut();
+        }
+        let cfg = PeerConfig {
+            sctp_port: conf.sctp_port,
+            ..PeerConfig::default()
+        };
+        let Ok(pc) = PeerConnection::new(cfg, clock::now()) else {
+            return std::ptr::null_mut();
+        };
+        let Ok(queue) = LoopQueue::attach(r#loop) else {
+            return std::ptr::null_mut();
+        };
+        let stun_server = text_of(conf.stun_server)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned);
+        let endpoint = Arc::new(Mutex::new(PcEndpoint {
+            pc,
+            handle: 0,
+            queue: queue.clone(),
+            cb: PcCallbacks {
+                on_state_change: conf.on_state_change,
+                on_ice_candidate: conf.on_ice_candidate,
+                on_datachannel: conf.on_datachannel,
+                on_dc_open: conf.on_dc_open,
+                on_dc_message: conf.on_dc_message,
+                on_dc_close: conf.on_dc_close,
+                ctx: conf.ctx as usize,
+            },
+            channels: HashMap::new(),
+            io_id: None,
+        }));
+        let handle = PCS.insert(Arc::new(PcObject {
+            queue,
+            endpoint: endpoint.clone(),
+            enable_ipv6: conf.enable_ipv6,
+            stun_server,
+        }));
+        endpoint.lock().handle = handle as usize;
+        handle
+    })
+}
+
+/// Destroys a PeerConnection: channels, SCTP, DTLS and ICE close, sockets
+/// and timers stop, every channel handle becomes invalid. No callback runs
+/// after this returns. NULL, stale and foreign handles are ignored.
+#[no_mangle]
+pub unsafe extern "C" fn xPeerConnectionDestroy(pc: xPeerConnection) {
+    ffi_boundary!((), {
+        let Some(obj) = PCS.remove(pc) else {
+            return;
+        };
+        let mut ep = obj.endpoint.lock();
+        for entry in ep.channels.values() {
+            CHANNELS.remove(entry.handle as *const c_void);
+        }
+        ep.pc.close();
+        let io_id = ep.io_id.take();
+        drop(ep);
+        if let Some(id) = io_id {
+            io::unregister(id);
+        }
+        obj.queue.detach();
+    })
+}
+
+/// Starts gathering if needed and returns the offer (`malloc`ed; the caller
+/// `free`s it) with the candidates gathered so far; more follow through
+/// `on_ice_candidate`. NULL for a bad handle or on failure.
+#[no_mangle]
+pub unsafe extern "C" fn xPeerConnectionCreateOffer(pc: xPeerConnection) -> *mut c_char {
+    ffi_boundary!(std::ptr::null_mut(), {
+        with_pc(pc, std::ptr::null_mut(), |obj| obj.description(true))
+    })
+}
+
+/// Returns the answer to the remote offer (`malloc`ed; the caller `free`s
+/// it). NULL for a bad handle or without a remote offer.
+#[no_mangle]
+pub unsafe extern "C" fn xPeerConnectionCreateAnswer(pc: xPeerConnection) -> *mut c_char {
+    ffi_boundary!(std::ptr::null_mut(), {
+        with_pc(pc, std::ptr::null_mut(), |obj| obj.description(false))
+    })
+}
+
+/// Starts gathering if needed; the text itself is not used (the local
+/// description is the one CreateOffer/CreateAnswer returned). InvalidArg for
+/// NULL arguments.
+#[no_mangle]
+pub unsafe extern "C" fn xPeerConnectionSetLocalDescription(
+    pc: xPeerConnection,
+    sdp: *const c_char,
+) -> xErrno {
+    ffi_boundary!(xErrno_Unknown, {
+        let Some(text) = text_of(sdp) else {
+            return xErrno_InvalidArg;
+        };
+        with_pc(pc, xErrno_InvalidArg, |obj| {
+            if let Err(e) = obj.ensure_gathering() {
+                return e;
+            }
+            let mut ep = obj.endpoint.lock();
+            let r = ep.pc.set_local_description(clock::now(), text);
+            ep.kick();
+            r.map_or_else(|e| errno(&e), |()| xErrno_Ok)
+        })
+    })
+}
+
+/// Applies the peer's offer or answer: ICE credentials and candidates,
+/// DTLS fingerprint (verified during the handshake) and setup role, SCTP
+/// port, max-message-size. InvalidArg for NULL arguments or bad SDP.
+#[no_mangle]
+pub unsafe extern "C" fn xPeerConnectionSetRemoteDescription(
+    pc: xPeerConnection,
+    sdp: *const c_char,
+) -> xErrno {
+    ffi_boundary!(xErrno_Unknown, {
+        let Some(text) = text_of(sdp) else {
+            return xErrno_InvalidArg;
+        };
+        with_pc(pc, xErrno_InvalidArg, |obj| {
+            let mut ep = obj.endpoint.lock();
+            let r = ep.pc.set_remote_description(clock::now(), text);
+            ep.kick();
+            r.map_or_else(|e| errno(&e), |()| xErrno_Ok)
+        })
+    })
+}
+
+/// Adds a trickled remote candidate (`a=candidate:…`, `candidate:…`, bare,
+/// or `a=end-of-candidates`). InvalidArg for NULL or a bad line.
+#[no_mangle]
+pub unsafe extern "C" fn xPeerConnectionAddIceCandidate(
+    pc: xPeerConnection,
+    candidate_sdp: *const c_char,
+) -> xErrno {
+    ffi_boundary!(xErrno_Unknown, {
+        let Some(line) = text_of(candidate_sdp) else {
+            return xErrno_InvalidArg;
+        };
+        with_pc(pc, xErrno_InvalidArg, |obj| {
+            let mut ep = obj.endpoint.lock();
+            let r = ep.pc.add_remote_candidate(clock::now(), line);
+            ep.kick();
+            r.map_or_else(|e| errno(&e), |()| xErrno_Ok)
+        })
+    })
+}
+
+/// Creates a data channel and returns its handle at once, before or after
+/// the connection is up; it opens (`on_open`) when SCTP is. Callbacks the
+/// conf leaves NULL fall back to the PeerConnection's `on_dc_*` with its
+/// ctx. NULL for NULL arguments, a bad label or too many channels.
+#[no_mangle]
+pub unsafe extern "C" fn xPeerConnectionCreateDataChannel(
+    pc: xPeerConnection,
+    conf: *const xDataChannelConf,
+) -> xDataChannel {
+    ffi_boundary!(std::ptr::null_mut(), {
+        let Some(conf) = opt_ref(conf) else {
+            return std::ptr::null_mut();
+        };
+        let label = String::from_utf8_lossy(c_array_bytes(&conf.label)).into_owned();
+        let protocol = String::from_utf8_lossy(c_array_bytes(&conf.protocol)).into_owned();
+        let reliability = if conf.max_retransmits > 0 {
+            Reliability::MaxRetransmits(u32::from(conf.max_retransmits))
+        } else if conf.max_packet_life_time > 0 {
+            Reliability::MaxLifetime(u32::from(conf.max_packet_life_time))
+        } else {
+            Reliability::Reliable
+        };
+        let cfg = ChannelConfig {
+            label: label.clone(),
+            protocol,
+            ordered: conf.ordered,
+            reliability,
+            ..ChannelConfig::default()
+        };
+        let pc_token = pc as usize;
+        with_endpoint(pc_token, std::ptr::null_mut(), |ep| {
+            let Ok(id) = ep.pc.create_data_channel(cfg) else {
+                return std::ptr::null_mut();
+            };
+            let handle = register_channel(pc_token, id, &label);
+            let cb = ep.channel_callbacks(Some(conf));
+            ep.channels.insert(
+                id,
+                ChannelEntry {
+                    handle: handle as usize,
+                    cb,
+                },
+            );
+            ep.kick();
+            handle
+        })
+    })
+}
+
+/// The connection state; Closed for NULL, stale or foreign handles.
+#[no_mangle]
+pub unsafe extern "C" fn xPeerConnectionGetState(pc: xPeerConnection) -> xPeerConnectionState {
+    ffi_boundary!(xPeerConnectionState_Closed, {
+        with_endpoint(pc as usize, xPeerConnectionState_Closed, |ep| {
+            ep.pc.state().code()
+        })
+    })
+}

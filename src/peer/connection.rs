@@ -1,0 +1,914 @@
+//! [`PeerConnection`]: the layers composed, and the offer/answer logic.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use super::{
+    PeerConfig, PeerError, PeerEvent, PeerState, DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_SCTP_PORT, MID,
+};
+use crate::channel::{
+    self, ChannelConfig, ChannelError, ChannelEvent, ChannelId, ChannelManager, MessageKind,
+    SctpSend,
+};
+use crate::dcep;
+use crate::dtls::{
+    Certificate, DtlsConfig, DtlsEvent, DtlsRole, DtlsSession, DtlsState, Fingerprint,
+    FINGERPRINT_LEN,
+};
+use crate::ice::agent::{IceAgent, IceEvent, IceState, Received, Role, Transmit};
+use crate::ice::{Candidate, Transport};
+use crate::sctp::{self, ResetDirection, SctpAssociation, SctpConfig, SctpError, SctpEvent};
+use crate::sdp::{encode_webrtc, IceParams, SessionDescription, Setup, WebRtcParams};
+
+/// DTLS datagrams kept while no DTLS session exists yet (they can only come
+/// from an authenticated ICE peer, so this is a small bound).
+const MAX_EARLY_DTLS: usize = 32;
+
+/// Bytes kept free between the SCTP path MTU and one DTLS record.
+const SCTP_MTU_MARGIN: usize = 32;
+
+/// Which side of the offer/answer exchange we are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Side {
+    Undecided,
+    Offerer,
+    Answerer,
+}
+
+/// What the remote description told us.
+#[derive(Debug, Clone, Copy)]
+struct Remote {
+    /// The peer's `a=sctp-port` (5000 when absent).
+    sctp_port: u16,
+    /// The peer's `a=max-message-size` (65536 when absent, 0 = unlimited).
+    max_message_size: usize,
+}
+
+/// Counters of what the PeerConnection dropped between layers; for tests
+/// and diagnostics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PeerStats {
+    /// DTLS datagrams dropped because they arrived before the remote
+    /// description and the early queue was full.
+    pub early_dtls_dropped: u64,
+    /// Non-DTLS application datagrams (a PeerConnection carries none).
+    pub raw_data_dropped: u64,
+    /// SCTP packets DTLS refused to encrypt (not connected, too large).
+    pub dtls_send_errors: u64,
+    /// DTLS datagrams ICE refused (no selected pair, queue full).
+    pub ice_send_errors: u64,
+    /// Channel messages SCTP refused for a reason other than back-pressure.
+    pub sctp_send_errors: u64,
+}
+
+/// A WebRTC PeerConnection for data channels, sans-IO.
+///
+/// The driver binds sockets and registers them with
+/// [`add_host_candidate`](Self::add_host_candidate), feeds what arrives to
+/// [`handle_datagram`](Self::handle_datagram), calls
+/// [`handle_timeout`](Self::handle_timeout) at
+/// [`poll_timeout`](Self::poll_timeout), and after every call drains
+/// [`poll_transmit`](Self::poll_transmit) and
+/// [`poll_event`](Self::poll_event).
+pub struct PeerConnection {
+    local_port: u16,
+    max_message_size: usize,
+    certificate: Certificate,
+    fingerprint_text: String,
+    ice: IceAgent,
+    gathering: bool,
+    side: Side,
+    remote: Option<Remote>,
+    dtls_role: Option<DtlsRole>,
+    dtls: Option<DtlsSession>,
+    early_dtls: VecDeque<Vec<u8>>,
+    sctp: Option<SctpAssociation>,
+    channels: ChannelManager,
+    /// A channel message SCTP refused with `WouldBlock`, retried first.
+    pending_send: Option<SctpSend>,
+    state: PeerState,
+    ice_connected: bool,
+    consent_stale: bool,
+    /// We called `close`, or the peer closed DTLS: channel loss is not an
+    /// error then.
+    closing: bool,
+    /// Datagrams taken from the ICE agent before it was closed.
+    outbox: VecDeque<Transmit>,
+    events: VecDeque<PeerEvent>,
+    stats: PeerStats,
+}
+
+impl fmt::Debug for PeerConnection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PeerConnection")
+            .field("state", &self.state)
+            .field("side", &self.side)
+            .field("ice", &self.ice.state())
+            .field("dtls", &self.dtls.as_ref().map(DtlsSession::state))
+            .field("sctp_up", &self.channels.is_up())
+            .finish_non_exhaustive()
+    }
+}
+
+fn dtls_to_channel_role(role: DtlsRole) -> channel::DtlsRole {
+    match role {
+        DtlsRole::Client => channel::DtlsRole::Client,
+        DtlsRole::Server => channel::DtlsRole::Server,
+    }
+}
+
+fn sctp_reliability(r: dcep::Reliability) -> sctp::Reliability {
+    match r {
+        dcep::Reliability::Reliable => sctp::Reliability::Reliable,
+        dcep::Reliability::MaxRetransmits(n) => sctp::Reliability::MaxRetransmits(n),
+        dcep::Reliability::MaxLifetime(ms) => sctp::Reliability::MaxLifetime(ms),
+    }
+}
+
+fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+impl PeerConnection {
+    /// Creates the ICE agent (controlling until the roles are known) and
+    /// generates the DTLS certificate. Nothing is gathered or sent yet.
+    pub fn new(cfg: PeerConfig, now: Instant) -> Result<Self, PeerError> {
+        let mut ice_cfg = cfg.ice.clone();
+        ice_cfg.role = Role::Controlling;
+        ice_cfg
+            .stun_servers
+            .extend(cfg.stun_servers.iter().copied());
+        if ice_cfg.rng_seed.is_none() {
+            ice_cfg.rng_seed = cfg.rng_seed;
+        }
+        let ice = IceAgent::new(ice_cfg, now)?;
+        let certificate = Certificate::generate()?;
+        let fingerprint_text = certificate.fingerprint().to_sdp();
+        let max_message_size = if cfg.max_message_size == 0 {
+            DEFAULT_MAX_MESSAGE_SIZE
+        } else {
+            cfg.max_message_size
+        };
+        let local_port = if cfg.sctp_port == 0 {
+            DEFAULT_SCTP_PORT
+        } else {
+            cfg.sctp_port
+        };
+        Ok(PeerConnection {
+            local_port,
+            max_message_size,
+            certificate,
+            fingerprint_text,
+            ice,
+            gathering: false,
+            side: Side::Undecided,
+            remote: None,
+            dtls_role: None,
+            dtls: None,
+            early_dtls: VecDeque::new(),
+            sctp: None,
+            channels: ChannelManager::new(
+                channel::DEFAULT_REMOTE_MAX_MESSAGE_SIZE,
+                max_message_size,
+            ),
+            pending_send: None,
+            state: PeerState::New,
+            ice_connected: false,
+            consent_stale: false,
+            closing: false,
+            outbox: VecDeque::new(),
+            events: VecDeque::new(),
+            stats: PeerStats::default(),
+        })
+    }
+
+    /// The connection state.
+    pub fn state(&self) -> PeerState {
+        self.state
+    }
+
+    /// Our certificate fingerprint as written in `a=fingerprint`:
+    /// `sha-256 XX:…:XX`, uppercase.
+    pub fn local_fingerprint(&self) -> String {
+        self.fingerprint_text.clone()
+    }
+
+    /// The ICE agent, for diagnostics (state, candidates, selected pair).
+    pub fn ice(&self) -> &IceAgent {
+        &self.ice
+    }
+
+    /// Our DTLS role, once the remote description settled it.
+    pub fn dtls_role(&self) -> Option<DtlsRole> {
+        self.dtls_role
+    }
+
+    /// The DTLS session, once the remote description is set.
+    pub fn dtls(&self) -> Option<&DtlsSession> {
+        self.dtls.as_ref()
+    }
+
+    /// Counters of what was dropped between layers.
+    pub fn stats(&self) -> PeerStats {
+        self.stats
+    }
+
+    /// The data channels: labels, states, stream ids, buffered amounts.
+    pub fn channels(&self) -> &ChannelManager {
+        &self.channels
+    }
+
+    /// The data channels, for settings such as the buffered-amount low
+    /// threshold.
+    pub fn channels_mut(&mut self) -> &mut ChannelManager {
+        &mut self.channels
+    }
+
+    /// Registers a socket the driver bound at `base` as a host candidate.
+    pub fn add_host_candidate(&mut self, base: SocketAddr) {
+        if self.state == PeerState::Closed {
+            return;
+        }
+        self.ice.add_host_candidate(base);
+        self.translate_ice_events();
+    }
+
+    /// Announces STUN servers still being resolved (see
+    /// [`IceAgent::expect_stun_servers`]).
+    pub fn expect_stun_servers(&mut self) {
+        self.ice.expect_stun_servers();
+    }
+
+    /// Adds resolved STUN servers (possibly none).
+    pub fn add_stun_servers(&mut self, now: Instant, servers: &[SocketAddr]) {
+        if self.state == PeerState::Closed {
+            return;
+        }
+        self.ice.add_stun_servers(now, servers);
+        self.process(now);
+    }
+
+    /// Starts ICE gathering unless it already started. Host candidates are
+    /// reported at once as [`PeerEvent::IceCandidate`].
+    pub fn gather(&mut self, now: Instant) -> Result<(), PeerError> {
+        if self.state == PeerState::Closed {
+            return Err(PeerError::InvalidState("closed"));
+        }
+        if !self.gathering {
+            self.ice.gather(now)?;
+            self.gathering = true;
+        }
+        self.process(now);
+        Ok(())
+    }
+
+    /// Makes us the offerer and returns the offer: WebRTC SDP (spec §4.2
+    /// layout) with the candidates gathered so far, trickle, `a=setup:actpass`,
+    /// mid `0`, our sctp-port, `a=max-message-size` and our fingerprint.
+    /// Starts gathering if needed.
+    pub fn create_offer(&mut self, now: Instant) -> Result<String, PeerError> {
+        if self.state == PeerState::Closed {
+            return Err(PeerError::InvalidState("closed"));
+        }
+        if self.side == Side::Answerer {
+            return Err(PeerError::InvalidState("already answering a remote offer"));
+        }
+        self.side = Side::Offerer;
+        self.gather(now)?;
+        Ok(self.local_description(Setup::Actpass))
+    }
+
+    /// Returns the answer to the remote offer set with
+    /// [`set_remote_description`](Self::set_remote_description):
+    /// `a=setup:active` (we are the DTLS client) unless the offer said
+    /// `active`, then `passive`. Starts gathering if needed.
+    pub fn create_answer(&mut self, now: Instant) -> Result<String, PeerError> {
+        if self.state == PeerState::Closed {
+            return Err(PeerError::InvalidState("closed"));
+        }
+        if self.side != Side::Answerer || self.remote.is_none() {
+            return Err(PeerError::InvalidState("no remote offer"));
+        }
+        self.gather(now)?;
+        let setup = match self.dtls_role {
+            Some(DtlsRole::Server) => Setup::Passive,
+            _ => Setup::Active,
+        };
+        Ok(self.local_description(setup))
+    }
+
+    /// Applies our own description: starts gathering if needed; the text
+    /// itself is not used (offer and answer come from this object).
+    pub fn set_local_description(&mut self, now: Instant, sdp: &str) -> Result<(), PeerError> {
+        let _ = sdp;
+        self.gather(now)
+    }
+
+    /// Applies the peer's offer or answer: its `sha-256` fingerprint is
+    /// pinned for the DTLS handshake, `a=setup` decides our DTLS role, the
+    /// ICE role follows the offer/answer side (offerer controlling), and the
+    /// ICE credentials and candidates go to the agent. Errors for SDP that
+    /// does not parse, a description that is not a data-channel one, or one
+    /// without a `sha-256` fingerprint; a second remote description is
+    /// [`PeerError::InvalidState`] (no renegotiation).
+    pub fn set_remote_description(&mut self, now: Instant, sdp: &str) -> Result<(), PeerError> {
+        if self.state == PeerState::Closed {
+            return Err(PeerError::InvalidState("closed"));
+        }
+        if self.remote.is_some() {
+            return Err(PeerError::InvalidState("remote description already set"));
+        }
+        let desc = SessionDescription::decode(sdp)?;
+        if !desc.is_webrtc {
+            return Err(PeerError::InvalidDescription(
+                "not a WebRTC data-channel description",
+            ));
+        }
+        let fingerprint = desc
+            .fingerprints
+            .iter()
+            .find(|f| f.algorithm == "sha-256" && f.bytes.len() == FINGERPRINT_LEN)
+            .map(|f| {
+                let mut b = [0u8; FINGERPRINT_LEN];
+                b.copy_from_slice(&f.bytes);
+                Fingerprint(b)
+            })
+            .ok_or(PeerError::InvalidDescription("no sha-256 fingerprint"))?;
+        // RFC 4145: no a=setup means active. An offerer is the DTLS server
+        // when the answer says active, else the client; an answerer is the
+        // server when the offer says active, else (actpass, passive) the
+        // client.
+        let role = match desc.setup {
+            None | Some(Setup::Active) => DtlsRole::Server,
+            Some(Setup::Passive) | Some(Setup::Actpass) => DtlsRole::Client,
+        };
+        let ice_role = match self.side {
+            Side::Offerer => Role::Controlling,
+            Side::Undecided | Side::Answerer => {
+                self.side = Side::Answerer;
+                Role::Controlled
+            }
+        };
+        let remote_mms = match desc.max_message_size {
+            None => channel::DEFAULT_REMOTE_MAX_MESSAGE_SIZE,
+            Some(n) => usize::try_from(n).unwrap_or(0),
+        };
+        let mut dtls_cfg = DtlsConfig::new(role, self.certificate.clone());
+        dtls_cfg.remote_fingerprint = Some(fingerprint);
+        let mut dtls = DtlsSession::new(dtls_cfg)?;
+        while let Some(d) = self.early_dtls.pop_front() {
+            dtls.handle_datagram(now, &d);
+        }
+        self.dtls = Some(dtls);
+        self.dtls_role = Some(role);
+        self.remote = Some(Remote {
+            sctp_port: desc
+                .sctp_port
+                .filter(|&p| p != 0)
+                .unwrap_or(DEFAULT_SCTP_PORT),
+            max_message_size: remote_mms,
+        });
+        self.channels.set_remote_max_message_size(remote_mms);
+
+        self.ice.set_role(ice_role);
+        self.ice.set_remote_credentials(&desc.ufrag, &desc.pwd);
+        for cand in desc.candidates {
+            // Unresolved mDNS names are left to the caller, who resolves
+            // them and adds them with `add_remote_candidate`.
+            let _ = self.ice.add_remote_candidate(now, cand);
+        }
+        if desc.end_of_candidates {
+            self.ice.remote_end_of_candidates();
+        }
+        if self.ice_connected {
+            self.start_dtls(now);
+        }
+        self.process(now);
+        Ok(())
+    }
+
+    /// Adds a trickled remote candidate: `a=candidate:…`, `candidate:…`,
+    /// the bare value, or `a=end-of-candidates` (also an empty line, as
+    /// browsers signal it). TCP candidates are ignored.
+    pub fn add_remote_candidate(&mut self, now: Instant, line: &str) -> Result<(), PeerError> {
+        if self.state == PeerState::Closed {
+            return Err(PeerError::InvalidState("closed"));
+        }
+        let line = line.trim();
+        let bare = line.strip_prefix("a=").unwrap_or(line);
+        if bare.is_empty() || bare == "end-of-candidates" {
+            self.ice.remote_end_of_candidates();
+            self.process(now);
+            return Ok(());
+        }
+        let cand = Candidate::parse(line)?;
+        if cand.transport != Transport::Udp {
+            return Ok(());
+        }
+        self.ice.add_remote_candidate(now, cand)?;
+        self.process(now);
+        Ok(())
+    }
+
+    /// Creates a channel. The id is usable at once; the channel opens
+    /// ([`PeerEvent::ChannelOpen`]) once the SCTP association is up and the
+    /// peer acknowledged it.
+    pub fn create_data_channel(&mut self, cfg: ChannelConfig) -> Result<ChannelId, PeerError> {
+        if self.state.is_terminal() {
+            return Err(PeerError::InvalidState("connection closed or failed"));
+        }
+        let id = self.channels.create_channel(cfg)?;
+        self.flush_outbound();
+        Ok(id)
+    }
+
+    /// Queues one message on an open channel. Empty messages are allowed;
+    /// a message above the peer's `a=max-message-size` is
+    /// `Channel(TooLarge)`.
+    pub fn send(&mut self, id: ChannelId, kind: MessageKind, data: &[u8]) -> Result<(), PeerError> {
+        self.channels.send(id, kind, data)?;
+        self.flush_outbound();
+        Ok(())
+    }
+
+    /// Starts closing a channel (stream reset); both sides see
+    /// [`PeerEvent::ChannelClosed`].
+    pub fn close_channel(&mut self, id: ChannelId) {
+        self.channels.close(id);
+        self.flush_outbound();
+    }
+
+    /// Takes the oldest received message of the channel.
+    pub fn recv(&mut self, id: ChannelId) -> Option<(MessageKind, Vec<u8>)> {
+        self.channels.recv(id)
+    }
+
+    /// One datagram from the socket bound at `local`. STUN goes to ICE,
+    /// DTLS from the authenticated peer to DTLS; anything else is dropped.
+    pub fn handle_datagram(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        from: SocketAddr,
+        data: &[u8],
+    ) {
+        if self.state == PeerState::Closed {
+            return;
+        }
+        match self.ice.handle_datagram(now, local, from, data) {
+            Received::Dtls => match self.dtls.as_mut() {
+                Some(dtls) => dtls.handle_datagram(now, data),
+                None if self.early_dtls.len() < MAX_EARLY_DTLS => {
+                    self.early_dtls.push_back(data.to_vec());
+                }
+                None => self.stats.early_dtls_dropped += 1,
+            },
+            Received::Data => self.stats.raw_data_dropped += 1,
+            Received::Consumed | Received::ChannelData | Received::Dropped => {}
+        }
+        self.process(now);
+    }
+
+    /// Advances every layer's timers to `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.state == PeerState::Closed {
+            return;
+        }
+        self.ice.handle_timeout(now);
+        if let Some(dtls) = self.dtls.as_mut() {
+            dtls.handle_timeout(now);
+        }
+        if let Some(sctp) = self.sctp.as_mut() {
+            sctp.handle_timeout(now);
+        }
+        self.process(now);
+    }
+
+    /// The next datagram to send.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.outbox.pop_front().or_else(|| self.ice.poll_transmit())
+    }
+
+    /// The earliest deadline of the layers.
+    pub fn poll_timeout(&mut self) -> Option<Instant> {
+        if self.state == PeerState::Closed {
+            return None;
+        }
+        let mut t = self.ice.poll_timeout();
+        if let Some(dtls) = self.dtls.as_ref() {
+            t = earliest(t, dtls.poll_timeout());
+        }
+        if let Some(sctp) = self.sctp.as_ref() {
+            t = earliest(t, sctp.poll_timeout());
+        }
+        t
+    }
+
+    /// The next event.
+    pub fn poll_event(&mut self) -> Option<PeerEvent> {
+        self.events.pop_front()
+    }
+
+    /// Closes the connection: DTLS close_notify to the peer (which then
+    /// closes too), SCTP torn down, ICE closed; every channel is Closed and
+    /// the state `Closed`.
+    pub fn close(&mut self) {
+        if self.state == PeerState::Closed {
+            return;
+        }
+        self.closing = true;
+        self.channels.association_lost();
+        self.pending_send = None;
+        self.flush_outbound();
+        if let Some(dtls) = self.dtls.as_mut() {
+            dtls.close();
+        }
+        self.drain_dtls();
+        if let Some(sctp) = self.sctp.as_mut() {
+            // Its ABORT can no longer be encrypted: the peer learns of the
+            // end from close_notify.
+            sctp.close();
+            while sctp.poll_transmit().is_some() {}
+        }
+        while let Some(t) = self.ice.poll_transmit() {
+            self.outbox.push_back(t);
+        }
+        self.translate_ice_events();
+        self.ice.close();
+        while self.ice.poll_event().is_some() {}
+        self.set_state(PeerState::Closed);
+    }
+
+    fn local_description(&self, setup: Setup) -> String {
+        let candidates: Vec<Candidate> = self.ice.local_candidates().cloned().collect();
+        let (ufrag, pwd) = self.ice.local_credentials();
+        encode_webrtc(&WebRtcParams {
+            ice: IceParams {
+                ufrag,
+                pwd,
+                candidates: &candidates,
+                trickle: true,
+                end_of_candidates: false,
+            },
+            fingerprint: &self.fingerprint_text,
+            setup,
+            mid: MID,
+            sctp_port: self.local_port,
+            max_message_size: Some(self.max_message_size as u64),
+        })
+    }
+
+    fn set_state(&mut self, s: PeerState) {
+        if self.state == s {
+            return;
+        }
+        // Failed and Closed are final, except that closing a failed
+        // connection reports Closed.
+        if self.state == PeerState::Closed
+            || (self.state == PeerState::Failed && s != PeerState::Closed)
+        {
+            return;
+        }
+        self.state = s;
+        self.events.push_back(PeerEvent::StateChanged(s));
+    }
+
+    fn fail(&mut self) {
+        if self.state.is_terminal() {
+            return;
+        }
+        self.channels.association_lost();
+        self.pending_send = None;
+        if let Some(sctp) = self.sctp.as_mut() {
+            sctp.close();
+        }
+        self.set_state(PeerState::Failed);
+    }
+
+    /// Moves everything between the layers until nothing changes.
+    fn process(&mut self, now: Instant) {
+        // Each round moves data at least one layer further; the bound only
+        // guards against a layer that keeps reporting work.
+        for _ in 0..64 {
+            let mut progress = self.translate_ice_events_at(now);
+            if self.ice_connected {
+                self.start_dtls(now);
+            }
+            progress |= self.process_dtls(now);
+            progress |= self.process_sctp(now);
+            progress |= self.flush_outbound();
+            if !progress {
+                break;
+            }
+        }
+    }
+
+    fn translate_ice_events(&mut self) {
+        while let Some(ev) = self.ice.poll_event() {
+            self.on_ice_event(None, ev);
+        }
+    }
+
+    fn translate_ice_events_at(&mut self, now: Instant) -> bool {
+        let mut any = false;
+        while let Some(ev) = self.ice.poll_event() {
+            any = true;
+            self.on_ice_event(Some(now), ev);
+        }
+        any
+    }
+
+    fn on_ice_event(&mut self, now: Option<Instant>, ev: IceEvent) {
+        match ev {
+            IceEvent::StateChanged(s) => match s {
+                IceState::Checking => {
+                    if self.state == PeerState::New {
+                        self.set_state(PeerState::Connecting);
+                    }
+                }
+                IceState::Connected | IceState::Completed => {
+                    if self.state == PeerState::New {
+                        self.set_state(PeerState::Connecting);
+                    }
+                    self.ice_connected = true;
+                    if let Some(now) = now {
+                        self.start_dtls(now);
+                    }
+                }
+                IceState::Failed => self.fail(),
+                IceState::New | IceState::Gathering | IceState::Closed => {}
+            },
+            IceEvent::LocalCandidate(c) => {
+                let line = format!("{}\r\n", c.to_sdp_attribute());
+                self.events.push_back(PeerEvent::IceCandidate(Some(line)));
+            }
+            IceEvent::GatheringComplete => self.events.push_back(PeerEvent::IceCandidate(None)),
+            IceEvent::ConsentStale => {
+                self.consent_stale = true;
+                if self.state == PeerState::Connected {
+                    self.set_state(PeerState::Disconnected);
+                }
+            }
+            IceEvent::ConsentRestored => {
+                self.consent_stale = false;
+                if self.state == PeerState::Disconnected {
+                    self.set_state(PeerState::Connected);
+                }
+            }
+            IceEvent::SelectedPair { .. } | IceEvent::RoleChanged(_) => {}
+        }
+    }
+
+    fn start_dtls(&mut self, now: Instant) {
+        if self.state.is_terminal() {
+            return;
+        }
+        let Some(dtls) = self.dtls.as_mut() else {
+            return;
+        };
+        if dtls.state() != DtlsState::New {
+            return;
+        }
+        if dtls.start(now).is_err() {
+            self.fail();
+        }
+    }
+
+    fn start_sctp(&mut self, now: Instant) {
+        if self.sctp.is_some() || self.state.is_terminal() {
+            return;
+        }
+        let (Some(dtls), Some(remote)) = (self.dtls.as_ref(), self.remote) else {
+            return;
+        };
+        // Each SCTP packet must fit one DTLS record. usrsctp may exceed its
+        // path MTU by a few bytes (9 bytes over in our measurements), hence the margin.
+        let mtu =
+            u16::try_from(dtls.max_payload().saturating_sub(SCTP_MTU_MARGIN)).unwrap_or(u16::MAX);
+        let remote_max = if remote.max_message_size == 0 {
+            self.max_message_size
+        } else {
+            remote.max_message_size
+        };
+        let cfg = SctpConfig {
+            local_port: self.local_port,
+            remote_port: remote.sctp_port,
+            // Receive up to what we advertised; the channel manager holds
+            // sends to the peer's limit.
+            max_message_size: self.max_message_size.max(remote_max),
+            mtu,
+            ..SctpConfig::default()
+        };
+        match SctpAssociation::new(cfg).and_then(|mut a| a.start(now).map(|()| a)) {
+            Ok(a) => self.sctp = Some(a),
+            Err(_) => self.fail(),
+        }
+    }
+
+    fn process_dtls(&mut self, now: Instant) -> bool {
+        let mut progress = false;
+        let mut events = Vec::new();
+        if let Some(dtls) = self.dtls.as_mut() {
+            while let Some(ev) = dtls.poll_event() {
+                events.push(ev);
+            }
+        }
+        for ev in events {
+            progress = true;
+            match ev {
+                DtlsEvent::Connected => self.start_sctp(now),
+                DtlsEvent::Readable => {}
+                DtlsEvent::Closed => {
+                    if !self.closing && !self.state.is_terminal() {
+                        // The peer closed the connection.
+                        self.closing = true;
+                        self.channels.association_lost();
+                        self.pending_send = None;
+                        if let Some(sctp) = self.sctp.as_mut() {
+                            sctp.close();
+                        }
+                        self.set_state(PeerState::Closed);
+                    }
+                }
+                DtlsEvent::Failed(_) => self.fail(),
+            }
+        }
+        if let (Some(dtls), Some(sctp)) = (self.dtls.as_mut(), self.sctp.as_mut()) {
+            while let Some(pkt) = dtls.recv_vec() {
+                progress = true;
+                sctp.handle_packet(now, &pkt);
+            }
+        }
+        progress
+    }
+
+    fn process_sctp(&mut self, _now: Instant) -> bool {
+        let Some(sctp) = self.sctp.as_mut() else {
+            return false;
+        };
+        let mut progress = false;
+        let mut events = Vec::new();
+        while let Some(ev) = sctp.poll_event() {
+            events.push(ev);
+        }
+        while let Some((stream, ppid, data)) = sctp.recv() {
+            progress = true;
+            self.channels.handle_sctp_message(stream, ppid, &data);
+        }
+        for ev in events {
+            progress = true;
+            match ev {
+                SctpEvent::Connected {
+                    outbound_streams,
+                    inbound_streams,
+                } => {
+                    let role = self.dtls_role.unwrap_or(DtlsRole::Client);
+                    self.channels.set_role(dtls_to_channel_role(role));
+                    let _ = self
+                        .channels
+                        .association_up(outbound_streams.min(inbound_streams));
+                    if self.consent_stale {
+                        self.set_state(PeerState::Disconnected);
+                    } else {
+                        self.set_state(PeerState::Connected);
+                    }
+                }
+                SctpEvent::StreamReset { stream, direction } => {
+                    self.channels
+                        .handle_stream_reset(stream, direction == ResetDirection::Incoming);
+                }
+                SctpEvent::Message { .. }
+                | SctpEvent::SendFailed { .. }
+                | SctpEvent::Writable
+                | SctpEvent::SenderDry => {}
+                SctpEvent::Lost => {
+                    if self.closing {
+                        self.channels.association_lost();
+                    } else {
+                        self.fail();
+                    }
+                }
+                SctpEvent::Closed => {
+                    self.channels.association_lost();
+                    if !self.closing && !self.state.is_terminal() {
+                        self.closing = true;
+                        self.set_state(PeerState::Closed);
+                    }
+                }
+            }
+        }
+        progress
+    }
+
+    /// Channel messages and resets → SCTP → DTLS → ICE, then channel
+    /// events. Needs no time: none of these steps reads a clock.
+    fn flush_outbound(&mut self) -> bool {
+        let mut moved = false;
+        if let Some(sctp) = self.sctp.as_mut() {
+            if sctp.is_connected() {
+                loop {
+                    let next = match self.pending_send.take() {
+                        Some(s) => s,
+                        None => match self.channels.poll_sctp_send() {
+                            Some(s) => s,
+                            None => break,
+                        },
+                    };
+                    let r = sctp.send(
+                        next.stream,
+                        next.ppid,
+                        &next.data,
+                        next.ordered,
+                        sctp_reliability(next.reliability),
+                    );
+                    match r {
+                        Ok(()) => {
+                            moved = true;
+                            if next.counted > 0 {
+                                self.channels.on_sent(next.stream, next.counted);
+                            }
+                        }
+                        Err(SctpError::WouldBlock) => {
+                            self.pending_send = Some(next);
+                            break;
+                        }
+                        Err(e) => {
+                            moved = true;
+                            self.stats.sctp_send_errors += 1;
+                            if next.counted > 0 {
+                                self.channels.on_sent(next.stream, next.counted);
+                            }
+                            if let (Some(id), SctpError::MessageTooLarge { size, max }) =
+                                (self.channels.channel_by_stream(next.stream), e)
+                            {
+                                self.events.push_back(PeerEvent::ChannelError(
+                                    id,
+                                    ChannelError::TooLarge { size, max },
+                                ));
+                            }
+                        }
+                    }
+                }
+                if self.pending_send.is_none() {
+                    while let Some(stream) = self.channels.poll_stream_reset() {
+                        moved = true;
+                        let _ = sctp.reset_stream(stream);
+                    }
+                }
+            }
+            while let Some(pkt) = sctp.poll_transmit() {
+                moved = true;
+                match self.dtls.as_mut() {
+                    Some(dtls) if dtls.state() == DtlsState::Connected => {
+                        if dtls.send(&pkt).is_err() {
+                            self.stats.dtls_send_errors += 1;
+                        }
+                        while let Some(d) = dtls.poll_transmit() {
+                            if self.ice.send(&d).is_err() {
+                                self.stats.ice_send_errors += 1;
+                            }
+                        }
+                    }
+                    _ => self.stats.dtls_send_errors += 1,
+                }
+            }
+        }
+        moved |= self.drain_dtls();
+        while let Some(ev) = self.channels.poll_event() {
+            moved = true;
+            let out = match ev {
+                ChannelEvent::Open(id) => Some(PeerEvent::ChannelOpen(id)),
+                ChannelEvent::RemoteOpen(id) => Some(PeerEvent::DataChannel(id)),
+                ChannelEvent::Message(id, _) => Some(PeerEvent::ChannelMessage(id)),
+                ChannelEvent::BufferedAmountLow(id) => Some(PeerEvent::BufferedAmountLow(id)),
+                ChannelEvent::Closing(_) => None,
+                ChannelEvent::Closed(id) => Some(PeerEvent::ChannelClosed(id)),
+                ChannelEvent::Error(_, ChannelError::AssociationLost) if self.closing => None,
+                ChannelEvent::Error(id, e) => Some(PeerEvent::ChannelError(id, e)),
+            };
+            if let Some(ev) = out {
+                self.events.push_back(ev);
+            }
+        }
+        moved
+    }
+
+    /// DTLS datagrams → ICE.
+    fn drain_dtls(&mut self) -> bool {
+        let mut moved = false;
+        if let Some(dtls) = self.dtls.as_mut() {
+            while let Some(d) = dtls.poll_transmit() {
+                moved = true;
+                if self.ice.send(&d).is_err() {
+                    self.stats.ice_send_errors += 1;
+                }
+            }
+        }
+        moved
+    }
+}
