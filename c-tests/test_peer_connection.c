@@ -12,6 +12,7 @@
 #include "check.h"
 
 #define MAX_MSGS 64
+#define EXTRA 64 /* channels each side opens at once */
 
 typedef struct Side {
   const char *name;
@@ -28,7 +29,28 @@ typedef struct Side {
   uint32_t sums[MAX_MSGS];
   int types[MAX_MSGS];
   int tamper;
+  int destroy_on;  /* DESTROY_*: destroy our PC inside that callback */
+  int destroyed;
+  int after;       /* callbacks that ran after we destroyed our PC */
+  int low_events;  /* on_buffered_amount_low */
 } Side;
+
+enum { DESTROY_NONE, DESTROY_STATE, DESTROY_CANDIDATE, DESTROY_DATACHANNEL, DESTROY_OPEN,
+       DESTROY_MESSAGE };
+
+/* Counts callbacks after our own destroy; destroys when asked to. */
+static int visit(Side *x, int kind) {
+  if (x->destroyed) {
+    x->after++;
+    return 1;
+  }
+  if (x->destroy_on == kind) {
+    xPeerConnectionDestroy(x->pc);
+    x->destroyed = 1;
+    return 1;
+  }
+  return 0;
+}
 
 static uint32_t checksum(const uint8_t *p, size_t n) {
   uint32_t h = 2166136261u;
@@ -40,6 +62,7 @@ static uint32_t checksum(const uint8_t *p, size_t n) {
 static void on_state(xPeerConnection pc, xPeerConnectionState s, void *arg) {
   Side *x = (Side *)arg;
   (void)pc;
+  if (s == xPeerConnectionState_Connected && visit(x, DESTROY_STATE)) return;
   x->state = s;
   if (s == xPeerConnectionState_Failed) x->failed = 1;
 }
@@ -47,6 +70,7 @@ static void on_state(xPeerConnection pc, xPeerConnectionState s, void *arg) {
 static void on_candidate(xPeerConnection pc, const char *line, void *arg) {
   Side *x = (Side *)arg;
   (void)pc;
+  if (visit(x, DESTROY_CANDIDATE)) return;
   if (!line) {
     x->end_of_candidates = 1;
     return;
@@ -58,18 +82,26 @@ static void on_datachannel(xPeerConnection pc, xDataChannel ch, void *arg) {
   Side *x = (Side *)arg;
   (void)pc;
   (void)ch;
+  if (visit(x, DESTROY_DATACHANNEL)) return;
   x->remote_channels++;
 }
 
 static void on_open(xDataChannel ch, void *arg) {
   (void)ch;
+  if (visit((Side *)arg, DESTROY_OPEN)) return;
   ((Side *)arg)->opened++;
+}
+
+static void on_low(xDataChannel ch, void *arg) {
+  (void)ch;
+  ((Side *)arg)->low_events++;
 }
 
 static void on_message(xDataChannel ch, xDataChannelMsgType type, const uint8_t *data, size_t len,
                        void *arg) {
   Side *x = (Side *)arg;
   (void)ch;
+  if (visit(x, DESTROY_MESSAGE)) return;
   if (x->msgs < MAX_MSGS) {
     x->sizes[x->msgs] = len;
     x->sums[x->msgs] = checksum(data, len);
@@ -80,6 +112,7 @@ static void on_message(xDataChannel ch, xDataChannelMsgType type, const uint8_t 
 
 static void on_close(xDataChannel ch, void *arg) {
   (void)ch;
+  if (visit((Side *)arg, -1)) return;
   ((Side *)arg)->closed++;
 }
 
@@ -122,7 +155,9 @@ static int a_msgs_10(Side *a, Side *b) {
   (void)b;
   return a->msgs >= 10;
 }
-static int many_open(Side *a, Side *b) { return a->opened >= 17 && b->opened >= 17; }
+static int many_open(Side *a, Side *b) {
+  return a->opened >= 1 + 2 * EXTRA && b->opened >= 1 + 2 * EXTRA;
+}
 static int both_closed(Side *a, Side *b) { return a->closed >= 1 && b->closed >= 1; }
 
 /* Replaces the fingerprint's first hex pair so verification must fail. */
@@ -214,7 +249,7 @@ static void full_exchange(xEventLoop loop) {
   static const size_t sizes[] = {0, 1, 1200, 65536, 262144};
   xPeerConnectionConf ca, cb;
   xDataChannelConf dc = channel("chat", true);
-  xDataChannel ach, extra[16];
+  xDataChannel ach, extra[2 * EXTRA];
   size_t i;
   int k;
   memset(&a, 0, sizeof a);
@@ -254,8 +289,9 @@ static void full_exchange(xEventLoop loop) {
   }
   CHECK_EQ_INT(xDataChannelGetBufferedAmount(ach), 0);
 
-  /* Channels from both sides at once: no stream id collisions. */
-  for (k = 0; k < 8; k++) {
+  /* Channels from both sides at once: no stream id collisions. Each side
+   * sees its own EXTRA channels open and the peer's EXTRA arrive. */
+  for (k = 0; k < EXTRA; k++) {
     char label[16];
     xDataChannelConf c;
     snprintf(label, sizeof label, "a%d", k);
@@ -263,19 +299,27 @@ static void full_exchange(xEventLoop loop) {
     extra[k] = xPeerConnectionCreateDataChannel(a.pc, &c);
     snprintf(label, sizeof label, "b%d", k);
     c = channel(label, k % 2 == 0);
-    extra[8 + k] = xPeerConnectionCreateDataChannel(b.pc, &c);
+    extra[EXTRA + k] = xPeerConnectionCreateDataChannel(b.pc, &c);
   }
-  spin(loop, 10000, many_open, &a, &b);
-  CHECK(a.opened >= 17 && b.opened >= 17);
-  for (k = 0; k < 16; k++) {
-    int j;
-    CHECK_EQ_INT(xDataChannelGetState(extra[k]), xDataChannelState_Open);
-    for (j = 0; j < k; j++)
-      if (xDataChannelGetStreamId(extra[j]) == xDataChannelGetStreamId(extra[k]) && (j < 8) == (k < 8))
-        CHECK(0);
+  spin(loop, 20000, many_open, &a, &b);
+  CHECK_EQ_INT(a.opened, 1 + 2 * EXTRA);
+  CHECK_EQ_INT(b.opened, 1 + 2 * EXTRA);
+  {
+    static char used[65536];
+    int collisions = 0;
+    memset(used, 0, sizeof used);
+    used[xDataChannelGetStreamId(ach)] = 1;
+    for (k = 0; k < 2 * EXTRA; k++) {
+      uint16_t sid = xDataChannelGetStreamId(extra[k]);
+      CHECK_EQ_INT(xDataChannelGetState(extra[k]), xDataChannelState_Open);
+      CHECK_EQ_INT(sid % 2, k < EXTRA ? 1 : 0);
+      if (used[sid]) collisions++;
+      used[sid] = 1;
+    }
+    CHECK_EQ_INT(collisions, 0);
   }
   /* Replies from B on one of its channels reach A. */
-  for (k = 0; k < 10; k++) CHECK_EQ_INT(xDataChannelSendString(extra[8], "pong", 4), xErrno_Ok);
+  for (k = 0; k < 10; k++) CHECK_EQ_INT(xDataChannelSendString(extra[EXTRA], "pong", 4), xErrno_Ok);
   spin(loop, 5000, a_msgs_10, &a, &b);
   CHECK_EQ_INT(a.msgs, 10);
 
@@ -316,11 +360,98 @@ static void wrong_fingerprint(xEventLoop loop) {
   xPeerConnectionDestroy(b.pc);
 }
 
+static int low_seen(Side *a, Side *b) {
+  (void)b;
+  return a->low_events > 0;
+}
+
+/* Buffered amount counts queued bytes and fires the low callback once it
+ * drains to the threshold. */
+static void buffered_amount(xEventLoop loop) {
+  static Side a, b;
+  static uint8_t chunk[65536];
+  xPeerConnectionConf ca, cb;
+  xDataChannelConf dc = channel("bulk", true);
+  xDataChannel ch;
+  size_t peak = 0;
+  int k, sent = 0;
+  memset(&a, 0, sizeof a);
+  memset(&b, 0, sizeof b);
+  a.other = &b;
+  b.other = &a;
+  ca = conf_for(&a);
+  cb = conf_for(&b);
+  a.pc = xPeerConnectionCreate(loop, &ca);
+  b.pc = xPeerConnectionCreate(loop, &cb);
+  dc.on_buffered_amount_low = on_low;
+  dc.ctx = &a;
+  ch = xPeerConnectionCreateDataChannel(a.pc, &dc);
+  connect_pair(loop, &a, &b);
+  spin(loop, 20000, connected, &a, &b);
+  CHECK_EQ_INT(a.state, xPeerConnectionState_Connected);
+  xDataChannelSetBufferedAmountLowThreshold(ch, 65536);
+  for (k = 0; k < 64; k++) {
+    if (xDataChannelSendBinary(ch, chunk, sizeof chunk) == xErrno_Ok) sent++;
+    if (xDataChannelGetBufferedAmount(ch) > peak) peak = xDataChannelGetBufferedAmount(ch);
+  }
+  CHECK(sent > 0);
+  CHECK(peak > 65536);
+  spin(loop, 20000, low_seen, &a, &b);
+  CHECK(a.low_events >= 1);
+  CHECK(xDataChannelGetBufferedAmount(ch) <= 65536);
+  xPeerConnectionDestroy(a.pc);
+  xPeerConnectionDestroy(b.pc);
+  spin(loop, 100, NULL, NULL, NULL);
+}
+
+static int b_destroyed(Side *a, Side *b) {
+  (void)a;
+  return b->destroyed;
+}
+
+/* Destroying a PeerConnection from inside each kind of its callbacks. */
+static void destroy_inside(xEventLoop loop, int kind) {
+  static Side a, b;
+  xPeerConnectionConf ca, cb;
+  xDataChannelConf dc = channel("chat", true);
+  xDataChannel ch;
+  memset(&a, 0, sizeof a);
+  memset(&b, 0, sizeof b);
+  a.other = &b;
+  b.other = &a;
+  b.destroy_on = kind;
+  ca = conf_for(&a);
+  cb = conf_for(&b);
+  a.pc = xPeerConnectionCreate(loop, &ca);
+  b.pc = xPeerConnectionCreate(loop, &cb);
+  ch = xPeerConnectionCreateDataChannel(a.pc, &dc);
+  connect_pair(loop, &a, &b);
+  if (kind == DESTROY_MESSAGE) {
+    spin(loop, 20000, connected, &a, &b);
+    xDataChannelSendString(ch, "bye", 3);
+    xDataChannelSendString(ch, "again", 5);
+  }
+  spin(loop, 20000, b_destroyed, &a, &b);
+  CHECK(b.destroyed);
+  spin(loop, 300, NULL, NULL, NULL);
+  CHECK_EQ_INT(b.after, 0);
+  b.pc = NULL;
+  xPeerConnectionDestroy(a.pc);
+  a.pc = NULL;
+  spin(loop, 50, NULL, NULL, NULL);
+}
+
 int main(void) {
   xEventLoop loop = xEventLoopCreate();
   bad_handles(loop);
   full_exchange(loop);
   wrong_fingerprint(loop);
+  buffered_amount(loop);
+  destroy_inside(loop, DESTROY_CANDIDATE);
+  destroy_inside(loop, DESTROY_STATE);
+  destroy_inside(loop, DESTROY_DATACHANNEL);
+  destroy_inside(loop, DESTROY_OPEN);
+  destroy_inside(loop, DESTROY_MESSAGE);
   xEventLoopDestroy(loop);
   return CHECK_DONE();
 }
