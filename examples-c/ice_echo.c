@@ -23,16 +23,12 @@
  * XP2P_INTERFACES=eth0 limits the host candidates to some interfaces.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <xbase/event.h>
@@ -40,12 +36,13 @@
 #include <xp2p/ice_agent.h>
 #include <xp2p/ice_candidate.h>
 
+#include "signal.h"
+
 #define WINDOW 64              /* default: datagrams without an echo yet */
 #define GATHER_WAIT_MS 6000    /* longest wait for the end of candidates */
 #define CONNECT_WAIT_MS 20000  /* from the remote description to both connected */
 #define STALL_MS 1000          /* no echo for that long: the window is written off */
 #define DRAIN_MS 2000          /* after the last send, wait that long for late echoes */
-#define MAX_FRAME 16384        /* largest signaling message */
 #define MAX_SIZE 1400          /* largest datagram (fits a 1500-byte MTU) */
 #define MARK 200               /* first byte of our datagrams: application data */
 
@@ -65,10 +62,9 @@ typedef struct App {
   int was_connected, failed, gathering_done, candidates;
   uint64_t gather_at, remote_at;
   /* Signaling. */
-  int listen_fd, sig_fd;
+  int listen_fd;
+  SigConn sig;
   uint64_t next_connect_at;
-  uint8_t rx[MAX_FRAME + 4];
-  size_t rx_len;
   int sent_desc, got_desc, got_ready, got_bye, sig_eof;
   /* Transfer (offerer). */
   Phase phase;
@@ -203,110 +199,9 @@ static void on_signal(int signo, void *arg) {
   app.stop_signal = signo;
 }
 
-/* ---- signaling: 4-byte big-endian length, then the message -------------- */
+/* ---- signaling: see signal.h -------------------------------------------- */
 
-static int set_nonblocking(int fd) {
-  int fl = fcntl(fd, F_GETFL);
-  return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
-}
-
-static int unix_addr(struct sockaddr_un *sun, const char *path) {
-  memset(sun, 0, sizeof *sun);
-  sun->sun_family = AF_UNIX;
-  if (strlen(path) >= sizeof sun->sun_path) return -1;
-  strcpy(sun->sun_path, path);
-  return 0;
-}
-
-static int sig_listen(const char *path) {
-  struct sockaddr_un sun;
-  int fd;
-  if (unix_addr(&sun, path) < 0) {
-    fprintf(stderr, "ice_echo: signal path too long\n");
-    return -1;
-  }
-  fd = socket(AF_UNIX, SOCK_STREAM, 0);
-  if (fd < 0) return -1;
-  unlink(path);
-  if (bind(fd, (struct sockaddr *)&sun, sizeof sun) < 0 || listen(fd, 1) < 0 ||
-      set_nonblocking(fd) < 0) {
-    fprintf(stderr, "ice_echo: cannot listen on %s: %s\n", path, strerror(errno));
-    close(fd);
-    return -1;
-  }
-  return fd;
-}
-
-/* One attempt; the socket, or -1 when the offerer isn't there yet. */
-static int sig_connect(const char *path) {
-  struct sockaddr_un sun;
-  int fd;
-  if (unix_addr(&sun, path) < 0) return -1;
-  fd = socket(AF_UNIX, SOCK_STREAM, 0);
-  if (fd < 0) return -1;
-  if (connect(fd, (struct sockaddr *)&sun, sizeof sun) < 0 || set_nonblocking(fd) < 0) {
-    close(fd);
-    return -1;
-  }
-  return fd;
-}
-
-static int sig_send(const char *msg) {
-  size_t len = strlen(msg), off = 0;
-  uint8_t *frame = malloc(len + 4);
-  int rc = 0;
-  if (!frame) return -1;
-  frame[0] = (uint8_t)(len >> 24);
-  frame[1] = (uint8_t)(len >> 16);
-  frame[2] = (uint8_t)(len >> 8);
-  frame[3] = (uint8_t)len;
-  memcpy(frame + 4, msg, len);
-  while (off < len + 4) {
-    ssize_t n = send(app.sig_fd, frame + off, len + 4 - off, MSG_NOSIGNAL);
-    if (n > 0) {
-      off += (size_t)n;
-    } else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-      struct pollfd p = {app.sig_fd, POLLOUT, 0};
-      if (poll(&p, 1, 2000) <= 0) {
-        rc = -1;
-        break;
-      }
-    } else {
-      rc = -1;
-      break;
-    }
-  }
-  free(frame);
-  return rc;
-}
-
-/* Reads what has arrived; 1 with a NUL-terminated message in out, 0 when no
- * whole message is there yet, -1 at end of stream or on error. */
-static int sig_recv(char *out) {
-  for (;;) {
-    if (app.rx_len >= 4) {
-      size_t len = ((size_t)app.rx[0] << 24) | ((size_t)app.rx[1] << 16) |
-                   ((size_t)app.rx[2] << 8) | app.rx[3];
-      if (len > MAX_FRAME) return -1;
-      if (app.rx_len >= len + 4) {
-        memcpy(out, app.rx + 4, len);
-        out[len] = '\0';
-        memmove(app.rx, app.rx + 4 + len, app.rx_len - 4 - len);
-        app.rx_len -= 4 + len;
-        return 1;
-      }
-    }
-    {
-      ssize_t n = recv(app.sig_fd, app.rx + app.rx_len, sizeof app.rx - app.rx_len, 0);
-      if (n > 0) {
-        app.rx_len += (size_t)n;
-        continue;
-      }
-      if (n < 0 && (errno == EAGAIN || errno == EINTR)) return 0;
-      return -1;
-    }
-  }
-}
+static int send_msg(const char *msg) { return sig_send(&app.sig, msg); }
 
 /* ---- the run ------------------------------------------------------------ */
 
@@ -359,7 +254,7 @@ static void finish_transfer(void) {
         app.next_seq, app.size, took, app.duplicates, app.corrupt, app.send_errors);
     printf("ice_echo: sent %d, echoed %d, lost %d\n", app.next_seq, app.echoed, lost);
     app.ok = app.next_seq == app.count && lost <= app.max_lost && app.corrupt == 0;
-    if (sig_send("bye") < 0) say("could not tell the answerer that the transfer is over");
+    if (send_msg("bye") < 0) say("could not tell the answerer that the transfer is over");
   } else {
     printf("ice_echo: received %d, echo errors %d\n", app.received, app.echo_errors);
     app.ok = app.got_bye && app.received > 0 && app.echo_errors == 0;
@@ -376,21 +271,17 @@ static void finish_transfer(void) {
 
 static void step(void) {
   uint64_t now = xMonoMs();
-  char msg[MAX_FRAME + 1];
+  static char msg[SIG_MAX_FRAME + 1];
 
   /* Signaling connection. */
-  if (app.sig_fd < 0) {
+  if (app.sig.fd < 0) {
     if (app.offer) {
-      int fd = accept(app.listen_fd, NULL, NULL);
-      if (fd >= 0) {
-        set_nonblocking(fd);
-        app.sig_fd = fd;
-      }
+      sig_accept(&app.sig, app.listen_fd);
     } else if (now >= app.next_connect_at) {
-      app.sig_fd = sig_connect(app.signal_path);
+      sig_connect(&app.sig, app.signal_path);
       app.next_connect_at = now + 100;
     }
-    if (app.sig_fd >= 0) {
+    if (app.sig.fd >= 0) {
       say("signaling connected (%s)", app.signal_path);
     } else if (since_start() > (uint64_t)app.wait_s * 1000) {
       say("no peer on %s after %d s", app.signal_path, app.wait_s);
@@ -400,12 +291,12 @@ static void step(void) {
   }
 
   /* Our description, once gathering is over. */
-  if (app.sig_fd >= 0 && !app.sent_desc &&
+  if (app.sig.fd >= 0 && !app.sent_desc &&
       (app.gathering_done || now - app.gather_at >= GATHER_WAIT_MS)) {
     char *desc = app.offer ? xIceAgentCreateOffer(app.agent) : xIceAgentCreateAnswer(app.agent);
     if (!app.gathering_done)
       say("no end of candidates after %d ms, sending what there is", GATHER_WAIT_MS);
-    if (!desc || sig_send(desc) < 0) {
+    if (!desc || send_msg(desc) < 0) {
       say("could not send the %s", app.offer ? "offer" : "answer");
       free(desc);
       app.phase = PH_DONE;
@@ -418,8 +309,8 @@ static void step(void) {
 
   /* The peer's messages: its description first; then the answerer says
    * "ready" once connected, the offerer "bye" after the transfer. */
-  while (app.sig_fd >= 0 && !app.sig_eof) {
-    int r = sig_recv(msg);
+  while (app.sig.fd >= 0 && !app.sig_eof) {
+    int r = sig_recv(&app.sig, msg);
     if (r == 0) break;
     if (r < 0) {
       app.sig_eof = 1;
@@ -448,7 +339,7 @@ static void step(void) {
         /* The offerer may be connected before we are (it can nominate a
          * pair before our answer has its offer): it sends once told. */
         print_local_candidates();
-        if (sig_send("ready") < 0) say("could not tell the offerer that we are connected");
+        if (send_msg("ready") < 0) say("could not tell the offerer that we are connected");
         app.phase = PH_TRANSFER;
       } else if (app.was_connected && app.got_ready) {
         print_local_candidates();
@@ -585,7 +476,8 @@ int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);
   parse(argc, argv);
   app.t0 = xMonoMs();
-  app.listen_fd = app.sig_fd = -1;
+  app.listen_fd = -1;
+  sig_init(&app.sig);
   app.phase = PH_SETUP;
 
   /* Signals go through the loop; block them before the agent starts threads. */
@@ -606,6 +498,8 @@ int main(int argc, char **argv) {
   if (app.offer) {
     app.echoed_seq = calloc((size_t)app.count, 1);
     app.listen_fd = sig_listen(app.signal_path);
+    if (app.listen_fd < 0)
+      fprintf(stderr, "ice_echo: cannot listen on %s: %s\n", app.signal_path, strerror(errno));
     if (!app.echoed_seq || app.listen_fd < 0) return 1;
     say("offer: waiting for the answerer on %s", app.signal_path);
   } else {
@@ -640,7 +534,7 @@ int main(int argc, char **argv) {
   }
 
   xIceAgentDestroy(app.agent); /* no callback runs after this */
-  if (app.sig_fd >= 0) close(app.sig_fd);
+  sig_close(&app.sig);
   if (app.listen_fd >= 0) {
     close(app.listen_fd);
     unlink(app.signal_path);

@@ -89,6 +89,9 @@ pub(crate) struct PcEndpoint {
     cb: PcCallbacks,
     channels: HashMap<ChannelId, ChannelEntry>,
     io_id: Option<EndpointId>,
+    /// Set by Destroy: events still produced are discarded, so no handle
+    /// is created and no callback posted for a destroyed PeerConnection.
+    destroyed: bool,
 }
 
 struct PcObject {
@@ -256,6 +259,10 @@ impl Endpoint for PcEndpoint {
     }
 
     fn dispatch_events(&mut self) {
+        if self.destroyed {
+            while self.pc.poll_event().is_some() {}
+            return;
+        }
         while let Some(ev) = self.pc.poll_event() {
             match ev {
                 PeerEvent::StateChanged(s) => self.post_state(s),
@@ -471,6 +478,7 @@ pub unsafe extern "C" fn xPeerConnectionCreate(
             },
             channels: HashMap::new(),
             io_id: None,
+            destroyed: false,
         }));
         let handle = PCS.insert(Arc::new(PcObject {
             queue,
@@ -493,6 +501,7 @@ pub unsafe extern "C" fn xPeerConnectionDestroy(pc: xPeerConnection) {
             return;
         };
         let mut ep = obj.endpoint.lock();
+        ep.destroyed = true;
         for entry in ep.channels.values() {
             CHANNELS.remove(entry.handle as *const c_void);
         }
