@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Builds and installs the package into build/prefix, builds the C examples
-# against the installed tree and runs the demo.
+# against the installed tree and runs the demo: codec_demo, ice_echo between
+# two processes, then chat (a data channel between two PeerConnections) with
+# the transcripts of both sides. Exits non-zero when a step failed.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -20,3 +22,17 @@ answer=$!
 XP2P_INTERFACES=lo "$build/examples/ice_echo" offer --signal "$sock" --count 200
 wait "$answer"
 rm -f "$sock"
+
+echo
+echo "chat: two PeerConnections talk over a data channel (offerer's side):"
+sock=$(mktemp -u /tmp/xp2p-chat-XXXXXX.sock)
+XP2P_INTERFACES=lo "$build/examples/chat" answer --signal "$sock" >"$build/chat_answer.log" 2>&1 &
+answer=$!
+status=0
+XP2P_INTERFACES=lo "$build/examples/chat" offer --signal "$sock" --size 65536 || status=$?
+wait "$answer" || status=$?
+echo
+echo "chat: the answerer's side:"
+cat "$build/chat_answer.log"
+rm -f "$sock"
+exit "$status"

@@ -23,3 +23,5 @@ if [ "$(id -u)" = 0 ]; then
 else
   echo "skipped: needs root to create network namespaces (run tests/netns/run.sh as root)"
 fi
+step "interoperability: aiortc as the other peer (both roles)"
+tests/interop/run.sh

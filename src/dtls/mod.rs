@@ -10,8 +10,9 @@
 //!   handshake with a `bad_certificate` alert, so no application data ever
 //!   passes.
 //! * Protocol: DTLS 1.2 only; ECDHE-ECDSA with AES-128-GCM, AES-256-GCM or
-//!   ChaCha20-Poly1305; the peer must present a certificate; no SRTP, no
-//!   cookie exchange, no renegotiation, no session tickets.
+//!   ChaCha20-Poly1305; the peer must present a certificate; the use_srtp
+//!   extension is negotiated (some peers require it) but no SRTP keys are
+//!   used; no cookie exchange, no renegotiation, no session tickets.
 //! * Datagrams: the MTU is explicit (1200 by default) and never queried;
 //!   every record fits in one datagram. An application write larger than
 //!   one record ([`DtlsSession::max_payload`]) is rejected with

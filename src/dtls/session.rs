@@ -650,6 +650,9 @@ fn records_well_formed(data: &[u8], min_protected: usize) -> bool {
     true
 }
 
+/// SRTP protection profiles offered in the use_srtp extension.
+const SRTP_PROFILES: &str = "SRTP_AEAD_AES_128_GCM:SRTP_AES128_CM_SHA1_80";
+
 fn build_stream(
     cfg: &DtlsConfig,
     mismatch: Arc<AtomicBool>,
@@ -658,6 +661,10 @@ fn build_stream(
     b.set_min_proto_version(Some(SslVersion::DTLS1_2))?;
     b.set_max_proto_version(Some(SslVersion::DTLS1_2))?;
     b.set_cipher_list(CIPHERS)?;
+    // Offer and accept the use_srtp extension (RFC 5764) although data
+    // channels never use SRTP keys: some stacks (aiortc) refuse a handshake
+    // that negotiated no SRTP profile, and browsers offer it anyway.
+    b.set_tlsext_use_srtp(SRTP_PROFILES)?;
     b.set_certificate(cfg.certificate.x509())?;
     b.set_private_key(cfg.certificate.private_key())?;
     b.check_private_key()?;
