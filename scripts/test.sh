@@ -23,5 +23,7 @@ if [ "$(id -u)" = 0 ]; then
 else
   echo "skipped: needs root to create network namespaces (run tests/netns/run.sh as root)"
 fi
+step "two processes: 100 MB over one reliable channel, SHA-256 checked"
+tests/transfer/run.sh
 step "interoperability: aiortc as the other peer (both roles)"
 tests/interop/run.sh

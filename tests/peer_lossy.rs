@@ -579,7 +579,11 @@ const BULK_MESSAGE: usize = 64 * 1024;
 /// Sends `total` bytes in 64 KiB messages over one reliable ordered
 /// channel at 5 % loss and compares SHA-256 of what was sent and received.
 fn bulk(seed: u64, total: usize, limit: Duration) {
-    let mut p = Pair::new(seed, LinkParams::lossy(0.05));
+    bulk_over(seed, total, limit, LinkParams::lossy(0.05));
+}
+
+fn bulk_over(seed: u64, total: usize, limit: Duration, params: LinkParams) {
+    let mut p = Pair::new(seed, params);
     p.connect(Duration::from_secs(15));
     let [(tx, rx)] = p.open(&[ChannelConfig::new("bulk")])[..] else {
         unreachable!()
@@ -922,5 +926,19 @@ fn tmp_sweep() {
     }
     for l in out {
         eprintln!("{l}");
+    }
+}
+
+#[test]
+fn tmp_bulk_variants() {
+    let mut no_reorder = LinkParams::lossy(0.05);
+    no_reorder.reorder = 0.0;
+    no_reorder.dup = 0.0;
+    let mut zero_delay = LinkParams::lossy(0.05);
+    zero_delay.delay = Duration::ZERO;
+    zero_delay.jitter = Duration::from_micros(200);
+    for (name, params) in [("5% 0-0.2ms delay", zero_delay)] {
+        eprintln!("== {name}");
+        bulk_over(7, 50 * 1024 * 1024, Duration::from_secs(60), params);
     }
 }
