@@ -3,7 +3,7 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::{
     PeerConfig, PeerError, PeerEvent, PeerState, DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_SCTP_PORT, MID,
@@ -74,6 +74,7 @@ pub struct PeerStats {
 /// [`poll_event`](Self::poll_event).
 pub struct PeerConnection {
     local_port: u16,
+    dtls_handshake_timeout: Duration,
     max_message_size: usize,
     certificate: Certificate,
     fingerprint_text: String,
@@ -161,6 +162,7 @@ impl PeerConnection {
         };
         Ok(PeerConnection {
             local_port,
+            dtls_handshake_timeout: cfg.dtls_handshake_timeout,
             max_message_size,
             certificate,
             fingerprint_text,
@@ -360,6 +362,7 @@ impl PeerConnection {
         };
         let mut dtls_cfg = DtlsConfig::new(role, self.certificate.clone());
         dtls_cfg.remote_fingerprint = Some(fingerprint);
+        dtls_cfg.handshake_timeout = self.dtls_handshake_timeout;
         let mut dtls = DtlsSession::new(dtls_cfg)?;
         while let Some(d) = self.early_dtls.pop_front() {
             dtls.handle_datagram(now, &d);

@@ -31,6 +31,7 @@ pub use connection::{PeerConnection, PeerStats};
 
 use std::fmt;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use crate::channel::{ChannelError, ChannelId};
 use crate::dtls::DtlsError;
@@ -64,6 +65,10 @@ pub struct PeerConfig {
     /// The base ICE configuration; its role is set by the PeerConnection
     /// (controlling until the offer/answer roles are known).
     pub ice: AgentConfig,
+    /// The DTLS handshake fails if not done this long after it starts.
+    /// 30 s: at 20 % loss a 10 s limit leaves a handshake flight only about
+    /// three retransmissions (1 s, doubling).
+    pub dtls_handshake_timeout: Duration,
 }
 
 impl Default for PeerConfig {
@@ -74,6 +79,7 @@ impl Default for PeerConfig {
             max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
             rng_seed: None,
             ice: AgentConfig::default(),
+            dtls_handshake_timeout: Duration::from_secs(30),
         }
     }
 }
