@@ -534,6 +534,31 @@ pub unsafe extern "C" fn xPeerConnectionCreateAnswer(pc: xPeerConnection) -> *mu
     })
 }
 
+/// Applies `text` to the live PeerConnection with `apply` (after starting
+/// gathering when `gather`), lets the I/O thread act on the change, and
+/// maps the result. InvalidArg for NULL text or a bad handle.
+fn apply_text(
+    pc: xPeerConnection,
+    text: *const c_char,
+    gather: bool,
+    apply: impl FnOnce(&mut PeerConnection, Instant, &str) -> Result<(), PeerError>,
+) -> xErrno {
+    let Some(text) = text_of(text) else {
+        return xErrno_InvalidArg;
+    };
+    with_pc(pc, xErrno_InvalidArg, |obj| {
+        if gather {
+            if let Err(e) = obj.ensure_gathering() {
+                return e;
+            }
+        }
+        let mut ep = obj.endpoint.lock();
+        let r = apply(&mut ep.pc, clock::now(), text);
+        ep.kick();
+        r.map_or_else(|e| errno(&e), |()| xErrno_Ok)
+    })
+}
+
 /// Starts gathering if needed; the text itself is not used (the local
 /// description is the one CreateOffer/CreateAnswer returned). InvalidArg for
 /// NULL arguments.
@@ -543,18 +568,7 @@ pub unsafe extern "C" fn xPeerConnectionSetLocalDescription(
     sdp: *const c_char,
 ) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
-        let Some(text) = text_of(sdp) else {
-            return xErrno_InvalidArg;
-        };
-        with_pc(pc, xErrno_InvalidArg, |obj| {
-            if let Err(e) = obj.ensure_gathering() {
-                return e;
-            }
-            let mut ep = obj.endpoint.lock();
-            let r = ep.pc.set_local_description(clock::now(), text);
-            ep.kick();
-            r.map_or_else(|e| errno(&e), |()| xErrno_Ok)
-        })
+        apply_text(pc, sdp, true, PeerConnection::set_local_description)
     })
 }
 
@@ -567,15 +581,7 @@ pub unsafe extern "C" fn xPeerConnectionSetRemoteDescription(
     sdp: *const c_char,
 ) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
-        let Some(text) = text_of(sdp) else {
-            return xErrno_InvalidArg;
-        };
-        with_pc(pc, xErrno_InvalidArg, |obj| {
-            let mut ep = obj.endpoint.lock();
-            let r = ep.pc.set_remote_description(clock::now(), text);
-            ep.kick();
-            r.map_or_else(|e| errno(&e), |()| xErrno_Ok)
-        })
+        apply_text(pc, sdp, false, PeerConnection::set_remote_description)
     })
 }
 
@@ -587,15 +593,12 @@ pub unsafe extern "C" fn xPeerConnectionAddIceCandidate(
     candidate_sdp: *const c_char,
 ) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
-        let Some(line) = text_of(candidate_sdp) else {
-            return xErrno_InvalidArg;
-        };
-        with_pc(pc, xErrno_InvalidArg, |obj| {
-            let mut ep = obj.endpoint.lock();
-            let r = ep.pc.add_remote_candidate(clock::now(), line);
-            ep.kick();
-            r.map_or_else(|e| errno(&e), |()| xErrno_Ok)
-        })
+        apply_text(
+            pc,
+            candidate_sdp,
+            false,
+            PeerConnection::add_remote_candidate,
+        )
     })
 }
 
