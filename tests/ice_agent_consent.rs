@@ -3,32 +3,15 @@
 
 mod harness;
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
-use harness::ice_node::{add_agent, agent, config, connect};
-use harness::{IceNode, LinkConfig, Network, Realm};
-use xp2p::ice::agent::{IceEvent, IceState, Role};
+use harness::ice_node::{agent, connect, two_agents};
+use harness::{IceNode, Network};
+use xp2p::ice::agent::{IceEvent, IceState};
 use xp2p::stun::{attr_type, Class, Message};
 
-fn sa(s: &str) -> SocketAddr {
-    s.parse().unwrap()
-}
-
 fn connected(seed: u64) -> (Network, usize, usize) {
-    let mut net = Network::new(seed, LinkConfig::clean());
-    let a = add_agent(
-        &mut net,
-        config(Role::Controlling, seed + 1),
-        &[sa("10.0.0.1:5000")],
-        Realm::Public,
-    );
-    let b = add_agent(
-        &mut net,
-        config(Role::Controlled, seed + 2),
-        &[sa("10.0.0.2:6000")],
-        Realm::Public,
-    );
+    let (mut net, a, b) = two_agents(seed);
     assert!(connect(&mut net, a, b, Duration::from_secs(5)));
     (net, a, b)
 }

@@ -7,9 +7,9 @@ mod harness;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use harness::ice_node::{add_agent, agent, both_connected, config, give_credentials, signal};
-use harness::{IceNode, LinkConfig, Network, Realm};
-use xp2p::ice::agent::{IceState, Role};
+use harness::ice_node::{agent, both_connected, give_credentials, signal, two_agents};
+use harness::{IceNode, Network};
+use xp2p::ice::agent::IceState;
 use xp2p::ice::{Candidate, CandidateKind};
 
 fn sa(s: &str) -> SocketAddr {
@@ -17,20 +17,7 @@ fn sa(s: &str) -> SocketAddr {
 }
 
 fn setup(seed: u64) -> (Network, usize, usize) {
-    let mut net = Network::new(seed, LinkConfig::clean());
-    let a = add_agent(
-        &mut net,
-        config(Role::Controlling, seed + 1),
-        &[sa("10.0.0.1:5000")],
-        Realm::Public,
-    );
-    let b = add_agent(
-        &mut net,
-        config(Role::Controlled, seed + 2),
-        &[sa("10.0.0.2:6000")],
-        Realm::Public,
-    );
-    (net, a, b)
+    two_agents(seed)
 }
 
 fn run_connected(net: &mut Network, a: usize, b: usize, limit: Duration) -> bool {

@@ -207,3 +207,25 @@ pub fn connect(net: &mut Network, a: NodeId, b: NodeId, limit: std::time::Durati
         both_connected(n, a, b)
     })
 }
+
+/// A controlling agent at 10.0.0.1:5000 and a controlled one at
+/// 10.0.0.2:6000, both public, on a clean link (seeds `seed + 1`, `seed + 2`).
+pub fn two_agents(seed: u64) -> (Network, NodeId, NodeId) {
+    use super::net::{LinkConfig, Realm};
+    use xp2p::ice::agent::Role;
+    let mut net = Network::new(seed, LinkConfig::clean());
+    let addr = |s: &str| s.parse::<SocketAddr>().expect("literal address");
+    let a = add_agent(
+        &mut net,
+        config(Role::Controlling, seed + 1),
+        &[addr("10.0.0.1:5000")],
+        Realm::Public,
+    );
+    let b = add_agent(
+        &mut net,
+        config(Role::Controlled, seed + 2),
+        &[addr("10.0.0.2:6000")],
+        Realm::Public,
+    );
+    (net, a, b)
+}
