@@ -6,3 +6,4 @@ pub mod io;
 pub mod loop_queue;
 pub mod netif;
 pub mod registry;
+pub mod resolve;

@@ -1,6 +1,6 @@
 //! Local interface addresses for host candidates.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 
 /// Most host addresses an agent gathers from (the C struct's candidate limit).
 pub const MAX_HOST_ADDRESSES: usize = 32;
@@ -48,6 +48,15 @@ pub fn host_addresses(ipv6: bool) -> Vec<IpAddr> {
     out.dedup();
     out.truncate(MAX_HOST_ADDRESSES);
     out
+}
+
+/// One UDP socket on an ephemeral port per [`host_addresses`] entry;
+/// addresses that cannot be bound are left out.
+pub fn bind_host_sockets(ipv6: bool) -> Vec<UdpSocket> {
+    host_addresses(ipv6)
+        .into_iter()
+        .filter_map(|ip| UdpSocket::bind(SocketAddr::new(ip, 0)).ok())
+        .collect()
 }
 
 fn is_link_local(ip: &Ipv6Addr) -> bool {

@@ -5,20 +5,11 @@ use libc::{c_char, sockaddr, sockaddr_in, sockaddr_in6, sockaddr_storage};
 use std::ffi::CStr;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 
-/// Runs an `extern "C"` body behind `catch_unwind`. A panic returns
-/// `$on_panic` (`xErrno_Unknown`, NULL, -1 or the function's neutral value)
-/// instead of unwinding into C. `tests/ffi_boundary.rs` checks that every
-/// exported function starts with it.
-#[doc(hidden)]
-macro_rules! ffi_boundary {
-    ($on_panic:expr, $body:block) => {
-        match ::std::panic::catch_unwind(::std::panic::AssertUnwindSafe(|| $body)) {
-            Ok(v) => v,
-            Err(_) => $on_panic,
-        }
-    };
-}
-pub(crate) use ffi_boundary;
+/// Runs an `extern "C"` body behind `catch_unwind` (the macro libxbase
+/// uses too): a panic returns the given fallback instead of unwinding into
+/// C. `tests/ffi_boundary.rs` checks that every exported function starts
+/// with it.
+pub(crate) use xbase::ffi_boundary;
 
 /// A shared reference from a C pointer, `None` for NULL.
 ///
@@ -80,6 +71,21 @@ pub(crate) fn c_array_bytes(src: &[c_char]) -> &[u8] {
     let n = src.iter().position(|&c| c == 0).unwrap_or(src.len());
     // SAFETY: c_char and u8 have the same size and alignment.
     unsafe { std::slice::from_raw_parts(src.as_ptr().cast::<u8>(), n) }
+}
+
+/// Copies `text` into a `malloc`ed C string the caller frees with `free()`;
+/// NULL when allocation fails.
+pub(crate) fn malloc_string(text: &str) -> *mut c_char {
+    // SAFETY: plain allocation, filled and terminated below.
+    let p = unsafe { libc::malloc(text.len() + 1) }.cast::<u8>();
+    if !p.is_null() {
+        // SAFETY: p has text.len() + 1 bytes.
+        unsafe {
+            std::ptr::copy_nonoverlapping(text.as_ptr(), p, text.len());
+            *p.add(text.len()) = 0;
+        }
+    }
+    p.cast()
 }
 
 /// Reads an IPv4 or IPv6 socket address; `None` for NULL or another family.

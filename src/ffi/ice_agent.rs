@@ -2,19 +2,19 @@
 //! [`IceAgent`] driven by the library's I/O thread; every callback is posted
 //! to the caller's `xEventLoop` and runs there, never inside an API call.
 
-use super::boundary::{bytes, cstr_bytes, ffi_boundary, opt_ref, std_to_storage};
+use super::boundary::{bytes, cstr_bytes, ffi_boundary, malloc_string, opt_ref, std_to_storage};
 use super::ice_candidate::xIceCandidate;
 use crate::driver::io::{self, Endpoint, EndpointId, SharedEndpoint, Transmit};
 use crate::driver::loop_queue::LoopQueue;
 use crate::driver::registry::Registry;
-use crate::driver::{clock, netif};
+use crate::driver::{clock, netif, resolve};
 use crate::ice::agent::{AgentConfig, IceAgent, IceEvent, IceState, Received, Role};
 use crate::ice::{Candidate, CandidateKind, IceError};
 use crate::sdp::{encode_ice, IceParams, SessionDescription};
 use libc::{c_char, c_int, c_void, sockaddr};
 use parking_lot::Mutex;
 use std::ffi::CString;
-use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 use xbase::types::*;
@@ -243,38 +243,6 @@ unsafe fn dup_str(p: *const c_char) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// Resolves `host:port[,host:port…]` (IPv4 only, as upstream). Runs off
-/// the loop thread for names.
-fn resolve_servers(list: &str) -> Vec<SocketAddr> {
-    list.split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .flat_map(|s| {
-            s.to_socket_addrs()
-                .map(|it| it.filter(SocketAddr::is_ipv4).take(1).collect::<Vec<_>>())
-                .unwrap_or_default()
-        })
-        .collect()
-}
-
-/// Resolves the STUN server list on a short-lived thread (name resolution
-/// may block; the loop thread never does) and hands the result to the
-/// agent; an unresolvable list just ends server-reflexive gathering.
-fn resolve_in_background(list: String, endpoint: Arc<Mutex<AgentEndpoint>>, id: EndpointId) {
-    // If no thread can be started, gathering completes at its timeout with
-    // host candidates only.
-    let _ = std::thread::Builder::new()
-        .name("xp2p-resolve".into())
-        .spawn(move || {
-            let servers = resolve_servers(&list);
-            endpoint
-                .lock()
-                .agent
-                .add_stun_servers(clock::now(), &servers);
-            io::kick(id);
-        });
-}
-
 /// The errno of an ICE error.
 fn errno(e: IceError) -> xErrno {
     match e {
@@ -313,26 +281,11 @@ impl AgentObject {
             end_of_candidates: false,
         });
         drop(ep);
-        malloc_string(&text, MAX_SDP)
-    }
-}
-
-/// Copies `text` into a `malloc`ed C string the caller frees; NULL when it
-/// is longer than `max` or allocation fails.
-fn malloc_string(text: &str, max: usize) -> *mut c_char {
-    if text.len() > max {
-        return std::ptr::null_mut();
-    }
-    // SAFETY: plain allocation, filled and terminated below.
-    let p = unsafe { libc::malloc(text.len() + 1) }.cast::<u8>();
-    if !p.is_null() {
-        // SAFETY: p has text.len() + 1 bytes.
-        unsafe {
-            std::ptr::copy_nonoverlapping(text.as_ptr(), p, text.len());
-            *p.add(text.len()) = 0;
+        if text.len() > MAX_SDP {
+            return std::ptr::null_mut();
         }
+        malloc_string(&text)
     }
-    p.cast()
 }
 
 /// Creates an agent bound to `loop`. NULL if `loop` or `conf` is NULL or
@@ -428,12 +381,7 @@ pub unsafe extern "C" fn xIceAgentGather(agent: xIceAgent) -> xErrno {
             if obj.io_id.lock().is_some() {
                 return xErrno_InvalidState;
             }
-            let mut sockets = Vec::new();
-            for ip in netif::host_addresses(obj.enable_ipv6) {
-                if let Ok(s) = UdpSocket::bind(SocketAddr::new(ip, 0)) {
-                    sockets.push(s);
-                }
-            }
+            let sockets = netif::bind_host_sockets(obj.enable_ipv6);
             let now = clock::now();
             let mut ep = obj.endpoint.lock();
             for s in &sockets {
@@ -457,7 +405,14 @@ pub unsafe extern "C" fn xIceAgentGather(agent: xIceAgent) -> xErrno {
             };
             *obj.io_id.lock() = Some(id);
             if let Some(list) = obj.stun_server.clone() {
-                resolve_in_background(list, obj.endpoint.clone(), id);
+                let endpoint = obj.endpoint.clone();
+                resolve::stun_servers_in_background(list, move |servers| {
+                    endpoint
+                        .lock()
+                        .agent
+                        .add_stun_servers(clock::now(), &servers);
+                    io::kick(id);
+                });
             }
             xErrno_Ok
         })

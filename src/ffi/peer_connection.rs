@@ -4,20 +4,20 @@
 //! caller's `xEventLoop` and runs there, never inside an API call, and none
 //! runs after `xPeerConnectionDestroy` returns.
 
-use super::boundary::{c_array_bytes, cstr_bytes, ffi_boundary, opt_ref};
+use super::boundary::{c_array_bytes, cstr_bytes, ffi_boundary, malloc_string, opt_ref};
 use super::datachannel::*;
 use crate::channel::{ChannelConfig, ChannelId, MessageKind};
 use crate::dcep::Reliability;
 use crate::driver::io::{self, Endpoint, EndpointId, SharedEndpoint, Transmit};
 use crate::driver::loop_queue::LoopQueue;
 use crate::driver::registry::Registry;
-use crate::driver::{clock, netif};
+use crate::driver::{clock, netif, resolve};
 use crate::peer::{PeerConfig, PeerConnection, PeerError, PeerEvent, PeerState};
 use libc::{c_char, c_int, c_void};
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::ffi::CString;
-use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 use xbase::types::*;
@@ -327,25 +327,6 @@ impl Endpoint for PcEndpoint {
     }
 }
 
-/// Resolves the STUN server list off the loop thread and hands it over.
-fn resolve_in_background(list: String, endpoint: Arc<Mutex<PcEndpoint>>) {
-    // If no thread can be started, gathering completes at its timeout with
-    // host candidates only.
-    let _ = std::thread::Builder::new()
-        .name("xp2p-resolve".into())
-        .spawn(move || {
-            let servers: Vec<SocketAddr> = list
-                .split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .filter_map(|s| s.to_socket_addrs().ok()?.find(SocketAddr::is_ipv4))
-                .collect();
-            let mut ep = endpoint.lock();
-            ep.pc.add_stun_servers(clock::now(), &servers);
-            ep.kick();
-        });
-}
-
 impl PcObject {
     /// Binds the host sockets, hands them to the I/O thread and starts
     /// gathering, once. Host candidates are known when this returns.
@@ -354,10 +335,7 @@ impl PcObject {
         if ep.io_id.is_some() {
             return Ok(());
         }
-        let sockets: Vec<UdpSocket> = netif::host_addresses(self.enable_ipv6)
-            .into_iter()
-            .filter_map(|ip| UdpSocket::bind(SocketAddr::new(ip, 0)).ok())
-            .collect();
+        let sockets = netif::bind_host_sockets(self.enable_ipv6);
         if sockets.is_empty() {
             return Err(xErrno_SysError);
         }
@@ -377,7 +355,12 @@ impl PcObject {
         let id = io::register(shared, sockets).map_err(|_| xErrno_SysError)?;
         self.endpoint.lock().io_id = Some(id);
         if let Some(list) = self.stun_server.clone() {
-            resolve_in_background(list, self.endpoint.clone());
+            let endpoint = self.endpoint.clone();
+            resolve::stun_servers_in_background(list, move |servers| {
+                let mut ep = endpoint.lock();
+                ep.pc.add_stun_servers(clock::now(), &servers);
+                ep.kick();
+            });
         }
         Ok(())
     }
@@ -395,24 +378,10 @@ impl PcObject {
         };
         ep.kick();
         match sdp {
-            Ok(text) => malloc_string(text.as_ref()),
+            Ok(text) => malloc_string(&text),
             Err(_) => std::ptr::null_mut(),
         }
     }
-}
-
-/// Copies `text` into a `malloc`ed C string the caller frees.
-fn malloc_string(text: &str) -> *mut c_char {
-    // SAFETY: plain allocation, filled and terminated below.
-    let p = unsafe { libc::malloc(text.len() + 1) }.cast::<u8>();
-    if !p.is_null() {
-        // SAFETY: p has text.len() + 1 bytes.
-        unsafe {
-            std::ptr::copy_nonoverlapping(text.as_ptr(), p, text.len());
-            *p.add(text.len()) = 0;
-        }
-    }
-    p.cast()
 }
 
 fn with_pc<R>(pc: xPeerConnection, dead: R, f: impl FnOnce(&PcObject) -> R) -> R {

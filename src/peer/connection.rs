@@ -25,6 +25,9 @@ use crate::sdp::{encode_webrtc, IceParams, SessionDescription, Setup, WebRtcPara
 /// DTLS datagrams kept while no DTLS session exists yet (they can only come
 /// from an authenticated ICE peer, so this is a small bound).
 const MAX_EARLY_DTLS: usize = 32;
+/// Scratch space for one DTLS record in or out (a record is at most 16 KiB
+/// of plaintext plus its overhead).
+const SCRATCH_LEN: usize = 18 * 1024;
 
 /// Bytes kept free between the SCTP path MTU and one DTLS record.
 const SCTP_MTU_MARGIN: usize = 32;
@@ -99,6 +102,9 @@ pub struct PeerConnection {
     outbox: VecDeque<Transmit>,
     events: VecDeque<PeerEvent>,
     stats: PeerStats,
+    /// Lent to DTLS for records in and out, so the per-packet path does not
+    /// allocate.
+    scratch: Vec<u8>,
 }
 
 impl fmt::Debug for PeerConnection {
@@ -186,6 +192,7 @@ impl PeerConnection {
             outbox: VecDeque::new(),
             events: VecDeque::new(),
             stats: PeerStats::default(),
+            scratch: vec![0; SCRATCH_LEN],
         })
     }
 
@@ -742,9 +749,9 @@ impl PeerConnection {
             }
         }
         if let (Some(dtls), Some(sctp)) = (self.dtls.as_mut(), self.sctp.as_mut()) {
-            while let Some(pkt) = dtls.recv_vec() {
+            while let Ok(Some(n)) = dtls.recv(&mut self.scratch) {
                 progress = true;
-                sctp.handle_packet(now, &pkt);
+                sctp.handle_packet(now, &self.scratch[..n]);
             }
         }
         progress
@@ -871,11 +878,7 @@ impl PeerConnection {
                         if dtls.send(&pkt).is_err() {
                             self.stats.dtls_send_errors += 1;
                         }
-                        while let Some(d) = dtls.poll_transmit() {
-                            if self.ice.send(&d).is_err() {
-                                self.stats.ice_send_errors += 1;
-                            }
-                        }
+                        dtls_to_ice(dtls, &mut self.ice, &mut self.scratch, &mut self.stats);
                     }
                     _ => self.stats.dtls_send_errors += 1,
                 }
@@ -903,15 +906,27 @@ impl PeerConnection {
 
     /// DTLS datagrams → ICE.
     fn drain_dtls(&mut self) -> bool {
-        let mut moved = false;
-        if let Some(dtls) = self.dtls.as_mut() {
-            while let Some(d) = dtls.poll_transmit() {
-                moved = true;
-                if self.ice.send(&d).is_err() {
-                    self.stats.ice_send_errors += 1;
-                }
-            }
+        match self.dtls.as_mut() {
+            Some(dtls) => dtls_to_ice(dtls, &mut self.ice, &mut self.scratch, &mut self.stats),
+            None => false,
         }
-        moved
     }
+}
+
+/// Hands every datagram DTLS has queued to ICE, through `scratch`; whether
+/// there was any.
+fn dtls_to_ice(
+    dtls: &mut DtlsSession,
+    ice: &mut IceAgent,
+    scratch: &mut [u8],
+    stats: &mut PeerStats,
+) -> bool {
+    let mut moved = false;
+    while let Ok(Some(n)) = dtls.poll_transmit_into(scratch) {
+        moved = true;
+        if ice.send(&scratch[..n]).is_err() {
+            stats.ice_send_errors += 1;
+        }
+    }
+    moved
 }

@@ -1,10 +1,12 @@
-//! The FFI boundary of libxbase: every `extern "C"` body runs inside
-//! `ffi_boundary!`, so a panic never unwinds into C.
+//! The FFI boundary: every `extern "C"` body runs inside `ffi_boundary!`,
+//! so a panic never unwinds into C. Exported (`xbase::ffi_boundary`) so
+//! libxp2p uses the same macro.
 
 /// Runs an `extern "C"` body behind `catch_unwind`. A panic returns
 /// `$on_panic` (NULL, -1, `xErrno_Unknown` or the function's neutral value)
 /// instead of unwinding into the C caller. `tests/boundary.rs` checks that
 /// every exported function body starts with it.
+#[macro_export]
 macro_rules! ffi_boundary {
     ($on_panic:expr, $body:block) => {
         match ::std::panic::catch_unwind(::std::panic::AssertUnwindSafe(|| $body)) {
@@ -13,7 +15,6 @@ macro_rules! ffi_boundary {
         }
     };
 }
-pub(crate) use ffi_boundary;
 
 #[cfg(test)]
 mod tests {

@@ -4,11 +4,10 @@
 //! `types` and `sys` are always available (libxp2p uses them to call the
 //! caller's loop); the exported functions are compiled with the `abi` feature.
 
+mod boundary;
 pub mod sys;
 pub mod types;
 
-#[cfg(feature = "abi")]
-mod boundary;
 #[cfg(feature = "abi")]
 mod evloop;
 #[cfg(feature = "abi")]

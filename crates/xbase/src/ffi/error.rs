@@ -1,7 +1,7 @@
 //! `error.h`: `xErrno` (written in `cbindgen/xbase/error.toml`, values in
 //! `crate::types`) and its messages.
 
-use crate::boundary::ffi_boundary;
+use crate::ffi_boundary;
 use crate::types::*;
 use libc::c_char;
 use std::ffi::CStr;

@@ -2,8 +2,8 @@
 //! handles and callback types) are written in `cbindgen/xbase/event.toml`;
 //! the functions below wrap `crate::evloop`.
 
-use crate::boundary::ffi_boundary;
 use crate::evloop::{self, handle, id_of, lookup, os, UserPtr, WaitEnd};
+use crate::ffi_boundary;
 use crate::types::*;
 use libc::{c_int, c_void};
 use std::ptr::null_mut;

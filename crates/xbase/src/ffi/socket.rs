@@ -2,8 +2,8 @@
 //! loop. The `xSocket` handle and `xSocketFunc` type are written in
 //! `cbindgen/xbase/socket.toml`; the functions wrap `crate::evloop::socket`.
 
-use crate::boundary::ffi_boundary;
 use crate::evloop::{handle, id_of, socket, UserPtr};
+use crate::ffi_boundary;
 use crate::types::*;
 use libc::{c_int, c_void};
 use std::ptr::null_mut;

@@ -1,7 +1,7 @@
 //! `time.h`: the two clocks of xbase, in milliseconds.
 
-use crate::boundary::ffi_boundary;
 use crate::evloop::os;
+use crate::ffi_boundary;
 
 /// Milliseconds of the monotonic clock (CLOCK_MONOTONIC): never goes back,
 /// counts from an arbitrary point. Timer deadlines use this clock.
