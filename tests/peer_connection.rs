@@ -480,6 +480,45 @@ fn channel_close_from_either_side_reaches_both() {
 }
 
 #[test]
+fn a_peer_aborting_its_association_is_closed_not_failed() {
+    let mut p = Pair::new(44);
+    let ch = p.a.pc.create_data_channel(ChannelConfig::new("c")).unwrap();
+    p.connect();
+    assert!(p.run_until(Duration::from_secs(10), |p| p.a.opened(ch)));
+    p.b.pc.close();
+    // Deliver what b sent except its DTLS alert (close_notify, record type
+    // 21): a learns of the end from the SCTP ABORT alone, as with peers
+    // that abort SCTP and never send close_notify.
+    let mut delivered = 0;
+    while let Some(tx) = p.b.pc.poll_transmit() {
+        if tx.data.first() != Some(&21) {
+            delivered += 1;
+            p.a.pc.handle_datagram(now(), p.a.addr, p.b.addr, &tx.data);
+        }
+    }
+    assert!(delivered > 0, "b sent its ABORT");
+    let ok = p.run_until(Duration::from_secs(10), |p| {
+        p.a.pc.state() == PeerState::Closed && p.a.has(&PeerEvent::ChannelClosed(ch))
+    });
+    assert!(ok, "a: {:?} {:?}", p.a.pc, p.a.events);
+    assert_eq!(
+        p.a.state_changes(),
+        vec![
+            PeerState::Connecting,
+            PeerState::Connected,
+            PeerState::Closed
+        ]
+    );
+    assert!(
+        !p.a.events
+            .iter()
+            .any(|e| matches!(e, PeerEvent::ChannelError(..))),
+        "{:?}",
+        p.a.events
+    );
+}
+
+#[test]
 fn closing_the_connection_closes_both_sides() {
     let mut p = Pair::new(40);
     let ch = p.a.pc.create_data_channel(ChannelConfig::new("c")).unwrap();

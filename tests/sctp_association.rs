@@ -481,6 +481,10 @@ fn association_loss_is_reported_when_the_peer_vanishes() {
         p.seen_a.events,
         p.seen_b.events
     );
+    assert!(
+        !p.seen_a.has(SctpEvent::Aborted) && !p.seen_b.has(SctpEvent::Aborted),
+        "a timeout is a loss, not an abort"
+    );
     assert!(!p.a.is_connected());
     assert_eq!(p.a.poll_timeout(), None);
     assert_eq!(
@@ -494,9 +498,13 @@ fn closing_one_side_aborts_the_other() {
     let mut p = Pair::connected(config(), 0.0, 6);
     p.a.close();
     assert!(
-        p.run_until(Duration::from_secs(5), |p| p.seen_b.has(SctpEvent::Lost)),
+        p.run_until(Duration::from_secs(5), |p| p.seen_b.has(SctpEvent::Aborted)),
         "b={:?}",
         p.seen_b.events
+    );
+    assert!(
+        !p.seen_b.has(SctpEvent::Lost),
+        "a peer's ABORT is not a loss"
     );
 }
 

@@ -222,6 +222,11 @@ impl PeerConnection {
         self.dtls.as_ref()
     }
 
+    /// The SCTP association, once DTLS is connected.
+    pub fn sctp(&self) -> Option<&SctpAssociation> {
+        self.sctp.as_ref()
+    }
+
     /// Counters of what was dropped between layers.
     pub fn stats(&self) -> PeerStats {
         self.stats
@@ -535,16 +540,23 @@ impl PeerConnection {
         self.channels.association_lost();
         self.pending_send = None;
         self.flush_outbound();
+        if let Some(sctp) = self.sctp.as_mut() {
+            // As browsers do: the SCTP ABORT first, then DTLS close_notify;
+            // the peer reports `Closed` on whichever it sees first.
+            sctp.close();
+            while let Some(pkt) = sctp.poll_transmit() {
+                if let Some(dtls) = self.dtls.as_mut() {
+                    if dtls.state() == DtlsState::Connected && dtls.send(&pkt).is_err() {
+                        self.stats.dtls_send_errors += 1;
+                    }
+                }
+            }
+        }
+        self.drain_dtls();
         if let Some(dtls) = self.dtls.as_mut() {
             dtls.close();
         }
         self.drain_dtls();
-        if let Some(sctp) = self.sctp.as_mut() {
-            // Its ABORT can no longer be encrypted: the peer learns of the
-            // end from close_notify.
-            sctp.close();
-            while sctp.poll_transmit().is_some() {}
-        }
         while let Some(t) = self.ice.poll_transmit() {
             self.outbox.push_back(t);
         }
@@ -803,11 +815,17 @@ impl PeerConnection {
                         self.fail();
                     }
                 }
-                SctpEvent::Closed => {
-                    self.channels.association_lost();
+                // The peer ended the association on purpose (graceful
+                // shutdown, or an ABORT as browsers and aiortc send when
+                // their connection closes): closed, not failed.
+                SctpEvent::Closed | SctpEvent::Aborted => {
                     if !self.closing && !self.state.is_terminal() {
                         self.closing = true;
+                        self.channels.association_lost();
+                        self.pending_send = None;
                         self.set_state(PeerState::Closed);
+                    } else {
+                        self.channels.association_lost();
                     }
                 }
             }

@@ -147,9 +147,13 @@ pub enum SctpEvent {
     Writable,
     /// Everything sent so far has been acknowledged.
     SenderDry,
-    /// The association is gone: peer unreachable, aborted, or establishment
-    /// failed. Terminal.
+    /// The association is gone: peer unreachable (retransmissions or
+    /// heartbeats unanswered), establishment failed, or a local error.
+    /// Terminal.
     Lost,
+    /// The peer aborted the association (it sent an SCTP ABORT, as a peer
+    /// closing its connection without a graceful shutdown does). Terminal.
+    Aborted,
     /// The association was shut down gracefully. Terminal.
     Closed,
 }
@@ -226,6 +230,9 @@ fn is_would_block(e: i32) -> bool {
 fn ms_u32(d: Duration) -> u32 {
     d.as_millis().min(u128::from(u32::MAX)) as u32
 }
+
+/// The chunk type of an SCTP ABORT (RFC 9260 §3.3.7).
+const ABORT_CHUNK_TYPE: u8 = 6;
 
 /// Size of the buffer each `usrsctp_recvv` reads into; larger messages
 /// arrive in several reads and are reassembled.
@@ -846,7 +853,19 @@ impl SctpAssociation {
                             inbound_streams: ac.sac_inbound_streams,
                         });
                     }
-                    sys::SCTP_COMM_LOST | sys::SCTP_CANT_STR_ASSOC => self.finish(SctpEvent::Lost),
+                    sys::SCTP_COMM_LOST | sys::SCTP_CANT_STR_ASSOC => {
+                        // usrsctp appends the peer's ABORT chunk to the
+                        // notification when the peer aborted; a loss it
+                        // detected itself (timeouts) carries none.
+                        let header = size_of::<sys::sctp_assoc_change>();
+                        let from_peer = ac.sac_length as usize > header
+                            && note.get(header) == Some(&ABORT_CHUNK_TYPE);
+                        self.finish(if from_peer {
+                            SctpEvent::Aborted
+                        } else {
+                            SctpEvent::Lost
+                        });
+                    }
                     sys::SCTP_SHUTDOWN_COMP => self.finish(SctpEvent::Closed),
                     _ => {}
                 }
