@@ -6,7 +6,9 @@
 
 #include <xbase/error.h>
 #include <xp2p/datachannel.h>
+#include <xp2p/dtls_backend.h>
 #include <xp2p/dtls_transport.h>
+#include <xp2p/sctp_transport.h>
 #include <xp2p/peer_connection.h>
 #include <xp2p/ice_agent.h>
 #include <xp2p/ice_candidate.h>
@@ -152,6 +154,44 @@ static void structs(void) {
   OFF(xDtlsTransportConf, ctx, 80);
   OFF(xDtlsTransportConf, handshake_timeout_ms, 88);
 
+  SIZE(xSctpTransportConf, 80);
+  OFF(xSctpTransportConf, loop, 0);
+  OFF(xSctpTransportConf, dtls, 8);
+  OFF(xSctpTransportConf, is_client, 16);
+  OFF(xSctpTransportConf, local_port, 18);
+  OFF(xSctpTransportConf, remote_port, 20);
+  OFF(xSctpTransportConf, on_state_change, 24);
+  OFF(xSctpTransportConf, on_data, 32);
+  OFF(xSctpTransportConf, on_stream_open, 40);
+  OFF(xSctpTransportConf, on_stream_close, 48);
+  OFF(xSctpTransportConf, on_buffered_amount_low, 56);
+  OFF(xSctpTransportConf, ctx, 64);
+  OFF(xSctpTransportConf, assoc_timeout_ms, 72);
+
+  SIZE(xDataChannelMgrConf, 56);
+  OFF(xDataChannelMgrConf, sctp, 0);
+  OFF(xDataChannelMgrConf, on_remote_open, 8);
+  OFF(xDataChannelMgrConf, on_open, 16);
+  OFF(xDataChannelMgrConf, on_message, 24);
+  OFF(xDataChannelMgrConf, on_close, 32);
+  OFF(xDataChannelMgrConf, on_error, 40);
+  OFF(xDataChannelMgrConf, ctx, 48);
+
+  /* The backend vtable: the spec's field order, one pointer each. */
+  SIZE(xDtlsBackend, 96);
+  OFF(xDtlsBackend, name, 0);
+  OFF(xDtlsBackend, create, 8);
+  OFF(xDtlsBackend, destroy, 16);
+  OFF(xDtlsBackend, set_role, 24);
+  OFF(xDtlsBackend, get_fingerprint, 32);
+  OFF(xDtlsBackend, handshake, 40);
+  OFF(xDtlsBackend, flush_output, 48);
+  OFF(xDtlsBackend, feed_input, 56);
+  OFF(xDtlsBackend, encrypt_send, 64);
+  OFF(xDtlsBackend, decrypt_read, 72);
+  OFF(xDtlsBackend, get_remote_fingerprint, 80);
+  OFF(xDtlsBackend, is_handshake_done, 88);
+
   /* XDEF_ENUM types are plain ints. */
   SIZE(xErrno, 4);
   SIZE(xStunMsgType, 4);
@@ -196,6 +236,13 @@ static void enums(void) {
   CHECK_EQ_INT(xDataChannelState_Closed, 3);
   CHECK_EQ_INT(xDataChannelMsgType_String, 0);
   CHECK_EQ_INT(xDataChannelMsgType_Binary, 1);
+  CHECK_EQ_INT(XSCTP_DEFAULT_PORT, 5000);
+  CHECK_EQ_INT(XSCTP_MAX_STREAMS, 256);
+  CHECK_EQ_INT(XSCTP_PPID_DCEP, 50);
+  CHECK_EQ_INT(XSCTP_PPID_STRING, 51);
+  CHECK_EQ_INT(XSCTP_PPID_BINARY, 53);
+  CHECK_EQ_INT(XSCTP_PPID_STRING_EMPTY, 56);
+  CHECK_EQ_INT(XSCTP_PPID_BINARY_EMPTY, 57);
   CHECK_EQ_INT(XDC_MAX_LABEL_LEN, 256);
   CHECK_EQ_INT(XDC_MAX_PROTOCOL_LEN, 256);
   CHECK_EQ_INT(XDC_MAX_CHANNELS, 64);

@@ -1,4 +1,4 @@
-/* datachannel.h: WebRTC data channels (RFC 8831/8832) of a PeerConnection. */
+/* datachannel.h: WebRTC data channels (RFC 8831/8832) of a PeerConnection or of a manager over an xSctpTransport. */
 
 #ifndef XP2P_DATACHANNEL_H
 #define XP2P_DATACHANNEL_H
@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <xbase/base.h>
 #include <xbase/error.h>
+#include "sctp_transport.h"
 
 XDEF_ENUM(xDataChannelState){
   xDataChannelState_Connecting = 0,
@@ -51,6 +52,13 @@ XDEF_ENUM(xDataChannelMsgType){
  */
 typedef void *xDataChannel;
 
+/*
+ Opaque handle of a data channel manager.
+ */
+typedef void *xDataChannelMgr;
+
+typedef void (*xDataChannelOnRemoteOpen)(xDataChannelMgr mgr, xDataChannel channel, void *arg);
+
 typedef void (*xDataChannelOnOpen)(xDataChannel channel, void *arg);
 
 typedef void (*xDataChannelOnMessage)(xDataChannel channel,
@@ -62,6 +70,21 @@ typedef void (*xDataChannelOnMessage)(xDataChannel channel,
 typedef void (*xDataChannelOnClose)(xDataChannel channel, void *arg);
 
 typedef void (*xDataChannelOnError)(xDataChannel channel, xErrno err, void *arg);
+
+/*
+ Configuration of [`xDataChannelMgrCreate`] (56 bytes), copied at create
+ time. The callbacks are the defaults of every channel of the manager
+ (a channel's own conf overrides each one it sets).
+ */
+typedef struct xDataChannelMgrConf {
+  xSctpTransport sctp;
+  xDataChannelOnRemoteOpen on_remote_open;
+  xDataChannelOnOpen on_open;
+  xDataChannelOnMessage on_message;
+  xDataChannelOnClose on_close;
+  xDataChannelOnError on_error;
+  void *ctx;
+} xDataChannelMgrConf;
 
 typedef void (*xDataChannelOnBufferedAmountLow)(xDataChannel channel, void *arg);
 
@@ -132,6 +155,60 @@ size_t xDataChannelGetBufferedAmount(xDataChannel channel);
  crossing from above). No-op for NULL.
  */
 void xDataChannelSetBufferedAmountLowThreshold(xDataChannel channel, size_t threshold);
+
+/*
+ Creates a manager over an SCTP transport created with
+ `xSctpTransportCreate`. Channels opened here get stream ids by the DTLS
+ role of the transport's DTLS transport (RFC 8832: Active even, Passive
+ odd), so both sides can open channels at once. NULL for NULL arguments,
+ a bad SCTP transport or a PeerConnection's (use
+ `xPeerConnectionGetDataChannelMgr`).
+ */
+xDataChannelMgr xDataChannelMgrCreate(const struct xDataChannelMgrConf *conf);
+
+/*
+ Destroys a manager: every channel handle of it becomes invalid and no
+ callback of it runs after this returns. NULL, stale and foreign handles
+ are ignored, and so is the view of a PeerConnection's channels (the
+ PeerConnection owns them).
+ */
+void xDataChannelMgrDestroy(xDataChannelMgr mgr);
+
+/*
+ Hands the manager one message from its SCTP transport's `on_data`:
+ DCEP opens and acknowledges channels, other PPIDs are messages of the
+ channel on that stream. Ignored for NULL arguments and for the view of
+ a PeerConnection's channels (which are fed by the PeerConnection).
+ */
+void xDataChannelMgrOnData(xDataChannelMgr mgr,
+                           uint16_t stream_id,
+                           uint32_t ppid,
+                           const uint8_t *data,
+                           size_t len);
+
+/*
+ Hands the manager one `on_stream_close` of its SCTP transport. A
+ channel closes once both directions of its stream are reset (the peer's
+ reset is answered with ours), then `on_close` runs. Ignored for NULL and
+ for the view of a PeerConnection's channels.
+ */
+void xDataChannelMgrOnStreamClose(xDataChannelMgr mgr, uint16_t stream_id);
+
+/*
+ Hands the manager its SCTP transport's `on_buffered_amount_low`: the
+ messages waiting for room are sent and channels whose buffered amount
+ falls to their threshold get `on_buffered_amount_low`. (The manager
+ also learns of room by itself.) Ignored for NULL and views.
+ */
+void xDataChannelMgrOnBufferedAmountLow(xDataChannelMgr mgr);
+
+/*
+ Creates a channel and returns its handle at once; it opens (`on_open`)
+ when the association is up and the peer acknowledged it. On the view
+ of a PeerConnection's channels it is `xPeerConnectionCreateDataChannel`.
+ NULL for NULL arguments, a bad label or protocol, or no free stream.
+ */
+xDataChannel xDataChannelCreate(xDataChannelMgr mgr, const struct xDataChannelConf *conf);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -45,8 +45,53 @@ static inline void xDtlsFingerprintToStr(const uint8_t *raw, char *out) {
 #define XDTLS_MAX_CERT_SIZE 2048
 
 /*
+ A DTLS session of the backend, opaque to C.
+ */
+typedef struct xDtlsBackendCtx xDtlsBackendCtx;
+
+/*
  Sends one DTLS datagram towards the peer.
  */
 typedef xErrno (*xDtlsSendFn)(const uint8_t *data, size_t len, void *arg);
+
+/*
+ The DTLS backend vtable (96 bytes). Every function is synchronous: the
+ caller drives the session, and datagrams leave through the `send_fn`
+ given to `create`, from inside `handshake`, `flush_output` and
+ `encrypt_send` (never from `feed_input`, so a `send_fn` that feeds the
+ peer at once does not recurse).
+ */
+typedef struct xDtlsBackend {
+  const char *name;
+  struct xDtlsBackendCtx *(*create)(xDtlsRole role, xDtlsSendFn send_fn, void *send_arg);
+  void (*destroy)(struct xDtlsBackendCtx *ctx);
+  xErrno (*set_role)(struct xDtlsBackendCtx *ctx, xDtlsRole role);
+  xErrno (*get_fingerprint)(struct xDtlsBackendCtx *ctx, uint8_t *out);
+  xErrno (*handshake)(struct xDtlsBackendCtx *ctx);
+  void (*flush_output)(struct xDtlsBackendCtx *ctx);
+  xErrno (*feed_input)(struct xDtlsBackendCtx *ctx, const uint8_t *data, size_t len);
+  xErrno (*encrypt_send)(struct xDtlsBackendCtx *ctx, const uint8_t *data, size_t len);
+  xErrno (*decrypt_read)(struct xDtlsBackendCtx *ctx, uint8_t *buf, size_t buf_cap, size_t *out_len);
+  xErrno (*get_remote_fingerprint)(struct xDtlsBackendCtx *ctx, uint8_t *out);
+  bool (*is_handshake_done)(struct xDtlsBackendCtx *ctx);
+} xDtlsBackend;
+
+#ifdef __cplusplus
+extern "C" {
+#endif // __cplusplus
+
+/*
+ The compiled-in DTLS backend: "openssl", over the library's sans-IO
+ DTLS 1.2 session (ECDSA P-256 certificate per context, no fingerprint
+ pinning: compare `get_remote_fingerprint` yourself). The caller drives
+ it: `feed_input` every datagram from the peer, and call `handshake`
+ until it returns Ok (calling it again after a quiet second retransmits
+ the last flight), then `encrypt_send` / `decrypt_read`.
+ */
+const struct xDtlsBackend *xDtlsBackendGet(void);
+
+#ifdef __cplusplus
+}  // extern "C"
+#endif  // __cplusplus
 
 #endif  /* XP2P_DTLS_BACKEND_H */

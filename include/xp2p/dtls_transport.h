@@ -52,7 +52,9 @@ xDtlsTransport xDtlsTransportCreate(const struct xDtlsTransportConf *conf);
 /*
  Destroys a transport and stops its timer. No callback of the transport
  runs after this returns (not even `Closed`), so its `ctx` and `send_arg`
- may be freed at once. NULL, stale and foreign handles are ignored.
+ may be freed at once. An SCTP transport over it stops receiving. NULL,
+ stale and foreign handles are ignored, and so is the view of a
+ PeerConnection's session (the PeerConnection owns it).
  */
 void xDtlsTransportDestroy(xDtlsTransport transport);
 
@@ -90,7 +92,9 @@ xErrno xDtlsTransportGetFingerprint(xDtlsTransport transport, uint8_t *out);
 xErrno xDtlsTransportGetFingerprintStr(xDtlsTransport transport, char *out);
 
 /*
- The transport's state; Closed for NULL, stale or foreign handles.
+ The transport's state; Closed for NULL, stale or foreign handles and
+ for the view of a destroyed PeerConnection's session. The view of a
+ live PeerConnection's session is New until its remote description.
  */
 xDtlsState xDtlsTransportGetState(xDtlsTransport transport);
 

@@ -123,6 +123,44 @@ xDataChannel xPeerConnectionCreateDataChannel(xPeerConnection pc, const xDataCha
  */
 xPeerConnectionState xPeerConnectionGetState(xPeerConnection pc);
 
+/*
+ The PeerConnection's ICE agent, borrowed: `xIceAgentGetUfrag`, `…GetPwd`,
+ `…GetLoop`, `…GetLocalCandidates`, `…CreateOffer` and
+ `…AddRemoteCandidate` work on it; calls that would take the agent from
+ the PeerConnection get InvalidState or do nothing, and
+ `xIceAgentDestroy` ignores it. The same handle every time; stale after
+ `xPeerConnectionDestroy`. NULL for a bad handle.
+ */
+xIceAgent xPeerConnectionGetIceAgent(xPeerConnection pc);
+
+/*
+ The PeerConnection's DTLS transport, borrowed: the state (New until the
+ remote description), role, and local fingerprint getters work on it;
+ Start, FeedInput, Send and SetRole get InvalidState and
+ `xDtlsTransportDestroy` ignores it. The same handle every time; stale
+ after `xPeerConnectionDestroy`. NULL for a bad handle.
+ */
+xDtlsTransport xPeerConnectionGetDtlsTransport(xPeerConnection pc);
+
+/*
+ The PeerConnection's SCTP transport, borrowed, once the association
+ exists (DTLS connected; NULL before): `xSctpTransportIsConnected` and
+ `…GetBufferedAmount` work on it; Start, Send, FeedInput and CloseStream
+ get InvalidState and `xSctpTransportDestroy` ignores it. Stale after
+ `xPeerConnectionDestroy`. NULL for a bad handle.
+ */
+xSctpTransport xPeerConnectionGetSctpTransport(xPeerConnection pc);
+
+/*
+ The PeerConnection's data channel manager, borrowed (available at once,
+ as channels can be created before connecting): `xDataChannelCreate` on
+ it is `xPeerConnectionCreateDataChannel`; the `xDataChannelMgrOn…`
+ feeding calls and `xDataChannelMgrDestroy` ignore it (the PeerConnection
+ feeds and owns its channels). The same handle every time; stale after
+ `xPeerConnectionDestroy`. NULL for a bad handle.
+ */
+xDataChannelMgr xPeerConnectionGetDataChannelMgr(xPeerConnection pc);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus

@@ -568,6 +568,20 @@ impl ChannelManager {
         }
     }
 
+    /// A stream reset completed whose direction the caller does not know
+    /// (the C API's `xDataChannelMgrOnStreamClose` carries only the stream
+    /// id). A channel that has not asked to reset its outgoing side takes it
+    /// as the peer's reset (and answers with its own); one that has asked
+    /// takes the first as the confirmation of its own and the next as the
+    /// peer's. After both, the channel is Closed, whichever came first.
+    pub fn handle_stream_closed(&mut self, stream: u16) {
+        let Some(ch) = self.streams.get(&stream).and_then(|id| self.channels.get(id)) else {
+            return;
+        };
+        let incoming = !ch.reset_out_requested || ch.reset_out_done;
+        self.handle_stream_reset(stream, incoming);
+    }
+
     /// Queues a message. Fails when the channel is not Open, when the
     /// message exceeds the peer's max-message-size (`TooLarge`), or on
     /// back-pressure (`QueueFull`). Every byte counts toward the buffered
@@ -968,6 +982,44 @@ mod tests {
         assert_eq!(m.poll_stream_reset(), Some(0));
         m.handle_stream_reset(0, false);
         assert_eq!(m.state(new), Some(ChannelState::Closed));
+    }
+
+    #[test]
+    fn channel_stream_close_without_direction_closes_both_ways() {
+        // We close: our reset's confirmation, then the peer's reset.
+        let mut m = mgr(DtlsRole::Client);
+        let id = m.create_channel(ChannelConfig::new("x")).unwrap();
+        m.association_up(8).unwrap();
+        m.poll_sctp_send().unwrap();
+        m.handle_sctp_message(0, PPID_DCEP, &[0x02]);
+        m.close(id);
+        assert_eq!(m.poll_stream_reset(), Some(0));
+        m.handle_stream_closed(0);
+        assert_eq!(m.state(id), Some(ChannelState::Closing));
+        m.handle_stream_closed(0);
+        assert_eq!(m.state(id), Some(ChannelState::Closed));
+        // The peer closes: its reset, then the confirmation of ours.
+        let mut m = mgr(DtlsRole::Server);
+        m.association_up(8).unwrap();
+        let open = DcepMessage::Open(DcepOpen {
+            channel_type: ChannelType::default(),
+            priority: 0,
+            label: "r".into(),
+            protocol: String::new(),
+        })
+        .encode()
+        .unwrap();
+        m.handle_sctp_message(0, PPID_DCEP, &open);
+        let id = m.channel_by_stream(0).unwrap();
+        m.poll_sctp_send().unwrap();
+        m.handle_stream_closed(0);
+        assert_eq!(m.state(id), Some(ChannelState::Closing));
+        assert_eq!(m.poll_stream_reset(), Some(0), "answers with its own reset");
+        m.handle_stream_closed(0);
+        assert_eq!(m.state(id), Some(ChannelState::Closed));
+        assert!(drain(&mut m).contains(&ChannelEvent::Closed(id)));
+        // A stream without a channel is ignored.
+        m.handle_stream_closed(7);
     }
 
     #[test]

@@ -145,6 +145,11 @@ impl LoopQueue {
         n
     }
 
+    /// The loop this queue belongs to.
+    pub fn event_loop(&self) -> xEventLoop {
+        self.lp as xEventLoop
+    }
+
     /// Number of objects bound to this queue.
     pub fn users(&self) -> usize {
         self.state.lock().users

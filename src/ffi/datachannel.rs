@@ -1,13 +1,32 @@
-//! `datachannel.h`: data channels of a PeerConnection for C callers. A
-//! channel handle names a channel of a live `xPeerConnection`; destroying
-//! the PeerConnection invalidates its channels' handles.
+//! `datachannel.h`: data channels for C callers, of a PeerConnection or of
+//! a standalone manager (`xDataChannelMgr`) over an `xSctpTransport`. A
+//! channel handle names a channel of a live PeerConnection or manager;
+//! destroying it invalidates its channels' handles.
+//!
+//! A standalone manager is the `crate::channel` state machine (DCEP, stream
+//! ids by DTLS role, buffered amount) driven by the caller: the SCTP
+//! transport's `on_data`, `on_stream_close` and `on_buffered_amount_low`
+//! are handed to `xDataChannelMgrOnData`, `…OnStreamClose` and
+//! `…OnBufferedAmountLow`; the manager sends through the SCTP transport and
+//! learns by itself when the association comes up or ends. Its callbacks
+//! are posted to the SCTP transport's loop. A manager handle may also be the
+//! view of a PeerConnection's channels (`xPeerConnectionGetDataChannelMgr`).
 
-use super::boundary::{bytes, ffi_boundary};
+use super::boundary::{bytes, c_array_bytes, ffi_boundary, opt_ref};
 use super::peer_connection::{with_endpoint, PcEndpoint};
-use crate::channel::{ChannelError, ChannelId, ChannelState, MessageKind};
+use super::sctp_transport::{self, xSctpTransport, Link};
+use crate::channel::{
+    ChannelConfig, ChannelError, ChannelEvent, ChannelId, ChannelManager, ChannelState,
+    MessageKind, SctpSend, LOCAL_MAX_MESSAGE_SIZE,
+};
+use crate::dcep::Reliability;
+use crate::driver::loop_queue::LoopQueue;
 use crate::driver::registry::Registry;
 use crate::peer::PeerError;
+use crate::sctp::SctpError;
 use libc::{c_char, c_int, c_void};
+use parking_lot::Mutex;
+use std::collections::HashMap;
 use std::ffi::CString;
 use std::sync::Arc;
 use xbase::types::*;
@@ -56,6 +75,26 @@ pub type xDataChannelOnError =
 pub type xDataChannelOnBufferedAmountLow =
     Option<unsafe extern "C" fn(channel: xDataChannel, arg: *mut c_void)>;
 
+/// Opaque handle of a data channel manager.
+pub type xDataChannelMgr = *mut c_void;
+
+pub type xDataChannelOnRemoteOpen =
+    Option<unsafe extern "C" fn(mgr: xDataChannelMgr, channel: xDataChannel, arg: *mut c_void)>;
+
+/// Configuration of [`xDataChannelMgrCreate`] (56 bytes), copied at create
+/// time. The callbacks are the defaults of every channel of the manager
+/// (a channel's own conf overrides each one it sets).
+#[repr(C)]
+pub struct xDataChannelMgrConf {
+    pub sctp: xSctpTransport,
+    pub on_remote_open: xDataChannelOnRemoteOpen,
+    pub on_open: xDataChannelOnOpen,
+    pub on_message: xDataChannelOnMessage,
+    pub on_close: xDataChannelOnClose,
+    pub on_error: xDataChannelOnError,
+    pub ctx: *mut c_void,
+}
+
 /// Configuration of a data channel (568 bytes), copied at create time.
 #[repr(C)]
 pub struct xDataChannelConf {
@@ -92,20 +131,51 @@ pub(crate) struct ChannelCallbacks {
     pub on_buffered_amount_low: Cb<unsafe extern "C" fn(xDataChannel, *mut c_void)>,
 }
 
+/// Who a channel belongs to (handle tokens).
+#[derive(Clone, Copy)]
+pub(crate) enum Owner {
+    Pc(usize),
+    Mgr(usize),
+}
+
 /// The object behind an `xDataChannel` handle.
 pub(crate) struct ChannelObject {
-    /// The PeerConnection's handle token.
-    pub pc: usize,
+    pub owner: Owner,
     pub id: ChannelId,
     pub label: CString,
 }
 
 pub(crate) static CHANNELS: Registry<ChannelObject> = Registry::new();
 
+fn insert_channel(owner: Owner, id: ChannelId, label: &str) -> xDataChannel {
+    let label = CString::new(label.replace('\0', "")).unwrap_or_default();
+    CHANNELS.insert(Arc::new(ChannelObject { owner, id, label }))
+}
+
 /// Registers a handle for a channel of the PeerConnection `pc`.
 pub(crate) fn register_channel(pc: usize, id: ChannelId, label: &str) -> xDataChannel {
-    let label = CString::new(label.replace('\0', "")).unwrap_or_default();
-    CHANNELS.insert(Arc::new(ChannelObject { pc, id, label }))
+    insert_channel(Owner::Pc(pc), id, label)
+}
+
+/// The channel settings of a C conf: label, protocol, ordering and partial
+/// reliability (retransmits first, then lifetime).
+pub(crate) fn channel_config(conf: &xDataChannelConf) -> ChannelConfig {
+    let label = String::from_utf8_lossy(c_array_bytes(&conf.label)).into_owned();
+    let protocol = String::from_utf8_lossy(c_array_bytes(&conf.protocol)).into_owned();
+    let reliability = if conf.max_retransmits > 0 {
+        Reliability::MaxRetransmits(u32::from(conf.max_retransmits))
+    } else if conf.max_packet_life_time > 0 {
+        Reliability::MaxLifetime(u32::from(conf.max_packet_life_time))
+    } else {
+        Reliability::Reliable
+    };
+    ChannelConfig {
+        label,
+        protocol,
+        ordered: conf.ordered,
+        reliability,
+        ..ChannelConfig::default()
+    }
 }
 
 /// The xErrno of a failed channel or PeerConnection call.
@@ -136,16 +206,46 @@ pub(crate) fn state_code(s: ChannelState) -> xDataChannelState {
     }
 }
 
-/// Runs `f` on the live channel and its PeerConnection, or returns `dead`.
-fn with_channel<R>(
-    channel: xDataChannel,
+/// Runs `f` on a live channel of a PeerConnection, or returns `dead`.
+fn with_pc_channel<R>(
+    ch: &ChannelObject,
+    pc: usize,
     dead: R,
     f: impl FnOnce(&ChannelObject, &mut PcEndpoint) -> R,
+) -> R {
+    with_endpoint(pc, dead, |ep| f(ch, ep))
+}
+
+/// Runs `f` on the manager state of a live channel (a PeerConnection's or
+/// a standalone manager's), or returns `dead`.
+fn with_manager<R>(
+    channel: xDataChannel,
+    dead: R,
+    f: impl FnOnce(&mut ChannelManager, ChannelId) -> R,
 ) -> R {
     let Some(ch) = CHANNELS.get(channel) else {
         return dead;
     };
-    with_endpoint(ch.pc, dead, |ep| f(&ch, ep))
+    match ch.owner {
+        Owner::Pc(pc) => with_endpoint(pc, dead, |ep| f(ep.pc.channels_mut(), ch.id)),
+        Owner::Mgr(m) => match MANAGERS.get(m as *const c_void).as_deref() {
+            Some(MgrHandle::Own(obj)) => f(&mut obj.inner.lock().mgr, ch.id),
+            _ => dead,
+        },
+    }
+}
+
+/// Runs `f` on a live standalone manager, then lets it send what `f`
+/// queued and post what happened.
+fn with_own_mgr<R>(m: usize, dead: R, f: impl FnOnce(&mut MgrInner) -> R) -> R {
+    match MANAGERS.get(m as *const c_void).as_deref() {
+        Some(MgrHandle::Own(obj)) => {
+            let r = f(&mut obj.inner.lock());
+            obj.service(m);
+            r
+        }
+        _ => dead,
+    }
 }
 
 fn send(channel: xDataChannel, kind: MessageKind, data: *const u8, len: usize) -> xErrno {
@@ -156,15 +256,26 @@ fn send(channel: xDataChannel, kind: MessageKind, data: *const u8, len: usize) -
     let Some(payload) = (unsafe { bytes(data, len) }) else {
         return xErrno_InvalidArg;
     };
-    with_channel(channel, xErrno_InvalidArg, |ch, ep| {
-        match ep.pc.send(ch.id, kind, payload) {
-            Ok(()) => {
-                ep.kick();
-                xErrno_Ok
+    let Some(ch) = CHANNELS.get(channel) else {
+        return xErrno_InvalidArg;
+    };
+    match ch.owner {
+        Owner::Pc(pc) => with_pc_channel(&ch, pc, xErrno_InvalidArg, |ch, ep| {
+            match ep.pc.send(ch.id, kind, payload) {
+                Ok(()) => {
+                    ep.kick();
+                    xErrno_Ok
+                }
+                Err(e) => peer_errno(&e),
             }
-            Err(e) => peer_errno(&e),
-        }
-    })
+        }),
+        Owner::Mgr(m) => with_own_mgr(m, xErrno_InvalidArg, |inner| {
+            match inner.mgr.send(ch.id, kind, payload) {
+                Ok(()) => xErrno_Ok,
+                Err(e) => channel_errno(&e),
+            }
+        }),
+    }
 }
 
 /// Sends a text message (PPID 51, or 56 when empty). InvalidArg for NULL
@@ -199,10 +310,16 @@ pub unsafe extern "C" fn xDataChannelSendBinary(
 #[no_mangle]
 pub unsafe extern "C" fn xDataChannelClose(channel: xDataChannel) {
     ffi_boundary!((), {
-        with_channel(channel, (), |ch, ep| {
-            ep.pc.close_channel(ch.id);
-            ep.kick();
-        })
+        let Some(ch) = CHANNELS.get(channel) else {
+            return;
+        };
+        match ch.owner {
+            Owner::Pc(pc) => with_pc_channel(&ch, pc, (), |ch, ep| {
+                ep.pc.close_channel(ch.id);
+                ep.kick();
+            }),
+            Owner::Mgr(m) => with_own_mgr(m, (), |inner| inner.mgr.close(ch.id)),
+        }
     })
 }
 
@@ -224,11 +341,8 @@ pub unsafe extern "C" fn xDataChannelGetLabel(channel: xDataChannel) -> *const c
 #[no_mangle]
 pub unsafe extern "C" fn xDataChannelGetState(channel: xDataChannel) -> xDataChannelState {
     ffi_boundary!(xDataChannelState_Closed, {
-        with_channel(channel, xDataChannelState_Closed, |ch, ep| {
-            ep.pc
-                .channels()
-                .state(ch.id)
-                .map_or(xDataChannelState_Closed, state_code)
+        with_manager(channel, xDataChannelState_Closed, |m, id| {
+            m.state(id).map_or(xDataChannelState_Closed, state_code)
         })
     })
 }
@@ -237,9 +351,7 @@ pub unsafe extern "C" fn xDataChannelGetState(channel: xDataChannel) -> xDataCha
 #[no_mangle]
 pub unsafe extern "C" fn xDataChannelGetStreamId(channel: xDataChannel) -> u16 {
     ffi_boundary!(0, {
-        with_channel(channel, 0, |ch, ep| {
-            ep.pc.channels().stream_id(ch.id).unwrap_or(0)
-        })
+        with_manager(channel, 0, |m, id| m.stream_id(id).unwrap_or(0))
     })
 }
 
@@ -248,7 +360,7 @@ pub unsafe extern "C" fn xDataChannelGetStreamId(channel: xDataChannel) -> u16 {
 #[no_mangle]
 pub unsafe extern "C" fn xDataChannelGetBufferedAmount(channel: xDataChannel) -> usize {
     ffi_boundary!(0, {
-        with_channel(channel, 0, |ch, ep| ep.pc.channels().buffered_amount(ch.id))
+        with_manager(channel, 0, |m, id| m.buffered_amount(id))
     })
 }
 
@@ -260,10 +372,441 @@ pub unsafe extern "C" fn xDataChannelSetBufferedAmountLowThreshold(
     threshold: usize,
 ) {
     ffi_boundary!((), {
-        with_channel(channel, (), |ch, ep| {
-            ep.pc
-                .channels_mut()
-                .set_buffered_amount_low_threshold(ch.id, threshold);
+        with_manager(channel, (), |m, id| {
+            m.set_buffered_amount_low_threshold(id, threshold);
         })
+    })
+}
+
+/// The default callbacks of a standalone manager's channels.
+#[derive(Clone, Copy)]
+struct MgrCallbacks {
+    on_remote_open: xDataChannelOnRemoteOpen,
+    on_open: xDataChannelOnOpen,
+    on_message: xDataChannelOnMessage,
+    on_close: xDataChannelOnClose,
+    on_error: xDataChannelOnError,
+    ctx: usize,
+}
+
+impl MgrCallbacks {
+    /// The callbacks of a channel created from `conf`: each one the conf
+    /// leaves NULL falls back to the manager's with the manager's ctx.
+    fn for_channel(&self, conf: Option<&xDataChannelConf>) -> ChannelCallbacks {
+        fn pick<F>(own: Option<F>, ctx: usize, fallback: Option<F>, mgr_ctx: usize) -> Cb<F> {
+            match own {
+                Some(f) => Cb { func: Some(f), ctx },
+                None => Cb {
+                    func: fallback,
+                    ctx: mgr_ctx,
+                },
+            }
+        }
+        let ctx = conf.map_or(self.ctx, |c| c.ctx as usize);
+        ChannelCallbacks {
+            on_open: pick(conf.and_then(|c| c.on_open), ctx, self.on_open, self.ctx),
+            on_message: pick(
+                conf.and_then(|c| c.on_message),
+                ctx,
+                self.on_message,
+                self.ctx,
+            ),
+            on_close: pick(conf.and_then(|c| c.on_close), ctx, self.on_close, self.ctx),
+            on_error: pick(conf.and_then(|c| c.on_error), ctx, self.on_error, self.ctx),
+            on_buffered_amount_low: Cb {
+                func: conf.and_then(|c| c.on_buffered_amount_low),
+                ctx,
+            },
+        }
+    }
+}
+
+struct MgrInner {
+    mgr: ChannelManager,
+    /// Handle and callbacks of every channel.
+    channels: HashMap<ChannelId, (usize, ChannelCallbacks)>,
+    /// A message the SCTP transport refused with `Again`, retried first.
+    pending: Option<SctpSend>,
+}
+
+pub(crate) struct MgrObject {
+    sctp: usize,
+    dtls: usize,
+    queue: Arc<LoopQueue>,
+    cb: MgrCallbacks,
+    inner: Mutex<MgrInner>,
+}
+
+/// What an `xDataChannelMgr` handle names.
+pub(crate) enum MgrHandle {
+    /// A manager created with `xDataChannelMgrCreate`.
+    Own(MgrObject),
+    /// The channels of the PeerConnection with this handle token.
+    Pc(usize),
+}
+
+static MANAGERS: Registry<MgrHandle> = Registry::new();
+
+/// Registers the view of a PeerConnection's channels.
+pub(crate) fn register_pc_view(pc: usize) -> usize {
+    MANAGERS.insert(Arc::new(MgrHandle::Pc(pc))) as usize
+}
+
+/// Makes a view handle stale.
+pub(crate) fn unregister_view(handle: usize) {
+    MANAGERS.remove(handle as *const c_void);
+}
+
+fn mgr_live(handle: usize) -> bool {
+    MANAGERS.get(handle as *const c_void).is_some()
+}
+
+/// The SCTP transport of the manager `mgr` came up, ended, or has room
+/// again (posted by the transport, run on the loop).
+pub(crate) fn sctp_changed(mgr: usize) {
+    if let Some(MgrHandle::Own(obj)) = MANAGERS.get(mgr as *const c_void).as_deref() {
+        obj.service(mgr);
+    }
+}
+
+impl MgrObject {
+    /// Follows the association's state, hands queued messages and resets
+    /// to SCTP, and posts the channel events. Called after every change,
+    /// without the manager's lock held.
+    fn service(&self, handle: usize) {
+        let mut inner = self.inner.lock();
+        match sctp_transport::link(self.sctp) {
+            Some(Link::Up(streams)) => {
+                if !inner.mgr.is_up() {
+                    let role = match super::dtls_transport::role(self.dtls) {
+                        Some(crate::dtls::DtlsRole::Client) => crate::channel::DtlsRole::Client,
+                        _ => crate::channel::DtlsRole::Server,
+                    };
+                    inner.mgr.set_role(role);
+                    let _ = inner.mgr.association_up(streams);
+                }
+            }
+            Some(Link::Down) => {}
+            Some(Link::Ended) | None => {
+                if inner.mgr.is_up() || inner.mgr.live_channels() > 0 {
+                    inner.mgr.association_lost();
+                    inner.pending = None;
+                }
+            }
+        }
+        self.flush(&mut inner);
+        self.dispatch(handle, &mut inner);
+    }
+
+    fn flush(&self, inner: &mut MgrInner) {
+        if !inner.mgr.is_up() {
+            return;
+        }
+        loop {
+            let next = match inner.pending.take() {
+                Some(s) => s,
+                None => match inner.mgr.poll_sctp_send() {
+                    Some(s) => s,
+                    None => break,
+                },
+            };
+            let r = sctp_transport::send_message(
+                self.sctp,
+                next.stream,
+                next.ppid,
+                &next.data,
+                next.ordered,
+                sctp_reliability(next.reliability),
+            );
+            match r {
+                Err(SctpError::WouldBlock) => {
+                    inner.pending = Some(next);
+                    return;
+                }
+                Ok(()) => {
+                    if next.counted > 0 {
+                        inner.mgr.on_sent(next.stream, next.counted);
+                    }
+                }
+                Err(e) => {
+                    if next.counted > 0 {
+                        inner.mgr.on_sent(next.stream, next.counted);
+                    }
+                    if let Some(id) = inner.mgr.channel_by_stream(next.stream) {
+                        let err = sctp_transport::send_errno(&e);
+                        if let Some(&(h, cb)) = inner.channels.get(&id) {
+                            self.post_error(h, cb, err);
+                        }
+                    }
+                }
+            }
+        }
+        while let Some(stream) = inner.mgr.poll_stream_reset() {
+            let _ = sctp_transport::reset_stream(self.sctp, stream);
+        }
+    }
+
+    fn post_error(&self, h: usize, cb: ChannelCallbacks, err: xErrno) {
+        self.queue.post(Box::new(move || {
+            if channel_live(h) {
+                if let Some(f) = cb.on_error.func {
+                    // SAFETY: user callback with its ctx.
+                    unsafe { f(h as xDataChannel, err, cb.on_error.ctx as *mut c_void) };
+                }
+            }
+        }));
+    }
+
+    /// Posts a channel callback that runs only while the channel is live.
+    fn post_channel(
+        &self,
+        inner: &MgrInner,
+        id: ChannelId,
+        task: impl FnOnce(usize, ChannelCallbacks) + Send + 'static,
+    ) {
+        let Some(&(h, cb)) = inner.channels.get(&id) else {
+            return;
+        };
+        self.queue.post(Box::new(move || {
+            if channel_live(h) {
+                task(h, cb);
+            }
+        }));
+    }
+
+    fn dispatch(&self, handle: usize, inner: &mut MgrInner) {
+        while let Some(ev) = inner.mgr.poll_event() {
+            match ev {
+                ChannelEvent::RemoteOpen(id) => {
+                    let label = inner.mgr.label(id).unwrap_or("").to_owned();
+                    let h = insert_channel(Owner::Mgr(handle), id, &label) as usize;
+                    let cb = self.cb.for_channel(None);
+                    inner.channels.insert(id, (h, cb));
+                    let mcb = self.cb;
+                    if let Some(f) = mcb.on_remote_open {
+                        self.queue.post(Box::new(move || {
+                            if mgr_live(handle) && channel_live(h) {
+                                // SAFETY: user callback with the manager's ctx.
+                                unsafe {
+                                    f(
+                                        handle as xDataChannelMgr,
+                                        h as xDataChannel,
+                                        mcb.ctx as *mut c_void,
+                                    )
+                                };
+                            }
+                        }));
+                    }
+                }
+                ChannelEvent::Open(id) => self.post_channel(inner, id, |h, cb| {
+                    if let Some(f) = cb.on_open.func {
+                        // SAFETY: user callback with its ctx.
+                        unsafe { f(h as xDataChannel, cb.on_open.ctx as *mut c_void) };
+                    }
+                }),
+                ChannelEvent::Message(id, _) => {
+                    while let Some((kind, data)) = inner.mgr.recv(id) {
+                        let t = match kind {
+                            MessageKind::Text => xDataChannelMsgType_String,
+                            MessageKind::Binary => xDataChannelMsgType_Binary,
+                        };
+                        self.post_channel(inner, id, move |h, cb| {
+                            if let Some(f) = cb.on_message.func {
+                                // SAFETY: user callback; the bytes live for the call.
+                                unsafe {
+                                    f(
+                                        h as xDataChannel,
+                                        t,
+                                        data.as_ptr(),
+                                        data.len(),
+                                        cb.on_message.ctx as *mut c_void,
+                                    )
+                                };
+                            }
+                        });
+                    }
+                }
+                ChannelEvent::BufferedAmountLow(id) => self.post_channel(inner, id, |h, cb| {
+                    if let Some(f) = cb.on_buffered_amount_low.func {
+                        // SAFETY: user callback with its ctx.
+                        unsafe {
+                            f(
+                                h as xDataChannel,
+                                cb.on_buffered_amount_low.ctx as *mut c_void,
+                            )
+                        };
+                    }
+                }),
+                ChannelEvent::Closing(_) => {}
+                ChannelEvent::Closed(id) => self.post_channel(inner, id, |h, cb| {
+                    if let Some(f) = cb.on_close.func {
+                        // SAFETY: user callback with its ctx.
+                        unsafe { f(h as xDataChannel, cb.on_close.ctx as *mut c_void) };
+                    }
+                }),
+                ChannelEvent::Error(id, e) => {
+                    if let Some(&(h, cb)) = inner.channels.get(&id) {
+                        self.post_error(h, cb, channel_errno(&e));
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn channel_live(h: usize) -> bool {
+    CHANNELS.get(h as *const c_void).is_some()
+}
+
+fn sctp_reliability(r: Reliability) -> crate::sctp::Reliability {
+    match r {
+        Reliability::Reliable => crate::sctp::Reliability::Reliable,
+        Reliability::MaxRetransmits(n) => crate::sctp::Reliability::MaxRetransmits(n),
+        Reliability::MaxLifetime(ms) => crate::sctp::Reliability::MaxLifetime(ms),
+    }
+}
+
+/// Creates a manager over an SCTP transport created with
+/// `xSctpTransportCreate`. Channels opened here get stream ids by the DTLS
+/// role of the transport's DTLS transport (RFC 8832: Active even, Passive
+/// odd), so both sides can open channels at once. NULL for NULL arguments,
+/// a bad SCTP transport or a PeerConnection's (use
+/// `xPeerConnectionGetDataChannelMgr`).
+#[no_mangle]
+pub unsafe extern "C" fn xDataChannelMgrCreate(conf: *const xDataChannelMgrConf) -> xDataChannelMgr {
+    ffi_boundary!(std::ptr::null_mut(), {
+        let Some(conf) = opt_ref(conf) else {
+            return std::ptr::null_mut();
+        };
+        let sctp = conf.sctp as usize;
+        let Some((lp, dtls)) = sctp_transport::loop_and_dtls(sctp) else {
+            return std::ptr::null_mut();
+        };
+        let Ok(queue) = LoopQueue::attach(lp) else {
+            return std::ptr::null_mut();
+        };
+        let handle = MANAGERS.insert(Arc::new(MgrHandle::Own(MgrObject {
+            sctp,
+            dtls,
+            queue,
+            cb: MgrCallbacks {
+                on_remote_open: conf.on_remote_open,
+                on_open: conf.on_open,
+                on_message: conf.on_message,
+                on_close: conf.on_close,
+                on_error: conf.on_error,
+                ctx: conf.ctx as usize,
+            },
+            inner: Mutex::new(MgrInner {
+                mgr: ChannelManager::new(LOCAL_MAX_MESSAGE_SIZE, LOCAL_MAX_MESSAGE_SIZE),
+                channels: HashMap::new(),
+                pending: None,
+            }),
+        })));
+        sctp_transport::add_listener(sctp, handle as usize);
+        sctp_changed(handle as usize);
+        handle
+    })
+}
+
+/// Destroys a manager: every channel handle of it becomes invalid and no
+/// callback of it runs after this returns. NULL, stale and foreign handles
+/// are ignored, and so is the view of a PeerConnection's channels (the
+/// PeerConnection owns them).
+#[no_mangle]
+pub unsafe extern "C" fn xDataChannelMgrDestroy(mgr: xDataChannelMgr) {
+    ffi_boundary!((), {
+        if !matches!(MANAGERS.get(mgr).as_deref(), Some(MgrHandle::Own(_))) {
+            return;
+        }
+        let Some(h) = MANAGERS.remove(mgr) else {
+            return;
+        };
+        let MgrHandle::Own(obj) = &*h else { return };
+        sctp_transport::remove_listener(obj.sctp, mgr as usize);
+        let inner = obj.inner.lock();
+        for &(ch, _) in inner.channels.values() {
+            CHANNELS.remove(ch as *const c_void);
+        }
+        drop(inner);
+        obj.queue.detach();
+    })
+}
+
+/// Hands the manager one message from its SCTP transport's `on_data`:
+/// DCEP opens and acknowledges channels, other PPIDs are messages of the
+/// channel on that stream. Ignored for NULL arguments and for the view of
+/// a PeerConnection's channels (which are fed by the PeerConnection).
+#[no_mangle]
+pub unsafe extern "C" fn xDataChannelMgrOnData(
+    mgr: xDataChannelMgr,
+    stream_id: u16,
+    ppid: u32,
+    data: *const u8,
+    len: usize,
+) {
+    ffi_boundary!((), {
+        let Some(payload) = bytes(data, len) else {
+            return;
+        };
+        with_own_mgr(mgr as usize, (), |inner| {
+            inner.mgr.handle_sctp_message(stream_id, ppid, payload);
+        })
+    })
+}
+
+/// Hands the manager one `on_stream_close` of its SCTP transport. A
+/// channel closes once both directions of its stream are reset (the peer's
+/// reset is answered with ours), then `on_close` runs. Ignored for NULL and
+/// for the view of a PeerConnection's channels.
+#[no_mangle]
+pub unsafe extern "C" fn xDataChannelMgrOnStreamClose(mgr: xDataChannelMgr, stream_id: u16) {
+    ffi_boundary!((), {
+        with_own_mgr(mgr as usize, (), |inner| {
+            inner.mgr.handle_stream_closed(stream_id)
+        })
+    })
+}
+
+/// Hands the manager its SCTP transport's `on_buffered_amount_low`: the
+/// messages waiting for room are sent and channels whose buffered amount
+/// falls to their threshold get `on_buffered_amount_low`. (The manager
+/// also learns of room by itself.) Ignored for NULL and views.
+#[no_mangle]
+pub unsafe extern "C" fn xDataChannelMgrOnBufferedAmountLow(mgr: xDataChannelMgr) {
+    ffi_boundary!((), { with_own_mgr(mgr as usize, (), |_| ()) })
+}
+
+/// Creates a channel and returns its handle at once; it opens (`on_open`)
+/// when the association is up and the peer acknowledged it. On the view
+/// of a PeerConnection's channels it is `xPeerConnectionCreateDataChannel`.
+/// NULL for NULL arguments, a bad label or protocol, or no free stream.
+#[no_mangle]
+pub unsafe extern "C" fn xDataChannelCreate(
+    mgr: xDataChannelMgr,
+    conf: *const xDataChannelConf,
+) -> xDataChannel {
+    ffi_boundary!(std::ptr::null_mut(), {
+        let Some(conf) = opt_ref(conf) else {
+            return std::ptr::null_mut();
+        };
+        match MANAGERS.get(mgr).as_deref() {
+            Some(MgrHandle::Pc(pc)) => super::peer_connection::create_pc_channel(*pc, conf),
+            Some(MgrHandle::Own(obj)) => {
+                let cfg = channel_config(conf);
+                let label = cfg.label.clone();
+                let mut inner = obj.inner.lock();
+                let Ok(id) = inner.mgr.create_channel(cfg) else {
+                    return std::ptr::null_mut();
+                };
+                let h = insert_channel(Owner::Mgr(mgr as usize), id, &label);
+                let cb = obj.cb.for_channel(Some(conf));
+                inner.channels.insert(id, (h as usize, cb));
+                drop(inner);
+                obj.service(mgr as usize);
+                h
+            }
+            None => std::ptr::null_mut(),
+        }
     })
 }

@@ -1,10 +1,17 @@
 //! `dtls_backend.h`: the DTLS types shared by the transport API (roles,
-//! states, the send callback, fingerprint sizes) and the fingerprint text
-//! helper. The backend vtable of upstream is the seam for a second TLS
-//! library; libxp2p's DTLS layer is `crate::dtls` over OpenSSL.
+//! states, the send callback, fingerprint sizes), the fingerprint text
+//! helper, and the backend vtable (`xDtlsBackendGet`), the seam for a
+//! second TLS library. libxp2p's backend is "openssl": `crate::dtls`.
 
-use libc::{c_int, c_void};
-use xbase::types::xErrno;
+use super::boundary::{bytes, ffi_boundary};
+use crate::driver::clock;
+use crate::driver::registry::Registry;
+use crate::dtls::{Certificate, DtlsConfig, DtlsError, DtlsRole, DtlsSession, DtlsState};
+use libc::{c_char, c_int, c_void};
+use parking_lot::Mutex;
+use std::sync::Arc;
+use std::time::Duration;
+use xbase::types::*;
 
 pub const XDTLS_FINGERPRINT_SIZE: usize = 32;
 pub const XDTLS_FINGERPRINT_STR_SIZE: usize = 96;
@@ -27,3 +34,319 @@ pub const xDtlsState_Closed: xDtlsState = 4;
 /// Sends one DTLS datagram towards the peer.
 pub type xDtlsSendFn =
     Option<unsafe extern "C" fn(data: *const u8, len: usize, arg: *mut c_void) -> xErrno>;
+
+/// A DTLS session of the backend, opaque to C.
+pub struct xDtlsBackendCtx {
+    _private: [u8; 0],
+}
+
+/// The DTLS backend vtable (96 bytes). Every function is synchronous: the
+/// caller drives the session, and datagrams leave through the `send_fn`
+/// given to `create`, from inside `handshake`, `flush_output` and
+/// `encrypt_send` (never from `feed_input`, so a `send_fn` that feeds the
+/// peer at once does not recurse).
+#[repr(C)]
+pub struct xDtlsBackend {
+    pub name: *const c_char,
+    pub create: Option<
+        unsafe extern "C" fn(
+            role: xDtlsRole,
+            send_fn: xDtlsSendFn,
+            send_arg: *mut c_void,
+        ) -> *mut xDtlsBackendCtx,
+    >,
+    pub destroy: Option<unsafe extern "C" fn(ctx: *mut xDtlsBackendCtx)>,
+    pub set_role: Option<unsafe extern "C" fn(ctx: *mut xDtlsBackendCtx, role: xDtlsRole) -> xErrno>,
+    pub get_fingerprint: Option<unsafe extern "C" fn(ctx: *mut xDtlsBackendCtx, out: *mut u8) -> xErrno>,
+    pub handshake: Option<unsafe extern "C" fn(ctx: *mut xDtlsBackendCtx) -> xErrno>,
+    pub flush_output: Option<unsafe extern "C" fn(ctx: *mut xDtlsBackendCtx)>,
+    pub feed_input:
+        Option<unsafe extern "C" fn(ctx: *mut xDtlsBackendCtx, data: *const u8, len: usize) -> xErrno>,
+    pub encrypt_send:
+        Option<unsafe extern "C" fn(ctx: *mut xDtlsBackendCtx, data: *const u8, len: usize) -> xErrno>,
+    pub decrypt_read: Option<
+        unsafe extern "C" fn(
+            ctx: *mut xDtlsBackendCtx,
+            buf: *mut u8,
+            buf_cap: usize,
+            out_len: *mut usize,
+        ) -> xErrno,
+    >,
+    pub get_remote_fingerprint:
+        Option<unsafe extern "C" fn(ctx: *mut xDtlsBackendCtx, out: *mut u8) -> xErrno>,
+    pub is_handshake_done: Option<unsafe extern "C" fn(ctx: *mut xDtlsBackendCtx) -> bool>,
+}
+
+// SAFETY: the table is immutable; `name` points to a static string.
+unsafe impl Sync for xDtlsBackend {}
+
+/// One backend session: the sans-IO DTLS session and where its datagrams go.
+struct BackendCtx {
+    session: Mutex<DtlsSession>,
+    send_fn: unsafe extern "C" fn(*const u8, usize, *mut c_void) -> xErrno,
+    send_arg: usize,
+}
+
+/// Live sessions; a context pointer is a registry token, so NULL, stale and
+/// foreign contexts are rejected, never dereferenced.
+static CONTEXTS: Registry<BackendCtx> = Registry::new();
+
+/// The backend's handshake limit: the caller's transport keeps its own.
+const BACKEND_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(60);
+
+fn backend_role(role: xDtlsRole) -> DtlsRole {
+    if role == xDtlsRole_Active {
+        DtlsRole::Client
+    } else {
+        DtlsRole::Server
+    }
+}
+
+fn ctx_of(ctx: *mut xDtlsBackendCtx) -> Option<Arc<BackendCtx>> {
+    CONTEXTS.get(ctx as *const c_void)
+}
+
+impl BackendCtx {
+    /// Sends every queued datagram through `send_fn`, without the session
+    /// lock held (the callback may feed a peer that answers at once).
+    fn flush(&self) {
+        loop {
+            let datagrams: Vec<Vec<u8>> = {
+                let mut s = self.session.lock();
+                while s.poll_event().is_some() {}
+                std::iter::from_fn(|| s.poll_transmit()).collect()
+            };
+            if datagrams.is_empty() {
+                return;
+            }
+            for d in datagrams {
+                // SAFETY: the caller's callback with its own argument.
+                unsafe { (self.send_fn)(d.as_ptr(), d.len(), self.send_arg as *mut c_void) };
+            }
+        }
+    }
+}
+
+unsafe extern "C" fn backend_create(
+    role: xDtlsRole,
+    send_fn: xDtlsSendFn,
+    send_arg: *mut c_void,
+) -> *mut xDtlsBackendCtx {
+    ffi_boundary!(std::ptr::null_mut(), {
+        let Some(send_fn) = send_fn else {
+            return std::ptr::null_mut();
+        };
+        let Ok(cert) = Certificate::generate() else {
+            return std::ptr::null_mut();
+        };
+        let mut cfg = DtlsConfig::new(backend_role(role), cert);
+        cfg.handshake_timeout = BACKEND_HANDSHAKE_TIMEOUT;
+        let Ok(session) = DtlsSession::new(cfg) else {
+            return std::ptr::null_mut();
+        };
+        CONTEXTS
+            .insert(Arc::new(BackendCtx {
+                session: Mutex::new(session),
+                send_fn,
+                send_arg: send_arg as usize,
+            }))
+            .cast()
+    })
+}
+
+unsafe extern "C" fn backend_destroy(ctx: *mut xDtlsBackendCtx) {
+    ffi_boundary!((), {
+        CONTEXTS.remove(ctx as *const c_void);
+    })
+}
+
+unsafe extern "C" fn backend_set_role(ctx: *mut xDtlsBackendCtx, role: xDtlsRole) -> xErrno {
+    ffi_boundary!(xErrno_Unknown, {
+        let Some(c) = ctx_of(ctx) else {
+            return xErrno_InvalidArg;
+        };
+        let r = c.session.lock().set_role(backend_role(role));
+        match r {
+            Ok(()) => xErrno_Ok,
+            Err(_) => xErrno_InvalidState,
+        }
+    })
+}
+
+unsafe extern "C" fn backend_get_fingerprint(ctx: *mut xDtlsBackendCtx, out: *mut u8) -> xErrno {
+    ffi_boundary!(xErrno_Unknown, {
+        let Some(c) = ctx_of(ctx).filter(|_| !out.is_null()) else {
+            return xErrno_InvalidArg;
+        };
+        let fp = c.session.lock().local_fingerprint();
+        std::ptr::copy_nonoverlapping(fp.0.as_ptr(), out, XDTLS_FINGERPRINT_SIZE);
+        xErrno_Ok
+    })
+}
+
+/// Starts the handshake on the first call; later calls let DTLS retransmit
+/// its last flight when its timer has expired. Sends what is due. Ok once
+/// the handshake is done, Again while it runs, InvalidState when the
+/// session failed or closed.
+unsafe extern "C" fn backend_handshake(ctx: *mut xDtlsBackendCtx) -> xErrno {
+    ffi_boundary!(xErrno_Unknown, {
+        let Some(c) = ctx_of(ctx) else {
+            return xErrno_InvalidArg;
+        };
+        {
+            let now = clock::now();
+            let mut s = c.session.lock();
+            if s.state() == DtlsState::New {
+                if s.start(now).is_err() {
+                    return xErrno_InvalidState;
+                }
+            } else if s.poll_timeout().is_some_and(|t| t <= now) {
+                s.handle_timeout(now);
+            }
+        }
+        c.flush();
+        let state = c.session.lock().state();
+        match state {
+            DtlsState::Connected => xErrno_Ok,
+            DtlsState::New | DtlsState::Connecting => xErrno_Again,
+            DtlsState::Failed | DtlsState::Closed => xErrno_InvalidState,
+        }
+    })
+}
+
+unsafe extern "C" fn backend_flush_output(ctx: *mut xDtlsBackendCtx) {
+    ffi_boundary!((), {
+        if let Some(c) = ctx_of(ctx) {
+            c.flush();
+        }
+    })
+}
+
+/// Takes one datagram from the peer; the answers it causes wait for the
+/// next `handshake` or `flush_output`.
+unsafe extern "C" fn backend_feed_input(
+    ctx: *mut xDtlsBackendCtx,
+    data: *const u8,
+    len: usize,
+) -> xErrno {
+    ffi_boundary!(xErrno_Unknown, {
+        let (Some(c), Some(input)) = (ctx_of(ctx), bytes(data, len).filter(|b| !b.is_empty()))
+        else {
+            return xErrno_InvalidArg;
+        };
+        c.session.lock().handle_datagram(clock::now(), input);
+        xErrno_Ok
+    })
+}
+
+unsafe extern "C" fn backend_encrypt_send(
+    ctx: *mut xDtlsBackendCtx,
+    data: *const u8,
+    len: usize,
+) -> xErrno {
+    ffi_boundary!(xErrno_Unknown, {
+        let (Some(c), Some(msg)) = (ctx_of(ctx), bytes(data, len).filter(|b| !b.is_empty()))
+        else {
+            return xErrno_InvalidArg;
+        };
+        let r = c.session.lock().send(msg);
+        c.flush();
+        match r {
+            Ok(()) => xErrno_Ok,
+            Err(DtlsError::NotConnected) => xErrno_InvalidState,
+            Err(DtlsError::QueueFull) => xErrno_Again,
+            Err(_) => xErrno_InvalidArg,
+        }
+    })
+}
+
+/// Copies the next decrypted message into `buf`: Ok with its length,
+/// Again when none is waiting, NoMemory (with the needed length in
+/// `*out_len`) when `buf` is too small.
+unsafe extern "C" fn backend_decrypt_read(
+    ctx: *mut xDtlsBackendCtx,
+    buf: *mut u8,
+    buf_cap: usize,
+    out_len: *mut usize,
+) -> xErrno {
+    ffi_boundary!(xErrno_Unknown, {
+        let Some(c) = ctx_of(ctx) else {
+            return xErrno_InvalidArg;
+        };
+        if out_len.is_null() || (buf.is_null() && buf_cap > 0) {
+            return xErrno_InvalidArg;
+        }
+        let dst: &mut [u8] = if buf_cap == 0 {
+            &mut []
+        } else {
+            std::slice::from_raw_parts_mut(buf, buf_cap)
+        };
+        let r = c.session.lock().recv(dst);
+        match r {
+            Ok(Some(n)) => {
+                *out_len = n;
+                xErrno_Ok
+            }
+            Ok(None) => {
+                *out_len = 0;
+                xErrno_Again
+            }
+            Err(DtlsError::BufferTooSmall { needed }) => {
+                *out_len = needed;
+                xErrno_NoMemory
+            }
+            Err(_) => xErrno_Unknown,
+        }
+    })
+}
+
+unsafe extern "C" fn backend_get_remote_fingerprint(
+    ctx: *mut xDtlsBackendCtx,
+    out: *mut u8,
+) -> xErrno {
+    ffi_boundary!(xErrno_Unknown, {
+        let Some(c) = ctx_of(ctx).filter(|_| !out.is_null()) else {
+            return xErrno_InvalidArg;
+        };
+        let fp = c.session.lock().remote_fingerprint();
+        match fp {
+            Some(fp) => {
+                std::ptr::copy_nonoverlapping(fp.0.as_ptr(), out, XDTLS_FINGERPRINT_SIZE);
+                xErrno_Ok
+            }
+            None => xErrno_InvalidState,
+        }
+    })
+}
+
+unsafe extern "C" fn backend_is_handshake_done(ctx: *mut xDtlsBackendCtx) -> bool {
+    ffi_boundary!(false, {
+        ctx_of(ctx).is_some_and(|c| c.session.lock().state() == DtlsState::Connected)
+    })
+}
+
+static OPENSSL_BACKEND: xDtlsBackend = xDtlsBackend {
+    name: c"openssl".as_ptr(),
+    create: Some(backend_create),
+    destroy: Some(backend_destroy),
+    set_role: Some(backend_set_role),
+    get_fingerprint: Some(backend_get_fingerprint),
+    handshake: Some(backend_handshake),
+    flush_output: Some(backend_flush_output),
+    feed_input: Some(backend_feed_input),
+    encrypt_send: Some(backend_encrypt_send),
+    decrypt_read: Some(backend_decrypt_read),
+    get_remote_fingerprint: Some(backend_get_remote_fingerprint),
+    is_handshake_done: Some(backend_is_handshake_done),
+};
+
+/// The compiled-in DTLS backend: "openssl", over the library's sans-IO
+/// DTLS 1.2 session (ECDSA P-256 certificate per context, no fingerprint
+/// pinning: compare `get_remote_fingerprint` yourself). The caller drives
+/// it: `feed_input` every datagram from the peer, and call `handshake`
+/// until it returns Ok (calling it again after a quiet second retransmits
+/// the last flight), then `encrypt_send` / `decrypt_read`.
+#[no_mangle]
+pub extern "C" fn xDtlsBackendGet() -> *const xDtlsBackend {
+    ffi_boundary!(std::ptr::null(), { &OPENSSL_BACKEND as *const xDtlsBackend })
+}

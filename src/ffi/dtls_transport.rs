@@ -3,6 +3,12 @@
 //! its `send_fn`. The protocol is `crate::dtls`; retransmission and the
 //! handshake timeout run on timers of the caller's loop; every callback
 //! (`send_fn` included) is posted to that loop, never run inside an API call.
+//!
+//! An `xSctpTransport` created over a transport becomes the consumer of its
+//! decrypted records: they go straight to SCTP, and `on_data` is not called
+//! while the SCTP transport lives. A handle may also be the view of a
+//! PeerConnection's DTLS session (`xPeerConnectionGetDtlsTransport`): its
+//! getters read the PeerConnection; it cannot be started, fed or destroyed.
 
 use super::boundary::{bytes, cstr_bytes, ffi_boundary, opt_ref};
 use super::dtls_backend::*;
@@ -14,6 +20,7 @@ use crate::dtls::{
 };
 use libc::{c_char, c_void};
 use parking_lot::Mutex;
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 use xbase::sys::{xEventLoopTimerAfter, xEventLoopTimerCancel};
@@ -59,16 +66,57 @@ struct Inner {
     session: DtlsSession,
     /// The armed timer of the caller's loop (0: none).
     timer: usize,
+    /// The `xSctpTransport` (handle token) that consumes decrypted records.
+    consumer: Option<usize>,
 }
 
-struct DtlsObject {
+pub(crate) struct DtlsObject {
     lp: usize,
     queue: Arc<LoopQueue>,
     cb: Callbacks,
     inner: Mutex<Inner>,
 }
 
-static TRANSPORTS: Registry<DtlsObject> = Registry::new();
+/// What an `xDtlsTransport` handle names.
+pub(crate) enum DtlsHandle {
+    /// A transport created with `xDtlsTransportCreate`.
+    Own(DtlsObject),
+    /// The DTLS session of the PeerConnection with this handle token.
+    Pc(usize),
+}
+
+static TRANSPORTS: Registry<DtlsHandle> = Registry::new();
+
+/// Registers the view of a PeerConnection's DTLS session.
+pub(crate) fn register_pc_view(pc: usize) -> usize {
+    TRANSPORTS.insert(Arc::new(DtlsHandle::Pc(pc))) as usize
+}
+
+/// Makes a view handle stale.
+pub(crate) fn unregister_view(handle: usize) {
+    TRANSPORTS.remove(handle as *const c_void);
+}
+
+/// Work a drain leaves for after the transport's lock is released: records
+/// for the SCTP consumer, and whether the handshake just completed.
+#[derive(Default)]
+#[must_use]
+struct Handoff {
+    consumer: Option<usize>,
+    records: Vec<Vec<u8>>,
+    connected: bool,
+}
+
+impl Handoff {
+    /// Hands the records to the consumer (call without any lock held).
+    fn finish(self) {
+        if let Some(sctp) = self.consumer {
+            if !self.records.is_empty() || self.connected {
+                super::sctp_transport::from_dtls(sctp, self.records);
+            }
+        }
+    }
+}
 
 fn role_of(role: xDtlsRole) -> DtlsRole {
     if role == xDtlsRole_Active {
@@ -101,12 +149,16 @@ impl DtlsObject {
     /// Posts what the session produced to the loop, in order: datagrams
     /// through `send_fn`, state changes, received data; then re-arms the
     /// timer for the session's next deadline. Runs on the loop thread.
-    fn drain(&self, handle: usize, inner: &mut Inner) {
+    fn drain(&self, handle: usize, inner: &mut Inner) -> Handoff {
+        let mut handoff = Handoff {
+            consumer: inner.consumer,
+            ..Handoff::default()
+        };
         let cb = self.cb;
         while let Some(datagram) = inner.session.poll_transmit() {
             if let Some(f) = cb.send_fn {
                 self.queue.post(Box::new(move || {
-                    if TRANSPORTS.get(handle as *const c_void).is_some() {
+                    if is_live(handle) {
                         // SAFETY: user callback with its own argument.
                         unsafe {
                             f(
@@ -121,24 +173,32 @@ impl DtlsObject {
         }
         while let Some(ev) = inner.session.poll_event() {
             match ev {
-                DtlsEvent::Connected => self.post_state(handle, xDtlsState_Connected),
+                DtlsEvent::Connected => {
+                    handoff.connected = true;
+                    self.post_state(handle, xDtlsState_Connected);
+                }
                 DtlsEvent::Closed => self.post_state(handle, xDtlsState_Closed),
                 DtlsEvent::Failed(_) => self.post_state(handle, xDtlsState_Failed),
                 DtlsEvent::Readable => {
                     while let Some(msg) = inner.session.recv_vec() {
-                        self.post_data(handle, msg);
+                        if inner.consumer.is_some() {
+                            handoff.records.push(msg);
+                        } else {
+                            self.post_data(handle, msg);
+                        }
                     }
                 }
             }
         }
         self.arm_timer(handle, inner);
+        handoff
     }
 
     fn post_state(&self, handle: usize, state: xDtlsState) {
         let cb = self.cb;
         if let Some(f) = cb.on_state_change {
             self.queue.post(Box::new(move || {
-                if TRANSPORTS.get(handle as *const c_void).is_some() {
+                if is_live(handle) {
                     // SAFETY: user callback with its own ctx.
                     unsafe { f(handle as xDtlsTransport, state, cb.ctx as *mut c_void) };
                 }
@@ -151,7 +211,7 @@ impl DtlsObject {
         if let Some(f) = cb.on_data {
             self.queue.post(Box::new(move || {
                 for chunk in msg.chunks(DATA_CHUNK) {
-                    if TRANSPORTS.get(handle as *const c_void).is_none() {
+                    if !is_live(handle) {
                         return;
                     }
                     // SAFETY: user callback; the bytes live for the call.
@@ -200,20 +260,106 @@ impl DtlsObject {
 unsafe extern "C" fn on_timer(arg: *mut c_void) {
     ffi_boundary!((), {
         let handle = arg as usize;
-        if let Some(obj) = TRANSPORTS.get(arg) {
+        if let Some(h) = TRANSPORTS.get(arg) {
+            let DtlsHandle::Own(obj) = &*h else { return };
             let mut inner = obj.inner.lock();
             inner.timer = 0; // fired: the loop forgets it
             inner.session.handle_timeout(clock::now());
-            obj.drain(handle, &mut inner);
+            let handoff = obj.drain(handle, &mut inner);
+            drop(inner);
+            handoff.finish();
         }
     })
 }
 
-fn with_transport<R>(t: xDtlsTransport, dead: R, f: impl FnOnce(&DtlsObject) -> R) -> R {
-    match TRANSPORTS.get(t) {
-        Some(obj) => f(&obj),
+fn is_live(handle: usize) -> bool {
+    TRANSPORTS.get(handle as *const c_void).is_some()
+}
+
+/// Runs `f` on a transport created by `xDtlsTransportCreate`; `view` is
+/// returned for the view of a PeerConnection's session, `dead` for NULL,
+/// stale and foreign handles.
+fn with_transport<R>(t: xDtlsTransport, dead: R, view: R, f: impl FnOnce(&DtlsObject) -> R) -> R {
+    match TRANSPORTS.get(t).as_deref() {
+        Some(DtlsHandle::Own(obj)) => f(obj),
+        Some(DtlsHandle::Pc(_)) => view,
         None => dead,
     }
+}
+
+/// Runs `read` on the PeerConnection behind a view handle; `own` on a
+/// transport of this module; `dead` for bad handles and destroyed
+/// PeerConnections.
+fn read_transport<R>(
+    t: xDtlsTransport,
+    dead: R,
+    own: impl FnOnce(&DtlsObject) -> R,
+    read: impl FnOnce(&crate::peer::PeerConnection) -> R,
+) -> R {
+    match TRANSPORTS.get(t).as_deref() {
+        Some(DtlsHandle::Own(obj)) => own(obj),
+        Some(DtlsHandle::Pc(pc)) => {
+            super::peer_connection::with_endpoint(*pc, dead, |ep| read(&ep.pc))
+        }
+        None => dead,
+    }
+}
+
+/// Makes the SCTP transport `sctp` the consumer of the decrypted records of
+/// the transport `dtls`. Fails for bad handles, views and transports that
+/// already have a consumer.
+pub(crate) fn attach_consumer(dtls: usize, sctp: usize) -> bool {
+    with_transport(dtls as xDtlsTransport, false, false, |obj| {
+        let mut inner = obj.inner.lock();
+        if inner.consumer.is_some() {
+            return false;
+        }
+        inner.consumer = Some(sctp);
+        true
+    })
+}
+
+/// Ends what [`attach_consumer`] started; `on_data` gets records again.
+pub(crate) fn detach_consumer(dtls: usize, sctp: usize) {
+    with_transport(dtls as xDtlsTransport, (), (), |obj| {
+        let mut inner = obj.inner.lock();
+        if inner.consumer == Some(sctp) {
+            inner.consumer = None;
+        }
+    })
+}
+
+/// The DTLS role of a transport of this module.
+pub(crate) fn role(dtls: usize) -> Option<DtlsRole> {
+    with_transport(dtls as xDtlsTransport, None, None, |obj| {
+        Some(obj.inner.lock().session.role())
+    })
+}
+
+/// Encrypts SCTP packets and sends them through `send_fn`, from the front
+/// of `packets`, while the transport is connected; what it cannot send yet
+/// stays in `packets`. Packets DTLS refuses (too large) are dropped.
+/// Returns the records received meanwhile for the consumer (called by the
+/// SCTP transport without its lock held).
+pub(crate) fn send_packets(dtls: usize, packets: &mut VecDeque<Vec<u8>>) -> Vec<Vec<u8>> {
+    with_transport(dtls as xDtlsTransport, Vec::new(), Vec::new(), |obj| {
+        let mut inner = obj.inner.lock();
+        let mut records = Vec::new();
+        while inner.session.state() == DtlsState::Connected {
+            let Some(pkt) = packets.pop_front() else {
+                break;
+            };
+            let _ = inner.session.send(&pkt);
+            // Drained after every packet, so the send queue never fills.
+            let handoff = obj.drain(dtls, &mut inner);
+            records.extend(handoff.records);
+        }
+        if inner.session.state() == DtlsState::Failed || inner.session.state() == DtlsState::Closed
+        {
+            packets.clear();
+        }
+        records
+    })
 }
 
 /// Creates a transport with a fresh ECDSA P-256 certificate. NULL if
@@ -246,7 +392,7 @@ pub unsafe extern "C" fn xDtlsTransportCreate(conf: *const xDtlsTransportConf) -
         let Ok(queue) = LoopQueue::attach(conf.r#loop) else {
             return std::ptr::null_mut();
         };
-        TRANSPORTS.insert(Arc::new(DtlsObject {
+        TRANSPORTS.insert(Arc::new(DtlsHandle::Own(DtlsObject {
             lp: conf.r#loop as usize,
             queue,
             cb: Callbacks {
@@ -256,20 +402,30 @@ pub unsafe extern "C" fn xDtlsTransportCreate(conf: *const xDtlsTransportConf) -
                 on_data: conf.on_data,
                 ctx: conf.ctx as usize,
             },
-            inner: Mutex::new(Inner { session, timer: 0 }),
-        }))
+            inner: Mutex::new(Inner {
+                session,
+                timer: 0,
+                consumer: None,
+            }),
+        })))
     })
 }
 
 /// Destroys a transport and stops its timer. No callback of the transport
 /// runs after this returns (not even `Closed`), so its `ctx` and `send_arg`
-/// may be freed at once. NULL, stale and foreign handles are ignored.
+/// may be freed at once. An SCTP transport over it stops receiving. NULL,
+/// stale and foreign handles are ignored, and so is the view of a
+/// PeerConnection's session (the PeerConnection owns it).
 #[no_mangle]
 pub unsafe extern "C" fn xDtlsTransportDestroy(transport: xDtlsTransport) {
     ffi_boundary!((), {
-        let Some(obj) = TRANSPORTS.remove(transport) else {
+        if !matches!(TRANSPORTS.get(transport).as_deref(), Some(DtlsHandle::Own(_))) {
+            return;
+        }
+        let Some(h) = TRANSPORTS.remove(transport) else {
             return;
         };
+        let DtlsHandle::Own(obj) = &*h else { return };
         let mut inner = obj.inner.lock();
         if inner.timer != 0 {
             xEventLoopTimerCancel(obj.lp as xEventLoop, inner.timer as xEventTimer);
@@ -286,13 +442,15 @@ pub unsafe extern "C" fn xDtlsTransportDestroy(transport: xDtlsTransport) {
 #[no_mangle]
 pub unsafe extern "C" fn xDtlsTransportStart(transport: xDtlsTransport) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
-        with_transport(transport, xErrno_InvalidArg, |obj| {
+        with_transport(transport, xErrno_InvalidArg, xErrno_InvalidState, |obj| {
             let mut inner = obj.inner.lock();
             if let Err(e) = inner.session.start(clock::now()) {
                 return errno(&e);
             }
             obj.post_state(transport as usize, xDtlsState_Connecting);
-            obj.drain(transport as usize, &mut inner);
+            let handoff = obj.drain(transport as usize, &mut inner);
+            drop(inner);
+            handoff.finish();
             xErrno_Ok
         })
     })
@@ -311,10 +469,12 @@ pub unsafe extern "C" fn xDtlsTransportFeedInput(
         let Some(input) = bytes(data, len).filter(|b| !b.is_empty()) else {
             return xErrno_InvalidArg;
         };
-        with_transport(transport, xErrno_InvalidArg, |obj| {
+        with_transport(transport, xErrno_InvalidArg, xErrno_InvalidState, |obj| {
             let mut inner = obj.inner.lock();
             inner.session.handle_datagram(clock::now(), input);
-            obj.drain(transport as usize, &mut inner);
+            let handoff = obj.drain(transport as usize, &mut inner);
+            drop(inner);
+            handoff.finish();
             xErrno_Ok
         })
     })
@@ -333,13 +493,15 @@ pub unsafe extern "C" fn xDtlsTransportSend(
         let Some(msg) = bytes(data, len).filter(|b| !b.is_empty()) else {
             return xErrno_InvalidArg;
         };
-        with_transport(transport, xErrno_InvalidArg, |obj| {
+        with_transport(transport, xErrno_InvalidArg, xErrno_InvalidState, |obj| {
             let mut inner = obj.inner.lock();
             if inner.session.state() != DtlsState::Connected {
                 return xErrno_InvalidState;
             }
             let r = inner.session.send(msg);
-            obj.drain(transport as usize, &mut inner);
+            let handoff = obj.drain(transport as usize, &mut inner);
+            drop(inner);
+            handoff.finish();
             match r {
                 Ok(()) => xErrno_Ok,
                 Err(e) => errno(&e),
@@ -359,11 +521,19 @@ pub unsafe extern "C" fn xDtlsTransportGetFingerprint(
         if out.is_null() {
             return xErrno_InvalidArg;
         }
-        with_transport(transport, xErrno_InvalidArg, |obj| {
-            let fp = obj.inner.lock().session.local_fingerprint();
-            std::ptr::copy_nonoverlapping(fp.0.as_ptr(), out, XDTLS_FINGERPRINT_SIZE);
-            xErrno_Ok
-        })
+        let fp = read_transport(
+            transport,
+            None,
+            |obj| Some(obj.inner.lock().session.local_fingerprint()),
+            |pc| Some(pc.certificate().fingerprint()),
+        );
+        match fp {
+            Some(fp) => {
+                std::ptr::copy_nonoverlapping(fp.0.as_ptr(), out, XDTLS_FINGERPRINT_SIZE);
+                xErrno_Ok
+            }
+            None => xErrno_InvalidArg,
+        }
     })
 }
 
@@ -378,23 +548,43 @@ pub unsafe extern "C" fn xDtlsTransportGetFingerprintStr(
         if out.is_null() {
             return xErrno_InvalidArg;
         }
-        with_transport(transport, xErrno_InvalidArg, |obj| {
-            let text = obj.inner.lock().session.local_fingerprint().to_hex();
-            let n = text.len().min(XDTLS_FINGERPRINT_STR_SIZE - 1);
-            std::ptr::copy_nonoverlapping(text.as_ptr(), out.cast::<u8>(), n);
-            *out.add(n) = 0;
-            xErrno_Ok
-        })
+        let fp = read_transport(
+            transport,
+            None,
+            |obj| Some(obj.inner.lock().session.local_fingerprint()),
+            |pc| Some(pc.certificate().fingerprint()),
+        );
+        let Some(fp) = fp else {
+            return xErrno_InvalidArg;
+        };
+        let text = fp.to_hex();
+        let n = text.len().min(XDTLS_FINGERPRINT_STR_SIZE - 1);
+        std::ptr::copy_nonoverlapping(text.as_ptr(), out.cast::<u8>(), n);
+        *out.add(n) = 0;
+        xErrno_Ok
     })
 }
 
-/// The transport's state; Closed for NULL, stale or foreign handles.
+/// The transport's state; Closed for NULL, stale or foreign handles and
+/// for the view of a destroyed PeerConnection's session. The view of a
+/// live PeerConnection's session is New until its remote description.
 #[no_mangle]
 pub unsafe extern "C" fn xDtlsTransportGetState(transport: xDtlsTransport) -> xDtlsState {
     ffi_boundary!(xDtlsState_Closed, {
-        with_transport(transport, xDtlsState_Closed, |obj| {
-            state_code(obj.inner.lock().session.state())
-        })
+        read_transport(
+            transport,
+            xDtlsState_Closed,
+            |obj| state_code(obj.inner.lock().session.state()),
+            |pc| {
+                let s = pc.dtls().map_or(DtlsState::New, |d| d.state());
+                // A closed PeerConnection never started or ended its session.
+                if pc.state() == crate::peer::PeerState::Closed {
+                    xDtlsState_Closed
+                } else {
+                    state_code(s)
+                }
+            },
+        )
     })
 }
 
@@ -402,12 +592,16 @@ pub unsafe extern "C" fn xDtlsTransportGetState(transport: xDtlsTransport) -> xD
 #[no_mangle]
 pub unsafe extern "C" fn xDtlsTransportGetRole(transport: xDtlsTransport) -> xDtlsRole {
     ffi_boundary!(xDtlsRole_Passive, {
-        with_transport(transport, xDtlsRole_Passive, |obj| {
-            match obj.inner.lock().session.role() {
-                DtlsRole::Client => xDtlsRole_Active,
-                DtlsRole::Server => xDtlsRole_Passive,
-            }
-        })
+        let role = read_transport(
+            transport,
+            None,
+            |obj| Some(obj.inner.lock().session.role()),
+            |pc| pc.dtls_role(),
+        );
+        match role {
+            Some(DtlsRole::Client) => xDtlsRole_Active,
+            _ => xDtlsRole_Passive,
+        }
     })
 }
 
@@ -420,7 +614,7 @@ pub unsafe extern "C" fn xDtlsTransportSetRole(
     role: xDtlsRole,
 ) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
-        with_transport(transport, xErrno_InvalidArg, |obj| {
+        with_transport(transport, xErrno_InvalidArg, xErrno_InvalidState, |obj| {
             let mut inner = obj.inner.lock();
             if inner.session.state() != DtlsState::New {
                 return xErrno_InvalidState;

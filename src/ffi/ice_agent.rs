@@ -117,6 +117,75 @@ unsafe impl Send for CandidateView {}
 
 static AGENTS: Registry<AgentObject> = Registry::new();
 
+/// The view of a PeerConnection's agent (`xPeerConnectionGetIceAgent`):
+/// getters read the PeerConnection's agent; calls that would take it over
+/// get InvalidState or do nothing.
+pub(crate) struct IceView {
+    pc: usize,
+    lp: usize,
+    ufrag: CString,
+    pwd: CString,
+    local_c: Mutex<CandidateView>,
+}
+
+static VIEWS: Registry<IceView> = Registry::new();
+
+/// Registers the view of the agent of the PeerConnection `pc`.
+pub(crate) fn register_pc_view(pc: usize, lp: xEventLoop, ufrag: &str, pwd: &str) -> usize {
+    VIEWS.insert(Arc::new(IceView {
+        pc,
+        lp: lp as usize,
+        ufrag: CString::new(ufrag).unwrap_or_default(),
+        pwd: CString::new(pwd).unwrap_or_default(),
+        local_c: Mutex::new(CandidateView(Vec::with_capacity(MAX_C_CANDIDATES))),
+    })) as usize
+}
+
+/// Makes a view handle stale.
+pub(crate) fn unregister_view(handle: usize) {
+    VIEWS.remove(handle as *const c_void);
+}
+
+fn view(agent: xIceAgent) -> Option<Arc<IceView>> {
+    VIEWS.get(agent)
+}
+
+/// Fills the C views of the local candidates (at most 32).
+fn fill_candidates<'a>(list: &mut Vec<xIceCandidate>, cands: impl Iterator<Item = &'a Candidate>) {
+    list.clear();
+    for c in cands.take(MAX_C_CANDIDATES) {
+        if let Some(mut cc) = xIceCandidate::from_candidate(c) {
+            cc.base_addr = match c.kind {
+                CandidateKind::Host => cc.addr,
+                _ => cc.rel_addr,
+            };
+            list.push(cc);
+        }
+    }
+}
+
+/// The ICE-only description of an agent (`None` beyond 4096 bytes).
+fn ice_description(agent: &IceAgent) -> Option<String> {
+    let cands: Vec<Candidate> = agent.local_candidates().cloned().collect();
+    let (ufrag, pwd) = agent.local_credentials();
+    let text = encode_ice(&IceParams {
+        ufrag,
+        pwd,
+        candidates: &cands,
+        trickle: true,
+        end_of_candidates: false,
+    });
+    (text.len() <= MAX_SDP).then_some(text)
+}
+
+/// The description of a view's agent, `malloc`ed.
+fn view_description(v: &IceView) -> *mut c_char {
+    let text = super::peer_connection::with_endpoint(v.pc, None, |ep| {
+        ice_description(ep.pc.ice())
+    });
+    text.map_or(std::ptr::null_mut(), |t| malloc_string(&t))
+}
+
 fn is_live(handle: usize) -> bool {
     AGENTS.get(handle as *const c_void).is_some()
 }
@@ -270,21 +339,8 @@ impl AgentObject {
     }
 
     fn description(&self) -> *mut c_char {
-        let ep = self.endpoint.lock();
-        let cands: Vec<Candidate> = ep.agent.local_candidates().cloned().collect();
-        let (ufrag, pwd) = ep.agent.local_credentials();
-        let text = encode_ice(&IceParams {
-            ufrag,
-            pwd,
-            candidates: &cands,
-            trickle: true,
-            end_of_candidates: false,
-        });
-        drop(ep);
-        if text.len() > MAX_SDP {
-            return std::ptr::null_mut();
-        }
-        malloc_string(&text)
+        let text = ice_description(&self.endpoint.lock().agent);
+        text.map_or(std::ptr::null_mut(), |t| malloc_string(&t))
     }
 }
 
@@ -377,6 +433,9 @@ pub unsafe extern "C" fn xIceAgentDestroy(agent: xIceAgent) {
 #[no_mangle]
 pub unsafe extern "C" fn xIceAgentGather(agent: xIceAgent) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
+        if view(agent).is_some() {
+            return xErrno_InvalidState; // the PeerConnection gathers
+        }
         with_agent(agent, xErrno_InvalidArg, |obj| {
             if obj.io_id.lock().is_some() {
                 return xErrno_InvalidState;
@@ -424,6 +483,9 @@ pub unsafe extern "C" fn xIceAgentGather(agent: xIceAgent) -> xErrno {
 #[no_mangle]
 pub unsafe extern "C" fn xIceAgentCreateOffer(agent: xIceAgent) -> *mut c_char {
     ffi_boundary!(std::ptr::null_mut(), {
+        if let Some(v) = view(agent) {
+            return view_description(&v);
+        }
         with_agent(agent, std::ptr::null_mut(), AgentObject::description)
     })
 }
@@ -432,6 +494,9 @@ pub unsafe extern "C" fn xIceAgentCreateOffer(agent: xIceAgent) -> *mut c_char {
 #[no_mangle]
 pub unsafe extern "C" fn xIceAgentCreateAnswer(agent: xIceAgent) -> *mut c_char {
     ffi_boundary!(std::ptr::null_mut(), {
+        if let Some(v) = view(agent) {
+            return view_description(&v);
+        }
         with_agent(agent, std::ptr::null_mut(), AgentObject::description)
     })
 }
@@ -447,6 +512,9 @@ pub unsafe extern "C" fn xIceAgentSetRemoteDescription(
         let Some(text) = cstr_bytes(sdp).and_then(|b| std::str::from_utf8(b).ok()) else {
             return xErrno_InvalidArg;
         };
+        if view(agent).is_some() {
+            return xErrno_InvalidState; // the PeerConnection applies descriptions
+        }
         with_agent(agent, xErrno_InvalidArg, |obj| {
             let Ok(desc) = SessionDescription::decode(text) else {
                 return xErrno_InvalidArg;
@@ -481,6 +549,17 @@ pub unsafe extern "C" fn xIceAgentAddRemoteCandidate(
         let Some(line) = cstr_bytes(candidate_sdp).and_then(|b| std::str::from_utf8(b).ok()) else {
             return xErrno_InvalidArg;
         };
+        if let Some(v) = view(agent) {
+            return super::peer_connection::with_endpoint(v.pc, xErrno_InvalidArg, |ep| {
+                let r = ep.pc.add_remote_candidate(clock::now(), line);
+                ep.kick();
+                if r.is_ok() {
+                    xErrno_Ok
+                } else {
+                    xErrno_InvalidArg
+                }
+            });
+        }
         with_agent(agent, xErrno_InvalidArg, |obj| {
             let line = line.trim();
             let now = clock::now();
@@ -514,6 +593,9 @@ pub unsafe extern "C" fn xIceAgentSend(agent: xIceAgent, data: *const u8, len: u
         let Some(payload) = bytes(data, len) else {
             return xErrno_InvalidArg;
         };
+        if view(agent).is_some() {
+            return xErrno_InvalidState; // the PeerConnection's data path
+        }
         with_agent(agent, xErrno_InvalidArg, |obj| {
             let r = obj.endpoint.lock().agent.send(payload);
             match r {
@@ -531,6 +613,11 @@ pub unsafe extern "C" fn xIceAgentSend(agent: xIceAgent, data: *const u8, len: u
 #[no_mangle]
 pub unsafe extern "C" fn xIceAgentGetUfrag(agent: xIceAgent) -> *const c_char {
     ffi_boundary!(std::ptr::null(), {
+        if let Some(v) = view(agent) {
+            // The view lives in the registry until the PeerConnection is
+            // destroyed, so the pointer stays valid as long as the handle.
+            return v.ufrag.as_ptr();
+        }
         with_agent(agent, std::ptr::null(), |obj| obj.ufrag.as_ptr())
     })
 }
@@ -539,6 +626,9 @@ pub unsafe extern "C" fn xIceAgentGetUfrag(agent: xIceAgent) -> *const c_char {
 #[no_mangle]
 pub unsafe extern "C" fn xIceAgentGetPwd(agent: xIceAgent) -> *const c_char {
     ffi_boundary!(std::ptr::null(), {
+        if let Some(v) = view(agent) {
+            return v.pwd.as_ptr();
+        }
         with_agent(agent, std::ptr::null(), |obj| obj.pwd.as_ptr())
     })
 }
@@ -547,6 +637,9 @@ pub unsafe extern "C" fn xIceAgentGetPwd(agent: xIceAgent) -> *const c_char {
 #[no_mangle]
 pub unsafe extern "C" fn xIceAgentGetLoop(agent: xIceAgent) -> xEventLoop {
     ffi_boundary!(std::ptr::null_mut(), {
+        if let Some(v) = view(agent) {
+            return v.lp as xEventLoop;
+        }
         with_agent(agent, std::ptr::null_mut(), |obj| obj.lp as xEventLoop)
     })
 }
@@ -560,22 +653,20 @@ pub unsafe extern "C" fn xIceAgentGetLocalCandidates(
     out_count: *mut c_int,
 ) -> *const xIceCandidate {
     ffi_boundary!(std::ptr::null(), {
-        let (ptr, n) = with_agent(agent, (std::ptr::null(), 0), |obj| {
-            let ep = obj.endpoint.lock();
-            let mut view = obj.local_c.lock();
-            let list = &mut view.0;
-            list.clear();
-            for c in ep.agent.local_candidates().take(MAX_C_CANDIDATES) {
-                if let Some(mut cc) = xIceCandidate::from_candidate(c) {
-                    cc.base_addr = match c.kind {
-                        CandidateKind::Host => cc.addr,
-                        _ => cc.rel_addr,
-                    };
-                    list.push(cc);
-                }
-            }
-            (list.as_ptr(), list.len() as c_int)
-        });
+        let (ptr, n) = if let Some(v) = view(agent) {
+            super::peer_connection::with_endpoint(v.pc, (std::ptr::null(), 0), |ep| {
+                let mut local = v.local_c.lock();
+                fill_candidates(&mut local.0, ep.pc.ice().local_candidates());
+                (local.0.as_ptr(), local.0.len() as c_int)
+            })
+        } else {
+            with_agent(agent, (std::ptr::null(), 0), |obj| {
+                let ep = obj.endpoint.lock();
+                let mut local = obj.local_c.lock();
+                fill_candidates(&mut local.0, ep.agent.local_candidates());
+                (local.0.as_ptr(), local.0.len() as c_int)
+            })
+        };
         if !out_count.is_null() {
             *out_count = n;
         }

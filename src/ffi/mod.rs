@@ -18,6 +18,7 @@ pub mod ice_crypto;
 pub mod ice_pair;
 pub mod ice_private;
 pub mod peer_connection;
+pub mod sctp_transport;
 pub mod sdp;
 pub mod stun_attr;
 pub mod stun_msg;

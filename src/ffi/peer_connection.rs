@@ -4,10 +4,12 @@
 //! caller's `xEventLoop` and runs there, never inside an API call, and none
 //! runs after `xPeerConnectionDestroy` returns.
 
-use super::boundary::{c_array_bytes, cstr_bytes, ffi_boundary, malloc_string, opt_ref};
+use super::boundary::{cstr_bytes, ffi_boundary, malloc_string, opt_ref};
 use super::datachannel::*;
-use crate::channel::{ChannelConfig, ChannelId, MessageKind};
-use crate::dcep::Reliability;
+use super::dtls_transport::xDtlsTransport;
+use super::ice_agent::xIceAgent;
+use super::sctp_transport::xSctpTransport;
+use crate::channel::{ChannelId, MessageKind};
 use crate::driver::io::{self, Endpoint, EndpointId, SharedEndpoint, Transmit};
 use crate::driver::loop_queue::LoopQueue;
 use crate::driver::registry::Registry;
@@ -94,7 +96,18 @@ pub(crate) struct PcEndpoint {
     destroyed: bool,
 }
 
+/// Handles of the views of the components, made on first request and made
+/// stale by Destroy (handle tokens, 0: none yet).
+#[derive(Default)]
+struct Views {
+    ice: usize,
+    dtls: usize,
+    sctp: usize,
+    mgr: usize,
+}
+
 struct PcObject {
+    views: Mutex<Views>,
     queue: Arc<LoopQueue>,
     endpoint: Arc<Mutex<PcEndpoint>>,
     enable_ipv6: bool,
@@ -450,6 +463,7 @@ pub unsafe extern "C" fn xPeerConnectionCreate(
             destroyed: false,
         }));
         let handle = PCS.insert(Arc::new(PcObject {
+            views: Mutex::new(Views::default()),
             queue,
             endpoint: endpoint.clone(),
             enable_ipv6: conf.enable_ipv6,
@@ -477,6 +491,11 @@ pub unsafe extern "C" fn xPeerConnectionDestroy(pc: xPeerConnection) {
         ep.pc.close();
         let io_id = ep.io_id.take();
         drop(ep);
+        let views = std::mem::take(&mut *obj.views.lock());
+        super::ice_agent::unregister_view(views.ice);
+        super::dtls_transport::unregister_view(views.dtls);
+        super::sctp_transport::unregister_view(views.sctp);
+        super::datachannel::unregister_view(views.mgr);
         if let Some(id) = io_id {
             io::unregister(id);
         }
@@ -584,39 +603,30 @@ pub unsafe extern "C" fn xPeerConnectionCreateDataChannel(
         let Some(conf) = opt_ref(conf) else {
             return std::ptr::null_mut();
         };
-        let label = String::from_utf8_lossy(c_array_bytes(&conf.label)).into_owned();
-        let protocol = String::from_utf8_lossy(c_array_bytes(&conf.protocol)).into_owned();
-        let reliability = if conf.max_retransmits > 0 {
-            Reliability::MaxRetransmits(u32::from(conf.max_retransmits))
-        } else if conf.max_packet_life_time > 0 {
-            Reliability::MaxLifetime(u32::from(conf.max_packet_life_time))
-        } else {
-            Reliability::Reliable
+        create_pc_channel(pc as usize, conf)
+    })
+}
+
+/// Creates a channel on the PeerConnection `pc_token` (also reached through
+/// `xDataChannelCreate` on the PeerConnection's manager view).
+pub(crate) fn create_pc_channel(pc_token: usize, conf: &xDataChannelConf) -> xDataChannel {
+    let cfg = channel_config(conf);
+    let label = cfg.label.clone();
+    with_endpoint(pc_token, std::ptr::null_mut(), |ep| {
+        let Ok(id) = ep.pc.create_data_channel(cfg) else {
+            return std::ptr::null_mut();
         };
-        let cfg = ChannelConfig {
-            label: label.clone(),
-            protocol,
-            ordered: conf.ordered,
-            reliability,
-            ..ChannelConfig::default()
-        };
-        let pc_token = pc as usize;
-        with_endpoint(pc_token, std::ptr::null_mut(), |ep| {
-            let Ok(id) = ep.pc.create_data_channel(cfg) else {
-                return std::ptr::null_mut();
-            };
-            let handle = register_channel(pc_token, id, &label);
-            let cb = ep.channel_callbacks(Some(conf));
-            ep.channels.insert(
-                id,
-                ChannelEntry {
-                    handle: handle as usize,
-                    cb,
-                },
-            );
-            ep.kick();
-            handle
-        })
+        let handle = register_channel(pc_token, id, &label);
+        let cb = ep.channel_callbacks(Some(conf));
+        ep.channels.insert(
+            id,
+            ChannelEntry {
+                handle: handle as usize,
+                cb,
+            },
+        );
+        ep.kick();
+        handle
     })
 }
 
@@ -627,5 +637,102 @@ pub unsafe extern "C" fn xPeerConnectionGetState(pc: xPeerConnection) -> xPeerCo
         with_endpoint(pc as usize, xPeerConnectionState_Closed, |ep| {
             ep.pc.state().code()
         })
+    })
+}
+
+/// The view handle of one component, made on first request.
+fn view(
+    pc: xPeerConnection,
+    pick: impl FnOnce(&mut Views) -> &mut usize,
+    exists: impl FnOnce(&PcEndpoint) -> bool,
+    make: impl FnOnce(usize, &PcObject) -> usize,
+) -> *mut c_void {
+    with_pc(pc, std::ptr::null_mut(), |obj| {
+        if !exists(&obj.endpoint.lock()) {
+            return std::ptr::null_mut();
+        }
+        let mut views = obj.views.lock();
+        let slot = pick(&mut views);
+        if *slot == 0 {
+            *slot = make(pc as usize, obj);
+        }
+        *slot as *mut c_void
+    })
+}
+
+/// The PeerConnection's ICE agent, borrowed: `xIceAgentGetUfrag`, `…GetPwd`,
+/// `…GetLoop`, `…GetLocalCandidates`, `…CreateOffer` and
+/// `…AddRemoteCandidate` work on it; calls that would take the agent from
+/// the PeerConnection get InvalidState or do nothing, and
+/// `xIceAgentDestroy` ignores it. The same handle every time; stale after
+/// `xPeerConnectionDestroy`. NULL for a bad handle.
+#[no_mangle]
+pub unsafe extern "C" fn xPeerConnectionGetIceAgent(pc: xPeerConnection) -> xIceAgent {
+    ffi_boundary!(std::ptr::null_mut(), {
+        view(
+            pc,
+            |v| &mut v.ice,
+            |_| true,
+            |token, obj| {
+                let (ufrag, pwd) = {
+                    let ep = obj.endpoint.lock();
+                    let (u, p) = ep.pc.ice().local_credentials();
+                    (u.to_owned(), p.to_owned())
+                };
+                super::ice_agent::register_pc_view(token, obj.queue.event_loop(), &ufrag, &pwd)
+            },
+        )
+    })
+}
+
+/// The PeerConnection's DTLS transport, borrowed: the state (New until the
+/// remote description), role, and local fingerprint getters work on it;
+/// Start, FeedInput, Send and SetRole get InvalidState and
+/// `xDtlsTransportDestroy` ignores it. The same handle every time; stale
+/// after `xPeerConnectionDestroy`. NULL for a bad handle.
+#[no_mangle]
+pub unsafe extern "C" fn xPeerConnectionGetDtlsTransport(pc: xPeerConnection) -> xDtlsTransport {
+    ffi_boundary!(std::ptr::null_mut(), {
+        view(
+            pc,
+            |v| &mut v.dtls,
+            |_| true,
+            |token, _| super::dtls_transport::register_pc_view(token),
+        )
+    })
+}
+
+/// The PeerConnection's SCTP transport, borrowed, once the association
+/// exists (DTLS connected; NULL before): `xSctpTransportIsConnected` and
+/// `…GetBufferedAmount` work on it; Start, Send, FeedInput and CloseStream
+/// get InvalidState and `xSctpTransportDestroy` ignores it. Stale after
+/// `xPeerConnectionDestroy`. NULL for a bad handle.
+#[no_mangle]
+pub unsafe extern "C" fn xPeerConnectionGetSctpTransport(pc: xPeerConnection) -> xSctpTransport {
+    ffi_boundary!(std::ptr::null_mut(), {
+        view(
+            pc,
+            |v| &mut v.sctp,
+            |ep| ep.pc.sctp().is_some(),
+            |token, _| super::sctp_transport::register_pc_view(token),
+        )
+    })
+}
+
+/// The PeerConnection's data channel manager, borrowed (available at once,
+/// as channels can be created before connecting): `xDataChannelCreate` on
+/// it is `xPeerConnectionCreateDataChannel`; the `xDataChannelMgrOn…`
+/// feeding calls and `xDataChannelMgrDestroy` ignore it (the PeerConnection
+/// feeds and owns its channels). The same handle every time; stale after
+/// `xPeerConnectionDestroy`. NULL for a bad handle.
+#[no_mangle]
+pub unsafe extern "C" fn xPeerConnectionGetDataChannelMgr(pc: xPeerConnection) -> xDataChannelMgr {
+    ffi_boundary!(std::ptr::null_mut(), {
+        view(
+            pc,
+            |v| &mut v.mgr,
+            |_| true,
+            |token, _| super::datachannel::register_pc_view(token),
+        )
     })
 }

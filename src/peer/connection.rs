@@ -207,6 +207,11 @@ impl PeerConnection {
         self.fingerprint_text.clone()
     }
 
+    /// Our DTLS certificate (the same for the whole connection).
+    pub fn certificate(&self) -> &Certificate {
+        &self.certificate
+    }
+
     /// The ICE agent, for diagnostics (state, candidates, selected pair).
     pub fn ice(&self) -> &IceAgent {
         &self.ice
