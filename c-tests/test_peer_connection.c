@@ -1,6 +1,8 @@
 /* Two PeerConnections in one process through the real loop: offer/answer
  * with trickle, channels from both sides, messages of every size both ways,
- * fingerprint verification, bad handles and calls in the wrong state. */
+ * fingerprint verification, bad handles and calls in the wrong state, and
+ * the borrowed views of the components (ICE agent, DTLS and SCTP transports,
+ * channel manager) before connecting, once connected and after Destroy. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -336,6 +338,160 @@ static void full_exchange(xEventLoop loop) {
   spin(loop, 100, NULL, NULL, NULL);
 }
 
+static xSctpTransport g_sctp;
+static int sctp_drained(Side *a, Side *b) {
+  (void)a;
+  (void)b;
+  return xSctpTransportGetBufferedAmount(g_sctp) == 0;
+}
+static int opened_4(Side *a, Side *b) { return a->opened >= 2 && b->opened >= 2; }
+
+static void component_views(xEventLoop loop) {
+  static Side a, b;
+  static uint8_t buf[65536];
+  xPeerConnectionConf ca, cb;
+  xDataChannelConf dc = channel("via-mgr", true);
+  xIceAgent ice;
+  xDtlsTransport dtls, bdtls;
+  xSctpTransport sctp;
+  xDataChannelMgr mgr;
+  xDataChannel ch, late;
+  const xIceCandidate *cands;
+  int n = -1;
+  char fp[96], line[160], *offer, *answer;
+  uint8_t raw[32];
+  const char *ufrag;
+  memset(&a, 0, sizeof a);
+  memset(&b, 0, sizeof b);
+  a.other = &b;
+  b.other = &a;
+  ca = conf_for(&a);
+  cb = conf_for(&b);
+  a.pc = xPeerConnectionCreate(loop, &ca);
+  b.pc = xPeerConnectionCreate(loop, &cb);
+  CHECK(a.pc && b.pc);
+  CHECK(xPeerConnectionGetIceAgent(NULL) == NULL);
+  CHECK(xPeerConnectionGetDtlsTransport(NULL) == NULL);
+  CHECK(xPeerConnectionGetSctpTransport(NULL) == NULL);
+  CHECK(xPeerConnectionGetDataChannelMgr(NULL) == NULL);
+
+  /* Before connecting. */
+  ice = xPeerConnectionGetIceAgent(a.pc);
+  dtls = xPeerConnectionGetDtlsTransport(a.pc);
+  mgr = xPeerConnectionGetDataChannelMgr(a.pc);
+  CHECK(ice && dtls && mgr);
+  CHECK(xPeerConnectionGetIceAgent(a.pc) == ice);
+  CHECK(xPeerConnectionGetDtlsTransport(a.pc) == dtls);
+  CHECK(xPeerConnectionGetDataChannelMgr(a.pc) == mgr);
+  CHECK(xPeerConnectionGetSctpTransport(a.pc) == NULL); /* no association yet */
+  ufrag = xIceAgentGetUfrag(ice);
+  CHECK(ufrag && strlen(ufrag) >= 4 && xIceAgentGetPwd(ice) != NULL);
+  CHECK(xIceAgentGetLoop(ice) == loop);
+  cands = xIceAgentGetLocalCandidates(ice, &n);
+  CHECK_EQ_INT(n, 0);
+  (void)cands;
+  CHECK_EQ_INT(xIceAgentGather(ice), xErrno_InvalidState);
+  CHECK_EQ_INT(xIceAgentSend(ice, buf, 4), xErrno_InvalidState);
+  CHECK_EQ_INT(xIceAgentSetRemoteDescription(ice, "v=0\r\n"), xErrno_InvalidState);
+  xIceAgentSetRole(ice, xIceRole_Controlled);
+  xIceAgentDestroy(ice); /* borrowed: ignored */
+  CHECK(xIceAgentGetUfrag(ice) == ufrag);
+  CHECK_EQ_INT(xDtlsTransportGetState(dtls), xDtlsState_New);
+  CHECK_EQ_INT(xDtlsTransportGetFingerprint(dtls, raw), xErrno_Ok);
+  CHECK_EQ_INT(xDtlsTransportGetFingerprintStr(dtls, fp), xErrno_Ok);
+  CHECK_EQ_INT(strlen(fp), 95);
+  CHECK_EQ_INT(xDtlsTransportStart(dtls), xErrno_InvalidState);
+  CHECK_EQ_INT(xDtlsTransportFeedInput(dtls, buf, 4), xErrno_InvalidState);
+  CHECK_EQ_INT(xDtlsTransportSend(dtls, buf, 4), xErrno_InvalidState);
+  CHECK_EQ_INT(xDtlsTransportSetRole(dtls, xDtlsRole_Active), xErrno_InvalidState);
+  xDtlsTransportDestroy(dtls); /* borrowed: ignored */
+  CHECK_EQ_INT(xDtlsTransportGetState(dtls), xDtlsState_New);
+  /* The manager view creates channels of the PeerConnection. */
+  ch = xDataChannelCreate(mgr, &dc);
+  CHECK(ch != NULL);
+  CHECK_EQ_INT(xDataChannelGetState(ch), xDataChannelState_Connecting);
+  xDataChannelMgrOnData(mgr, 0, 51, buf, 4); /* fed by the PeerConnection: ignored */
+  xDataChannelMgrOnStreamClose(mgr, 0);
+  xDataChannelMgrOnBufferedAmountLow(mgr);
+  xDataChannelMgrDestroy(mgr); /* borrowed: ignored */
+  CHECK_EQ_INT(xDataChannelGetState(ch), xDataChannelState_Connecting);
+
+  /* The offer carries what the views report. */
+  offer = xPeerConnectionCreateOffer(a.pc);
+  CHECK(offer != NULL);
+  if (!offer) return;
+  snprintf(line, sizeof line, "a=ice-ufrag:%s\r\n", ufrag);
+  CHECK(strstr(offer, line) != NULL);
+  snprintf(line, sizeof line, "a=fingerprint:sha-256 %s\r\n", fp);
+  CHECK(strstr(offer, line) != NULL);
+  cands = xIceAgentGetLocalCandidates(ice, &n);
+  CHECK(cands != NULL && n >= 1);
+  CHECK_EQ_INT(xPeerConnectionSetRemoteDescription(b.pc, offer), xErrno_Ok);
+  answer = xPeerConnectionCreateAnswer(b.pc);
+  CHECK(answer != NULL);
+  if (answer) CHECK_EQ_INT(xPeerConnectionSetRemoteDescription(a.pc, answer), xErrno_Ok);
+  free(offer);
+  free(answer);
+  spin(loop, 20000, connected, &a, &b);
+  CHECK_EQ_INT(a.state, xPeerConnectionState_Connected);
+
+  /* Connected. */
+  CHECK_EQ_INT(xDataChannelGetState(ch), xDataChannelState_Open);
+  CHECK_EQ_INT(xDtlsTransportGetState(dtls), xDtlsState_Connected);
+  bdtls = xPeerConnectionGetDtlsTransport(b.pc);
+  CHECK_EQ_INT(xDtlsTransportGetRole(dtls), xDtlsRole_Passive); /* the answer said active */
+  CHECK_EQ_INT(xDtlsTransportGetRole(bdtls), xDtlsRole_Active);
+  sctp = xPeerConnectionGetSctpTransport(a.pc);
+  CHECK(sctp != NULL);
+  CHECK(xPeerConnectionGetSctpTransport(a.pc) == sctp);
+  CHECK(xSctpTransportIsConnected(sctp));
+  CHECK_EQ_INT(xSctpTransportStart(sctp), xErrno_InvalidState);
+  CHECK_EQ_INT(xSctpTransportSend(sctp, 0, 53, buf, 4, true), xErrno_InvalidState);
+  CHECK_EQ_INT(xSctpTransportFeedInput(sctp, buf, 4), xErrno_InvalidState);
+  CHECK_EQ_INT(xSctpTransportCloseStream(sctp, 0), xErrno_InvalidState);
+  xSctpTransportDestroy(sctp); /* borrowed: ignored */
+  CHECK(xSctpTransportIsConnected(sctp));
+  CHECK_EQ_INT(xDataChannelSendBinary(ch, buf, sizeof buf), xErrno_Ok);
+  g_sctp = sctp;
+  spin(loop, 5000, sctp_drained, &a, &b);
+  CHECK_EQ_INT(xSctpTransportGetBufferedAmount(sctp), 0);
+  /* A channel from the manager view once connected opens on both sides. */
+  late = xDataChannelCreate(mgr, &dc);
+  CHECK(late != NULL);
+  spin(loop, 5000, opened_4, &a, &b);
+  CHECK_EQ_INT(xDataChannelGetState(late), xDataChannelState_Open);
+  CHECK(xDataChannelGetStreamId(late) != xDataChannelGetStreamId(ch));
+  /* A trickled candidate through the agent view reaches the PeerConnection. */
+  CHECK_EQ_INT(xIceAgentAddRemoteCandidate(ice, "a=end-of-candidates"), xErrno_Ok);
+  CHECK_EQ_INT(xIceAgentAddRemoteCandidate(ice, "garbage"), xErrno_InvalidArg);
+
+  /* After Destroy every view is stale. */
+  xPeerConnectionDestroy(a.pc);
+  CHECK(xIceAgentGetUfrag(ice) == NULL);
+  CHECK(xIceAgentGetLoop(ice) == NULL);
+  CHECK(xIceAgentGetLocalCandidates(ice, &n) == NULL && n == 0);
+  CHECK(xIceAgentCreateOffer(ice) == NULL);
+  CHECK_EQ_INT(xIceAgentAddRemoteCandidate(ice, "a=end-of-candidates"), xErrno_InvalidArg);
+  CHECK_EQ_INT(xDtlsTransportGetState(dtls), xDtlsState_Closed);
+  CHECK_EQ_INT(xDtlsTransportGetFingerprint(dtls, raw), xErrno_InvalidArg);
+  CHECK_EQ_INT(xDtlsTransportGetRole(dtls), xDtlsRole_Passive);
+  CHECK(!xSctpTransportIsConnected(sctp));
+  CHECK_EQ_INT(xSctpTransportGetBufferedAmount(sctp), 0);
+  CHECK_EQ_INT(xSctpTransportSend(sctp, 0, 53, buf, 4, true), xErrno_InvalidArg);
+  CHECK(xDataChannelCreate(mgr, &dc) == NULL);
+  CHECK_EQ_INT(xDataChannelGetState(ch), xDataChannelState_Closed);
+  xIceAgentDestroy(ice);
+  xDtlsTransportDestroy(dtls);
+  xSctpTransportDestroy(sctp);
+  xDataChannelMgrDestroy(mgr);
+  CHECK(xPeerConnectionGetIceAgent(a.pc) == NULL);
+  CHECK(xPeerConnectionGetDtlsTransport(a.pc) == NULL);
+  CHECK(xPeerConnectionGetSctpTransport(a.pc) == NULL);
+  CHECK(xPeerConnectionGetDataChannelMgr(a.pc) == NULL);
+  xPeerConnectionDestroy(b.pc);
+  spin(loop, 100, NULL, NULL, NULL);
+}
+
 static void wrong_fingerprint(xEventLoop loop) {
   static Side a, b;
   xPeerConnectionConf ca, cb;
@@ -445,6 +601,7 @@ int main(void) {
   xEventLoop loop = xEventLoopCreate();
   bad_handles(loop);
   full_exchange(loop);
+  component_views(loop);
   wrong_fingerprint(loop);
   buffered_amount(loop);
   destroy_inside(loop, DESTROY_CANDIDATE);
