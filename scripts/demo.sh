@@ -2,7 +2,8 @@
 # Builds and installs the package into build/prefix, builds the C examples
 # against the installed tree and runs the demo: codec_demo, ice_echo between
 # two processes, then chat (a data channel between two PeerConnections) with
-# the transcripts of both sides. Exits non-zero when a step failed.
+# the transcripts of both sides, then the Quick Start example. Exits non-zero
+# when a step failed.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -34,5 +35,18 @@ wait "$answer" || status=$?
 echo
 echo "chat: the answerer's side:"
 cat "$build/chat_answer.log"
+rm -f "$sock"
+
+echo
+echo "quickstart (examples-c/quickstart.c), offerer and answerer:"
+sock=$(mktemp -u /tmp/xp2p-quickstart-XXXXXX.sock)
+# The STUN address is on loopback (nothing answers there): the demo stays
+# on this machine.
+XP2P_INTERFACES=lo "$build/examples/quickstart" answer --signal "$sock" --stun 127.0.0.1:9 \
+  >"$build/quickstart_answer.log" 2>&1 &
+answer=$!
+XP2P_INTERFACES=lo "$build/examples/quickstart" offer --signal "$sock" --stun 127.0.0.1:9 || status=$?
+wait "$answer" || status=$?
+cat "$build/quickstart_answer.log"
 rm -f "$sock"
 exit "$status"
