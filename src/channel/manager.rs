@@ -575,7 +575,11 @@ impl ChannelManager {
     /// takes the first as the confirmation of its own and the next as the
     /// peer's. After both, the channel is Closed, whichever came first.
     pub fn handle_stream_closed(&mut self, stream: u16) {
-        let Some(ch) = self.streams.get(&stream).and_then(|id| self.channels.get(id)) else {
+        let Some(ch) = self
+            .streams
+            .get(&stream)
+            .and_then(|id| self.channels.get(id))
+        else {
             return;
         };
         let incoming = !ch.reset_out_requested || ch.reset_out_done;

@@ -440,7 +440,7 @@ pub(crate) struct MgrObject {
 /// What an `xDataChannelMgr` handle names.
 pub(crate) enum MgrHandle {
     /// A manager created with `xDataChannelMgrCreate`.
-    Own(MgrObject),
+    Own(Box<MgrObject>),
     /// The channels of the PeerConnection with this handle token.
     Pc(usize),
 }
@@ -673,7 +673,9 @@ fn sctp_reliability(r: Reliability) -> crate::sctp::Reliability {
 /// a bad SCTP transport or a PeerConnection's (use
 /// `xPeerConnectionGetDataChannelMgr`).
 #[no_mangle]
-pub unsafe extern "C" fn xDataChannelMgrCreate(conf: *const xDataChannelMgrConf) -> xDataChannelMgr {
+pub unsafe extern "C" fn xDataChannelMgrCreate(
+    conf: *const xDataChannelMgrConf,
+) -> xDataChannelMgr {
     ffi_boundary!(std::ptr::null_mut(), {
         let Some(conf) = opt_ref(conf) else {
             return std::ptr::null_mut();
@@ -685,7 +687,7 @@ pub unsafe extern "C" fn xDataChannelMgrCreate(conf: *const xDataChannelMgrConf)
         let Ok(queue) = LoopQueue::attach(lp) else {
             return std::ptr::null_mut();
         };
-        let handle = MANAGERS.insert(Arc::new(MgrHandle::Own(MgrObject {
+        let handle = MANAGERS.insert(Arc::new(MgrHandle::Own(Box::new(MgrObject {
             sctp,
             dtls,
             queue,
@@ -702,7 +704,7 @@ pub unsafe extern "C" fn xDataChannelMgrCreate(conf: *const xDataChannelMgrConf)
                 channels: HashMap::new(),
                 pending: None,
             }),
-        })));
+        }))));
         sctp_transport::add_listener(sctp, handle as usize);
         sctp_changed(handle as usize);
         handle

@@ -56,14 +56,18 @@ pub struct xDtlsBackend {
         ) -> *mut xDtlsBackendCtx,
     >,
     pub destroy: Option<unsafe extern "C" fn(ctx: *mut xDtlsBackendCtx)>,
-    pub set_role: Option<unsafe extern "C" fn(ctx: *mut xDtlsBackendCtx, role: xDtlsRole) -> xErrno>,
-    pub get_fingerprint: Option<unsafe extern "C" fn(ctx: *mut xDtlsBackendCtx, out: *mut u8) -> xErrno>,
+    pub set_role:
+        Option<unsafe extern "C" fn(ctx: *mut xDtlsBackendCtx, role: xDtlsRole) -> xErrno>,
+    pub get_fingerprint:
+        Option<unsafe extern "C" fn(ctx: *mut xDtlsBackendCtx, out: *mut u8) -> xErrno>,
     pub handshake: Option<unsafe extern "C" fn(ctx: *mut xDtlsBackendCtx) -> xErrno>,
     pub flush_output: Option<unsafe extern "C" fn(ctx: *mut xDtlsBackendCtx)>,
-    pub feed_input:
-        Option<unsafe extern "C" fn(ctx: *mut xDtlsBackendCtx, data: *const u8, len: usize) -> xErrno>,
-    pub encrypt_send:
-        Option<unsafe extern "C" fn(ctx: *mut xDtlsBackendCtx, data: *const u8, len: usize) -> xErrno>,
+    pub feed_input: Option<
+        unsafe extern "C" fn(ctx: *mut xDtlsBackendCtx, data: *const u8, len: usize) -> xErrno,
+    >,
+    pub encrypt_send: Option<
+        unsafe extern "C" fn(ctx: *mut xDtlsBackendCtx, data: *const u8, len: usize) -> xErrno,
+    >,
     pub decrypt_read: Option<
         unsafe extern "C" fn(
             ctx: *mut xDtlsBackendCtx,
@@ -245,8 +249,7 @@ unsafe extern "C" fn backend_encrypt_send(
     len: usize,
 ) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
-        let (Some(c), Some(msg)) = (ctx_of(ctx), bytes(data, len).filter(|b| !b.is_empty()))
-        else {
+        let (Some(c), Some(msg)) = (ctx_of(ctx), bytes(data, len).filter(|b| !b.is_empty())) else {
             return xErrno_InvalidArg;
         };
         let r = c.session.lock().send(msg);
@@ -348,5 +351,7 @@ static OPENSSL_BACKEND: xDtlsBackend = xDtlsBackend {
 /// the last flight), then `encrypt_send` / `decrypt_read`.
 #[no_mangle]
 pub extern "C" fn xDtlsBackendGet() -> *const xDtlsBackend {
-    ffi_boundary!(std::ptr::null(), { &OPENSSL_BACKEND as *const xDtlsBackend })
+    ffi_boundary!(std::ptr::null(), {
+        &OPENSSL_BACKEND as *const xDtlsBackend
+    })
 }

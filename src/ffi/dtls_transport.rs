@@ -80,7 +80,7 @@ pub(crate) struct DtlsObject {
 /// What an `xDtlsTransport` handle names.
 pub(crate) enum DtlsHandle {
     /// A transport created with `xDtlsTransportCreate`.
-    Own(DtlsObject),
+    Own(Box<DtlsObject>),
     /// The DTLS session of the PeerConnection with this handle token.
     Pc(usize),
 }
@@ -392,7 +392,7 @@ pub unsafe extern "C" fn xDtlsTransportCreate(conf: *const xDtlsTransportConf) -
         let Ok(queue) = LoopQueue::attach(conf.r#loop) else {
             return std::ptr::null_mut();
         };
-        TRANSPORTS.insert(Arc::new(DtlsHandle::Own(DtlsObject {
+        TRANSPORTS.insert(Arc::new(DtlsHandle::Own(Box::new(DtlsObject {
             lp: conf.r#loop as usize,
             queue,
             cb: Callbacks {
@@ -407,7 +407,7 @@ pub unsafe extern "C" fn xDtlsTransportCreate(conf: *const xDtlsTransportConf) -
                 timer: 0,
                 consumer: None,
             }),
-        })))
+        }))))
     })
 }
 
@@ -419,7 +419,10 @@ pub unsafe extern "C" fn xDtlsTransportCreate(conf: *const xDtlsTransportConf) -
 #[no_mangle]
 pub unsafe extern "C" fn xDtlsTransportDestroy(transport: xDtlsTransport) {
     ffi_boundary!((), {
-        if !matches!(TRANSPORTS.get(transport).as_deref(), Some(DtlsHandle::Own(_))) {
+        if !matches!(
+            TRANSPORTS.get(transport).as_deref(),
+            Some(DtlsHandle::Own(_))
+        ) {
             return;
         }
         let Some(h) = TRANSPORTS.remove(transport) else {

@@ -180,9 +180,7 @@ fn ice_description(agent: &IceAgent) -> Option<String> {
 
 /// The description of a view's agent, `malloc`ed.
 fn view_description(v: &IceView) -> *mut c_char {
-    let text = super::peer_connection::with_endpoint(v.pc, None, |ep| {
-        ice_description(ep.pc.ice())
-    });
+    let text = super::peer_connection::with_endpoint(v.pc, None, |ep| ice_description(ep.pc.ice()));
     text.map_or(std::ptr::null_mut(), |t| malloc_string(&t))
 }
 

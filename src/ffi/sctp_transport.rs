@@ -132,7 +132,7 @@ pub(crate) struct SctpObject {
 /// What an `xSctpTransport` handle names.
 pub(crate) enum SctpHandle {
     /// A transport created with `xSctpTransportCreate`.
-    Own(SctpObject),
+    Own(Box<SctpObject>),
     /// The association of the PeerConnection with this handle token.
     Pc(usize),
 }
@@ -486,7 +486,10 @@ pub unsafe extern "C" fn xSctpTransportCreate(conf: *const xSctpTransportConf) -
         let Some(conf) = opt_ref(conf) else {
             return std::ptr::null_mut();
         };
-        if conf.r#loop.is_null() || conf.dtls.is_null() || dtls_transport::role(conf.dtls as usize).is_none() {
+        if conf.r#loop.is_null()
+            || conf.dtls.is_null()
+            || dtls_transport::role(conf.dtls as usize).is_none()
+        {
             return std::ptr::null_mut();
         }
         let cfg = SctpConfig {
@@ -505,7 +508,7 @@ pub unsafe extern "C" fn xSctpTransportCreate(conf: *const xSctpTransportConf) -
             0 => Duration::from_secs(10),
             ms => Duration::from_millis(u64::from(ms)),
         };
-        let obj = Arc::new(SctpHandle::Own(SctpObject {
+        let obj = Arc::new(SctpHandle::Own(Box::new(SctpObject {
             lp: conf.r#loop as usize,
             queue: queue.clone(),
             dtls: conf.dtls as usize,
@@ -529,7 +532,7 @@ pub unsafe extern "C" fn xSctpTransportCreate(conf: *const xSctpTransportConf) -
                 held: VecDeque::new(),
                 listeners: Vec::new(),
             }),
-        }));
+        })));
         let handle = TRANSPORTS.insert(obj.clone());
         if !dtls_transport::attach_consumer(conf.dtls as usize, handle as usize) {
             TRANSPORTS.remove(handle);
@@ -548,7 +551,10 @@ pub unsafe extern "C" fn xSctpTransportCreate(conf: *const xSctpTransportConf) -
 #[no_mangle]
 pub unsafe extern "C" fn xSctpTransportDestroy(transport: xSctpTransport) {
     ffi_boundary!((), {
-        if !matches!(TRANSPORTS.get(transport).as_deref(), Some(SctpHandle::Own(_))) {
+        if !matches!(
+            TRANSPORTS.get(transport).as_deref(),
+            Some(SctpHandle::Own(_))
+        ) {
             return;
         }
         let Some(h) = TRANSPORTS.remove(transport) else {
@@ -624,8 +630,11 @@ pub unsafe extern "C" fn xSctpTransportSend(
         let Some(payload) = bytes(data, len) else {
             return xErrno_InvalidArg;
         };
-        with_own(transport, xErrno_InvalidArg, xErrno_InvalidState, |_| {
-            match send_message(
+        with_own(
+            transport,
+            xErrno_InvalidArg,
+            xErrno_InvalidState,
+            |_| match send_message(
                 transport as usize,
                 stream_id,
                 ppid,
@@ -635,8 +644,8 @@ pub unsafe extern "C" fn xSctpTransportSend(
             ) {
                 Ok(()) => xErrno_Ok,
                 Err(e) => send_errno(&e),
-            }
-        })
+            },
+        )
     })
 }
 
@@ -669,12 +678,15 @@ pub unsafe extern "C" fn xSctpTransportCloseStream(
     stream_id: u16,
 ) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
-        with_own(transport, xErrno_InvalidArg, xErrno_InvalidState, |_| {
-            match reset_stream(transport as usize, stream_id) {
+        with_own(
+            transport,
+            xErrno_InvalidArg,
+            xErrno_InvalidState,
+            |_| match reset_stream(transport as usize, stream_id) {
                 Ok(()) => xErrno_Ok,
                 Err(e) => send_errno(&e),
-            }
-        })
+            },
+        )
     })
 }
 
