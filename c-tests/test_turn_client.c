@@ -46,6 +46,7 @@ typedef struct {
   int sends;
   uint8_t last_sent_first_byte;
   int data_count, channel_data_in;
+  int raw_null; /* pass NULL raw_buf: the library rebuilds the bytes from the xStunMsg */
   char data[256];
   size_t data_len;
   struct sockaddr_storage data_from;
@@ -136,7 +137,8 @@ static void client_readable(int fd, xEventMask mask, void *arg) {
     } else if (xStunMsgIsStun(buf, (size_t)n)) {
       xStunMsg msg;
       if (xStunMsgDecode(&msg, buf, (size_t)n) == xErrno_Ok)
-        xTurnClientOnMessage(&c->tc, &msg, buf, (size_t)n, (struct sockaddr *)&from);
+        xTurnClientOnMessage(&c->tc, &msg, c->raw_null ? NULL : buf, c->raw_null ? 0 : (size_t)n,
+                             (struct sockaddr *)&from);
     }
     in_api = 0;
   }
@@ -321,6 +323,10 @@ int main(void) {
   printf("allocated %s:%d for %u s after %d sends\n",
          inet_ntoa(((struct sockaddr_in *)&good.relayed)->sin_addr),
          ntohs(((struct sockaddr_in *)&good.relayed)->sin_port), good.lifetime, good.sends);
+
+  /* From here on the client's STUN input is given as a decoded xStunMsg
+   * only: responses must still pass MESSAGE-INTEGRITY. */
+  good.raw_null = 1;
 
   /* The peer: a second UDP socket on loopback. */
   memset(&peer, 0, sizeof peer);

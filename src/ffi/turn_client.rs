@@ -346,7 +346,7 @@ unsafe fn settle(tc: *mut xTurnClient, e: &mut Entry, now: Instant) -> Outgoing 
         .min();
     set_timer(e, Slot::Main, now, main);
     set_timer(e, Slot::Refresh, now, refresh);
-    if e.client.has_events() {
+    if e.client.has_events() && e.timers[Slot::Dispatch as usize].handle.is_null() {
         set_timer(e, Slot::Dispatch, now, Some(now));
     }
     mirror(tc, e);
