@@ -46,6 +46,7 @@ typedef struct {
   int sends;
   uint8_t last_sent_first_byte;
   int data_count, channel_data_in;
+  int destroy_in_failed; /* xTurnClientDestroy from inside on_failed */
   int raw_null; /* pass NULL raw_buf: the library rebuilds the bytes from the xStunMsg */
   char data[256];
   size_t data_len;
@@ -108,6 +109,7 @@ static void on_failed(xErrno err, void *arg) {
   c->failed++;
   c->err = err;
   c->failed_at = xMonoMs();
+  if (c->destroy_in_failed) xTurnClientDestroy(&c->tc);
 }
 
 static void on_data(const uint8_t *data, size_t len, const struct sockaddr *from, void *arg) {
@@ -403,6 +405,17 @@ int main(void) {
   CHECK_EQ_INT(xTurnClientAllocate(&wrong.tc), xErrno_InvalidArg);
   client_close(&wrong, loop);
 
+  /* Destroyed inside its own on_failed: nothing runs afterwards. */
+  memset(&wrong, 0, sizeof wrong);
+  client_init(&wrong, loop, port, "alice", "still-wrong");
+  wrong.destroy_in_failed = 1;
+  CHECK_EQ_INT(xTurnClientAllocate(&wrong.tc), xErrno_Ok);
+  CHECK(run_until(loop, &wrong.failed, 5000));
+  CHECK_EQ_INT(wrong.tc.state, xTurnState_Idle);
+  CHECK(wrong.tc.refresh_timer == NULL);
+  CHECK_EQ_INT(xTurnClientAllocate(&wrong.tc), xErrno_InvalidArg);
+  client_close(&wrong, loop);
+
   /* The silent server: Failed with Timeout after the retransmissions. */
   CHECK(run_until(loop, &silent.failed, 45000));
   CHECK_EQ_INT(silent.err, xErrno_Timeout);
@@ -412,6 +425,10 @@ int main(void) {
          (unsigned long long)(silent.failed_at - silent_start), silent.sends);
   CHECK(silent.failed_at - silent_start >= 39000 && silent.failed_at - silent_start < 42000);
   client_close(&silent, loop);
+  /* The destroyed clients heard nothing more while the loop ran on. */
+  CHECK_EQ_INT(good.allocated, 1);
+  CHECK_EQ_INT(good.failed, 0);
+  CHECK_EQ_INT(wrong.failed, 1);
 
   CHECK_EQ_INT(callback_inside_api, 0);
   xEventDel(loop, peer_src);
