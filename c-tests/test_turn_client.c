@@ -46,6 +46,7 @@ typedef struct {
   int sends;
   uint8_t last_sent_first_byte;
   int data_count, channel_data_in;
+  int fail_sends;        /* send_fn reports failure */
   int destroy_in_failed; /* xTurnClientDestroy from inside on_failed */
   int raw_null; /* pass NULL raw_buf: the library rebuilds the bytes from the xStunMsg */
   char data[256];
@@ -87,6 +88,7 @@ static xErrno send_fn(const uint8_t *data, size_t len, const struct sockaddr *ad
   socklen_t alen = addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
   c->sends++;
   if (len > 0) c->last_sent_first_byte = data[0];
+  if (c->fail_sends) return xErrno_SysError;
   return sendto(c->fd, data, len, 0, addr, alen) == (ssize_t)len ? xErrno_Ok : xErrno_SysError;
 }
 
@@ -403,6 +405,20 @@ int main(void) {
   CHECK_EQ_INT(wrong.tc.state, xTurnState_Failed);
   CHECK_EQ_INT(wrong.allocated, 0);
   CHECK_EQ_INT(xTurnClientAllocate(&wrong.tc), xErrno_InvalidArg);
+  client_close(&wrong, loop);
+
+  /* A first Allocate that cannot be sent: the error comes back, the client
+   * is Idle again, and a retry allocates. */
+  memset(&wrong, 0, sizeof wrong);
+  client_init(&wrong, loop, port, "alice", "secret");
+  wrong.fail_sends = 1;
+  CHECK_EQ_INT(xTurnClientAllocate(&wrong.tc), xErrno_SysError);
+  CHECK_EQ_INT(wrong.tc.state, xTurnState_Idle);
+  wrong.fail_sends = 0;
+  CHECK_EQ_INT(xTurnClientAllocate(&wrong.tc), xErrno_Ok);
+  CHECK(run_until(loop, &wrong.allocated, 5000));
+  CHECK_EQ_INT(wrong.tc.state, xTurnState_Allocated);
+  CHECK_EQ_INT(wrong.failed, 0);
   client_close(&wrong, loop);
 
   /* Destroyed inside its own on_failed: nothing runs afterwards. */

@@ -137,7 +137,8 @@ void xTurnClientDestroy(struct xTurnClient *tc);
  long-term credentials. Result through `on_allocated` / `on_failed`.
  InvalidArg for NULL or uninitialised `tc`, an unusable config (see
  Init), a NULL loop, or a state other than Idle; the send callback's
- error if the first send fails (the client is then Failed).
+ error if the first send fails (the client is then Idle again and may
+ retry).
  */
 xErrno xTurnClientAllocate(struct xTurnClient *tc);
 

@@ -281,6 +281,9 @@ fn delay_ms(now: Instant, at: Instant) -> u64 {
 /// # Safety
 /// `e.lp` must be the live loop the client was initialised with.
 unsafe fn set_timer(e: &mut Entry, slot: Slot, now: Instant, want: Option<Instant>) {
+    if e.lp.is_null() {
+        return;
+    }
     let t = &mut e.timers[slot as usize];
     if t.at == want && (want.is_none() || !t.handle.is_null()) {
         return;
@@ -561,7 +564,8 @@ pub unsafe extern "C" fn xTurnClientDestroy(tc: *mut xTurnClient) {
 /// long-term credentials. Result through `on_allocated` / `on_failed`.
 /// InvalidArg for NULL or uninitialised `tc`, an unusable config (see
 /// Init), a NULL loop, or a state other than Idle; the send callback's
-/// error if the first send fails (the client is then Failed).
+/// error if the first send fails (the client is then Idle again and may
+/// retry).
 #[no_mangle]
 pub unsafe extern "C" fn xTurnClientAllocate(tc: *mut xTurnClient) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
@@ -583,8 +587,8 @@ pub unsafe extern "C" fn xTurnClientAllocate(tc: *mut xTurnClient) -> xErrno {
     })
 }
 
-/// The first Allocate could not be sent: the client gives up at once
-/// (state Failed, no callback, since the caller got the error).
+/// The first Allocate could not be sent: the client drops the attempt
+/// and is Idle again (no callback, since the caller got the error).
 unsafe fn abandon(tc: *mut xTurnClient) {
     let mut map = clients();
     if let Some(e) = map.get_mut(&key(tc)) {
@@ -600,7 +604,6 @@ unsafe fn abandon(tc: *mut xTurnClient) {
             e.timers[slot as usize] = NO_TIMER;
         }
         mirror(tc, e);
-        (*tc).state = xTurnState_Failed;
     }
 }
 
