@@ -20,6 +20,7 @@
 #include <xp2p/stun_msg.h>
 #include <xp2p/stun_txn.h>
 #include <xp2p/turn_channel.h>
+#include <xp2p/turn_client.h>
 
 #include "check.h"
 
@@ -101,6 +102,34 @@ static void structs(void) {
   OFF(xTurnChannel, number, 0);
   OFF(xTurnChannel, peer, 8);
   OFF(xTurnChannel, bound, 136);
+
+  SIZE(xTurnConfig, 432);
+  OFF(xTurnConfig, server, 0);
+  OFF(xTurnConfig, username, 128);
+  OFF(xTurnConfig, password, 256);
+  OFF(xTurnConfig, send_fn, 384);
+  OFF(xTurnConfig, send_arg, 392);
+  OFF(xTurnConfig, on_allocated, 400);
+  OFF(xTurnConfig, on_failed, 408);
+  OFF(xTurnConfig, on_data, 416);
+  OFF(xTurnConfig, ctx, 424);
+  SIZE(xTurnClient, 4600);
+  OFF(xTurnClient, config, 0);
+  OFF(xTurnClient, state, 432);
+  OFF(xTurnClient, txn_mgr, 440);
+  OFF(xTurnClient, loop, 712);
+  OFF(xTurnClient, relayed_addr, 720);
+  OFF(xTurnClient, mapped_addr, 848);
+  OFF(xTurnClient, lifetime, 976);
+  OFF(xTurnClient, refresh_timer, 984);
+  OFF(xTurnClient, realm, 992);
+  OFF(xTurnClient, nonce, 1120);
+  OFF(xTurnClient, has_credentials, 1376);
+  OFF(xTurnClient, permissions, 1384);
+  OFF(xTurnClient, permission_count, 3432);
+  OFF(xTurnClient, channels, 3440);
+  OFF(xTurnClient, channel_count, 4592);
+  OFF(xTurnClient, next_channel, 4596);
 
   SIZE(xIceConf, 72);
   OFF(xIceConf, role, 0);
@@ -220,6 +249,14 @@ static void enums(void) {
   CHECK_EQ_INT(xErrno_Busy, 15);
   CHECK_EQ_INT(xErrno_Pending, 16);
   CHECK_EQ_INT(xErrno_PromptTooLong, 17);
+
+  SIZE(xTurnState, 4);
+  CHECK_EQ_INT(xTurnState_Idle, 0);
+  CHECK_EQ_INT(xTurnState_Allocating, 1);
+  CHECK_EQ_INT(xTurnState_Allocated, 2);
+  CHECK_EQ_INT(xTurnState_Failed, 3);
+  CHECK_EQ_INT(XTURN_MAX_PERMISSIONS, 16);
+  CHECK_EQ_INT(XTURN_MAX_CHANNELS, 8);
 
   SIZE(xPeerConnectionState, 4);
   SIZE(xDataChannelState, 4);

@@ -24,3 +24,4 @@ pub mod stun_attr;
 pub mod stun_msg;
 pub mod stun_txn;
 pub mod turn_channel;
+pub mod turn_client;

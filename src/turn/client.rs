@@ -364,6 +364,30 @@ impl TurnClient {
         self.permissions.iter().any(|p| p.ip == ip)
     }
 
+    /// The IP addresses with a permission (requested or confirmed), in the
+    /// order they were first requested.
+    pub fn permission_ips(&self) -> impl Iterator<Item = IpAddr> + '_ {
+        self.permissions.iter().map(|p| p.ip)
+    }
+
+    /// The channels in the order they were bound: peer, number, and whether
+    /// the server confirmed the binding (ChannelData is used only then).
+    pub fn channel_bindings(&self) -> impl Iterator<Item = (SocketAddr, u16, bool)> + '_ {
+        self.channels
+            .iter()
+            .map(|c| (c.peer, c.number, c.confirmed))
+    }
+
+    /// The number the next new channel will get.
+    pub fn next_channel_number(&self) -> u16 {
+        self.next_channel
+    }
+
+    /// Whether [`TurnClient::poll_event`] has something.
+    pub fn has_events(&self) -> bool {
+        !self.events.is_empty()
+    }
+
     /// Starts the allocation. Errors: [`TurnError::InvalidState`] unless
     /// idle (and no deallocation is in flight), [`TurnError::InvalidConfig`]
     /// if the username is too long.

@@ -1,7 +1,10 @@
-//! TURN (RFC 5766 / RFC 8656): ChannelData framing and the allocation client.
+//! TURN (RFC 5766 / RFC 8656): ChannelData framing, the allocation client,
+//! and the stream transports (TCP framing in `stream`, TLS in `tls`).
 
 pub mod channel;
 pub mod client;
+pub mod stream;
+pub mod tls;
 
 pub use channel::{ChannelData, CHANNEL_HEADER_SIZE, CHANNEL_MAX, CHANNEL_MIN};
 
