@@ -22,6 +22,7 @@
 //! other association's outbox until it is next polled, which its own
 //! `poll_timeout` bounds.
 
+mod checksum;
 mod stack;
 
 use std::collections::{HashMap, VecDeque};
@@ -257,6 +258,8 @@ pub struct SctpAssociation {
     pending_resets: Vec<u16>,
     /// Messages dropped for exceeding `max_message_size`.
     dropped_oversize: u64,
+    /// Packets dropped for a wrong checksum or a truncated header.
+    dropped_bad_checksum: u64,
 }
 
 // SAFETY: the socket pointer is only ever used under the global usrsctp
@@ -372,6 +375,7 @@ impl SctpAssociation {
             blocked: false,
             pending_resets: Vec::new(),
             dropped_oversize: 0,
+            dropped_bad_checksum: 0,
         })
     }
 
@@ -444,6 +448,10 @@ impl SctpAssociation {
         if data.is_empty() || self.state == State::New {
             return;
         }
+        if !checksum::verify(data) {
+            self.dropped_bad_checksum += 1;
+            return;
+        }
         {
             let mut stack = stack::lock_initialised();
             stack.advance_timers(now);
@@ -488,6 +496,12 @@ impl SctpAssociation {
             }
             State::New | State::Done => None,
         }
+    }
+
+    /// Packets dropped because their CRC32c did not check out (or they
+    /// were shorter than the SCTP common header).
+    pub fn dropped_bad_checksum(&self) -> u64 {
+        self.dropped_bad_checksum
     }
 
     /// Bytes handed to usrsctp and not yet acknowledged: usrsctp's own
