@@ -165,7 +165,10 @@ fn lossy_link_still_connects_with_pacing_and_retransmissions() {
                     t1 - t0
                 );
             }
-            assert!(nominations <= 2, "seed {seed}: {nominations} unpaced nominations");
+            assert!(
+                nominations <= 2,
+                "seed {seed}: {nominations} unpaced nominations"
+            );
             total_retransmits += retransmits;
             assert_eq!(
                 u64::try_from(retransmits).unwrap(),

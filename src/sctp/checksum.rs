@@ -48,9 +48,7 @@ mod tests {
     fn usrsctp_sealed(mut packet: Vec<u8>) -> Vec<u8> {
         packet[FIELD..HEADER].fill(0);
         // SAFETY: usrsctp_crc32c only reads `len` bytes of the buffer.
-        let crc = unsafe {
-            usrsctp_sys::usrsctp_crc32c(packet.as_mut_ptr().cast(), packet.len())
-        };
+        let crc = unsafe { usrsctp_sys::usrsctp_crc32c(packet.as_mut_ptr().cast(), packet.len()) };
         packet[FIELD..HEADER].copy_from_slice(&crc.to_ne_bytes());
         packet
     }

@@ -498,6 +498,30 @@ impl SctpAssociation {
         }
     }
 
+    /// Turns `SCTP_NODELAY` off (`false`) or back on (`true`, the
+    /// default). With it off, usrsctp holds small messages while data is in
+    /// flight until a full packet's worth is queued (Nagle), so a run of
+    /// sends handed over together leaves in bundled packets; turning it back
+    /// on lets the next send (or the next SACK) push out what is held.
+    pub fn set_nodelay(&mut self, on: bool) {
+        if self.sock.is_null() {
+            return;
+        }
+        let value: c_int = c_int::from(on);
+        let _stack = stack::lock_initialised();
+        // SAFETY: live socket under the lock. A failure leaves the previous
+        // setting, which only costs bundling.
+        let _ = unsafe {
+            set_opt(
+                self.sock,
+                sys::IPPROTO_SCTP,
+                sys::SCTP_NODELAY,
+                "SCTP_NODELAY",
+                &value,
+            )
+        };
+    }
+
     /// Packets dropped because their CRC32c did not check out (or they
     /// were shorter than the SCTP common header).
     pub fn dropped_bad_checksum(&self) -> u64 {
