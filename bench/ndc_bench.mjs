@@ -5,6 +5,10 @@
 //   node bench/ndc_bench.mjs server --signal PATH
 //   node bench/ndc_bench.mjs client --signal PATH --mode throughput|rate|open
 //        [--bytes N] [--msg-size S] [--count C] [--repeat R]
+//   node bench/ndc_bench.mjs memory [--pairs P]
+// memory: as xp2p_bench memory, P pairs (default 100) of PeerConnections in
+// this process, connected with one open channel each (after one warm-up
+// pair); reports the VmRSS growth per PeerConnection.
 // NDC_MODULE may name node-datachannel's ESM entry file (scripts/bench.sh
 // installs the package under build/bench/ndc). Both ends bind to 127.0.0.1.
 // The client ends with the same RESULT line as xp2p_bench.
@@ -32,8 +36,10 @@ function usage() {
 
 const argv = process.argv.slice(2);
 const role = argv[0];
-if (role !== 'server' && role !== 'client') usage();
-const opt = { mode: null, bytes: null, msgSize: null, count: 200000, repeat: 10, signal: null };
+if (role !== 'server' && role !== 'client' && role !== 'memory') usage();
+const opt = {
+  mode: null, bytes: null, msgSize: null, count: 200000, repeat: 10, signal: null, pairs: 100,
+};
 for (let i = 1; i < argv.length; i += 2) {
   const v = argv[i + 1];
   if (v === undefined) usage();
@@ -44,10 +50,11 @@ for (let i = 1; i < argv.length; i += 2) {
     case '--msg-size': opt.msgSize = Number(v); break;
     case '--count': opt.count = Number(v); break;
     case '--repeat': opt.repeat = Number(v); break;
+    case '--pairs': opt.pairs = Number(v); break;
     default: usage();
   }
 }
-if (!opt.signal) usage();
+if (!opt.signal && role !== 'memory') usage();
 if (role === 'client') {
   if (!['throughput', 'rate', 'open'].includes(opt.mode)) usage();
   if (opt.mode === 'rate') {
@@ -280,5 +287,78 @@ function client() {
   };
 }
 
+// ---- memory: P connected pairs in this process -----------------------------
+function vmrssKib() {
+  const m = /VmRSS:\s+(\d+)/.exec(fs.readFileSync('/proc/self/status', 'utf8'));
+  return m ? Number(m[1]) : 0;
+}
+
+// One pair, wired to each other directly, resolved once its channel is open
+// on both sides.
+function makePair(i) {
+  return new Promise((resolve, reject) => {
+    const a = newPc(`a${i}`), b = newPc(`b${i}`);
+    const timer = setTimeout(() => reject(new Error(`pair ${i} did not open`)), 20000);
+    let opened = 0;
+    const done = () => {
+      if (++opened === 2) {
+        clearTimeout(timer);
+        resolve({ a, b, chans });
+      }
+    };
+    const chans = [];
+    // Candidates wait until the side they go to has its remote description.
+    const link = (from, to) => {
+      let described = false;
+      const held = [];
+      from.onLocalDescription((sdp, type) => {
+        to.setRemoteDescription(sdp, type);
+        described = true;
+        for (const [c, mid] of held.splice(0)) to.addRemoteCandidate(c, mid);
+      });
+      from.onLocalCandidate((c, mid) => {
+        if (described) to.addRemoteCandidate(c, mid);
+        else held.push([c, mid]);
+      });
+    };
+    link(a, b);
+    link(b, a);
+    b.onDataChannel((ch) => { chans.push(ch); done(); });
+    const ch = a.createDataChannel('mem');
+    chans.push(ch);
+    ch.onOpen(done);
+  });
+}
+
+async function memory() {
+  const settle = () => new Promise((r) => setTimeout(r, 200));
+  const close = (pairs) => {
+    for (const p of pairs) {
+      for (const c of p.chans) c.close();
+      p.a.close();
+      p.b.close();
+    }
+  };
+  close([await makePair(-1)]); // one-time set-up is not charged
+  await settle();
+  if (global.gc) global.gc();
+  const before = vmrssKib();
+  const t0 = nowNs();
+  const pairs = [];
+  for (let i = 0; i < opt.pairs; i++) pairs.push(await makePair(i));
+  const secs = Number(nowNs() - t0) / 1e9;
+  await settle();
+  const after = vmrssKib();
+  const per = (after - before) / (2 * opt.pairs);
+  console.log(`memory: ${2 * opt.pairs} connected PeerConnections in ${secs.toFixed(2)} s; ` +
+    `VmRSS ${before} -> ${after} KiB: ${per.toFixed(1)} KiB per PeerConnection`);
+  console.log(`RESULT mode=memory pcs=${2 * opt.pairs} kib_per_pc=${per.toFixed(1)} ` +
+    `rss_before_kib=${before} rss_after_kib=${after} setup_secs=${secs.toFixed(3)}`);
+  close(pairs);
+  cleanup();
+  process.exit(0);
+}
+
 if (role === 'server') server();
+else if (role === 'memory') memory().catch((e) => die(e.message));
 else client();

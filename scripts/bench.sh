@@ -119,6 +119,8 @@ for i in $(seq 1 "$runs"); do
         node "$ndc_js" client --signal "$sock" --mode open --repeat "$rounds")
     add ndc_open "$(echo "$r" | field median_ms)"
     add ndc_openmin "$(echo "$r" | field min_ms)"
+    timeout 300 node "$ndc_js" memory >"$logs/ndc-mem$i" 2>&1 || { echo "bench: ndc memory run failed, see $logs/ndc-mem$i" >&2; exit 1; }
+    add ndc_mem "$(grep '^RESULT' "$logs/ndc-mem$i" | field kib_per_pc)"
   fi
 done
 
@@ -136,6 +138,6 @@ row "throughput (MB/s)" tp
 row "rate (msg/s, 100 B)" rate
 row "open (ms, create to channel open)" open
 row "open, best round (ms)" openmin
-printf '%-34s %12s %16s %8s\n' "memory (KiB per connected PC)" "$(med xp2p_mem)" "n/a" "-"
-echo "(ratio = libxp2p / libdatachannel; for open, lower is better)"
+row "memory (KiB per connected PC)" mem
+echo "(ratio = libxp2p / libdatachannel; for open and memory, lower is better)"
 echo "per-run values: $(for k in "${!vals[@]}"; do printf '%s:%s; ' "$k" "${vals[$k]# }"; done)"

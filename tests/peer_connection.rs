@@ -657,3 +657,56 @@ fn consent_loss_disconnects_then_fails() {
         .a
         .has(&PeerEvent::ChannelError(ch, ChannelError::AssociationLost)));
 }
+
+#[test]
+fn a_burst_of_small_messages_leaves_in_bundled_packets() {
+    let mut p = Pair::new(40);
+    let ch_a =
+        p.a.pc
+            .create_data_channel(ChannelConfig::new("burst"))
+            .unwrap();
+    p.connect();
+    assert!(p.run_until(Duration::from_secs(10), |p| {
+        p.a.opened(ch_a) && p.b.remote_channels().len() == 1
+    }));
+    let ch_b = p.b.remote_channels()[0];
+    // Let the opening exchange settle, then count what a burst costs.
+    p.run_for(Duration::from_millis(300));
+    const COUNT: usize = 200;
+    for i in 0..COUNT {
+        p.send(true, ch_a, MessageKind::Binary, &payload(100, i as u8));
+    }
+    // A queued send is due at once, not at the next timer.
+    let due = p.a.pc.poll_timeout().expect("queued sends are due");
+    assert!(due <= now(), "queued small sends wait for a timer");
+    let mut datagrams = 0;
+    let end = now() + Duration::from_secs(10);
+    while p.b.messages.get(&ch_b).map_or(0, Vec::len) < COUNT && now() < end {
+        let t = now();
+        if p.a.pc.poll_timeout().is_some_and(|d| d <= t) {
+            p.a.pc.handle_timeout(t);
+        }
+        while let Some(tx) = p.a.pc.poll_transmit() {
+            datagrams += 1;
+            p.b.pc.handle_datagram(t, p.b.addr, p.a.addr, &tx.data);
+        }
+        shuttle(&mut p.b, &mut p.a, t, false);
+        if p.b.pc.poll_timeout().is_some_and(|d| d <= t) {
+            p.b.pc.handle_timeout(t);
+        }
+        p.a.drain();
+        p.b.drain();
+    }
+    let got = &p.b.messages[&ch_b];
+    assert_eq!(got.len(), COUNT);
+    for (i, (kind, data)) in got.iter().enumerate() {
+        assert_eq!(*kind, MessageKind::Binary);
+        assert_eq!(*data, payload(100, i as u8), "message {i}");
+    }
+    // About ten 100-byte messages fit a 1200-byte datagram; one datagram
+    // per message would be 200.
+    assert!(
+        datagrams <= COUNT / 4,
+        "{datagrams} datagrams carried {COUNT} small messages"
+    );
+}

@@ -534,12 +534,32 @@ fn garbage_packets_are_dropped() {
         p.run_until(Duration::from_secs(10), |p| p.seen_a.connected()
             && p.seen_b.connected())
     );
+    let dropped_before = p.b.dropped_bad_checksum();
     for j in &junk {
         p.b.handle_packet(now(), j);
     }
+    // Every junk packet but the empty one (ignored outright) fails the
+    // CRC32c check (a random 4-byte checksum matching is a 2^-32 event).
+    assert_eq!(
+        p.b.dropped_bad_checksum() - dropped_before,
+        (junk.len() - 1) as u64
+    );
+    // A genuine packet with one bit flipped is dropped too.
+    p.a.send(0, 51, b"corrupted copy", true, Reliability::Reliable)
+        .unwrap();
+    let mut genuine = p.a.poll_transmit().expect("a DATA packet");
+    let last = genuine.len() - 1;
+    genuine[last] ^= 0x40;
+    p.b.handle_packet(now(), &genuine);
+    assert_eq!(
+        p.b.dropped_bad_checksum() - dropped_before,
+        junk.len() as u64
+    );
     p.a.send(0, 51, b"still alive", true, Reliability::Reliable)
         .unwrap();
-    assert!(p.run_until(Duration::from_secs(5), |p| !p.seen_b.messages.is_empty()));
-    assert_eq!(p.seen_b.messages[0], (0, 51, b"still alive".to_vec()));
+    // The corrupted packet was retransmitted intact: both arrive, in order.
+    assert!(p.run_until(Duration::from_secs(5), |p| p.seen_b.messages.len() >= 2));
+    assert_eq!(p.seen_b.messages[0], (0, 51, b"corrupted copy".to_vec()));
+    assert_eq!(p.seen_b.messages[1], (0, 51, b"still alive".to_vec()));
     assert!(!p.seen_a.has(SctpEvent::Lost) && !p.seen_b.has(SctpEvent::Lost));
 }

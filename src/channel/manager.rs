@@ -706,6 +706,11 @@ impl ChannelManager {
         self.send_queue.front()
     }
 
+    /// Messages waiting for [`Self::poll_sctp_send`].
+    pub fn queued_sctp_sends(&self) -> usize {
+        self.send_queue.len()
+    }
+
     /// Takes the next message the SCTP layer must send. DCEP messages are
     /// always ordered and reliable.
     pub fn poll_sctp_send(&mut self) -> Option<SctpSend> {

@@ -30,6 +30,9 @@ const MAX_EARLY_DTLS: usize = 32;
 const SCRATCH_LEN: usize = 18 * 1024;
 
 /// Bytes kept free between the SCTP path MTU and one DTLS record.
+/// Messages smaller than this are queued for bundling rather than handed
+/// to SCTP at once (see [`PeerConnection::send`]).
+const BUNDLE_BELOW: usize = 1024;
 const SCTP_MTU_MARGIN: usize = 32;
 
 /// Which side of the offer/answer exchange we are.
@@ -76,6 +79,8 @@ pub struct PeerStats {
 /// [`poll_transmit`](Self::poll_transmit) and
 /// [`poll_event`](Self::poll_event).
 pub struct PeerConnection {
+    /// The latest time given to any call: queued small sends are due then.
+    clock: Instant,
     local_port: u16,
     dtls_handshake_timeout: Duration,
     max_message_size: usize,
@@ -193,6 +198,7 @@ impl PeerConnection {
             events: VecDeque::new(),
             stats: PeerStats::default(),
             scratch: vec![0; SCRATCH_LEN],
+            clock: now,
         })
     }
 
@@ -452,7 +458,15 @@ impl PeerConnection {
     /// `Channel(TooLarge)`.
     pub fn send(&mut self, id: ChannelId, kind: MessageKind, data: &[u8]) -> Result<(), PeerError> {
         self.channels.send(id, kind, data)?;
-        self.flush_outbound();
+        // A small message waits for the next `handle_timeout` or
+        // `handle_datagram` (the driver's kick follows every send), which
+        // hands it to SCTP together with whatever else was queued by then,
+        // so a burst of small sends leaves in bundled packets. A large one
+        // fills packets by itself: it is handed over now, by the caller's
+        // thread, which spares the I/O thread the copy into usrsctp.
+        if data.len() >= BUNDLE_BELOW {
+            self.flush_outbound();
+        }
         Ok(())
     }
 
@@ -480,6 +494,7 @@ impl PeerConnection {
         if self.state == PeerState::Closed {
             return;
         }
+        self.clock = self.clock.max(now);
         match self.ice.handle_datagram(now, local, from, data) {
             Received::Dtls => match self.dtls.as_mut() {
                 Some(dtls) => dtls.handle_datagram(now, data),
@@ -499,6 +514,7 @@ impl PeerConnection {
         if self.state == PeerState::Closed {
             return;
         }
+        self.clock = self.clock.max(now);
         self.ice.handle_timeout(now);
         if let Some(dtls) = self.dtls.as_mut() {
             dtls.handle_timeout(now);
@@ -525,6 +541,13 @@ impl PeerConnection {
         }
         if let Some(sctp) = self.sctp.as_ref() {
             t = earliest(t, sctp.poll_timeout());
+            // Small sends queued for bundling are due at once.
+            if sctp.is_connected()
+                && self.pending_send.is_none()
+                && self.channels.queued_sctp_sends() > 0
+            {
+                t = earliest(t, Some(self.clock));
+            }
         }
         t
     }
@@ -844,6 +867,21 @@ impl PeerConnection {
         let mut moved = false;
         if let Some(sctp) = self.sctp.as_mut() {
             if sctp.is_connected() {
+                // Several messages handed over together are bundled: Nagle
+                // holds them while data is in flight, and the last one goes
+                // in with NODELAY back on, which pushes out what was held.
+                // Large messages fill packets by themselves and are not held.
+                let queued =
+                    usize::from(self.pending_send.is_some()) + self.channels.queued_sctp_sends();
+                let small = self
+                    .pending_send
+                    .as_ref()
+                    .or_else(|| self.channels.peek_sctp_send())
+                    .is_some_and(|m| m.data.len() < BUNDLE_BELOW);
+                let mut holding = queued >= 2 && small;
+                if holding {
+                    sctp.set_nodelay(false);
+                }
                 loop {
                     let next = match self.pending_send.take() {
                         Some(s) => s,
@@ -852,6 +890,10 @@ impl PeerConnection {
                             None => break,
                         },
                     };
+                    if holding && self.channels.queued_sctp_sends() == 0 {
+                        sctp.set_nodelay(true);
+                        holding = false;
+                    }
                     let r = sctp.send(
                         next.stream,
                         next.ppid,
@@ -886,6 +928,9 @@ impl PeerConnection {
                             }
                         }
                     }
+                }
+                if holding {
+                    sctp.set_nodelay(true);
                 }
                 if self.pending_send.is_none() {
                     while let Some(stream) = self.channels.poll_stream_reset() {

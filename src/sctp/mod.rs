@@ -22,6 +22,7 @@
 //! other association's outbox until it is next polled, which its own
 //! `poll_timeout` bounds.
 
+mod checksum;
 mod stack;
 
 use std::collections::{HashMap, VecDeque};
@@ -264,6 +265,8 @@ pub struct SctpAssociation {
     pending_resets: Vec<u16>,
     /// Messages dropped for exceeding `max_message_size`.
     dropped_oversize: u64,
+    /// Packets dropped for a wrong checksum or a truncated header.
+    dropped_bad_checksum: u64,
 }
 
 // SAFETY: the socket pointer is only ever used under the global usrsctp
@@ -379,6 +382,7 @@ impl SctpAssociation {
             blocked: false,
             pending_resets: Vec::new(),
             dropped_oversize: 0,
+            dropped_bad_checksum: 0,
         })
     }
 
@@ -451,6 +455,10 @@ impl SctpAssociation {
         if data.is_empty() || self.state == State::New {
             return;
         }
+        if !checksum::verify(data) {
+            self.dropped_bad_checksum += 1;
+            return;
+        }
         {
             let mut stack = stack::lock_initialised();
             stack.advance_timers(now);
@@ -495,6 +503,36 @@ impl SctpAssociation {
             }
             State::New | State::Done => None,
         }
+    }
+
+    /// Turns `SCTP_NODELAY` off (`false`) or back on (`true`, the
+    /// default). With it off, usrsctp holds small messages while data is in
+    /// flight until a full packet's worth is queued (Nagle), so a run of
+    /// sends handed over together leaves in bundled packets; turning it back
+    /// on lets the next send (or the next SACK) push out what is held.
+    pub fn set_nodelay(&mut self, on: bool) {
+        if self.sock.is_null() {
+            return;
+        }
+        let value: c_int = c_int::from(on);
+        let _stack = stack::lock_initialised();
+        // SAFETY: live socket under the lock. A failure leaves the previous
+        // setting, which only costs bundling.
+        let _ = unsafe {
+            set_opt(
+                self.sock,
+                sys::IPPROTO_SCTP,
+                sys::SCTP_NODELAY,
+                "SCTP_NODELAY",
+                &value,
+            )
+        };
+    }
+
+    /// Packets dropped because their CRC32c did not check out (or they
+    /// were shorter than the SCTP common header).
+    pub fn dropped_bad_checksum(&self) -> u64 {
+        self.dropped_bad_checksum
     }
 
     /// Bytes handed to usrsctp and not yet acknowledged: usrsctp's own

@@ -21,6 +21,7 @@ use libc::{c_int, c_void, size_t};
 use parking_lot::{const_mutex, Mutex, MutexGuard};
 use usrsctp_sys as sys;
 
+use super::checksum;
 use crate::ffi::boundary::ffi_boundary;
 
 /// At most this many packets wait in one association's outbox; a peer that
@@ -83,6 +84,10 @@ pub(crate) fn lock(settings: &GlobalSettings) -> MutexGuard<'static, Stack> {
         // callback is a plain function that lives for the whole process.
         unsafe {
             sys::usrsctp_init_nothreads(0, Some(conn_output), None);
+            // The checksum of every packet is ours to compute and verify
+            // (see `crate::sctp::checksum`): usrsctp's own CRC32c is a
+            // table-driven loop, ours uses the CPU's CRC32 instruction.
+            sys::usrsctp_enable_crc32c_offload();
             sys::usrsctp_sysctl_set_sctp_ecn_enable(0);
             sys::usrsctp_sysctl_set_sctp_pr_enable(1);
             sys::usrsctp_sysctl_set_sctp_reconfig_enable(1);
@@ -164,7 +169,9 @@ unsafe extern "C" fn conn_output(
             if s.outbox.len() >= OUTBOX_LIMIT {
                 s.outbox_dropped += 1;
             } else {
-                s.outbox.push_back(packet.to_vec());
+                let mut packet = packet.to_vec();
+                checksum::seal(&mut packet);
+                s.outbox.push_back(packet);
             }
         });
         0

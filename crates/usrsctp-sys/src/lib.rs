@@ -480,6 +480,8 @@ extern "C" {
     pub fn usrsctp_dumppacket(buf: *const c_void, len: size_t, outbound: c_int) -> *mut c_char;
     pub fn usrsctp_freedumpbuffer(buf: *mut c_char);
     pub fn usrsctp_crc32c(buf: *mut c_void, len: size_t) -> u32;
+    pub fn usrsctp_enable_crc32c_offload();
+    pub fn usrsctp_disable_crc32c_offload();
 
     pub fn usrsctp_sysctl_set_sctp_sendspace(value: u32) -> c_int;
     pub fn usrsctp_sysctl_get_sctp_sendspace() -> u32;

@@ -1563,7 +1563,13 @@ impl IceAgent {
     }
 
     fn pace(&mut self, now: Instant) {
-        if self.last_new_txn.is_some_and(|t| now < t + self.cfg.ta) {
+        // The nominating check repeats a check on a pair already validated,
+        // once per agent: it does not wait for Ta, so a connection is not
+        // held up by a pacing interval after its first successful check.
+        let nominate_now = self.nominate_next.is_some()
+            && self.remote_creds.is_some()
+            && !matches!(self.state, IceState::Failed | IceState::Closed);
+        if !nominate_now && self.last_new_txn.is_some_and(|t| now < t + self.cfg.ta) {
             return;
         }
         let Some(work) = self.next_work(Some(now)) else {
