@@ -232,10 +232,12 @@ static void test_timers(void) {
     tags[i].order = &order;
     tags[i].tag = i;
   }
-  CHECK(xEventLoopTimerAfter(lp, on_timer, &tags[0], 60) != NULL);
-  CHECK(xEventLoopTimerAfter(lp, on_timer, &tags[1], 20) != NULL);
-  CHECK(xEventLoopTimerAfter(lp, on_timer, &tags[2], 40) != NULL);
-  CHECK(xEventLoopTimerAt(lp, on_timer, &tags[3], start + 30) != NULL);
+  /* 100 ms apart, so that a slow run (valgrind) between reading `start` and
+   * arming the relative timers cannot reorder them against the absolute one. */
+  CHECK(xEventLoopTimerAfter(lp, on_timer, &tags[0], 400) != NULL);
+  CHECK(xEventLoopTimerAfter(lp, on_timer, &tags[1], 100) != NULL);
+  CHECK(xEventLoopTimerAfter(lp, on_timer, &tags[2], 300) != NULL);
+  CHECK(xEventLoopTimerAt(lp, on_timer, &tags[3], start + 200) != NULL);
   cancelled = xEventLoopTimerAfter(lp, on_timer, &tags[4], 10);
   CHECK(cancelled != NULL);
   CHECK_EQ_INT(xEventLoopTimerCancel(other, cancelled), xErrno_Unknown);
@@ -248,7 +250,7 @@ static void test_timers(void) {
   CHECK_EQ_INT(order.order[1], 3);
   CHECK_EQ_INT(order.order[2], 2);
   CHECK_EQ_INT(order.order[3], 0);
-  CHECK(xMonoMs() - start >= 60);
+  CHECK(xMonoMs() - start >= 400);
 
   /* A blocking wait ends when the timer is due; a fired timer cannot be
    * cancelled. */
