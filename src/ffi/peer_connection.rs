@@ -10,14 +10,17 @@ use crate::channel::{ChannelConfig, ChannelId, MessageKind};
 use crate::dcep::Reliability;
 use crate::driver::io::{self, Endpoint, EndpointId, SharedEndpoint, Transmit};
 use crate::driver::loop_queue::LoopQueue;
+use crate::driver::mdns::MdnsClient;
 use crate::driver::registry::Registry;
 use crate::driver::{clock, netif, resolve};
+use crate::mdns::Resolution;
 use crate::peer::{PeerConfig, PeerConnection, PeerError, PeerEvent, PeerState};
 use libc::{c_char, c_int, c_void};
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::ffi::CString;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 use xbase::types::*;
@@ -92,6 +95,28 @@ pub(crate) struct PcEndpoint {
     /// Set by Destroy: events still produced are discarded, so no handle
     /// is created and no callback posted for a destroyed PeerConnection.
     destroyed: bool,
+    mdns_inbox: Arc<MdnsInbox>,
+}
+
+/// mDNS results on their way from the resolver's I/O turn to the
+/// PeerConnection's (the resolver may not take the PeerConnection's lock:
+/// API calls hold it while starting lookups).
+#[derive(Default)]
+struct MdnsInbox {
+    results: Mutex<Vec<Resolution>>,
+    /// The PeerConnection's I/O endpoint, kicked when a result arrives
+    /// (0 until it is registered; results wait until then).
+    pc_io: AtomicU64,
+}
+
+impl MdnsInbox {
+    fn deliver(&self, r: Resolution) {
+        self.results.lock().push(r);
+        let id = self.pc_io.load(Ordering::Acquire);
+        if id != 0 {
+            io::kick(id);
+        }
+    }
 }
 
 struct PcObject {
@@ -99,6 +124,9 @@ struct PcObject {
     endpoint: Arc<Mutex<PcEndpoint>>,
     enable_ipv6: bool,
     stun_server: Option<String>,
+    /// Resolves the peer's `.local` candidates; started on the first one.
+    mdns: Mutex<Option<MdnsClient>>,
+    mdns_inbox: Arc<MdnsInbox>,
 }
 
 static PCS: Registry<PcObject> = Registry::new();
@@ -263,6 +291,15 @@ impl Endpoint for PcEndpoint {
             while self.pc.poll_event().is_some() {}
             return;
         }
+        let resolved = std::mem::take(&mut *self.mdns_inbox.results.lock());
+        if !resolved.is_empty() {
+            let now = clock::now();
+            for r in resolved {
+                self.pc.mdns_resolved(now, &r.name, r.addr);
+            }
+            // The new pairs want checks sent: another turn.
+            self.kick();
+        }
         while let Some(ev) = self.pc.poll_event() {
             match ev {
                 PeerEvent::StateChanged(s) => self.post_state(s),
@@ -354,6 +391,7 @@ impl PcObject {
         let shared: SharedEndpoint = self.endpoint.clone();
         let id = io::register(shared, sockets).map_err(|_| xErrno_SysError)?;
         self.endpoint.lock().io_id = Some(id);
+        self.mdns_inbox.pc_io.store(id, Ordering::Release);
         if let Some(list) = self.stun_server.clone() {
             let endpoint = self.endpoint.clone();
             resolve::stun_servers_in_background(list, move |servers| {
@@ -363,6 +401,26 @@ impl PcObject {
             });
         }
         Ok(())
+    }
+
+    /// Starts the lookups of `.local` names the PeerConnection asked for
+    /// (the resolver starts with the first). A name that cannot be looked
+    /// up fails at once, which drops its candidates.
+    fn start_lookups(&self, names: Vec<String>) {
+        if names.is_empty() {
+            return;
+        }
+        let mut mdns = self.mdns.lock();
+        if mdns.is_none() {
+            let inbox = self.mdns_inbox.clone();
+            *mdns = MdnsClient::start(move |r| inbox.deliver(r)).ok();
+        }
+        for name in names {
+            let ok = mdns.as_ref().is_some_and(|c| c.resolve(&name).is_ok());
+            if !ok {
+                self.mdns_inbox.deliver(Resolution { name, addr: None });
+            }
+        }
     }
 
     fn description(&self, offer: bool) -> *mut c_char {
@@ -432,6 +490,7 @@ pub unsafe extern "C" fn xPeerConnectionCreate(
         let stun_server = text_of(conf.stun_server)
             .filter(|s| !s.is_empty())
             .map(str::to_owned);
+        let mdns_inbox = Arc::new(MdnsInbox::default());
         let endpoint = Arc::new(Mutex::new(PcEndpoint {
             pc,
             handle: 0,
@@ -448,12 +507,15 @@ pub unsafe extern "C" fn xPeerConnectionCreate(
             channels: HashMap::new(),
             io_id: None,
             destroyed: false,
+            mdns_inbox: mdns_inbox.clone(),
         }));
         let handle = PCS.insert(Arc::new(PcObject {
             queue,
             endpoint: endpoint.clone(),
             enable_ipv6: conf.enable_ipv6,
             stun_server,
+            mdns: Mutex::new(None),
+            mdns_inbox,
         }));
         endpoint.lock().handle = handle as usize;
         handle
@@ -477,6 +539,7 @@ pub unsafe extern "C" fn xPeerConnectionDestroy(pc: xPeerConnection) {
         ep.pc.close();
         let io_id = ep.io_id.take();
         drop(ep);
+        drop(obj.mdns.lock().take());
         if let Some(id) = io_id {
             io::unregister(id);
         }
@@ -524,6 +587,9 @@ fn apply_text(
         let mut ep = obj.endpoint.lock();
         let r = apply(&mut ep.pc, clock::now(), text);
         ep.kick();
+        let names: Vec<String> = std::iter::from_fn(|| ep.pc.poll_mdns_lookup()).collect();
+        drop(ep);
+        obj.start_lookups(names);
         r.map_or_else(|e| errno(&e), |()| xErrno_Ok)
     })
 }

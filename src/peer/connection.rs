@@ -2,7 +2,7 @@
 
 use std::collections::VecDeque;
 use std::fmt;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use super::{
@@ -18,7 +18,7 @@ use crate::dtls::{
     FINGERPRINT_LEN,
 };
 use crate::ice::agent::{IceAgent, IceEvent, IceState, Received, Role, Transmit};
-use crate::ice::{Candidate, Transport};
+use crate::ice::{Candidate, CandidateAddress, Transport};
 use crate::sctp::{self, ResetDirection, SctpAssociation, SctpConfig, SctpError, SctpEvent};
 use crate::sdp::{encode_webrtc, IceParams, SessionDescription, Setup, WebRtcParams};
 
@@ -64,6 +64,11 @@ pub struct PeerStats {
     pub ice_send_errors: u64,
     /// Channel messages SCTP refused for a reason other than back-pressure.
     pub sctp_send_errors: u64,
+    /// Remote `.local` candidates added with their resolved address.
+    pub mdns_resolved: u64,
+    /// Remote `.local` candidates dropped because their name did not
+    /// resolve (mDNS timeout) or could not be looked up.
+    pub mdns_dropped: u64,
 }
 
 /// A WebRTC PeerConnection for data channels, sans-IO.
@@ -105,6 +110,13 @@ pub struct PeerConnection {
     /// Lent to DTLS for records in and out, so the per-packet path does not
     /// allocate.
     scratch: Vec<u8>,
+    /// Remote candidates whose address is an mDNS name not resolved yet.
+    mdns_waiting: Vec<Candidate>,
+    /// Names the driver has yet to look up ([`Self::poll_mdns_lookup`]).
+    mdns_lookups: VecDeque<String>,
+    /// The peer's end-of-candidates, held back from ICE while names are
+    /// being resolved (ICE would otherwise fail before they are known).
+    mdns_deferred_eoc: bool,
 }
 
 impl fmt::Debug for PeerConnection {
@@ -193,6 +205,9 @@ impl PeerConnection {
             events: VecDeque::new(),
             stats: PeerStats::default(),
             scratch: vec![0; SCRATCH_LEN],
+            mdns_waiting: Vec::new(),
+            mdns_lookups: VecDeque::new(),
+            mdns_deferred_eoc: false,
         })
     }
 
@@ -388,12 +403,10 @@ impl PeerConnection {
         self.ice.set_role(ice_role);
         self.ice.set_remote_credentials(&desc.ufrag, &desc.pwd);
         for cand in desc.candidates {
-            // Unresolved mDNS names are left to the caller, who resolves
-            // them and adds them with `add_remote_candidate`.
-            let _ = self.ice.add_remote_candidate(now, cand);
+            let _ = self.take_remote_candidate(now, cand);
         }
         if desc.end_of_candidates {
-            self.ice.remote_end_of_candidates();
+            self.remote_end_of_candidates();
         }
         if self.ice_connected {
             self.start_dtls(now);
@@ -412,7 +425,7 @@ impl PeerConnection {
         let line = line.trim();
         let bare = line.strip_prefix("a=").unwrap_or(line);
         if bare.is_empty() || bare == "end-of-candidates" {
-            self.ice.remote_end_of_candidates();
+            self.remote_end_of_candidates();
             self.process(now);
             return Ok(());
         }
@@ -420,9 +433,88 @@ impl PeerConnection {
         if cand.transport != Transport::Udp {
             return Ok(());
         }
-        self.ice.add_remote_candidate(now, cand)?;
+        self.take_remote_candidate(now, cand)?;
         self.process(now);
         Ok(())
+    }
+
+    /// Hands a remote candidate to ICE, or, when its address is an mDNS
+    /// name, keeps it until the name is resolved
+    /// ([`Self::mdns_resolved`]) and asks the driver to look it up.
+    fn take_remote_candidate(&mut self, now: Instant, cand: Candidate) -> Result<(), PeerError> {
+        let CandidateAddress::Mdns { hostname, .. } = &cand.address else {
+            self.ice.add_remote_candidate(now, cand)?;
+            return Ok(());
+        };
+        let name = hostname.to_ascii_lowercase();
+        let asked = self.mdns_waiting.iter().any(|c| match &c.address {
+            CandidateAddress::Mdns { hostname, .. } => hostname.eq_ignore_ascii_case(&name),
+            CandidateAddress::Ip(_) => false,
+        });
+        if !asked {
+            self.mdns_lookups.push_back(name);
+        }
+        self.mdns_waiting.push(cand);
+        Ok(())
+    }
+
+    fn remote_end_of_candidates(&mut self) {
+        if self.mdns_waiting.is_empty() {
+            self.ice.remote_end_of_candidates();
+        } else {
+            self.mdns_deferred_eoc = true;
+        }
+    }
+
+    /// The next mDNS name (lower case) the driver should resolve for a
+    /// remote candidate; report the outcome with [`Self::mdns_resolved`].
+    pub fn poll_mdns_lookup(&mut self) -> Option<String> {
+        self.mdns_lookups.pop_front()
+    }
+
+    /// Remote candidates still waiting for their name to resolve.
+    pub fn mdns_pending(&self) -> usize {
+        self.mdns_waiting.len()
+    }
+
+    /// The outcome of looking `name` up: the candidates with that name are
+    /// added to ICE with `addr` (and the candidate's port), or dropped and
+    /// counted when `addr` is `None`. A deferred end-of-candidates reaches
+    /// ICE once no candidate is waiting any more.
+    pub fn mdns_resolved(&mut self, now: Instant, name: &str, addr: Option<IpAddr>) {
+        let mut i = 0;
+        while i < self.mdns_waiting.len() {
+            let port = match &self.mdns_waiting[i].address {
+                CandidateAddress::Mdns { hostname, port }
+                    if hostname.eq_ignore_ascii_case(name) =>
+                {
+                    *port
+                }
+                _ => {
+                    i += 1;
+                    continue;
+                }
+            };
+            let mut cand = self.mdns_waiting.swap_remove(i);
+            match addr {
+                Some(ip) if self.state != PeerState::Closed => {
+                    cand.address = CandidateAddress::Ip(SocketAddr::new(ip, port));
+                    if let Some(CandidateAddress::Mdns { .. }) = cand.related {
+                        cand.related = None;
+                    }
+                    match self.ice.add_remote_candidate(now, cand) {
+                        Ok(()) => self.stats.mdns_resolved += 1,
+                        Err(_) => self.stats.mdns_dropped += 1,
+                    }
+                }
+                _ => self.stats.mdns_dropped += 1,
+            }
+        }
+        if self.mdns_waiting.is_empty() && self.mdns_deferred_eoc {
+            self.mdns_deferred_eoc = false;
+            self.ice.remote_end_of_candidates();
+        }
+        self.process(now);
     }
 
     /// Creates a channel. The id is usable at once; the channel opens
