@@ -30,6 +30,7 @@ import json
 import os
 import queue
 import re
+import signal
 import socket
 import struct
 import subprocess
@@ -70,6 +71,24 @@ CHROMIUM_FLAGS = [
 NO_MDNS_FLAG = "--disable-features=WebRtcHideLocalIpsWithMdns"
 
 T0 = time.monotonic()
+CHILDREN = []  # (Popen, whether it leads its own process group)
+
+
+def stop_children():
+    for p, group in CHILDREN:
+        if p.poll() is None:
+            try:
+                if group:
+                    os.killpg(p.pid, signal.SIGKILL)
+                else:
+                    p.kill()
+            except ProcessLookupError:
+                pass
+            p.wait()
+
+
+def on_term(signo, frame):
+    raise SystemExit(128 + signo)
 
 
 def say(*a):
@@ -284,6 +303,7 @@ def main():
         listener.listen(1)
         listener.settimeout(10)
     chat = subprocess.Popen(chat_cmd, env=env, stdout=chat_log, stderr=subprocess.STDOUT)
+    CHILDREN.append((chat, False))
     say("started", " ".join(chat_cmd))
     deadline = time.monotonic() + 10
     try:
@@ -319,6 +339,7 @@ def main():
         [a.chromium] + flags + [f"http://127.0.0.1:{port}/"],
         env=benv, stdout=browser_log, stderr=subprocess.STDOUT, start_new_session=True,
     )
+    CHILDREN.append((browser, True))
     say("started chromium", " ".join(flags))
 
     # Until the page reports; if chat ends first, the page has a few
@@ -372,4 +393,8 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    signal.signal(signal.SIGTERM, on_term)
+    try:
+        sys.exit(main())
+    finally:
+        stop_children()

@@ -56,7 +56,7 @@ prefix=${XP2P_PREFIX:-$build/prefix}
 out=$build/chromium
 cases=("$@")
 [ ${#cases[@]} -gt 0 ] || cases=(browser-offers xp2p-offers browser-offers-plain xp2p-offers-plain bulk)
-case_timeout=60
+case_timeout=30
 
 summary() {
   echo "$1 passed, $2 failed"
@@ -121,7 +121,7 @@ passed=0
 failed=0
 for c in "${cases[@]}"; do
   printf '\n--- %s\n' "$c"
-  if timeout $((case_timeout + 30)) ip netns exec "$ns" python3 "$here/harness.py" "$c" \
+  if timeout $((case_timeout + 15)) ip netns exec "$ns" python3 "$here/harness.py" "$c" \
     --chat "$chat" --chromium "$chromium" --interface web0 \
     --timeout "$case_timeout" --workdir "$work"; then
     passed=$((passed + 1))
