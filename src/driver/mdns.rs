@@ -23,6 +23,7 @@ use parking_lot::Mutex;
 use std::collections::VecDeque;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
 use std::os::fd::{AsRawFd, FromRawFd};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -136,6 +137,84 @@ impl Drop for MdnsClient {
         // The I/O thread may still hold the endpoint for a last turn;
         // silence the sink so nothing is delivered after the drop.
         self.endpoint.lock().sink = Box::new(|_| {});
+    }
+}
+
+/// The lookups of one endpoint of the I/O thread (a PeerConnection or a C
+/// ICE agent): names go in from API calls ([`MdnsLookups::start`]), the
+/// [`MdnsClient`] starts with the first, and results wait in an inbox that
+/// the owner empties on its own turn ([`MdnsLookups::take_results`]); the
+/// owner is kicked when one arrives. The client never takes the owner's
+/// lock (API calls hold it while they start lookups).
+#[derive(Default)]
+pub struct MdnsLookups {
+    client: Mutex<Option<MdnsClient>>,
+    inbox: Arc<Inbox>,
+}
+
+#[derive(Default)]
+struct Inbox {
+    results: Mutex<Vec<Resolution>>,
+    /// The owner's endpoint id, 0 until it is registered (results wait).
+    owner: AtomicU64,
+}
+
+impl Inbox {
+    fn deliver(&self, r: Resolution) {
+        self.results.lock().push(r);
+        let id = self.owner.load(Ordering::Acquire);
+        if id != 0 {
+            io::kick(id);
+        }
+    }
+}
+
+impl MdnsLookups {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The endpoint to kick when a result arrives.
+    pub fn set_owner(&self, id: EndpointId) {
+        self.inbox.owner.store(id, Ordering::Release);
+        if !self.inbox.results.lock().is_empty() {
+            io::kick(id);
+        }
+    }
+
+    /// Looks `names` up. A name that cannot be (no socket, bad name, too
+    /// many lookups) fails at once: its result is `None`.
+    pub fn start(&self, names: Vec<String>) {
+        if names.is_empty() {
+            return;
+        }
+        let mut client = self.client.lock();
+        if client.is_none() {
+            let inbox = self.inbox.clone();
+            *client = MdnsClient::start(move |r| inbox.deliver(r)).ok();
+        }
+        for name in names {
+            let ok = client.as_ref().is_some_and(|c| c.resolve(&name).is_ok());
+            if !ok {
+                self.inbox.deliver(Resolution { name, addr: None });
+            }
+        }
+    }
+
+    /// The results arrived since the last call.
+    pub fn take_results(&self) -> Vec<Resolution> {
+        std::mem::take(&mut *self.inbox.results.lock())
+    }
+
+    /// Stops the lookups and closes the sockets; nothing is delivered
+    /// afterwards. Call it without holding the owner's lock.
+    pub fn stop(&self) {
+        let client = self.client.lock().take();
+        drop(client);
+    }
+
+    pub fn stats(&self) -> Option<ResolverStats> {
+        self.client.lock().as_ref().map(MdnsClient::stats)
     }
 }
 

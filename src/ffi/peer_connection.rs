@@ -10,17 +10,15 @@ use crate::channel::{ChannelConfig, ChannelId, MessageKind};
 use crate::dcep::Reliability;
 use crate::driver::io::{self, Endpoint, EndpointId, SharedEndpoint, Transmit};
 use crate::driver::loop_queue::LoopQueue;
-use crate::driver::mdns::MdnsClient;
+use crate::driver::mdns::MdnsLookups;
 use crate::driver::registry::Registry;
 use crate::driver::{clock, netif, resolve};
-use crate::mdns::Resolution;
 use crate::peer::{PeerConfig, PeerConnection, PeerError, PeerEvent, PeerState};
 use libc::{c_char, c_int, c_void};
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::ffi::CString;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 use xbase::types::*;
@@ -95,28 +93,7 @@ pub(crate) struct PcEndpoint {
     /// Set by Destroy: events still produced are discarded, so no handle
     /// is created and no callback posted for a destroyed PeerConnection.
     destroyed: bool,
-    mdns_inbox: Arc<MdnsInbox>,
-}
-
-/// mDNS results on their way from the resolver's I/O turn to the
-/// PeerConnection's (the resolver may not take the PeerConnection's lock:
-/// API calls hold it while starting lookups).
-#[derive(Default)]
-struct MdnsInbox {
-    results: Mutex<Vec<Resolution>>,
-    /// The PeerConnection's I/O endpoint, kicked when a result arrives
-    /// (0 until it is registered; results wait until then).
-    pc_io: AtomicU64,
-}
-
-impl MdnsInbox {
-    fn deliver(&self, r: Resolution) {
-        self.results.lock().push(r);
-        let id = self.pc_io.load(Ordering::Acquire);
-        if id != 0 {
-            io::kick(id);
-        }
-    }
+    mdns: Arc<MdnsLookups>,
 }
 
 struct PcObject {
@@ -125,8 +102,7 @@ struct PcObject {
     enable_ipv6: bool,
     stun_server: Option<String>,
     /// Resolves the peer's `.local` candidates; started on the first one.
-    mdns: Mutex<Option<MdnsClient>>,
-    mdns_inbox: Arc<MdnsInbox>,
+    mdns: Arc<MdnsLookups>,
 }
 
 static PCS: Registry<PcObject> = Registry::new();
@@ -291,7 +267,7 @@ impl Endpoint for PcEndpoint {
             while self.pc.poll_event().is_some() {}
             return;
         }
-        let resolved = std::mem::take(&mut *self.mdns_inbox.results.lock());
+        let resolved = self.mdns.take_results();
         if !resolved.is_empty() {
             let now = clock::now();
             for r in resolved {
@@ -391,7 +367,7 @@ impl PcObject {
         let shared: SharedEndpoint = self.endpoint.clone();
         let id = io::register(shared, sockets).map_err(|_| xErrno_SysError)?;
         self.endpoint.lock().io_id = Some(id);
-        self.mdns_inbox.pc_io.store(id, Ordering::Release);
+        self.mdns.set_owner(id);
         if let Some(list) = self.stun_server.clone() {
             let endpoint = self.endpoint.clone();
             resolve::stun_servers_in_background(list, move |servers| {
@@ -401,26 +377,6 @@ impl PcObject {
             });
         }
         Ok(())
-    }
-
-    /// Starts the lookups of `.local` names the PeerConnection asked for
-    /// (the resolver starts with the first). A name that cannot be looked
-    /// up fails at once, which drops its candidates.
-    fn start_lookups(&self, names: Vec<String>) {
-        if names.is_empty() {
-            return;
-        }
-        let mut mdns = self.mdns.lock();
-        if mdns.is_none() {
-            let inbox = self.mdns_inbox.clone();
-            *mdns = MdnsClient::start(move |r| inbox.deliver(r)).ok();
-        }
-        for name in names {
-            let ok = mdns.as_ref().is_some_and(|c| c.resolve(&name).is_ok());
-            if !ok {
-                self.mdns_inbox.deliver(Resolution { name, addr: None });
-            }
-        }
     }
 
     fn description(&self, offer: bool) -> *mut c_char {
@@ -490,7 +446,7 @@ pub unsafe extern "C" fn xPeerConnectionCreate(
         let stun_server = text_of(conf.stun_server)
             .filter(|s| !s.is_empty())
             .map(str::to_owned);
-        let mdns_inbox = Arc::new(MdnsInbox::default());
+        let mdns = Arc::new(MdnsLookups::new());
         let endpoint = Arc::new(Mutex::new(PcEndpoint {
             pc,
             handle: 0,
@@ -507,15 +463,14 @@ pub unsafe extern "C" fn xPeerConnectionCreate(
             channels: HashMap::new(),
             io_id: None,
             destroyed: false,
-            mdns_inbox: mdns_inbox.clone(),
+            mdns: mdns.clone(),
         }));
         let handle = PCS.insert(Arc::new(PcObject {
             queue,
             endpoint: endpoint.clone(),
             enable_ipv6: conf.enable_ipv6,
             stun_server,
-            mdns: Mutex::new(None),
-            mdns_inbox,
+            mdns,
         }));
         endpoint.lock().handle = handle as usize;
         handle
@@ -539,7 +494,7 @@ pub unsafe extern "C" fn xPeerConnectionDestroy(pc: xPeerConnection) {
         ep.pc.close();
         let io_id = ep.io_id.take();
         drop(ep);
-        drop(obj.mdns.lock().take());
+        obj.mdns.stop();
         if let Some(id) = io_id {
             io::unregister(id);
         }
@@ -589,7 +544,7 @@ fn apply_text(
         ep.kick();
         let names: Vec<String> = std::iter::from_fn(|| ep.pc.poll_mdns_lookup()).collect();
         drop(ep);
-        obj.start_lookups(names);
+        obj.mdns.start(names);
         r.map_or_else(|e| errno(&e), |()| xErrno_Ok)
     })
 }

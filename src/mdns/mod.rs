@@ -16,6 +16,10 @@
 //! [`Resolver::poll_transmit`] returns to 224.0.0.251:5353 and feeds every
 //! datagram received on port 5353 to [`Resolver::handle_datagram`].
 
+mod candidates;
+
+pub use candidates::{PendingCandidates, Released};
+
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};

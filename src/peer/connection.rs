@@ -18,7 +18,8 @@ use crate::dtls::{
     FINGERPRINT_LEN,
 };
 use crate::ice::agent::{IceAgent, IceEvent, IceState, Received, Role, Transmit};
-use crate::ice::{Candidate, CandidateAddress, Transport};
+use crate::ice::{Candidate, Transport};
+use crate::mdns::PendingCandidates;
 use crate::sctp::{self, ResetDirection, SctpAssociation, SctpConfig, SctpError, SctpEvent};
 use crate::sdp::{encode_webrtc, IceParams, SessionDescription, Setup, WebRtcParams};
 
@@ -110,13 +111,10 @@ pub struct PeerConnection {
     /// Lent to DTLS for records in and out, so the per-packet path does not
     /// allocate.
     scratch: Vec<u8>,
-    /// Remote candidates whose address is an mDNS name not resolved yet.
-    mdns_waiting: Vec<Candidate>,
-    /// Names the driver has yet to look up ([`Self::poll_mdns_lookup`]).
-    mdns_lookups: VecDeque<String>,
-    /// The peer's end-of-candidates, held back from ICE while names are
-    /// being resolved (ICE would otherwise fail before they are known).
-    mdns_deferred_eoc: bool,
+    /// Remote candidates whose address is an mDNS name not resolved yet,
+    /// and the peer's end-of-candidates while any waits (ICE would
+    /// otherwise fail before they are known).
+    mdns: PendingCandidates,
 }
 
 impl fmt::Debug for PeerConnection {
@@ -205,9 +203,7 @@ impl PeerConnection {
             events: VecDeque::new(),
             stats: PeerStats::default(),
             scratch: vec![0; SCRATCH_LEN],
-            mdns_waiting: Vec::new(),
-            mdns_lookups: VecDeque::new(),
-            mdns_deferred_eoc: false,
+            mdns: PendingCandidates::new(),
         })
     }
 
@@ -442,39 +438,27 @@ impl PeerConnection {
     /// name, keeps it until the name is resolved
     /// ([`Self::mdns_resolved`]) and asks the driver to look it up.
     fn take_remote_candidate(&mut self, now: Instant, cand: Candidate) -> Result<(), PeerError> {
-        let CandidateAddress::Mdns { hostname, .. } = &cand.address else {
+        if let Some(cand) = self.mdns.take(cand) {
             self.ice.add_remote_candidate(now, cand)?;
-            return Ok(());
-        };
-        let name = hostname.to_ascii_lowercase();
-        let asked = self.mdns_waiting.iter().any(|c| match &c.address {
-            CandidateAddress::Mdns { hostname, .. } => hostname.eq_ignore_ascii_case(&name),
-            CandidateAddress::Ip(_) => false,
-        });
-        if !asked {
-            self.mdns_lookups.push_back(name);
         }
-        self.mdns_waiting.push(cand);
         Ok(())
     }
 
     fn remote_end_of_candidates(&mut self) {
-        if self.mdns_waiting.is_empty() {
+        if self.mdns.end_of_candidates() {
             self.ice.remote_end_of_candidates();
-        } else {
-            self.mdns_deferred_eoc = true;
         }
     }
 
     /// The next mDNS name (lower case) the driver should resolve for a
     /// remote candidate; report the outcome with [`Self::mdns_resolved`].
     pub fn poll_mdns_lookup(&mut self) -> Option<String> {
-        self.mdns_lookups.pop_front()
+        self.mdns.poll_lookup()
     }
 
     /// Remote candidates still waiting for their name to resolve.
     pub fn mdns_pending(&self) -> usize {
-        self.mdns_waiting.len()
+        self.mdns.len()
     }
 
     /// The outcome of looking `name` up: the candidates with that name are
@@ -482,36 +466,18 @@ impl PeerConnection {
     /// counted when `addr` is `None`. A deferred end-of-candidates reaches
     /// ICE once no candidate is waiting any more.
     pub fn mdns_resolved(&mut self, now: Instant, name: &str, addr: Option<IpAddr>) {
-        let mut i = 0;
-        while i < self.mdns_waiting.len() {
-            let port = match &self.mdns_waiting[i].address {
-                CandidateAddress::Mdns { hostname, port }
-                    if hostname.eq_ignore_ascii_case(name) =>
-                {
-                    *port
-                }
-                _ => {
-                    i += 1;
-                    continue;
-                }
-            };
-            let mut cand = self.mdns_waiting.swap_remove(i);
-            match addr {
-                Some(ip) if self.state != PeerState::Closed => {
-                    cand.address = CandidateAddress::Ip(SocketAddr::new(ip, port));
-                    if let Some(CandidateAddress::Mdns { .. }) = cand.related {
-                        cand.related = None;
-                    }
-                    match self.ice.add_remote_candidate(now, cand) {
-                        Ok(()) => self.stats.mdns_resolved += 1,
-                        Err(_) => self.stats.mdns_dropped += 1,
-                    }
-                }
-                _ => self.stats.mdns_dropped += 1,
+        let released = self.mdns.resolved(name, addr);
+        self.stats.mdns_dropped += released.dropped as u64;
+        for cand in released.ready {
+            let added =
+                self.state != PeerState::Closed && self.ice.add_remote_candidate(now, cand).is_ok();
+            if added {
+                self.stats.mdns_resolved += 1;
+            } else {
+                self.stats.mdns_dropped += 1;
             }
         }
-        if self.mdns_waiting.is_empty() && self.mdns_deferred_eoc {
-            self.mdns_deferred_eoc = false;
+        if released.end_of_candidates {
             self.ice.remote_end_of_candidates();
         }
         self.process(now);
