@@ -25,6 +25,13 @@
  * every message was echoed and every channel closed on both sides; 1 on a
  * wrong reply, a failed connection, or after --timeout (30) seconds.
  *
+ * With --bulk N the side also opens a channel "bulk" and streams N bytes
+ * on it as binary messages of the largest size the peer accepts (at most
+ * 262144; xErrno_Again is back-pressure, retried on the next turn), then
+ * the text "end N 0x<fnv1a>"; the receiver of a "bulk" channel checksums
+ * what arrives, compares and replies "ok N 0x<fnv1a>" (a mismatch fails
+ * it), after which the sender closes the channel.
+ *
  * The last lines are for scripts:
  *   chat: received R, replied R    (a side that echoed the peer's messages)
  *   chat: sent S, echoed S         (messages this side sent, replies checked)
@@ -74,6 +81,11 @@ typedef struct Chan {
   int echoed;
   /* remote channels */
   int received, replied;
+  /* "bulk" channels: bytes sent or received so far and their FNV-1a */
+  int bulk;
+  size_t bulk_bytes;
+  uint32_t bulk_fnv;
+  uint32_t bulk_chunk;
 } Chan;
 
 static struct {
@@ -81,6 +93,7 @@ static struct {
   int offer;
   const char *signal_path, *stun, *label;
   int count, quiet, empty, open_channel, timeout_s;
+  size_t bulk; /* --bulk: bytes to stream on a "bulk" channel */
   size_t sizes[MAX_PLAN];
   int nsizes;
   /* Run. */
@@ -152,6 +165,12 @@ static uint32_t fnv1a(const uint8_t *p, size_t n) {
   return h;
 }
 
+static uint32_t fnv1a_more(uint32_t h, const uint8_t *p, size_t n) {
+  size_t i;
+  for (i = 0; i < n; i++) h = (h ^ p[i]) * 16777619u;
+  return h;
+}
+
 static void pattern(uint8_t *p, size_t n, uint32_t seed) {
   size_t i;
   for (i = 0; i < n; i++) p[i] = (uint8_t)(i * 31 + 7 + seed);
@@ -193,6 +212,91 @@ static Chan *find(xDataChannel ch) {
   return NULL;
 }
 
+static Chan *add_chan(xDataChannel ch, int own);
+
+#define BULK_CHUNK 262144 /* the largest message libxp2p accepts */
+#define BULK_BURST 64     /* messages sent per turn at most */
+
+/* Streams the rest of --bulk on a "bulk" channel, then "end N 0x<fnv>". */
+static void pump_bulk(Chan *c) {
+  size_t chunk = BULK_CHUNK;
+  int burst;
+  xErrno e;
+  if (c->waiting || c->close_asked) return;
+  if (app.peer_max_message && app.peer_max_message < chunk) chunk = app.peer_max_message;
+  for (burst = 0; burst < BULK_BURST && c->bulk_bytes < app.bulk; burst++) {
+    size_t n = app.bulk - c->bulk_bytes < chunk ? app.bulk - c->bulk_bytes : chunk;
+    pattern(app.buf, n, c->bulk_chunk);
+    e = xDataChannelSendBinary(c->ch, app.buf, n);
+    if (e == xErrno_Again) return;
+    if (e != xErrno_Ok) {
+      fail("%s: sending %zu bytes at offset %zu failed: %s", c->label, n, c->bulk_bytes,
+           xstrerror(e));
+      c->close_asked = 1;
+      xDataChannelClose(c->ch);
+      return;
+    }
+    c->bulk_fnv = fnv1a_more(c->bulk_fnv, app.buf, n);
+    c->bulk_bytes += n;
+    c->bulk_chunk++;
+  }
+  if (c->bulk_bytes < app.bulk) return;
+  {
+    char *end = dup_printf("end %zu 0x%08x", c->bulk_bytes, c->bulk_fnv);
+    e = xDataChannelSendString(c->ch, end, strlen(end));
+    if (e == xErrno_Again) {
+      free(end);
+      return;
+    }
+    if (e != xErrno_Ok) fail("%s: sending \"%s\" failed: %s", c->label, end, xstrerror(e));
+    say("%s: %zu bytes sent in %u messages, %s", c->label, c->bulk_bytes, c->bulk_chunk, end);
+    c->expect = dup_printf("ok %zu 0x%08x", c->bulk_bytes, c->bulk_fnv);
+    c->waiting = 1;
+    app.sent++;
+    free(end);
+  }
+}
+
+/* A message on a "bulk" channel the peer opened: checksum binary, check and
+ * answer "end N 0x<fnv>". */
+static void bulk_received(Chan *c, const uint8_t *data, size_t len, int binary) {
+  size_t n = 0;
+  unsigned h = 0;
+  char *reply;
+  char text[64];
+  if (binary) {
+    c->bulk_bytes += len;
+    c->bulk_fnv = fnv1a_more(c->bulk_fnv, data, len);
+    return;
+  }
+  c->received++;
+  app.received++;
+  show("<", c, data, len, 0);
+  if (len < sizeof text) {
+    memcpy(text, data, len);
+    text[len] = '\0';
+  }
+  if (len >= sizeof text || sscanf(text, "end %zu 0x%x", &n, &h) != 2) {
+    fail("%s: unexpected text on the bulk channel", c->label);
+    return;
+  }
+  if (n != c->bulk_bytes || h != c->bulk_fnv) {
+    fail("%s: received %zu bytes, fnv1a 0x%08x; the sender says %zu, 0x%08x", c->label,
+         c->bulk_bytes, c->bulk_fnv, n, h);
+    reply = dup_printf("bad %zu 0x%08x", c->bulk_bytes, c->bulk_fnv);
+  } else {
+    say("%s: %zu bytes received, fnv1a 0x%08x matches", c->label, n, h);
+    reply = dup_printf("ok %zu 0x%08x", c->bulk_bytes, c->bulk_fnv);
+  }
+  if (xDataChannelSendString(c->ch, reply, strlen(reply)) == xErrno_Ok) {
+    c->replied++;
+    app.replied++;
+  } else {
+    fail("%s: reply failed", c->label);
+  }
+  free(reply);
+}
+
 static Chan *add_chan(xDataChannel ch, int own) {
   Chan *c;
   if (app.nchans == MAX_CHANS) {
@@ -204,6 +308,8 @@ static Chan *add_chan(xDataChannel ch, int own) {
   c->ch = ch;
   c->own = own;
   snprintf(c->label, sizeof c->label, "%s", xDataChannelGetLabel(ch));
+  c->bulk = strcmp(c->label, "bulk") == 0;
+  c->bulk_fnv = 2166136261u;
   return c;
 }
 
@@ -213,6 +319,15 @@ static void pump(Chan *c) {
   const Msg *m;
   xErrno e;
   if (!c->own || !c->opened || c->closed || c->close_asked || c->waiting) return;
+  if (c->bulk) {
+    if (c->echoed) {
+      c->close_asked = 1;
+      xDataChannelClose(c->ch);
+    } else {
+      pump_bulk(c);
+    }
+    return;
+  }
   if (c->next == app.nplan) {
     say("%s: all %d messages echoed, closing the channel", c->label, c->echoed);
     c->close_asked = 1;
@@ -339,6 +454,10 @@ static void on_message(xDataChannel ch, xDataChannelMsgType type, const uint8_t 
     pump(c);
     return;
   }
+  if (c->bulk) {
+    bulk_received(c, data, len, binary);
+    return;
+  }
   /* The peer's message: print it, echo it. */
   c->received++;
   app.received++;
@@ -425,11 +544,11 @@ static void send_description(void) {
   app.npending = 0;
 }
 
-static void open_own_channel(void) {
+static void open_channel(const char *label) {
   xDataChannelConf dc;
   xDataChannel ch;
   memset(&dc, 0, sizeof dc);
-  snprintf(dc.label, sizeof dc.label, "%s", app.label);
+  snprintf(dc.label, sizeof dc.label, "%s", label);
   dc.ordered = true; /* callbacks: the PeerConnection's on_dc_* */
   ch = xPeerConnectionCreateDataChannel(app.pc, &dc);
   if (!ch) {
@@ -437,7 +556,15 @@ static void open_own_channel(void) {
     return;
   }
   add_chan(ch, 1);
-  say("%s: channel created, %d messages to send", app.label, app.nplan);
+  if (strcmp(label, "bulk") == 0)
+    say("bulk: channel created, %zu bytes to send", app.bulk);
+  else
+    say("%s: channel created, %d messages to send", label, app.nplan);
+}
+
+static void open_own_channel(void) {
+  open_channel(app.label);
+  if (app.bulk) open_channel("bulk");
 }
 
 static void handle_frame(char *msg) {
@@ -563,6 +690,7 @@ static void usage(void) {
           "  --empty           also an empty text and an empty binary message\n"
           "  --label L         label of our channel (default \"chat\"; answerer: \"chat-back\")\n"
           "  --open-channel    answerer: open a channel too (the offerer echoes on it)\n"
+          "  --bulk N          also stream N bytes on a channel \"bulk\" (checksum checked)\n"
           "  --timeout S       give up after S seconds (default 30)\n"
           "  --quiet           print only problems and the summary\n");
   exit(2);
@@ -603,6 +731,8 @@ static void parse(int argc, char **argv) {
     } else if (strcmp(o, "--size") == 0) {
       if (app.nsizes == 16) usage();
       app.sizes[app.nsizes++] = (size_t)num_arg(argv[++i], 0, MAX_SIZE);
+    } else if (strcmp(o, "--bulk") == 0) {
+      app.bulk = (size_t)num_arg(argv[++i], 1, 1L << 32);
     } else if (strcmp(o, "--label") == 0) {
       app.label = argv[++i];
       if (strlen(app.label) >= XDC_MAX_LABEL_LEN) usage();
@@ -636,6 +766,7 @@ static void make_plan(void) {
     m->seed = (uint32_t)getpid() + (uint32_t)i;
     if (m->len > app.max_size) app.max_size = m->len;
   }
+  if (app.bulk && app.max_size < BULK_CHUNK) app.max_size = BULK_CHUNK;
   app.buf = malloc(app.max_size ? app.max_size : 1);
   if (!app.buf) abort();
 }
@@ -708,7 +839,11 @@ int main(int argc, char **argv) {
   for (i = 0; i < app.nchans; i++) {
     Chan *c = &app.chans[i];
     own += c->own;
-    if (c->own && (c->echoed != app.nplan || !c->closed))
+    if (c->own && c->bulk && (c->echoed != 1 || !c->closed))
+      fail("%s: %zu of %zu bytes sent, %s, %s", c->label, c->bulk_bytes, app.bulk,
+           c->echoed ? "checksum confirmed" : "checksum not confirmed",
+           c->closed ? "closed" : "not closed");
+    else if (c->own && !c->bulk && (c->echoed != app.nplan || !c->closed))
       fail("%s: %d of %d messages echoed, %s", c->label, c->echoed, app.nplan,
            c->closed ? "closed" : "not closed");
     if (!c->own && !c->closed) fail("%s: the peer's channel is still open", c->label);

@@ -4,6 +4,7 @@
 pub mod clock;
 pub mod io;
 pub mod loop_queue;
+pub mod mdns;
 pub mod netif;
 pub mod registry;
 pub mod resolve;

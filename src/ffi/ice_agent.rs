@@ -6,10 +6,12 @@ use super::boundary::{bytes, cstr_bytes, ffi_boundary, malloc_string, opt_ref, s
 use super::ice_candidate::xIceCandidate;
 use crate::driver::io::{self, Endpoint, EndpointId, SharedEndpoint, Transmit};
 use crate::driver::loop_queue::LoopQueue;
+use crate::driver::mdns::MdnsLookups;
 use crate::driver::registry::Registry;
 use crate::driver::{clock, netif, resolve};
 use crate::ice::agent::{AgentConfig, IceAgent, IceEvent, IceState, Received, Role};
 use crate::ice::{Candidate, CandidateKind, IceError};
+use crate::mdns::PendingCandidates;
 use crate::sdp::{encode_ice, IceParams, SessionDescription};
 use libc::{c_char, c_int, c_void, sockaddr};
 use parking_lot::Mutex;
@@ -92,6 +94,11 @@ struct AgentEndpoint {
     queue: Arc<LoopQueue>,
     callbacks: Callbacks,
     dtls: Option<DtlsHook>,
+    /// Remote `.local` candidates wait here for their name to resolve
+    /// (and end-of-candidates while any waits); `mdns` looks them up.
+    pending: PendingCandidates,
+    mdns: Arc<MdnsLookups>,
+    mdns_owner: Option<EndpointId>,
 }
 
 /// The object behind an `xIceAgent` handle.
@@ -189,6 +196,41 @@ fn is_live(handle: usize) -> bool {
 }
 
 impl AgentEndpoint {
+    /// A remote candidate: to the agent, or held while its name resolves.
+    fn remote_candidate(&mut self, now: Instant, c: Candidate) -> Result<(), IceError> {
+        match self.pending.take(c) {
+            Some(c) => self.agent.add_remote_candidate(now, c),
+            None => Ok(()),
+        }
+    }
+
+    fn remote_end_of_candidates(&mut self) {
+        if self.pending.end_of_candidates() {
+            self.agent.remote_end_of_candidates();
+        }
+    }
+
+    /// The lookups to start (after the endpoint lock is released).
+    fn lookups(&mut self) -> (Arc<MdnsLookups>, Vec<String>) {
+        let names = std::iter::from_fn(|| self.pending.poll_lookup()).collect();
+        (self.mdns.clone(), names)
+    }
+
+    /// Applies the lookup results that arrived; true if any did.
+    fn apply_resolutions(&mut self, now: Instant) -> bool {
+        let results = self.mdns.take_results();
+        for r in &results {
+            let released = self.pending.resolved(&r.name, r.addr);
+            for c in released.ready {
+                let _ = self.agent.add_remote_candidate(now, c);
+            }
+            if released.end_of_candidates {
+                self.agent.remote_end_of_candidates();
+            }
+        }
+        !results.is_empty()
+    }
+
     fn post_state(&self, state: IceState) {
         let (h, cb) = (self.handle, self.callbacks);
         if let Some(f) = cb.on_state_change {
@@ -280,6 +322,12 @@ impl Endpoint for AgentEndpoint {
     }
 
     fn dispatch_events(&mut self) {
+        if self.apply_resolutions(clock::now()) {
+            // New pairs want checks: another turn for this endpoint.
+            if let Some(id) = self.mdns_owner {
+                io::kick(id);
+            }
+        }
         while let Some(ev) = self.agent.poll_event() {
             match ev {
                 IceEvent::StateChanged(s) => self.post_state(s),
@@ -387,6 +435,9 @@ pub unsafe extern "C" fn xIceAgentCreate(lp: xEventLoop, conf: *const xIceConf) 
             queue: queue.clone(),
             callbacks,
             dtls: None,
+            pending: PendingCandidates::new(),
+            mdns: Arc::new(MdnsLookups::new()),
+            mdns_owner: None,
         }));
         let obj = Arc::new(AgentObject {
             lp: lp as usize,
@@ -418,6 +469,8 @@ pub unsafe extern "C" fn xIceAgentDestroy(agent: xIceAgent) {
         if let Some(id) = obj.io_id.lock().take() {
             io::unregister(id);
         }
+        let mdns = obj.endpoint.lock().mdns.clone();
+        mdns.stop();
         obj.endpoint.lock().agent.close();
         obj.queue.detach();
     })
@@ -461,6 +514,11 @@ pub unsafe extern "C" fn xIceAgentGather(agent: xIceAgent) -> xErrno {
                 return xErrno_SysError;
             };
             *obj.io_id.lock() = Some(id);
+            {
+                let mut ep = obj.endpoint.lock();
+                ep.mdns_owner = Some(id);
+                ep.mdns.set_owner(id);
+            }
             if let Some(list) = obj.stun_server.clone() {
                 let endpoint = obj.endpoint.clone();
                 resolve::stun_servers_in_background(list, move |servers| {
@@ -521,15 +579,16 @@ pub unsafe extern "C" fn xIceAgentSetRemoteDescription(
             let mut ep = obj.endpoint.lock();
             ep.agent.set_remote_credentials(&desc.ufrag, &desc.pwd);
             for c in desc.candidates {
-                // mDNS names wait for resolution support; other rejects are
-                // candidates this agent can't use, which is not an error of
-                // the description as a whole.
-                let _ = ep.agent.add_remote_candidate(now, c);
+                // Rejects are candidates this agent can't use, which is not
+                // an error of the description as a whole.
+                let _ = ep.remote_candidate(now, c);
             }
             if desc.end_of_candidates {
-                ep.agent.remote_end_of_candidates();
+                ep.remote_end_of_candidates();
             }
+            let (mdns, names) = ep.lookups();
             drop(ep);
+            mdns.start(names);
             obj.kick();
             xErrno_Ok
         })
@@ -563,16 +622,18 @@ pub unsafe extern "C" fn xIceAgentAddRemoteCandidate(
             let now = clock::now();
             let mut ep = obj.endpoint.lock();
             if line.trim_start_matches("a=") == "end-of-candidates" {
-                ep.agent.remote_end_of_candidates();
+                ep.remote_end_of_candidates();
             } else {
                 let Ok(cand) = Candidate::parse(line) else {
                     return xErrno_InvalidArg;
                 };
-                if let Err(e) = ep.agent.add_remote_candidate(now, cand) {
+                if let Err(e) = ep.remote_candidate(now, cand) {
                     return errno(e);
                 }
             }
+            let (mdns, names) = ep.lookups();
             drop(ep);
+            mdns.start(names);
             obj.kick();
             xErrno_Ok
         })

@@ -12,6 +12,7 @@ use super::sctp_transport::xSctpTransport;
 use crate::channel::{ChannelId, MessageKind};
 use crate::driver::io::{self, Endpoint, EndpointId, SharedEndpoint, Transmit};
 use crate::driver::loop_queue::LoopQueue;
+use crate::driver::mdns::MdnsLookups;
 use crate::driver::registry::Registry;
 use crate::driver::{clock, netif, resolve};
 use crate::peer::{PeerConfig, PeerConnection, PeerError, PeerEvent, PeerState};
@@ -94,6 +95,7 @@ pub(crate) struct PcEndpoint {
     /// Set by Destroy: events still produced are discarded, so no handle
     /// is created and no callback posted for a destroyed PeerConnection.
     destroyed: bool,
+    mdns: Arc<MdnsLookups>,
 }
 
 /// Handles of the views of the components, made on first request and made
@@ -112,6 +114,8 @@ struct PcObject {
     endpoint: Arc<Mutex<PcEndpoint>>,
     enable_ipv6: bool,
     stun_server: Option<String>,
+    /// Resolves the peer's `.local` candidates; started on the first one.
+    mdns: Arc<MdnsLookups>,
 }
 
 static PCS: Registry<PcObject> = Registry::new();
@@ -276,6 +280,15 @@ impl Endpoint for PcEndpoint {
             while self.pc.poll_event().is_some() {}
             return;
         }
+        let resolved = self.mdns.take_results();
+        if !resolved.is_empty() {
+            let now = clock::now();
+            for r in resolved {
+                self.pc.mdns_resolved(now, &r.name, r.addr);
+            }
+            // The new pairs want checks sent: another turn.
+            self.kick();
+        }
         while let Some(ev) = self.pc.poll_event() {
             match ev {
                 PeerEvent::StateChanged(s) => self.post_state(s),
@@ -367,6 +380,7 @@ impl PcObject {
         let shared: SharedEndpoint = self.endpoint.clone();
         let id = io::register(shared, sockets).map_err(|_| xErrno_SysError)?;
         self.endpoint.lock().io_id = Some(id);
+        self.mdns.set_owner(id);
         if let Some(list) = self.stun_server.clone() {
             let endpoint = self.endpoint.clone();
             resolve::stun_servers_in_background(list, move |servers| {
@@ -445,6 +459,7 @@ pub unsafe extern "C" fn xPeerConnectionCreate(
         let stun_server = text_of(conf.stun_server)
             .filter(|s| !s.is_empty())
             .map(str::to_owned);
+        let mdns = Arc::new(MdnsLookups::new());
         let endpoint = Arc::new(Mutex::new(PcEndpoint {
             pc,
             handle: 0,
@@ -461,6 +476,7 @@ pub unsafe extern "C" fn xPeerConnectionCreate(
             channels: HashMap::new(),
             io_id: None,
             destroyed: false,
+            mdns: mdns.clone(),
         }));
         let handle = PCS.insert(Arc::new(PcObject {
             views: Mutex::new(Views::default()),
@@ -468,6 +484,7 @@ pub unsafe extern "C" fn xPeerConnectionCreate(
             endpoint: endpoint.clone(),
             enable_ipv6: conf.enable_ipv6,
             stun_server,
+            mdns,
         }));
         endpoint.lock().handle = handle as usize;
         handle
@@ -496,6 +513,7 @@ pub unsafe extern "C" fn xPeerConnectionDestroy(pc: xPeerConnection) {
         super::dtls_transport::unregister_view(views.dtls);
         super::sctp_transport::unregister_view(views.sctp);
         super::datachannel::unregister_view(views.mgr);
+        obj.mdns.stop();
         if let Some(id) = io_id {
             io::unregister(id);
         }
@@ -543,6 +561,9 @@ fn apply_text(
         let mut ep = obj.endpoint.lock();
         let r = apply(&mut ep.pc, clock::now(), text);
         ep.kick();
+        let names: Vec<String> = std::iter::from_fn(|| ep.pc.poll_mdns_lookup()).collect();
+        drop(ep);
+        obj.mdns.start(names);
         r.map_or_else(|e| errno(&e), |()| xErrno_Ok)
     })
 }

@@ -2,7 +2,7 @@
 
 use std::collections::VecDeque;
 use std::fmt;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use super::{
@@ -19,6 +19,7 @@ use crate::dtls::{
 };
 use crate::ice::agent::{IceAgent, IceEvent, IceState, Received, Role, Transmit};
 use crate::ice::{Candidate, Transport};
+use crate::mdns::PendingCandidates;
 use crate::sctp::{self, ResetDirection, SctpAssociation, SctpConfig, SctpError, SctpEvent};
 use crate::sdp::{encode_webrtc, IceParams, SessionDescription, Setup, WebRtcParams};
 
@@ -67,6 +68,11 @@ pub struct PeerStats {
     pub ice_send_errors: u64,
     /// Channel messages SCTP refused for a reason other than back-pressure.
     pub sctp_send_errors: u64,
+    /// Remote `.local` candidates added with their resolved address.
+    pub mdns_resolved: u64,
+    /// Remote `.local` candidates dropped because their name did not
+    /// resolve (mDNS timeout) or could not be looked up.
+    pub mdns_dropped: u64,
 }
 
 /// A WebRTC PeerConnection for data channels, sans-IO.
@@ -110,6 +116,10 @@ pub struct PeerConnection {
     /// Lent to DTLS for records in and out, so the per-packet path does not
     /// allocate.
     scratch: Vec<u8>,
+    /// Remote candidates whose address is an mDNS name not resolved yet,
+    /// and the peer's end-of-candidates while any waits (ICE would
+    /// otherwise fail before they are known).
+    mdns: PendingCandidates,
 }
 
 impl fmt::Debug for PeerConnection {
@@ -199,6 +209,7 @@ impl PeerConnection {
             stats: PeerStats::default(),
             scratch: vec![0; SCRATCH_LEN],
             clock: now,
+            mdns: PendingCandidates::new(),
         })
     }
 
@@ -404,12 +415,10 @@ impl PeerConnection {
         self.ice.set_role(ice_role);
         self.ice.set_remote_credentials(&desc.ufrag, &desc.pwd);
         for cand in desc.candidates {
-            // Unresolved mDNS names are left to the caller, who resolves
-            // them and adds them with `add_remote_candidate`.
-            let _ = self.ice.add_remote_candidate(now, cand);
+            let _ = self.take_remote_candidate(now, cand);
         }
         if desc.end_of_candidates {
-            self.ice.remote_end_of_candidates();
+            self.remote_end_of_candidates();
         }
         if self.ice_connected {
             self.start_dtls(now);
@@ -428,7 +437,7 @@ impl PeerConnection {
         let line = line.trim();
         let bare = line.strip_prefix("a=").unwrap_or(line);
         if bare.is_empty() || bare == "end-of-candidates" {
-            self.ice.remote_end_of_candidates();
+            self.remote_end_of_candidates();
             self.process(now);
             return Ok(());
         }
@@ -436,9 +445,58 @@ impl PeerConnection {
         if cand.transport != Transport::Udp {
             return Ok(());
         }
-        self.ice.add_remote_candidate(now, cand)?;
+        self.take_remote_candidate(now, cand)?;
         self.process(now);
         Ok(())
+    }
+
+    /// Hands a remote candidate to ICE, or, when its address is an mDNS
+    /// name, keeps it until the name is resolved
+    /// ([`Self::mdns_resolved`]) and asks the driver to look it up.
+    fn take_remote_candidate(&mut self, now: Instant, cand: Candidate) -> Result<(), PeerError> {
+        if let Some(cand) = self.mdns.take(cand) {
+            self.ice.add_remote_candidate(now, cand)?;
+        }
+        Ok(())
+    }
+
+    fn remote_end_of_candidates(&mut self) {
+        if self.mdns.end_of_candidates() {
+            self.ice.remote_end_of_candidates();
+        }
+    }
+
+    /// The next mDNS name (lower case) the driver should resolve for a
+    /// remote candidate; report the outcome with [`Self::mdns_resolved`].
+    pub fn poll_mdns_lookup(&mut self) -> Option<String> {
+        self.mdns.poll_lookup()
+    }
+
+    /// Remote candidates still waiting for their name to resolve.
+    pub fn mdns_pending(&self) -> usize {
+        self.mdns.len()
+    }
+
+    /// The outcome of looking `name` up: the candidates with that name are
+    /// added to ICE with `addr` (and the candidate's port), or dropped and
+    /// counted when `addr` is `None`. A deferred end-of-candidates reaches
+    /// ICE once no candidate is waiting any more.
+    pub fn mdns_resolved(&mut self, now: Instant, name: &str, addr: Option<IpAddr>) {
+        let released = self.mdns.resolved(name, addr);
+        self.stats.mdns_dropped += released.dropped as u64;
+        for cand in released.ready {
+            let added =
+                self.state != PeerState::Closed && self.ice.add_remote_candidate(now, cand).is_ok();
+            if added {
+                self.stats.mdns_resolved += 1;
+            } else {
+                self.stats.mdns_dropped += 1;
+            }
+        }
+        if released.end_of_candidates {
+            self.ice.remote_end_of_candidates();
+        }
+        self.process(now);
     }
 
     /// Creates a channel. The id is usable at once; the channel opens

@@ -1,0 +1,400 @@
+#!/usr/bin/env python3
+"""One Chromium interop case: headless Chromium (tests/chromium/page.html)
+against examples-c/chat, bridged by this harness. Python standard library
+only.
+
+The harness serves the page and its signaling on 127.0.0.1 (an ephemeral
+port) with http.server:
+  GET  /          the page
+  GET  /config    the case, as JSON (role, label, message plan, bulk size)
+  POST /send      one signaling frame from the page, written to chat
+  GET  /recv      the frames chat sent since (JSON list; waits up to 1 s)
+  POST /log       a line of the page's transcript (printed)
+  POST /result    the page's outcome (JSON), which ends the case
+and speaks chat's signaling on chat's Unix socket (4-byte big-endian length,
+then the text): it connects to an offering chat, or listens for an answering
+one.
+
+In the mDNS cases chat's candidates are withheld from the browser (the
+a=candidate lines of its description and its trickled candidates): Chromium
+cannot send a check before chat's check reaches it, and chat can send one
+only to an address it resolved from Chromium's `<uuid>.local` name, so the
+connection proves the resolver. The page's candidates must carry `.local`
+names there and IP addresses in the plain cases (obfuscation off).
+
+Exit status 0 when the page and chat both report success with the expected
+counts; the last line is "PASS <case>" or "FAIL <case>: <why>".
+"""
+import argparse
+import json
+import os
+import queue
+import re
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+MAX_MESSAGE = 262144  # what both sides advertise
+SIZES = [1, 1200, 65536, MAX_MESSAGE]
+COUNT = 3
+PLAN = COUNT + 2 + len(SIZES)  # texts, empty text + empty binary, binaries
+BULK = 50 * 1000 * 1000
+
+# name: (the browser offers, Chromium hides its addresses behind mDNS names,
+#        bytes streamed each way on a "bulk" channel)
+CASES = {
+    "browser-offers": (True, True, 0),
+    "xp2p-offers": (False, True, 0),
+    "browser-offers-plain": (True, False, 0),
+    "xp2p-offers-plain": (False, False, 0),
+    "bulk": (False, True, BULK),
+}
+
+# Exactly the flags that keep Chromium off every network but the test's.
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+NO_MDNS_FLAG = "--disable-features=WebRtcHideLocalIpsWithMdns"
+
+T0 = time.monotonic()
+CHILDREN = []  # (Popen, whether it leads its own process group)
+
+
+def stop_children():
+    for p, group in CHILDREN:
+        if p.poll() is None:
+            try:
+                if group:
+                    os.killpg(p.pid, signal.SIGKILL)
+                else:
+                    p.kill()
+            except ProcessLookupError:
+                pass
+            p.wait()
+
+
+def on_term(signo, frame):
+    raise SystemExit(128 + signo)
+
+
+def say(*a):
+    print(f"[{(time.monotonic() - T0) * 1000:6.0f} ms] harness", *a, flush=True)
+
+
+def send_frame(sock, lock, text):
+    data = text.encode()
+    with lock:
+        sock.sendall(struct.pack(">I", len(data)) + data)
+
+
+def recv_exact(sock, n):
+    buf = b""
+    while len(buf) < n:
+        chunk = sock.recv(n - len(buf))
+        if not chunk:
+            return None
+        buf += chunk
+    return buf
+
+
+def strip_candidates(sdp):
+    return "".join(l for l in sdp.splitlines(True) if not l.startswith("a=candidate:"))
+
+
+class Bridge:
+    def __init__(self, cfg, withhold):
+        self.cfg = cfg
+        self.withhold = withhold
+        self.to_page = queue.Queue()
+        self.sock = None
+        self.lock = threading.Lock()
+        self.result = None
+        self.done = threading.Event()
+        self.page_frames = []
+        self.withheld = 0
+
+    def chat_reader(self):
+        while True:
+            head = recv_exact(self.sock, 4)
+            if head is None:
+                say("chat closed the signaling")
+                return
+            (n,) = struct.unpack(">I", head)
+            body = recv_exact(self.sock, n)
+            if body is None:
+                return
+            text = body.decode("utf-8", "replace")
+            if self.withhold and text.startswith("a=candidate:"):
+                self.withheld += 1
+                continue
+            if self.withhold and text.startswith("v=0"):
+                stripped = strip_candidates(text)
+                self.withheld += text.count("a=candidate:")
+                text = stripped
+            self.to_page.put(text)
+
+    def from_page(self, text):
+        self.page_frames.append(text)
+        if self.sock is None:
+            say("a frame from the page before chat is connected:", text[:40])
+            return
+        try:
+            send_frame(self.sock, self.lock, text)
+        except OSError as e:
+            say("could not pass a frame to chat:", e)
+
+
+def make_handler(bridge):
+    page = open(os.path.join(HERE, "page.html"), "rb").read()
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, fmt, *args):
+            pass
+
+        def reply(self, body, ctype="application/json"):
+            self.send_response(200)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Cache-Control", "no-store")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def body(self):
+            n = int(self.headers.get("Content-Length", "0"))
+            return self.rfile.read(n).decode("utf-8", "replace")
+
+        def do_GET(self):
+            if self.path == "/":
+                self.reply(page, "text/html; charset=utf-8")
+            elif self.path == "/config":
+                self.reply(json.dumps(bridge.cfg).encode())
+            elif self.path == "/recv":
+                frames = []
+                try:
+                    frames.append(bridge.to_page.get(timeout=1.0))
+                    while True:
+                        frames.append(bridge.to_page.get_nowait())
+                except queue.Empty:
+                    pass
+                self.reply(json.dumps(frames).encode())
+            else:
+                self.send_error(404)
+
+        def do_POST(self):
+            text = self.body()
+            if self.path == "/send":
+                bridge.from_page(text)
+            elif self.path == "/log":
+                print(f"                page {text}", flush=True)
+            elif self.path == "/result":
+                try:
+                    bridge.result = json.loads(text)
+                except ValueError:
+                    bridge.result = {"ok": False, "errors": ["unreadable result"]}
+                bridge.done.set()
+            else:
+                self.send_error(404)
+                return
+            self.reply(b"{}")
+
+    return Handler
+
+
+def check(case, bridge, chat_rc, chat_out, bulk, mdns):
+    """The reasons the case failed (empty when it passed)."""
+    why = []
+    r = bridge.result
+    if r is None:
+        return ["the page reported no result"] + ([] if chat_rc == 0 else [f"chat exit {chat_rc}"])
+    why += [f"page: {e}" for e in r.get("errors", [])]
+    if chat_rc != 0:
+        why.append(f"chat exited with {chat_rc}")
+    n = PLAN + (1 if bulk else 0)
+    for line in (f"chat: sent {n}, echoed {n}", f"chat: received {n}, replied {n}"):
+        if line not in chat_out:
+            why.append(f'chat did not print "{line}"')
+    for k in ("sent", "echoed", "received", "replied"):
+        if r.get(k) != n:
+            why.append(f"page: {k} {r.get(k)}, expected {n}")
+    chans = r.get("chans", [])
+    if len(chans) != 2 * (2 if bulk else 1) or not all(c["closed"] for c in chans):
+        why.append(f"page channels: {chans}")
+    cands = [c for c in r.get("localCandidates", []) if " udp " in c.lower()]
+    local = [c for c in cands if ".local " in c]
+    if not cands:
+        why.append("the browser gathered no UDP candidate")
+    elif mdns and not local:
+        why.append("the browser's candidates carry no .local name (obfuscation off?)")
+    elif not mdns and local:
+        why.append("the browser's candidates carry .local names with obfuscation off")
+    if mdns and bridge.withheld == 0:
+        why.append("no candidate of chat was withheld")
+    if bulk:
+        if r.get("bulkSent") != bulk or r.get("bulkReceived") != bulk:
+            why.append(f"page bulk: sent {r.get('bulkSent')}, received {r.get('bulkReceived')}")
+        if not re.search(rf"bulk: {bulk} bytes received, fnv1a 0x[0-9a-f]{{8}} matches", chat_out):
+            why.append("chat did not confirm the bulk checksum")
+    return why
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("case", choices=sorted(CASES))
+    ap.add_argument("--chat", required=True)
+    ap.add_argument("--chromium", default="/usr/bin/chromium")
+    ap.add_argument("--interface", required=True, help="XP2P_INTERFACES for chat")
+    ap.add_argument("--timeout", type=float, default=60)
+    ap.add_argument("--workdir", required=True)
+    a = ap.parse_args()
+
+    browser_offers, mdns, bulk = CASES[a.case]
+    cfg = {
+        "role": "offer" if browser_offers else "answer",
+        "label": "chat" if browser_offers else "chat-back",
+        "openChannel": True,
+        "count": COUNT,
+        "empty": True,
+        "sizes": SIZES,
+        "bulk": bulk,
+    }
+    bridge = Bridge(cfg, withhold=mdns)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(bridge))
+    server.daemon_threads = True
+    port = server.server_address[1]
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    say(f"case {a.case}: serving the page on 127.0.0.1:{port}")
+
+    work = tempfile.mkdtemp(prefix=f"{a.case}-", dir=a.workdir)
+    sock_path = os.path.join(work, "signal.sock")
+    chat_cmd = [
+        a.chat,
+        "answer" if browser_offers else "offer",
+        "--signal", sock_path,
+        "--count", str(COUNT), "--empty",
+        "--timeout", str(int(a.timeout)),
+    ]
+    for s in SIZES:
+        chat_cmd += ["--size", str(s)]
+    if browser_offers:
+        chat_cmd.append("--open-channel")
+    if bulk:
+        chat_cmd += ["--bulk", str(bulk)]
+    env = dict(os.environ, XP2P_INTERFACES=a.interface)
+    chat_log = open(os.path.join(work, "chat.log"), "w+")
+
+    listener = None
+    if browser_offers:
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        listener.bind(sock_path)
+        listener.listen(1)
+        listener.settimeout(10)
+    chat = subprocess.Popen(chat_cmd, env=env, stdout=chat_log, stderr=subprocess.STDOUT)
+    CHILDREN.append((chat, False))
+    say("started", " ".join(chat_cmd))
+    deadline = time.monotonic() + 10
+    try:
+        if listener:
+            bridge.sock, _ = listener.accept()
+        else:
+            while True:
+                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                try:
+                    s.connect(sock_path)
+                    bridge.sock = s
+                    break
+                except OSError:
+                    s.close()
+                    if time.monotonic() > deadline or chat.poll() is not None:
+                        raise
+                    time.sleep(0.05)
+    except OSError as e:
+        chat.kill()
+        chat.wait()
+        print(f"FAIL {a.case}: no signaling connection with chat ({e})")
+        return 1
+    bridge.sock.settimeout(None)
+    threading.Thread(target=bridge.chat_reader, daemon=True).start()
+
+    profile = os.path.join(work, "profile")
+    flags = CHROMIUM_FLAGS + [f"--user-data-dir={profile}"]
+    if not mdns:
+        flags.append(NO_MDNS_FLAG)
+    browser_log = open(os.path.join(work, "chromium.log"), "w")
+    benv = dict(os.environ, HOME=work)
+    browser = subprocess.Popen(
+        [a.chromium] + flags + [f"http://127.0.0.1:{port}/"],
+        env=benv, stdout=browser_log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    CHILDREN.append((browser, True))
+    say("started chromium", " ".join(flags))
+
+    # Until the page reports; if chat ends first, the page has a few
+    # seconds left to report too.
+    end = time.monotonic() + a.timeout
+    chat_ended = None
+    while not bridge.done.wait(0.2) and time.monotonic() < end:
+        if chat_ended is None and chat.poll() is not None:
+            chat_ended = time.monotonic()
+        if chat_ended is not None and time.monotonic() - chat_ended > 5:
+            say("chat has ended and the page did not report")
+            break
+    try:
+        chat_rc = chat.wait(timeout=max(5.0, a.timeout - (time.monotonic() - T0)))
+    except subprocess.TimeoutExpired:
+        chat.kill()
+        chat_rc = chat.wait()
+    try:
+        os.killpg(browser.pid, 15)
+        browser.wait(timeout=10)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        try:
+            os.killpg(browser.pid, 9)
+        except ProcessLookupError:
+            pass
+        browser.wait()
+    server.shutdown()
+
+    chat_log.seek(0)
+    chat_out = chat_log.read()
+    for line in chat_out.splitlines():
+        print("                " + line)
+    why = check(a.case, bridge, chat_rc, chat_out, bulk, mdns)
+    elapsed = time.monotonic() - T0
+    if why:
+        browser_log.close()
+        tail = open(os.path.join(work, "chromium.log")).read().splitlines()[-15:]
+        for line in tail:
+            print("                chromium: " + line)
+        print(f"FAIL {a.case} ({elapsed:.1f} s): " + "; ".join(why))
+        return 1
+    r = bridge.result
+    local = sum(1 for c in r["localCandidates"] if ".local " in c)
+    print(
+        f"PASS {a.case} ({elapsed:.1f} s): {PLAN} messages each way up to {MAX_MESSAGE} bytes, "
+        f"channels opened and closed from both sides, browser candidates "
+        f"{len(r['localCandidates'])} ({local} .local), chat candidates withheld {bridge.withheld}"
+        + (f", {bulk} bytes each way with matching FNV-1a" if bulk else "")
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, on_term)
+    try:
+        sys.exit(main())
+    finally:
+        stop_children()
