@@ -151,7 +151,8 @@ impl AgentEndpoint {
 impl Endpoint for AgentEndpoint {
     fn handle_datagram(&mut self, now: Instant, local: SocketAddr, from: SocketAddr, data: &[u8]) {
         let h = self.handle;
-        match self.agent.handle_datagram(now, local, from, data) {
+        let (received, data) = self.agent.handle_datagram_payload(now, local, from, data);
+        match received {
             Received::Data => {
                 let cb = self.callbacks;
                 if let Some(f) = cb.on_data {
@@ -221,7 +222,8 @@ impl Endpoint for AgentEndpoint {
                 IceEvent::SelectedPair { .. }
                 | IceEvent::RoleChanged(_)
                 | IceEvent::ConsentStale
-                | IceEvent::ConsentRestored => {}
+                | IceEvent::ConsentRestored
+                | IceEvent::RelayFailed { .. } => {}
             }
         }
     }

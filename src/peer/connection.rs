@@ -470,7 +470,9 @@ impl PeerConnection {
         if self.state == PeerState::Closed {
             return;
         }
-        match self.ice.handle_datagram(now, local, from, data) {
+        // A relayed datagram's payload is inside the TURN framing.
+        let (received, data) = self.ice.handle_datagram_payload(now, local, from, data);
+        match received {
             Received::Dtls => match self.dtls.as_mut() {
                 Some(dtls) => dtls.handle_datagram(now, data),
                 None if self.early_dtls.len() < MAX_EARLY_DTLS => {
@@ -670,7 +672,9 @@ impl PeerConnection {
                     self.set_state(PeerState::Connected);
                 }
             }
-            IceEvent::SelectedPair { .. } | IceEvent::RoleChanged(_) => {}
+            IceEvent::SelectedPair { .. }
+            | IceEvent::RoleChanged(_)
+            | IceEvent::RelayFailed { .. } => {}
         }
     }
 
