@@ -99,6 +99,7 @@ struct PcObject {
     endpoint: Arc<Mutex<PcEndpoint>>,
     enable_ipv6: bool,
     stun_server: Option<String>,
+    turn: Option<resolve::TurnSetting>,
 }
 
 static PCS: Registry<PcObject> = Registry::new();
@@ -347,6 +348,9 @@ impl PcObject {
         if self.stun_server.is_some() {
             ep.pc.expect_stun_servers();
         }
+        if self.turn.is_some() {
+            ep.pc.expect_turn_servers(1);
+        }
         ep.pc
             .gather(clock::now())
             .map_err(|_| xErrno_InvalidState)?;
@@ -359,6 +363,14 @@ impl PcObject {
             resolve::stun_servers_in_background(list, move |servers| {
                 let mut ep = endpoint.lock();
                 ep.pc.add_stun_servers(clock::now(), &servers);
+                ep.kick();
+            });
+        }
+        if let Some(turn) = self.turn.clone() {
+            let endpoint = self.endpoint.clone();
+            turn.resolve_in_background(move |r| {
+                let mut ep = endpoint.lock();
+                ep.pc.turn_server_resolved(clock::now(), r);
                 ep.kick();
             });
         }
@@ -454,6 +466,11 @@ pub unsafe extern "C" fn xPeerConnectionCreate(
             endpoint: endpoint.clone(),
             enable_ipv6: conf.enable_ipv6,
             stun_server,
+            turn: resolve::TurnSetting::from_conf(
+                text_of(conf.turn_server),
+                text_of(conf.turn_username),
+                text_of(conf.turn_password),
+            ),
         }));
         endpoint.lock().handle = handle as usize;
         handle

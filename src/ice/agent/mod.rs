@@ -679,6 +679,17 @@ impl IceAgent {
         self.drive(now);
     }
 
+    /// The outcome of resolving a TURN server announced with
+    /// [`IceAgent::expect_turn_servers`]: [`IceAgent::add_turn_server`]
+    /// from the first host base of its family, or
+    /// [`IceAgent::turn_server_unavailable`].
+    pub fn turn_server_resolved(&mut self, now: Instant, r: Result<TurnConfig, RelayFailure>) {
+        match r {
+            Ok(cfg) => self.add_turn_server(now, cfg, None),
+            Err(why) => self.turn_server_unavailable(now, why),
+        }
+    }
+
     /// The TURN clients of the configured servers (state, relayed address,
     /// permissions, channels, counters), for diagnostics and tests.
     pub fn turn_clients(&self) -> impl Iterator<Item = &TurnClient> {
