@@ -367,3 +367,77 @@ fn turn_servers_announced_before_resolution() {
     }));
     assert_eq!(evs.last(), Some(&IceEvent::GatheringComplete));
 }
+
+#[test]
+fn server_traffic_is_told_apart_by_source_and_first_byte() {
+    use xp2p::ice::agent::Received;
+    use xp2p::turn::ChannelData;
+    let (mut net, s, a, b) = setup(800, PASS);
+    assert!(connect_relay_only(&mut net, a, b, Duration::from_secs(10)));
+    exchange_datagrams(&mut net, a, b, 5);
+    let server = addr(SERVER);
+    let link = addr("10.0.0.1:5000");
+    let stranger = addr("203.0.113.9:3478");
+    let now = net.now();
+    let node = net.node::<IceNode>(a);
+    let (_, peer) = node.agent.selected_pair().unwrap();
+    let channel = node
+        .agent
+        .turn_clients()
+        .next()
+        .unwrap()
+        .channel_for(peer)
+        .unwrap();
+    let mut frame = vec![0u8; 64];
+    let n = ChannelData {
+        channel,
+        data: &[200, 1, 2, 3],
+    }
+    .encode(&mut frame)
+    .unwrap();
+    frame.truncate(n);
+
+    // From the server on the link: the payload inside, from the peer.
+    let input = node
+        .agent
+        .handle_datagram_payload(now, link, server, &frame);
+    assert_eq!(input.received, Received::Data);
+    assert_eq!(input.payload, &[200, 1, 2, 3]);
+    assert_eq!(input.from, peer);
+
+    // The same bytes from anyone else are not relayed data.
+    let input = node
+        .agent
+        .handle_datagram_payload(now, link, stranger, &frame);
+    assert_eq!(input.received, Received::ChannelData);
+    // A Data indication from a stranger is not the server's.
+    let ind = net.node::<TurnServer>(s).data_indication(peer, &[200, 9]);
+    let node = net.node::<IceNode>(a);
+    let input = node
+        .agent
+        .handle_datagram_payload(now, link, stranger, &ind);
+    assert_eq!(input.received, Received::Dropped);
+    // ChannelData on a channel that is not bound: the TURN client's, dropped.
+    let unknown_before = node
+        .agent
+        .turn_clients()
+        .next()
+        .unwrap()
+        .stats()
+        .unknown_peer;
+    let mut frame = vec![0u8; 64];
+    let n = ChannelData {
+        channel: 0x7FFE,
+        data: &[200, 1],
+    }
+    .encode(&mut frame)
+    .unwrap();
+    let input = node
+        .agent
+        .handle_datagram_payload(now, link, server, &frame[..n]);
+    assert_ne!(input.received, Received::Data);
+    let c = node.agent.turn_clients().next().unwrap();
+    assert_eq!(c.stats().unknown_peer, unknown_before + 1);
+    // The connection is unharmed.
+    exchange_datagrams(&mut net, a, b, 5);
+}

@@ -153,8 +153,10 @@ impl AgentEndpoint {
 impl Endpoint for AgentEndpoint {
     fn handle_datagram(&mut self, now: Instant, local: SocketAddr, from: SocketAddr, data: &[u8]) {
         let h = self.handle;
-        let (received, data) = self.agent.handle_datagram_payload(now, local, from, data);
-        match received {
+        // Relayed datagrams: the payload inside, from the peer.
+        let input = self.agent.handle_datagram_payload(now, local, from, data);
+        let (data, from) = (input.payload, input.from);
+        match input.received {
             Received::Data => {
                 let cb = self.callbacks;
                 if let Some(f) = cb.on_data {

@@ -494,8 +494,9 @@ impl PeerConnection {
             return;
         }
         // A relayed datagram's payload is inside the TURN framing.
-        let (received, data) = self.ice.handle_datagram_payload(now, local, from, data);
-        match received {
+        let input = self.ice.handle_datagram_payload(now, local, from, data);
+        let data = input.payload;
+        match input.received {
             Received::Dtls => match self.dtls.as_mut() {
                 Some(dtls) => dtls.handle_datagram(now, data),
                 None if self.early_dtls.len() < MAX_EARLY_DTLS => {

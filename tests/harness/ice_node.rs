@@ -87,9 +87,9 @@ impl IceNode {
 
 impl Endpoint for IceNode {
     fn handle_datagram(&mut self, now: Instant, local: SocketAddr, from: SocketAddr, data: &[u8]) {
-        let (received, payload) = self.agent.handle_datagram_payload(now, local, from, data);
-        match received {
-            Received::Data => self.data.push(payload.to_vec()),
+        let input = self.agent.handle_datagram_payload(now, local, from, data);
+        match input.received {
+            Received::Data => self.data.push(input.payload.to_vec()),
             Received::Dtls => self.dtls += 1,
             Received::Dropped => self.dropped += 1,
             Received::Consumed | Received::ChannelData => {}

@@ -241,6 +241,18 @@ pub enum Received {
     Dropped,
 }
 
+/// What [`IceAgent::handle_datagram_payload`] made of a datagram, with
+/// where its payload came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Incoming<'a> {
+    pub received: Received,
+    /// The datagram itself, or what a TURN server relayed inside it.
+    pub payload: &'a [u8],
+    /// The sender: the datagram's source, or the peer that sent the
+    /// relayed payload to the relayed address.
+    pub from: SocketAddr,
+}
+
 /// What the agent reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IceEvent {
@@ -827,25 +839,31 @@ impl IceAgent {
         from: SocketAddr,
         data: &[u8],
     ) -> Received {
-        self.handle_datagram_payload(now, local, from, data).0
+        self.handle_datagram_payload(now, local, from, data)
+            .received
     }
 
-    /// [`IceAgent::handle_datagram`], also returning the payload: `data`
-    /// itself, or, for what a TURN server relayed (ChannelData or a Data
-    /// indication from the server on its link), the bytes inside, which
-    /// are then handled as if they had arrived on the relayed address from
-    /// the peer.
+    /// [`IceAgent::handle_datagram`], also returning the payload and its
+    /// sender: `data` from `from`, or, for what a TURN server relayed
+    /// (ChannelData or a Data indication from the server on its link), the
+    /// bytes inside from the peer, which are handled as if they had arrived
+    /// on the relayed address.
     pub fn handle_datagram_payload<'a>(
         &mut self,
         now: Instant,
         local: SocketAddr,
         from: SocketAddr,
         data: &'a [u8],
-    ) -> (Received, &'a [u8]) {
+    ) -> Incoming<'a> {
+        let direct = |received| Incoming {
+            received,
+            payload: data,
+            from,
+        };
         self.touch(now);
         if self.state == IceState::Closed {
             self.stats.dropped_other += 1;
-            return (Received::Dropped, data);
+            return direct(Received::Dropped);
         }
         if let Some(ri) = self.relays.iter().position(|r| r.is_server(local, from)) {
             match self.relays[ri].client.handle_input(now, from, data) {
@@ -853,7 +871,7 @@ impl IceAgent {
                 TurnInput::Consumed => {
                     self.run_relay(now, ri);
                     self.drive(now);
-                    return (Received::Consumed, data);
+                    return direct(Received::Consumed);
                 }
                 TurnInput::Data { peer, data: inner } => {
                     let r = match self.relays[ri].relayed() {
@@ -865,13 +883,17 @@ impl IceAgent {
                     };
                     self.run_relay(now, ri);
                     self.drive(now);
-                    return (r, inner);
+                    return Incoming {
+                        received: r,
+                        payload: inner,
+                        from: peer,
+                    };
                 }
             }
         }
         let r = self.receive(now, local, from, data);
         self.drive(now);
-        (r, data)
+        direct(r)
     }
 
     /// Demultiplexes one datagram (or relayed payload) on base `local`.
