@@ -19,7 +19,10 @@
  * as said in examples-c/CMakeLists.txt):
  *   build/examples/ice_echo offer  --signal /tmp/ice_echo.sock
  *   build/examples/ice_echo answer --signal /tmp/ice_echo.sock
- * Add --stun HOST:PORT to both to gather server-reflexive candidates too.
+ * Add --stun HOST:PORT to both to gather server-reflexive candidates too,
+ * --turn HOST:PORT --turn-user U --turn-pass P for a relayed candidate
+ * through a TURN server, and --relay-only to signal only the relayed
+ * candidate (the peer can then only reach us through the relay).
  * XP2P_INTERFACES=eth0 limits the host candidates to some interfaces.
  */
 #include <errno.h>
@@ -53,6 +56,8 @@ typedef struct App {
   int offer;
   const char *signal_path;
   const char *stun;
+  const char *turn, *turn_user, *turn_pass;
+  int relay_only;
   int count, size, window, duration, expect_failure, max_lost, wait_s;
   /* Agent. */
   uint64_t t0;
@@ -168,6 +173,7 @@ static void on_candidate(xIceAgent agent, const char *line, void *arg) {
   }
   app.candidates++;
   say("local %.*s", (int)strcspn(line, "\r\n"), line);
+  if (strstr(line, " typ relay")) say("relayed candidate gathered");
 }
 
 static void on_data(xIceAgent agent, const uint8_t *data, size_t len, void *arg) {
@@ -204,6 +210,21 @@ static void on_signal(int signo, void *arg) {
 static int send_msg(const char *msg) { return sig_send(&app.sig, msg); }
 
 /* ---- the run ------------------------------------------------------------ */
+
+/* With --relay-only: drops every candidate line but the relayed ones from
+ * the description (in place). */
+static void keep_relay_candidates(char *desc) {
+  char *p = desc;
+  while ((p = strstr(p, "a=candidate:")) != NULL) {
+    size_t len = strcspn(p, "\n");
+    if (p[len] == '\n') len++;
+    if (strstr(p, " typ relay") && (size_t)(strstr(p, " typ relay") - p) < len) {
+      p += len;
+    } else {
+      memmove(p, p + len, strlen(p + len) + 1);
+    }
+  }
+}
 
 static void print_local_candidates(void) {
   int n = 0, i;
@@ -296,6 +317,7 @@ static void step(void) {
     char *desc = app.offer ? xIceAgentCreateOffer(app.agent) : xIceAgentCreateAnswer(app.agent);
     if (!app.gathering_done)
       say("no end of candidates after %d ms, sending what there is", GATHER_WAIT_MS);
+    if (desc && app.relay_only) keep_relay_candidates(desc);
     if (!desc || send_msg(desc) < 0) {
       say("could not send the %s", app.offer ? "offer" : "answer");
       free(desc);
@@ -404,11 +426,15 @@ static void usage(void) {
   fprintf(stderr,
           "usage: ice_echo offer  --signal PATH [--stun HOST:PORT] [--count N] [--size B]\n"
           "                       [--window N] [--duration S] [--expect-failure]\n"
-          "                       [--max-lost N] [--wait S]\n"
+          "                       [--max-lost N] [--wait S] [TURN options]\n"
           "       ice_echo answer --signal PATH [--stun HOST:PORT] [--duration S]\n"
-          "                       [--expect-failure] [--wait S]\n"
+          "                       [--expect-failure] [--wait S] [TURN options]\n"
           "  --signal PATH     Unix socket for the descriptions (the offerer listens)\n"
           "  --stun HOST:PORT  STUN server for server-reflexive candidates\n"
+          "  --turn HOST:PORT  TURN server (also turn:HOST:PORT) for a relayed candidate\n"
+          "  --turn-user U     TURN username\n"
+          "  --turn-pass P     TURN password\n"
+          "  --relay-only      signal only the relayed candidate\n"
           "  --count N         datagrams to send (default 1000)\n"
           "  --size B          bytes per datagram, 5..%d (default 100)\n"
           "  --window N        datagrams sent ahead of their echo (default %d)\n"
@@ -445,11 +471,21 @@ static void parse(int argc, char **argv) {
       app.expect_failure = 1;
       continue;
     }
+    if (strcmp(o, "--relay-only") == 0) {
+      app.relay_only = 1;
+      continue;
+    }
     if (i + 1 >= argc) usage();
     if (strcmp(o, "--signal") == 0) {
       app.signal_path = argv[++i];
     } else if (strcmp(o, "--stun") == 0) {
       app.stun = argv[++i];
+    } else if (strcmp(o, "--turn") == 0) {
+      app.turn = argv[++i];
+    } else if (strcmp(o, "--turn-user") == 0) {
+      app.turn_user = argv[++i];
+    } else if (strcmp(o, "--turn-pass") == 0) {
+      app.turn_pass = argv[++i];
     } else if (strcmp(o, "--count") == 0 && app.offer) {
       app.count = int_arg(argv[++i], 1, 10000000);
     } else if (strcmp(o, "--size") == 0 && app.offer) {
@@ -467,6 +503,8 @@ static void parse(int argc, char **argv) {
     }
   }
   if (!app.signal_path) usage();
+  if (app.turn && (!app.turn_user || !app.turn_pass)) usage();
+  if (app.relay_only && !app.turn) usage();
 }
 
 int main(int argc, char **argv) {
@@ -509,6 +547,9 @@ int main(int argc, char **argv) {
   memset(&conf, 0, sizeof conf);
   conf.role = app.offer ? xIceRole_Controlling : xIceRole_Controlled;
   conf.stun_server = app.stun;
+  conf.turn_server = app.turn;
+  conf.turn_username = app.turn_user;
+  conf.turn_password = app.turn_pass;
   conf.on_state_change = on_state;
   conf.on_candidate = on_candidate;
   conf.on_data = on_data;
@@ -522,7 +563,8 @@ int main(int argc, char **argv) {
     fprintf(stderr, "ice_echo: xIceAgentGather failed\n");
     return 1;
   }
-  say("gathering%s%s", app.stun ? " with STUN server " : "", app.stun ? app.stun : "");
+  say("gathering%s%s%s%s", app.stun ? " with STUN server " : "", app.stun ? app.stun : "",
+      app.turn ? " with TURN server " : "", app.turn ? app.turn : "");
 
   while (app.phase != PH_DONE && !app.stop_signal) {
     xEventWait(app.loop, 10);

@@ -2,12 +2,11 @@
 //! virtual clock: the 401 dance, stale nonce, redirect, failures, refreshes,
 //! permissions, channels, relayed data both ways, forged and garbage input.
 
-use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
-use xp2p::stun::{attr_type, long_term_key, method, Attribute, Class, Message, MessageBuilder};
+use xp2p::stun::{method, Attribute, Class, Message, MessageBuilder};
 use xp2p::stun::{MessageType, TransactionId};
 use xp2p::turn::client::{
     TurnClient, TurnConfig, TurnEvent, TurnFailure, TurnState, TurnTimer, MAX_CHANNELS,
@@ -15,9 +14,9 @@ use xp2p::turn::client::{
 };
 use xp2p::turn::{ChannelData, TurnError};
 
-const USER: &str = "alice";
-const PASS: &str = "secret";
-const REALM: &str = "example.org";
+mod harness;
+
+use harness::turn_server::{TurnServer as FakeServer, PASS, REALM, USER};
 
 /// The one place a real `Instant` is made; everything else is an offset.
 #[allow(clippy::disallowed_methods)]
@@ -31,241 +30,6 @@ fn addr(s: &str) -> SocketAddr {
 
 fn client_addr() -> SocketAddr {
     addr("192.0.2.10:40000")
-}
-
-/// One request as the server saw it.
-#[derive(Debug, Clone)]
-struct Seen {
-    method: u16,
-    authenticated: bool,
-    username: Option<String>,
-    lifetime: Option<u32>,
-    peer: Option<SocketAddr>,
-    channel: Option<u16>,
-    transport: Option<u8>,
-    at: Instant,
-}
-
-/// Just enough of a TURN server for the client's tests.
-struct FakeServer {
-    addr: SocketAddr,
-    password: String,
-    nonce: String,
-    nonce_gen: u32,
-    relayed: SocketAddr,
-    grant_lifetime: u32,
-    /// Answer the next authenticated request with 438 and a new nonce.
-    stale_once: bool,
-    /// Redirect the next Allocate here.
-    alternate: Option<SocketAddr>,
-    /// Redirect every Allocate here.
-    always_redirect: Option<SocketAddr>,
-    silent: bool,
-    /// Answer CreatePermission with 403.
-    forbid_permissions: bool,
-    seen: Vec<Seen>,
-    sends: Vec<(SocketAddr, Vec<u8>)>,
-    channel_data: Vec<(u16, Vec<u8>)>,
-    channels: HashMap<u16, SocketAddr>,
-    /// The last response sent, for replay/tamper tests.
-    last_response: Option<Vec<u8>>,
-}
-
-impl FakeServer {
-    fn new(addr: SocketAddr) -> Self {
-        FakeServer {
-            addr,
-            password: PASS.to_owned(),
-            nonce: "nonce-0".to_owned(),
-            nonce_gen: 0,
-            relayed: addr_with_ip(addr, 50000),
-            grant_lifetime: 600,
-            stale_once: false,
-            alternate: None,
-            always_redirect: None,
-            silent: false,
-            forbid_permissions: false,
-            seen: Vec::new(),
-            sends: Vec::new(),
-            channel_data: Vec::new(),
-            channels: HashMap::new(),
-            last_response: None,
-        }
-    }
-
-    fn key(&self) -> [u8; 16] {
-        long_term_key(USER.as_bytes(), REALM.as_bytes(), self.password.as_bytes())
-    }
-
-    fn count(&self, m: u16) -> usize {
-        self.seen.iter().filter(|s| s.method == m).count()
-    }
-
-    fn last(&self, m: u16) -> Option<&Seen> {
-        self.seen.iter().rev().find(|s| s.method == m)
-    }
-
-    /// Handles one datagram from the client; returns the answers.
-    fn handle(&mut self, now: Instant, from: SocketAddr, data: &[u8]) -> Vec<Vec<u8>> {
-        if let Ok(cd) = ChannelData::decode(data) {
-            self.channel_data.push((cd.channel, cd.data.to_vec()));
-            return Vec::new();
-        }
-        let Ok(msg) = Message::parse(data) else {
-            return Vec::new();
-        };
-        if msg.class() == Class::Indication && msg.method() == method::SEND {
-            let peer = match msg.decode(attr_type::XOR_PEER_ADDRESS) {
-                Some(Ok(Attribute::XorPeerAddress(a))) => a,
-                _ => return Vec::new(),
-            };
-            if let Some(Ok(Attribute::Data(d))) = msg.decode(attr_type::DATA) {
-                self.sends.push((peer, d.to_vec()));
-            }
-            return Vec::new();
-        }
-        if msg.class() != Class::Request {
-            return Vec::new();
-        }
-        let text = |t| match msg.decode(t) {
-            Some(Ok(Attribute::Username(s) | Attribute::Realm(s) | Attribute::Nonce(s))) => {
-                Some(s.to_owned())
-            }
-            _ => None,
-        };
-        let seen = Seen {
-            method: msg.method(),
-            authenticated: msg.has_integrity(),
-            username: text(attr_type::USERNAME),
-            lifetime: match msg.decode(attr_type::LIFETIME) {
-                Some(Ok(Attribute::Lifetime(l))) => Some(l),
-                _ => None,
-            },
-            peer: match msg.decode(attr_type::XOR_PEER_ADDRESS) {
-                Some(Ok(Attribute::XorPeerAddress(a))) => Some(a),
-                _ => None,
-            },
-            channel: match msg.decode(attr_type::CHANNEL_NUMBER) {
-                Some(Ok(Attribute::ChannelNumber(n))) => Some(n),
-                _ => None,
-            },
-            transport: match msg.decode(attr_type::REQUESTED_TRANSPORT) {
-                Some(Ok(Attribute::RequestedTransport(t))) => Some(t),
-                _ => None,
-            },
-            at: now,
-        };
-        self.seen.push(seen.clone());
-        if self.silent {
-            return Vec::new();
-        }
-        let m = msg.method();
-        if m == method::ALLOCATE {
-            if let Some(alt) = self.always_redirect.or(self.alternate.take()) {
-                return vec![self.error(&msg, 300, Some(alt), false)];
-            }
-        }
-        if !msg.has_integrity() {
-            return vec![self.error(&msg, 401, None, false)];
-        }
-        let key = self.key();
-        if seen.username.as_deref() != Some(USER)
-            || text(attr_type::REALM).as_deref() != Some(REALM)
-            || msg.verify_integrity(&key).is_err()
-        {
-            return vec![self.error(&msg, 401, None, false)];
-        }
-        if self.stale_once {
-            self.stale_once = false;
-            self.nonce_gen += 1;
-            self.nonce = format!("nonce-{}", self.nonce_gen);
-            return vec![self.error(&msg, 438, None, false)];
-        }
-        if text(attr_type::NONCE).as_deref() != Some(self.nonce.as_str()) {
-            return vec![self.error(&msg, 438, None, false)];
-        }
-        let resp = match m {
-            method::ALLOCATE => {
-                let lifetime = seen.lifetime.unwrap_or(600).min(self.grant_lifetime);
-                self.success(
-                    &msg,
-                    &[
-                        Attribute::XorRelayedAddress(self.relayed),
-                        Attribute::XorMappedAddress(from),
-                        Attribute::Lifetime(lifetime),
-                    ],
-                )
-            }
-            method::REFRESH => {
-                let lifetime = seen.lifetime.unwrap_or(600).min(self.grant_lifetime);
-                self.success(&msg, &[Attribute::Lifetime(lifetime)])
-            }
-            method::CREATE_PERMISSION => {
-                if self.forbid_permissions {
-                    self.error(&msg, 403, None, true)
-                } else {
-                    self.success(&msg, &[])
-                }
-            }
-            method::CHANNEL_BIND => {
-                if let (Some(n), Some(p)) = (seen.channel, seen.peer) {
-                    self.channels.insert(n, p);
-                }
-                self.success(&msg, &[])
-            }
-            _ => self.error(&msg, 400, None, true),
-        };
-        self.last_response = Some(resp.clone());
-        vec![resp]
-    }
-
-    fn success(&self, req: &Message<'_>, attrs: &[Attribute<'_>]) -> Vec<u8> {
-        let typ = MessageType::new(req.method(), Class::SuccessResponse);
-        let mut buf = vec![0u8; 512];
-        let mut b = MessageBuilder::new(&mut buf, typ, req.transaction_id()).unwrap();
-        for a in attrs {
-            b.add(a).unwrap();
-        }
-        b.message_integrity(&self.key()).unwrap();
-        b.finish().to_vec()
-    }
-
-    fn error(
-        &self,
-        req: &Message<'_>,
-        code: u16,
-        alternate: Option<SocketAddr>,
-        integrity: bool,
-    ) -> Vec<u8> {
-        let typ = MessageType::new(req.method(), Class::ErrorResponse);
-        let mut buf = vec![0u8; 512];
-        let mut b = MessageBuilder::new(&mut buf, typ, req.transaction_id()).unwrap();
-        b.add(&Attribute::ErrorCode { code, reason: "x" }).unwrap();
-        if let Some(alt) = alternate {
-            b.add(&Attribute::AlternateServer(alt)).unwrap();
-        }
-        if code == 401 || code == 438 {
-            b.add(&Attribute::Realm(REALM)).unwrap();
-            b.add(&Attribute::Nonce(&self.nonce)).unwrap();
-        }
-        if integrity {
-            b.message_integrity(&self.key()).unwrap();
-        }
-        b.finish().to_vec()
-    }
-
-    fn data_indication(&self, peer: SocketAddr, data: &[u8]) -> Vec<u8> {
-        let typ = MessageType::new(method::DATA, Class::Indication);
-        let mut buf = vec![0u8; 128 + data.len()];
-        let mut b = MessageBuilder::new(&mut buf, typ, &[7; 12]).unwrap();
-        b.add(&Attribute::XorPeerAddress(peer)).unwrap();
-        b.add(&Attribute::Data(data)).unwrap();
-        b.finish().to_vec()
-    }
-}
-
-fn addr_with_ip(a: SocketAddr, port: u16) -> SocketAddr {
-    SocketAddr::new(a.ip(), port)
 }
 
 /// Client, servers and the virtual clock.

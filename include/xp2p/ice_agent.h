@@ -84,7 +84,8 @@ void xIceAgentDestroy(xIceAgent agent);
 
 /*
  Gathers: binds one UDP socket per usable local address, reports each as
- a host candidate, asks the STUN server(s) for server-reflexive ones.
+ a host candidate, asks the STUN server(s) for server-reflexive ones and
+ the TURN server (with both credentials) for a relayed one.
  Host candidates are available at once (`xIceAgentGetLocalCandidates`,
  offers); the callbacks follow on the loop. InvalidArg for a bad handle,
  InvalidState when already gathered, SysError when no socket binds.

@@ -312,6 +312,17 @@ impl IoThread {
 
     fn remove(&mut self, id: EndpointId) {
         if let Some(mut reg) = self.endpoints.remove(&id) {
+            // Last words (a TURN deallocation, say): sent once, best effort.
+            let mut ep = reg.endpoint.lock();
+            for _ in 0..MAX_SENDS_PER_TURN {
+                let Some(t) = reg.pending.take().or_else(|| ep.poll_transmit()) else {
+                    break;
+                };
+                if let Some(s) = reg.sockets.iter().find(|s| s.local == t.local) {
+                    let _ = s.sock.send_to(&t.data, t.dest);
+                }
+            }
+            drop(ep);
             for s in reg.sockets.iter_mut() {
                 let _ = self.poll.registry().deregister(&mut s.sock);
                 self.tokens.remove(&s.token);

@@ -109,6 +109,8 @@ struct AgentObject {
     io_id: Mutex<Option<EndpointId>>,
     enable_ipv6: bool,
     stun_server: Option<String>,
+    /// `turn_server` with both credentials; `None` without TURN.
+    turn: Option<resolve::TurnSetting>,
     ufrag: CString,
     pwd: CString,
     /// Storage behind `xIceAgentGetLocalCandidates`; capacity fixed at
@@ -260,7 +262,10 @@ impl AgentEndpoint {
 impl Endpoint for AgentEndpoint {
     fn handle_datagram(&mut self, now: Instant, local: SocketAddr, from: SocketAddr, data: &[u8]) {
         let h = self.handle;
-        match self.agent.handle_datagram(now, local, from, data) {
+        // Relayed datagrams: the payload inside, from the peer.
+        let input = self.agent.handle_datagram_payload(now, local, from, data);
+        let (data, from) = (input.payload, input.from);
+        match input.received {
             Received::Data => {
                 let cb = self.callbacks;
                 if let Some(f) = cb.on_data {
@@ -336,7 +341,8 @@ impl Endpoint for AgentEndpoint {
                 IceEvent::SelectedPair { .. }
                 | IceEvent::RoleChanged(_)
                 | IceEvent::ConsentStale
-                | IceEvent::ConsentRestored => {}
+                | IceEvent::ConsentRestored
+                | IceEvent::RelayFailed { .. } => {}
             }
         }
     }
@@ -356,6 +362,14 @@ unsafe fn dup_str(p: *const c_char) -> Option<String> {
         .and_then(|b| std::str::from_utf8(b).ok())
         .filter(|s| !s.is_empty())
         .map(str::to_owned)
+}
+
+/// Borrows an optional C string.
+///
+/// # Safety
+/// A non-NULL `p` must be a NUL-terminated string that outlives the use.
+unsafe fn text<'a>(p: *const c_char) -> Option<&'a str> {
+    cstr_bytes(p).and_then(|b| std::str::from_utf8(b).ok())
 }
 
 /// The errno of an ICE error.
@@ -446,6 +460,11 @@ pub unsafe extern "C" fn xIceAgentCreate(lp: xEventLoop, conf: *const xIceConf) 
             io_id: Mutex::new(None),
             enable_ipv6: conf.enable_ipv6,
             stun_server: dup_str(conf.stun_server),
+            turn: resolve::TurnSetting::from_conf(
+                text(conf.turn_server),
+                text(conf.turn_username),
+                text(conf.turn_password),
+            ),
             ufrag,
             pwd,
             local_c: Mutex::new(CandidateView(Vec::with_capacity(MAX_C_CANDIDATES))),
@@ -466,18 +485,21 @@ pub unsafe extern "C" fn xIceAgentDestroy(agent: xIceAgent) {
         let Some(obj) = AGENTS.remove(agent) else {
             return;
         };
+        // Closing first queues the TURN deallocation, which the I/O thread
+        // sends before the sockets close.
+        obj.endpoint.lock().agent.close();
         if let Some(id) = obj.io_id.lock().take() {
             io::unregister(id);
         }
         let mdns = obj.endpoint.lock().mdns.clone();
         mdns.stop();
-        obj.endpoint.lock().agent.close();
         obj.queue.detach();
     })
 }
 
 /// Gathers: binds one UDP socket per usable local address, reports each as
-/// a host candidate, asks the STUN server(s) for server-reflexive ones.
+/// a host candidate, asks the STUN server(s) for server-reflexive ones and
+/// the TURN server (with both credentials) for a relayed one.
 /// Host candidates are available at once (`xIceAgentGetLocalCandidates`,
 /// offers); the callbacks follow on the loop. InvalidArg for a bad handle,
 /// InvalidState when already gathered, SysError when no socket binds.
@@ -501,6 +523,9 @@ pub unsafe extern "C" fn xIceAgentGather(agent: xIceAgent) -> xErrno {
             }
             if obj.stun_server.is_some() {
                 ep.agent.expect_stun_servers();
+            }
+            if obj.turn.is_some() {
+                ep.agent.expect_turn_servers(1);
             }
             if let Err(e) = ep.agent.gather(now) {
                 return errno(e);
@@ -526,6 +551,13 @@ pub unsafe extern "C" fn xIceAgentGather(agent: xIceAgent) -> xErrno {
                         .lock()
                         .agent
                         .add_stun_servers(clock::now(), &servers);
+                    io::kick(id);
+                });
+            }
+            if let Some(turn) = obj.turn.clone() {
+                let endpoint = obj.endpoint.clone();
+                turn.resolve_in_background(move |r| {
+                    endpoint.lock().agent.turn_server_resolved(clock::now(), r);
                     io::kick(id);
                 });
             }

@@ -116,6 +116,7 @@ struct PcObject {
     stun_server: Option<String>,
     /// Resolves the peer's `.local` candidates; started on the first one.
     mdns: Arc<MdnsLookups>,
+    turn: Option<resolve::TurnSetting>,
 }
 
 static PCS: Registry<PcObject> = Registry::new();
@@ -373,6 +374,9 @@ impl PcObject {
         if self.stun_server.is_some() {
             ep.pc.expect_stun_servers();
         }
+        if self.turn.is_some() {
+            ep.pc.expect_turn_servers(1);
+        }
         ep.pc
             .gather(clock::now())
             .map_err(|_| xErrno_InvalidState)?;
@@ -386,6 +390,14 @@ impl PcObject {
             resolve::stun_servers_in_background(list, move |servers| {
                 let mut ep = endpoint.lock();
                 ep.pc.add_stun_servers(clock::now(), &servers);
+                ep.kick();
+            });
+        }
+        if let Some(turn) = self.turn.clone() {
+            let endpoint = self.endpoint.clone();
+            turn.resolve_in_background(move |r| {
+                let mut ep = endpoint.lock();
+                ep.pc.turn_server_resolved(clock::now(), r);
                 ep.kick();
             });
         }
@@ -485,6 +497,11 @@ pub unsafe extern "C" fn xPeerConnectionCreate(
             enable_ipv6: conf.enable_ipv6,
             stun_server,
             mdns,
+            turn: resolve::TurnSetting::from_conf(
+                text_of(conf.turn_server),
+                text_of(conf.turn_username),
+                text_of(conf.turn_password),
+            ),
         }));
         endpoint.lock().handle = handle as usize;
         handle

@@ -165,6 +165,9 @@ impl PeerConnection {
         ice_cfg
             .stun_servers
             .extend(cfg.stun_servers.iter().copied());
+        ice_cfg
+            .turn_servers
+            .extend(cfg.turn_servers.iter().cloned());
         if ice_cfg.rng_seed.is_none() {
             ice_cfg.rng_seed = cfg.rng_seed;
         }
@@ -286,6 +289,26 @@ impl PeerConnection {
             return;
         }
         self.ice.add_stun_servers(now, servers);
+        self.process(now);
+    }
+
+    /// Announces TURN servers still being resolved (see
+    /// [`IceAgent::expect_turn_servers`]).
+    pub fn expect_turn_servers(&mut self, n: usize) {
+        self.ice.expect_turn_servers(n);
+    }
+
+    /// The outcome of resolving an announced TURN server (see
+    /// [`IceAgent::turn_server_resolved`]).
+    pub fn turn_server_resolved(
+        &mut self,
+        now: Instant,
+        r: Result<crate::turn::client::TurnConfig, crate::ice::agent::RelayFailure>,
+    ) {
+        if self.state == PeerState::Closed {
+            return;
+        }
+        self.ice.turn_server_resolved(now, r);
         self.process(now);
     }
 
@@ -553,7 +576,10 @@ impl PeerConnection {
             return;
         }
         self.clock = self.clock.max(now);
-        match self.ice.handle_datagram(now, local, from, data) {
+        // A relayed datagram's payload is inside the TURN framing.
+        let input = self.ice.handle_datagram_payload(now, local, from, data);
+        let data = input.payload;
+        match input.received {
             Received::Dtls => match self.dtls.as_mut() {
                 Some(dtls) => dtls.handle_datagram(now, data),
                 None if self.early_dtls.len() < MAX_EARLY_DTLS => {
@@ -768,7 +794,9 @@ impl PeerConnection {
                     self.set_state(PeerState::Connected);
                 }
             }
-            IceEvent::SelectedPair { .. } | IceEvent::RoleChanged(_) => {}
+            IceEvent::SelectedPair { .. }
+            | IceEvent::RoleChanged(_)
+            | IceEvent::RelayFailed { .. } => {}
         }
     }
 

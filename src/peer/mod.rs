@@ -39,6 +39,7 @@ use crate::ice::agent::AgentConfig;
 use crate::ice::IceError;
 use crate::sctp::SctpError;
 use crate::sdp::SdpError;
+use crate::turn::client::TurnConfig;
 
 /// The SCTP port used when the configuration or the remote SDP gives none.
 pub const DEFAULT_SCTP_PORT: u16 = crate::sctp::DEFAULT_PORT;
@@ -54,6 +55,9 @@ pub const MID: &str = "0";
 pub struct PeerConfig {
     /// STUN servers (already resolved), added to `ice.stun_servers`.
     pub stun_servers: Vec<SocketAddr>,
+    /// TURN servers (already resolved), added to `ice.turn_servers`: each
+    /// gives a relayed candidate.
+    pub turn_servers: Vec<TurnConfig>,
     /// Our SCTP port (`a=sctp-port`); 0 means 5000.
     pub sctp_port: u16,
     /// The `a=max-message-size` we advertise and accept; 0 means the
@@ -75,6 +79,7 @@ impl Default for PeerConfig {
     fn default() -> Self {
         PeerConfig {
             stun_servers: Vec::new(),
+            turn_servers: Vec::new(),
             sctp_port: DEFAULT_SCTP_PORT,
             max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
             rng_seed: None,

@@ -167,6 +167,18 @@ pub enum TurnEvent {
     Deallocated,
 }
 
+/// What [`TurnClient::handle_input`] made of a datagram.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TurnInput<'a> {
+    /// Not from the server, or not TURN traffic of this client: the caller
+    /// passes it on.
+    NotMine,
+    /// The client's (a response, or relayed data it dropped and counted).
+    Consumed,
+    /// A payload `peer` sent to the relayed address.
+    Data { peer: SocketAddr, data: &'a [u8] },
+}
+
 /// Counters. Dropped input never becomes an error.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct TurnStats {
@@ -541,6 +553,56 @@ impl TurnClient {
                 true
             }
             _ => false,
+        }
+    }
+
+    /// Like [`TurnClient::handle_datagram`], but a relayed payload is
+    /// handed back borrowed from `data` instead of being queued for
+    /// [`TurnClient::recv`] (no copy, no [`TurnEvent::Data`]): the ICE agent
+    /// feeds it on as if it had arrived on the relayed address.
+    pub fn handle_input<'a>(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        data: &'a [u8],
+    ) -> TurnInput<'a> {
+        if from != self.server || data.is_empty() {
+            return TurnInput::NotMine;
+        }
+        if is_channel_data(data[0]) {
+            return match self.channel_payload(data) {
+                Some((peer, data)) => {
+                    self.stats.data_received += 1;
+                    TurnInput::Data { peer, data }
+                }
+                None => TurnInput::Consumed,
+            };
+        }
+        let msg = match Message::parse(data) {
+            Ok(m) => m,
+            Err(_) => {
+                self.stats.malformed += 1;
+                return TurnInput::NotMine;
+            }
+        };
+        match msg.class() {
+            Class::SuccessResponse | Class::ErrorResponse => {
+                if self.handle_response(now, &msg) {
+                    TurnInput::Consumed
+                } else {
+                    TurnInput::NotMine
+                }
+            }
+            Class::Indication if msg.method() == method::DATA => {
+                match self.indication_payload(&msg) {
+                    Some((peer, data)) => {
+                        self.stats.data_received += 1;
+                        TurnInput::Data { peer, data }
+                    }
+                    None => TurnInput::Consumed,
+                }
+            }
+            _ => TurnInput::NotMine,
         }
     }
 
@@ -1003,31 +1065,51 @@ impl TurnClient {
     }
 
     fn handle_data_indication(&mut self, msg: &Message<'_>) {
+        if let Some((peer, data)) = self.indication_payload(msg) {
+            self.deliver(peer, data);
+        }
+    }
+
+    /// The peer and payload of a Data indication from a permitted peer;
+    /// anything else is counted and `None`.
+    fn indication_payload<'a>(&mut self, msg: &Message<'a>) -> Option<(SocketAddr, &'a [u8])> {
         let peer = match msg.decode(attr_type::XOR_PEER_ADDRESS) {
             Some(Ok(Attribute::XorPeerAddress(a))) => a,
             _ => {
                 self.stats.malformed += 1;
-                return;
+                return None;
             }
         };
         let data = match msg.decode(attr_type::DATA) {
             Some(Ok(Attribute::Data(d))) => d,
             _ => {
                 self.stats.malformed += 1;
-                return;
+                return None;
             }
         };
         if self.state != TurnState::Allocated || !self.has_permission(peer.ip()) {
             self.stats.unknown_peer += 1;
-            return;
+            return None;
         }
-        self.deliver(peer, data);
+        Some((peer, data))
     }
 
     fn handle_channel_data(&mut self, data: &[u8]) -> bool {
+        match self.channel_payload(data) {
+            Some((peer, payload)) => {
+                self.deliver(peer, payload);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The peer and payload of ChannelData on a bound channel; anything
+    /// else is counted and `None`.
+    fn channel_payload<'a>(&mut self, data: &'a [u8]) -> Option<(SocketAddr, &'a [u8])> {
         let Ok(cd) = ChannelData::decode(data) else {
             self.stats.malformed += 1;
-            return false;
+            return None;
         };
         let peer = self
             .channels
@@ -1035,13 +1117,10 @@ impl TurnClient {
             .find(|c| c.number == cd.channel)
             .map(|c| c.peer);
         match peer {
-            Some(peer) if self.state == TurnState::Allocated => {
-                self.deliver(peer, cd.data);
-                true
-            }
+            Some(peer) if self.state == TurnState::Allocated => Some((peer, cd.data)),
             _ => {
                 self.stats.unknown_peer += 1;
-                false
+                None
             }
         }
     }

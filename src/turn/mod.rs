@@ -5,6 +5,7 @@ pub mod channel;
 pub mod client;
 pub mod stream;
 pub mod tls;
+pub mod uri;
 
 pub use channel::{ChannelData, CHANNEL_HEADER_SIZE, CHANNEL_MAX, CHANNEL_MIN};
 

@@ -87,8 +87,9 @@ impl IceNode {
 
 impl Endpoint for IceNode {
     fn handle_datagram(&mut self, now: Instant, local: SocketAddr, from: SocketAddr, data: &[u8]) {
-        match self.agent.handle_datagram(now, local, from, data) {
-            Received::Data => self.data.push(data.to_vec()),
+        let input = self.agent.handle_datagram_payload(now, local, from, data);
+        match input.received {
+            Received::Data => self.data.push(input.payload.to_vec()),
             Received::Dtls => self.dtls += 1,
             Received::Dropped => self.dropped += 1,
             Received::Consumed | Received::ChannelData => {}
@@ -138,11 +139,22 @@ pub fn give_credentials(net: &mut Network, from: NodeId, to: NodeId) {
 /// Signals the candidates `from` reported since the last call to `to`
 /// (and end-of-candidates once its gathering completed, if `eoc`).
 pub fn signal(net: &mut Network, from: NodeId, to: NodeId, eoc: bool) {
+    signal_where(net, from, to, eoc, |_| true);
+}
+
+/// [`signal`], passing on only the candidates `keep` accepts.
+pub fn signal_where(
+    net: &mut Network,
+    from: NodeId,
+    to: NodeId,
+    eoc: bool,
+    keep: impl Fn(&Candidate) -> bool,
+) {
     let now = net.now();
     net.node::<IceNode>(from).drain(now);
     let (cands, complete) = net.node::<IceNode>(from).take_signals();
     let target = net.node::<IceNode>(to);
-    for c in cands {
+    for c in cands.into_iter().filter(|c| keep(c)) {
         target
             .agent
             .add_remote_candidate(now, c)

@@ -9,6 +9,8 @@
 //!   (handle_datagram / handle_timeout / poll_transmit / poll_timeout).
 //! * [`stun_server::StunServer`]: answers Binding requests with
 //!   XOR-MAPPED-ADDRESS.
+//! * [`turn_server::TurnServer`]: a TURN server with long-term
+//!   credentials that really relays (shared with the TURN client tests).
 //! * [`ice_node::IceNode`]: an ICE agent as an endpoint, logging its events
 //!   and the application datagrams it received.
 
@@ -17,7 +19,9 @@
 pub mod ice_node;
 pub mod net;
 pub mod stun_server;
+pub mod turn_server;
 
 pub use ice_node::IceNode;
 pub use net::{Datagram, Endpoint, Filtering, LinkConfig, Network, NodeId, Realm};
 pub use stun_server::StunServer;
+pub use turn_server::TurnServer;

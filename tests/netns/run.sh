@@ -3,7 +3,8 @@
 #   link     two namespaces, one veth pair
 #   nat      two clients behind two masquerading NATs, coturn as STUN server
 #   consent  the path dies after the transfer: Failed within 30 s
-# Usage: tests/netns/run.sh [SCENARIO...]   (default: all three)
+#   turn     two clients behind two symmetric NATs: only a TURN relay works
+# Usage: tests/netns/run.sh [SCENARIO...]   (default: all four)
 #
 # Uses the installed package in build/prefix when there is one, otherwise
 # builds and installs it (the cmake steps of scripts/c-tests.sh); then builds
@@ -19,7 +20,7 @@ root=$(cd "$here/../.." && pwd)
 build=${XP2P_BUILD_DIR:-$root/build}
 prefix=${XP2P_PREFIX:-$build/prefix}
 scenarios=("$@")
-[ ${#scenarios[@]} -gt 0 ] || scenarios=(link nat consent)
+[ ${#scenarios[@]} -gt 0 ] || scenarios=(link nat consent turn)
 
 summary() {
   echo "$1 passed, $2 failed"

@@ -9,7 +9,11 @@
 //! What it does:
 //!
 //! * **Gathering**: host candidates for the driver's bases, server-reflexive
-//!   ones from a Binding request to every STUN server of the same family.
+//!   ones from a Binding request to every STUN server of the same family,
+//!   relayed ones from a TURN allocation on every TURN server (details in
+//!   the `relay` submodule). A relay is a base of its own: it is paired,
+//!   checked, nominated and selected like a host candidate, with its
+//!   traffic wrapped for the TURN server.
 //! * **Connectivity checks** (RFC 8445 §6–7): a checklist of pairs ordered
 //!   by priority, frozen/waiting/in-progress/succeeded/failed with
 //!   foundation unfreezing, a triggered-check queue, one new STUN
@@ -57,6 +61,7 @@
 mod checklist;
 mod consent;
 mod gather;
+mod relay;
 mod stun_io;
 
 use std::collections::VecDeque;
@@ -73,7 +78,12 @@ use crate::stun::{Class, Message, TransactionId};
 use checklist::{CheckTxn, Checklist, Pair};
 use consent::Consent;
 use gather::{GatherTxn, Gatherer, Phase};
+use relay::{Relay, RelayPhase};
 use stun_io::{CheckParams, Demux, PeerRole, Refused};
+
+pub use relay::RelayFailure;
+
+use crate::turn::client::{TurnClient, TurnConfig, TurnEvent, TurnInput};
 
 /// Most datagrams queued for the driver; [`IceAgent::send`] reports
 /// [`IceError::WouldBlock`] beyond it (back-pressure, never silent loss).
@@ -139,6 +149,9 @@ pub struct AgentConfig {
     pub role: Role,
     /// STUN servers for server-reflexive candidates (already resolved).
     pub stun_servers: Vec<SocketAddr>,
+    /// TURN servers for relayed candidates (already resolved), each
+    /// reached from the first host base of its address family.
+    pub turn_servers: Vec<TurnConfig>,
     /// Seed of the agent's RNG (tie-breaker, credentials, transaction ids,
     /// consent jitter); `None` seeds from OS entropy.
     pub rng_seed: Option<u64>,
@@ -184,6 +197,7 @@ impl Default for AgentConfig {
         AgentConfig {
             role: Role::Controlling,
             stun_servers: Vec::new(),
+            turn_servers: Vec::new(),
             rng_seed: None,
             ufrag: None,
             pwd: None,
@@ -227,6 +241,18 @@ pub enum Received {
     Dropped,
 }
 
+/// What [`IceAgent::handle_datagram_payload`] made of a datagram, with
+/// where its payload came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Incoming<'a> {
+    pub received: Received,
+    /// The datagram itself, or what a TURN server relayed inside it.
+    pub payload: &'a [u8],
+    /// The sender: the datagram's source, or the peer that sent the
+    /// relayed payload to the relayed address.
+    pub from: SocketAddr,
+}
+
 /// What the agent reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IceEvent {
@@ -246,6 +272,13 @@ pub enum IceEvent {
     ConsentStale,
     /// Answers resumed after [`IceEvent::ConsentStale`].
     ConsentRestored,
+    /// A relayed candidate could not be gathered (or its allocation was
+    /// lost); the other candidates carry on. `server` is the TURN server,
+    /// when known.
+    RelayFailed {
+        server: Option<SocketAddr>,
+        reason: RelayFailure,
+    },
 }
 
 /// Counters, for tests and diagnostics.
@@ -283,6 +316,8 @@ pub struct AgentStats {
     pub pairs_dropped: u64,
     pub data_sent: u64,
     pub data_received: u64,
+    /// Relayed candidates that could not be gathered or were lost.
+    pub relay_failures: u64,
 }
 
 /// The agent's named timers (see [`IceAgent::next_timer`]).
@@ -300,6 +335,8 @@ pub enum Timer {
     ConsentCheck,
     ConsentStale,
     ConsentExpiry,
+    /// A TURN client's retransmission or refresh.
+    Relay,
 }
 
 #[derive(Debug, Clone)]
@@ -357,6 +394,9 @@ pub struct IceAgent {
     events: VecDeque<IceEvent>,
     stats: AgentStats,
     prflx_seq: u32,
+    relays: Vec<Relay>,
+    /// TURN servers still being resolved by the driver.
+    turn_pending: usize,
 }
 
 const ICE_CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -396,6 +436,11 @@ impl IceAgent {
             None => random_ice_string(&mut rng, 24),
         };
         let tie_breaker = rng.gen();
+        let relays = config
+            .turn_servers
+            .iter()
+            .map(|t| Relay::new(TurnClient::new(t.clone()), None))
+            .collect();
         Ok(IceAgent {
             role: config.role,
             cfg: config,
@@ -424,6 +469,8 @@ impl IceAgent {
             events: VecDeque::new(),
             stats: AgentStats::default(),
             prflx_seq: 0,
+            relays,
+            turn_pending: 0,
         })
     }
 
@@ -448,7 +495,8 @@ impl IceAgent {
         self.stats
     }
 
-    /// Host and server-reflexive local candidates (the ones signalled).
+    /// Host, server-reflexive and relayed local candidates (the ones
+    /// signalled).
     pub fn local_candidates(&self) -> impl Iterator<Item = &Candidate> {
         self.locals
             .iter()
@@ -552,6 +600,9 @@ impl IceAgent {
             self.events.push_back(IceEvent::LocalCandidate(h.cand));
             self.queue_server_requests(h.addr);
         }
+        for ri in 0..self.relays.len() {
+            self.start_relay(now, ri);
+        }
         self.drive(now);
         Ok(())
     }
@@ -585,6 +636,76 @@ impl IceAgent {
         }
         self.dirty = true;
         self.drive(now);
+    }
+
+    /// Announces `n` TURN servers the driver is still resolving: until each
+    /// is delivered ([`IceAgent::add_turn_server`]) or reported
+    /// unavailable ([`IceAgent::turn_server_unavailable`]), or the gather
+    /// timeout passes, gathering does not complete. Call before
+    /// [`IceAgent::gather`].
+    pub fn expect_turn_servers(&mut self, n: usize) {
+        if !self.gather.started() {
+            self.turn_pending += n;
+        }
+    }
+
+    /// Adds a resolved TURN server. `link` is the local address its
+    /// messages go out from and arrive on (a host socket for UDP, a
+    /// stream's local address later); `None` picks the first host base of
+    /// the server's address family. The allocation starts with gathering
+    /// (at once if gathering runs); a server added after gathering
+    /// completed is reported as [`RelayFailure::GatherTimeout`].
+    pub fn add_turn_server(&mut self, now: Instant, cfg: TurnConfig, link: Option<SocketAddr>) {
+        self.touch(now);
+        if self.state == IceState::Closed {
+            return;
+        }
+        self.turn_pending = self.turn_pending.saturating_sub(1);
+        let server = cfg.server;
+        self.relays.push(Relay::new(TurnClient::new(cfg), link));
+        let ri = self.relays.len() - 1;
+        match self.gather.phase {
+            Phase::NotStarted => {}
+            Phase::Running { .. } => self.start_relay(now, ri),
+            Phase::Complete => {
+                self.relays[ri].phase = RelayPhase::Failed;
+                self.report_relay_failure(Some(server), RelayFailure::GatherTimeout);
+            }
+        }
+        self.dirty = true;
+        self.drive(now);
+    }
+
+    /// A TURN server announced with [`IceAgent::expect_turn_servers`] will
+    /// not come (its name did not resolve, its transport is not
+    /// supported…): reported as [`IceEvent::RelayFailed`], and gathering
+    /// no longer waits for it.
+    pub fn turn_server_unavailable(&mut self, now: Instant, reason: RelayFailure) {
+        self.touch(now);
+        if self.state == IceState::Closed {
+            return;
+        }
+        self.turn_pending = self.turn_pending.saturating_sub(1);
+        self.report_relay_failure(None, reason);
+        self.dirty = true;
+        self.drive(now);
+    }
+
+    /// The outcome of resolving a TURN server announced with
+    /// [`IceAgent::expect_turn_servers`]: [`IceAgent::add_turn_server`]
+    /// from the first host base of its family, or
+    /// [`IceAgent::turn_server_unavailable`].
+    pub fn turn_server_resolved(&mut self, now: Instant, r: Result<TurnConfig, RelayFailure>) {
+        match r {
+            Ok(cfg) => self.add_turn_server(now, cfg, None),
+            Err(why) => self.turn_server_unavailable(now, why),
+        }
+    }
+
+    /// The TURN clients of the configured servers (state, relayed address,
+    /// permissions, channels, counters), for diagnostics and tests.
+    pub fn turn_clients(&self) -> impl Iterator<Item = &TurnClient> {
+        self.relays.iter().map(|r| &r.client)
     }
 
     /// Sets the peer's ufrag and password (from its description).
@@ -672,11 +793,9 @@ impl IceAgent {
         if self.transmits.len() >= MAX_QUEUED_TRANSMITS {
             return Err(IceError::WouldBlock);
         }
-        self.transmits.push_back(Transmit {
-            local,
-            dest,
-            data: data.to_vec(),
-        });
+        if !self.push_transmit(local, dest, data) {
+            return Err(IceError::WouldBlock);
+        }
         self.stats.data_sent += 1;
         Ok(())
     }
@@ -696,11 +815,23 @@ impl IceAgent {
         }
         self.list.triggered.clear();
         self.gather.txns.clear();
+        let now = self.last_now;
+        for ri in 0..self.relays.len() {
+            if self.relays[ri].active() {
+                // A Refresh with LIFETIME 0: the one datagram still sent.
+                self.relays[ri].client.close(now);
+                self.relays[ri].phase = RelayPhase::Failed;
+                self.drain_relay(ri);
+            }
+        }
         self.set_state(IceState::Closed);
     }
 
     /// Feeds a datagram that arrived on the socket bound at `local` from
     /// `from`. Never panics; bad input is [`Received::Dropped`] and counted.
+    /// For [`Received::Dtls`] and [`Received::Data`] the payload is `data`
+    /// itself unless it came through a TURN relay: callers that pass
+    /// payloads on use [`IceAgent::handle_datagram_payload`].
     pub fn handle_datagram(
         &mut self,
         now: Instant,
@@ -708,16 +839,76 @@ impl IceAgent {
         from: SocketAddr,
         data: &[u8],
     ) -> Received {
+        self.handle_datagram_payload(now, local, from, data)
+            .received
+    }
+
+    /// [`IceAgent::handle_datagram`], also returning the payload and its
+    /// sender: `data` from `from`, or, for what a TURN server relayed
+    /// (ChannelData or a Data indication from the server on its link), the
+    /// bytes inside from the peer, which are handled as if they had arrived
+    /// on the relayed address.
+    pub fn handle_datagram_payload<'a>(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        from: SocketAddr,
+        data: &'a [u8],
+    ) -> Incoming<'a> {
+        let direct = |received| Incoming {
+            received,
+            payload: data,
+            from,
+        };
         self.touch(now);
         if self.state == IceState::Closed {
             self.stats.dropped_other += 1;
-            return Received::Dropped;
+            return direct(Received::Dropped);
         }
+        if let Some(ri) = self.relays.iter().position(|r| r.is_server(local, from)) {
+            match self.relays[ri].client.handle_input(now, from, data) {
+                TurnInput::NotMine => {}
+                TurnInput::Consumed => {
+                    self.run_relay(now, ri);
+                    self.drive(now);
+                    return direct(Received::Consumed);
+                }
+                TurnInput::Data { peer, data: inner } => {
+                    let r = match self.relays[ri].relayed() {
+                        Some(relayed) => self.receive(now, relayed, peer, inner),
+                        None => {
+                            self.stats.dropped_other += 1;
+                            Received::Dropped
+                        }
+                    };
+                    self.run_relay(now, ri);
+                    self.drive(now);
+                    return Incoming {
+                        received: r,
+                        payload: inner,
+                        from: peer,
+                    };
+                }
+            }
+        }
+        let r = self.receive(now, local, from, data);
+        self.drive(now);
+        direct(r)
+    }
+
+    /// Demultiplexes one datagram (or relayed payload) on base `local`.
+    fn receive(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        from: SocketAddr,
+        data: &[u8],
+    ) -> Received {
         let Some(&first) = data.first() else {
             self.stats.dropped_malformed += 1;
             return Received::Dropped;
         };
-        let r = match stun_io::demux(first) {
+        match stun_io::demux(first) {
             Demux::Stun => self.on_stun(now, local, from, data),
             Demux::ChannelData => Received::ChannelData,
             Demux::Dtls | Demux::Other => {
@@ -731,9 +922,7 @@ impl IceAgent {
                     Received::Data
                 }
             }
-        };
-        self.drive(now);
-        r
+        }
     }
 
     /// Advances the timers to `now`.
@@ -779,6 +968,13 @@ impl IceAgent {
         if self.next_work(None).is_some() {
             consider(Timer::Pacing, Some(pacer_ready.unwrap_or(self.last_now)));
         }
+        let relay = self
+            .relays
+            .iter()
+            .filter(|r| r.active())
+            .filter_map(|r| r.client.poll_timeout())
+            .min();
+        consider(Timer::Relay, relay);
         if self.state == IceState::Failed {
             return best;
         }
@@ -846,8 +1042,15 @@ impl IceAgent {
             .position(|r| r.addr == addr && r.cand.component == COMPONENT)
     }
 
+    /// The local base (host or relayed candidate) at `addr`.
+    fn base_index(&self, addr: SocketAddr) -> Option<usize> {
+        self.locals.iter().position(|l| {
+            matches!(l.cand.kind, CandidateKind::Host | CandidateKind::Relay) && l.addr == addr
+        })
+    }
+
     fn is_authenticated_source(&self, local: SocketAddr, from: SocketAddr) -> bool {
-        self.host_index(local).is_some()
+        self.base_index(local).is_some()
             && self
                 .remote_index(from)
                 .is_some_and(|r| self.remotes[r].authenticated)
@@ -886,14 +1089,18 @@ impl IceAgent {
         }
     }
 
-    /// Pairs local base `l` with remote `r` when they match (host local,
-    /// same component and family) and the pair does not exist yet.
+    /// Pairs local base `l` with remote `r` when they match (host or
+    /// usable relayed local, same component and family) and the pair does
+    /// not exist yet. A relayed local asks its server for a permission for
+    /// the remote's address right away, so the first check can pass.
     fn form_pair(&mut self, l: usize, r: usize) -> Option<usize> {
+        let relay = match self.locals[l].cand.kind {
+            CandidateKind::Host => None,
+            CandidateKind::Relay => Some(self.relay_of_base(self.locals[l].addr)?),
+            _ => return None,
+        };
         let (lc, rc) = (&self.locals[l], &self.remotes[r]);
-        if lc.cand.kind != CandidateKind::Host
-            || lc.cand.component != rc.cand.component
-            || lc.addr.is_ipv4() != rc.addr.is_ipv4()
-        {
+        if lc.cand.component != rc.cand.component || lc.addr.is_ipv4() != rc.addr.is_ipv4() {
             return None;
         }
         if let Some(p) = self.list.find(l, r) {
@@ -901,11 +1108,15 @@ impl IceAgent {
         }
         let priority = self.pair_priority(lc.cand.priority, rc.cand.priority);
         let foundation = format!("{}:{}", lc.cand.foundation, rc.cand.foundation);
+        let raddr = rc.addr;
         let added = self
             .list
             .add(Pair::new(l, r, priority, foundation), self.cfg.max_pairs);
         if added.is_none() {
             self.stats.pairs_dropped += 1;
+        }
+        if let (Some(ri), Some(_)) = (relay, added) {
+            self.relay_permit(ri, raddr);
         }
         self.dirty = true;
         added
@@ -990,7 +1201,7 @@ impl IceAgent {
         bytes: Result<Vec<u8>, crate::stun::StunError>,
     ) {
         if let Ok(data) = bytes {
-            self.transmits.push_back(Transmit { local, dest, data });
+            self.push_transmit(local, dest, &data);
         }
     }
 
@@ -1001,7 +1212,7 @@ impl IceAgent {
         from: SocketAddr,
         msg: &Message<'_>,
     ) -> Received {
-        let Some(li) = self.host_index(local) else {
+        let Some(li) = self.base_index(local) else {
             self.stats.dropped_unknown_source += 1;
             return Received::Dropped;
         };
@@ -1312,6 +1523,7 @@ impl IceAgent {
         self.list.pairs[pi].nominated = true;
         if self.selected != Some(pi) {
             self.selected = Some(pi);
+            self.bind_selected_channel(now);
             if let Some((local, remote)) = self.selected_pair() {
                 self.events
                     .push_back(IceEvent::SelectedPair { local, remote });
@@ -1376,6 +1588,7 @@ impl IceAgent {
             self.set_state(IceState::Checking);
             self.checks_started = Some(now);
         }
+        self.run_relay_timers(now);
         self.run_gather_timers(now);
         if self.state != IceState::Failed {
             self.run_check_timers(now);
@@ -1394,6 +1607,207 @@ impl IceAgent {
         {
             self.set_state(IceState::Completed);
         }
+    }
+
+    /// Queues a datagram from base `local`: from a host socket as it is,
+    /// from a relayed address through its TURN client (a Send indication,
+    /// or ChannelData once a channel is bound). False when the TURN client
+    /// refused it (no permission possible, queue full).
+    fn push_transmit(&mut self, local: SocketAddr, dest: SocketAddr, data: &[u8]) -> bool {
+        let Some(ri) = self.relay_of_base(local) else {
+            self.transmits.push_back(Transmit {
+                local,
+                dest,
+                data: data.to_vec(),
+            });
+            return true;
+        };
+        let now = self.last_now;
+        self.relay_permit(ri, dest);
+        let ok = self.relays[ri].client.send_to(now, dest, data).is_ok();
+        self.drain_relay(ri);
+        ok
+    }
+
+    /// The usable relay whose relayed address is `addr`.
+    fn relay_of_base(&self, addr: SocketAddr) -> Option<usize> {
+        self.relays.iter().position(|r| r.relayed() == Some(addr))
+    }
+
+    /// Makes sure relay `ri` has (asked for) a permission for `peer`.
+    fn relay_permit(&mut self, ri: usize, peer: SocketAddr) {
+        let now = self.last_now;
+        let c = &mut self.relays[ri].client;
+        if !c.has_permission(peer.ip()) {
+            // The only refusal is the 16-permission table being full; the
+            // checks through this relay to that peer then fail.
+            let _ = c.create_permission(now, peer.ip());
+            self.drain_relay(ri);
+        }
+    }
+
+    /// When the selected pair's local is relayed, binds a channel to its
+    /// remote so data goes as ChannelData (4 bytes of overhead instead of
+    /// 36); Send indications carry it until the bind succeeds.
+    fn bind_selected_channel(&mut self, now: Instant) {
+        let Some((local, remote)) = self.selected_pair() else {
+            return;
+        };
+        let Some(ri) = self.relay_of_base(local) else {
+            return;
+        };
+        let c = &mut self.relays[ri].client;
+        if c.channel_for(remote).is_none() {
+            // Refused only when the channel table is full: Send
+            // indications keep carrying the data.
+            let _ = c.bind_channel(now, remote);
+            self.drain_relay(ri);
+        }
+    }
+
+    /// Moves what relay `ri`'s TURN client wants sent onto its link.
+    fn drain_relay(&mut self, ri: usize) {
+        let r = &mut self.relays[ri];
+        let Some(link) = r.link else {
+            while r.client.poll_transmit().is_some() {}
+            return;
+        };
+        let server = r.client.server();
+        while let Some(data) = r.client.poll_transmit() {
+            self.transmits.push_back(Transmit {
+                local: link,
+                dest: server,
+                data,
+            });
+        }
+    }
+
+    /// Starts relay `ri`'s allocation from its link (by default the first
+    /// host base of the server's family).
+    fn start_relay(&mut self, now: Instant, ri: usize) {
+        if self.relays[ri].phase != RelayPhase::Waiting {
+            return;
+        }
+        let server = self.relays[ri].configured;
+        if self.relays[ri].link.is_none() {
+            self.relays[ri].link = self
+                .locals
+                .iter()
+                .find(|l| {
+                    l.cand.kind == CandidateKind::Host && l.addr.is_ipv4() == server.is_ipv4()
+                })
+                .map(|l| l.addr);
+        }
+        let why = if self.relays[ri].link.is_none() {
+            Some(RelayFailure::NoLink)
+        } else if self.relays[ri].client.allocate(now).is_err() {
+            Some(RelayFailure::Unusable("TURN username too long"))
+        } else {
+            None
+        };
+        match why {
+            Some(why) => {
+                self.relays[ri].phase = RelayPhase::Failed;
+                self.report_relay_failure(Some(server), why);
+            }
+            None => {
+                self.relays[ri].phase = RelayPhase::Allocating;
+                self.drain_relay(ri);
+            }
+        }
+    }
+
+    fn report_relay_failure(&mut self, server: Option<SocketAddr>, reason: RelayFailure) {
+        self.stats.relay_failures += 1;
+        self.events
+            .push_back(IceEvent::RelayFailed { server, reason });
+    }
+
+    fn run_relay_timers(&mut self, now: Instant) {
+        for ri in 0..self.relays.len() {
+            let r = &mut self.relays[ri];
+            if r.active() && r.client.poll_timeout().is_some_and(|t| t <= now) {
+                r.client.handle_timeout(now);
+                self.run_relay(now, ri);
+            }
+        }
+    }
+
+    /// Acts on relay `ri`'s TURN events and sends what it queued.
+    fn run_relay(&mut self, now: Instant, ri: usize) {
+        while let Some(ev) = self.relays[ri].client.poll_event() {
+            match ev {
+                TurnEvent::Allocated {
+                    relayed, mapped, ..
+                } => self.on_relay_allocated(ri, relayed, mapped),
+                TurnEvent::Failed(f) => self.on_relay_failed(now, ri, f),
+                // Permission and channel failures only cost the checks or
+                // the ChannelData framing through them; refreshes, data
+                // (taken through `handle_input`) and deallocation need
+                // nothing here.
+                TurnEvent::PermissionCreated(_)
+                | TurnEvent::PermissionFailed(_)
+                | TurnEvent::ChannelBound { .. }
+                | TurnEvent::ChannelFailed { .. }
+                | TurnEvent::Data { .. }
+                | TurnEvent::Refreshed { .. }
+                | TurnEvent::Deallocated => {}
+            }
+        }
+        self.drain_relay(ri);
+    }
+
+    /// The relayed address is a new local candidate (and base); the
+    /// server-reflexive address the server saw becomes one too.
+    fn on_relay_allocated(&mut self, ri: usize, relayed: SocketAddr, mapped: Option<SocketAddr>) {
+        if self.relays[ri].phase != RelayPhase::Allocating {
+            return;
+        }
+        let link = self.relays[ri].link.unwrap_or(relayed);
+        let server = self.relays[ri].configured;
+        if let Some(m) = mapped {
+            if self.host_index(link).is_some() {
+                self.add_srflx(m, link, server);
+            }
+        }
+        let relays_before = self.relays[..ri]
+            .iter()
+            .filter(|r| r.local.is_some())
+            .count();
+        let pref = 65535u16.saturating_sub(u16::try_from(relays_before).unwrap_or(u16::MAX));
+        let cand = Candidate::relay(relayed, mapped.unwrap_or(link), server, COMPONENT, pref);
+        self.locals.push(LocalCand {
+            cand: cand.clone(),
+            addr: relayed,
+            base: relayed,
+        });
+        let l = self.locals.len() - 1;
+        self.relays[ri].local = Some(l);
+        self.relays[ri].phase = RelayPhase::Ready;
+        self.events.push_back(IceEvent::LocalCandidate(cand));
+        for r in 0..self.remotes.len() {
+            self.form_pair(l, r);
+        }
+        self.dirty = true;
+    }
+
+    /// The allocation failed (or was lost): its pairs fail, the other
+    /// candidates carry on.
+    fn on_relay_failed(&mut self, _now: Instant, ri: usize, why: crate::turn::client::TurnFailure) {
+        let was = self.relays[ri].phase;
+        self.relays[ri].phase = RelayPhase::Failed;
+        if let Some(l) = self.relays[ri].local {
+            for pi in 0..self.list.pairs.len() {
+                if self.list.pairs[pi].local == l && self.list.pairs[pi].is_pending() {
+                    self.fail_pair(pi);
+                }
+            }
+        }
+        if was != RelayPhase::Failed {
+            let server = Some(self.relays[ri].configured);
+            self.report_relay_failure(server, RelayFailure::Turn(why));
+        }
+        self.dirty = true;
     }
 
     fn host_index_any(&self) -> bool {
@@ -1433,13 +1847,34 @@ impl IceAgent {
                 }
             }
         }
-        if self.gather.txns.is_empty() && !self.gather.servers_pending {
+        if now >= deadline {
+            self.turn_pending = 0;
+            for ri in 0..self.relays.len() {
+                if matches!(
+                    self.relays[ri].phase,
+                    RelayPhase::Waiting | RelayPhase::Allocating
+                ) {
+                    self.relays[ri].client.close(now);
+                    self.drain_relay(ri);
+                    self.relays[ri].phase = RelayPhase::Failed;
+                    let server = Some(self.relays[ri].configured);
+                    self.report_relay_failure(server, RelayFailure::GatherTimeout);
+                }
+            }
+        }
+        let relays_pending = self.turn_pending > 0
+            || self
+                .relays
+                .iter()
+                .any(|r| matches!(r.phase, RelayPhase::Waiting | RelayPhase::Allocating));
+        if self.gather.txns.is_empty() && !self.gather.servers_pending && !relays_pending {
             self.gather.phase = Phase::Complete;
             self.events.push_back(IceEvent::GatheringComplete);
         }
     }
 
     fn run_check_timers(&mut self, now: Instant) {
+        let mut resend = Vec::new();
         for pi in 0..self.list.pairs.len() {
             loop {
                 let p = &mut self.list.pairs[pi];
@@ -1452,7 +1887,7 @@ impl IceAgent {
                             dest: self.remotes[p.remote].addr,
                             data: c.bytes.clone(),
                         };
-                        self.transmits.push_back(tx);
+                        resend.push(tx);
                         self.stats.retransmits += 1;
                     }
                     TimerAction::TimedOut => {
@@ -1461,6 +1896,9 @@ impl IceAgent {
                     }
                 }
             }
+        }
+        for tx in resend {
+            self.push_transmit(tx.local, tx.dest, &tx.data);
         }
     }
 
@@ -1667,7 +2105,7 @@ impl IceAgent {
             role: self.role,
             priority,
         });
-        self.transmits.push_back(tx);
+        self.push_transmit(tx.local, tx.dest, &tx.data);
         self.last_new_txn = Some(now);
         self.stats.checks_sent += 1;
     }
@@ -1685,11 +2123,7 @@ impl IceAgent {
         if let Some(c) = &mut self.consent {
             c.on_sent(now, id, next);
         }
-        self.transmits.push_back(Transmit {
-            local,
-            dest,
-            data: bytes,
-        });
+        self.push_transmit(local, dest, &bytes);
         self.last_new_txn = Some(now);
         self.stats.consent_checks_sent += 1;
     }

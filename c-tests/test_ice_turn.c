@@ -1,0 +1,615 @@
+/* Relayed candidates against a real TURN server: coturn, started here on
+ * loopback with long-term credentials and short allocation lifetimes (so
+ * the allocations are refreshed every few seconds, with stale nonces).
+ *
+ *  - two ICE agents that only learn each other's relayed candidates
+ *    connect through coturn and exchange 1000 datagrams each way, none
+ *    lost; every datagram each side sends goes to an address of coturn;
+ *  - the relayed path keeps working over several allocation refreshes;
+ *  - two PeerConnections with relay-only candidates exchange data-channel
+ *    messages through coturn;
+ *  - a wrong password, a closed port and a server that stops answering
+ *    cost only the relayed candidate: end-of-candidates still comes (at
+ *    once after the 401, at the 5 s gather timeout otherwise) and the host
+ *    candidates connect. */
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <unistd.h>
+
+#include <xbase/event.h>
+#include <xbase/time.h>
+#include <xp2p/ice_agent.h>
+#include <xp2p/peer_connection.h>
+#include <xp2p/stun_msg.h>
+
+#include "check.h"
+
+#define USER "xp2p"
+#define PASS "relay-secret"
+#define MARK 200
+#define COUNT 1000
+
+/* ---- coturn --------------------------------------------------------------- */
+
+typedef struct Coturn {
+  pid_t pid;
+  int port;
+  char logfile[64];
+  char db[64];
+} Coturn;
+
+/* True once something answers a Binding request on 127.0.0.1:port. */
+static int stun_answers(int port) {
+  uint8_t req[20] = {0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xA4, 0x42, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
+  uint8_t buf[512];
+  struct sockaddr_in to;
+  struct timeval tv = {0, 100000};
+  int fd = socket(AF_INET, SOCK_DGRAM, 0), ok = 0;
+  memset(&to, 0, sizeof to);
+  to.sin_family = AF_INET;
+  to.sin_port = htons((uint16_t)port);
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  sendto(fd, req, sizeof req, 0, (struct sockaddr *)&to, sizeof to);
+  ok = recv(fd, buf, sizeof buf, 0) >= 20 && xStunMsgIsStun(buf, 20);
+  close(fd);
+  return ok;
+}
+
+/* A free UDP port on loopback (bound and released). */
+static int free_udp_port(void) {
+  struct sockaddr_in sa;
+  socklen_t len = sizeof sa;
+  int fd = socket(AF_INET, SOCK_DGRAM, 0), port;
+  memset(&sa, 0, sizeof sa);
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, (struct sockaddr *)&sa, sizeof sa);
+  getsockname(fd, (struct sockaddr *)&sa, &len);
+  port = ntohs(sa.sin_port);
+  close(fd);
+  return port;
+}
+
+/* Starts coturn as a TURN server on 127.0.0.1 with user USER:PASS,
+ * relaying on 127.0.0.1 from `min_port` (100 ports). Returns 0 when it
+ * answers. */
+static int coturn_start(Coturn *c, int min_port) {
+  char port_arg[16], min_arg[16], max_arg[16], log_arg[96], db_arg[96], pid_arg[96];
+  int i, up = 0, logfd, dbfd;
+  c->port = free_udp_port();
+  snprintf(c->logfile, sizeof c->logfile, "/tmp/xp2p-turn-log-XXXXXX");
+  snprintf(c->db, sizeof c->db, "/tmp/xp2p-turn-db-XXXXXX");
+  logfd = mkstemp(c->logfile);
+  dbfd = mkstemp(c->db);
+  if (logfd >= 0) close(logfd);
+  if (dbfd >= 0) close(dbfd);
+  unlink(c->db); /* coturn creates its (empty) user database there */
+  snprintf(port_arg, sizeof port_arg, "%d", c->port);
+  snprintf(min_arg, sizeof min_arg, "%d", min_port);
+  snprintf(max_arg, sizeof max_arg, "%d", min_port + 99);
+  snprintf(log_arg, sizeof log_arg, "--log-file=%s", c->logfile);
+  snprintf(db_arg, sizeof db_arg, "--userdb=%s", c->db);
+  snprintf(pid_arg, sizeof pid_arg, "--pidfile=%s.pid", c->db);
+  c->pid = fork();
+  if (c->pid == 0) {
+    int devnull = open("/dev/null", O_WRONLY);
+    if (devnull >= 0) {
+      dup2(devnull, 1);
+      dup2(devnull, 2);
+    }
+    execlp("turnserver", "turnserver", "-n", "--listening-ip=127.0.0.1", "--relay-ip=127.0.0.1",
+           "--listening-port", port_arg, "--min-port", min_arg, "--max-port", max_arg,
+           "--lt-cred-mech", "--user", USER ":" PASS, "--realm", "xp2p.test",
+           "--allow-loopback-peers", "--max-allocate-lifetime=6", "--stale-nonce=10",
+           "--no-cli", "--no-tls", "--no-dtls", "--no-tcp-relay", "--verbose", log_arg, "--simple-log",
+           "--no-stdout-log", db_arg, pid_arg, (char *)NULL);
+    _exit(127);
+  }
+  for (i = 0; i < 100 && !up; i++) up = stun_answers(c->port);
+  if (!up) fprintf(stderr, "coturn did not start (is it installed? log in %s)\n", c->logfile);
+  return up ? 0 : -1;
+}
+
+/* Lines of `path` containing `what`. */
+static int log_count(const char *path, const char *what) {
+  char line[1024];
+  int n = 0;
+  FILE *f = fopen(path, "r");
+  if (!f) return -1;
+  while (fgets(line, sizeof line, f))
+    if (strstr(line, what)) n++;
+  fclose(f);
+  return n;
+}
+
+static void coturn_stop(Coturn *c) {
+  char pidfile[80];
+  if (c->pid > 0) {
+    kill(c->pid, SIGKILL);
+    waitpid(c->pid, NULL, 0);
+    c->pid = 0;
+  }
+  snprintf(pidfile, sizeof pidfile, "%s.pid", c->db);
+  unlink(pidfile);
+  unlink(c->db);
+  unlink(c->logfile);
+}
+
+/* ---- ICE agents ------------------------------------------------------------ */
+
+typedef struct Peer {
+  const char *name;
+  xIceAgent agent;
+  struct Peer *other;
+  xIceState state;
+  int relay_only;    /* forward only relayed candidates to `other` */
+  int eoc;
+  uint64_t start_ms, eoc_ms;
+  int host, relay, srflx;
+  char relay_line[256];
+  int received, bad, out_of_order;
+  uint32_t next_seq; /* expected from the other side */
+  uint32_t out_seq;  /* next one we send */
+  int send_errors;
+} Peer;
+
+static void on_state(xIceAgent agent, xIceState state, void *arg) {
+  (void)agent;
+  ((Peer *)arg)->state = state;
+}
+
+static void on_candidate(xIceAgent agent, const char *line, void *arg) {
+  Peer *p = (Peer *)arg;
+  (void)agent;
+  if (!line) {
+    if (!p->eoc) p->eoc_ms = xMonoMs() - p->start_ms;
+    p->eoc = 1;
+    return;
+  }
+  if (strstr(line, " typ host")) p->host++;
+  if (strstr(line, " typ srflx")) p->srflx++;
+  if (strstr(line, " typ relay")) {
+    p->relay++;
+    snprintf(p->relay_line, sizeof p->relay_line, "%s", line);
+  }
+  if (p->other && p->other->agent && (!p->relay_only || strstr(line, " typ relay")))
+    CHECK_EQ_INT(xIceAgentAddRemoteCandidate(p->other->agent, line), xErrno_Ok);
+}
+
+static void on_data(xIceAgent agent, const uint8_t *data, size_t len, void *arg) {
+  Peer *p = (Peer *)arg;
+  uint32_t seq;
+  (void)agent;
+  if (len != 100 || data[0] != MARK) {
+    p->bad++;
+    return;
+  }
+  seq = ((uint32_t)data[1] << 24) | ((uint32_t)data[2] << 16) | ((uint32_t)data[3] << 8) | data[4];
+  if (seq != p->next_seq) p->out_of_order++;
+  p->next_seq = seq + 1;
+  p->received++;
+}
+
+static int connected(const Peer *p) {
+  return p->state == xIceState_Connected || p->state == xIceState_Completed;
+}
+
+static void spin_until(xEventLoop loop, int ms, int (*cond)(Peer *, Peer *), Peer *a, Peer *b) {
+  uint64_t end = xMonoMs() + (uint64_t)ms;
+  while (xMonoMs() < end && !cond(a, b)) xEventWait(loop, 5);
+}
+
+static int both_eoc(Peer *a, Peer *b) { return a->eoc && b->eoc; }
+static int both_connected(Peer *a, Peer *b) { return connected(a) && connected(b); }
+
+/* Removes every candidate line that is not a relayed candidate. */
+static void keep_relay_lines(char *sdp) {
+  char *p = sdp;
+  while ((p = strstr(p, "a=candidate:")) != NULL) {
+    size_t len = strcspn(p, "\n");
+    char *relay = strstr(p, " typ relay");
+    if (p[len] == '\n') len++;
+    if (relay && (size_t)(relay - p) < len) {
+      p += len;
+    } else {
+      memmove(p, p + len, strlen(p + len) + 1);
+    }
+  }
+}
+
+/* Every candidate line of `sdp` names `port` on 127.0.0.1 in coturn's
+ * relay range [lo, lo + 100). */
+static int only_relay_addresses(const char *sdp, int lo) {
+  const char *p = sdp;
+  int n = 0;
+  while ((p = strstr(p, "a=candidate:")) != NULL) {
+    char ip[64];
+    int port = 0;
+    const char *q = p;
+    int field;
+    for (field = 0; field < 4 && q; field++) q = strchr(q + 1, ' ');
+    if (!q || sscanf(q + 1, "%63s %d", ip, &port) != 2) return 0;
+    if (strcmp(ip, "127.0.0.1") != 0 || port < lo || port >= lo + 100) return 0;
+    n++;
+    p += 12;
+  }
+  return n > 0;
+}
+
+static xIceAgent make_agent(xEventLoop loop, Peer *p, xIceRole role, const char *turn,
+                            const char *pass) {
+  xIceConf c;
+  memset(&c, 0, sizeof c);
+  c.role = role;
+  c.turn_server = turn;
+  c.turn_username = USER;
+  c.turn_password = pass;
+  c.on_state_change = on_state;
+  c.on_candidate = on_candidate;
+  c.on_data = on_data;
+  c.ctx = p;
+  p->agent = xIceAgentCreate(loop, &c);
+  return p->agent;
+}
+
+/* Creates and gathers two agents, exchanges descriptions (only relayed
+ * candidates when `relay_only`) and waits until both are connected. */
+static int connect_agents(xEventLoop loop, Peer *a, Peer *b, const char *turn, const char *pass,
+                          int relay_only, int relay_lo) {
+  char *offer, *answer;
+  memset(a, 0, sizeof *a);
+  memset(b, 0, sizeof *b);
+  a->name = "a";
+  b->name = "b";
+  a->other = b;
+  b->other = a;
+  a->relay_only = b->relay_only = relay_only;
+  CHECK(make_agent(loop, a, xIceRole_Controlling, turn, pass) != NULL);
+  CHECK(make_agent(loop, b, xIceRole_Controlled, turn, pass) != NULL);
+  if (!a->agent || !b->agent) return 0;
+  a->start_ms = b->start_ms = xMonoMs();
+  CHECK_EQ_INT(xIceAgentGather(a->agent), xErrno_Ok);
+  CHECK_EQ_INT(xIceAgentGather(b->agent), xErrno_Ok);
+  spin_until(loop, 8000, both_eoc, a, b);
+  CHECK(a->eoc && b->eoc);
+  offer = xIceAgentCreateOffer(a->agent);
+  answer = xIceAgentCreateAnswer(b->agent);
+  CHECK(offer != NULL && answer != NULL);
+  if (!offer || !answer) {
+    free(offer);
+    free(answer);
+    return 0;
+  }
+  if (relay_only) {
+    keep_relay_lines(offer);
+    keep_relay_lines(answer);
+    CHECK(only_relay_addresses(offer, relay_lo));
+    CHECK(only_relay_addresses(answer, relay_lo));
+  }
+  CHECK_EQ_INT(xIceAgentSetRemoteDescription(b->agent, offer), xErrno_Ok);
+  CHECK_EQ_INT(xIceAgentSetRemoteDescription(a->agent, answer), xErrno_Ok);
+  CHECK_EQ_INT(xIceAgentAddRemoteCandidate(a->agent, "a=end-of-candidates"), xErrno_Ok);
+  CHECK_EQ_INT(xIceAgentAddRemoteCandidate(b->agent, "a=end-of-candidates"), xErrno_Ok);
+  free(offer);
+  free(answer);
+  spin_until(loop, 15000, both_connected, a, b);
+  CHECK(connected(a) && connected(b));
+  return connected(a) && connected(b);
+}
+
+static void fill(uint8_t *buf, uint32_t seq) {
+  int i;
+  buf[0] = MARK;
+  buf[1] = (uint8_t)(seq >> 24);
+  buf[2] = (uint8_t)(seq >> 16);
+  buf[3] = (uint8_t)(seq >> 8);
+  buf[4] = (uint8_t)seq;
+  for (i = 5; i < 100; i++) buf[i] = (uint8_t)(seq + (uint32_t)i);
+}
+
+static int caught_up(Peer *a, Peer *b) {
+  return (uint32_t)b->received >= a->out_seq && (uint32_t)a->received >= b->out_seq;
+}
+
+/* Sends `n` datagrams each way in batches of 50, waiting for each batch to
+ * arrive (at most 2 s each). */
+static void exchange(xEventLoop loop, Peer *a, Peer *b, int n) {
+  uint8_t buf[100];
+  int i, k;
+  for (i = 0; i < n; i += 50) {
+    for (k = 0; k < 50 && i + k < n; k++) {
+      fill(buf, a->out_seq);
+      if (xIceAgentSend(a->agent, buf, sizeof buf) == xErrno_Ok) {
+        a->out_seq++;
+      } else {
+        a->send_errors++;
+      }
+      fill(buf, b->out_seq);
+      if (xIceAgentSend(b->agent, buf, sizeof buf) == xErrno_Ok) {
+        b->out_seq++;
+      } else {
+        b->send_errors++;
+      }
+    }
+    spin_until(loop, 2000, caught_up, a, b);
+  }
+}
+
+static void destroy_agents(xEventLoop loop, Peer *a, Peer *b) {
+  xIceAgentDestroy(a->agent);
+  xIceAgentDestroy(b->agent);
+  a->agent = b->agent = NULL;
+  xEventWait(loop, 10);
+}
+
+/* Only relayed candidates signalled: connected through coturn, 1000
+ * datagrams each way, then several allocation refreshes (lifetime 6 s:
+ * refreshed every 4.8 s) with data flowing all along. */
+static void relay_only_agents(xEventLoop loop, const Coturn *c, int relay_lo) {
+  static Peer a, b;
+  char turn[64];
+  uint64_t end;
+  int refreshes_before, refreshes;
+  snprintf(turn, sizeof turn, "turn:127.0.0.1:%d?transport=udp", c->port);
+  if (!connect_agents(loop, &a, &b, turn, PASS, 1, relay_lo)) {
+    fprintf(stderr, "relay-only agents: a state %d (relay %d), b state %d (relay %d)\n", a.state,
+            a.relay, b.state, b.relay);
+    destroy_agents(loop, &a, &b);
+    return;
+  }
+  CHECK_EQ_INT(a.relay, 1);
+  CHECK_EQ_INT(b.relay, 1);
+  CHECK(strstr(a.relay_line, " raddr 127.0.0.1 rport ") != NULL);
+  /* RFC 8445 type preference 0, local preference 65535, component 1. */
+  CHECK(strstr(a.relay_line, " 16777215 127.0.0.1 ") != NULL);
+  printf("relay candidates: %s / %s\n", a.relay_line, b.relay_line);
+  printf("gathering with a relay took %llu / %llu ms\n", (unsigned long long)a.eoc_ms,
+         (unsigned long long)b.eoc_ms);
+  exchange(loop, &a, &b, COUNT);
+  printf("through coturn: a->b %d/%u, b->a %d/%u (out of order %d/%d, bad %d/%d)\n", b.received,
+         a.out_seq, a.received, b.out_seq, b.out_of_order, a.out_of_order, b.bad, a.bad);
+  CHECK_EQ_INT(a.out_seq, COUNT);
+  CHECK_EQ_INT(b.out_seq, COUNT);
+  CHECK_EQ_INT(b.received, COUNT);
+  CHECK_EQ_INT(a.received, COUNT);
+  CHECK_EQ_INT(a.bad + b.bad, 0);
+
+  /* 20 s (four refresh periods, nonces going stale every 10 s): 10
+   * datagrams each way every 500 ms, none may be lost. */
+  refreshes_before = log_count(c->logfile, "refreshed");
+  end = xMonoMs() + 20000;
+  while (xMonoMs() < end && connected(&a) && connected(&b)) {
+    uint64_t next = xMonoMs() + 500;
+    exchange(loop, &a, &b, 10);
+    while (xMonoMs() < next) xEventWait(loop, 10);
+  }
+  refreshes = log_count(c->logfile, "refreshed") - refreshes_before;
+  printf("coturn logged %d allocation refreshes in 20 s\n", refreshes);
+  /* Two allocations, each refreshed every 4.8 s. */
+  CHECK(refreshes >= 6);
+  printf("after 20 s of refreshes: a->b %d/%u, b->a %d/%u, states %d/%d\n", b.received,
+         a.out_seq, a.received, b.out_seq, a.state, b.state);
+  CHECK(connected(&a) && connected(&b));
+  CHECK(a.out_seq >= COUNT + 300);
+  CHECK_EQ_INT(a.send_errors + b.send_errors, 0);
+  CHECK_EQ_INT(b.received, a.out_seq);
+  CHECK_EQ_INT(a.received, b.out_seq);
+  destroy_agents(loop, &a, &b);
+}
+
+/* The relayed candidate fails (`turn`, `pass`), end-of-candidates still
+ * comes within `max_eoc_ms`, and host candidates connect. */
+static void relay_fails_host_connects(xEventLoop loop, const char *what, const char *turn,
+                                      const char *pass, uint64_t min_eoc_ms, uint64_t max_eoc_ms) {
+  static Peer a, b;
+  int ok = connect_agents(loop, &a, &b, turn, pass, 0, 0);
+  printf("%s: end-of-candidates after %llu / %llu ms, relay candidates %d/%d, host %d/%d\n", what,
+         (unsigned long long)a.eoc_ms, (unsigned long long)b.eoc_ms, a.relay, b.relay, a.host,
+         b.host);
+  CHECK(ok);
+  CHECK_EQ_INT(a.relay + b.relay, 0);
+  CHECK(a.host >= 1 && b.host >= 1);
+  CHECK(a.eoc_ms >= min_eoc_ms && a.eoc_ms <= max_eoc_ms);
+  CHECK(b.eoc_ms >= min_eoc_ms && b.eoc_ms <= max_eoc_ms);
+  if (ok) {
+    exchange(loop, &a, &b, 100);
+    CHECK_EQ_INT(b.received, 100);
+    CHECK_EQ_INT(a.received, 100);
+  }
+  destroy_agents(loop, &a, &b);
+}
+
+/* ---- PeerConnections ------------------------------------------------------- */
+
+typedef struct Pc {
+  xPeerConnection pc;
+  struct Pc *other;
+  xPeerConnectionState state;
+  int eoc, relay, opened, failed;
+  int msgs, bad;
+  xDataChannel ch;
+  char relay_line[256];
+} Pc;
+
+static void pc_on_state(xPeerConnection pc, xPeerConnectionState s, void *arg) {
+  (void)pc;
+  ((Pc *)arg)->state = s;
+  if (s == xPeerConnectionState_Failed) ((Pc *)arg)->failed = 1;
+}
+
+static void pc_on_candidate(xPeerConnection pc, const char *line, void *arg) {
+  Pc *x = (Pc *)arg;
+  (void)pc;
+  if (!line) {
+    x->eoc = 1;
+    return;
+  }
+  if (!strstr(line, " typ relay")) return; /* relay-only signalling */
+  x->relay++;
+  snprintf(x->relay_line, sizeof x->relay_line, "%s", line);
+  if (x->other && x->other->pc) xPeerConnectionAddIceCandidate(x->other->pc, line);
+}
+
+static void pc_on_datachannel(xPeerConnection pc, xDataChannel ch, void *arg) {
+  (void)pc;
+  ((Pc *)arg)->ch = ch;
+}
+
+static void pc_on_open(xDataChannel ch, void *arg) {
+  Pc *x = (Pc *)arg;
+  x->ch = ch;
+  x->opened++;
+}
+
+static void pc_on_message(xDataChannel ch, xDataChannelMsgType type, const uint8_t *data,
+                          size_t len, void *arg) {
+  Pc *x = (Pc *)arg;
+  char want[32];
+  (void)ch;
+  (void)type;
+  snprintf(want, sizeof want, "message %05d", x->msgs);
+  if (len != strlen(want) || memcmp(data, want, len) != 0) x->bad++;
+  x->msgs++;
+}
+
+static void pc_on_close(xDataChannel ch, void *arg) {
+  (void)ch;
+  (void)arg;
+}
+
+static xPeerConnection make_pc(xEventLoop loop, Pc *x, const char *turn) {
+  xPeerConnectionConf c;
+  memset(&c, 0, sizeof c);
+  c.turn_server = turn;
+  c.turn_username = USER;
+  c.turn_password = PASS;
+  c.on_state_change = pc_on_state;
+  c.on_ice_candidate = pc_on_candidate;
+  c.on_datachannel = pc_on_datachannel;
+  c.on_dc_open = pc_on_open;
+  c.on_dc_message = pc_on_message;
+  c.on_dc_close = pc_on_close;
+  c.ctx = x;
+  x->pc = xPeerConnectionCreate(loop, &c);
+  return x->pc;
+}
+
+static void pc_spin(xEventLoop loop, int ms, int (*cond)(Pc *, Pc *), Pc *a, Pc *b) {
+  uint64_t end = xMonoMs() + (uint64_t)ms;
+  while (xMonoMs() < end && !cond(a, b)) xEventWait(loop, 5);
+}
+static int pc_open(Pc *a, Pc *b) { return a->opened && b->opened; }
+static int pc_msgs(Pc *a, Pc *b) { return a->msgs >= COUNT && b->msgs >= COUNT; }
+static int pc_eoc(Pc *a, Pc *b) { return a->eoc && b->eoc; }
+
+static void relay_only_peer_connections(xEventLoop loop, const Coturn *c, int relay_lo) {
+  static Pc a, b;
+  char turn[64], *offer, *answer, text[32];
+  xDataChannelConf dc;
+  int i;
+  memset(&a, 0, sizeof a);
+  memset(&b, 0, sizeof b);
+  a.other = &b;
+  b.other = &a;
+  snprintf(turn, sizeof turn, "127.0.0.1:%d", c->port);
+  CHECK(make_pc(loop, &a, turn) != NULL);
+  CHECK(make_pc(loop, &b, turn) != NULL);
+  if (!a.pc || !b.pc) return;
+  memset(&dc, 0, sizeof dc);
+  snprintf(dc.label, sizeof dc.label, "relayed");
+  dc.ordered = true;
+  CHECK(xPeerConnectionCreateDataChannel(a.pc, &dc) != NULL);
+
+  offer = xPeerConnectionCreateOffer(a.pc);
+  CHECK(offer != NULL);
+  if (!offer) return;
+  CHECK_EQ_INT(xPeerConnectionSetLocalDescription(a.pc, offer), xErrno_Ok);
+  keep_relay_lines(offer);
+  CHECK(strstr(offer, "a=candidate:") == NULL); /* the relay comes by trickle */
+  CHECK_EQ_INT(xPeerConnectionSetRemoteDescription(b.pc, offer), xErrno_Ok);
+  answer = xPeerConnectionCreateAnswer(b.pc);
+  CHECK(answer != NULL);
+  if (answer) {
+    CHECK_EQ_INT(xPeerConnectionSetLocalDescription(b.pc, answer), xErrno_Ok);
+    keep_relay_lines(answer);
+    CHECK_EQ_INT(xPeerConnectionSetRemoteDescription(a.pc, answer), xErrno_Ok);
+  }
+  free(offer);
+  free(answer);
+  pc_spin(loop, 15000, pc_open, &a, &b);
+  printf("PeerConnections over relays: relay candidates %d/%d, states %d/%d, open %d/%d\n",
+         a.relay, b.relay, a.state, b.state, a.opened, b.opened);
+  CHECK(a.relay == 1 && b.relay == 1);
+  CHECK(only_relay_addresses(a.relay_line, relay_lo));
+  CHECK(only_relay_addresses(b.relay_line, relay_lo));
+  CHECK(a.opened == 1 && b.opened == 1);
+  CHECK(a.state == xPeerConnectionState_Connected && b.state == xPeerConnectionState_Connected);
+  if (a.opened && b.opened && a.ch && b.ch) {
+    for (i = 0; i < COUNT; i++) {
+      snprintf(text, sizeof text, "message %05d", i);
+      CHECK_EQ_INT(xDataChannelSendString(a.ch, text, strlen(text)), xErrno_Ok);
+      CHECK_EQ_INT(xDataChannelSendString(b.ch, text, strlen(text)), xErrno_Ok);
+    }
+    pc_spin(loop, 15000, pc_msgs, &a, &b);
+    printf("data-channel messages through coturn: %d / %d (bad %d/%d)\n", b.msgs, a.msgs, b.bad,
+           a.bad);
+    CHECK_EQ_INT(a.msgs, COUNT);
+    CHECK_EQ_INT(b.msgs, COUNT);
+    CHECK_EQ_INT(a.bad + b.bad, 0);
+  }
+  pc_spin(loop, 6000, pc_eoc, &a, &b);
+  CHECK(a.eoc && b.eoc);
+  CHECK(!a.failed && !b.failed);
+  xPeerConnectionDestroy(a.pc);
+  xPeerConnectionDestroy(b.pc);
+  xEventWait(loop, 10);
+}
+
+int main(void) {
+  Coturn turn;
+  xEventLoop loop;
+  char server[64], closed[64];
+  int relay_lo = 40000 + (int)(getpid() % 200) * 100;
+
+  memset(&turn, 0, sizeof turn);
+  if (coturn_start(&turn, relay_lo) != 0) {
+    CHECK(0);
+    coturn_stop(&turn);
+    return CHECK_DONE();
+  }
+  loop = xEventLoopCreate();
+
+  relay_only_agents(loop, &turn, relay_lo);
+  relay_only_peer_connections(loop, &turn, relay_lo);
+
+  /* Wrong password: the 401 ends relay gathering at once. */
+  snprintf(server, sizeof server, "127.0.0.1:%d", turn.port);
+  relay_fails_host_connects(loop, "wrong password", server, "not-the-password", 0, 2000);
+
+  /* Nothing listens on the port: the gather timeout (5 s) ends it. */
+  snprintf(closed, sizeof closed, "turn:127.0.0.1:%d", free_udp_port());
+  relay_fails_host_connects(loop, "closed port", closed, PASS, 4500, 6500);
+
+  /* A server that stops answering (stopped, its port still open). */
+  snprintf(server, sizeof server, "turn:127.0.0.1:%d", turn.port);
+  kill(turn.pid, SIGSTOP);
+  relay_fails_host_connects(loop, "stopped server", server, PASS, 4500, 6500);
+  kill(turn.pid, SIGCONT);
+
+  /* The transports that are not supported yet fail clearly and fast. */
+  snprintf(server, sizeof server, "turn:127.0.0.1:%d?transport=tcp", turn.port);
+  relay_fails_host_connects(loop, "TURN over TCP", server, PASS, 0, 2000);
+
+  xEventLoopDestroy(loop);
+  coturn_stop(&turn);
+  return CHECK_DONE();
+}
