@@ -41,6 +41,15 @@
  *   XP2P_INTERFACES=lo build/examples/chat offer  --signal /tmp/chat.sock
  *   XP2P_INTERFACES=lo build/examples/chat answer --signal /tmp/chat.sock
  * Add --stun HOST:PORT to both to gather server-reflexive candidates too.
+ *
+ * TURN: --turn HOST:PORT with --turn-user U --turn-pass P (the
+ * turn_server, turn_username and turn_password of xPeerConnectionConf)
+ * gathers a relayed candidate as well. With --relay-only chat passes only
+ * `typ relay` candidates to the peer (trickled ones and those in its
+ * description) and drops every non-relay candidate the peer sends (trickled
+ * or in its description), so only a path through a relay can connect; the
+ * dropped ones are printed ("relay only: ...") and counted in the line
+ *   chat: relay only, candidates sent S, dropped D local and R remote
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -92,7 +101,8 @@ static struct {
   /* Options. */
   int offer;
   const char *signal_path, *stun, *label;
-  int count, quiet, empty, open_channel, timeout_s;
+  const char *turn, *turn_user, *turn_pass;
+  int count, quiet, empty, open_channel, timeout_s, relay_only;
   size_t bulk; /* --bulk: bytes to stream on a "bulk" channel */
   size_t sizes[MAX_PLAN];
   int nsizes;
@@ -108,6 +118,7 @@ static struct {
   char *local_sdp; /* what we sent (its candidates are not trickled again) */
   int sent_desc, got_desc, sent_bye, got_bye, peer_channels, sig_eof;
   int trickled, remote_cands, end_sent, end_got;
+  int relay_sent, dropped_local, dropped_remote; /* --relay-only */
   char *pending_cands[MAX_CANDS]; /* reported before our description was sent */
   int npending;
   Msg plan[MAX_PLAN];
@@ -189,6 +200,40 @@ static char *dup_printf(const char *fmt, ...) {
   vsnprintf(s, (size_t)n + 1, fmt, ap);
   va_end(ap);
   return s;
+}
+
+/* Whether a candidate line is a relayed one (" typ relay"). */
+static int is_relay(const char *line, size_t len) {
+  static const char typ[] = " typ relay";
+  size_t n = sizeof typ - 1, i;
+  for (i = 0; i + n <= len; i++) {
+    if (memcmp(line + i, typ, n) == 0 && (i + n == len || line[i + n] == ' ' ||
+                                           line[i + n] == '\r' || line[i + n] == '\n'))
+      return 1;
+  }
+  return 0;
+}
+
+/* --relay-only: a copy of the SDP without its non-relay a=candidate lines;
+ * `*dropped` counts them. */
+static char *relay_sdp(const char *sdp, int *dropped) {
+  size_t n = strlen(sdp);
+  char *out = malloc(n + 1), *o = out;
+  const char *p = sdp;
+  if (!out) abort();
+  while (*p) {
+    size_t len = strcspn(p, "\n");
+    size_t end = len + (p[len] == '\n');
+    if (strncmp(p, "a=candidate:", 12) == 0 && !is_relay(p, len)) {
+      (*dropped)++;
+    } else {
+      memcpy(o, p, end);
+      o += end;
+    }
+    p += end;
+  }
+  *o = '\0';
+  return out;
 }
 
 /* A message in the transcript: "chat> text" (sent), "chat< text" (received);
@@ -375,11 +420,17 @@ static void on_state(xPeerConnection pc, xPeerConnectionState s, void *arg) {
 }
 
 static void send_candidate(const char *line) {
+  if (app.relay_only && !is_relay(line, strlen(line))) {
+    app.dropped_local++;
+    say("relay only: not sent %s", line);
+    return;
+  }
   if (sig_send(&app.sig, line) < 0) {
     fail("could not send a candidate: %s", strerror(errno));
     return;
   }
   app.trickled++;
+  if (app.relay_only) app.relay_sent++;
   say("trickled %s", line);
 }
 
@@ -512,6 +563,7 @@ static int count_candidates(const char *sdp) {
 static void send_description(void) {
   char *sdp;
   int i;
+  char *sent;
   sdp = app.offer ? xPeerConnectionCreateOffer(app.pc) : xPeerConnectionCreateAnswer(app.pc);
   if (!sdp) {
     fail("could not create the %s", app.offer ? "offer" : "answer");
@@ -522,13 +574,27 @@ static void send_description(void) {
     free(sdp);
     return;
   }
-  if (sig_send(&app.sig, sdp) < 0) {
+  /* --relay-only: the peer sees a copy without the non-relay candidates;
+   * app.local_sdp stays the full description (candidates in it are not
+   * trickled, nor counted as dropped, again). */
+  sent = sdp;
+  if (app.relay_only) {
+    int before = app.dropped_local;
+    sent = relay_sdp(sdp, &app.dropped_local);
+    if (app.dropped_local > before)
+      say("relay only: %d non-relay candidates left out of the %s", app.dropped_local - before,
+          app.offer ? "offer" : "answer");
+    app.relay_sent += count_candidates(sent);
+  }
+  if (sig_send(&app.sig, sent) < 0) {
     fail("could not send the %s: %s", app.offer ? "offer" : "answer", strerror(errno));
+    if (sent != sdp) free(sent);
     free(sdp);
     return;
   }
-  say("%s sent (%zu bytes, %d candidates in it)", app.offer ? "offer" : "answer", strlen(sdp),
-      count_candidates(sdp));
+  say("%s sent (%zu bytes, %d candidates in it)", app.offer ? "offer" : "answer", strlen(sent),
+      count_candidates(sent));
+  if (sent != sdp) free(sent);
   app.local_sdp = sdp;
   app.sent_desc = 1;
   /* Candidates reported meanwhile (a NULL entry: gathering ended). */
@@ -574,7 +640,17 @@ static void handle_frame(char *msg) {
       fail("a second description from the peer");
       return;
     }
-    e = xPeerConnectionSetRemoteDescription(app.pc, msg);
+    if (app.relay_only) {
+      int before = app.dropped_remote;
+      char *kept = relay_sdp(msg, &app.dropped_remote);
+      if (app.dropped_remote > before)
+        say("relay only: %d non-relay candidates of the %s dropped", app.dropped_remote - before,
+            app.offer ? "answer" : "offer");
+      e = xPeerConnectionSetRemoteDescription(app.pc, kept);
+      free(kept);
+    } else {
+      e = xPeerConnectionSetRemoteDescription(app.pc, msg);
+    }
     if (e != xErrno_Ok) {
       fail("the peer's %s was rejected: %s", app.offer ? "answer" : "offer", xstrerror(e));
       app.failed = 1;
@@ -590,6 +666,11 @@ static void handle_frame(char *msg) {
       send_description();
     }
   } else if (strncmp(msg, "a=candidate:", 12) == 0 || strncmp(msg, "candidate:", 10) == 0) {
+    if (app.relay_only && !is_relay(msg, strlen(msg))) {
+      app.dropped_remote++;
+      say("relay only: dropped remote %s", msg);
+      return;
+    }
     e = xPeerConnectionAddIceCandidate(app.pc, msg);
     if (e != xErrno_Ok) {
       fail("remote candidate rejected (%s): %s", xstrerror(e), msg);
@@ -685,6 +766,10 @@ static void usage(void) {
           "usage: chat offer|answer --signal PATH [options]\n"
           "  --signal PATH     Unix socket for the signaling (the offerer listens)\n"
           "  --stun HOST:PORT  STUN server for server-reflexive candidates\n"
+          "  --turn HOST:PORT  TURN server (UDP) for a relayed candidate\n"
+          "  --turn-user U     its long-term credentials (with --turn-pass)\n"
+          "  --turn-pass P\n"
+          "  --relay-only      signal only relayed candidates, drop the peer's others\n"
           "  --count N         text messages to send on our channel (default 5)\n"
           "  --size B          also one binary message of B bytes (may be repeated)\n"
           "  --empty           also an empty text and an empty binary message\n"
@@ -718,6 +803,8 @@ static void parse(int argc, char **argv) {
       app.quiet = 1;
     } else if (strcmp(o, "--empty") == 0) {
       app.empty = 1;
+    } else if (strcmp(o, "--relay-only") == 0) {
+      app.relay_only = 1;
     } else if (strcmp(o, "--open-channel") == 0 && !app.offer) {
       app.open_channel = 1;
     } else if (i + 1 >= argc) {
@@ -726,6 +813,12 @@ static void parse(int argc, char **argv) {
       app.signal_path = argv[++i];
     } else if (strcmp(o, "--stun") == 0) {
       app.stun = argv[++i];
+    } else if (strcmp(o, "--turn") == 0) {
+      app.turn = argv[++i];
+    } else if (strcmp(o, "--turn-user") == 0) {
+      app.turn_user = argv[++i];
+    } else if (strcmp(o, "--turn-pass") == 0) {
+      app.turn_pass = argv[++i];
     } else if (strcmp(o, "--count") == 0) {
       app.count = (int)num_arg(argv[++i], 0, 40);
     } else if (strcmp(o, "--size") == 0) {
@@ -801,6 +894,9 @@ int main(int argc, char **argv) {
 
   memset(&conf, 0, sizeof conf);
   conf.stun_server = app.stun;
+  conf.turn_server = app.turn;
+  conf.turn_username = app.turn_user;
+  conf.turn_password = app.turn_pass;
   conf.on_state_change = on_state;
   conf.on_ice_candidate = on_candidate;
   conf.on_datachannel = on_datachannel;
@@ -862,6 +958,9 @@ int main(int argc, char **argv) {
   xEventLoopDestroy(app.loop);
   if (app.received) printf("chat: received %d, replied %d\n", app.received, app.replied);
   printf("chat: sent %d, echoed %d\n", app.sent, app.echoed);
+  if (app.relay_only)
+    printf("chat: relay only, candidates sent %d, dropped %d local and %d remote\n",
+           app.relay_sent, app.dropped_local, app.dropped_remote);
   for (i = 0; i < app.nplan; i++) free(app.plan[i].text);
   free(app.buf);
   free(app.local_sdp);

@@ -22,6 +22,17 @@ only to an address it resolved from Chromium's `<uuid>.local` name, so the
 connection proves the resolver. The page's candidates must carry `.local`
 names there and IP addresses in the plain cases (obfuscation off).
 
+In the relay cases the harness starts coturn (UDP, long-term credentials)
+listening on --turn-ip and relaying from --relay-ip, an address on the
+namespace's lo that neither peer has as a host address. The page's
+RTCPeerConnection gets the server in iceServers with iceTransportPolicy
+'relay', chat gets --turn ... --relay-only: every candidate either side
+signals must be `typ relay` (checked on the frames the harness passes), and
+because coturn only relays from addresses a permission was created for,
+which are relay addresses only, nothing but relay-to-relay can connect. The
+page reports the selected candidate pair from getStats(): its local
+candidate must be relay and its remote one chat's relayed address.
+
 Exit status 0 when the page and chat both report success with the expected
 counts; the last line is "PASS <case>" or "FAIL <case>: <why>".
 """
@@ -48,14 +59,20 @@ PLAN = COUNT + 2 + len(SIZES)  # texts, empty text + empty binary, binaries
 BULK = 50 * 1000 * 1000
 
 # name: (the browser offers, Chromium hides its addresses behind mDNS names,
-#        bytes streamed each way on a "bulk" channel)
+#        bytes streamed each way on a "bulk" channel, relay candidates only)
 CASES = {
-    "browser-offers": (True, True, 0),
-    "xp2p-offers": (False, True, 0),
-    "browser-offers-plain": (True, False, 0),
-    "xp2p-offers-plain": (False, False, 0),
-    "bulk": (False, True, BULK),
+    "browser-offers": (True, True, 0, False),
+    "xp2p-offers": (False, True, 0, False),
+    "browser-offers-plain": (True, False, 0, False),
+    "xp2p-offers-plain": (False, False, 0, False),
+    "bulk": (False, True, BULK, False),
+    "relay-browser-offers": (True, False, 0, True),
+    "relay-xp2p-offers": (False, False, 0, True),
 }
+TURN_PORT = 3478
+TURN_USER = "xp2p"
+TURN_PASS = "chromium-relay"
+TURN_REALM = "xp2p.test"
 
 # Exactly the flags that keep Chromium off every network but the test's.
 CHROMIUM_FLAGS = [
@@ -111,6 +128,54 @@ def recv_exact(sock, n):
     return buf
 
 
+def candidate_lines(text):
+    """The a=candidate lines of a signaling frame (a description or one
+    trickled candidate)."""
+    return [l.strip() for l in text.splitlines() if l.startswith("a=candidate:")]
+
+
+def is_relay(line):
+    return re.search(r" typ relay( |$)", line) is not None
+
+
+def stun_answers(host, port):
+    """Whether a STUN Binding request to host:port gets an answer."""
+    req = struct.pack(">HHI", 1, 0, 0x2112A442) + os.urandom(12)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(0.2)
+        try:
+            s.sendto(req, (host, port))
+            data = s.recv(2048)
+        except OSError:
+            return False
+    return len(data) >= 20 and data[4:8] == req[4:8] and data[8:20] == req[8:20]
+
+
+def start_coturn(work, listen_ip, relay_ip):
+    """coturn on listen_ip:TURN_PORT relaying from relay_ip; None when it
+    does not answer within 10 s."""
+    cmd = [
+        "turnserver", "-n", "--no-cli", "--no-tls", "--no-dtls", "--no-tcp-relay",
+        "--listening-ip", listen_ip, "--listening-port", str(TURN_PORT),
+        "--relay-ip", relay_ip, "--min-port", "49200", "--max-port", "49299",
+        "--lt-cred-mech", "--user", f"{TURN_USER}:{TURN_PASS}", "--realm", TURN_REALM,
+        "--verbose", "--simple-log", "--no-stdout-log",
+        f"--log-file={os.path.join(work, 'coturn.log')}",
+        f"--pidfile={os.path.join(work, 'coturn.pid')}",
+        f"--userdb={os.path.join(work, 'turndb')}",
+    ]
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    CHILDREN.append((p, False))
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and p.poll() is None:
+        if stun_answers(listen_ip, TURN_PORT):
+            say(f"coturn answers on {listen_ip}:{TURN_PORT}, relaying from {relay_ip}")
+            return p
+        time.sleep(0.1)
+    say("coturn did not answer", "(exited)" if p.poll() is not None else "")
+    return None
+
+
 def strip_candidates(sdp):
     return "".join(l for l in sdp.splitlines(True) if not l.startswith("a=candidate:"))
 
@@ -125,6 +190,7 @@ class Bridge:
         self.result = None
         self.done = threading.Event()
         self.page_frames = []
+        self.chat_candidates = []
         self.withheld = 0
 
     def chat_reader(self):
@@ -138,6 +204,7 @@ class Bridge:
             if body is None:
                 return
             text = body.decode("utf-8", "replace")
+            self.chat_candidates += candidate_lines(text)
             if self.withhold and text.startswith("a=candidate:"):
                 self.withheld += 1
                 continue
@@ -214,7 +281,36 @@ def make_handler(bridge):
     return Handler
 
 
-def check(case, bridge, chat_rc, chat_out, bulk, mdns):
+def check_relay(bridge, chat_out, relay_ip):
+    """The relay cases: what both sides signalled and what they selected."""
+    why = []
+    r = bridge.result
+    page = [l for f in bridge.page_frames for l in candidate_lines(f)]
+    for who, cands in (("the browser", page), ("chat", bridge.chat_candidates)):
+        if not cands:
+            why.append(f"{who} signalled no candidate")
+        others = [c for c in cands if not is_relay(c)]
+        if others:
+            why.append(f"{who} signalled non-relay candidates: {others}")
+        strangers = [c for c in cands if is_relay(c) and f" {relay_ip} " not in c]
+        if strangers:
+            why.append(f"{who} signalled relay candidates not on {relay_ip}: {strangers}")
+    m = re.search(r"chat: relay only, candidates sent (\d+), dropped (\d+) local and (\d+) remote",
+                  chat_out)
+    if not m:
+        why.append("chat did not report its relay-only counts")
+    elif int(m.group(1)) != len(bridge.chat_candidates) or int(m.group(2)) == 0:
+        why.append(f"chat's relay-only counts ({m.group(0)}) do not fit: "
+                   f"{len(bridge.chat_candidates)} candidates passed, host candidates expected dropped")
+    pair = r.get("selectedPair") or {}
+    if pair.get("localType") != "relay":
+        why.append(f"the browser's selected pair is not relay on the local side: {pair}")
+    if pair.get("remoteType") != "relay" or pair.get("remoteAddress") != relay_ip:
+        why.append(f"the browser's selected pair is not chat's relayed address: {pair}")
+    return why
+
+
+def check(case, bridge, chat_rc, chat_out, bulk, mdns, relay, relay_ip):
     """The reasons the case failed (empty when it passed)."""
     why = []
     r = bridge.result
@@ -235,7 +331,9 @@ def check(case, bridge, chat_rc, chat_out, bulk, mdns):
         why.append(f"page channels: {chans}")
     cands = [c for c in r.get("localCandidates", []) if " udp " in c.lower()]
     local = [c for c in cands if ".local " in c]
-    if not cands:
+    if relay:
+        why += check_relay(bridge, chat_out, relay_ip)
+    elif not cands:
         why.append("the browser gathered no UDP candidate")
     elif mdns and not local:
         why.append("the browser's candidates carry no .local name (obfuscation off?)")
@@ -259,9 +357,11 @@ def main():
     ap.add_argument("--interface", required=True, help="XP2P_INTERFACES for chat")
     ap.add_argument("--timeout", type=float, default=60)
     ap.add_argument("--workdir", required=True)
+    ap.add_argument("--turn-ip", default="10.77.0.1", help="coturn listens here (relay cases)")
+    ap.add_argument("--relay-ip", default="10.77.0.2", help="coturn relays from here")
     a = ap.parse_args()
 
-    browser_offers, mdns, bulk = CASES[a.case]
+    browser_offers, mdns, bulk, relay = CASES[a.case]
     cfg = {
         "role": "offer" if browser_offers else "answer",
         "label": "chat" if browser_offers else "chat-back",
@@ -270,6 +370,10 @@ def main():
         "empty": True,
         "sizes": SIZES,
         "bulk": bulk,
+        "relay": relay,
+        "iceServers": [
+            {"urls": f"turn:{a.turn_ip}:{TURN_PORT}", "username": TURN_USER, "credential": TURN_PASS}
+        ] if relay else [],
     }
     bridge = Bridge(cfg, withhold=mdns)
     server = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(bridge))
@@ -280,6 +384,9 @@ def main():
 
     work = tempfile.mkdtemp(prefix=f"{a.case}-", dir=a.workdir)
     sock_path = os.path.join(work, "signal.sock")
+    if relay and start_coturn(work, a.turn_ip, a.relay_ip) is None:
+        print(f"FAIL {a.case}: coturn did not start (log in {work}/coturn.log)")
+        return 1
     chat_cmd = [
         a.chat,
         "answer" if browser_offers else "offer",
@@ -293,6 +400,9 @@ def main():
         chat_cmd.append("--open-channel")
     if bulk:
         chat_cmd += ["--bulk", str(bulk)]
+    if relay:
+        chat_cmd += ["--turn", f"{a.turn_ip}:{TURN_PORT}", "--turn-user", TURN_USER,
+                     "--turn-pass", TURN_PASS, "--relay-only"]
     env = dict(os.environ, XP2P_INTERFACES=a.interface)
     chat_log = open(os.path.join(work, "chat.log"), "w+")
 
@@ -331,7 +441,7 @@ def main():
 
     profile = os.path.join(work, "profile")
     flags = CHROMIUM_FLAGS + [f"--user-data-dir={profile}"]
-    if not mdns:
+    if not mdns and not relay:
         flags.append(NO_MDNS_FLAG)
     browser_log = open(os.path.join(work, "chromium.log"), "w")
     benv = dict(os.environ, HOME=work)
@@ -372,7 +482,7 @@ def main():
     chat_out = chat_log.read()
     for line in chat_out.splitlines():
         print("                " + line)
-    why = check(a.case, bridge, chat_rc, chat_out, bulk, mdns)
+    why = check(a.case, bridge, chat_rc, chat_out, bulk, mdns, relay, a.relay_ip)
     elapsed = time.monotonic() - T0
     if why:
         browser_log.close()
@@ -383,6 +493,16 @@ def main():
         return 1
     r = bridge.result
     local = sum(1 for c in r["localCandidates"] if ".local " in c)
+    if relay:
+        pair = r["selectedPair"]
+        print(
+            f"PASS {a.case} ({elapsed:.1f} s): {PLAN} messages each way up to {MAX_MESSAGE} bytes, "
+            f"channels opened and closed from both sides, relay candidates only "
+            f"(browser {len(r['localCandidates'])}, chat {len(bridge.chat_candidates)}), "
+            f"selected pair relay {pair['localAddress']}:{pair['localPort']} -> "
+            f"relay {pair['remoteAddress']}:{pair['remotePort']}"
+        )
+        return 0
     print(
         f"PASS {a.case} ({elapsed:.1f} s): {PLAN} messages each way up to {MAX_MESSAGE} bytes, "
         f"channels opened and closed from both sides, browser candidates "

@@ -13,6 +13,9 @@
 #   xp2p-offers-plain     as xp2p-offers, mDNS obfuscation off
 #   bulk                  as xp2p-offers, and each side also streams 50 MB on
 #                         a "bulk" channel; the receiver checks the FNV-1a
+#   relay-browser-offers  as browser-offers, through coturn with relayed
+#                         candidates only (below)
+#   relay-xp2p-offers     as xp2p-offers, the same way
 # On every channel the opener sends 3 text lines, an empty text, an empty
 # binary message and binary messages of 1, 1200, 65536 and 262144 bytes (the
 # a=max-message-size both advertise), checks each echo, then closes the
@@ -39,7 +42,20 @@
 # --disable-component-update --disable-sync, a fresh --user-data-dir per
 # case, plus the mDNS flag above in the plain cases. Needs root (namespaces).
 #
-# Usage: tests/chromium/run.sh [CASE...]   (default: all five)
+# Relay cases: the harness starts coturn (UDP, long-term credentials,
+# --no-tls --no-dtls --no-cli) listening on 10.77.0.1:3478 and relaying from
+# 10.77.0.2, an address on the namespace's lo that neither peer gathers (chat
+# gathers on web0 only, Chromium skips loopback interfaces). coturn forwards
+# to an allocation only what comes from an address its client created a
+# permission for, here only the other side's relayed address, so a host
+# socket (10.77.0.1) cannot reach a relayed address: only relay-to-relay can
+# connect. The page uses iceServers [turn:10.77.0.1:3478] with
+# iceTransportPolicy 'relay'; chat gets --turn 10.77.0.1:3478 --turn-user
+# --turn-pass --relay-only. The harness checks that every candidate either
+# side signalled is relay and that the browser's selected pair (getStats) is
+# its relayed candidate to chat's.
+#
+# Usage: tests/chromium/run.sh [CASE...]   (default: all seven)
 # Ends with "N passed, M failed"; exit status non-zero when a case failed.
 #
 # Uses the installed package in build/prefix when there is one, otherwise
@@ -55,7 +71,8 @@ build=${XP2P_BUILD_DIR:-$root/build}
 prefix=${XP2P_PREFIX:-$build/prefix}
 out=$build/chromium
 cases=("$@")
-[ ${#cases[@]} -gt 0 ] || cases=(browser-offers xp2p-offers browser-offers-plain xp2p-offers-plain bulk)
+[ ${#cases[@]} -gt 0 ] || cases=(browser-offers xp2p-offers browser-offers-plain xp2p-offers-plain bulk
+  relay-browser-offers relay-xp2p-offers)
 case_timeout=30
 
 summary() {
@@ -107,6 +124,7 @@ if ! { ip netns add "$ns" &&
   ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 &&
   ip netns exec "$ns" sysctl -qw net.ipv6.conf.default.disable_ipv6=1 &&
   ip -n "$ns" link set lo up &&
+  ip -n "$ns" addr add 10.77.0.2/32 dev lo &&
   ip -n "$ns" link add web0 type veth peer name web1 &&
   ip -n "$ns" link set web0 multicast on &&
   ip -n "$ns" addr add 10.77.0.1/24 dev web0 &&
@@ -123,7 +141,7 @@ for c in "${cases[@]}"; do
   printf '\n--- %s\n' "$c"
   if timeout $((case_timeout + 15)) ip netns exec "$ns" python3 "$here/harness.py" "$c" \
     --chat "$chat" --chromium "$chromium" --interface web0 \
-    --timeout "$case_timeout" --workdir "$work"; then
+    --timeout "$case_timeout" --workdir "$work" --turn-ip 10.77.0.1 --relay-ip 10.77.0.2; then
     passed=$((passed + 1))
   else
     failed=$((failed + 1))
