@@ -30,7 +30,7 @@ tests/interop/run.sh
 step "interoperability: headless Chromium as the other peer (mDNS names on and off, 50 MB each way)"
 if [ "$(id -u)" = 0 ]; then
   tests/chromium/deps.sh >/dev/null # may install Debian's chromium
-  timeout 240 tests/chromium/run.sh
+  timeout 330 tests/chromium/run.sh
 else
   echo "skipped: needs root to create the network namespace (run tests/chromium/run.sh as root)"
 fi
