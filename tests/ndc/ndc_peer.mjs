@@ -12,7 +12,11 @@
 // then each candidate it gathers (onLocalCandidate), then
 // "a=end-of-candidates" once its gathering state is "complete". chat's
 // candidates are applied with addRemoteCandidate (mid from its description);
-// its end-of-candidates needs no call (libdatachannel has none).
+// its end-of-candidates needs no call (libdatachannel has none), but this
+// peer says "bye" only after it, so chat's trickled candidates are always
+// applied before the run ends. After the summary the PeerConnection stays up
+// until chat has closed the signaling (it exits once it has seen our
+// channels close), at most 5 s.
 //
 // Behaviour mirrors chat: whoever opens a channel sends on it, one message
 // at a time, and checks the replies; the other side replies
