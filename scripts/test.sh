@@ -34,3 +34,6 @@ if [ "$(id -u)" = 0 ]; then
 else
   echo "skipped: needs root to create the network namespace (run tests/chromium/run.sh as root)"
 fi
+step "interoperability: libdatachannel (node-datachannel) as the other peer (both roles, 50 MB each way)"
+tests/ndc/deps.sh >/dev/null # npm install node-datachannel into build/ndc-interop
+timeout 120 tests/ndc/run.sh
