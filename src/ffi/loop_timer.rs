@@ -166,3 +166,39 @@ impl LoopTimer {
         self.armed = t as usize;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn own_view_and_dead_handles() {
+        static H: Handles<u32> = Handles::new();
+        let own = H.insert_own(7);
+        let view = H.register_pc_view(42);
+        let with = |h: *const c_void| H.with_own(h, -1, -2, |v| i64::from(*v));
+        assert_eq!(with(own), 7);
+        assert_eq!(with(view as *const c_void), -2);
+        assert_eq!(with(std::ptr::null()), -1);
+        // Destroy ignores views and unknown handles, and runs once on its own.
+        let mut seen = Vec::new();
+        H.destroy_own(view as *const c_void, |v| seen.push(*v));
+        H.destroy_own(std::ptr::null(), |v| seen.push(*v));
+        assert!(H.is_live(view));
+        H.destroy_own(own, |v| seen.push(*v));
+        H.destroy_own(own, |v| seen.push(*v));
+        assert_eq!(seen, [7]);
+        assert!(!H.is_live(own as usize));
+        assert_eq!(with(own), -1);
+        H.unregister(view);
+        assert!(!H.is_live(view));
+    }
+
+    #[test]
+    fn wait_until_a_deadline() {
+        let now = clock::now();
+        assert_eq!(ms_until(now), 0);
+        assert!(ms_until(now + std::time::Duration::from_secs(2)) <= 2000);
+        assert!(ms_until(now + std::time::Duration::from_secs(2)) >= 1900);
+    }
+}
