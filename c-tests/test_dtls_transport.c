@@ -9,6 +9,7 @@
 #include <xp2p/dtls_transport.h>
 
 #include "check.h"
+#include "dtls_pair.h"
 
 typedef struct End {
   xDtlsTransport self;
@@ -24,13 +25,6 @@ typedef struct End {
 static xErrno feed_peer(const uint8_t *data, size_t len, void *arg) {
   End *e = (End *)arg;
   if (e->peer && e->peer->self) xDtlsTransportFeedInput(e->peer->self, data, len);
-  return xErrno_Ok;
-}
-
-static xErrno drop_all(const uint8_t *data, size_t len, void *arg) {
-  (void)data;
-  (void)len;
-  (void)arg;
   return xErrno_Ok;
 }
 
@@ -51,16 +45,7 @@ static void on_data(xDtlsTransport t, const uint8_t *data, size_t len, void *arg
 }
 
 static xDtlsTransportConf conf_for(xEventLoop loop, End *e, xDtlsRole role) {
-  xDtlsTransportConf c;
-  memset(&c, 0, sizeof c);
-  c.loop = loop;
-  c.role = role;
-  c.send_fn = feed_peer;
-  c.send_arg = e;
-  c.on_state_change = on_state;
-  c.on_data = on_data;
-  c.ctx = e;
-  return c;
+  return dtls_conf(loop, role, feed_peer, e, on_state, on_data, e);
 }
 
 typedef int (*Cond)(End *a, End *b);
@@ -237,7 +222,7 @@ static void timeouts(xEventLoop loop, xDtlsRole role) {
   uint8_t junk[64];
   memset(&e, 0, sizeof e);
   c = conf_for(loop, &e, role);
-  c.send_fn = drop_all;
+  c.send_fn = dtls_drop_all;
   c.handshake_timeout_ms = 200;
   t = xDtlsTransportCreate(&c);
   CHECK_EQ_INT(xDtlsTransportStart(t), xErrno_Ok);

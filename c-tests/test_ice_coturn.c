@@ -20,6 +20,7 @@
 #include <xp2p/stun_msg.h>
 
 #include "check.h"
+#include "coturn.h"
 
 typedef struct {
   int done;
@@ -60,30 +61,12 @@ static long gather_ms(xEventLoop loop, const char *server, Gather *g) {
   return g->done ? (long)(xMonoMs() - start) : -1;
 }
 
-/* True once something answers a Binding request on 127.0.0.1:port. */
-static int stun_answers(int port) {
-  uint8_t req[20] = {0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xA4, 0x42, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
-  uint8_t buf[512];
-  struct sockaddr_in to;
-  struct timeval tv = {0, 100000};
-  int fd = socket(AF_INET, SOCK_DGRAM, 0), ok = 0;
-  memset(&to, 0, sizeof to);
-  to.sin_family = AF_INET;
-  to.sin_port = htons((uint16_t)port);
-  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  sendto(fd, req, sizeof req, 0, (struct sockaddr *)&to, sizeof to);
-  ok = recv(fd, buf, sizeof buf, 0) >= 20 && xStunMsgIsStun(buf, 20);
-  close(fd);
-  return ok;
-}
-
 int main(void) {
   int port = 20000 + (int)(getpid() % 20000);
-  char port_arg[32], server[64], named[64], dead[64];
-  char logfile[] = "/tmp/xp2p-coturn-XXXXXX";
-  pid_t pid;
-  int i, up = 0, logfd;
+  static const char *const stun_only[] = {"--stun-only", NULL};
+  char server[64], named[64], dead[64];
+  Coturn turn;
+  int up;
   long ms;
   Gather g;
   xEventLoop loop;
@@ -91,24 +74,9 @@ int main(void) {
   struct sockaddr_in sa;
   socklen_t slen = sizeof sa;
 
-  logfd = mkstemp(logfile);
-  snprintf(port_arg, sizeof port_arg, "%d", port);
-  pid = fork();
-  if (pid == 0) {
-    dup2(logfd, 1);
-    dup2(logfd, 2);
-    execlp("turnserver", "turnserver", "-n", "--listening-ip=127.0.0.1", "--listening-port",
-           port_arg, "--stun-only", "--no-cli", "--no-tls", "--no-dtls", "--log-file=stdout",
-           "--simple-log", (char *)NULL);
-    _exit(127);
-  }
-  for (i = 0; i < 100 && !up; i++) up = stun_answers(port);
+  up = coturn_start(&turn, port, stun_only);
   CHECK(up);
-  if (!up) {
-    fprintf(stderr, "coturn did not start (is it installed? see %s)\n", logfile);
-    kill(pid, SIGTERM);
-    return CHECK_DONE();
-  }
+  if (!up) return CHECK_DONE();
 
   loop = xEventLoopCreate();
   snprintf(server, sizeof server, "127.0.0.1:%d", port);
@@ -143,9 +111,6 @@ int main(void) {
   CHECK(g.candidates >= 1);
 
   xEventLoopDestroy(loop);
-  kill(pid, SIGTERM);
-  waitpid(pid, NULL, 0);
-  close(logfd);
-  unlink(logfile);
+  coturn_stop(&turn);
   return CHECK_DONE();
 }

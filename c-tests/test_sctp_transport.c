@@ -12,6 +12,7 @@
 #include <xp2p/sctp_transport.h>
 
 #include "check.h"
+#include "dtls_pair.h"
 
 #define MAX_MSGS 64
 
@@ -40,13 +41,6 @@ static uint32_t fnv(const uint8_t *p, size_t n) {
 static xErrno feed_peer(const uint8_t *data, size_t len, void *arg) {
   Side *s = (Side *)arg;
   if (s->peer && s->peer->dtls) xDtlsTransportFeedInput(s->peer->dtls, data, len);
-  return xErrno_Ok;
-}
-
-static xErrno drop_all(const uint8_t *data, size_t len, void *arg) {
-  (void)data;
-  (void)len;
-  (void)arg;
   return xErrno_Ok;
 }
 
@@ -109,15 +103,7 @@ static int spin(xEventLoop loop, int ms, Cond cond, Side *a, Side *b) {
 }
 
 static xDtlsTransport make_dtls(xEventLoop loop, Side *s, xDtlsRole role, xDtlsSendFn fn) {
-  xDtlsTransportConf c;
-  memset(&c, 0, sizeof c);
-  c.loop = loop;
-  c.role = role;
-  c.send_fn = fn;
-  c.send_arg = s;
-  c.on_state_change = on_dtls_state;
-  c.on_data = on_dtls_data;
-  c.ctx = s;
+  xDtlsTransportConf c = dtls_conf(loop, role, fn, s, on_dtls_state, on_dtls_data, s);
   return xDtlsTransportCreate(&c);
 }
 
@@ -180,7 +166,7 @@ static void arguments(xEventLoop loop) {
   uint8_t byte = 1;
   memset(&s, 0, sizeof s);
   CHECK(xSctpTransportCreate(NULL) == NULL);
-  s.dtls = make_dtls(loop, &s, xDtlsRole_Active, drop_all);
+  s.dtls = make_dtls(loop, &s, xDtlsRole_Active, dtls_drop_all);
   CHECK(s.dtls != NULL);
   c = sctp_conf(loop, &s);
   c.loop = NULL;
@@ -247,7 +233,7 @@ static void association_timeout(xEventLoop loop) {
   xSctpTransportConf c;
   uint64_t t0;
   memset(&s, 0, sizeof s);
-  s.dtls = make_dtls(loop, &s, xDtlsRole_Active, drop_all);
+  s.dtls = make_dtls(loop, &s, xDtlsRole_Active, dtls_drop_all);
   c = sctp_conf(loop, &s);
   c.assoc_timeout_ms = 300;
   s.sctp = xSctpTransportCreate(&c);

@@ -27,6 +27,7 @@
 #include <xp2p/turn_client.h>
 
 #include "check.h"
+#include "coturn.h"
 
 #define REALM "xp2p.test"
 
@@ -197,24 +198,6 @@ static int run_until(xEventLoop loop, const int *flag, int ms) {
   return *flag;
 }
 
-/* True once something answers a Binding request on 127.0.0.1:port. */
-static int stun_answers(int port) {
-  uint8_t req[20] = {0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xA4, 0x42, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
-  uint8_t buf[512];
-  struct sockaddr_in to;
-  struct timeval tv = {0, 100000};
-  int fd = socket(AF_INET, SOCK_DGRAM, 0), ok = 0;
-  memset(&to, 0, sizeof to);
-  to.sin_family = AF_INET;
-  to.sin_port = htons((uint16_t)port);
-  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  sendto(fd, req, sizeof req, 0, (struct sockaddr *)&to, sizeof to);
-  ok = recv(fd, buf, sizeof buf, 0) >= 20 && xStunMsgIsStun(buf, 20);
-  close(fd);
-  return ok;
-}
-
 /* A loopback UDP port nothing listens on (bound, read, closed). */
 static int free_udp_port(void) {
   struct sockaddr_in sa;
@@ -254,11 +237,12 @@ static void null_arguments(void) {
 }
 
 int main(void) {
+  static const char *const turn_options[] = {
+      "--relay-ip=127.0.0.1", "--lt-cred-mech", "--user=alice:secret", "--realm=" REALM,
+      "--allow-loopback-peers", "--no-tcp", NULL};
   int port = free_udp_port();
-  char port_arg[32];
-  char logfile[] = "/tmp/xp2p-coturn-XXXXXX";
-  pid_t pid;
-  int i, up = 0, logfd, number, bound = 0, sends_before;
+  Coturn turn;
+  int i, up, number, bound = 0, sends_before;
   xEventLoop loop;
   static Client good, wrong, silent;
   Peer peer;
@@ -269,25 +253,9 @@ int main(void) {
 
   null_arguments();
 
-  logfd = mkstemp(logfile);
-  snprintf(port_arg, sizeof port_arg, "%d", port);
-  pid = fork();
-  if (pid == 0) {
-    dup2(logfd, 1);
-    dup2(logfd, 2);
-    execlp("turnserver", "turnserver", "-n", "--listening-ip=127.0.0.1", "--relay-ip=127.0.0.1",
-           "--listening-port", port_arg, "--lt-cred-mech", "--user=alice:secret",
-           "--realm=" REALM, "--allow-loopback-peers", "--no-cli", "--no-tls", "--no-dtls",
-           "--no-tcp", "--log-file=stdout", "--simple-log", (char *)NULL);
-    _exit(127);
-  }
-  for (i = 0; i < 100 && !up; i++) up = stun_answers(port);
+  up = coturn_start(&turn, port, turn_options);
   CHECK(up);
-  if (!up) {
-    fprintf(stderr, "coturn did not start (is it installed? see %s)\n", logfile);
-    kill(pid, SIGTERM);
-    return CHECK_DONE();
-  }
+  if (!up) return CHECK_DONE();
   loop = xEventLoopCreate();
 
   /* The silent server first: it runs alongside everything else. */
@@ -450,9 +418,6 @@ int main(void) {
   xEventDel(loop, peer_src);
   close(peer.fd);
   xEventLoopDestroy(loop);
-  kill(pid, SIGTERM);
-  waitpid(pid, NULL, 0);
-  close(logfd);
-  unlink(logfile);
+  coturn_stop(&turn);
   return CHECK_DONE();
 }

@@ -4,26 +4,17 @@
 //! without a query, and a name nobody answers fails after the timeout.
 //! Real time: the timeout case takes 5 s.
 
+mod mdns_support;
+
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::os::fd::FromRawFd;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
+use mdns_support::response;
 use xp2p::driver::mdns::MdnsClient;
 use xp2p::mdns::{encode_query, Resolution, GROUP_V4, PORT, TYPE_A};
-
-/// A response with one A record for `name` (written out, no compression).
-fn response(name: &str, ip: Ipv4Addr) -> Vec<u8> {
-    let mut p = vec![0, 0, 0x84, 0, 0, 0, 0, 1, 0, 0, 0, 0];
-    for l in name.split('.') {
-        p.push(l.len() as u8);
-        p.extend_from_slice(l.as_bytes());
-    }
-    p.extend_from_slice(&[0, 0, 1, 0x80, 1, 0, 0, 0, 120, 0, 4]);
-    p.extend_from_slice(&ip.octets());
-    p
-}
 
 /// A UDP socket on 0.0.0.0:5353 with address reuse, joined to the group
 /// on loopback.

@@ -4,6 +4,8 @@
 //! The names are in the descriptions and in trickled lines
 //! (`xIceAgentAddRemoteCandidate` takes them). Real time, bounded.
 
+mod mdns_support;
+
 use std::ffi::{CStr, CString};
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::os::fd::{AsRawFd, FromRawFd};
@@ -12,23 +14,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use libc::{c_char, c_void};
+use mdns_support::response;
 use xbase::ffi::event::{xEventLoopCreate, xEventLoopDestroy, xEventWait};
 use xp2p::ffi::ice_agent::*;
 use xp2p::mdns::{encode_query, GROUP_V4, PORT, TYPE_A};
 
 const NAME_A: &str = "5e0b7c1a-0000-4000-8000-00000000000a.local";
 const NAME_B: &str = "5e0b7c1a-0000-4000-8000-00000000000b.local";
-
-fn response(name: &str, ip: Ipv4Addr) -> Vec<u8> {
-    let mut p = vec![0, 0, 0x84, 0, 0, 0, 0, 1, 0, 0, 0, 0];
-    for l in name.split('.') {
-        p.push(l.len() as u8);
-        p.extend_from_slice(l.as_bytes());
-    }
-    p.extend_from_slice(&[0, 0, 1, 0x80, 1, 0, 0, 0, 120, 0, 4]);
-    p.extend_from_slice(&ip.octets());
-    p
-}
 
 fn setsockopt<T>(fd: i32, level: i32, opt: i32, v: &T) {
     // SAFETY: a valid fd and a value of the option's type.

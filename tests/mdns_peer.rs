@@ -4,15 +4,13 @@
 //! counted when the lookup fails; end-of-candidates waits for them.
 //! Real time (DTLS and usrsctp read the clock), bounded loops.
 
+mod peer_support;
+
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use xp2p::peer::{PeerConfig, PeerConnection, PeerState};
-
-#[allow(clippy::disallowed_methods)] // real-time tests: DTLS and usrsctp read the real clock
-fn now() -> Instant {
-    Instant::now()
-}
+use peer_support::{host_pc, now};
+use xp2p::peer::{PeerConnection, PeerState};
 
 struct Side {
     pc: PeerConnection,
@@ -24,13 +22,7 @@ struct Side {
 
 impl Side {
     fn new(seed: u64, addr: &str, name: &str) -> Side {
-        let addr: SocketAddr = addr.parse().unwrap();
-        let cfg = PeerConfig {
-            rng_seed: Some(seed),
-            ..PeerConfig::default()
-        };
-        let mut pc = PeerConnection::new(cfg, now()).unwrap();
-        pc.add_host_candidate(addr);
+        let (pc, addr) = host_pc(seed, addr);
         Side {
             pc,
             addr,

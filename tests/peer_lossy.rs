@@ -7,6 +7,8 @@
 //! kind of datagram (STUN or DTLS), so the DTLS loss pattern does not shift
 //! with the number of STUN packets real time happens to produce.
 
+mod peer_support;
+
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::net::SocketAddr;
@@ -16,14 +18,10 @@ use openssl::sha::Sha256;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+use peer_support::{host_pc, now};
 use xp2p::channel::{ChannelConfig, ChannelError, ChannelId, MessageKind};
 use xp2p::dcep::Reliability;
-use xp2p::peer::{PeerConfig, PeerConnection, PeerError, PeerEvent, PeerState};
-
-#[allow(clippy::disallowed_methods)] // real-time tests: DTLS and usrsctp read the real clock
-fn now() -> Instant {
-    Instant::now()
-}
+use xp2p::peer::{PeerConnection, PeerError, PeerEvent, PeerState};
 
 const A_ADDR: &str = "10.0.0.1:40000";
 const B_ADDR: &str = "10.0.0.2:40000";
@@ -193,13 +191,7 @@ struct Side {
 
 impl Side {
     fn new(seed: u64, addr: &str) -> Side {
-        let addr: SocketAddr = addr.parse().unwrap();
-        let cfg = PeerConfig {
-            rng_seed: Some(seed),
-            ..PeerConfig::default()
-        };
-        let mut pc = PeerConnection::new(cfg, now()).unwrap();
-        pc.add_host_candidate(addr);
+        let (pc, addr) = host_pc(seed, addr);
         Side {
             pc,
             addr,

@@ -866,6 +866,18 @@ mod tests {
         m
     }
 
+    /// A DCEP OPEN of a reliable, ordered channel `label` without protocol.
+    fn open_msg(label: &str) -> Vec<u8> {
+        DcepMessage::Open(DcepOpen {
+            channel_type: ChannelType::default(),
+            priority: 0,
+            label: label.into(),
+            protocol: String::new(),
+        })
+        .encode()
+        .unwrap()
+    }
+
     fn drain(m: &mut ChannelManager) -> Vec<ChannelEvent> {
         std::iter::from_fn(|| m.poll_event()).collect()
     }
@@ -957,14 +969,7 @@ mod tests {
     fn channel_open_on_a_closing_stream_finishes_the_old_channel() {
         let mut m = mgr(DtlsRole::Server);
         m.association_up(8).unwrap();
-        let open = DcepMessage::Open(DcepOpen {
-            channel_type: ChannelType::default(),
-            priority: 0,
-            label: "old".into(),
-            protocol: String::new(),
-        })
-        .encode()
-        .unwrap();
+        let open = open_msg("old");
         m.handle_sctp_message(0, PPID_DCEP, &open);
         let old = m.channel_by_stream(0).unwrap();
         assert_eq!(m.poll_sctp_send().unwrap().data, [0x02]);
@@ -1010,14 +1015,7 @@ mod tests {
         // The peer closes: its reset, then the confirmation of ours.
         let mut m = mgr(DtlsRole::Server);
         m.association_up(8).unwrap();
-        let open = DcepMessage::Open(DcepOpen {
-            channel_type: ChannelType::default(),
-            priority: 0,
-            label: "r".into(),
-            protocol: String::new(),
-        })
-        .encode()
-        .unwrap();
+        let open = open_msg("r");
         m.handle_sctp_message(0, PPID_DCEP, &open);
         let id = m.channel_by_stream(0).unwrap();
         m.poll_sctp_send().unwrap();
@@ -1039,14 +1037,7 @@ mod tests {
             ..Limits::default()
         });
         m.association_up(8).unwrap();
-        let open = DcepMessage::Open(DcepOpen {
-            channel_type: ChannelType::default(),
-            priority: 0,
-            label: "r".into(),
-            protocol: String::new(),
-        })
-        .encode()
-        .unwrap();
+        let open = open_msg("r");
         m.handle_sctp_message(0, PPID_DCEP, &open);
         let id = m.channel_by_stream(0).unwrap();
         for _ in 0..4 {

@@ -131,6 +131,65 @@ pub(crate) struct ChannelCallbacks {
     pub on_buffered_amount_low: Cb<unsafe extern "C" fn(xDataChannel, *mut c_void)>,
 }
 
+impl ChannelCallbacks {
+    /// Calls `on_open` for the channel `h` (on the loop thread).
+    pub(crate) fn open(&self, h: usize) {
+        if let Some(f) = self.on_open.func {
+            // SAFETY: user callback with its ctx.
+            unsafe { f(h as xDataChannel, self.on_open.ctx as *mut c_void) };
+        }
+    }
+
+    /// Calls `on_message` for the channel `h` with one received message.
+    pub(crate) fn message(&self, h: usize, kind: MessageKind, data: &[u8]) {
+        let t = match kind {
+            MessageKind::Text => xDataChannelMsgType_String,
+            MessageKind::Binary => xDataChannelMsgType_Binary,
+        };
+        if let Some(f) = self.on_message.func {
+            // SAFETY: user callback; the bytes live for the call.
+            unsafe {
+                f(
+                    h as xDataChannel,
+                    t,
+                    data.as_ptr(),
+                    data.len(),
+                    self.on_message.ctx as *mut c_void,
+                )
+            };
+        }
+    }
+
+    /// Calls `on_buffered_amount_low` for the channel `h`.
+    pub(crate) fn buffered_amount_low(&self, h: usize) {
+        if let Some(f) = self.on_buffered_amount_low.func {
+            // SAFETY: user callback with its ctx.
+            unsafe {
+                f(
+                    h as xDataChannel,
+                    self.on_buffered_amount_low.ctx as *mut c_void,
+                )
+            };
+        }
+    }
+
+    /// Calls `on_close` for the channel `h`.
+    pub(crate) fn close(&self, h: usize) {
+        if let Some(f) = self.on_close.func {
+            // SAFETY: user callback with its ctx.
+            unsafe { f(h as xDataChannel, self.on_close.ctx as *mut c_void) };
+        }
+    }
+
+    /// Calls `on_error` for the channel `h` with `err`.
+    pub(crate) fn error(&self, h: usize, err: xErrno) {
+        if let Some(f) = self.on_error.func {
+            // SAFETY: user callback with its ctx.
+            unsafe { f(h as xDataChannel, err, self.on_error.ctx as *mut c_void) };
+        }
+    }
+}
+
 /// Who a channel belongs to (handle tokens).
 #[derive(Clone, Copy)]
 pub(crate) enum Owner {
@@ -549,10 +608,7 @@ impl MgrObject {
     fn post_error(&self, h: usize, cb: ChannelCallbacks, err: xErrno) {
         self.queue.post(Box::new(move || {
             if channel_live(h) {
-                if let Some(f) = cb.on_error.func {
-                    // SAFETY: user callback with its ctx.
-                    unsafe { f(h as xDataChannel, err, cb.on_error.ctx as *mut c_void) };
-                }
+                cb.error(h, err);
             }
         }));
     }
@@ -598,52 +654,17 @@ impl MgrObject {
                         }));
                     }
                 }
-                ChannelEvent::Open(id) => self.post_channel(inner, id, |h, cb| {
-                    if let Some(f) = cb.on_open.func {
-                        // SAFETY: user callback with its ctx.
-                        unsafe { f(h as xDataChannel, cb.on_open.ctx as *mut c_void) };
-                    }
-                }),
+                ChannelEvent::Open(id) => self.post_channel(inner, id, |h, cb| cb.open(h)),
                 ChannelEvent::Message(id, _) => {
                     while let Some((kind, data)) = inner.mgr.recv(id) {
-                        let t = match kind {
-                            MessageKind::Text => xDataChannelMsgType_String,
-                            MessageKind::Binary => xDataChannelMsgType_Binary,
-                        };
-                        self.post_channel(inner, id, move |h, cb| {
-                            if let Some(f) = cb.on_message.func {
-                                // SAFETY: user callback; the bytes live for the call.
-                                unsafe {
-                                    f(
-                                        h as xDataChannel,
-                                        t,
-                                        data.as_ptr(),
-                                        data.len(),
-                                        cb.on_message.ctx as *mut c_void,
-                                    )
-                                };
-                            }
-                        });
+                        self.post_channel(inner, id, move |h, cb| cb.message(h, kind, &data));
                     }
                 }
-                ChannelEvent::BufferedAmountLow(id) => self.post_channel(inner, id, |h, cb| {
-                    if let Some(f) = cb.on_buffered_amount_low.func {
-                        // SAFETY: user callback with its ctx.
-                        unsafe {
-                            f(
-                                h as xDataChannel,
-                                cb.on_buffered_amount_low.ctx as *mut c_void,
-                            )
-                        };
-                    }
-                }),
+                ChannelEvent::BufferedAmountLow(id) => {
+                    self.post_channel(inner, id, |h, cb| cb.buffered_amount_low(h));
+                }
                 ChannelEvent::Closing(_) => {}
-                ChannelEvent::Closed(id) => self.post_channel(inner, id, |h, cb| {
-                    if let Some(f) = cb.on_close.func {
-                        // SAFETY: user callback with its ctx.
-                        unsafe { f(h as xDataChannel, cb.on_close.ctx as *mut c_void) };
-                    }
-                }),
+                ChannelEvent::Closed(id) => self.post_channel(inner, id, |h, cb| cb.close(h)),
                 ChannelEvent::Error(id, e) => {
                     if let Some(&(h, cb)) = inner.channels.get(&id) {
                         self.post_error(h, cb, channel_errno(&e));

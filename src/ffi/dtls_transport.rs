@@ -12,18 +12,17 @@
 
 use super::boundary::{bytes, cstr_bytes, ffi_boundary, opt_ref};
 use super::dtls_backend::*;
+use super::loop_timer::{ms_until, Handle, Handles, LoopTimer};
 use crate::driver::clock;
 use crate::driver::loop_queue::LoopQueue;
-use crate::driver::registry::Registry;
 use crate::dtls::{
     Certificate, DtlsConfig, DtlsError, DtlsEvent, DtlsRole, DtlsSession, DtlsState, Fingerprint,
 };
 use libc::{c_char, c_void};
-use parking_lot::Mutex;
+use parking_lot::{Mutex, MutexGuard};
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
-use xbase::sys::{xEventLoopTimerAfter, xEventLoopTimerCancel};
 use xbase::types::*;
 
 /// Opaque handle of a DTLS transport.
@@ -64,37 +63,29 @@ struct Callbacks {
 
 struct Inner {
     session: DtlsSession,
-    /// The armed timer of the caller's loop (0: none).
-    timer: usize,
+    timer: LoopTimer,
     /// The `xSctpTransport` (handle token) that consumes decrypted records.
     consumer: Option<usize>,
 }
 
 pub(crate) struct DtlsObject {
-    lp: usize,
     queue: Arc<LoopQueue>,
     cb: Callbacks,
     inner: Mutex<Inner>,
 }
 
-/// What an `xDtlsTransport` handle names.
-pub(crate) enum DtlsHandle {
-    /// A transport created with `xDtlsTransportCreate`.
-    Own(Box<DtlsObject>),
-    /// The DTLS session of the PeerConnection with this handle token.
-    Pc(usize),
-}
-
-static TRANSPORTS: Registry<DtlsHandle> = Registry::new();
+/// Transports created with `xDtlsTransportCreate` and views of the DTLS
+/// session of PeerConnections.
+static TRANSPORTS: Handles<DtlsObject> = Handles::new();
 
 /// Registers the view of a PeerConnection's DTLS session.
 pub(crate) fn register_pc_view(pc: usize) -> usize {
-    TRANSPORTS.insert(Arc::new(DtlsHandle::Pc(pc))) as usize
+    TRANSPORTS.register_pc_view(pc)
 }
 
 /// Makes a view handle stale.
 pub(crate) fn unregister_view(handle: usize) {
-    TRANSPORTS.remove(handle as *const c_void);
+    TRANSPORTS.unregister(handle);
 }
 
 /// Work a drain leaves for after the transport's lock is released: records
@@ -157,18 +148,16 @@ impl DtlsObject {
         let cb = self.cb;
         while let Some(datagram) = inner.session.poll_transmit() {
             if let Some(f) = cb.send_fn {
-                self.queue.post(Box::new(move || {
-                    if is_live(handle) {
-                        // SAFETY: user callback with its own argument.
-                        unsafe {
-                            f(
-                                datagram.as_ptr(),
-                                datagram.len(),
-                                cb.send_arg as *mut c_void,
-                            )
-                        };
-                    }
-                }));
+                TRANSPORTS.post_if_live(&self.queue, handle, move || {
+                    // SAFETY: user callback with its own argument.
+                    unsafe {
+                        f(
+                            datagram.as_ptr(),
+                            datagram.len(),
+                            cb.send_arg as *mut c_void,
+                        )
+                    };
+                });
             }
         }
         while let Some(ev) = inner.session.poll_event() {
@@ -190,19 +179,30 @@ impl DtlsObject {
                 }
             }
         }
-        self.arm_timer(handle, inner);
+        // Wait a millisecond past the deadline, so the session sees it passed.
+        let ms = inner
+            .session
+            .poll_timeout()
+            .map(|d| ms_until(d).saturating_add(1));
+        inner.timer.rearm(ms, on_timer, handle);
         handoff
+    }
+
+    /// Drains what the session produced, releases the lock and then hands
+    /// the records to the consumer.
+    fn release(&self, handle: usize, mut inner: MutexGuard<'_, Inner>) {
+        let handoff = self.drain(handle, &mut inner);
+        drop(inner);
+        handoff.finish();
     }
 
     fn post_state(&self, handle: usize, state: xDtlsState) {
         let cb = self.cb;
         if let Some(f) = cb.on_state_change {
-            self.queue.post(Box::new(move || {
-                if is_live(handle) {
-                    // SAFETY: user callback with its own ctx.
-                    unsafe { f(handle as xDtlsTransport, state, cb.ctx as *mut c_void) };
-                }
-            }));
+            TRANSPORTS.post_if_live(&self.queue, handle, move || {
+                // SAFETY: user callback with its own ctx.
+                unsafe { f(handle as xDtlsTransport, state, cb.ctx as *mut c_void) };
+            });
         }
     }
 
@@ -211,7 +211,7 @@ impl DtlsObject {
         if let Some(f) = cb.on_data {
             self.queue.post(Box::new(move || {
                 for chunk in msg.chunks(DATA_CHUNK) {
-                    if !is_live(handle) {
+                    if !TRANSPORTS.is_live(handle) {
                         return;
                     }
                     // SAFETY: user callback; the bytes live for the call.
@@ -227,64 +227,26 @@ impl DtlsObject {
             }));
         }
     }
-
-    fn arm_timer(&self, handle: usize, inner: &mut Inner) {
-        if inner.timer != 0 {
-            // SAFETY: a timer we armed on this loop and have not seen fire.
-            unsafe { xEventLoopTimerCancel(self.lp as xEventLoop, inner.timer as xEventTimer) };
-            inner.timer = 0;
-        }
-        let Some(deadline) = inner.session.poll_timeout() else {
-            return;
-        };
-        let wait = deadline.saturating_duration_since(clock::now());
-        let ms = u64::try_from(wait.as_millis())
-            .unwrap_or(u64::MAX)
-            .saturating_add(1);
-        // SAFETY: the loop is live while the transport is; the argument is
-        // the handle token, looked up when the timer fires.
-        let t = unsafe {
-            xEventLoopTimerAfter(
-                self.lp as xEventLoop,
-                Some(on_timer),
-                handle as *mut c_void,
-                ms,
-            )
-        };
-        inner.timer = t as usize;
-    }
 }
 
 /// Timer callback on the caller's loop: drives retransmission and the
 /// handshake timeout.
 unsafe extern "C" fn on_timer(arg: *mut c_void) {
     ffi_boundary!((), {
-        let handle = arg as usize;
-        if let Some(h) = TRANSPORTS.get(arg) {
-            let DtlsHandle::Own(obj) = &*h else { return };
+        TRANSPORTS.with_own(arg, (), (), |obj| {
             let mut inner = obj.inner.lock();
-            inner.timer = 0; // fired: the loop forgets it
+            inner.timer.fired();
             inner.session.handle_timeout(clock::now());
-            let handoff = obj.drain(handle, &mut inner);
-            drop(inner);
-            handoff.finish();
-        }
+            obj.release(arg as usize, inner);
+        })
     })
-}
-
-fn is_live(handle: usize) -> bool {
-    TRANSPORTS.get(handle as *const c_void).is_some()
 }
 
 /// Runs `f` on a transport created by `xDtlsTransportCreate`; `view` is
 /// returned for the view of a PeerConnection's session, `dead` for NULL,
 /// stale and foreign handles.
 fn with_transport<R>(t: xDtlsTransport, dead: R, view: R, f: impl FnOnce(&DtlsObject) -> R) -> R {
-    match TRANSPORTS.get(t).as_deref() {
-        Some(DtlsHandle::Own(obj)) => f(obj),
-        Some(DtlsHandle::Pc(_)) => view,
-        None => dead,
-    }
+    TRANSPORTS.with_own(t, dead, view, f)
 }
 
 /// Runs `read` on the PeerConnection behind a view handle; `own` on a
@@ -297,10 +259,8 @@ fn read_transport<R>(
     read: impl FnOnce(&crate::peer::PeerConnection) -> R,
 ) -> R {
     match TRANSPORTS.get(t).as_deref() {
-        Some(DtlsHandle::Own(obj)) => own(obj),
-        Some(DtlsHandle::Pc(pc)) => {
-            super::peer_connection::with_endpoint(*pc, dead, |ep| read(&ep.pc))
-        }
+        Some(Handle::Own(obj)) => own(obj),
+        Some(Handle::Pc(pc)) => super::peer_connection::with_endpoint(*pc, dead, |ep| read(&ep.pc)),
         None => dead,
     }
 }
@@ -392,8 +352,7 @@ pub unsafe extern "C" fn xDtlsTransportCreate(conf: *const xDtlsTransportConf) -
         let Ok(queue) = LoopQueue::attach(conf.r#loop) else {
             return std::ptr::null_mut();
         };
-        TRANSPORTS.insert(Arc::new(DtlsHandle::Own(Box::new(DtlsObject {
-            lp: conf.r#loop as usize,
+        TRANSPORTS.insert_own(DtlsObject {
             queue,
             cb: Callbacks {
                 send_fn: conf.send_fn,
@@ -404,10 +363,10 @@ pub unsafe extern "C" fn xDtlsTransportCreate(conf: *const xDtlsTransportConf) -
             },
             inner: Mutex::new(Inner {
                 session,
-                timer: 0,
+                timer: LoopTimer::new(conf.r#loop),
                 consumer: None,
             }),
-        }))))
+        })
     })
 }
 
@@ -419,23 +378,10 @@ pub unsafe extern "C" fn xDtlsTransportCreate(conf: *const xDtlsTransportConf) -
 #[no_mangle]
 pub unsafe extern "C" fn xDtlsTransportDestroy(transport: xDtlsTransport) {
     ffi_boundary!((), {
-        if !matches!(
-            TRANSPORTS.get(transport).as_deref(),
-            Some(DtlsHandle::Own(_))
-        ) {
-            return;
-        }
-        let Some(h) = TRANSPORTS.remove(transport) else {
-            return;
-        };
-        let DtlsHandle::Own(obj) = &*h else { return };
-        let mut inner = obj.inner.lock();
-        if inner.timer != 0 {
-            xEventLoopTimerCancel(obj.lp as xEventLoop, inner.timer as xEventTimer);
-            inner.timer = 0;
-        }
-        drop(inner);
-        obj.queue.detach();
+        TRANSPORTS.destroy_own(transport, |obj| {
+            obj.inner.lock().timer.cancel();
+            obj.queue.detach();
+        });
     })
 }
 
@@ -451,9 +397,7 @@ pub unsafe extern "C" fn xDtlsTransportStart(transport: xDtlsTransport) -> xErrn
                 return errno(&e);
             }
             obj.post_state(transport as usize, xDtlsState_Connecting);
-            let handoff = obj.drain(transport as usize, &mut inner);
-            drop(inner);
-            handoff.finish();
+            obj.release(transport as usize, inner);
             xErrno_Ok
         })
     })
@@ -475,9 +419,7 @@ pub unsafe extern "C" fn xDtlsTransportFeedInput(
         with_transport(transport, xErrno_InvalidArg, xErrno_InvalidState, |obj| {
             let mut inner = obj.inner.lock();
             inner.session.handle_datagram(clock::now(), input);
-            let handoff = obj.drain(transport as usize, &mut inner);
-            drop(inner);
-            handoff.finish();
+            obj.release(transport as usize, inner);
             xErrno_Ok
         })
     })
@@ -502,15 +444,24 @@ pub unsafe extern "C" fn xDtlsTransportSend(
                 return xErrno_InvalidState;
             }
             let r = inner.session.send(msg);
-            let handoff = obj.drain(transport as usize, &mut inner);
-            drop(inner);
-            handoff.finish();
+            obj.release(transport as usize, inner);
             match r {
                 Ok(()) => xErrno_Ok,
                 Err(e) => errno(&e),
             }
         })
     })
+}
+
+/// The fingerprint of the local certificate; `None` for bad handles and
+/// the view of a destroyed PeerConnection's session.
+fn local_fingerprint(transport: xDtlsTransport) -> Option<Fingerprint> {
+    read_transport(
+        transport,
+        None,
+        |obj| Some(obj.inner.lock().session.local_fingerprint()),
+        |pc| Some(pc.certificate().fingerprint()),
+    )
 }
 
 /// Writes the 32-byte SHA-256 fingerprint of the local certificate.
@@ -524,12 +475,7 @@ pub unsafe extern "C" fn xDtlsTransportGetFingerprint(
         if out.is_null() {
             return xErrno_InvalidArg;
         }
-        let fp = read_transport(
-            transport,
-            None,
-            |obj| Some(obj.inner.lock().session.local_fingerprint()),
-            |pc| Some(pc.certificate().fingerprint()),
-        );
+        let fp = local_fingerprint(transport);
         match fp {
             Some(fp) => {
                 std::ptr::copy_nonoverlapping(fp.0.as_ptr(), out, XDTLS_FINGERPRINT_SIZE);
@@ -551,12 +497,7 @@ pub unsafe extern "C" fn xDtlsTransportGetFingerprintStr(
         if out.is_null() {
             return xErrno_InvalidArg;
         }
-        let fp = read_transport(
-            transport,
-            None,
-            |obj| Some(obj.inner.lock().session.local_fingerprint()),
-            |pc| Some(pc.certificate().fingerprint()),
-        );
+        let fp = local_fingerprint(transport);
         let Some(fp) = fp else {
             return xErrno_InvalidArg;
         };

@@ -9,7 +9,7 @@ use super::datachannel::*;
 use super::dtls_transport::xDtlsTransport;
 use super::ice_agent::xIceAgent;
 use super::sctp_transport::xSctpTransport;
-use crate::channel::{ChannelId, MessageKind};
+use crate::channel::ChannelId;
 use crate::driver::io::{self, Endpoint, EndpointId, SharedEndpoint, Transmit};
 use crate::driver::loop_queue::LoopQueue;
 use crate::driver::mdns::MdnsLookups;
@@ -295,59 +295,19 @@ impl Endpoint for PcEndpoint {
                 PeerEvent::StateChanged(s) => self.post_state(s),
                 PeerEvent::IceCandidate(line) => self.post_candidate(line),
                 PeerEvent::DataChannel(id) => self.remote_channel(id),
-                PeerEvent::ChannelOpen(id) => self.post_channel(id, |h, cb| {
-                    if let Some(f) = cb.on_open.func {
-                        // SAFETY: user callback with its ctx.
-                        unsafe { f(h as xDataChannel, cb.on_open.ctx as *mut c_void) };
-                    }
-                }),
+                PeerEvent::ChannelOpen(id) => self.post_channel(id, |h, cb| cb.open(h)),
                 PeerEvent::ChannelMessage(id) => {
                     while let Some((kind, data)) = self.pc.recv(id) {
-                        let t = match kind {
-                            MessageKind::Text => xDataChannelMsgType_String,
-                            MessageKind::Binary => xDataChannelMsgType_Binary,
-                        };
-                        self.post_channel(id, move |h, cb| {
-                            if let Some(f) = cb.on_message.func {
-                                // SAFETY: user callback; the bytes live for the call.
-                                unsafe {
-                                    f(
-                                        h as xDataChannel,
-                                        t,
-                                        data.as_ptr(),
-                                        data.len(),
-                                        cb.on_message.ctx as *mut c_void,
-                                    )
-                                };
-                            }
-                        });
+                        self.post_channel(id, move |h, cb| cb.message(h, kind, &data));
                     }
                 }
-                PeerEvent::ChannelClosed(id) => self.post_channel(id, |h, cb| {
-                    if let Some(f) = cb.on_close.func {
-                        // SAFETY: user callback with its ctx.
-                        unsafe { f(h as xDataChannel, cb.on_close.ctx as *mut c_void) };
-                    }
-                }),
-                PeerEvent::BufferedAmountLow(id) => self.post_channel(id, |h, cb| {
-                    if let Some(f) = cb.on_buffered_amount_low.func {
-                        // SAFETY: user callback with its ctx.
-                        unsafe {
-                            f(
-                                h as xDataChannel,
-                                cb.on_buffered_amount_low.ctx as *mut c_void,
-                            )
-                        };
-                    }
-                }),
+                PeerEvent::ChannelClosed(id) => self.post_channel(id, |h, cb| cb.close(h)),
+                PeerEvent::BufferedAmountLow(id) => {
+                    self.post_channel(id, |h, cb| cb.buffered_amount_low(h));
+                }
                 PeerEvent::ChannelError(id, e) => {
                     let err = channel_errno(&e);
-                    self.post_channel(id, move |h, cb| {
-                        if let Some(f) = cb.on_error.func {
-                            // SAFETY: user callback with its ctx.
-                            unsafe { f(h as xDataChannel, err, cb.on_error.ctx as *mut c_void) };
-                        }
-                    });
+                    self.post_channel(id, move |h, cb| cb.error(h, err));
                 }
             }
         }

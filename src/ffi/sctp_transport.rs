@@ -24,16 +24,15 @@
 
 use super::boundary::{bytes, ffi_boundary, opt_ref};
 use super::dtls_transport::{self, xDtlsTransport};
+use super::loop_timer::{ms_until, Handle, Handles, LoopTimer};
 use crate::driver::clock;
 use crate::driver::loop_queue::LoopQueue;
-use crate::driver::registry::Registry;
 use crate::sctp::{Reliability, SctpAssociation, SctpConfig, SctpError, SctpEvent};
 use libc::c_void;
 use parking_lot::Mutex;
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use xbase::sys::{xEventLoopTimerAfter, xEventLoopTimerCancel};
 use xbase::types::*;
 
 pub const XSCTP_DEFAULT_PORT: u16 = 5000;
@@ -100,8 +99,7 @@ struct Callbacks {
 
 struct Inner {
     assoc: SctpAssociation,
-    /// The armed timer of the caller's loop (0: none).
-    timer: usize,
+    timer: LoopTimer,
     started: bool,
     connected: bool,
     /// Lost, aborted, shut down or timed out: nothing more happens.
@@ -129,28 +127,18 @@ pub(crate) struct SctpObject {
     inner: Mutex<Inner>,
 }
 
-/// What an `xSctpTransport` handle names.
-pub(crate) enum SctpHandle {
-    /// A transport created with `xSctpTransportCreate`.
-    Own(Box<SctpObject>),
-    /// The association of the PeerConnection with this handle token.
-    Pc(usize),
-}
-
-static TRANSPORTS: Registry<SctpHandle> = Registry::new();
+/// Transports created with `xSctpTransportCreate` and views of the
+/// association of PeerConnections.
+static TRANSPORTS: Handles<SctpObject> = Handles::new();
 
 /// Registers the view of a PeerConnection's association.
 pub(crate) fn register_pc_view(pc: usize) -> usize {
-    TRANSPORTS.insert(Arc::new(SctpHandle::Pc(pc))) as usize
+    TRANSPORTS.register_pc_view(pc)
 }
 
 /// Makes a view handle stale.
 pub(crate) fn unregister_view(handle: usize) {
-    TRANSPORTS.remove(handle as *const c_void);
-}
-
-fn is_live(handle: usize) -> bool {
-    TRANSPORTS.get(handle as *const c_void).is_some()
+    TRANSPORTS.unregister(handle);
 }
 
 /// What the SCTP layer tells a data channel manager.
@@ -197,8 +185,7 @@ impl SctpObject {
                 break;
             }
         }
-        let mut inner = self.inner.lock();
-        self.arm_timer(handle, &mut inner);
+        Self::arm_timer(handle, &mut self.inner.lock());
     }
 
     /// Posts the association's events and messages to the loop.
@@ -261,86 +248,61 @@ impl SctpObject {
     fn post_state(&self, handle: usize, connected: bool) {
         let cb = self.cb;
         if let Some(f) = cb.on_state_change {
-            self.queue.post(Box::new(move || {
-                if is_live(handle) {
-                    // SAFETY: user callback with its own ctx.
-                    unsafe { f(handle as xSctpTransport, connected, cb.ctx as *mut c_void) };
-                }
-            }));
+            TRANSPORTS.post_if_live(&self.queue, handle, move || {
+                // SAFETY: user callback with its own ctx.
+                unsafe { f(handle as xSctpTransport, connected, cb.ctx as *mut c_void) };
+            });
         }
     }
 
     fn post_data(&self, handle: usize, stream: u16, ppid: u32, data: Vec<u8>) {
         let cb = self.cb;
         if let Some(f) = cb.on_data {
-            self.queue.post(Box::new(move || {
-                if is_live(handle) {
-                    // SAFETY: user callback; the bytes live for the call.
-                    unsafe {
-                        f(
-                            handle as xSctpTransport,
-                            stream,
-                            ppid,
-                            data.as_ptr(),
-                            data.len(),
-                            cb.ctx as *mut c_void,
-                        )
-                    };
-                }
-            }));
+            TRANSPORTS.post_if_live(&self.queue, handle, move || {
+                // SAFETY: user callback; the bytes live for the call.
+                unsafe {
+                    f(
+                        handle as xSctpTransport,
+                        stream,
+                        ppid,
+                        data.as_ptr(),
+                        data.len(),
+                        cb.ctx as *mut c_void,
+                    )
+                };
+            });
         }
     }
 
     fn post_stream_close(&self, handle: usize, stream: u16) {
         let cb = self.cb;
         if let Some(f) = cb.on_stream_close {
-            self.queue.post(Box::new(move || {
-                if is_live(handle) {
-                    // SAFETY: user callback with its own ctx.
-                    unsafe { f(handle as xSctpTransport, stream, cb.ctx as *mut c_void) };
-                }
-            }));
+            TRANSPORTS.post_if_live(&self.queue, handle, move || {
+                // SAFETY: user callback with its own ctx.
+                unsafe { f(handle as xSctpTransport, stream, cb.ctx as *mut c_void) };
+            });
         }
     }
 
     fn post_low(&self, handle: usize) {
         let cb = self.cb;
         if let Some(f) = cb.on_buffered_amount_low {
-            self.queue.post(Box::new(move || {
-                if is_live(handle) {
-                    // SAFETY: user callback with its own ctx.
-                    unsafe { f(handle as xSctpTransport, cb.ctx as *mut c_void) };
-                }
-            }));
+            TRANSPORTS.post_if_live(&self.queue, handle, move || {
+                // SAFETY: user callback with its own ctx.
+                unsafe { f(handle as xSctpTransport, cb.ctx as *mut c_void) };
+            });
         }
     }
 
-    fn arm_timer(&self, handle: usize, inner: &mut Inner) {
-        if inner.timer != 0 {
-            // SAFETY: a timer we armed on this loop and have not seen fire.
-            unsafe { xEventLoopTimerCancel(self.lp as xEventLoop, inner.timer as xEventTimer) };
-            inner.timer = 0;
-        }
+    /// Re-arms the timer for usrsctp's next timer or the association
+    /// deadline, whichever comes first.
+    fn arm_timer(handle: usize, inner: &mut Inner) {
         let deadline = match (inner.assoc.poll_timeout(), inner.assoc_deadline) {
-            (Some(a), Some(b)) => a.min(b),
-            (a, b) => match a.or(b) {
-                Some(t) => t,
-                None => return,
-            },
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         };
-        let wait = deadline.saturating_duration_since(clock::now());
-        let ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX).max(1);
-        // SAFETY: the loop is live while the transport is; the argument is
-        // the handle token, looked up when the timer fires.
-        let t = unsafe {
-            xEventLoopTimerAfter(
-                self.lp as xEventLoop,
-                Some(on_timer),
-                handle as *mut c_void,
-                ms,
-            )
-        };
-        inner.timer = t as usize;
+        let ms = deadline.map(|d| ms_until(d).max(1));
+        inner.timer.rearm(ms, on_timer, handle);
     }
 }
 
@@ -349,20 +311,20 @@ impl SctpObject {
 unsafe extern "C" fn on_timer(arg: *mut c_void) {
     ffi_boundary!((), {
         let handle = arg as usize;
-        let Some(h) = TRANSPORTS.get(arg) else { return };
-        let SctpHandle::Own(obj) = &*h else { return };
-        {
-            let now = clock::now();
-            let mut inner = obj.inner.lock();
-            inner.timer = 0; // fired: the loop forgets it
-            inner.assoc.handle_timeout(now);
-            if inner.assoc_deadline.is_some_and(|d| d <= now) && !inner.connected {
-                obj.end(handle, &mut inner);
-                inner.assoc.close();
-                while inner.assoc.poll_transmit().is_some() {}
+        TRANSPORTS.with_own(arg, (), (), |obj| {
+            {
+                let now = clock::now();
+                let mut inner = obj.inner.lock();
+                inner.timer.fired();
+                inner.assoc.handle_timeout(now);
+                if inner.assoc_deadline.is_some_and(|d| d <= now) && !inner.connected {
+                    obj.end(handle, &mut inner);
+                    inner.assoc.close();
+                    while inner.assoc.poll_transmit().is_some() {}
+                }
             }
-        }
-        obj.pump(handle, Vec::new());
+            obj.pump(handle, Vec::new());
+        })
     })
 }
 
@@ -370,21 +332,30 @@ unsafe extern "C" fn on_timer(arg: *mut c_void) {
 /// transport it consumes, with no lock held); an empty list after the DTLS
 /// handshake completed sends the packets that waited for it.
 pub(crate) fn from_dtls(handle: usize, records: Vec<Vec<u8>>) {
-    if let Some(h) = TRANSPORTS.get(handle as *const c_void) {
-        if let SctpHandle::Own(obj) = &*h {
-            obj.pump(handle, records);
-        }
-    }
+    with_own(handle as xSctpTransport, (), (), |obj| {
+        obj.pump(handle, records);
+    })
 }
 
 /// Runs `f` on a transport created by `xSctpTransportCreate`; `view` for
 /// the view of a PeerConnection's association, `dead` for bad handles.
 fn with_own<R>(t: xSctpTransport, dead: R, view: R, f: impl FnOnce(&SctpObject) -> R) -> R {
-    match TRANSPORTS.get(t).as_deref() {
-        Some(SctpHandle::Own(obj)) => f(obj),
-        Some(SctpHandle::Pc(_)) => view,
-        None => dead,
-    }
+    TRANSPORTS.with_own(t, dead, view, f)
+}
+
+/// Runs `f` on the transport `handle` (for the data channel manager);
+/// `NotConnected` for bad handles and views.
+fn with_own_or_not_connected(
+    handle: usize,
+    f: impl FnOnce(&SctpObject) -> Result<(), SctpError>,
+) -> Result<(), SctpError> {
+    let not_connected = || Err(SctpError::NotConnected);
+    with_own(
+        handle as xSctpTransport,
+        not_connected(),
+        not_connected(),
+        f,
+    )
 }
 
 /// The errno of a failed send.
@@ -409,35 +380,27 @@ pub(crate) fn send_message(
     ordered: bool,
     reliability: Reliability,
 ) -> Result<(), SctpError> {
-    let Some(h) = TRANSPORTS.get(handle as *const c_void) else {
-        return Err(SctpError::NotConnected);
-    };
-    let SctpHandle::Own(obj) = &*h else {
-        return Err(SctpError::NotConnected);
-    };
-    let r = {
-        let mut inner = obj.inner.lock();
-        let r = inner.assoc.send(stream, ppid, data, ordered, reliability);
-        if r.is_ok() {
-            inner.low_armed = true;
-        }
+    with_own_or_not_connected(handle, |obj| {
+        let r = {
+            let mut inner = obj.inner.lock();
+            let r = inner.assoc.send(stream, ppid, data, ordered, reliability);
+            if r.is_ok() {
+                inner.low_armed = true;
+            }
+            r
+        };
+        obj.pump(handle, Vec::new());
         r
-    };
-    obj.pump(handle, Vec::new());
-    r
+    })
 }
 
 /// Resets the outgoing side of `stream` on the transport `handle`.
 pub(crate) fn reset_stream(handle: usize, stream: u16) -> Result<(), SctpError> {
-    let Some(h) = TRANSPORTS.get(handle as *const c_void) else {
-        return Err(SctpError::NotConnected);
-    };
-    let SctpHandle::Own(obj) = &*h else {
-        return Err(SctpError::NotConnected);
-    };
-    let r = obj.inner.lock().assoc.reset_stream(stream);
-    obj.pump(handle, Vec::new());
-    r
+    with_own_or_not_connected(handle, |obj| {
+        let r = obj.inner.lock().assoc.reset_stream(stream);
+        obj.pump(handle, Vec::new());
+        r
+    })
 }
 
 /// Where the association of the transport `handle` is; `None` for bad
@@ -508,7 +471,7 @@ pub unsafe extern "C" fn xSctpTransportCreate(conf: *const xSctpTransportConf) -
             0 => Duration::from_secs(10),
             ms => Duration::from_millis(u64::from(ms)),
         };
-        let obj = Arc::new(SctpHandle::Own(Box::new(SctpObject {
+        let handle = TRANSPORTS.insert_own(SctpObject {
             lp: conf.r#loop as usize,
             queue: queue.clone(),
             dtls: conf.dtls as usize,
@@ -521,7 +484,7 @@ pub unsafe extern "C" fn xSctpTransportCreate(conf: *const xSctpTransportConf) -
             },
             inner: Mutex::new(Inner {
                 assoc,
-                timer: 0,
+                timer: LoopTimer::new(conf.r#loop),
                 started: false,
                 connected: false,
                 ended: false,
@@ -532,11 +495,10 @@ pub unsafe extern "C" fn xSctpTransportCreate(conf: *const xSctpTransportConf) -
                 held: VecDeque::new(),
                 listeners: Vec::new(),
             }),
-        })));
-        let handle = TRANSPORTS.insert(obj.clone());
+        });
         if !dtls_transport::attach_consumer(conf.dtls as usize, handle as usize) {
-            TRANSPORTS.remove(handle);
             queue.detach();
+            TRANSPORTS.unregister(handle as usize);
             return std::ptr::null_mut();
         }
         handle
@@ -551,34 +513,23 @@ pub unsafe extern "C" fn xSctpTransportCreate(conf: *const xSctpTransportConf) -
 #[no_mangle]
 pub unsafe extern "C" fn xSctpTransportDestroy(transport: xSctpTransport) {
     ffi_boundary!((), {
-        if !matches!(
-            TRANSPORTS.get(transport).as_deref(),
-            Some(SctpHandle::Own(_))
-        ) {
-            return;
-        }
-        let Some(h) = TRANSPORTS.remove(transport) else {
-            return;
-        };
-        let SctpHandle::Own(obj) = &*h else { return };
-        let mut packets = VecDeque::new();
-        {
-            let mut inner = obj.inner.lock();
-            if inner.timer != 0 {
-                xEventLoopTimerCancel(obj.lp as xEventLoop, inner.timer as xEventTimer);
-                inner.timer = 0;
-            }
-            if inner.connected {
-                inner.assoc.close();
-                while let Some(p) = inner.assoc.poll_transmit() {
-                    packets.push_back(p);
+        TRANSPORTS.destroy_own(transport, |obj| {
+            let mut packets = VecDeque::new();
+            {
+                let mut inner = obj.inner.lock();
+                inner.timer.cancel();
+                if inner.connected {
+                    inner.assoc.close();
+                    while let Some(p) = inner.assoc.poll_transmit() {
+                        packets.push_back(p);
+                    }
                 }
+                inner.listeners.clear();
             }
-            inner.listeners.clear();
-        }
-        dtls_transport::detach_consumer(obj.dtls, transport as usize);
-        let _ = dtls_transport::send_packets(obj.dtls, &mut packets);
-        obj.queue.detach();
+            dtls_transport::detach_consumer(obj.dtls, transport as usize);
+            let _ = dtls_transport::send_packets(obj.dtls, &mut packets);
+            obj.queue.detach();
+        });
     })
 }
 
@@ -697,8 +648,8 @@ pub unsafe extern "C" fn xSctpTransportCloseStream(
 pub unsafe extern "C" fn xSctpTransportGetBufferedAmount(transport: xSctpTransport) -> usize {
     ffi_boundary!(0, {
         match TRANSPORTS.get(transport).as_deref() {
-            Some(SctpHandle::Own(obj)) => obj.inner.lock().assoc.buffered_amount(),
-            Some(SctpHandle::Pc(pc)) => super::peer_connection::with_endpoint(*pc, 0, |ep| {
+            Some(Handle::Own(obj)) => obj.inner.lock().assoc.buffered_amount(),
+            Some(Handle::Pc(pc)) => super::peer_connection::with_endpoint(*pc, 0, |ep| {
                 ep.pc.sctp().map_or(0, SctpAssociation::buffered_amount)
             }),
             None => 0,
@@ -712,8 +663,8 @@ pub unsafe extern "C" fn xSctpTransportGetBufferedAmount(transport: xSctpTranspo
 pub unsafe extern "C" fn xSctpTransportIsConnected(transport: xSctpTransport) -> bool {
     ffi_boundary!(false, {
         match TRANSPORTS.get(transport).as_deref() {
-            Some(SctpHandle::Own(obj)) => obj.inner.lock().connected,
-            Some(SctpHandle::Pc(pc)) => super::peer_connection::with_endpoint(*pc, false, |ep| {
+            Some(Handle::Own(obj)) => obj.inner.lock().connected,
+            Some(Handle::Pc(pc)) => super::peer_connection::with_endpoint(*pc, false, |ep| {
                 ep.pc.sctp().is_some_and(SctpAssociation::is_connected)
             }),
             None => false,
