@@ -575,7 +575,7 @@ impl MgrObject {
                 next.ppid,
                 &next.data,
                 next.ordered,
-                sctp_reliability(next.reliability),
+                crate::sctp::Reliability::from(next.reliability),
             );
             match r {
                 Err(SctpError::WouldBlock) => {
@@ -677,14 +677,6 @@ impl MgrObject {
 
 fn channel_live(h: usize) -> bool {
     CHANNELS.get(h as *const c_void).is_some()
-}
-
-fn sctp_reliability(r: Reliability) -> crate::sctp::Reliability {
-    match r {
-        Reliability::Reliable => crate::sctp::Reliability::Reliable,
-        Reliability::MaxRetransmits(n) => crate::sctp::Reliability::MaxRetransmits(n),
-        Reliability::MaxLifetime(ms) => crate::sctp::Reliability::MaxLifetime(ms),
-    }
 }
 
 /// Creates a manager over an SCTP transport created with

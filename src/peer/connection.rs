@@ -12,7 +12,6 @@ use crate::channel::{
     self, ChannelConfig, ChannelError, ChannelEvent, ChannelId, ChannelManager, MessageKind,
     SctpSend,
 };
-use crate::dcep;
 use crate::dtls::{
     Certificate, DtlsConfig, DtlsEvent, DtlsRole, DtlsSession, DtlsState, Fingerprint,
     FINGERPRINT_LEN,
@@ -20,7 +19,10 @@ use crate::dtls::{
 use crate::ice::agent::{IceAgent, IceEvent, IceState, Received, Role, Transmit};
 use crate::ice::{Candidate, Transport};
 use crate::mdns::PendingCandidates;
-use crate::sctp::{self, ResetDirection, SctpAssociation, SctpConfig, SctpError, SctpEvent};
+use crate::sctp::{
+    Reliability as SctpReliability, ResetDirection, SctpAssociation, SctpConfig, SctpError,
+    SctpEvent,
+};
 use crate::sdp::{encode_webrtc, IceParams, SessionDescription, Setup, WebRtcParams};
 
 /// DTLS datagrams kept while no DTLS session exists yet (they can only come
@@ -138,14 +140,6 @@ fn dtls_to_channel_role(role: DtlsRole) -> channel::DtlsRole {
     match role {
         DtlsRole::Client => channel::DtlsRole::Client,
         DtlsRole::Server => channel::DtlsRole::Server,
-    }
-}
-
-fn sctp_reliability(r: dcep::Reliability) -> sctp::Reliability {
-    match r {
-        dcep::Reliability::Reliable => sctp::Reliability::Reliable,
-        dcep::Reliability::MaxRetransmits(n) => sctp::Reliability::MaxRetransmits(n),
-        dcep::Reliability::MaxLifetime(ms) => sctp::Reliability::MaxLifetime(ms),
     }
 }
 
@@ -985,7 +979,7 @@ impl PeerConnection {
                         next.ppid,
                         &next.data,
                         next.ordered,
-                        sctp_reliability(next.reliability),
+                        SctpReliability::from(next.reliability),
                     );
                     match r {
                         Ok(()) => {

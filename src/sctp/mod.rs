@@ -116,6 +116,17 @@ pub enum Reliability {
     MaxLifetime(u32),
 }
 
+impl From<crate::dcep::Reliability> for Reliability {
+    /// A channel's DCEP reliability as applied to its SCTP sends.
+    fn from(r: crate::dcep::Reliability) -> Self {
+        match r {
+            crate::dcep::Reliability::Reliable => Reliability::Reliable,
+            crate::dcep::Reliability::MaxRetransmits(n) => Reliability::MaxRetransmits(n),
+            crate::dcep::Reliability::MaxLifetime(ms) => Reliability::MaxLifetime(ms),
+        }
+    }
+}
+
 /// Which direction of a stream a reset closed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ResetDirection {
