@@ -44,6 +44,12 @@
 #define PASS "relay-secret"
 #define MARK 200
 #define COUNT 1000
+/* coturn's log lines: an allocation made over TLS, a deallocation, a TCP
+ * or TLS connection the client closed, a TLS close_notify received. */
+#define TLS_SESSION "new, realm=<xp2p.test>, username=<xp2p>, lifetime=6, cipher="
+#define DEALLOCATED "lifetime=0"
+#define TCP_CLOSED "TCP connection closed by client (callback)"
+#define TLS_CLOSE_NOTIFY "SSL shutdown received"
 
 /* ---- coturn --------------------------------------------------------------- */
 
@@ -106,17 +112,16 @@ static int free_tcp_port(void) {
   return port;
 }
 
-/* True once something accepts TCP connections on 127.0.0.1:port. */
-static int tcp_accepts(int port) {
-  struct sockaddr_in to;
-  int fd = socket(AF_INET, SOCK_STREAM, 0), ok;
-  memset(&to, 0, sizeof to);
-  to.sin_family = AF_INET;
-  to.sin_port = htons((uint16_t)port);
-  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ok = connect(fd, (struct sockaddr *)&to, sizeof to) == 0;
-  close(fd);
-  return ok;
+/* Lines of `path` containing `what`. */
+static int log_count(const char *path, const char *what) {
+  char line[1024];
+  int n = 0;
+  FILE *f = fopen(path, "r");
+  if (!f) return -1;
+  while (fgets(line, sizeof line, f))
+    if (strstr(line, what)) n++;
+  fclose(f);
+  return n;
 }
 
 /* A self-signed certificate (its own CA) for localhost and 127.0.0.1, made
@@ -155,7 +160,7 @@ static int make_certificate(Coturn *c) {
  * Returns 0 when it answers. */
 static int coturn_start(Coturn *c, int min_port) {
   char port_arg[16], tls_arg[16], min_arg[16], max_arg[16], log_arg[96], db_arg[96],
-      pid_arg[96], cert_arg[128], key_arg[128];
+      pid_arg[96], cert_arg[128], key_arg[128], tls_listener[96];
   int i, up = 0, logfd, dbfd;
   if (make_certificate(c) != 0) return -1;
   c->port = free_udp_port();
@@ -193,22 +198,14 @@ static int coturn_start(Coturn *c, int min_port) {
     _exit(127);
   }
   for (i = 0; i < 100 && !up; i++) up = stun_answers(c->port);
-  for (i = 0; i < 50 && up && !tcp_accepts(c->tls_port); i++) usleep(100000);
-  if (up && !tcp_accepts(c->tls_port)) up = 0;
+  /* The TLS listener, from coturn's log (a probing connection would show
+   * up in the log as a closed session later). */
+  snprintf(tls_listener, sizeof tls_listener, "TLS/TCP listener opened on : 127.0.0.1:%d",
+           c->tls_port);
+  for (i = 0; i < 50 && up && log_count(c->logfile, tls_listener) < 1; i++) usleep(100000);
+  if (up && log_count(c->logfile, tls_listener) < 1) up = 0;
   if (!up) fprintf(stderr, "coturn did not start (is it installed? log in %s)\n", c->logfile);
   return up ? 0 : -1;
-}
-
-/* Lines of `path` containing `what`. */
-static int log_count(const char *path, const char *what) {
-  char line[1024];
-  int n = 0;
-  FILE *f = fopen(path, "r");
-  if (!f) return -1;
-  while (fgets(line, sizeof line, f))
-    if (strstr(line, what)) n++;
-  fclose(f);
-  return n;
 }
 
 static void coturn_stop(Coturn *c) {
@@ -221,7 +218,11 @@ static void coturn_stop(Coturn *c) {
   snprintf(pidfile, sizeof pidfile, "%s.pid", c->db);
   unlink(pidfile);
   unlink(c->db);
-  unlink(c->logfile);
+  if (getenv("XP2P_KEEP_LOGS")) {
+    fprintf(stderr, "coturn log kept in %s\n", c->logfile);
+  } else {
+    unlink(c->logfile);
+  }
   if (c->dir[0]) {
     unlink(c->cert);
     unlink(c->key);
@@ -447,6 +448,11 @@ static void relay_only_agents(xEventLoop loop, const Coturn *c, int relay_lo, co
   int refreshes_before, refreshes;
   /* Two allocations: every 4.8 s each is refreshed (6 in 20 s). */
   int min_refreshes = refresh_s >= 20 ? 6 : refresh_s >= 5 ? 2 : 0;
+  int tls = strncmp(turn, "turns:", 6) == 0, stream = tls || strstr(turn, "transport=tcp") != NULL;
+  int tls_before = log_count(c->logfile, TLS_SESSION), closed_before = log_count(c->logfile, TCP_CLOSED);
+  int dealloc_before = log_count(c->logfile, DEALLOCATED), deallocs = 0, closed = 0;
+  int notify_before = log_count(c->logfile, TLS_CLOSE_NOTIFY), notified = 0;
+  int want_closed = stream ? 2 : 0, want_notified = tls ? 2 : 0, want_tls = tls ? 2 : 0;
   printf("-- relay-only agents through %s\n", turn);
   if (!connect_agents(loop, &a, &b, turn, PASS, 1, relay_lo)) {
     fprintf(stderr, "relay-only agents: a state %d (relay %d), b state %d (relay %d)\n", a.state,
@@ -456,6 +462,8 @@ static void relay_only_agents(xEventLoop loop, const Coturn *c, int relay_lo, co
   }
   CHECK_EQ_INT(a.relay, 1);
   CHECK_EQ_INT(b.relay, 1);
+  /* The allocations were made over TLS exactly when asked for. */
+  CHECK_EQ_INT(log_count(c->logfile, TLS_SESSION) - tls_before, want_tls);
   CHECK(strstr(a.relay_line, " raddr 127.0.0.1 rport ") != NULL);
   /* RFC 8445 type preference 0, local preference 65535, component 1. */
   CHECK(strstr(a.relay_line, " 16777215 127.0.0.1 ") != NULL);
@@ -491,6 +499,21 @@ static void relay_only_agents(xEventLoop loop, const Coturn *c, int relay_lo, co
   CHECK_EQ_INT(b.received, a.out_seq);
   CHECK_EQ_INT(a.received, b.out_seq);
   destroy_agents(loop, &a, &b);
+  /* Destroying sends each deallocation (a Refresh with lifetime 0) and,
+   * over TCP or TLS, then closes the connection. */
+  end = xMonoMs() + 3000;
+  while (xMonoMs() < end) {
+    deallocs = log_count(c->logfile, DEALLOCATED) - dealloc_before;
+    closed = log_count(c->logfile, TCP_CLOSED) - closed_before;
+    notified = log_count(c->logfile, TLS_CLOSE_NOTIFY) - notify_before;
+    if (deallocs >= 2 && closed >= want_closed && notified >= want_notified) break;
+    usleep(20000);
+  }
+  printf("coturn saw %d deallocations, %d connections closed, %d TLS close_notify\n", deallocs,
+         closed, notified);
+  CHECK_EQ_INT(deallocs, 2);
+  CHECK_EQ_INT(closed, want_closed);
+  CHECK_EQ_INT(notified, want_notified);
 }
 
 /* The relayed candidate fails (`turn`, `pass`), end-of-candidates still
@@ -598,11 +621,13 @@ static int pc_open(Pc *a, Pc *b) { return a->opened && b->opened; }
 static int pc_msgs(Pc *a, Pc *b) { return a->msgs >= COUNT && b->msgs >= COUNT; }
 static int pc_eoc(Pc *a, Pc *b) { return a->eoc && b->eoc; }
 
-static void relay_only_peer_connections(xEventLoop loop, int relay_lo, const char *turn) {
+static void relay_only_peer_connections(xEventLoop loop, const Coturn *c, int relay_lo,
+                                        const char *turn) {
   static Pc a, b;
   char *offer, *answer, text[32];
   xDataChannelConf dc;
-  int i;
+  int i, deallocs = 0, dealloc_before = log_count(c->logfile, DEALLOCATED);
+  uint64_t end;
   memset(&a, 0, sizeof a);
   memset(&b, 0, sizeof b);
   a.other = &b;
@@ -659,6 +684,14 @@ static void relay_only_peer_connections(xEventLoop loop, int relay_lo, const cha
   xPeerConnectionDestroy(a.pc);
   xPeerConnectionDestroy(b.pc);
   xEventWait(loop, 10);
+  /* Both allocations are released on destroy. */
+  end = xMonoMs() + 3000;
+  while (xMonoMs() < end && deallocs < 2) {
+    deallocs = log_count(c->logfile, DEALLOCATED) - dealloc_before;
+    usleep(20000);
+  }
+  printf("coturn saw %d deallocations\n", deallocs);
+  CHECK_EQ_INT(deallocs, 2);
 }
 
 int main(void) {
@@ -679,7 +712,7 @@ int main(void) {
   snprintf(server, sizeof server, "turn:127.0.0.1:%d?transport=udp", turn.port);
   relay_only_agents(loop, &turn, relay_lo, server, 20);
   snprintf(server, sizeof server, "127.0.0.1:%d", turn.port);
-  relay_only_peer_connections(loop, relay_lo, server);
+  relay_only_peer_connections(loop, &turn, relay_lo, server);
 
   /* TURN over TCP, then over TLS with the test's certificate trusted (by
    * name: the certificate must carry "localhost"). The CA file is read
@@ -690,7 +723,7 @@ int main(void) {
   snprintf(server, sizeof server, "turns:localhost:%d", turn.tls_port);
   relay_only_agents(loop, &turn, relay_lo, server, 6);
   snprintf(server, sizeof server, "turns:127.0.0.1:%d", turn.tls_port);
-  relay_only_peer_connections(loop, relay_lo, server);
+  relay_only_peer_connections(loop, &turn, relay_lo, server);
   unsetenv("XP2P_TURN_CA_FILE");
 
   /* Wrong password: the 401 ends relay gathering at once. */
