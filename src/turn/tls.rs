@@ -128,7 +128,6 @@ impl TlsError {
     }
 }
 
-
 /// The in-memory "socket" OpenSSL reads from and writes to.
 #[derive(Debug, Default)]
 struct MemIo {
