@@ -1,9 +1,10 @@
-//! The I/O thread's TCP connections to TURN servers
-//! (`src/driver/turn_stream.rs`), against a plain TCP listener playing the
-//! server: the endpoint's messages for the link arrive framed, the
-//! server's frames arrive whole whatever the segmentation, and every way
-//! the connection can end is reported once as the link's failure. The
-//! last messages of an endpoint are written before its connection closes.
+//! The I/O thread's TCP and TLS connections to TURN servers
+//! (`src/driver/turn_stream.rs`), against a plain TCP listener (and an
+//! OpenSSL acceptor) playing the server: the endpoint's messages for the
+//! link arrive framed, the server's frames arrive whole whatever the
+//! segmentation, and every way the connection can end is reported once as
+//! the link's failure, a refused certificate included. The last messages
+//! of an endpoint are written before its connection closes.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -11,10 +12,19 @@ use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use openssl::asn1::Asn1Time;
+use openssl::ec::{EcGroup, EcKey};
+use openssl::hash::MessageDigest;
+use openssl::nid::Nid;
+use openssl::pkey::{PKey, Private};
+use openssl::ssl::{SslAcceptor, SslMethod};
+use openssl::x509::extension::{BasicConstraints, SubjectAlternativeName};
+use openssl::x509::{X509NameBuilder, X509};
 use parking_lot::Mutex;
 use xp2p::driver::clock;
 use xp2p::driver::io::{self, Endpoint, SharedEndpoint, Transmit};
 use xp2p::turn::stream::StreamFailure;
+use xp2p::turn::tls::{TlsClient, TlsConfig};
 
 /// Records what the I/O thread hands it and sends what the test queues.
 #[derive(Default)]
@@ -66,6 +76,13 @@ fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
 /// Registers a probe and opens a connection to `server`; returns the
 /// probe, its id and the link (or the immediate failure).
 fn open(server: SocketAddr) -> (Arc<Mutex<Probe>>, u64, Result<SocketAddr, StreamFailure>) {
+    open_with(server, None)
+}
+
+fn open_with(
+    server: SocketAddr,
+    tls: Option<Box<TlsClient>>,
+) -> (Arc<Mutex<Probe>>, u64, Result<SocketAddr, StreamFailure>) {
     let probe = Arc::new(Mutex::new(Probe::default()));
     let shared: SharedEndpoint = probe.clone();
     let id = io::register(shared, Vec::new()).unwrap();
@@ -73,7 +90,7 @@ fn open(server: SocketAddr) -> (Arc<Mutex<Probe>>, u64, Result<SocketAddr, Strea
     io::open_turn_stream(
         id,
         server,
-        None,
+        tls,
         Box::new(move |r| {
             let _ = tx.send(r);
         }),
@@ -251,4 +268,122 @@ fn socket2_listener() -> TcpListener {
         assert_eq!(libc::listen(fd, 0), 0);
         TcpListener::from_raw_fd(fd)
     }
+}
+
+/// A self-signed certificate (its own CA) for 127.0.0.1.
+fn self_signed() -> (X509, PKey<Private>) {
+    let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap();
+    let key = PKey::from_ec_key(EcKey::generate(&group).unwrap()).unwrap();
+    let mut name = X509NameBuilder::new().unwrap();
+    name.append_entry_by_text("CN", "xp2p test TURN").unwrap();
+    let name = name.build();
+    let mut b = X509::builder().unwrap();
+    b.set_version(2).unwrap();
+    b.set_subject_name(&name).unwrap();
+    b.set_issuer_name(&name).unwrap();
+    b.set_pubkey(&key).unwrap();
+    b.set_not_before(&Asn1Time::days_from_now(0).unwrap())
+        .unwrap();
+    b.set_not_after(&Asn1Time::days_from_now(2).unwrap())
+        .unwrap();
+    b.append_extension(BasicConstraints::new().ca().build().unwrap())
+        .unwrap();
+    let san = SubjectAlternativeName::new()
+        .ip("127.0.0.1")
+        .build(&b.x509v3_context(None, None))
+        .unwrap();
+    b.append_extension(san).unwrap();
+    b.sign(&key, MessageDigest::sha256()).unwrap();
+    (b.build(), key)
+}
+
+/// What the TLS server read: the first message and the rest until the
+/// close; `None` when no session was established.
+type ServerRead = std::thread::JoinHandle<Option<(Vec<u8>, Vec<u8>)>>;
+
+/// A TLS server on loopback: answers the first message with `stun(2)`,
+/// then returns everything else it reads until the client closes.
+fn tls_server(cert: X509, key: PKey<Private>) -> (SocketAddr, ServerRead) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut b = SslAcceptor::mozilla_intermediate_v5(SslMethod::tls_server()).unwrap();
+    b.set_certificate(&cert).unwrap();
+    b.set_private_key(&key).unwrap();
+    let acceptor = b.build();
+    let h = std::thread::spawn(move || {
+        let (conn, _) = listener.accept().unwrap();
+        conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        // A refused certificate ends the handshake here.
+        let mut tls = acceptor.accept(conn).ok()?;
+        let mut first = vec![0u8; 20];
+        tls.read_exact(&mut first).unwrap();
+        tls.write_all(&stun(2)).unwrap();
+        let mut rest = Vec::new();
+        let mut buf = [0u8; 256];
+        loop {
+            match tls.ssl_read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => rest.extend_from_slice(&buf[..n]),
+            }
+        }
+        Some((first, rest))
+    });
+    (addr, h)
+}
+
+#[test]
+fn tls_links_carry_messages_and_refuse_untrusted_certificates() {
+    let (cert, key) = self_signed();
+    let ca = std::env::temp_dir().join(format!("xp2p-turn-driver-{}.pem", std::process::id()));
+    std::fs::write(&ca, cert.to_pem().unwrap()).unwrap();
+
+    // Trusted through the CA file: messages both ways, then the last
+    // words and a close_notify when the endpoint goes.
+    let (server, h) = tls_server(cert.clone(), key.clone());
+    let mut cfg = TlsConfig::new("127.0.0.1");
+    cfg.system_roots = false;
+    cfg.extra_ca_file = Some(ca.clone());
+    let client = Box::new(TlsClient::new(&cfg).unwrap());
+    let (probe, id, link) = open_with(server, Some(client));
+    let link = link.unwrap();
+    probe.lock().out.push(Transmit {
+        local: link,
+        dest: server,
+        data: stun(1),
+    });
+    io::kick(id);
+    wait_for("the answer", || !probe.lock().got.is_empty());
+    assert_eq!(probe.lock().got, vec![(link, server, stun(2))]);
+    probe.lock().out.push(Transmit {
+        local: link,
+        dest: server,
+        data: stun(3),
+    });
+    io::unregister(id);
+    let (first, rest) = h.join().unwrap().expect("handshake");
+    assert_eq!((first, rest), (stun(1), stun(3)));
+    assert!(probe.lock().failed.is_empty());
+
+    // Without the CA: refused in the handshake, reported as such.
+    let (server, h) = tls_server(cert, key);
+    let mut cfg = TlsConfig::new("127.0.0.1");
+    cfg.system_roots = false;
+    let client = Box::new(TlsClient::new(&cfg).unwrap());
+    let (probe, id, link) = open_with(server, Some(client));
+    let link = link.unwrap();
+    probe.lock().out.push(Transmit {
+        local: link,
+        dest: server,
+        data: stun(1),
+    });
+    io::kick(id);
+    wait_for("the refusal", || !probe.lock().failed.is_empty());
+    assert_eq!(
+        probe.lock().failed,
+        vec![(link, StreamFailure::CertificateRejected)]
+    );
+    assert!(probe.lock().got.is_empty());
+    io::unregister(id);
+    assert!(h.join().unwrap().is_none(), "no session was established");
+    let _ = std::fs::remove_file(&ca);
 }
