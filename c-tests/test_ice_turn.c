@@ -1,23 +1,31 @@
 /* Relayed candidates against a real TURN server: coturn, started here on
  * loopback with long-term credentials and short allocation lifetimes (so
- * the allocations are refreshed every few seconds, with stale nonces).
+ * the allocations are refreshed every few seconds, with stale nonces),
+ * listening on UDP, TCP and TLS (a self-signed certificate for localhost
+ * and 127.0.0.1 made here with the openssl tool).
  *
  *  - two ICE agents that only learn each other's relayed candidates
  *    connect through coturn and exchange 1000 datagrams each way, none
- *    lost; every datagram each side sends goes to an address of coturn;
- *  - the relayed path keeps working over several allocation refreshes;
+ *    lost, with the server reached over UDP, over TCP
+ *    (`turn:…?transport=tcp`) and over TLS (`turns:`, the certificate
+ *    trusted through XP2P_TURN_CA_FILE); every datagram each side sends
+ *    goes to an address of coturn;
+ *  - the relayed path keeps working over several allocation refreshes
+ *    (over UDP and over TLS);
  *  - two PeerConnections with relay-only candidates exchange data-channel
- *    messages through coturn;
- *  - a wrong password, a closed port and a server that stops answering
- *    cost only the relayed candidate: end-of-candidates still comes (at
- *    once after the 401, at the 5 s gather timeout otherwise) and the host
- *    candidates connect. */
+ *    messages through coturn, over UDP and over TLS;
+ *  - a wrong password, a closed port (UDP and TCP), a server that stops
+ *    answering and a TLS server whose certificate is not trusted cost only
+ *    the relayed candidate: end-of-candidates still comes (at once after
+ *    the 401, a refused connection or a refused certificate, at the 5 s
+ *    gather timeout otherwise) and the host candidates connect. */
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <netinet/in.h>
@@ -36,14 +44,24 @@
 #define PASS "relay-secret"
 #define MARK 200
 #define COUNT 1000
+/* coturn's log lines: an allocation made over TLS, a deallocation, a TCP
+ * or TLS connection the client closed, a TLS close_notify received. */
+#define TLS_SESSION "new, realm=<xp2p.test>, username=<xp2p>, lifetime=6, cipher="
+#define DEALLOCATED "lifetime=0"
+#define TCP_CLOSED "TCP connection closed by client (callback)"
+#define TLS_CLOSE_NOTIFY "SSL shutdown received"
 
 /* ---- coturn --------------------------------------------------------------- */
 
 typedef struct Coturn {
   pid_t pid;
-  int port;
+  int port;     /* UDP and TCP */
+  int tls_port; /* TLS */
   char logfile[64];
   char db[64];
+  char dir[64]; /* certificate and key */
+  char cert[96];
+  char key[96];
 } Coturn;
 
 /* True once something answers a Binding request on 127.0.0.1:port. */
@@ -79,44 +97,19 @@ static int free_udp_port(void) {
   return port;
 }
 
-/* Starts coturn as a TURN server on 127.0.0.1 with user USER:PASS,
- * relaying on 127.0.0.1 from `min_port` (100 ports). Returns 0 when it
- * answers. */
-static int coturn_start(Coturn *c, int min_port) {
-  char port_arg[16], min_arg[16], max_arg[16], log_arg[96], db_arg[96], pid_arg[96];
-  int i, up = 0, logfd, dbfd;
-  c->port = free_udp_port();
-  snprintf(c->logfile, sizeof c->logfile, "/tmp/xp2p-turn-log-XXXXXX");
-  snprintf(c->db, sizeof c->db, "/tmp/xp2p-turn-db-XXXXXX");
-  logfd = mkstemp(c->logfile);
-  dbfd = mkstemp(c->db);
-  if (logfd >= 0) close(logfd);
-  if (dbfd >= 0) close(dbfd);
-  unlink(c->db); /* coturn creates its (empty) user database there */
-  snprintf(port_arg, sizeof port_arg, "%d", c->port);
-  snprintf(min_arg, sizeof min_arg, "%d", min_port);
-  snprintf(max_arg, sizeof max_arg, "%d", min_port + 99);
-  snprintf(log_arg, sizeof log_arg, "--log-file=%s", c->logfile);
-  snprintf(db_arg, sizeof db_arg, "--userdb=%s", c->db);
-  snprintf(pid_arg, sizeof pid_arg, "--pidfile=%s.pid", c->db);
-  c->pid = fork();
-  if (c->pid == 0) {
-    int devnull = open("/dev/null", O_WRONLY);
-    if (devnull >= 0) {
-      dup2(devnull, 1);
-      dup2(devnull, 2);
-    }
-    execlp("turnserver", "turnserver", "-n", "--listening-ip=127.0.0.1", "--relay-ip=127.0.0.1",
-           "--listening-port", port_arg, "--min-port", min_arg, "--max-port", max_arg,
-           "--lt-cred-mech", "--user", USER ":" PASS, "--realm", "xp2p.test",
-           "--allow-loopback-peers", "--max-allocate-lifetime=6", "--stale-nonce=10",
-           "--no-cli", "--no-tls", "--no-dtls", "--no-tcp-relay", "--verbose", log_arg, "--simple-log",
-           "--no-stdout-log", db_arg, pid_arg, (char *)NULL);
-    _exit(127);
-  }
-  for (i = 0; i < 100 && !up; i++) up = stun_answers(c->port);
-  if (!up) fprintf(stderr, "coturn did not start (is it installed? log in %s)\n", c->logfile);
-  return up ? 0 : -1;
+/* A free TCP port on loopback (bound and released). */
+static int free_tcp_port(void) {
+  struct sockaddr_in sa;
+  socklen_t len = sizeof sa;
+  int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+  memset(&sa, 0, sizeof sa);
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, (struct sockaddr *)&sa, sizeof sa);
+  getsockname(fd, (struct sockaddr *)&sa, &len);
+  port = ntohs(sa.sin_port);
+  close(fd);
+  return port;
 }
 
 /* Lines of `path` containing `what`. */
@@ -131,6 +124,90 @@ static int log_count(const char *path, const char *what) {
   return n;
 }
 
+/* A self-signed certificate (its own CA) for localhost and 127.0.0.1, made
+ * by the openssl tool in a fresh directory. Returns 0 on success. */
+static int make_certificate(Coturn *c) {
+  int status = -1;
+  pid_t pid;
+  snprintf(c->dir, sizeof c->dir, "/tmp/xp2p-turn-tls-XXXXXX");
+  if (!mkdtemp(c->dir)) return -1;
+  snprintf(c->cert, sizeof c->cert, "%s/cert.pem", c->dir);
+  snprintf(c->key, sizeof c->key, "%s/key.pem", c->dir);
+  pid = fork();
+  if (pid == 0) {
+    int devnull = open("/dev/null", O_WRONLY);
+    if (devnull >= 0) {
+      dup2(devnull, 1);
+      dup2(devnull, 2);
+    }
+    execlp("openssl", "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+           "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-subj", "/CN=localhost",
+           "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", c->key, "-out",
+           c->cert, (char *)NULL);
+    _exit(127);
+  }
+  if (pid < 0 || waitpid(pid, &status, 0) != pid) return -1;
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    fprintf(stderr, "openssl req failed (status %d): is the openssl tool installed?\n", status);
+    return -1;
+  }
+  return access(c->cert, R_OK) == 0 && access(c->key, R_OK) == 0 ? 0 : -1;
+}
+
+/* Starts coturn as a TURN server on 127.0.0.1 with user USER:PASS (UDP and
+ * TCP on `port`, TLS on `tls_port` with the certificate of
+ * make_certificate), relaying on 127.0.0.1 from `min_port` (100 ports).
+ * Returns 0 when it answers. */
+static int coturn_start(Coturn *c, int min_port) {
+  char port_arg[16], tls_arg[16], min_arg[16], max_arg[16], log_arg[96], db_arg[96],
+      pid_arg[96], cert_arg[128], key_arg[128], tls_listener[96];
+  int i, up = 0, logfd, dbfd;
+  if (make_certificate(c) != 0) return -1;
+  c->port = free_udp_port();
+  c->tls_port = free_tcp_port();
+  snprintf(c->logfile, sizeof c->logfile, "/tmp/xp2p-turn-log-XXXXXX");
+  snprintf(c->db, sizeof c->db, "/tmp/xp2p-turn-db-XXXXXX");
+  logfd = mkstemp(c->logfile);
+  dbfd = mkstemp(c->db);
+  if (logfd >= 0) close(logfd);
+  if (dbfd >= 0) close(dbfd);
+  unlink(c->db); /* coturn creates its (empty) user database there */
+  snprintf(port_arg, sizeof port_arg, "%d", c->port);
+  snprintf(tls_arg, sizeof tls_arg, "%d", c->tls_port);
+  snprintf(cert_arg, sizeof cert_arg, "--cert=%s", c->cert);
+  snprintf(key_arg, sizeof key_arg, "--pkey=%s", c->key);
+  snprintf(min_arg, sizeof min_arg, "%d", min_port);
+  snprintf(max_arg, sizeof max_arg, "%d", min_port + 99);
+  snprintf(log_arg, sizeof log_arg, "--log-file=%s", c->logfile);
+  snprintf(db_arg, sizeof db_arg, "--userdb=%s", c->db);
+  snprintf(pid_arg, sizeof pid_arg, "--pidfile=%s.pid", c->db);
+  c->pid = fork();
+  if (c->pid == 0) {
+    int devnull = open("/dev/null", O_WRONLY);
+    if (devnull >= 0) {
+      dup2(devnull, 1);
+      dup2(devnull, 2);
+    }
+    execlp("turnserver", "turnserver", "-n", "--listening-ip=127.0.0.1", "--relay-ip=127.0.0.1",
+           "--listening-port", port_arg, "--tls-listening-port", tls_arg, cert_arg, key_arg,
+           "--min-port", min_arg, "--max-port", max_arg, "--lt-cred-mech", "--user",
+           USER ":" PASS, "--realm", "xp2p.test", "--allow-loopback-peers",
+           "--max-allocate-lifetime=6", "--stale-nonce=10", "--no-cli", "--no-dtls",
+           "--no-tcp-relay", "--verbose", log_arg, "--simple-log", "--no-stdout-log", db_arg,
+           pid_arg, (char *)NULL);
+    _exit(127);
+  }
+  for (i = 0; i < 100 && !up; i++) up = stun_answers(c->port);
+  /* The TLS listener, from coturn's log (a probing connection would show
+   * up in the log as a closed session later). */
+  snprintf(tls_listener, sizeof tls_listener, "TLS/TCP listener opened on : 127.0.0.1:%d",
+           c->tls_port);
+  for (i = 0; i < 50 && up && log_count(c->logfile, tls_listener) < 1; i++) usleep(100000);
+  if (up && log_count(c->logfile, tls_listener) < 1) up = 0;
+  if (!up) fprintf(stderr, "coturn did not start (is it installed? log in %s)\n", c->logfile);
+  return up ? 0 : -1;
+}
+
 static void coturn_stop(Coturn *c) {
   char pidfile[80];
   if (c->pid > 0) {
@@ -141,7 +218,16 @@ static void coturn_stop(Coturn *c) {
   snprintf(pidfile, sizeof pidfile, "%s.pid", c->db);
   unlink(pidfile);
   unlink(c->db);
-  unlink(c->logfile);
+  if (getenv("XP2P_KEEP_LOGS")) {
+    fprintf(stderr, "coturn log kept in %s\n", c->logfile);
+  } else {
+    unlink(c->logfile);
+  }
+  if (c->dir[0]) {
+    unlink(c->cert);
+    unlink(c->key);
+    rmdir(c->dir);
+  }
 }
 
 /* ---- ICE agents ------------------------------------------------------------ */
@@ -351,15 +437,23 @@ static void destroy_agents(xEventLoop loop, Peer *a, Peer *b) {
   xEventWait(loop, 10);
 }
 
-/* Only relayed candidates signalled: connected through coturn, 1000
- * datagrams each way, then several allocation refreshes (lifetime 6 s:
- * refreshed every 4.8 s) with data flowing all along. */
-static void relay_only_agents(xEventLoop loop, const Coturn *c, int relay_lo) {
+/* Only relayed candidates signalled (server `turn`): connected through
+ * coturn, 1000 datagrams each way, then `refresh_s` seconds of allocation
+ * refreshes (lifetime 6 s: refreshed every 4.8 s) with data flowing all
+ * along. */
+static void relay_only_agents(xEventLoop loop, const Coturn *c, int relay_lo, const char *turn,
+                              int refresh_s) {
   static Peer a, b;
-  char turn[64];
   uint64_t end;
   int refreshes_before, refreshes;
-  snprintf(turn, sizeof turn, "turn:127.0.0.1:%d?transport=udp", c->port);
+  /* Two allocations: every 4.8 s each is refreshed (6 in 20 s). */
+  int min_refreshes = refresh_s >= 20 ? 6 : refresh_s >= 5 ? 2 : 0;
+  int tls = strncmp(turn, "turns:", 6) == 0, stream = tls || strstr(turn, "transport=tcp") != NULL;
+  int tls_before = log_count(c->logfile, TLS_SESSION), closed_before = log_count(c->logfile, TCP_CLOSED);
+  int dealloc_before = log_count(c->logfile, DEALLOCATED), deallocs = 0, closed = 0;
+  int notify_before = log_count(c->logfile, TLS_CLOSE_NOTIFY), notified = 0;
+  int want_closed = stream ? 2 : 0, want_notified = tls ? 2 : 0, want_tls = tls ? 2 : 0;
+  printf("-- relay-only agents through %s\n", turn);
   if (!connect_agents(loop, &a, &b, turn, PASS, 1, relay_lo)) {
     fprintf(stderr, "relay-only agents: a state %d (relay %d), b state %d (relay %d)\n", a.state,
             a.relay, b.state, b.relay);
@@ -368,6 +462,8 @@ static void relay_only_agents(xEventLoop loop, const Coturn *c, int relay_lo) {
   }
   CHECK_EQ_INT(a.relay, 1);
   CHECK_EQ_INT(b.relay, 1);
+  /* The allocations were made over TLS exactly when asked for. */
+  CHECK_EQ_INT(log_count(c->logfile, TLS_SESSION) - tls_before, want_tls);
   CHECK(strstr(a.relay_line, " raddr 127.0.0.1 rport ") != NULL);
   /* RFC 8445 type preference 0, local preference 65535, component 1. */
   CHECK(strstr(a.relay_line, " 16777215 127.0.0.1 ") != NULL);
@@ -383,27 +479,41 @@ static void relay_only_agents(xEventLoop loop, const Coturn *c, int relay_lo) {
   CHECK_EQ_INT(a.received, COUNT);
   CHECK_EQ_INT(a.bad + b.bad, 0);
 
-  /* 20 s (four refresh periods, nonces going stale every 10 s): 10
-   * datagrams each way every 500 ms, none may be lost. */
+  /* `refresh_s` seconds (20 s: four refresh periods, nonces going stale
+   * every 10 s): 10 datagrams each way every 500 ms, none may be lost. */
   refreshes_before = log_count(c->logfile, "refreshed");
-  end = xMonoMs() + 20000;
+  end = xMonoMs() + (uint64_t)refresh_s * 1000;
   while (xMonoMs() < end && connected(&a) && connected(&b)) {
     uint64_t next = xMonoMs() + 500;
     exchange(loop, &a, &b, 10);
     while (xMonoMs() < next) xEventWait(loop, 10);
   }
   refreshes = log_count(c->logfile, "refreshed") - refreshes_before;
-  printf("coturn logged %d allocation refreshes in 20 s\n", refreshes);
-  /* Two allocations, each refreshed every 4.8 s. */
-  CHECK(refreshes >= 6);
-  printf("after 20 s of refreshes: a->b %d/%u, b->a %d/%u, states %d/%d\n", b.received,
+  printf("coturn logged %d allocation refreshes in %d s\n", refreshes, refresh_s);
+  CHECK(refreshes >= min_refreshes);
+  printf("after %d s of refreshes: a->b %d/%u, b->a %d/%u, states %d/%d\n", refresh_s, b.received,
          a.out_seq, a.received, b.out_seq, a.state, b.state);
   CHECK(connected(&a) && connected(&b));
-  CHECK(a.out_seq >= COUNT + 300);
+  CHECK(a.out_seq >= (uint32_t)(COUNT + 15 * refresh_s));
   CHECK_EQ_INT(a.send_errors + b.send_errors, 0);
   CHECK_EQ_INT(b.received, a.out_seq);
   CHECK_EQ_INT(a.received, b.out_seq);
   destroy_agents(loop, &a, &b);
+  /* Destroying sends each deallocation (a Refresh with lifetime 0) and,
+   * over TCP or TLS, then closes the connection. */
+  end = xMonoMs() + 3000;
+  while (xMonoMs() < end) {
+    deallocs = log_count(c->logfile, DEALLOCATED) - dealloc_before;
+    closed = log_count(c->logfile, TCP_CLOSED) - closed_before;
+    notified = log_count(c->logfile, TLS_CLOSE_NOTIFY) - notify_before;
+    if (deallocs >= 2 && closed >= want_closed && notified >= want_notified) break;
+    usleep(20000);
+  }
+  printf("coturn saw %d deallocations, %d connections closed, %d TLS close_notify\n", deallocs,
+         closed, notified);
+  CHECK_EQ_INT(deallocs, 2);
+  CHECK_EQ_INT(closed, want_closed);
+  CHECK_EQ_INT(notified, want_notified);
 }
 
 /* The relayed candidate fails (`turn`, `pass`), end-of-candidates still
@@ -511,16 +621,18 @@ static int pc_open(Pc *a, Pc *b) { return a->opened && b->opened; }
 static int pc_msgs(Pc *a, Pc *b) { return a->msgs >= COUNT && b->msgs >= COUNT; }
 static int pc_eoc(Pc *a, Pc *b) { return a->eoc && b->eoc; }
 
-static void relay_only_peer_connections(xEventLoop loop, const Coturn *c, int relay_lo) {
+static void relay_only_peer_connections(xEventLoop loop, const Coturn *c, int relay_lo,
+                                        const char *turn) {
   static Pc a, b;
-  char turn[64], *offer, *answer, text[32];
+  char *offer, *answer, text[32];
   xDataChannelConf dc;
-  int i;
+  int i, deallocs = 0, dealloc_before = log_count(c->logfile, DEALLOCATED);
+  uint64_t end;
   memset(&a, 0, sizeof a);
   memset(&b, 0, sizeof b);
   a.other = &b;
   b.other = &a;
-  snprintf(turn, sizeof turn, "127.0.0.1:%d", c->port);
+  printf("-- relay-only PeerConnections through %s\n", turn);
   CHECK(make_pc(loop, &a, turn) != NULL);
   CHECK(make_pc(loop, &b, turn) != NULL);
   if (!a.pc || !b.pc) return;
@@ -572,12 +684,20 @@ static void relay_only_peer_connections(xEventLoop loop, const Coturn *c, int re
   xPeerConnectionDestroy(a.pc);
   xPeerConnectionDestroy(b.pc);
   xEventWait(loop, 10);
+  /* Both allocations are released on destroy. */
+  end = xMonoMs() + 3000;
+  while (xMonoMs() < end && deallocs < 2) {
+    deallocs = log_count(c->logfile, DEALLOCATED) - dealloc_before;
+    usleep(20000);
+  }
+  printf("coturn saw %d deallocations\n", deallocs);
+  CHECK_EQ_INT(deallocs, 2);
 }
 
 int main(void) {
   Coturn turn;
   xEventLoop loop;
-  char server[64], closed[64];
+  char server[96], closed[96];
   int relay_lo = 40000 + (int)(getpid() % 200) * 100;
 
   memset(&turn, 0, sizeof turn);
@@ -587,27 +707,47 @@ int main(void) {
     return CHECK_DONE();
   }
   loop = xEventLoopCreate();
+  unsetenv("XP2P_TURN_CA_FILE");
 
-  relay_only_agents(loop, &turn, relay_lo);
-  relay_only_peer_connections(loop, &turn, relay_lo);
+  snprintf(server, sizeof server, "turn:127.0.0.1:%d?transport=udp", turn.port);
+  relay_only_agents(loop, &turn, relay_lo, server, 20);
+  snprintf(server, sizeof server, "127.0.0.1:%d", turn.port);
+  relay_only_peer_connections(loop, &turn, relay_lo, server);
+
+  /* TURN over TCP, then over TLS with the test's certificate trusted (by
+   * name: the certificate must carry "localhost"). The CA file is read
+   * when the agent or PeerConnection is created. */
+  snprintf(server, sizeof server, "turn:127.0.0.1:%d?transport=tcp", turn.port);
+  relay_only_agents(loop, &turn, relay_lo, server, 0);
+  setenv("XP2P_TURN_CA_FILE", turn.cert, 1);
+  snprintf(server, sizeof server, "turns:localhost:%d", turn.tls_port);
+  relay_only_agents(loop, &turn, relay_lo, server, 6);
+  snprintf(server, sizeof server, "turns:127.0.0.1:%d", turn.tls_port);
+  relay_only_peer_connections(loop, &turn, relay_lo, server);
+  unsetenv("XP2P_TURN_CA_FILE");
 
   /* Wrong password: the 401 ends relay gathering at once. */
   snprintf(server, sizeof server, "127.0.0.1:%d", turn.port);
   relay_fails_host_connects(loop, "wrong password", server, "not-the-password", 0, 2000);
 
-  /* Nothing listens on the port: the gather timeout (5 s) ends it. */
+  /* Nothing listens on the port: the gather timeout (5 s) ends it over
+   * UDP, the refused connection at once over TCP. */
   snprintf(closed, sizeof closed, "turn:127.0.0.1:%d", free_udp_port());
   relay_fails_host_connects(loop, "closed port", closed, PASS, 4500, 6500);
+  snprintf(closed, sizeof closed, "turn:127.0.0.1:%d?transport=tcp", free_tcp_port());
+  relay_fails_host_connects(loop, "closed TCP port", closed, PASS, 0, 2000);
+
+  /* TLS without the CA: the certificate is refused in the handshake, well
+   * before the gather timeout (loading the system trust store takes a
+   * while under valgrind). */
+  snprintf(server, sizeof server, "turns:localhost:%d", turn.tls_port);
+  relay_fails_host_connects(loop, "untrusted TLS certificate", server, PASS, 0, 4000);
 
   /* A server that stops answering (stopped, its port still open). */
   snprintf(server, sizeof server, "turn:127.0.0.1:%d", turn.port);
   kill(turn.pid, SIGSTOP);
   relay_fails_host_connects(loop, "stopped server", server, PASS, 4500, 6500);
   kill(turn.pid, SIGCONT);
-
-  /* The transports that are not supported yet fail clearly and fast. */
-  snprintf(server, sizeof server, "turn:127.0.0.1:%d?transport=tcp", turn.port);
-  relay_fails_host_connects(loop, "TURN over TCP", server, PASS, 0, 2000);
 
   xEventLoopDestroy(loop);
   coturn_stop(&turn);

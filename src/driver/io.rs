@@ -2,7 +2,9 @@
 //! fires timers and drives every registered endpoint (a sans-IO state
 //! machine behind a lock). It is started on first use and stopped when the
 //! last endpoint is unregistered. It never calls user code: endpoints post
-//! their events to the caller's loop through `LoopQueue`.
+//! their events to the caller's loop through `LoopQueue`. It also holds the
+//! TCP/TLS connections to TURN servers (`turn_stream`), which endpoints
+//! see as one more local address carrying whole messages.
 
 use mio::net::UdpSocket;
 use mio::{Events, Interest, Poll, Token, Waker};
@@ -13,6 +15,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+
+use super::turn_stream::{OnOpen, TurnStream};
+use crate::turn::stream::StreamFailure;
+use crate::turn::tls::TlsClient;
 
 /// A datagram an endpoint wants sent from one of its sockets.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,6 +42,13 @@ pub trait Endpoint: Send {
     fn poll_timeout(&mut self) -> Option<Instant>;
     /// Posts the events produced so far to the caller's loop.
     fn dispatch_events(&mut self);
+    /// The TCP/TLS connection to a TURN server whose local address is
+    /// `link` (see [`open_turn_stream`]) failed or was lost; nothing more
+    /// arrives on `link`. Endpoints that open no such connection never get
+    /// this call.
+    fn handle_link_failed(&mut self, now: Instant, link: SocketAddr, why: StreamFailure) {
+        let _ = (now, link, why);
+    }
 }
 
 /// A registered endpoint, shared between API calls (which lock it) and the
@@ -52,6 +65,12 @@ enum Command {
         sockets: Vec<std::net::UdpSocket>,
     },
     Unregister(EndpointId),
+    OpenStream {
+        id: EndpointId,
+        server: SocketAddr,
+        tls: Option<Box<TlsClient>>,
+        done: OnOpen,
+    },
     Shutdown,
 }
 
@@ -134,6 +153,39 @@ pub fn kick(id: EndpointId) {
     }
 }
 
+/// Opens a TCP connection (TLS over it with `tls`) from the I/O thread to
+/// the TURN server `server` for endpoint `id`. `done` runs on the I/O
+/// thread with the connection's local address (the link the endpoint sends
+/// the server's messages from and receives them on) as soon as the connect
+/// has started, before the endpoint is next flushed, or with why it could
+/// not start. Messages sent on the link before the connection is up wait
+/// for it; a failure later, including no connection (and handshake)
+/// within 5 s, comes as [`Endpoint::handle_link_failed`]. The connection
+/// closes with the endpoint, after its last messages.
+pub fn open_turn_stream(
+    id: EndpointId,
+    server: SocketAddr,
+    tls: Option<Box<TlsClient>>,
+    done: OnOpen,
+) {
+    let rt = RUNTIME.lock();
+    match rt.as_ref() {
+        Some(rt) => send(
+            &rt.shared,
+            Command::OpenStream {
+                id,
+                server,
+                tls,
+                done,
+            },
+        ),
+        None => {
+            drop(rt);
+            done(Err(StreamFailure::ConnectFailed));
+        }
+    }
+}
+
 /// Whether the I/O thread is running (for tests of the start/stop contract).
 pub fn is_running() -> bool {
     RUNTIME.lock().is_some()
@@ -184,6 +236,8 @@ struct IoThread {
     poll: Poll,
     shared: Arc<Shared>,
     endpoints: HashMap<EndpointId, Registered>,
+    /// TURN server connections by token, with the endpoint each serves.
+    streams: HashMap<Token, (EndpointId, TurnStream)>,
     /// Socket token → (endpoint, index into its sockets).
     tokens: HashMap<Token, (EndpointId, usize)>,
     next_token: usize,
@@ -200,6 +254,7 @@ impl IoThread {
             poll,
             shared,
             endpoints: HashMap::new(),
+            streams: HashMap::new(),
             tokens: HashMap::new(),
             next_token: 1,
             backlog: HashSet::new(),
@@ -228,6 +283,12 @@ impl IoThread {
                 if ev.token() == WAKER {
                     continue;
                 }
+                if self.streams.contains_key(&ev.token()) {
+                    // Connect completion, writability, data or an error:
+                    // one pass of the stream handles them all.
+                    self.unread.insert(ev.token());
+                    continue;
+                }
                 if ev.is_writable() {
                     self.on_writable(ev.token());
                 }
@@ -236,7 +297,11 @@ impl IoThread {
                 }
             }
             for token in std::mem::take(&mut self.unread) {
-                self.read_socket(token, now);
+                if self.streams.contains_key(&token) {
+                    self.service_stream(token, now);
+                } else {
+                    self.read_socket(token, now);
+                }
             }
             if !self.run_commands() {
                 return;
@@ -251,7 +316,12 @@ impl IoThread {
     }
 
     fn next_deadline(&self) -> Option<Instant> {
-        self.endpoints.values().filter_map(|r| r.deadline).min()
+        let streams = self.streams.values().filter_map(|(_, s)| s.deadline());
+        self.endpoints
+            .values()
+            .filter_map(|r| r.deadline)
+            .chain(streams)
+            .min()
     }
 
     /// Applies queued commands; false on shutdown.
@@ -270,6 +340,12 @@ impl IoThread {
                     self.backlog.insert(id);
                 }
                 Some(Command::Unregister(id)) => self.remove(id),
+                Some(Command::OpenStream {
+                    id,
+                    server,
+                    tls,
+                    done,
+                }) => self.open_stream(id, server, tls, done),
             }
         }
     }
@@ -320,9 +396,28 @@ impl IoThread {
                 };
                 if let Some(s) = reg.sockets.iter().find(|s| s.local == t.local) {
                     let _ = s.sock.send_to(&t.data, t.dest);
+                } else if let Some((_, s)) = self
+                    .streams
+                    .values_mut()
+                    .find(|(e, s)| *e == id && s.link == t.local)
+                {
+                    let _ = s.send(&t.data);
                 }
             }
             drop(ep);
+            let mine: Vec<Token> = self
+                .streams
+                .iter()
+                .filter(|(_, (e, _))| *e == id)
+                .map(|(t, _)| *t)
+                .collect();
+            for token in mine {
+                if let Some((_, mut s)) = self.streams.remove(&token) {
+                    s.close();
+                    s.deregister(self.poll.registry());
+                    self.unread.remove(&token);
+                }
+            }
             for s in reg.sockets.iter_mut() {
                 let _ = self.poll.registry().deregister(&mut s.sock);
                 self.tokens.remove(&s.token);
@@ -380,6 +475,15 @@ impl IoThread {
     }
 
     fn fire_timers(&mut self, now: Instant) {
+        let late: Vec<Token> = self
+            .streams
+            .iter()
+            .filter(|(_, (_, s))| s.timed_out(now))
+            .map(|(t, _)| *t)
+            .collect();
+        for token in late {
+            self.fail_stream(token, now, StreamFailure::ConnectTimeout);
+        }
         for (id, reg) in self.endpoints.iter() {
             if reg.deadline.is_some_and(|d| d <= now) {
                 reg.endpoint.lock().handle_timeout(now);
@@ -398,12 +502,28 @@ impl IoThread {
         let mut ep = reg.endpoint.lock();
         let mut sent = 0;
         let mut more = false;
+        let mut failed = Vec::new();
         while sent < MAX_SENDS_PER_TURN {
             let Some(t) = reg.pending.take().or_else(|| ep.poll_transmit()) else {
                 break;
             };
             let Some(s) = reg.sockets.iter_mut().find(|s| s.local == t.local) else {
-                continue; // no such socket (closed meanwhile): nothing to send on
+                // A TURN server connection, else no such socket (closed
+                // meanwhile): nothing to send on.
+                let stream = self
+                    .streams
+                    .iter_mut()
+                    .find(|(_, (e, s))| *e == id && s.link == t.local);
+                if let Some((token, (_, s))) = stream {
+                    sent += 1;
+                    if let Err(why) = s.send(&t.data) {
+                        failed.push((*token, why));
+                    }
+                    if sent == MAX_SENDS_PER_TURN {
+                        more = true;
+                    }
+                }
+                continue;
             };
             if s.blocked {
                 reg.pending = Some(t);
@@ -434,6 +554,79 @@ impl IoThread {
         if more {
             self.backlog.insert(id);
         }
+        let now = super::clock::now();
+        for (token, why) in failed {
+            self.fail_stream(token, now, why);
+        }
+    }
+
+    /// Starts a TURN server connection for endpoint `id` and tells the
+    /// opener its link; the endpoint is flushed after, so what it queued
+    /// for the link waits in the stream.
+    fn open_stream(
+        &mut self,
+        id: EndpointId,
+        server: SocketAddr,
+        tls: Option<Box<TlsClient>>,
+        done: OnOpen,
+    ) {
+        if !self.endpoints.contains_key(&id) {
+            done(Err(StreamFailure::ConnectFailed));
+            return;
+        }
+        let token = Token(self.next_token);
+        self.next_token += 1;
+        let now = super::clock::now();
+        match TurnStream::open(self.poll.registry(), token, server, tls, now) {
+            Ok(s) => {
+                let link = s.link;
+                self.streams.insert(token, (id, s));
+                done(Ok(link));
+            }
+            Err(_) => done(Err(StreamFailure::ConnectFailed)),
+        }
+        self.backlog.insert(id);
+    }
+
+    /// Connects, writes, reads and delivers what a TURN server connection
+    /// has; a failure ends it.
+    fn service_stream(&mut self, token: Token, now: Instant) {
+        let Some((id, s)) = self.streams.get_mut(&token) else {
+            return;
+        };
+        let id = *id;
+        let mut msgs = Vec::new();
+        let r = s.on_ready(&mut msgs, &mut self.buf);
+        let (link, server) = (s.link, s.server);
+        if !msgs.is_empty() {
+            if let Some(reg) = self.endpoints.get(&id) {
+                let mut ep = reg.endpoint.lock();
+                for m in &msgs {
+                    ep.handle_datagram(now, link, server, m);
+                }
+            }
+        }
+        match r {
+            Ok(true) => {
+                self.unread.insert(token);
+            }
+            Ok(false) => {}
+            Err(why) => self.fail_stream(token, now, why),
+        }
+        self.backlog.insert(id);
+    }
+
+    /// Closes a TURN server connection that failed and tells its endpoint.
+    fn fail_stream(&mut self, token: Token, now: Instant, why: StreamFailure) {
+        let Some((id, mut s)) = self.streams.remove(&token) else {
+            return;
+        };
+        s.deregister(self.poll.registry());
+        self.unread.remove(&token);
+        if let Some(reg) = self.endpoints.get(&id) {
+            reg.endpoint.lock().handle_link_failed(now, s.link, why);
+        }
+        self.backlog.insert(id);
     }
 }
 

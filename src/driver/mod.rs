@@ -8,3 +8,4 @@ pub mod mdns;
 pub mod netif;
 pub mod registry;
 pub mod resolve;
+pub mod turn_stream;

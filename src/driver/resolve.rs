@@ -1,10 +1,19 @@
 //! STUN and TURN server names, resolved off the caller's loop thread.
 
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
 
+use super::io::{self, EndpointId};
 use crate::ice::agent::RelayFailure;
 use crate::turn::client::TurnConfig;
-use crate::turn::uri::{TurnUri, UriError};
+use crate::turn::stream::STREAM_RETRANSMIT;
+use crate::turn::tls::{TlsClient, TlsConfig, TlsError, CA_FILE_ENV};
+use crate::turn::uri::{TurnTransport, TurnUri, UriError};
+
+/// A resolved TURN server: the client configuration and, over TCP or TLS,
+/// the link (the local address of the I/O thread's connection to it);
+/// over UDP no link (the agent picks a host socket). Or why there is none.
+pub type TurnResolved = Result<(TurnConfig, Option<SocketAddr>), RelayFailure>;
 
 /// Resolves `host:port[,host:port…]` to the first IPv4 address of each
 /// entry (as upstream); unresolvable entries are left out. May block.
@@ -36,6 +45,9 @@ pub struct TurnSetting {
     pub uri: Result<TurnUri, UriError>,
     pub username: String,
     pub password: String,
+    /// A CA file (PEM) trusted for `turns:` besides the system store:
+    /// `XP2P_TURN_CA_FILE` when the setting was made.
+    pub ca_file: Option<PathBuf>,
 }
 
 impl TurnSetting {
@@ -51,12 +63,16 @@ impl TurnSetting {
             uri: TurnUri::parse(server),
             username: username?.to_owned(),
             password: password?.to_owned(),
+            ca_file: std::env::var_os(CA_FILE_ENV)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from),
         })
     }
 
     /// The client configuration for the server, or why there is none:
     /// a malformed or unsupported URI, or a name that does not resolve
-    /// (the first IPv4 address is used, else the first address). May
+    /// (the first IPv4 address is used, else the first address). Over TCP
+    /// and TLS requests are not retransmitted ([`STREAM_RETRANSMIT`]). May
     /// block on name resolution.
     pub fn resolve(&self) -> Result<TurnConfig, RelayFailure> {
         let uri = match &self.uri {
@@ -64,15 +80,7 @@ impl TurnSetting {
             Err(UriError::Malformed(_)) => {
                 return Err(RelayFailure::Unusable("malformed TURN server"))
             }
-            Err(UriError::Unsupported(_)) => {
-                return Err(RelayFailure::Unusable("TURN transport not supported yet"))
-            }
         };
-        if uri.check_supported().is_err() {
-            return Err(RelayFailure::Unusable(
-                "TURN over TCP or TLS is not supported yet",
-            ));
-        }
         let addrs: Vec<SocketAddr> = uri
             .authority()
             .to_socket_addrs()
@@ -84,19 +92,69 @@ impl TurnSetting {
             .or(addrs.first())
             .copied()
             .ok_or(RelayFailure::Unresolved)?;
-        Ok(TurnConfig::new(server, &self.username, &self.password))
+        let mut cfg = TurnConfig::new(server, &self.username, &self.password);
+        if uri.transport != TurnTransport::Udp {
+            cfg.retransmit = STREAM_RETRANSMIT;
+        }
+        Ok(cfg)
     }
 
-    /// Resolves on a short-lived thread and hands the result to `done`
-    /// there. If no thread can be started, `done` never runs: gathering
+    /// The TLS client for a `turns:` server: the system store plus
+    /// [`TurnSetting::ca_file`], the certificate checked against the host
+    /// of the URI (also sent as SNI). Reads the CA files (may block).
+    pub fn tls_client(&self) -> Result<TlsClient, TlsError> {
+        let host = match &self.uri {
+            Ok(u) => u.host.as_str(),
+            Err(e) => return Err(TlsError::Config(e.to_string())),
+        };
+        let mut cfg = TlsConfig::new(host);
+        cfg.extra_ca_file = self.ca_file.clone();
+        TlsClient::new(&cfg)
+    }
+
+    /// Resolves on a short-lived thread; over TCP or TLS it then has the
+    /// I/O thread connect for `endpoint` (the TLS settings are loaded on
+    /// the short-lived thread). `done` gets the result on either thread,
+    /// with the link of a stream connection, before the endpoint's next
+    /// flush. If no thread can be started, `done` never runs: gathering
     /// then completes at its timeout without the relayed candidate.
     pub fn resolve_in_background(
         self,
-        done: impl FnOnce(Result<TurnConfig, RelayFailure>) + Send + 'static,
+        endpoint: EndpointId,
+        done: impl FnOnce(TurnResolved) + Send + 'static,
     ) {
         let _ = std::thread::Builder::new()
             .name("xp2p-resolve".into())
-            .spawn(move || done(self.resolve()));
+            .spawn(move || {
+                let cfg = match self.resolve() {
+                    Ok(cfg) => cfg,
+                    Err(why) => return done(Err(why)),
+                };
+                let tls = match self.uri.as_ref().map(|u| u.transport) {
+                    Ok(TurnTransport::Tcp) => None,
+                    Ok(TurnTransport::Tls) => match self.tls_client() {
+                        Ok(t) => Some(Box::new(t)),
+                        Err(_) => {
+                            return done(Err(RelayFailure::Unusable(
+                                "TLS settings (CA file) unusable",
+                            )))
+                        }
+                    },
+                    _ => return done(Ok((cfg, None))),
+                };
+                let server = cfg.server;
+                io::open_turn_stream(
+                    endpoint,
+                    server,
+                    tls,
+                    Box::new(move |r| {
+                        done(
+                            r.map(|link| (cfg, Some(link)))
+                                .map_err(RelayFailure::Stream),
+                        )
+                    }),
+                );
+            });
     }
 }
 
@@ -121,10 +179,18 @@ mod tests {
             assert_eq!(cfg.server, "127.0.0.1:3478".parse().unwrap(), "{s}");
             assert_eq!((cfg.username.as_str(), cfg.password.as_str()), ("u", "p"));
         }
-        for s in ["turn:127.0.0.1:3478?transport=tcp", "turns:127.0.0.1"] {
+        for (s, port) in [
+            ("turn:127.0.0.1:3478?transport=tcp", 3478),
+            ("turns:127.0.0.1", 5349),
+            ("turns:localhost:443", 443),
+        ] {
             let t = TurnSetting::from_conf(Some(s), Some("u"), Some("p")).unwrap();
-            assert!(matches!(t.resolve(), Err(RelayFailure::Unusable(_))), "{s}");
+            let cfg = t.resolve().unwrap();
+            assert_eq!(cfg.server, SocketAddr::from(([127, 0, 0, 1], port)), "{s}");
+            assert_eq!(cfg.retransmit, STREAM_RETRANSMIT, "{s}: no retransmission");
         }
+        let t = TurnSetting::from_conf(Some("turn:127.0.0.1"), Some("u"), Some("p")).unwrap();
+        assert_ne!(t.resolve().unwrap().retransmit, STREAM_RETRANSMIT);
         let t = TurnSetting::from_conf(Some("turn:h:bad"), Some("u"), Some("p")).unwrap();
         assert!(matches!(t.resolve(), Err(RelayFailure::Unusable(_))));
         let t = TurnSetting::from_conf(Some("no-such-host.invalid:3478"), Some("u"), Some("p"))

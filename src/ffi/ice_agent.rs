@@ -260,6 +260,15 @@ impl AgentEndpoint {
 }
 
 impl Endpoint for AgentEndpoint {
+    fn handle_link_failed(
+        &mut self,
+        now: Instant,
+        link: SocketAddr,
+        why: crate::turn::stream::StreamFailure,
+    ) {
+        self.agent.turn_link_failed(now, link, why);
+    }
+
     fn handle_datagram(&mut self, now: Instant, local: SocketAddr, from: SocketAddr, data: &[u8]) {
         let h = self.handle;
         // Relayed datagrams: the payload inside, from the peer.
@@ -556,7 +565,7 @@ pub unsafe extern "C" fn xIceAgentGather(agent: xIceAgent) -> xErrno {
             }
             if let Some(turn) = obj.turn.clone() {
                 let endpoint = obj.endpoint.clone();
-                turn.resolve_in_background(move |r| {
+                turn.resolve_in_background(id, move |r| {
                     endpoint.lock().agent.turn_server_resolved(clock::now(), r);
                     io::kick(id);
                 });

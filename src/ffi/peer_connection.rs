@@ -256,6 +256,15 @@ impl PcEndpoint {
 }
 
 impl Endpoint for PcEndpoint {
+    fn handle_link_failed(
+        &mut self,
+        now: Instant,
+        link: SocketAddr,
+        why: crate::turn::stream::StreamFailure,
+    ) {
+        self.pc.turn_link_failed(now, link, why);
+    }
+
     fn handle_datagram(&mut self, now: Instant, local: SocketAddr, from: SocketAddr, data: &[u8]) {
         self.pc.handle_datagram(now, local, from, data);
     }
@@ -355,7 +364,7 @@ impl PcObject {
         }
         if let Some(turn) = self.turn.clone() {
             let endpoint = self.endpoint.clone();
-            turn.resolve_in_background(move |r| {
+            turn.resolve_in_background(id, move |r| {
                 let mut ep = endpoint.lock();
                 ep.pc.turn_server_resolved(clock::now(), r);
                 ep.kick();

@@ -297,12 +297,30 @@ impl PeerConnection {
     pub fn turn_server_resolved(
         &mut self,
         now: Instant,
-        r: Result<crate::turn::client::TurnConfig, crate::ice::agent::RelayFailure>,
+        r: Result<
+            (crate::turn::client::TurnConfig, Option<SocketAddr>),
+            crate::ice::agent::RelayFailure,
+        >,
     ) {
         if self.state == PeerState::Closed {
             return;
         }
         self.ice.turn_server_resolved(now, r);
+        self.process(now);
+    }
+
+    /// The driver's TCP/TLS connection `link` to a TURN server failed (see
+    /// [`IceAgent::turn_link_failed`]).
+    pub fn turn_link_failed(
+        &mut self,
+        now: Instant,
+        link: SocketAddr,
+        why: crate::turn::stream::StreamFailure,
+    ) {
+        if self.state == PeerState::Closed {
+            return;
+        }
+        self.ice.turn_link_failed(now, link, why);
         self.process(now);
     }
 

@@ -65,6 +65,40 @@ impl std::fmt::Display for StreamError {
 
 impl std::error::Error for StreamError {}
 
+/// Why a stream connection to a TURN server ended (the driver reports it;
+/// the relay over it fails).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StreamFailure {
+    /// The connection was refused or could not be opened.
+    ConnectFailed,
+    /// Not connected (TCP, and TLS handshake for `turns:`) within the
+    /// connect timeout.
+    ConnectTimeout,
+    /// The server closed or reset the connection.
+    Closed,
+    /// The server's certificate was refused (untrusted, expired, or not
+    /// for the server's name).
+    CertificateRejected,
+    /// The TLS session failed otherwise, or the TLS settings (CA file)
+    /// could not be used.
+    Tls,
+    /// The server sent bytes that are not TURN stream framing.
+    Framing,
+}
+
+impl std::fmt::Display for StreamFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            StreamFailure::ConnectFailed => "connection to the TURN server refused or failed",
+            StreamFailure::ConnectTimeout => "connection to the TURN server timed out",
+            StreamFailure::Closed => "TURN server closed the connection",
+            StreamFailure::CertificateRejected => "TURN server certificate rejected",
+            StreamFailure::Tls => "TLS with the TURN server failed",
+            StreamFailure::Framing => "TURN server sent bytes that are not TURN framing",
+        })
+    }
+}
+
 /// The size of the frame starting at `buf` as `(message length, length on
 /// the wire)` (they differ by ChannelData padding), `None` when more bytes
 /// are needed to tell.

@@ -115,6 +115,19 @@ impl std::fmt::Display for TlsError {
 
 impl std::error::Error for TlsError {}
 
+impl TlsError {
+    /// The failure of the connection this error ends.
+    pub fn failure(&self) -> super::stream::StreamFailure {
+        use super::stream::StreamFailure;
+        match self {
+            TlsError::CertificateRejected(_) => StreamFailure::CertificateRejected,
+            TlsError::Framing(_) => StreamFailure::Framing,
+            TlsError::Closed => StreamFailure::Closed,
+            TlsError::Config(_) | TlsError::ConnectionBroken(_) => StreamFailure::Tls,
+        }
+    }
+}
+
 /// The in-memory "socket" OpenSSL reads from and writes to.
 #[derive(Debug, Default)]
 struct MemIo {

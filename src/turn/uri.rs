@@ -1,12 +1,10 @@
 //! TURN server URIs (RFC 7065) as the configurations give them.
 //!
 //! Accepted forms: `host:port`, `turn:host:port`, `turn:host`,
-//! `turn:host:port?transport=udp`, with IPv6 literals in brackets
+//! `turn:host:port?transport=udp`, `turn:host:port?transport=tcp` (TURN
+//! over TCP), `turns:host:port` and `turns:host` (TURN over TLS;
+//! `?transport=tcp` allowed), with IPv6 literals in brackets
 //! (`turn:[::1]:3478`). The port defaults to 3478 (5349 for `turns:`).
-//! `?transport=tcp` and `turns:` are recognised and parsed, and
-//! [`TurnUri::check_supported`] reports them as not supported yet: the
-//! transport is an enum so stream transports slot in without changing the
-//! callers.
 
 use std::fmt;
 
@@ -51,17 +49,12 @@ pub enum UriError {
     /// Empty, a bad port, a bad bracketed address, an unknown scheme or
     /// query.
     Malformed(&'static str),
-    /// Well-formed, but the transport is not supported yet.
-    Unsupported(TurnTransport),
 }
 
 impl fmt::Display for UriError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             UriError::Malformed(why) => write!(f, "malformed TURN server: {why}"),
-            UriError::Unsupported(t) => {
-                write!(f, "TURN over {} is not supported yet", t.as_str())
-            }
         }
     }
 }
@@ -113,14 +106,6 @@ impl TurnUri {
             port,
             transport,
         })
-    }
-
-    /// `Ok` for the transports the library implements (UDP).
-    pub fn check_supported(&self) -> Result<(), UriError> {
-        match self.transport {
-            TurnTransport::Udp => Ok(()),
-            t => Err(UriError::Unsupported(t)),
-        }
     }
 
     /// `host:port`, with brackets around an IPv6 literal, for name
@@ -201,7 +186,6 @@ mod tests {
         assert_eq!(ok("turn:example.org").port, DEFAULT_PORT);
         let u = ok(" TURN:10.0.0.1:9?transport=udp ");
         assert_eq!((u.port, u.transport), (9, TurnTransport::Udp));
-        assert!(u.check_supported().is_ok());
         let u = ok("turn:[::1]:3478");
         assert_eq!(u.host, "::1");
         assert_eq!(u.authority(), "[::1]:3478");
@@ -209,31 +193,22 @@ mod tests {
     }
 
     #[test]
-    fn stream_transports_are_recognised_and_unsupported() {
+    fn stream_transports() {
         let u = ok("turn:h:3478?transport=tcp");
-        assert_eq!(u.transport, TurnTransport::Tcp);
-        assert_eq!(
-            u.check_supported(),
-            Err(UriError::Unsupported(TurnTransport::Tcp))
-        );
+        assert_eq!((u.port, u.transport), (3478, TurnTransport::Tcp));
+        let u = ok("turn:h?transport=TCP");
+        assert_eq!((u.port, u.transport), (DEFAULT_PORT, TurnTransport::Tcp));
         let u = ok("turns:h");
         assert_eq!(
             (u.port, u.transport),
             (DEFAULT_TLS_PORT, TurnTransport::Tls)
         );
         assert_eq!(
-            u.check_supported(),
-            Err(UriError::Unsupported(TurnTransport::Tls))
-        );
-        assert_eq!(
             ok("turns:h:443?transport=tcp").transport,
             TurnTransport::Tls
         );
-        assert!(u
-            .check_supported()
-            .unwrap_err()
-            .to_string()
-            .contains("not supported"));
+        let u = ok("turns:[::1]:5350");
+        assert_eq!((u.host.as_str(), u.port), ("::1", 5350));
     }
 
     #[test]

@@ -650,8 +650,8 @@ impl IceAgent {
     }
 
     /// Adds a resolved TURN server. `link` is the local address its
-    /// messages go out from and arrive on (a host socket for UDP, a
-    /// stream's local address later); `None` picks the first host base of
+    /// messages go out from and arrive on (a host socket for UDP, the
+    /// local address of the driver's TCP/TLS connection); `None` picks the first host base of
     /// the server's address family. The allocation starts with gathering
     /// (at once if gathering runs); a server added after gathering
     /// completed is reported as [`RelayFailure::GatherTimeout`].
@@ -693,11 +693,15 @@ impl IceAgent {
 
     /// The outcome of resolving a TURN server announced with
     /// [`IceAgent::expect_turn_servers`]: [`IceAgent::add_turn_server`]
-    /// from the first host base of its family, or
+    /// with its link (`None`: the first host base of its family), or
     /// [`IceAgent::turn_server_unavailable`].
-    pub fn turn_server_resolved(&mut self, now: Instant, r: Result<TurnConfig, RelayFailure>) {
+    pub fn turn_server_resolved(
+        &mut self,
+        now: Instant,
+        r: Result<(TurnConfig, Option<SocketAddr>), RelayFailure>,
+    ) {
         match r {
-            Ok(cfg) => self.add_turn_server(now, cfg, None),
+            Ok((cfg, link)) => self.add_turn_server(now, cfg, link),
             Err(why) => self.turn_server_unavailable(now, why),
         }
     }

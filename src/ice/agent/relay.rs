@@ -6,9 +6,11 @@
 //! UDP the link is a host socket (by default the first host base of the
 //! server's address family), so the server's messages share that socket
 //! with the host candidate and are told apart by their source (the server)
-//! and their first byte (RFC 7983). A stream transport (TCP, TLS) will be a
-//! connection the driver names by its local address; the agent only ever
-//! sees whole TURN messages to and from the server, never the framing.
+//! and their first byte (RFC 7983). A stream transport (TCP, TLS) is a
+//! connection the driver names by its local address (given to
+//! [`IceAgent::add_turn_server`]); the agent only ever sees whole TURN
+//! messages to and from the server, never the framing, and learns of the
+//! connection's loss through [`IceAgent::turn_link_failed`].
 //!
 //! Once allocated, the relayed address is a local candidate of its own
 //! (type `relay`, related address the server-reflexive address the server
@@ -19,8 +21,11 @@
 //! relayed address.
 
 use std::net::SocketAddr;
+use std::time::Instant;
 
+use super::{IceAgent, IceState};
 use crate::turn::client::{TurnClient, TurnFailure};
+use crate::turn::stream::StreamFailure;
 
 /// Where one relay stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,10 +96,12 @@ pub enum RelayFailure {
     /// The server's name did not resolve.
     Unresolved,
     /// The configuration cannot be used; the text says why (for example a
-    /// transport that is not supported yet).
+    /// malformed URI or an unreadable CA file).
     Unusable(&'static str),
     /// No local socket of the server's address family to reach it from.
     NoLink,
+    /// The TCP or TLS connection to the server failed or was lost.
+    Stream(StreamFailure),
 }
 
 impl std::fmt::Display for RelayFailure {
@@ -105,6 +112,38 @@ impl std::fmt::Display for RelayFailure {
             RelayFailure::Unresolved => f.write_str("TURN server name did not resolve"),
             RelayFailure::Unusable(why) => write!(f, "TURN server unusable: {why}"),
             RelayFailure::NoLink => f.write_str("no local address of the TURN server's family"),
+            RelayFailure::Stream(why) => write!(f, "{why}"),
         }
+    }
+}
+
+impl IceAgent {
+    /// The stream connection named by `link` (see
+    /// [`IceAgent::add_turn_server`]) failed or was lost: every relay over
+    /// it fails ([`IceEvent::RelayFailed`](super::IceEvent::RelayFailed),
+    /// counted), its pairs with it; the other candidates carry on.
+    pub fn turn_link_failed(&mut self, now: Instant, link: SocketAddr, why: StreamFailure) {
+        self.touch(now);
+        if self.state == IceState::Closed {
+            return;
+        }
+        for ri in 0..self.relays.len() {
+            let r = &self.relays[ri];
+            if !r.active() || r.link != Some(link) {
+                continue;
+            }
+            self.relays[ri].phase = RelayPhase::Failed;
+            if let Some(l) = self.relays[ri].local {
+                for pi in 0..self.list.pairs.len() {
+                    if self.list.pairs[pi].local == l && self.list.pairs[pi].is_pending() {
+                        self.fail_pair(pi);
+                    }
+                }
+            }
+            let server = Some(self.relays[ri].configured);
+            self.report_relay_failure(server, RelayFailure::Stream(why));
+        }
+        self.dirty = true;
+        self.drive(now);
     }
 }
