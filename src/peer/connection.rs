@@ -5,6 +5,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use super::pmtu::{PathMtu, PathMtuStats};
 use super::{
     PeerConfig, PeerError, PeerEvent, PeerState, DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_SCTP_PORT, MID,
 };
@@ -64,6 +65,10 @@ pub struct PeerStats {
     pub ice_send_errors: u64,
     /// Channel messages SCTP refused for a reason other than back-pressure.
     pub sctp_send_errors: u64,
+    /// The datagram size in effect (path MTU discovery; 1200 before and
+    /// without it).
+    pub path_mtu: usize,
+    pub path_mtu_probes: PathMtuStats,
 }
 
 /// A WebRTC PeerConnection for data channels, sans-IO.
@@ -105,6 +110,7 @@ pub struct PeerConnection {
     /// Lent to DTLS for records in and out, so the per-packet path does not
     /// allocate.
     scratch: Vec<u8>,
+    pmtu: PathMtu,
 }
 
 impl fmt::Debug for PeerConnection {
@@ -193,6 +199,7 @@ impl PeerConnection {
             events: VecDeque::new(),
             stats: PeerStats::default(),
             scratch: vec![0; SCRATCH_LEN],
+            pmtu: PathMtu::new(cfg.path_mtu),
         })
     }
 
@@ -222,9 +229,13 @@ impl PeerConnection {
         self.dtls.as_ref()
     }
 
-    /// Counters of what was dropped between layers.
+    /// Counters of what was dropped between layers, and the path MTU.
     pub fn stats(&self) -> PeerStats {
-        self.stats
+        PeerStats {
+            path_mtu: self.pmtu.current(),
+            path_mtu_probes: self.pmtu.stats(),
+            ..self.stats
+        }
     }
 
     /// The data channels: labels, states, stream ids, buffered amounts.
@@ -472,7 +483,10 @@ impl PeerConnection {
         }
         match self.ice.handle_datagram(now, local, from, data) {
             Received::Dtls => match self.dtls.as_mut() {
-                Some(dtls) => dtls.handle_datagram(now, data),
+                Some(dtls) => {
+                    self.pmtu.on_received();
+                    dtls.handle_datagram(now, data);
+                }
                 None if self.early_dtls.len() < MAX_EARLY_DTLS => {
                     self.early_dtls.push_back(data.to_vec());
                 }
@@ -516,7 +530,7 @@ impl PeerConnection {
         if let Some(sctp) = self.sctp.as_ref() {
             t = earliest(t, sctp.poll_timeout());
         }
-        t
+        earliest(t, self.pmtu.poll_timeout())
     }
 
     /// The next event.
@@ -616,6 +630,34 @@ impl PeerConnection {
                 break;
             }
         }
+        self.drive_path_mtu(now);
+    }
+
+    /// Path MTU discovery: probe results applied, the next probe sent.
+    fn drive_path_mtu(&mut self, now: Instant) {
+        if self.state.is_terminal() || self.sctp.is_none() {
+            return;
+        }
+        while let Some(r) = self.ice.poll_mtu_probe() {
+            if let Some(size) = self.pmtu.on_result(now, r.size, r.acked) {
+                self.apply_path_mtu(size);
+            }
+        }
+        self.pmtu.tick(now);
+        if let Some(size) = self.pmtu.due(now) {
+            let ok = self.ice.probe_path_mtu(now, size);
+            self.pmtu.sent(now, ok);
+        }
+    }
+
+    /// Sets the DTLS datagram size and the SCTP packet size under it.
+    fn apply_path_mtu(&mut self, size: usize) {
+        let (Some(dtls), Some(sctp)) = (self.dtls.as_mut(), self.sctp.as_mut()) else {
+            return;
+        };
+        if dtls.set_mtu(size).is_ok() {
+            let _ = sctp.set_mtu(sctp_mtu_for(dtls));
+        }
     }
 
     fn translate_ice_events(&mut self) {
@@ -670,7 +712,15 @@ impl PeerConnection {
                     self.set_state(PeerState::Connected);
                 }
             }
-            IceEvent::SelectedPair { .. } | IceEvent::RoleChanged(_) => {}
+            IceEvent::SelectedPair { local, .. } => {
+                // A new path: its MTU is unknown, search again.
+                if let (Some(now), true) = (now, self.sctp.is_some()) {
+                    if let Some(size) = self.pmtu.start(now, local.is_ipv6()) {
+                        self.apply_path_mtu(size);
+                    }
+                }
+            }
+            IceEvent::RoleChanged(_) => {}
         }
     }
 
@@ -696,10 +746,7 @@ impl PeerConnection {
         let (Some(dtls), Some(remote)) = (self.dtls.as_ref(), self.remote) else {
             return;
         };
-        // Each SCTP packet must fit one DTLS record. usrsctp may exceed its
-        // path MTU by a few bytes (9 bytes over in our measurements), hence the margin.
-        let mtu =
-            u16::try_from(dtls.max_payload().saturating_sub(SCTP_MTU_MARGIN)).unwrap_or(u16::MAX);
+        let mtu = sctp_mtu_for(dtls);
         let remote_max = if remote.max_message_size == 0 {
             self.max_message_size
         } else {
@@ -757,7 +804,7 @@ impl PeerConnection {
         progress
     }
 
-    fn process_sctp(&mut self, _now: Instant) -> bool {
+    fn process_sctp(&mut self, now: Instant) -> bool {
         let Some(sctp) = self.sctp.as_mut() else {
             return false;
         };
@@ -777,6 +824,11 @@ impl PeerConnection {
                     outbound_streams,
                     inbound_streams,
                 } => {
+                    if let Some((local, _)) = self.ice.selected_pair() {
+                        if let Some(size) = self.pmtu.start(now, local.is_ipv6()) {
+                            self.apply_path_mtu(size);
+                        }
+                    }
                     let role = self.dtls_role.unwrap_or(DtlsRole::Client);
                     self.channels.set_role(dtls_to_channel_role(role));
                     let _ = self
@@ -878,7 +930,13 @@ impl PeerConnection {
                         if dtls.send(&pkt).is_err() {
                             self.stats.dtls_send_errors += 1;
                         }
-                        dtls_to_ice(dtls, &mut self.ice, &mut self.scratch, &mut self.stats);
+                        dtls_to_ice(
+                            dtls,
+                            &mut self.ice,
+                            &mut self.scratch,
+                            &mut self.stats,
+                            &mut self.pmtu,
+                        );
                     }
                     _ => self.stats.dtls_send_errors += 1,
                 }
@@ -907,10 +965,23 @@ impl PeerConnection {
     /// DTLS datagrams → ICE.
     fn drain_dtls(&mut self) -> bool {
         match self.dtls.as_mut() {
-            Some(dtls) => dtls_to_ice(dtls, &mut self.ice, &mut self.scratch, &mut self.stats),
+            Some(dtls) => dtls_to_ice(
+                dtls,
+                &mut self.ice,
+                &mut self.scratch,
+                &mut self.stats,
+                &mut self.pmtu,
+            ),
             None => false,
         }
     }
+}
+
+/// The SCTP path MTU under the DTLS session's record size. Each SCTP
+/// packet must fit one DTLS record; usrsctp may exceed its path MTU by a
+/// few bytes (9 bytes over in our measurements), hence the margin.
+fn sctp_mtu_for(dtls: &DtlsSession) -> u16 {
+    u16::try_from(dtls.max_payload().saturating_sub(SCTP_MTU_MARGIN)).unwrap_or(u16::MAX)
 }
 
 /// Hands every datagram DTLS has queued to ICE, through `scratch`; whether
@@ -920,10 +991,12 @@ fn dtls_to_ice(
     ice: &mut IceAgent,
     scratch: &mut [u8],
     stats: &mut PeerStats,
+    pmtu: &mut PathMtu,
 ) -> bool {
     let mut moved = false;
     while let Ok(Some(n)) = dtls.poll_transmit_into(scratch) {
         moved = true;
+        pmtu.on_sent(n);
         if ice.send(&scratch[..n]).is_err() {
             stats.ice_send_errors += 1;
         }

@@ -71,7 +71,12 @@ pub struct SctpConfig {
     /// Heartbeat interval on an idle association; `None` disables them.
     pub heartbeat_interval: Option<Duration>,
     /// The path MTU assumed for SCTP packets (DTLS and UDP/IP overhead are
-    /// outside it). Path MTU discovery is off.
+    /// outside it). usrsctp's own path MTU discovery is off; the owner may
+    /// change it with [`SctpAssociation::set_mtu`]. DATA chunks are cut to
+    /// fit this initial MTU for the life of the association (`SCTP_MAXSEG`),
+    /// so a larger MTU set later only bundles more chunks per packet, and
+    /// lowering it again never strands an already numbered chunk that no
+    /// longer fits.
     pub mtu: u16,
     /// How often usrsctp's timers are advanced while the association lives.
     pub timer_interval: Duration,
@@ -226,6 +231,11 @@ fn is_would_block(e: i32) -> bool {
 fn ms_u32(d: Duration) -> u32 {
     d.as_millis().min(u128::from(u32::MAX)) as u32
 }
+
+/// Taken off the creation MTU for `SCTP_MAXSEG`: the common header (12),
+/// a DATA chunk header (16) and slack (usrsctp counts IP headers that
+/// AF_CONN packets do not have, and may round up).
+const MAXSEG_OVERHEAD: u32 = 48;
 
 /// Size of the buffer each `usrsctp_recvv` reads into; larger messages
 /// arrive in several reads and are reassembled.
@@ -395,6 +405,24 @@ impl SctpAssociation {
     /// so pass ours then).
     pub fn set_max_message_size(&mut self, max: usize) {
         self.cfg.max_message_size = max.max(1);
+    }
+
+    /// Changes the path MTU of the established (or establishing)
+    /// association: packets built from now on, retransmissions included,
+    /// fit `mtu` bytes. DATA chunks keep the size the creation MTU gave
+    /// them (see [`SctpConfig::mtu`]).
+    pub fn set_mtu(&mut self, mtu: u16) -> Result<(), SctpError> {
+        if self.sock.is_null() || self.state == State::New || self.state == State::Done {
+            return Err(SctpError::NotConnected);
+        }
+        let _stack = stack::lock_initialised();
+        let mut cfg = self.cfg.clone();
+        cfg.mtu = mtu;
+        let remote = self.sockaddr(self.cfg.remote_port);
+        // SAFETY: live socket under the lock; the association exists.
+        unsafe { set_path_params(self.sock, &cfg, &remote)? };
+        self.cfg.mtu = mtu;
+        Ok(())
     }
 
     /// Binds our port and connects to the peer's; the handshake packets
@@ -954,6 +982,13 @@ unsafe fn configure_socket(
     let zero: c_int = 0;
     let sctp = sys::IPPROTO_SCTP;
     set_opt(sock, sctp, sys::SCTP_NODELAY, "SCTP_NODELAY", &one)?;
+    // DATA chunks sized for the creation MTU (common header, DATA chunk
+    // header and slack for usrsctp's overhead accounting taken off).
+    let maxseg = sys::sctp_assoc_value {
+        assoc_id: sys::SCTP_FUTURE_ASSOC,
+        assoc_value: u32::from(cfg.mtu).saturating_sub(MAXSEG_OVERHEAD).max(64),
+    };
+    set_opt(sock, sctp, sys::SCTP_MAXSEG, "SCTP_MAXSEG", &maxseg)?;
     set_opt(sock, sctp, sys::SCTP_RECVRCVINFO, "SCTP_RECVRCVINFO", &one)?;
     set_opt(
         sock,

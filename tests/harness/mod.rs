@@ -11,13 +11,17 @@
 //!   XOR-MAPPED-ADDRESS.
 //! * [`ice_node::IceNode`]: an ICE agent as an endpoint, logging its events
 //!   and the application datagrams it received.
+//! * [`peer_node::PeerNode`]: a PeerConnection as an endpoint, hashing what
+//!   its channels receive.
 
 #![allow(dead_code, unused_imports)]
 
 pub mod ice_node;
 pub mod net;
+pub mod peer_node;
 pub mod stun_server;
 
 pub use ice_node::IceNode;
 pub use net::{Datagram, Endpoint, Filtering, LinkConfig, Network, NodeId, Realm};
+pub use peer_node::PeerNode;
 pub use stun_server::StunServer;

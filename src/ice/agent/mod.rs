@@ -57,6 +57,7 @@
 mod checklist;
 mod consent;
 mod gather;
+mod mtu_probe;
 mod stun_io;
 
 use std::collections::VecDeque;
@@ -74,6 +75,8 @@ use checklist::{CheckTxn, Checklist, Pair};
 use consent::Consent;
 use gather::{GatherTxn, Gatherer, Phase};
 use stun_io::{CheckParams, Demux, PeerRole, Refused};
+
+pub use mtu_probe::{MtuProbeResult, MAX_MTU_PROBE, MTU_PROBE_INTERVAL, MTU_PROBE_TRIES};
 
 /// Most datagrams queued for the driver; [`IceAgent::send`] reports
 /// [`IceError::WouldBlock`] beyond it (back-pressure, never silent loss).
@@ -300,6 +303,8 @@ pub enum Timer {
     ConsentCheck,
     ConsentStale,
     ConsentExpiry,
+    /// The next send of a path MTU probe, or its loss.
+    MtuProbe,
 }
 
 #[derive(Debug, Clone)]
@@ -357,6 +362,8 @@ pub struct IceAgent {
     events: VecDeque<IceEvent>,
     stats: AgentStats,
     prflx_seq: u32,
+    mtu_probe: Option<mtu_probe::MtuProbe>,
+    mtu_results: VecDeque<MtuProbeResult>,
 }
 
 const ICE_CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -424,6 +431,8 @@ impl IceAgent {
             events: VecDeque::new(),
             stats: AgentStats::default(),
             prflx_seq: 0,
+            mtu_probe: None,
+            mtu_results: VecDeque::new(),
         })
     }
 
@@ -696,6 +705,7 @@ impl IceAgent {
         }
         self.list.triggered.clear();
         self.gather.txns.clear();
+        self.mtu_probe = None;
         self.set_state(IceState::Closed);
     }
 
@@ -789,6 +799,10 @@ impl IceAgent {
             .filter_map(|p| p.check.as_ref().and_then(|c| c.timer.poll_timeout()))
             .min();
         consider(Timer::CheckRetransmit, retransmit);
+        consider(
+            Timer::MtuProbe,
+            self.mtu_probe.as_ref().map(mtu_probe::MtuProbe::deadline),
+        );
         if let (Some(c), Some(_)) = (&self.consent, self.selected) {
             let due = c.due(self.cfg.consent_stale);
             let due = pacer_ready.map_or(due, |p| due.max(p));
@@ -1102,6 +1116,9 @@ impl IceAgent {
         msg: &Message<'_>,
     ) -> Received {
         let id = *msg.transaction_id();
+        if self.owns_mtu_probe(&id) {
+            return self.on_mtu_probe_response(local, from, msg);
+        }
         if let Some(pi) = self.list.find_txn(&id) {
             return self.on_check_response(now, local, from, msg, pi);
         }
@@ -1380,6 +1397,7 @@ impl IceAgent {
         if self.state != IceState::Failed {
             self.run_check_timers(now);
             self.run_consent_timers(now);
+            self.run_mtu_probe_timer(now);
         }
         if self.state != IceState::Failed {
             self.decide_nomination(now);
