@@ -120,6 +120,8 @@ struct Sizes {
     /// the base size carried PADDING (a probe).
     stun_max: usize,
     large_stun_unpadded: usize,
+    /// DTLS datagrams a sent.
+    dtls_sent: u64,
 }
 
 fn take_sizes(net: &mut Network, a: NodeId, sizes: &mut Sizes) {
@@ -129,6 +131,7 @@ fn take_sizes(net: &mut Network, a: NodeId, sizes: &mut Sizes) {
             Some(20..=63) => {
                 let dir = usize::from(e.node != a);
                 sizes.dtls_max[dir] = sizes.dtls_max[dir].max(len);
+                sizes.dtls_sent += u64::from(e.node == a);
             }
             Some(0..=3) if e.node == a => {
                 sizes.stun_max = sizes.stun_max.max(len);
@@ -146,10 +149,22 @@ fn take_sizes(net: &mut Network, a: NodeId, sizes: &mut Sizes) {
 
 /// Sends `total` bytes in 64 KiB messages from a to b while running the
 /// network; `during` runs after every event with the bytes received so
-/// far. Returns the SHA-256 of what was sent, after checking b got it all.
+/// far. Checks that b got exactly what was sent.
 fn transfer(
     s: &mut Setup,
     total: usize,
+    limit: Duration,
+    sizes: &mut Sizes,
+    during: impl FnMut(&mut Network, u64),
+) {
+    transfer_in(s, total, MESSAGE, limit, sizes, during);
+}
+
+/// [`transfer`] in messages of `message` bytes.
+fn transfer_in(
+    s: &mut Setup,
+    total: usize,
+    message: usize,
     limit: Duration,
     sizes: &mut Sizes,
     mut during: impl FnMut(&mut Network, u64),
@@ -158,7 +173,7 @@ fn transfer(
     let mut hash = Sha256::new();
     let mut sent = 0usize;
     let mut state = 0x9E37_79B9_7F4A_7C15u64;
-    let mut msg = vec![0u8; MESSAGE];
+    let mut msg = vec![0u8; message];
     let mut fill = |m: &mut [u8]| {
         for chunk in m.chunks_mut(8) {
             state ^= state << 13;
@@ -171,7 +186,7 @@ fn transfer(
     let deadline = s.net.now() + limit;
     let ok = s.net.run_until(deadline, |n| {
         while sent < total {
-            let len = MESSAGE.min(total - sent);
+            let len = message.min(total - sent);
             match n
                 .node::<PeerNode>(a)
                 .pc
@@ -316,6 +331,37 @@ fn black_hole_after_the_raise_falls_back_and_the_transfer_completes() {
     assert_eq!(st.path_mtu, 1472, "searched again and settled: {st:?}");
     assert_eq!(s.net.node::<PeerNode>(a).state(), PeerState::Connected);
     assert_eq!(s.net.node::<PeerNode>(b).state(), PeerState::Connected);
+}
+
+/// Small messages queued faster than SCTP takes them are handed over in
+/// batches that SCTP bundles into large datagrams, not one datagram each.
+#[test]
+fn queued_small_messages_are_bundled_into_large_datagrams() {
+    let mut s = setup(7, 65_535, config(70), config(71));
+    let (a, b) = (s.a, s.b);
+    let settled = s.net.run_until(s.net.now() + Duration::from_secs(5), |n| {
+        n.node::<PeerNode>(a).pc.stats().path_mtu == MAX_DATAGRAM
+    });
+    assert!(settled, "{}", report(&mut s.net, a, b));
+    take_sizes(&mut s.net, a, &mut Sizes::default());
+    let mut sizes = Sizes::default();
+    let total = 100 * 40_000;
+    transfer_in(
+        &mut s,
+        total,
+        100,
+        Duration::from_secs(60),
+        &mut sizes,
+        |_, _| {},
+    );
+    take_sizes(&mut s.net, a, &mut sizes);
+    let messages = (total / 100) as u64;
+    assert!(
+        sizes.dtls_sent * 8 < messages,
+        "{} datagrams for {messages} messages: {sizes:?}",
+        sizes.dtls_sent
+    );
+    assert!(sizes.dtls_max[0] > 8972, "{sizes:?}");
 }
 
 #[test]

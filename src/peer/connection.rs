@@ -95,8 +95,9 @@ pub struct PeerConnection {
     early_dtls: VecDeque<Vec<u8>>,
     sctp: Option<SctpAssociation>,
     channels: ChannelManager,
-    /// A channel message SCTP refused with `WouldBlock`, retried first.
-    pending_send: Option<SctpSend>,
+    /// Channel messages taken from the channels but not yet by SCTP (one
+    /// refused with `WouldBlock`, and the one looked ahead at), sent first.
+    pending_send: VecDeque<SctpSend>,
     state: PeerState,
     ice_connected: bool,
     consent_stale: bool,
@@ -190,7 +191,7 @@ impl PeerConnection {
                 channel::DEFAULT_REMOTE_MAX_MESSAGE_SIZE,
                 max_message_size,
             ),
-            pending_send: None,
+            pending_send: VecDeque::new(),
             state: PeerState::New,
             ice_connected: false,
             consent_stale: false,
@@ -547,7 +548,7 @@ impl PeerConnection {
         }
         self.closing = true;
         self.channels.association_lost();
-        self.pending_send = None;
+        self.pending_send.clear();
         self.flush_outbound();
         if let Some(dtls) = self.dtls.as_mut() {
             dtls.close();
@@ -607,7 +608,7 @@ impl PeerConnection {
             return;
         }
         self.channels.association_lost();
-        self.pending_send = None;
+        self.pending_send.clear();
         if let Some(sctp) = self.sctp.as_mut() {
             sctp.close();
         }
@@ -785,7 +786,7 @@ impl PeerConnection {
                         // The peer closed the connection.
                         self.closing = true;
                         self.channels.association_lost();
-                        self.pending_send = None;
+                        self.pending_send.clear();
                         if let Some(sctp) = self.sctp.as_mut() {
                             sctp.close();
                         }
@@ -873,14 +874,24 @@ impl PeerConnection {
         let mut moved = false;
         if let Some(sctp) = self.sctp.as_mut() {
             if sctp.is_connected() {
-                loop {
-                    let next = match self.pending_send.take() {
-                        Some(s) => s,
-                        None => match self.channels.poll_sctp_send() {
-                            Some(s) => s,
-                            None => break,
-                        },
-                    };
+                // While more messages follow, SCTP holds small packets back
+                // (Nagle) so the batch is bundled up to the path MTU; the
+                // last one goes with NODELAY and sends what is held. Held
+                // data always has data in flight before it, whose SACK
+                // sends it if the batch ends in `WouldBlock`.
+                let mut corked = false;
+                while let Some(next) = self
+                    .pending_send
+                    .pop_front()
+                    .or_else(|| self.channels.poll_sctp_send())
+                {
+                    if self.pending_send.is_empty() {
+                        self.pending_send.extend(self.channels.poll_sctp_send());
+                    }
+                    let more = !self.pending_send.is_empty();
+                    if more != corked && sctp.set_nodelay(!more).is_ok() {
+                        corked = more;
+                    }
                     let r = sctp.send(
                         next.stream,
                         next.ppid,
@@ -896,7 +907,7 @@ impl PeerConnection {
                             }
                         }
                         Err(SctpError::WouldBlock) => {
-                            self.pending_send = Some(next);
+                            self.pending_send.push_front(next);
                             break;
                         }
                         Err(e) => {
@@ -916,7 +927,10 @@ impl PeerConnection {
                         }
                     }
                 }
-                if self.pending_send.is_none() {
+                if corked {
+                    let _ = sctp.set_nodelay(true);
+                }
+                if self.pending_send.is_empty() {
                     while let Some(stream) = self.channels.poll_stream_reset() {
                         moved = true;
                         let _ = sctp.reset_stream(stream);

@@ -425,6 +425,29 @@ impl SctpAssociation {
         Ok(())
     }
 
+    /// `SCTP_NODELAY` on (the default: every send goes out at once) or off
+    /// (Nagle: while data is in flight, small sends wait to fill a
+    /// packet). The PeerConnection turns it off while it hands over a batch
+    /// of messages and on again for the batch's last one, which sends what
+    /// is held, so a batch is bundled into few packets.
+    pub fn set_nodelay(&mut self, on: bool) -> Result<(), SctpError> {
+        if self.sock.is_null() {
+            return Err(SctpError::NotConnected);
+        }
+        let v: c_int = c_int::from(on);
+        let _stack = stack::lock_initialised();
+        // SAFETY: live socket under the lock.
+        unsafe {
+            set_opt(
+                self.sock,
+                sys::IPPROTO_SCTP,
+                sys::SCTP_NODELAY,
+                "SCTP_NODELAY",
+                &v,
+            )
+        }
+    }
+
     /// Binds our port and connects to the peer's; the handshake packets
     /// come out of [`poll_transmit`](Self::poll_transmit).
     pub fn start(&mut self, now: Instant) -> Result<(), SctpError> {
