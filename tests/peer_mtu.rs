@@ -421,6 +421,60 @@ fn disabled_discovery_sends_no_probe() {
     );
 }
 
+/// The agent's probe API on its own: answered probes are acknowledged
+/// (the peer agent accepts PADDING), lost ones are retried 3 times 200 ms
+/// apart and reported lost, one at a time.
+#[test]
+fn agent_probes_are_answered_or_reported_lost() {
+    use harness::ice_node::{agent, connect, two_agents};
+    use xp2p::ice::agent::{MtuProbeResult, MTU_PROBE_INTERVAL, MTU_PROBE_TRIES};
+    let (mut net, a, b) = two_agents(300);
+    net.link.mtu = 1500;
+    assert!(connect(&mut net, a, b, Duration::from_secs(5)));
+    let answered = agent(&mut net, b).stats().requests_answered;
+    let now = net.now();
+    assert!(agent(&mut net, a).probe_path_mtu(now, 1472));
+    assert!(
+        !agent(&mut net, a).probe_path_mtu(now, 1000),
+        "one probe at a time"
+    );
+    let done = net.run_until(now + Duration::from_secs(2), |n| {
+        !agent(n, a).mtu_probe_pending()
+    });
+    assert!(done);
+    assert_eq!(
+        agent(&mut net, a).poll_mtu_probe(),
+        Some(MtuProbeResult {
+            size: 1472,
+            acked: true
+        })
+    );
+    assert!(agent(&mut net, b).stats().requests_answered > answered);
+    net.log.clear();
+    let start = net.now();
+    assert!(agent(&mut net, a).probe_path_mtu(start, 8972));
+    let done = net.run_until(start + Duration::from_secs(5), |n| {
+        !agent(n, a).mtu_probe_pending()
+    });
+    assert!(done);
+    let lost_at = net.now();
+    assert_eq!(
+        agent(&mut net, a).poll_mtu_probe(),
+        Some(MtuProbeResult {
+            size: 8972,
+            acked: false
+        })
+    );
+    assert_eq!(lost_at - start, MTU_PROBE_INTERVAL * MTU_PROBE_TRIES);
+    let sends = net
+        .log
+        .iter()
+        .filter(|e| e.node == a && e.data.len() == 8972)
+        .count();
+    assert_eq!(sends, MTU_PROBE_TRIES as usize);
+    assert!(agent(&mut net, a).state().is_connected());
+}
+
 // ---------------------------------------------------------------------------
 // Real loopback sockets
 // ---------------------------------------------------------------------------

@@ -531,6 +531,9 @@ impl PeerConnection {
         if let Some(sctp) = self.sctp.as_ref() {
             t = earliest(t, sctp.poll_timeout());
         }
+        if self.state.is_terminal() || self.sctp.is_none() {
+            return t;
+        }
         earliest(t, self.pmtu.poll_timeout())
     }
 
@@ -716,6 +719,7 @@ impl PeerConnection {
             IceEvent::SelectedPair { local, .. } => {
                 // A new path: its MTU is unknown, search again.
                 if let (Some(now), true) = (now, self.sctp.is_some()) {
+                    self.ice.cancel_mtu_probe();
                     if let Some(size) = self.pmtu.start(now, local.is_ipv6()) {
                         self.apply_path_mtu(size);
                     }

@@ -158,6 +158,11 @@ impl IceAgent {
         self.mtu_probe.is_some()
     }
 
+    /// Forgets the probe in flight (no result will be reported for it).
+    pub fn cancel_mtu_probe(&mut self) {
+        self.mtu_probe = None;
+    }
+
     /// The outcome of a finished probe.
     pub fn poll_mtu_probe(&mut self) -> Option<MtuProbeResult> {
         self.mtu_results.pop_front()
