@@ -387,6 +387,35 @@ fn peer_ignoring_probes_keeps_the_base_size() {
 }
 
 #[test]
+fn strict_peer_answering_420_still_acknowledges_probes() {
+    let mut s = setup_with(
+        8,
+        9000,
+        config(80),
+        config(81),
+        StunFilter::Answer420(PADDING),
+    );
+    let (a, b) = (s.a, s.b);
+    let settled = s.net.run_until(s.net.now() + Duration::from_secs(5), |n| {
+        n.node::<PeerNode>(a).pc.stats().path_mtu == 8972
+    });
+    assert!(settled, "{}", report(&mut s.net, a, b));
+    assert!(s.net.node::<PeerNode>(b).filtered >= 2);
+    let mut sizes = Sizes::default();
+    transfer(
+        &mut s,
+        4 << 20,
+        Duration::from_secs(60),
+        &mut sizes,
+        |_, _| {},
+    );
+    assert!(
+        sizes.dtls_max[0] <= 8972 && sizes.dtls_max[0] > 4096,
+        "{sizes:?}"
+    );
+}
+
+#[test]
 fn disabled_discovery_sends_no_probe() {
     let off = PeerConfig {
         path_mtu: PathMtuConfig {

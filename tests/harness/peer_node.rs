@@ -8,7 +8,7 @@ use std::time::Instant;
 use openssl::sha::Sha256;
 use xp2p::channel::ChannelId;
 use xp2p::peer::{PeerConfig, PeerConnection, PeerEvent, PeerState};
-use xp2p::stun::{Class, Message};
+use xp2p::stun::{AttrTypeList, Attribute, Class, Message, MessageBuilder, MessageType};
 
 use super::net::{Datagram, Endpoint, Network, NodeId};
 
@@ -29,6 +29,10 @@ pub enum StunFilter {
     None,
     /// Drop such requests silently.
     Drop(u16),
+    /// Answer such requests with an authenticated 420 (Unknown Attribute)
+    /// listing the attribute, as a strict STUN agent does, without passing
+    /// them on.
+    Answer420(u16),
 }
 
 /// A PeerConnection and what it reported.
@@ -39,8 +43,10 @@ pub struct PeerNode {
     pub events: Vec<PeerEvent>,
     pub rx: HashMap<ChannelId, Received>,
     pub filter: StunFilter,
-    /// Requests dropped by `filter`.
+    /// Requests dropped or answered by `filter`.
     pub filtered: u64,
+    /// 420 answers to send.
+    answers: Vec<Datagram>,
     /// The PeerConnection's deadline, refreshed after every call into it.
     deadline: Option<Instant>,
 }
@@ -56,6 +62,7 @@ impl PeerNode {
             rx: HashMap::new(),
             filter: StunFilter::None,
             filtered: 0,
+            answers: Vec::new(),
             deadline: None,
         }
     }
@@ -93,20 +100,51 @@ impl PeerNode {
         })
     }
 
-    fn filtered_out(&self, data: &[u8]) -> bool {
-        let StunFilter::Drop(attr) = self.filter else {
-            return false;
+    /// Whether `filter` takes the datagram (queuing a 420 if it answers).
+    fn filtered_out(&mut self, local: SocketAddr, from: SocketAddr, data: &[u8]) -> bool {
+        let (attr, answer) = match self.filter {
+            StunFilter::None => return false,
+            StunFilter::Drop(a) => (a, false),
+            StunFilter::Answer420(a) => (a, true),
         };
         let Ok(msg) = Message::parse(data) else {
             return false;
         };
-        msg.class() == Class::Request && msg.get(attr).is_some()
+        if msg.class() != Class::Request || msg.get(attr).is_none() {
+            return false;
+        }
+        if answer {
+            let pwd = self.pc.ice().local_credentials().1.to_owned();
+            let mut buf = [0u8; 256];
+            let mut b = MessageBuilder::new(
+                &mut buf,
+                MessageType::BINDING_ERROR_RESPONSE,
+                msg.transaction_id(),
+            )
+            .unwrap();
+            b.add(&Attribute::ErrorCode {
+                code: 420,
+                reason: "Unknown Attribute",
+            })
+            .unwrap();
+            let types = [attr];
+            b.add(&Attribute::UnknownAttributes(AttrTypeList::new(&types)))
+                .unwrap();
+            b.message_integrity(pwd.as_bytes()).unwrap();
+            b.fingerprint().unwrap();
+            self.answers.push(Datagram {
+                local,
+                dest: from,
+                data: b.finish().to_vec(),
+            });
+        }
+        true
     }
 }
 
 impl Endpoint for PeerNode {
     fn handle_datagram(&mut self, now: Instant, local: SocketAddr, from: SocketAddr, data: &[u8]) {
-        if self.filtered_out(data) {
+        if self.filtered_out(local, from, data) {
             self.filtered += 1;
             return;
         }
@@ -120,6 +158,9 @@ impl Endpoint for PeerNode {
     }
 
     fn poll_transmit(&mut self) -> Option<Datagram> {
+        if let Some(d) = self.answers.pop() {
+            return Some(d);
+        }
         let t = self.pc.poll_transmit();
         if t.is_none() {
             self.deadline = self.pc.poll_timeout();
