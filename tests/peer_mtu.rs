@@ -415,6 +415,79 @@ fn strict_peer_answering_420_still_acknowledges_probes() {
     );
 }
 
+/// A peer that answers probes but neither probes itself nor reads records
+/// above 1500 bytes (as aiortc): sizes above Ethernet are probed but never
+/// used for data.
+#[test]
+fn peer_that_does_not_probe_gets_at_most_ethernet_records() {
+    let off = PeerConfig {
+        path_mtu: PathMtuConfig {
+            enabled: false,
+            ..PathMtuConfig::default()
+        },
+        ..config(91)
+    };
+    let mut s = setup(9, 65_535, config(90), off);
+    let (a, b) = (s.a, s.b);
+    s.net.node::<PeerNode>(b).dtls_read_limit = Some(1500);
+    let mut sizes = Sizes::default();
+    transfer_in(
+        &mut s,
+        4 << 20,
+        100,
+        Duration::from_secs(60),
+        &mut sizes,
+        |_, _| {},
+    );
+    transfer(
+        &mut s,
+        4 << 20,
+        Duration::from_secs(60),
+        &mut sizes,
+        |_, _| {},
+    );
+    take_sizes(&mut s.net, a, &mut sizes);
+    let st = s.net.node::<PeerNode>(a).pc.stats();
+    assert_eq!(st.path_mtu, 1472, "{}", report(&mut s.net, a, b));
+    assert!(sizes.stun_max > 1472, "larger sizes were probed: {sizes:?}");
+    assert!(sizes.dtls_max[0] <= 1472, "{sizes:?}");
+    assert!(
+        sizes.dtls_max[0] > BASE_DATAGRAM,
+        "small messages bundle up to it: {sizes:?}"
+    );
+    assert_eq!(st.path_mtu_probes.data_stalls, 0);
+    assert_eq!(s.net.node::<PeerNode>(b).dtls_too_large, 0);
+}
+
+/// A peer that probes large sizes itself but does not take our large
+/// records: the stall is detected, the size drops to Ethernet for good and
+/// the transfer completes.
+#[test]
+fn peer_dropping_large_records_is_detected_and_capped() {
+    let mut s = setup(10, 65_535, config(100), config(101));
+    let (a, b) = (s.a, s.b);
+    let settled = s.net.run_until(s.net.now() + Duration::from_secs(5), |n| {
+        n.node::<PeerNode>(a).pc.stats().path_mtu == MAX_DATAGRAM
+    });
+    assert!(settled, "{}", report(&mut s.net, a, b));
+    s.net.node::<PeerNode>(b).dtls_read_limit = Some(1500);
+    let mut sizes = Sizes::default();
+    transfer(
+        &mut s,
+        8 << 20,
+        Duration::from_secs(120),
+        &mut sizes,
+        |_, _| {},
+    );
+    let st = s.net.node::<PeerNode>(a).pc.stats();
+    assert!(s.net.node::<PeerNode>(b).dtls_too_large > 0);
+    assert_eq!(st.path_mtu_probes.data_stalls, 1, "{st:?}");
+    assert_eq!(st.path_mtu, 1472, "{st:?}");
+    s.net.run_for(Duration::from_secs(700));
+    assert_eq!(s.net.node::<PeerNode>(a).pc.stats().path_mtu, 1472);
+    assert_eq!(s.net.node::<PeerNode>(a).state(), PeerState::Connected);
+}
+
 #[test]
 fn disabled_discovery_sends_no_probe() {
     let off = PeerConfig {

@@ -642,6 +642,9 @@ impl PeerConnection {
         if self.state.is_terminal() || self.sctp.is_none() {
             return;
         }
+        if let Some(size) = self.pmtu.peer_probed(self.ice.largest_peer_probe()) {
+            self.apply_path_mtu(size);
+        }
         while let Some(r) = self.ice.poll_mtu_probe() {
             if let Some(size) = self.pmtu.on_result(now, r.size, r.acked) {
                 self.apply_path_mtu(size);

@@ -15,13 +15,20 @@
 //!   packet. So falling back after a black hole never strands a chunk that
 //!   only a larger datagram could carry, at the price that sizes below two
 //!   chunks (about 2300 bytes) carry no more data than the base size.
+//! * Sizes above the Ethernet rung are used only once the peer has sent us
+//!   probes that large: other stacks may read no more than about 1500
+//!   bytes per record (aiortc reads 1500), while a stack that discovers
+//!   large sizes for itself reads them. Probing them is harmless either way.
 //! * Every [`PathMtuConfig::raise_interval`] (RFC 8899's PMTU_RAISE_TIMER,
-//!   10 min) the next rung above the current size is tried again.
-//! * Black holes: while above the base size, the current size is
-//!   confirmed every [`CONFIRM_INTERVAL`], and at once when the
-//!   PeerConnection reports a stall (large datagrams sent and nothing heard
-//!   back for [`STALL`]). A lost confirmation drops to the base size and
-//!   starts the search again after [`SEARCH_HOLDOFF`].
+//!   10 min) the next rung above the probed size is tried again.
+//! * Black holes: while above the base size, the size in effect is
+//!   confirmed every [`CONFIRM_INTERVAL`], and at once when data stalls
+//!   (large datagrams sent and nothing heard back for [`STALL`]). A lost
+//!   confirmation drops to the base size and starts the search again after
+//!   [`SEARCH_HOLDOFF`]. A stall whose confirmation is answered means the
+//!   path carries the size but the peer does not take our records: the size
+//!   drops to the Ethernet rung (the base if already there) for the rest of
+//!   the connection.
 
 use std::time::{Duration, Instant};
 
@@ -69,10 +76,12 @@ impl Default for PathMtuConfig {
 /// Why a probe is out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Purpose {
-    /// A rung above the current size.
+    /// A rung above the probed size.
     Search,
-    /// The current size again (black-hole detection).
+    /// The size in effect again, on the confirmation timer.
     Confirm,
+    /// The size in effect again, because data stalled.
+    Stall,
 }
 
 /// Counters, for tests and diagnostics.
@@ -80,8 +89,13 @@ enum Purpose {
 pub struct PathMtuStats {
     pub probes_sent: u64,
     pub probes_lost: u64,
-    /// Falls back to the base size after a lost confirmation.
+    /// Falls back to the base size after a lost confirmation (the path
+    /// stopped carrying the size).
     pub black_holes: u64,
+    /// Falls back after data stalled while probes still passed (the peer
+    /// does not take such records); sizes above the Ethernet rung are not
+    /// used again on this connection.
+    pub data_stalls: u64,
 }
 
 /// The discovery state of one PeerConnection.
@@ -89,10 +103,16 @@ pub struct PathMtuStats {
 pub(crate) struct PathMtu {
     cfg: PathMtuConfig,
     ladder: Vec<usize>,
-    /// The size in effect.
+    /// The largest size the path acknowledged (the ladder position).
+    probed: usize,
+    /// The size in effect: `probed` within what the peer is known to read.
     current: usize,
+    /// The largest probe the peer sent us (it reads records that large).
+    peer_limit: usize,
+    /// No size above this after data stalled.
+    ceiling: usize,
     started: bool,
-    /// When the next rung above `current` is tried.
+    /// When the next rung above `probed` is tried.
     raise_at: Option<Instant>,
     /// When `current` (above the base) is confirmed.
     confirm_at: Option<Instant>,
@@ -110,7 +130,10 @@ impl PathMtu {
         PathMtu {
             cfg,
             ladder: Vec::new(),
+            probed: BASE_DATAGRAM,
             current: BASE_DATAGRAM,
+            peer_limit: 0,
+            ceiling: usize::MAX,
             started: false,
             raise_at: None,
             confirm_at: None,
@@ -128,6 +151,23 @@ impl PathMtu {
 
     pub fn stats(&self) -> PathMtuStats {
         self.stats
+    }
+
+    /// The first rung: the Ethernet size, which every stack reads.
+    fn ethernet(&self) -> usize {
+        self.ladder.first().copied().unwrap_or(BASE_DATAGRAM)
+    }
+
+    /// The largest size the peer is known to read.
+    fn allowed(&self) -> usize {
+        self.peer_limit.max(self.ethernet()).min(self.ceiling)
+    }
+
+    /// Recomputes the size in effect; returns it when it changed.
+    fn update(&mut self) -> Option<usize> {
+        let before = self.current;
+        self.current = self.probed.min(self.allowed()).max(BASE_DATAGRAM);
+        (self.current != before).then_some(self.current)
     }
 
     /// Starts (or restarts, on a newly selected path) the search from the
@@ -149,27 +189,44 @@ impl PathMtu {
         self.out = None;
         self.large_unanswered = false;
         self.large_since = None;
-        let changed = self.current != BASE_DATAGRAM;
-        self.current = BASE_DATAGRAM;
-        changed.then_some(BASE_DATAGRAM)
+        self.probed = BASE_DATAGRAM;
+        self.update()
     }
 
-    /// The next rung above the size in effect.
+    /// The peer sent us a probe of `size` bytes: sizes up to it may be
+    /// used. Returns the new size in effect if it changed.
+    pub fn peer_probed(&mut self, size: usize) -> Option<usize> {
+        if size <= self.peer_limit {
+            return None;
+        }
+        self.peer_limit = size;
+        if !self.started {
+            return None;
+        }
+        self.update()
+    }
+
+    /// The next rung above the probed size.
     fn next_rung(&self) -> Option<usize> {
-        self.ladder.iter().copied().find(|&r| r > self.current)
+        let ceiling = self.ceiling;
+        self.ladder
+            .iter()
+            .copied()
+            .find(|&r| r > self.probed && r <= ceiling)
     }
 
     fn raise_due(&self) -> Option<Instant> {
         self.raise_at.filter(|_| self.next_rung().is_some())
     }
 
+    fn stall_due(&self) -> Option<Instant> {
+        self.large_since
+            .filter(|_| self.current > BASE_DATAGRAM)
+            .map(|t| t + STALL)
+    }
+
     fn confirm_due(&self) -> Option<Instant> {
-        let stall = self.large_since.map(|t| t + STALL);
-        let t = match (self.confirm_at, stall) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        t.filter(|_| self.current > BASE_DATAGRAM)
+        self.confirm_at.filter(|_| self.current > BASE_DATAGRAM)
     }
 
     /// When [`due`](Self::due) next has a probe.
@@ -177,10 +234,10 @@ impl PathMtu {
         if !self.started || self.out.is_some() {
             return None;
         }
-        match (self.raise_due(), self.confirm_due()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [self.stall_due(), self.confirm_due(), self.raise_due()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// The size to probe now, if one is due. The caller reports with
@@ -188,6 +245,12 @@ impl PathMtu {
     pub fn due(&mut self, now: Instant) -> Option<usize> {
         if !self.started || self.out.is_some() {
             return None;
+        }
+        if self.stall_due().is_some_and(|t| now >= t) {
+            self.large_since = None;
+            self.large_unanswered = false;
+            self.out = Some((self.current, Purpose::Stall));
+            return Some(self.current);
         }
         if self.confirm_due().is_some_and(|t| now >= t) {
             self.out = Some((self.current, Purpose::Confirm));
@@ -209,9 +272,7 @@ impl PathMtu {
             return;
         }
         match self.out.take() {
-            Some((_, Purpose::Confirm)) => {
-                self.large_since = None;
-                self.large_unanswered = false;
+            Some((_, Purpose::Confirm | Purpose::Stall)) => {
                 self.confirm_at = Some(now + CONFIRM_INTERVAL);
             }
             Some((_, Purpose::Search)) => self.raise_at = Some(now + self.cfg.raise_interval),
@@ -232,29 +293,41 @@ impl PathMtu {
         match (purpose, acked) {
             (Purpose::Search, true) => {
                 // Keep climbing at once.
-                self.current = size;
+                self.probed = size;
                 self.raise_at = Some(now);
                 self.confirm_at = Some(now + CONFIRM_INTERVAL);
-                Some(size)
+                self.update()
             }
             (Purpose::Search, false) => {
                 self.raise_at = Some(now + self.cfg.raise_interval);
                 None
             }
             (Purpose::Confirm, true) => {
-                self.large_unanswered = false;
-                self.large_since = None;
                 self.confirm_at = Some(now + CONFIRM_INTERVAL);
                 None
             }
-            (Purpose::Confirm, false) => {
+            (Purpose::Stall, true) => {
+                // The path carries the size but the peer did not answer our
+                // data: it does not take such records. Back to what every
+                // stack reads, for good.
+                self.stats.data_stalls += 1;
+                self.ceiling = if self.current > self.ethernet() {
+                    self.ethernet()
+                } else {
+                    BASE_DATAGRAM
+                };
+                self.confirm_at = Some(now + CONFIRM_INTERVAL);
+                self.update()
+            }
+            (Purpose::Confirm | Purpose::Stall, false) => {
+                // A black hole: the path no longer carries the size.
                 self.stats.black_holes += 1;
-                self.current = BASE_DATAGRAM;
-                self.large_unanswered = false;
-                self.large_since = None;
+                self.probed = BASE_DATAGRAM;
                 self.confirm_at = None;
                 self.raise_at = Some(now + SEARCH_HOLDOFF);
-                Some(BASE_DATAGRAM)
+                self.large_unanswered = false;
+                self.large_since = None;
+                self.update()
             }
         }
     }
@@ -309,16 +382,24 @@ mod tests {
         assert_eq!(p.start(now, false), None);
         assert_eq!(settle(&mut p, now, 1500), vec![1472, 8972]);
         assert_eq!(p.current(), 1472);
-        let mut q = PathMtu::new(PathMtuConfig::default());
-        q.start(now, true);
-        assert_eq!(settle(&mut q, now, 65535), vec![1452, 8952, MAX_DATAGRAM]);
-        assert_eq!(q.current(), MAX_DATAGRAM);
-        assert_eq!(q.poll_timeout(), Some(now + CONFIRM_INTERVAL));
         let mut r = PathMtu::new(PathMtuConfig::default());
         r.start(now, false);
         assert_eq!(settle(&mut r, now, 1300), vec![1472]);
         assert_eq!(r.current(), BASE_DATAGRAM);
         assert_eq!(r.poll_timeout(), Some(now + Duration::from_secs(600)));
+    }
+
+    #[test]
+    fn sizes_above_ethernet_wait_for_the_peers_own_probes() {
+        let now = t0();
+        let mut q = PathMtu::new(PathMtuConfig::default());
+        q.start(now, true);
+        assert_eq!(settle(&mut q, now, 65535), vec![1452, 8952, MAX_DATAGRAM]);
+        assert_eq!(q.current(), 1452, "the peer never probed: Ethernet size");
+        assert_eq!(q.peer_probed(8952), Some(8952));
+        assert_eq!(q.peer_probed(MAX_DATAGRAM), Some(MAX_DATAGRAM));
+        assert_eq!(q.peer_probed(1000), None);
+        assert_eq!(q.poll_timeout(), Some(now + CONFIRM_INTERVAL));
     }
 
     #[test]
@@ -335,18 +416,21 @@ mod tests {
             max_datagram: 4001,
             ..PathMtuConfig::default()
         });
+        q.peer_probed(MAX_DATAGRAM);
         q.start(now, false);
         assert_eq!(settle(&mut q, now, 65535), vec![1472, 4000]);
+        assert_eq!(q.current(), 4000);
     }
 
     #[test]
     fn lost_confirmation_falls_back_and_searches_again() {
         let now = t0();
         let mut p = PathMtu::new(PathMtuConfig::default());
+        p.peer_probed(MAX_DATAGRAM);
         p.start(now, false);
         settle(&mut p, now, 9000);
         assert_eq!(p.current(), 8972);
-        // Large datagrams go unanswered: a confirmation goes out after STALL.
+        // Large datagrams go unanswered: a probe goes out after STALL.
         p.on_sent(8000);
         let t = now + Duration::from_millis(10);
         p.tick(t);
@@ -366,5 +450,28 @@ mod tests {
         p.tick(t);
         p.on_received();
         assert_eq!(p.poll_timeout(), Some(t + CONFIRM_INTERVAL));
+    }
+
+    #[test]
+    fn data_stall_with_the_path_intact_caps_at_ethernet_for_good() {
+        let now = t0();
+        let mut p = PathMtu::new(PathMtuConfig::default());
+        p.peer_probed(MAX_DATAGRAM);
+        p.start(now, false);
+        settle(&mut p, now, 65535);
+        assert_eq!(p.current(), MAX_DATAGRAM);
+        p.on_sent(MAX_DATAGRAM);
+        p.tick(now);
+        let t = now + STALL;
+        assert_eq!(p.due(t), Some(MAX_DATAGRAM));
+        p.sent(t, true);
+        assert_eq!(p.on_result(t, MAX_DATAGRAM, true), Some(1472));
+        assert_eq!(p.stats().data_stalls, 1);
+        // Nothing above the cap is searched again, even after the raise
+        // timer; confirmations continue.
+        let later = t + Duration::from_secs(3600);
+        assert_eq!(settle(&mut p, later, 65535), vec![1472]);
+        assert_eq!(p.current(), 1472);
+        assert_eq!(p.peer_probed(MAX_DATAGRAM + 4), None);
     }
 }

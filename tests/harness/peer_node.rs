@@ -47,6 +47,11 @@ pub struct PeerNode {
     pub filtered: u64,
     /// 420 answers to send.
     answers: Vec<Datagram>,
+    /// Drop incoming DTLS datagrams above this size, as a stack that reads
+    /// records into a small buffer does (aiortc reads 1500 bytes).
+    pub dtls_read_limit: Option<usize>,
+    /// DTLS datagrams dropped by `dtls_read_limit`.
+    pub dtls_too_large: u64,
     /// The PeerConnection's deadline, refreshed after every call into it.
     deadline: Option<Instant>,
 }
@@ -63,6 +68,8 @@ impl PeerNode {
             filter: StunFilter::None,
             filtered: 0,
             answers: Vec::new(),
+            dtls_read_limit: None,
+            dtls_too_large: 0,
             deadline: None,
         }
     }
@@ -146,6 +153,11 @@ impl Endpoint for PeerNode {
     fn handle_datagram(&mut self, now: Instant, local: SocketAddr, from: SocketAddr, data: &[u8]) {
         if self.filtered_out(local, from, data) {
             self.filtered += 1;
+            return;
+        }
+        let dtls = data.first().is_some_and(|b| (20..=63).contains(b));
+        if dtls && self.dtls_read_limit.is_some_and(|max| data.len() > max) {
+            self.dtls_too_large += 1;
             return;
         }
         self.pc.handle_datagram(now, local, from, data);

@@ -364,6 +364,7 @@ pub struct IceAgent {
     prflx_seq: u32,
     mtu_probe: Option<mtu_probe::MtuProbe>,
     mtu_results: VecDeque<MtuProbeResult>,
+    peer_probe_max: usize,
 }
 
 const ICE_CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -433,6 +434,7 @@ impl IceAgent {
             prflx_seq: 0,
             mtu_probe: None,
             mtu_results: VecDeque::new(),
+            peer_probe_max: 0,
         })
     }
 
@@ -1031,6 +1033,7 @@ impl IceAgent {
             }
         };
         let txn = *msg.transaction_id();
+        self.note_peer_probe(msg);
         // Role conflicts, RFC 8445 §7.3.1.1.
         match (self.role, req.role) {
             (Role::Controlling, Some(PeerRole::Controlling(theirs))) => {

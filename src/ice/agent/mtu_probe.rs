@@ -153,6 +153,20 @@ impl IceAgent {
         true
     }
 
+    /// The largest path MTU probe (authenticated check with PADDING) the
+    /// peer sent us, in bytes; 0 when none came. A peer that probes large
+    /// sizes runs this discovery itself, so it reads records that large.
+    pub fn largest_peer_probe(&self) -> usize {
+        self.peer_probe_max
+    }
+
+    /// Notes the size of a verified incoming check if it is a probe.
+    pub(crate) fn note_peer_probe(&mut self, msg: &Message<'_>) {
+        if msg.get(PADDING).is_some() {
+            self.peer_probe_max = self.peer_probe_max.max(msg.as_bytes().len());
+        }
+    }
+
     /// Whether a path MTU probe is in flight.
     pub fn mtu_probe_pending(&self) -> bool {
         self.mtu_probe.is_some()
