@@ -48,6 +48,12 @@ fn config(seed: u64) -> PeerConfig {
     }
 }
 
+/// Where the last virtual clock of these tests stopped. usrsctp's timer
+/// wheel is global and follows the latest `now` any association gave it,
+/// so tests with PeerConnections run one at a time, each on a clock that
+/// starts after the previous one ended.
+static CLOCK: Mutex<Option<Instant>> = Mutex::new(None);
+
 /// Two connected PeerConnections and a reliable channel from a to b.
 struct Setup {
     net: Network,
@@ -55,6 +61,13 @@ struct Setup {
     b: NodeId,
     tx: ChannelId,
     rx: ChannelId,
+    clock: parking_lot::MutexGuard<'static, Option<Instant>>,
+}
+
+impl Drop for Setup {
+    fn drop(&mut self) {
+        *self.clock = Some(self.net.now() + Duration::from_secs(1));
+    }
 }
 
 fn setup(seed: u64, mtu: usize, cfg_a: PeerConfig, cfg_b: PeerConfig) -> Setup {
@@ -68,7 +81,9 @@ fn setup_with(
     cfg_b: PeerConfig,
     filter: StunFilter,
 ) -> Setup {
-    let mut net = Network::new(seed, link(mtu));
+    let clock = CLOCK.lock();
+    let start = clock.unwrap_or_else(harness::net::base_instant);
+    let mut net = Network::starting_at(seed, link(mtu), start);
     let now = net.now();
     let a = net.add_node(
         PeerNode::new(cfg_a, addr(A), now),
@@ -93,7 +108,14 @@ fn setup_with(
     });
     assert!(ok, "not connected: {}", report(&mut net, a, b));
     let rx = net.node::<PeerNode>(b).remote_channel("bulk").unwrap();
-    Setup { net, a, b, tx, rx }
+    Setup {
+        net,
+        a,
+        b,
+        tx,
+        rx,
+        clock,
+    }
 }
 
 fn report(net: &mut Network, a: NodeId, b: NodeId) -> String {
