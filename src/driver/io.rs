@@ -12,6 +12,7 @@ use parking_lot::Mutex;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::io;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -90,6 +91,26 @@ struct Runtime {
 }
 
 static RUNTIME: Mutex<Option<Runtime>> = Mutex::new(None);
+
+/// Datagrams the kernel refused as too large (`EMSGSIZE`).
+static TOO_LARGE: AtomicU64 = AtomicU64::new(0);
+/// Datagrams dropped on another send error.
+static SEND_ERRORS: AtomicU64 = AtomicU64::new(0);
+
+/// Datagrams refused by the kernel with `EMSGSIZE` since the process
+/// started: larger than the interface MTU on a socket that may not
+/// fragment (a path MTU probe that cannot leave this host, or a datagram
+/// beyond the UDP limit). Each is dropped, like a datagram lost on the
+/// path; the socket and its endpoint carry on.
+pub fn datagrams_too_large() -> u64 {
+    TOO_LARGE.load(Ordering::Relaxed)
+}
+
+/// Datagrams dropped on other send errors (unreachable peer, ...) since
+/// the process started.
+pub fn send_errors() -> u64 {
+    SEND_ERRORS.load(Ordering::Relaxed)
+}
 
 const WAKER: Token = Token(0);
 /// Datagrams read from one socket per loop turn before moving on.
@@ -540,9 +561,19 @@ impl IoThread {
                     reg.pending = Some(t);
                     break;
                 }
-                // Other errors (unreachable peer, ...) drop the datagram,
-                // which the protocols above recover from.
-                _ => sent += 1,
+                // EMSGSIZE (a probe larger than the interface allows) and
+                // other errors (unreachable peer, ...) drop the datagram,
+                // which the protocols above treat as lost.
+                Err(e) => {
+                    let counter = if e.raw_os_error() == Some(libc::EMSGSIZE) {
+                        &TOO_LARGE
+                    } else {
+                        &SEND_ERRORS
+                    };
+                    counter.fetch_add(1, Ordering::Relaxed);
+                    sent += 1;
+                }
+                Ok(_) => sent += 1,
             }
             if sent == MAX_SENDS_PER_TURN {
                 more = true;

@@ -50,13 +50,58 @@ pub fn host_addresses(ipv6: bool) -> Vec<IpAddr> {
     out
 }
 
-/// One UDP socket on an ephemeral port per [`host_addresses`] entry;
-/// addresses that cannot be bound are left out.
+/// One UDP socket on an ephemeral port per [`host_addresses`] entry, with
+/// [`set_no_fragmentation`] applied; addresses that cannot be bound are
+/// left out.
 pub fn bind_host_sockets(ipv6: bool) -> Vec<UdpSocket> {
     host_addresses(ipv6)
         .into_iter()
         .filter_map(|ip| UdpSocket::bind(SocketAddr::new(ip, 0)).ok())
+        .inspect(|s| {
+            // Without it the kernel fragments large datagrams, which path
+            // MTU probes must never rely on; a socket that refuses it still
+            // works at the default datagram size.
+            let _ = set_no_fragmentation(s);
+        })
         .collect()
+}
+
+/// `IP_MTU_DISCOVER = IP_PMTUDISC_PROBE` (IPv4) or `IPV6_MTU_DISCOVER =
+/// IPV6_PMTUDISC_PROBE` (IPv6): datagrams leave with DF set and are never
+/// fragmented; one larger than the interface MTU fails with `EMSGSIZE`
+/// (the I/O thread counts and drops it, see
+/// [`super::io::datagrams_too_large`]), and ICMP "fragmentation needed"
+/// does not shrink what the kernel lets through: the PeerConnection's own
+/// path MTU discovery (RFC 8899) decides the sizes.
+pub fn set_no_fragmentation(sock: &UdpSocket) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let (level, opt, val) = match sock.local_addr()? {
+        SocketAddr::V4(_) => (
+            libc::IPPROTO_IP,
+            libc::IP_MTU_DISCOVER,
+            libc::IP_PMTUDISC_PROBE,
+        ),
+        SocketAddr::V6(_) => (
+            libc::IPPROTO_IPV6,
+            libc::IPV6_MTU_DISCOVER,
+            libc::IPV6_PMTUDISC_PROBE,
+        ),
+    };
+    // SAFETY: setsockopt on a valid fd with an int option value.
+    let r = unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            level,
+            opt,
+            (&val as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
 }
 
 fn is_link_local(ip: &Ipv6Addr) -> bool {

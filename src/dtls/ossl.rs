@@ -16,6 +16,8 @@ use openssl::ssl::{Ssl, SslRef};
 const DTLS_CTRL_GET_TIMEOUT: c_int = 73;
 /// `DTLS_CTRL_HANDLE_TIMEOUT` from `<openssl/ssl.h>`.
 const DTLS_CTRL_HANDLE_TIMEOUT: c_int = 74;
+/// `SSL_CTRL_SET_MTU` from `<openssl/ssl.h>` (`SSL_set_mtu` is a macro).
+const SSL_CTRL_SET_MTU: c_int = 17;
 
 /// RFC 6347 §4.2.4.1: the retransmission timer doubles up to 60 s.
 const MAX_TIMER_US: u64 = 60_000_000;
@@ -85,6 +87,17 @@ pub(crate) fn handle_timeout(ssl: &SslRef) -> TimeoutOutcome {
 pub(crate) fn data_mtu(ssl: &SslRef) -> usize {
     // SAFETY: `ssl` is a live SSL object; the call only reads it.
     unsafe { DTLS_get_data_mtu(raw(ssl)) }
+}
+
+/// `SSL_set_mtu` on a live session (the datagram size, record headers
+/// included, with `SSL_OP_NO_QUERY_MTU`); false when OpenSSL refuses it
+/// (below its minimum).
+pub(crate) fn set_mtu(ssl: &SslRef, mtu: usize) -> bool {
+    let Ok(mtu) = c_long::try_from(mtu) else {
+        return false;
+    };
+    // SAFETY: `ssl` is a live SSL object; the control stores one number.
+    unsafe { SSL_ctrl(raw(ssl), SSL_CTRL_SET_MTU, mtu, std::ptr::null_mut()) > 0 }
 }
 
 /// The per-session initial retransmission timeout, in microseconds.

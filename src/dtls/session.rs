@@ -32,6 +32,9 @@ pub const MAX_RECV_QUEUE_BYTES: usize = 1 << 20;
 pub const MAX_SEND_QUEUE_DATAGRAMS: usize = 1024;
 /// Datagrams kept from before `start` (a peer that starts first).
 const MAX_EARLY_DATAGRAMS: usize = 8;
+/// Largest plaintext of one record (RFC 6347 §4.1: 2^14): the cap of
+/// [`DtlsSession::max_payload`] whatever the MTU.
+pub const MAX_RECORD_PLAINTEXT: usize = 16_384;
 /// Largest record body: 2^14 plaintext + 2048 expansion (RFC 6347 §4.1).
 const MAX_RECORD_BODY: usize = 16_384 + 2_048;
 /// DTLS record header: type, version, epoch, sequence, length.
@@ -279,6 +282,36 @@ impl DtlsSession {
 
     pub fn mtu(&self) -> usize {
         self.mtu
+    }
+
+    /// Changes the datagram size limit at any time (path MTU discovery):
+    /// records written from now on fit `mtu` bytes, and once connected
+    /// [`max_payload`](Self::max_payload) follows (at most
+    /// [`MAX_RECORD_PLAINTEXT`]). [`DtlsError::InvalidConfig`] outside
+    /// [`MIN_MTU`]..=65535.
+    pub fn set_mtu(&mut self, mtu: usize) -> Result<(), DtlsError> {
+        if !(MIN_MTU..=MAX_DATAGRAM).contains(&mtu) || !ossl::set_mtu(self.stream.ssl(), mtu) {
+            return Err(DtlsError::InvalidConfig("mtu"));
+        }
+        self.mtu = mtu;
+        if self.state == DtlsState::Connected {
+            self.update_max_payload();
+        }
+        Ok(())
+    }
+
+    /// Recomputes [`max_payload`](Self::max_payload) from the MTU and the
+    /// negotiated cipher.
+    fn update_max_payload(&mut self) {
+        let data_mtu = ossl::data_mtu(self.stream.ssl());
+        // 13-byte header, 8-byte explicit nonce and 16-byte tag for AES-GCM,
+        // the largest overhead of the offered suites.
+        let payload = if data_mtu > 0 {
+            data_mtu.min(self.mtu)
+        } else {
+            self.mtu - 37
+        };
+        self.max_payload = payload.min(MAX_RECORD_PLAINTEXT);
     }
 
     pub fn stats(&self) -> DtlsStats {
@@ -540,14 +573,7 @@ impl DtlsSession {
             self.fail_and_notify(DtlsFailure::FingerprintMismatch);
             return;
         }
-        let data_mtu = ossl::data_mtu(self.stream.ssl());
-        // 13-byte header, 8-byte explicit nonce and 16-byte tag for AES-GCM,
-        // the largest overhead of the offered suites.
-        self.max_payload = if data_mtu > 0 {
-            data_mtu.min(self.mtu)
-        } else {
-            self.mtu - 37
-        };
+        self.update_max_payload();
         self.state = DtlsState::Connected;
         self.handshake_deadline = None;
         self.events.push_back(DtlsEvent::Connected);

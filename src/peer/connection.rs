@@ -5,6 +5,7 @@ use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
+use super::pmtu::{PathMtu, PathMtuStats};
 use super::{
     PeerConfig, PeerError, PeerEvent, PeerState, DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_SCTP_PORT, MID,
 };
@@ -75,6 +76,10 @@ pub struct PeerStats {
     /// Remote `.local` candidates dropped because their name did not
     /// resolve (mDNS timeout) or could not be looked up.
     pub mdns_dropped: u64,
+    /// The datagram size in effect (path MTU discovery; 1200 before and
+    /// without it).
+    pub path_mtu: usize,
+    pub path_mtu_probes: PathMtuStats,
 }
 
 /// A WebRTC PeerConnection for data channels, sans-IO.
@@ -103,8 +108,9 @@ pub struct PeerConnection {
     early_dtls: VecDeque<Vec<u8>>,
     sctp: Option<SctpAssociation>,
     channels: ChannelManager,
-    /// A channel message SCTP refused with `WouldBlock`, retried first.
-    pending_send: Option<SctpSend>,
+    /// Channel messages taken from the channels but not yet by SCTP (one
+    /// refused with `WouldBlock`, and the one looked ahead at), sent first.
+    pending_send: VecDeque<SctpSend>,
     state: PeerState,
     ice_connected: bool,
     consent_stale: bool,
@@ -122,6 +128,7 @@ pub struct PeerConnection {
     /// and the peer's end-of-candidates while any waits (ICE would
     /// otherwise fail before they are known).
     mdns: PendingCandidates,
+    pmtu: PathMtu,
 }
 
 impl fmt::Debug for PeerConnection {
@@ -196,7 +203,7 @@ impl PeerConnection {
                 channel::DEFAULT_REMOTE_MAX_MESSAGE_SIZE,
                 max_message_size,
             ),
-            pending_send: None,
+            pending_send: VecDeque::new(),
             state: PeerState::New,
             ice_connected: false,
             consent_stale: false,
@@ -207,6 +214,7 @@ impl PeerConnection {
             scratch: vec![0; SCRATCH_LEN],
             clock: now,
             mdns: PendingCandidates::new(),
+            pmtu: PathMtu::new(cfg.path_mtu),
         })
     }
 
@@ -246,9 +254,13 @@ impl PeerConnection {
         self.sctp.as_ref()
     }
 
-    /// Counters of what was dropped between layers.
+    /// Counters of what was dropped between layers, and the path MTU.
     pub fn stats(&self) -> PeerStats {
-        self.stats
+        PeerStats {
+            path_mtu: self.pmtu.current(),
+            path_mtu_probes: self.pmtu.stats(),
+            ..self.stats
+        }
     }
 
     /// The data channels: labels, states, stream ids, buffered amounts.
@@ -593,7 +605,10 @@ impl PeerConnection {
         let data = input.payload;
         match input.received {
             Received::Dtls => match self.dtls.as_mut() {
-                Some(dtls) => dtls.handle_datagram(now, data),
+                Some(dtls) => {
+                    self.pmtu.on_received();
+                    dtls.handle_datagram(now, data);
+                }
                 None if self.early_dtls.len() < MAX_EARLY_DTLS => {
                     self.early_dtls.push_back(data.to_vec());
                 }
@@ -639,13 +654,16 @@ impl PeerConnection {
             t = earliest(t, sctp.poll_timeout());
             // Small sends queued for bundling are due at once.
             if sctp.is_connected()
-                && self.pending_send.is_none()
+                && self.pending_send.is_empty()
                 && self.channels.queued_sctp_sends() > 0
             {
                 t = earliest(t, Some(self.clock));
             }
         }
-        t
+        if self.state.is_terminal() || self.sctp.is_none() {
+            return t;
+        }
+        earliest(t, self.pmtu.poll_timeout())
     }
 
     /// The next event.
@@ -662,7 +680,7 @@ impl PeerConnection {
         }
         self.closing = true;
         self.channels.association_lost();
-        self.pending_send = None;
+        self.pending_send.clear();
         self.flush_outbound();
         if let Some(sctp) = self.sctp.as_mut() {
             // As browsers do: the SCTP ABORT first, then DTLS close_notify;
@@ -729,7 +747,7 @@ impl PeerConnection {
             return;
         }
         self.channels.association_lost();
-        self.pending_send = None;
+        self.pending_send.clear();
         if let Some(sctp) = self.sctp.as_mut() {
             sctp.close();
         }
@@ -751,6 +769,37 @@ impl PeerConnection {
             if !progress {
                 break;
             }
+        }
+        self.drive_path_mtu(now);
+    }
+
+    /// Path MTU discovery: probe results applied, the next probe sent.
+    fn drive_path_mtu(&mut self, now: Instant) {
+        if self.state.is_terminal() || self.sctp.is_none() {
+            return;
+        }
+        if let Some(size) = self.pmtu.peer_probed(self.ice.largest_peer_probe()) {
+            self.apply_path_mtu(size);
+        }
+        while let Some(r) = self.ice.poll_mtu_probe() {
+            if let Some(size) = self.pmtu.on_result(now, r.size, r.acked) {
+                self.apply_path_mtu(size);
+            }
+        }
+        self.pmtu.tick(now);
+        if let Some(size) = self.pmtu.due(now) {
+            let ok = self.ice.probe_path_mtu(now, size);
+            self.pmtu.sent(now, ok);
+        }
+    }
+
+    /// Sets the DTLS datagram size and the SCTP packet size under it.
+    fn apply_path_mtu(&mut self, size: usize) {
+        let (Some(dtls), Some(sctp)) = (self.dtls.as_mut(), self.sctp.as_mut()) else {
+            return;
+        };
+        if dtls.set_mtu(size).is_ok() {
+            let _ = sctp.set_mtu(sctp_mtu_for(dtls));
         }
     }
 
@@ -806,9 +855,16 @@ impl PeerConnection {
                     self.set_state(PeerState::Connected);
                 }
             }
-            IceEvent::SelectedPair { .. }
-            | IceEvent::RoleChanged(_)
-            | IceEvent::RelayFailed { .. } => {}
+            IceEvent::SelectedPair { local, .. } => {
+                // A new path: its MTU is unknown, search again.
+                if let (Some(now), true) = (now, self.sctp.is_some()) {
+                    self.ice.cancel_mtu_probe();
+                    if let Some(size) = self.pmtu.start(now, local.is_ipv6()) {
+                        self.apply_path_mtu(size);
+                    }
+                }
+            }
+            IceEvent::RoleChanged(_) | IceEvent::RelayFailed { .. } => {}
         }
     }
 
@@ -834,10 +890,7 @@ impl PeerConnection {
         let (Some(dtls), Some(remote)) = (self.dtls.as_ref(), self.remote) else {
             return;
         };
-        // Each SCTP packet must fit one DTLS record. usrsctp may exceed its
-        // path MTU by a few bytes (9 bytes over in our measurements), hence the margin.
-        let mtu =
-            u16::try_from(dtls.max_payload().saturating_sub(SCTP_MTU_MARGIN)).unwrap_or(u16::MAX);
+        let mtu = sctp_mtu_for(dtls);
         let remote_max = if remote.max_message_size == 0 {
             self.max_message_size
         } else {
@@ -876,7 +929,7 @@ impl PeerConnection {
                         // The peer closed the connection.
                         self.closing = true;
                         self.channels.association_lost();
-                        self.pending_send = None;
+                        self.pending_send.clear();
                         if let Some(sctp) = self.sctp.as_mut() {
                             sctp.close();
                         }
@@ -895,7 +948,7 @@ impl PeerConnection {
         progress
     }
 
-    fn process_sctp(&mut self, _now: Instant) -> bool {
+    fn process_sctp(&mut self, now: Instant) -> bool {
         let Some(sctp) = self.sctp.as_mut() else {
             return false;
         };
@@ -915,6 +968,11 @@ impl PeerConnection {
                     outbound_streams,
                     inbound_streams,
                 } => {
+                    if let Some((local, _)) = self.ice.selected_pair() {
+                        if let Some(size) = self.pmtu.start(now, local.is_ipv6()) {
+                            self.apply_path_mtu(size);
+                        }
+                    }
                     let role = self.dtls_role.unwrap_or(DtlsRole::Client);
                     self.channels.set_role(dtls_to_channel_role(role));
                     let _ = self
@@ -948,7 +1006,7 @@ impl PeerConnection {
                     if !self.closing && !self.state.is_terminal() {
                         self.closing = true;
                         self.channels.association_lost();
-                        self.pending_send = None;
+                        self.pending_send.clear();
                         self.set_state(PeerState::Closed);
                     } else {
                         self.channels.association_lost();
@@ -965,32 +1023,23 @@ impl PeerConnection {
         let mut moved = false;
         if let Some(sctp) = self.sctp.as_mut() {
             if sctp.is_connected() {
-                // Several messages handed over together are bundled: Nagle
-                // holds them while data is in flight, and the last one goes
-                // in with NODELAY back on, which pushes out what was held.
-                // Large messages fill packets by themselves and are not held.
-                let queued =
-                    usize::from(self.pending_send.is_some()) + self.channels.queued_sctp_sends();
-                let small = self
+                // While more messages follow, SCTP holds small packets back
+                // (Nagle) so the batch is bundled up to the path MTU; the
+                // last one goes with NODELAY and sends what is held. Held
+                // data always has data in flight before it, whose SACK
+                // sends it if the batch ends in `WouldBlock`.
+                let mut corked = false;
+                while let Some(next) = self
                     .pending_send
-                    .as_ref()
-                    .or_else(|| self.channels.peek_sctp_send())
-                    .is_some_and(|m| m.data.len() < BUNDLE_BELOW);
-                let mut holding = queued >= 2 && small;
-                if holding {
-                    sctp.set_nodelay(false);
-                }
-                loop {
-                    let next = match self.pending_send.take() {
-                        Some(s) => s,
-                        None => match self.channels.poll_sctp_send() {
-                            Some(s) => s,
-                            None => break,
-                        },
-                    };
-                    if holding && self.channels.queued_sctp_sends() == 0 {
-                        sctp.set_nodelay(true);
-                        holding = false;
+                    .pop_front()
+                    .or_else(|| self.channels.poll_sctp_send())
+                {
+                    if self.pending_send.is_empty() {
+                        self.pending_send.extend(self.channels.poll_sctp_send());
+                    }
+                    let more = !self.pending_send.is_empty();
+                    if more != corked && sctp.set_nodelay(!more).is_ok() {
+                        corked = more;
                     }
                     let r = sctp.send(
                         next.stream,
@@ -1007,7 +1056,7 @@ impl PeerConnection {
                             }
                         }
                         Err(SctpError::WouldBlock) => {
-                            self.pending_send = Some(next);
+                            self.pending_send.push_front(next);
                             break;
                         }
                         Err(e) => {
@@ -1027,10 +1076,10 @@ impl PeerConnection {
                         }
                     }
                 }
-                if holding {
-                    sctp.set_nodelay(true);
+                if corked {
+                    let _ = sctp.set_nodelay(true);
                 }
-                if self.pending_send.is_none() {
+                if self.pending_send.is_empty() {
                     while let Some(stream) = self.channels.poll_stream_reset() {
                         moved = true;
                         let _ = sctp.reset_stream(stream);
@@ -1044,7 +1093,13 @@ impl PeerConnection {
                         if dtls.send(&pkt).is_err() {
                             self.stats.dtls_send_errors += 1;
                         }
-                        dtls_to_ice(dtls, &mut self.ice, &mut self.scratch, &mut self.stats);
+                        dtls_to_ice(
+                            dtls,
+                            &mut self.ice,
+                            &mut self.scratch,
+                            &mut self.stats,
+                            &mut self.pmtu,
+                        );
                     }
                     _ => self.stats.dtls_send_errors += 1,
                 }
@@ -1073,10 +1128,23 @@ impl PeerConnection {
     /// DTLS datagrams → ICE.
     fn drain_dtls(&mut self) -> bool {
         match self.dtls.as_mut() {
-            Some(dtls) => dtls_to_ice(dtls, &mut self.ice, &mut self.scratch, &mut self.stats),
+            Some(dtls) => dtls_to_ice(
+                dtls,
+                &mut self.ice,
+                &mut self.scratch,
+                &mut self.stats,
+                &mut self.pmtu,
+            ),
             None => false,
         }
     }
+}
+
+/// The SCTP path MTU under the DTLS session's record size. Each SCTP
+/// packet must fit one DTLS record; usrsctp may exceed its path MTU by a
+/// few bytes (9 bytes over in our measurements), hence the margin.
+fn sctp_mtu_for(dtls: &DtlsSession) -> u16 {
+    u16::try_from(dtls.max_payload().saturating_sub(SCTP_MTU_MARGIN)).unwrap_or(u16::MAX)
 }
 
 /// Hands every datagram DTLS has queued to ICE, through `scratch`; whether
@@ -1086,10 +1154,12 @@ fn dtls_to_ice(
     ice: &mut IceAgent,
     scratch: &mut [u8],
     stats: &mut PeerStats,
+    pmtu: &mut PathMtu,
 ) -> bool {
     let mut moved = false;
     while let Ok(Some(n)) = dtls.poll_transmit_into(scratch) {
         moved = true;
+        pmtu.on_sent(n);
         if ice.send(&scratch[..n]).is_err() {
             stats.ice_send_errors += 1;
         }

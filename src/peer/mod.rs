@@ -19,6 +19,9 @@
 //! * SCTP Connected gives the channel manager its stream-id parity (DTLS
 //!   client even, server odd, RFC 8832) and the stream count; channels
 //!   created earlier open now, and the state becomes `Connected`.
+//! * Once SCTP is up, path MTU discovery (the `pmtu` submodule) probes
+//!   larger datagrams through the ICE agent and raises the DTLS and SCTP
+//!   MTUs to the largest size the path carries.
 //! * Consent loss (ICE `ConsentStale`) is `Disconnected`, its return
 //!   `Connected` again; ICE, DTLS or SCTP failure is `Failed`.
 //!
@@ -26,8 +29,10 @@
 //! PeerConnection itself only uses the `now` it is given.
 
 mod connection;
+mod pmtu;
 
 pub use connection::{PeerConnection, PeerStats};
+pub use pmtu::{PathMtuConfig, PathMtuStats, BASE_DATAGRAM, MAX_DATAGRAM};
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -73,6 +78,8 @@ pub struct PeerConfig {
     /// 30 s: at 20 % loss a 10 s limit leaves a handshake flight only about
     /// three retransmissions (1 s, doubling).
     pub dtls_handshake_timeout: Duration,
+    /// Path MTU discovery (on by default).
+    pub path_mtu: PathMtuConfig,
 }
 
 impl Default for PeerConfig {
@@ -85,6 +92,7 @@ impl Default for PeerConfig {
             rng_seed: None,
             ice: AgentConfig::default(),
             dtls_handshake_timeout: Duration::from_secs(30),
+            path_mtu: PathMtuConfig::default(),
         }
     }
 }

@@ -72,7 +72,12 @@ pub struct SctpConfig {
     /// Heartbeat interval on an idle association; `None` disables them.
     pub heartbeat_interval: Option<Duration>,
     /// The path MTU assumed for SCTP packets (DTLS and UDP/IP overhead are
-    /// outside it). Path MTU discovery is off.
+    /// outside it). usrsctp's own path MTU discovery is off; the owner may
+    /// change it with [`SctpAssociation::set_mtu`]. DATA chunks are cut to
+    /// fit this initial MTU for the life of the association (`SCTP_MAXSEG`),
+    /// so a larger MTU set later only bundles more chunks per packet, and
+    /// lowering it again never strands an already numbered chunk that no
+    /// longer fits.
     pub mtu: u16,
     /// How often usrsctp's timers are advanced while the association lives.
     pub timer_interval: Duration,
@@ -245,6 +250,10 @@ fn ms_u32(d: Duration) -> u32 {
 
 /// The chunk type of an SCTP ABORT (RFC 9260 §3.3.7).
 const ABORT_CHUNK_TYPE: u8 = 6;
+/// Taken off the creation MTU for `SCTP_MAXSEG`: the common header (12),
+/// a DATA chunk header (16) and slack (usrsctp counts IP headers that
+/// AF_CONN packets do not have, and may round up).
+const MAXSEG_OVERHEAD: u32 = 48;
 
 /// Size of the buffer each `usrsctp_recvv` reads into; larger messages
 /// arrive in several reads and are reassembled.
@@ -419,6 +428,47 @@ impl SctpAssociation {
         self.cfg.max_message_size = max.max(1);
     }
 
+    /// Changes the path MTU of the established (or establishing)
+    /// association: packets built from now on, retransmissions included,
+    /// fit `mtu` bytes. DATA chunks keep the size the creation MTU gave
+    /// them (see [`SctpConfig::mtu`]).
+    pub fn set_mtu(&mut self, mtu: u16) -> Result<(), SctpError> {
+        if self.sock.is_null() || self.state == State::New || self.state == State::Done {
+            return Err(SctpError::NotConnected);
+        }
+        let _stack = stack::lock_initialised();
+        let mut cfg = self.cfg.clone();
+        cfg.mtu = mtu;
+        let remote = self.sockaddr(self.cfg.remote_port);
+        // SAFETY: live socket under the lock; the association exists.
+        unsafe { set_path_params(self.sock, &cfg, &remote)? };
+        self.cfg.mtu = mtu;
+        Ok(())
+    }
+
+    /// `SCTP_NODELAY` on (the default: every send goes out at once) or off
+    /// (Nagle: while data is in flight, small sends wait to fill a
+    /// packet). The PeerConnection turns it off while it hands over a batch
+    /// of messages and on again for the batch's last one, which sends what
+    /// is held, so a batch is bundled into few packets.
+    pub fn set_nodelay(&mut self, on: bool) -> Result<(), SctpError> {
+        if self.sock.is_null() {
+            return Err(SctpError::NotConnected);
+        }
+        let v: c_int = c_int::from(on);
+        let _stack = stack::lock_initialised();
+        // SAFETY: live socket under the lock.
+        unsafe {
+            set_opt(
+                self.sock,
+                sys::IPPROTO_SCTP,
+                sys::SCTP_NODELAY,
+                "SCTP_NODELAY",
+                &v,
+            )
+        }
+    }
+
     /// Binds our port and connects to the peer's; the handshake packets
     /// come out of [`poll_transmit`](Self::poll_transmit).
     pub fn start(&mut self, now: Instant) -> Result<(), SctpError> {
@@ -514,30 +564,6 @@ impl SctpAssociation {
             }
             State::New | State::Done => None,
         }
-    }
-
-    /// Turns `SCTP_NODELAY` off (`false`) or back on (`true`, the
-    /// default). With it off, usrsctp holds small messages while data is in
-    /// flight until a full packet's worth is queued (Nagle), so a run of
-    /// sends handed over together leaves in bundled packets; turning it back
-    /// on lets the next send (or the next SACK) push out what is held.
-    pub fn set_nodelay(&mut self, on: bool) {
-        if self.sock.is_null() {
-            return;
-        }
-        let value: c_int = c_int::from(on);
-        let _stack = stack::lock_initialised();
-        // SAFETY: live socket under the lock. A failure leaves the previous
-        // setting, which only costs bundling.
-        let _ = unsafe {
-            set_opt(
-                self.sock,
-                sys::IPPROTO_SCTP,
-                sys::SCTP_NODELAY,
-                "SCTP_NODELAY",
-                &value,
-            )
-        };
     }
 
     /// Packets dropped because their CRC32c did not check out (or they
@@ -1022,6 +1048,13 @@ unsafe fn configure_socket(
     let zero: c_int = 0;
     let sctp = sys::IPPROTO_SCTP;
     set_opt(sock, sctp, sys::SCTP_NODELAY, "SCTP_NODELAY", &one)?;
+    // DATA chunks sized for the creation MTU (common header, DATA chunk
+    // header and slack for usrsctp's overhead accounting taken off).
+    let maxseg = sys::sctp_assoc_value {
+        assoc_id: sys::SCTP_FUTURE_ASSOC,
+        assoc_value: u32::from(cfg.mtu).saturating_sub(MAXSEG_OVERHEAD).max(64),
+    };
+    set_opt(sock, sctp, sys::SCTP_MAXSEG, "SCTP_MAXSEG", &maxseg)?;
     set_opt(sock, sctp, sys::SCTP_RECVRCVINFO, "SCTP_RECVRCVINFO", &one)?;
     set_opt(
         sock,

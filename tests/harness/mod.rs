@@ -13,15 +13,19 @@
 //!   credentials that really relays (shared with the TURN client tests).
 //! * [`ice_node::IceNode`]: an ICE agent as an endpoint, logging its events
 //!   and the application datagrams it received.
+//! * [`peer_node::PeerNode`]: a PeerConnection as an endpoint, hashing what
+//!   its channels receive.
 
 #![allow(dead_code, unused_imports)]
 
 pub mod ice_node;
 pub mod net;
+pub mod peer_node;
 pub mod stun_server;
 pub mod turn_server;
 
 pub use ice_node::IceNode;
 pub use net::{Datagram, Endpoint, Filtering, LinkConfig, Network, NodeId, Realm};
+pub use peer_node::PeerNode;
 pub use stun_server::StunServer;
 pub use turn_server::TurnServer;

@@ -153,8 +153,14 @@ pub struct Network {
 
 impl Network {
     pub fn new(seed: u64, link: LinkConfig) -> Network {
+        Network::starting_at(seed, link, base_instant())
+    }
+
+    /// A network whose virtual clock starts at `start` (not before
+    /// [`base_instant`]).
+    pub fn starting_at(seed: u64, link: LinkConfig, start: Instant) -> Network {
         Network {
-            now: base_instant(),
+            now: start.max(base_instant()),
             rng: StdRng::seed_from_u64(seed),
             link,
             nodes: Vec::new(),

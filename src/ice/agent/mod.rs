@@ -61,6 +61,7 @@
 mod checklist;
 mod consent;
 mod gather;
+mod mtu_probe;
 mod relay;
 mod stun_io;
 
@@ -84,6 +85,7 @@ use stun_io::{CheckParams, Demux, PeerRole, Refused};
 pub use relay::RelayFailure;
 
 use crate::turn::client::{TurnClient, TurnConfig, TurnEvent, TurnInput};
+pub use mtu_probe::{MtuProbeResult, MAX_MTU_PROBE, MTU_PROBE_INTERVAL, MTU_PROBE_TRIES};
 
 /// Most datagrams queued for the driver; [`IceAgent::send`] reports
 /// [`IceError::WouldBlock`] beyond it (back-pressure, never silent loss).
@@ -337,6 +339,8 @@ pub enum Timer {
     ConsentExpiry,
     /// A TURN client's retransmission or refresh.
     Relay,
+    /// The next send of a path MTU probe, or its loss.
+    MtuProbe,
 }
 
 #[derive(Debug, Clone)]
@@ -397,6 +401,9 @@ pub struct IceAgent {
     relays: Vec<Relay>,
     /// TURN servers still being resolved by the driver.
     turn_pending: usize,
+    mtu_probe: Option<mtu_probe::MtuProbe>,
+    mtu_results: VecDeque<MtuProbeResult>,
+    peer_probe_max: usize,
 }
 
 const ICE_CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -471,6 +478,9 @@ impl IceAgent {
             prflx_seq: 0,
             relays,
             turn_pending: 0,
+            mtu_probe: None,
+            mtu_results: VecDeque::new(),
+            peer_probe_max: 0,
         })
     }
 
@@ -828,6 +838,7 @@ impl IceAgent {
                 self.drain_relay(ri);
             }
         }
+        self.mtu_probe = None;
         self.set_state(IceState::Closed);
     }
 
@@ -989,6 +1000,10 @@ impl IceAgent {
             .filter_map(|p| p.check.as_ref().and_then(|c| c.timer.poll_timeout()))
             .min();
         consider(Timer::CheckRetransmit, retransmit);
+        consider(
+            Timer::MtuProbe,
+            self.mtu_probe.as_ref().map(mtu_probe::MtuProbe::deadline),
+        );
         if let (Some(c), Some(_)) = (&self.consent, self.selected) {
             let due = c.due(self.cfg.consent_stale);
             let due = pacer_ready.map_or(due, |p| due.max(p));
@@ -1232,6 +1247,7 @@ impl IceAgent {
             }
         };
         let txn = *msg.transaction_id();
+        self.note_peer_probe(msg);
         // Role conflicts, RFC 8445 §7.3.1.1.
         match (self.role, req.role) {
             (Role::Controlling, Some(PeerRole::Controlling(theirs))) => {
@@ -1317,6 +1333,9 @@ impl IceAgent {
         msg: &Message<'_>,
     ) -> Received {
         let id = *msg.transaction_id();
+        if self.owns_mtu_probe(&id) {
+            return self.on_mtu_probe_response(local, from, msg);
+        }
         if let Some(pi) = self.list.find_txn(&id) {
             return self.on_check_response(now, local, from, msg, pi);
         }
@@ -1597,6 +1616,7 @@ impl IceAgent {
         if self.state != IceState::Failed {
             self.run_check_timers(now);
             self.run_consent_timers(now);
+            self.run_mtu_probe_timer(now);
         }
         if self.state != IceState::Failed {
             self.decide_nomination(now);

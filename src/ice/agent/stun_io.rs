@@ -157,7 +157,10 @@ pub(crate) fn verify_request(
     }
     msg.verify_integrity(local_pwd.as_bytes())
         .map_err(|_| Refused::Unauthenticated)?;
-    if msg.unknown_required().next().is_some() {
+    if msg
+        .unknown_required()
+        .any(|t| !super::mtu_probe::ignorable(t))
+    {
         return Err(Refused::Malformed);
     }
     let priority = match msg.decode(attr_type::PRIORITY) {
@@ -259,6 +262,29 @@ mod tests {
         let req = verify_request(&msg, "LOCAL", "local-password-0123456789").unwrap();
         assert!(!req.use_candidate);
         assert_eq!(req.role, Some(PeerRole::Controlled(99)));
+    }
+
+    #[test]
+    fn padding_is_accepted_other_unknown_required_attributes_are_not() {
+        let build = |typ: u16| {
+            let mut buf = [0u8; 256];
+            let mut b = MessageBuilder::new(&mut buf, MessageType::BINDING_REQUEST, &ID).unwrap();
+            b.add(&Attribute::Username("LOCAL:remote")).unwrap();
+            b.add(&Attribute::Priority(5)).unwrap();
+            b.add_raw(typ, &[0; 64]).unwrap();
+            b.message_integrity(b"local-password-0123456789").unwrap();
+            b.fingerprint().unwrap();
+            b.finish().to_vec()
+        };
+        let padded = build(super::super::mtu_probe::PADDING);
+        let msg = Message::parse(&padded).unwrap();
+        assert!(verify_request(&msg, "LOCAL", "local-password-0123456789").is_ok());
+        let other = build(0x0027);
+        let msg = Message::parse(&other).unwrap();
+        assert_eq!(
+            verify_request(&msg, "LOCAL", "local-password-0123456789"),
+            Err(Refused::Malformed)
+        );
     }
 
     #[test]
