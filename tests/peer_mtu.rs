@@ -19,7 +19,8 @@ use harness::{LinkConfig, Network, NodeId, PeerNode, Realm};
 use xp2p::channel::{ChannelConfig, ChannelError, ChannelId, MessageKind};
 use xp2p::driver::io::{self, Endpoint as IoEndpoint, SharedEndpoint, Transmit};
 use xp2p::peer::{
-    PathMtuConfig, PeerConfig, PeerError, PeerEvent, PeerState, BASE_DATAGRAM, MAX_DATAGRAM,
+    PathMtuConfig, PeerConfig, PeerError, PeerEvent, PeerState, PeerStats, BASE_DATAGRAM,
+    MAX_DATAGRAM,
 };
 use xp2p::stun::Message;
 
@@ -238,32 +239,76 @@ fn transfer_in(
     );
 }
 
-fn path_mtu(net: &mut Network, id: NodeId) -> usize {
-    net.node::<PeerNode>(id).pc.stats().path_mtu
+/// A configuration with path MTU discovery switched off.
+fn no_discovery(seed: u64) -> PeerConfig {
+    PeerConfig {
+        path_mtu: PathMtuConfig {
+            enabled: false,
+            ..PathMtuConfig::default()
+        },
+        ..config(seed)
+    }
+}
+
+impl Setup {
+    fn node(&mut self, id: NodeId) -> &mut PeerNode {
+        self.net.node::<PeerNode>(id)
+    }
+
+    fn stats(&mut self, id: NodeId) -> PeerStats {
+        self.node(id).pc.stats()
+    }
+
+    fn path_mtu(&mut self, id: NodeId) -> usize {
+        self.stats(id).path_mtu
+    }
+
+    fn report(&mut self) -> String {
+        report(&mut self.net, self.a, self.b)
+    }
+
+    /// Runs until a's path MTU is `mtu`, at most 5 s; fails otherwise.
+    fn settle_at(&mut self, mtu: usize) {
+        let a = self.a;
+        let deadline = self.net.now() + Duration::from_secs(5);
+        let settled = self.net.run_until(deadline, |n| {
+            n.node::<PeerNode>(a).pc.stats().path_mtu == mtu
+        });
+        assert!(settled, "{}", self.report());
+    }
+
+    /// Adds the datagrams logged since the last call to `sizes`.
+    fn take_sizes(&mut self, sizes: &mut Sizes) {
+        take_sizes(&mut self.net, self.a, sizes);
+    }
+
+    /// Gives the search time to finish (a lost 8972-byte probe takes
+    /// 600 ms), then takes the sizes.
+    fn finish_search(&mut self, sizes: &mut Sizes) {
+        self.net.run_for(Duration::from_secs(2));
+        self.take_sizes(sizes);
+    }
+
+    /// [`transfer`] with nothing to do during it.
+    fn send(&mut self, total: usize, limit: Duration, sizes: &mut Sizes) {
+        self.send_in(total, MESSAGE, limit, sizes);
+    }
+
+    /// [`Setup::send`] in messages of `message` bytes.
+    fn send_in(&mut self, total: usize, message: usize, limit: Duration, sizes: &mut Sizes) {
+        transfer_in(self, total, message, limit, sizes, |_, _| {});
+    }
 }
 
 #[test]
 fn ethernet_link_settles_at_1472_and_never_sends_larger_data() {
     let mut s = setup(1, 1500, config(10), config(11));
-    let mut sizes = Sizes::default();
-    transfer(
-        &mut s,
-        4 << 20,
-        Duration::from_secs(60),
-        &mut sizes,
-        |_, _| {},
-    );
-    // Give the search time to finish (a lost 8972-byte probe takes 600 ms).
-    s.net.run_for(Duration::from_secs(2));
-    take_sizes(&mut s.net, s.a, &mut sizes);
     let (a, b) = (s.a, s.b);
-    assert_eq!(
-        path_mtu(&mut s.net, a),
-        1472,
-        "{}",
-        report(&mut s.net, a, b)
-    );
-    assert_eq!(path_mtu(&mut s.net, b), 1472);
+    let mut sizes = Sizes::default();
+    s.send(4 << 20, Duration::from_secs(60), &mut sizes);
+    s.finish_search(&mut sizes);
+    assert_eq!(s.path_mtu(a), 1472, "{}", s.report());
+    assert_eq!(s.path_mtu(b), 1472);
     // DATA chunks are cut for 1200-byte datagrams, so a 1472-byte packet
     // cannot bundle two of them: data keeps the base size here.
     assert!(sizes.dtls_max[0] <= 1472, "{sizes:?}");
@@ -271,50 +316,32 @@ fn ethernet_link_settles_at_1472_and_never_sends_larger_data() {
     // Larger probes went out (and were lost); nothing else that large.
     assert!(sizes.stun_max > 1472, "{sizes:?}");
     assert_eq!(sizes.large_stun_unpadded, 0, "{sizes:?}");
-    let st = s.net.node::<PeerNode>(a).pc.stats().path_mtu_probes;
+    let st = s.stats(a).path_mtu_probes;
     assert!(st.probes_lost >= 1 && st.black_holes == 0, "{st:?}");
 }
 
 #[test]
 fn jumbo_link_settles_higher_and_50_mib_arrive_identical() {
     let mut s = setup(2, 9000, config(20), config(21));
+    let a = s.a;
     let mut sizes = Sizes::default();
-    transfer(
-        &mut s,
-        50 << 20,
-        Duration::from_secs(120),
-        &mut sizes,
-        |_, _| {},
-    );
-    s.net.run_for(Duration::from_secs(2));
-    take_sizes(&mut s.net, s.a, &mut sizes);
-    let (a, b) = (s.a, s.b);
-    assert_eq!(
-        path_mtu(&mut s.net, a),
-        8972,
-        "{}",
-        report(&mut s.net, a, b)
-    );
+    s.send(50 << 20, Duration::from_secs(120), &mut sizes);
+    s.finish_search(&mut sizes);
+    assert_eq!(s.path_mtu(a), 8972, "{}", s.report());
     assert!(sizes.dtls_max[0] <= 8972, "{sizes:?}");
     assert!(sizes.dtls_max[0] > 4096, "{sizes:?}");
     assert_eq!(sizes.large_stun_unpadded, 0, "{sizes:?}");
-    assert_eq!(s.net.node::<PeerNode>(a).state(), PeerState::Connected);
+    assert_eq!(s.node(a).state(), PeerState::Connected);
 }
 
 #[test]
 fn unlimited_link_reaches_one_full_record() {
     let mut s = setup(3, 65_535, config(30), config(31));
-    let mut sizes = Sizes::default();
-    transfer(
-        &mut s,
-        8 << 20,
-        Duration::from_secs(60),
-        &mut sizes,
-        |_, _| {},
-    );
-    take_sizes(&mut s.net, s.a, &mut sizes);
     let a = s.a;
-    assert_eq!(path_mtu(&mut s.net, a), MAX_DATAGRAM);
+    let mut sizes = Sizes::default();
+    s.send(8 << 20, Duration::from_secs(60), &mut sizes);
+    s.take_sizes(&mut sizes);
+    assert_eq!(s.path_mtu(a), MAX_DATAGRAM);
     // One SCTP packet per DTLS record of at most 2^14 bytes of plaintext.
     assert!(sizes.dtls_max[0] <= MAX_DATAGRAM, "{sizes:?}");
     assert!(sizes.dtls_max[0] > 8972, "{sizes:?}");
@@ -324,10 +351,7 @@ fn unlimited_link_reaches_one_full_record() {
 fn black_hole_after_the_raise_falls_back_and_the_transfer_completes() {
     let mut s = setup(4, 9000, config(40), config(41));
     let (a, b) = (s.a, s.b);
-    let settled = s.net.run_until(s.net.now() + Duration::from_secs(5), |n| {
-        n.node::<PeerNode>(a).pc.stats().path_mtu == 8972
-    });
-    assert!(settled, "{}", report(&mut s.net, a, b));
+    s.settle_at(8972);
     let mut sizes = Sizes::default();
     let mut holed_at = None;
     transfer(
@@ -348,11 +372,11 @@ fn black_hole_after_the_raise_falls_back_and_the_transfer_completes() {
     assert!(holed_at.is_some());
     // The search starts again 5 s after the fall-back.
     s.net.run_for(Duration::from_secs(8));
-    let st = s.net.node::<PeerNode>(a).pc.stats();
+    let st = s.stats(a);
     assert!(st.path_mtu_probes.black_holes >= 1, "{st:?}");
     assert_eq!(st.path_mtu, 1472, "searched again and settled: {st:?}");
-    assert_eq!(s.net.node::<PeerNode>(a).state(), PeerState::Connected);
-    assert_eq!(s.net.node::<PeerNode>(b).state(), PeerState::Connected);
+    assert_eq!(s.node(a).state(), PeerState::Connected);
+    assert_eq!(s.node(b).state(), PeerState::Connected);
 }
 
 /// Small messages queued faster than SCTP takes them are handed over in
@@ -360,23 +384,12 @@ fn black_hole_after_the_raise_falls_back_and_the_transfer_completes() {
 #[test]
 fn queued_small_messages_are_bundled_into_large_datagrams() {
     let mut s = setup(7, 65_535, config(70), config(71));
-    let (a, b) = (s.a, s.b);
-    let settled = s.net.run_until(s.net.now() + Duration::from_secs(5), |n| {
-        n.node::<PeerNode>(a).pc.stats().path_mtu == MAX_DATAGRAM
-    });
-    assert!(settled, "{}", report(&mut s.net, a, b));
-    take_sizes(&mut s.net, a, &mut Sizes::default());
+    s.settle_at(MAX_DATAGRAM);
+    s.take_sizes(&mut Sizes::default());
     let mut sizes = Sizes::default();
     let total = 100 * 40_000;
-    transfer_in(
-        &mut s,
-        total,
-        100,
-        Duration::from_secs(60),
-        &mut sizes,
-        |_, _| {},
-    );
-    take_sizes(&mut s.net, a, &mut sizes);
+    s.send_in(total, 100, Duration::from_secs(60), &mut sizes);
+    s.take_sizes(&mut sizes);
     let messages = (total / 100) as u64;
     assert!(
         sizes.dtls_sent * 8 < messages,
@@ -389,48 +402,24 @@ fn queued_small_messages_are_bundled_into_large_datagrams() {
 #[test]
 fn peer_ignoring_probes_keeps_the_base_size() {
     let mut s = setup_with(5, 9000, config(50), config(51), StunFilter::Drop(PADDING));
+    let (a, b) = (s.a, s.b);
     let mut sizes = Sizes::default();
-    transfer(
-        &mut s,
-        4 << 20,
-        Duration::from_secs(60),
-        &mut sizes,
-        |_, _| {},
-    );
-    s.net.run_for(Duration::from_secs(2));
-    take_sizes(&mut s.net, s.a, &mut sizes);
-    let a = s.a;
-    assert!(
-        s.net.node::<PeerNode>(s.b).filtered >= 3,
-        "probes were sent"
-    );
-    assert_eq!(path_mtu(&mut s.net, a), BASE_DATAGRAM);
+    s.send(4 << 20, Duration::from_secs(60), &mut sizes);
+    s.finish_search(&mut sizes);
+    assert!(s.node(b).filtered >= 3, "probes were sent");
+    assert_eq!(s.path_mtu(a), BASE_DATAGRAM);
     assert!(sizes.dtls_max[0] <= BASE_DATAGRAM, "{sizes:?}");
 }
 
 #[test]
 fn strict_peer_answering_420_still_acknowledges_probes() {
-    let mut s = setup_with(
-        8,
-        9000,
-        config(80),
-        config(81),
-        StunFilter::Answer420(PADDING),
-    );
-    let (a, b) = (s.a, s.b);
-    let settled = s.net.run_until(s.net.now() + Duration::from_secs(5), |n| {
-        n.node::<PeerNode>(a).pc.stats().path_mtu == 8972
-    });
-    assert!(settled, "{}", report(&mut s.net, a, b));
-    assert!(s.net.node::<PeerNode>(b).filtered >= 2);
+    let filter = StunFilter::Answer420(PADDING);
+    let mut s = setup_with(8, 9000, config(80), config(81), filter);
+    let b = s.b;
+    s.settle_at(8972);
+    assert!(s.node(b).filtered >= 2);
     let mut sizes = Sizes::default();
-    transfer(
-        &mut s,
-        4 << 20,
-        Duration::from_secs(60),
-        &mut sizes,
-        |_, _| {},
-    );
+    s.send(4 << 20, Duration::from_secs(60), &mut sizes);
     assert!(
         sizes.dtls_max[0] <= 8972 && sizes.dtls_max[0] > 4096,
         "{sizes:?}"
@@ -442,35 +431,15 @@ fn strict_peer_answering_420_still_acknowledges_probes() {
 /// used for data.
 #[test]
 fn peer_that_does_not_probe_gets_at_most_ethernet_records() {
-    let off = PeerConfig {
-        path_mtu: PathMtuConfig {
-            enabled: false,
-            ..PathMtuConfig::default()
-        },
-        ..config(91)
-    };
-    let mut s = setup(9, 65_535, config(90), off);
+    let mut s = setup(9, 65_535, config(90), no_discovery(91));
     let (a, b) = (s.a, s.b);
-    s.net.node::<PeerNode>(b).dtls_read_limit = Some(1500);
+    s.node(b).dtls_read_limit = Some(1500);
     let mut sizes = Sizes::default();
-    transfer_in(
-        &mut s,
-        4 << 20,
-        100,
-        Duration::from_secs(60),
-        &mut sizes,
-        |_, _| {},
-    );
-    transfer(
-        &mut s,
-        4 << 20,
-        Duration::from_secs(60),
-        &mut sizes,
-        |_, _| {},
-    );
-    take_sizes(&mut s.net, a, &mut sizes);
-    let st = s.net.node::<PeerNode>(a).pc.stats();
-    assert_eq!(st.path_mtu, 1472, "{}", report(&mut s.net, a, b));
+    s.send_in(4 << 20, 100, Duration::from_secs(60), &mut sizes);
+    s.send(4 << 20, Duration::from_secs(60), &mut sizes);
+    s.take_sizes(&mut sizes);
+    let st = s.stats(a);
+    assert_eq!(st.path_mtu, 1472, "{}", s.report());
     assert!(sizes.stun_max > 1472, "larger sizes were probed: {sizes:?}");
     assert!(sizes.dtls_max[0] <= 1472, "{sizes:?}");
     assert!(
@@ -478,7 +447,7 @@ fn peer_that_does_not_probe_gets_at_most_ethernet_records() {
         "small messages bundle up to it: {sizes:?}"
     );
     assert_eq!(st.path_mtu_probes.data_stalls, 0);
-    assert_eq!(s.net.node::<PeerNode>(b).dtls_too_large, 0);
+    assert_eq!(s.node(b).dtls_too_large, 0);
 }
 
 /// A peer that probes large sizes itself but does not take our large
@@ -488,61 +457,30 @@ fn peer_that_does_not_probe_gets_at_most_ethernet_records() {
 fn peer_dropping_large_records_is_detected_and_capped() {
     let mut s = setup(10, 65_535, config(100), config(101));
     let (a, b) = (s.a, s.b);
-    let settled = s.net.run_until(s.net.now() + Duration::from_secs(5), |n| {
-        n.node::<PeerNode>(a).pc.stats().path_mtu == MAX_DATAGRAM
-    });
-    assert!(settled, "{}", report(&mut s.net, a, b));
-    s.net.node::<PeerNode>(b).dtls_read_limit = Some(1500);
+    s.settle_at(MAX_DATAGRAM);
+    s.node(b).dtls_read_limit = Some(1500);
     let mut sizes = Sizes::default();
-    transfer(
-        &mut s,
-        8 << 20,
-        Duration::from_secs(120),
-        &mut sizes,
-        |_, _| {},
-    );
-    let st = s.net.node::<PeerNode>(a).pc.stats();
-    assert!(s.net.node::<PeerNode>(b).dtls_too_large > 0);
+    s.send(8 << 20, Duration::from_secs(120), &mut sizes);
+    let st = s.stats(a);
+    assert!(s.node(b).dtls_too_large > 0);
     assert_eq!(st.path_mtu_probes.data_stalls, 1, "{st:?}");
     assert_eq!(st.path_mtu, 1472, "{st:?}");
     s.net.run_for(Duration::from_secs(700));
-    assert_eq!(s.net.node::<PeerNode>(a).pc.stats().path_mtu, 1472);
-    assert_eq!(s.net.node::<PeerNode>(a).state(), PeerState::Connected);
+    assert_eq!(s.path_mtu(a), 1472);
+    assert_eq!(s.node(a).state(), PeerState::Connected);
 }
 
 #[test]
 fn disabled_discovery_sends_no_probe() {
-    let off = PeerConfig {
-        path_mtu: PathMtuConfig {
-            enabled: false,
-            ..PathMtuConfig::default()
-        },
-        ..config(60)
-    };
-    let mut s = setup(6, 9000, off, config(61));
-    let mut sizes = Sizes::default();
-    transfer(
-        &mut s,
-        1 << 20,
-        Duration::from_secs(60),
-        &mut sizes,
-        |_, _| {},
-    );
-    s.net.run_for(Duration::from_secs(2));
-    take_sizes(&mut s.net, s.a, &mut sizes);
+    let mut s = setup(6, 9000, no_discovery(60), config(61));
     let a = s.a;
-    assert_eq!(path_mtu(&mut s.net, a), BASE_DATAGRAM);
+    let mut sizes = Sizes::default();
+    s.send(1 << 20, Duration::from_secs(60), &mut sizes);
+    s.finish_search(&mut sizes);
+    assert_eq!(s.path_mtu(a), BASE_DATAGRAM);
     assert!(sizes.stun_max <= BASE_DATAGRAM, "{sizes:?}");
     assert!(sizes.dtls_max[0] <= BASE_DATAGRAM, "{sizes:?}");
-    assert_eq!(
-        s.net
-            .node::<PeerNode>(a)
-            .pc
-            .stats()
-            .path_mtu_probes
-            .probes_sent,
-        0
-    );
+    assert_eq!(s.stats(a).path_mtu_probes.probes_sent, 0);
 }
 
 /// The agent's probe API on its own: answered probes are acknowledged
