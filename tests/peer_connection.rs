@@ -4,100 +4,30 @@
 //! time in a loop bounded by a deadline, and the tests assert outcomes, not
 //! timings.
 
+mod peer_support;
+
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use peer_support::{fire_timers, now, trickle, Drive, Inbox};
 use xp2p::channel::{ChannelConfig, ChannelError, ChannelId, ChannelState, MessageKind};
-use xp2p::peer::{PeerConfig, PeerConnection, PeerError, PeerEvent, PeerState};
-
-#[allow(clippy::disallowed_methods)] // real-time tests: DTLS and usrsctp read the real clock
-fn now() -> Instant {
-    Instant::now()
-}
+use xp2p::peer::{PeerConfig, PeerError, PeerEvent, PeerState};
 
 const A_ADDR: &str = "10.0.0.1:40000";
 const B_ADDR: &str = "10.0.0.2:40000";
 
-/// One peer and what it observed.
-struct Side {
-    pc: PeerConnection,
-    addr: SocketAddr,
-    events: Vec<PeerEvent>,
-    messages: HashMap<ChannelId, Vec<(MessageKind, Vec<u8>)>>,
-    /// Local candidates to trickle to the other side.
-    candidates: Vec<String>,
-}
+/// Every message each channel received, in order.
+type Messages = HashMap<ChannelId, Vec<(MessageKind, Vec<u8>)>>;
 
-impl Side {
-    fn new(seed: u64, addr: &str, base: PeerConfig) -> Side {
-        let addr: SocketAddr = addr.parse().unwrap();
-        let cfg = PeerConfig {
-            rng_seed: Some(seed),
-            ..base
-        };
-        let mut pc = PeerConnection::new(cfg, now()).unwrap();
-        pc.add_host_candidate(addr);
-        Side {
-            pc,
-            addr,
-            events: Vec::new(),
-            messages: HashMap::new(),
-            candidates: Vec::new(),
-        }
-    }
+impl Inbox for Messages {
+    const KEEPS_MESSAGE_EVENTS: bool = true;
 
-    /// Drains events (pulling messages as they are signalled).
-    fn drain(&mut self) -> bool {
-        let mut any = false;
-        while let Some(ev) = self.pc.poll_event() {
-            any = true;
-            match &ev {
-                PeerEvent::ChannelMessage(id) => {
-                    let msg = self.pc.recv(*id).expect("signalled message is there");
-                    self.messages.entry(*id).or_default().push(msg);
-                }
-                PeerEvent::IceCandidate(Some(line)) => self.candidates.push(line.clone()),
-                PeerEvent::IceCandidate(None) => self.candidates.push(String::new()),
-                _ => {}
-            }
-            self.events.push(ev);
-        }
-        any
-    }
-
-    fn state_changes(&self) -> Vec<PeerState> {
-        self.events
-            .iter()
-            .filter_map(|e| match e {
-                PeerEvent::StateChanged(s) => Some(*s),
-                _ => None,
-            })
-            .collect()
-    }
-
-    fn has(&self, ev: &PeerEvent) -> bool {
-        self.events.contains(ev)
-    }
-
-    fn position(&self, ev: &PeerEvent) -> Option<usize> {
-        self.events.iter().position(|e| e == ev)
-    }
-
-    fn remote_channels(&self) -> Vec<ChannelId> {
-        self.events
-            .iter()
-            .filter_map(|e| match e {
-                PeerEvent::DataChannel(id) => Some(*id),
-                _ => None,
-            })
-            .collect()
-    }
-
-    fn opened(&self, id: ChannelId) -> bool {
-        self.has(&PeerEvent::ChannelOpen(id))
+    fn message(&mut self, id: ChannelId, kind: MessageKind, data: Vec<u8>) {
+        self.entry(id).or_default().push((kind, data));
     }
 }
+
+type Side = peer_support::Side<Messages>;
 
 struct Pair {
     a: Side,
@@ -111,6 +41,19 @@ fn strip_candidates(sdp: &str) -> String {
     sdp.split_inclusive("\r\n")
         .filter(|l| !l.starts_with("a=candidate:"))
         .collect()
+}
+
+impl Drive for Pair {
+    /// One turn: trickle, datagrams both ways, due timers, events.
+    fn step(&mut self) -> bool {
+        let mut any = self.a.drain() | self.b.drain();
+        let t = now();
+        any |= trickle(&mut self.a, &mut self.b, t);
+        any |= shuttle(&mut self.a, &mut self.b, t, self.cut);
+        any |= shuttle(&mut self.b, &mut self.a, t, self.cut);
+        any |= fire_timers(&mut self.a, &mut self.b, now());
+        any | self.a.drain() | self.b.drain()
+    }
 }
 
 impl Pair {
@@ -134,47 +77,6 @@ impl Pair {
 
     fn negotiate(&mut self) {
         self.negotiate_with(|s| s);
-    }
-
-    /// One turn: trickle, datagrams both ways, due timers, events. Returns
-    /// whether anything happened.
-    fn step(&mut self) -> bool {
-        let mut any = self.a.drain() | self.b.drain();
-        let t = now();
-        for line in std::mem::take(&mut self.a.candidates) {
-            self.b.pc.add_remote_candidate(t, &line).unwrap();
-            any = true;
-        }
-        for line in std::mem::take(&mut self.b.candidates) {
-            self.a.pc.add_remote_candidate(t, &line).unwrap();
-            any = true;
-        }
-        any |= shuttle(&mut self.a, &mut self.b, t, self.cut);
-        any |= shuttle(&mut self.b, &mut self.a, t, self.cut);
-        let t = now();
-        for s in [&mut self.a, &mut self.b] {
-            if s.pc.poll_timeout().is_some_and(|d| d <= t) {
-                s.pc.handle_timeout(t);
-            }
-        }
-        any | self.a.drain() | self.b.drain()
-    }
-
-    /// Runs until `done` holds or `limit` passes; returns `done`.
-    fn run_until(&mut self, limit: Duration, mut done: impl FnMut(&Pair) -> bool) -> bool {
-        let end = now() + limit;
-        loop {
-            let busy = self.step();
-            if done(self) {
-                return true;
-            }
-            if now() >= end {
-                return false;
-            }
-            if !busy {
-                std::thread::sleep(Duration::from_millis(1));
-            }
-        }
     }
 
     fn run_for(&mut self, d: Duration) {
@@ -301,24 +203,23 @@ fn channel_created_before_connect_opens_and_carries_every_size() {
     }
     let n = sent_a.len();
     let done = p.run_until(Duration::from_secs(30), |p| {
-        p.b.messages.get(&ch_b).map_or(0, Vec::len) >= n
-            && p.a.messages.get(&ch_a).map_or(0, Vec::len) >= n
+        p.b.rx.get(&ch_b).map_or(0, Vec::len) >= n && p.a.rx.get(&ch_a).map_or(0, Vec::len) >= n
     });
     assert!(
         done,
         "not all messages arrived: b got {:?}, a got {:?}; stats a {:?} b {:?}; a {:?}",
-        p.b.messages
+        p.b.rx
             .get(&ch_b)
             .map(|m| m.iter().map(|x| x.1.len()).collect::<Vec<_>>()),
-        p.a.messages
+        p.a.rx
             .get(&ch_a)
             .map(|m| m.iter().map(|x| x.1.len()).collect::<Vec<_>>()),
         p.a.pc.stats(),
         p.b.pc.stats(),
         p.a.events,
     );
-    let got_b = &p.b.messages[&ch_b];
-    let got_a = &p.a.messages[&ch_a];
+    let got_b = &p.b.rx[&ch_b];
+    let got_a = &p.a.rx[&ch_a];
     assert_eq!(got_b.len(), n);
     assert_eq!(got_a.len(), n);
     for (got, want) in got_b.iter().zip(&sent_a) {
@@ -424,11 +325,11 @@ fn both_sides_open_many_channels_at_once() {
         p.send(false, id, MessageKind::Text, label.as_bytes());
     }
     let ok = p.run_until(Duration::from_secs(15), |p| {
-        p.a.messages.len() == PER_SIDE && p.b.messages.len() == PER_SIDE
+        p.a.rx.len() == PER_SIDE && p.b.rx.len() == PER_SIDE
     });
     assert!(ok, "not every channel delivered");
     for side in [&p.a, &p.b] {
-        for (id, msgs) in &side.messages {
+        for (id, msgs) in &side.rx {
             let label = side.pc.channels().label(*id).unwrap();
             assert_eq!(msgs, &vec![(MessageKind::Text, label.as_bytes().to_vec())]);
         }
@@ -466,7 +367,7 @@ fn channel_close_from_either_side_reaches_both() {
     });
     assert!(ok, "a: {:?}\nb: {:?}", p.a.events, p.b.events);
     assert_eq!(
-        p.b.messages.get(&bx),
+        p.b.rx.get(&bx),
         Some(&vec![(MessageKind::Text, b"last words".to_vec())])
     );
     assert!(matches!(
@@ -601,7 +502,7 @@ fn wrong_fingerprint_fails_and_nothing_passes() {
                 "{e:?}"
             );
         }
-        assert!(side.messages.is_empty());
+        assert!(side.rx.is_empty());
     }
     assert!(p.a.pc.send(ch, MessageKind::Text, b"x").is_err());
     assert!(p.b.pc.state() == PeerState::Failed);
@@ -633,7 +534,7 @@ fn consent_loss_disconnects_then_fails() {
     }));
     // The channel survived the outage.
     p.send(true, ch, MessageKind::Text, b"still here");
-    assert!(p.run_until(Duration::from_secs(5), |p| !p.b.messages.is_empty()));
+    assert!(p.run_until(Duration::from_secs(5), |p| !p.b.rx.is_empty()));
 
     p.cut = true;
     assert!(p.run_until(Duration::from_secs(10), |p| {
@@ -681,7 +582,7 @@ fn a_burst_of_small_messages_leaves_in_bundled_packets() {
     assert!(due <= now(), "queued small sends wait for a timer");
     let mut datagrams = 0;
     let end = now() + Duration::from_secs(10);
-    while p.b.messages.get(&ch_b).map_or(0, Vec::len) < COUNT && now() < end {
+    while p.b.rx.get(&ch_b).map_or(0, Vec::len) < COUNT && now() < end {
         let t = now();
         if p.a.pc.poll_timeout().is_some_and(|d| d <= t) {
             p.a.pc.handle_timeout(t);
@@ -697,7 +598,7 @@ fn a_burst_of_small_messages_leaves_in_bundled_packets() {
         p.a.drain();
         p.b.drain();
     }
-    let got = &p.b.messages[&ch_b];
+    let got = &p.b.rx[&ch_b];
     assert_eq!(got.len(), COUNT);
     for (i, (kind, data)) in got.iter().enumerate() {
         assert_eq!(*kind, MessageKind::Binary);

@@ -11,17 +11,16 @@ mod peer_support;
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use openssl::sha::Sha256;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use peer_support::{host_pc, now};
+use peer_support::{fire_timers, now, trickle, Drive, Inbox};
 use xp2p::channel::{ChannelConfig, ChannelError, ChannelId, MessageKind};
 use xp2p::dcep::Reliability;
-use xp2p::peer::{PeerConnection, PeerError, PeerEvent, PeerState};
+use xp2p::peer::{PeerConfig, PeerError, PeerEvent, PeerState};
 
 const A_ADDR: &str = "10.0.0.1:40000";
 const B_ADDR: &str = "10.0.0.2:40000";
@@ -180,74 +179,26 @@ struct Rx {
 /// Messages up to this size are kept whole for inspection.
 const KEEP_LEN: usize = 2048;
 
-struct Side {
-    pc: PeerConnection,
-    addr: SocketAddr,
-    /// Every event except `ChannelMessage`.
-    events: Vec<PeerEvent>,
-    rx: HashMap<ChannelId, Rx>,
-    candidates: Vec<String>,
+impl Inbox for HashMap<ChannelId, Rx> {
+    /// Only the tallies: bulk transfers signal too many messages to keep
+    /// their events.
+    const KEEPS_MESSAGE_EVENTS: bool = false;
+
+    fn message(&mut self, id: ChannelId, _: MessageKind, data: Vec<u8>) {
+        let rx = self.entry(id).or_default();
+        rx.messages += 1;
+        rx.bytes += data.len() as u64;
+        rx.hash.update(&data);
+        if data.len() <= KEEP_LEN {
+            rx.kept.push((now(), data));
+        }
+    }
 }
 
+/// One peer; its events are every event except `ChannelMessage`.
+type Side = peer_support::Side<HashMap<ChannelId, Rx>>;
+
 impl Side {
-    fn new(seed: u64, addr: &str) -> Side {
-        let (pc, addr) = host_pc(seed, addr);
-        Side {
-            pc,
-            addr,
-            events: Vec::new(),
-            rx: HashMap::new(),
-            candidates: Vec::new(),
-        }
-    }
-
-    fn drain(&mut self) -> bool {
-        let mut any = false;
-        while let Some(ev) = self.pc.poll_event() {
-            any = true;
-            match &ev {
-                PeerEvent::ChannelMessage(id) => {
-                    let (_, data) = self.pc.recv(*id).expect("signalled message is there");
-                    let rx = self.rx.entry(*id).or_default();
-                    rx.messages += 1;
-                    rx.bytes += data.len() as u64;
-                    rx.hash.update(&data);
-                    if data.len() <= KEEP_LEN {
-                        rx.kept.push((now(), data));
-                    }
-                    continue;
-                }
-                PeerEvent::IceCandidate(Some(line)) => self.candidates.push(line.clone()),
-                PeerEvent::IceCandidate(None) => self.candidates.push(String::new()),
-                _ => {}
-            }
-            self.events.push(ev);
-        }
-        any
-    }
-
-    fn state_changes(&self) -> Vec<PeerState> {
-        self.events
-            .iter()
-            .filter_map(|e| match e {
-                PeerEvent::StateChanged(s) => Some(*s),
-                _ => None,
-            })
-            .collect()
-    }
-
-    fn opened(&self, id: ChannelId) -> bool {
-        self.events.contains(&PeerEvent::ChannelOpen(id))
-    }
-
-    /// The channel the peer announced with this label.
-    fn remote_channel(&self, label: &str) -> Option<ChannelId> {
-        self.events.iter().find_map(|e| match e {
-            PeerEvent::DataChannel(id) if self.pc.channels().label(*id) == Some(label) => Some(*id),
-            _ => None,
-        })
-    }
-
     fn errors(&self) -> Vec<&PeerEvent> {
         self.events
             .iter()
@@ -270,67 +221,33 @@ struct Pair {
     link: Link,
 }
 
-impl Pair {
-    fn new(seed: u64, params: LinkParams) -> Pair {
-        Pair {
-            a: Side::new(seed, A_ADDR),
-            b: Side::new(seed + 1, B_ADDR),
-            link: Link::new(seed, params),
-        }
-    }
-
-    /// Offer from `a`, answer from `b`; candidates trickle out of band
-    /// (signalling is not subject to the link).
-    fn negotiate(&mut self) {
-        let t = now();
-        let offer = self.a.pc.create_offer(t).unwrap();
-        self.b.pc.set_remote_description(t, &offer).unwrap();
-        let answer = self.b.pc.create_answer(t).unwrap();
-        self.a.pc.set_remote_description(t, &answer).unwrap();
-    }
-
+impl Drive for Pair {
     /// One turn: trickle, datagrams onto the link, due datagrams off it,
-    /// due timers, events. Returns whether anything happened.
+    /// due timers, events.
     fn step(&mut self) -> bool {
         let mut any = self.a.drain() | self.b.drain();
         let t = now();
-        for line in std::mem::take(&mut self.a.candidates) {
-            self.b.pc.add_remote_candidate(t, &line).unwrap();
-            any = true;
-        }
-        for line in std::mem::take(&mut self.b.candidates) {
-            self.a.pc.add_remote_candidate(t, &line).unwrap();
-            any = true;
-        }
-        while let Some(tx) = self.a.pc.poll_transmit() {
-            any = true;
-            if tx.dest == self.b.addr {
-                self.link.send(t, true, tx.data);
-            }
-        }
-        while let Some(tx) = self.b.pc.poll_transmit() {
-            any = true;
-            if tx.dest == self.a.addr {
-                self.link.send(t, false, tx.data);
+        any |= trickle(&mut self.a, &mut self.b, t);
+        let (a_addr, b_addr) = (self.a.addr, self.b.addr);
+        for (side, to_b, peer) in [(&mut self.a, true, b_addr), (&mut self.b, false, a_addr)] {
+            while let Some(tx) = side.pc.poll_transmit() {
+                any = true;
+                if tx.dest == peer {
+                    self.link.send(t, to_b, tx.data);
+                }
             }
         }
         let t = now();
         while let Some((to_b, data)) = self.link.pop_due(t) {
             any = true;
             let (from, to) = if to_b {
-                (self.a.addr, &mut self.b)
+                (a_addr, &mut self.b)
             } else {
-                (self.b.addr, &mut self.a)
+                (b_addr, &mut self.a)
             };
             to.pc.handle_datagram(t, to.addr, from, &data);
         }
-        let t = now();
-        for s in [&mut self.a, &mut self.b] {
-            if s.pc.poll_timeout().is_some_and(|d| d <= t) {
-                s.pc.handle_timeout(t);
-                any = true;
-            }
-        }
+        any |= fire_timers(&mut self.a, &mut self.b, now());
         any | self.a.drain() | self.b.drain()
     }
 
@@ -352,22 +269,25 @@ impl Pair {
             std::thread::sleep(next - t);
         }
     }
+}
 
-    /// Runs until `done` holds or `limit` passes; returns `done`.
-    fn run_until(&mut self, limit: Duration, mut done: impl FnMut(&Pair) -> bool) -> bool {
-        let end = now() + limit;
-        loop {
-            let busy = self.step();
-            if done(self) {
-                return true;
-            }
-            if now() >= end {
-                return false;
-            }
-            if !busy {
-                self.idle();
-            }
+impl Pair {
+    fn new(seed: u64, params: LinkParams) -> Pair {
+        Pair {
+            a: Side::new(seed, A_ADDR, PeerConfig::default()),
+            b: Side::new(seed + 1, B_ADDR, PeerConfig::default()),
+            link: Link::new(seed, params),
         }
+    }
+
+    /// Offer from `a`, answer from `b`; candidates trickle out of band
+    /// (signalling is not subject to the link).
+    fn negotiate(&mut self) {
+        let t = now();
+        let offer = self.a.pc.create_offer(t).unwrap();
+        self.b.pc.set_remote_description(t, &offer).unwrap();
+        let answer = self.b.pc.create_answer(t).unwrap();
+        self.a.pc.set_remote_description(t, &answer).unwrap();
     }
 
     fn connected(&self) -> bool {
