@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use peer_support::{fire_timers, now, trickle, Drive, Inbox};
-use xp2p::channel::{ChannelConfig, ChannelError, ChannelId, ChannelState, MessageKind};
+use xp2p::channel::{ChannelError, ChannelId, ChannelState, MessageKind};
 use xp2p::peer::{PeerConfig, PeerError, PeerEvent, PeerState};
 
 const A_ADDR: &str = "10.0.0.1:40000";
@@ -79,15 +79,27 @@ impl Pair {
         self.negotiate_with(|s| s);
     }
 
+    /// Runs (at most 10 s) until `a`'s channel `ch` is open and `b` has
+    /// announced it as its only channel; returns `b`'s id of it.
+    fn wait_open(&mut self, ch: ChannelId) -> ChannelId {
+        assert!(self.run_until(Duration::from_secs(10), |p| {
+            p.a.opened(ch) && p.b.remote_channels().len() == 1
+        }));
+        self.b.remote_channels()[0]
+    }
+
+    /// Whether both sides are in `state`.
+    fn both(&self, state: PeerState) -> bool {
+        self.a.pc.state() == state && self.b.pc.state() == state
+    }
+
     fn run_for(&mut self, d: Duration) {
         self.run_until(d, |_| false);
     }
 
     fn connect(&mut self) {
         self.negotiate();
-        let ok = self.run_until(Duration::from_secs(20), |p| {
-            p.a.pc.state() == PeerState::Connected && p.b.pc.state() == PeerState::Connected
-        });
+        let ok = self.run_until(Duration::from_secs(20), |p| p.both(PeerState::Connected));
         assert!(
             ok,
             "not connected: a {:?} {:?}, b {:?} {:?}",
@@ -143,10 +155,7 @@ fn text(len: usize, seed: u8) -> Vec<u8> {
 #[test]
 fn channel_created_before_connect_opens_and_carries_every_size() {
     let mut p = Pair::new(10);
-    let ch_a =
-        p.a.pc
-            .create_data_channel(ChannelConfig::new("chat"))
-            .unwrap();
+    let ch_a = p.a.channel("chat");
     assert_eq!(
         p.a.pc.channels().state(ch_a),
         Some(ChannelState::Connecting)
@@ -170,10 +179,7 @@ fn channel_created_before_connect_opens_and_carries_every_size() {
         p.b.pc.local_fingerprint()
     );
 
-    assert!(p.run_until(Duration::from_secs(10), |p| {
-        p.a.opened(ch_a) && p.b.remote_channels().len() == 1
-    }));
-    let ch_b = p.b.remote_channels()[0];
+    let ch_b = p.wait_open(ch_a);
     let announced = p.b.position(&PeerEvent::DataChannel(ch_b)).unwrap();
     let opened = p.b.position(&PeerEvent::ChannelOpen(ch_b)).unwrap();
     assert!(announced < opened, "DataChannel must precede ChannelOpen");
@@ -262,32 +268,12 @@ fn both_sides_open_many_channels_at_once() {
     const PER_SIDE: usize = 16;
     let mut p = Pair::new(20);
     // A few before the connection exists, the rest right after it.
-    let mut mine_a: Vec<ChannelId> = (0..4)
-        .map(|i| {
-            p.a.pc
-                .create_data_channel(ChannelConfig::new(format!("a{i}")))
-                .unwrap()
-        })
-        .collect();
-    let mut mine_b: Vec<ChannelId> = (0..4)
-        .map(|i| {
-            p.b.pc
-                .create_data_channel(ChannelConfig::new(format!("b{i}")))
-                .unwrap()
-        })
-        .collect();
+    let mut mine_a: Vec<ChannelId> = (0..4).map(|i| p.a.channel(format!("a{i}"))).collect();
+    let mut mine_b: Vec<ChannelId> = (0..4).map(|i| p.b.channel(format!("b{i}"))).collect();
     p.connect();
     for i in 4..PER_SIDE {
-        mine_a.push(
-            p.a.pc
-                .create_data_channel(ChannelConfig::new(format!("a{i}")))
-                .unwrap(),
-        );
-        mine_b.push(
-            p.b.pc
-                .create_data_channel(ChannelConfig::new(format!("b{i}")))
-                .unwrap(),
-        );
+        mine_a.push(p.a.channel(format!("a{i}")));
+        mine_b.push(p.b.channel(format!("b{i}")));
     }
     let ok = p.run_until(Duration::from_secs(15), |p| {
         mine_a.iter().all(|&id| p.a.opened(id))
@@ -340,8 +326,8 @@ fn both_sides_open_many_channels_at_once() {
 fn channel_close_from_either_side_reaches_both() {
     let mut p = Pair::new(30);
     p.connect();
-    let x = p.a.pc.create_data_channel(ChannelConfig::new("x")).unwrap();
-    let y = p.a.pc.create_data_channel(ChannelConfig::new("y")).unwrap();
+    let x = p.a.channel("x");
+    let y = p.a.channel("y");
     assert!(p.run_until(Duration::from_secs(10), |p| {
         p.a.opened(x) && p.a.opened(y) && p.b.remote_channels().len() == 2
     }));
@@ -376,14 +362,14 @@ fn channel_close_from_either_side_reaches_both() {
     ));
     // The connection itself stays up, and a new channel reuses nothing.
     assert_eq!(p.a.pc.state(), PeerState::Connected);
-    let z = p.b.pc.create_data_channel(ChannelConfig::new("z")).unwrap();
+    let z = p.b.channel("z");
     assert!(p.run_until(Duration::from_secs(10), |p| p.b.opened(z)));
 }
 
 #[test]
 fn a_peer_aborting_its_association_is_closed_not_failed() {
     let mut p = Pair::new(44);
-    let ch = p.a.pc.create_data_channel(ChannelConfig::new("c")).unwrap();
+    let ch = p.a.channel("c");
     p.connect();
     assert!(p.run_until(Duration::from_secs(10), |p| p.a.opened(ch)));
     p.b.pc.close();
@@ -422,12 +408,9 @@ fn a_peer_aborting_its_association_is_closed_not_failed() {
 #[test]
 fn closing_the_connection_closes_both_sides() {
     let mut p = Pair::new(40);
-    let ch = p.a.pc.create_data_channel(ChannelConfig::new("c")).unwrap();
+    let ch = p.a.channel("c");
     p.connect();
-    assert!(p.run_until(Duration::from_secs(10), |p| {
-        p.a.opened(ch) && p.b.remote_channels().len() == 1
-    }));
-    let remote = p.b.remote_channels()[0];
+    let remote = p.wait_open(ch);
     p.b.pc.close();
     assert_eq!(p.b.pc.state(), PeerState::Closed);
     let ok = p.run_until(Duration::from_secs(10), |p| {
@@ -460,10 +443,7 @@ fn closing_the_connection_closes_both_sides() {
 #[test]
 fn wrong_fingerprint_fails_and_nothing_passes() {
     let mut p = Pair::new(50);
-    let ch =
-        p.a.pc
-            .create_data_channel(ChannelConfig::new("secret"))
-            .unwrap();
+    let ch = p.a.channel("secret");
     // The answerer pins a fingerprint that is not the offerer's.
     let real = p.a.pc.local_fingerprint();
     let first_hex = real.as_bytes()["sha-256 ".len()];
@@ -520,26 +500,22 @@ fn consent_loss_disconnects_then_fails() {
         b: Side::new(61, B_ADDR, base),
         cut: false,
     };
-    let ch = p.a.pc.create_data_channel(ChannelConfig::new("c")).unwrap();
+    let ch = p.a.channel("c");
     p.connect();
     assert!(p.run_until(Duration::from_secs(10), |p| p.a.opened(ch)));
 
     p.cut = true;
     assert!(p.run_until(Duration::from_secs(5), |p| {
-        p.a.pc.state() == PeerState::Disconnected && p.b.pc.state() == PeerState::Disconnected
+        p.both(PeerState::Disconnected)
     }));
     p.cut = false;
-    assert!(p.run_until(Duration::from_secs(5), |p| {
-        p.a.pc.state() == PeerState::Connected && p.b.pc.state() == PeerState::Connected
-    }));
+    assert!(p.run_until(Duration::from_secs(5), |p| p.both(PeerState::Connected)));
     // The channel survived the outage.
     p.send(true, ch, MessageKind::Text, b"still here");
     assert!(p.run_until(Duration::from_secs(5), |p| !p.b.rx.is_empty()));
 
     p.cut = true;
-    assert!(p.run_until(Duration::from_secs(10), |p| {
-        p.a.pc.state() == PeerState::Failed && p.b.pc.state() == PeerState::Failed
-    }));
+    assert!(p.run_until(Duration::from_secs(10), |p| p.both(PeerState::Failed)));
     for side in [&p.a, &p.b] {
         assert_eq!(
             side.state_changes(),
@@ -562,15 +538,9 @@ fn consent_loss_disconnects_then_fails() {
 #[test]
 fn a_burst_of_small_messages_leaves_in_bundled_packets() {
     let mut p = Pair::new(40);
-    let ch_a =
-        p.a.pc
-            .create_data_channel(ChannelConfig::new("burst"))
-            .unwrap();
+    let ch_a = p.a.channel("burst");
     p.connect();
-    assert!(p.run_until(Duration::from_secs(10), |p| {
-        p.a.opened(ch_a) && p.b.remote_channels().len() == 1
-    }));
-    let ch_b = p.b.remote_channels()[0];
+    let ch_b = p.wait_open(ch_a);
     // Let the opening exchange settle, then count what a burst costs.
     p.run_for(Duration::from_millis(300));
     const COUNT: usize = 200;

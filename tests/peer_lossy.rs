@@ -344,6 +344,12 @@ impl Pair {
         }
     }
 
+    /// Sends [`numbered`] message `index` of `len` bytes with `tag` on
+    /// `a`; it must be accepted within a second.
+    fn send_numbered(&mut self, id: ChannelId, tag: u8, index: u32, len: usize) {
+        self.send_a(id, &numbered(tag, index, len), Duration::from_secs(1));
+    }
+
     /// States, counters and link statistics, for failure messages.
     fn report(&self) -> String {
         let side = |s: &Side| {
@@ -685,19 +691,11 @@ fn unordered_no_retransmit_channel_loses_some_and_never_stalls_the_reliable_one(
         wait_until(&mut p, next);
         next += Duration::from_millis(2);
         lossy_sent.push(now());
-        p.send_a(
-            lossy_a,
-            &numbered(LOSSY_TAG, i, 1000),
-            Duration::from_secs(1),
-        );
+        p.send_numbered(lossy_a, LOSSY_TAG, i, 1000);
         if i % 25 == 24 {
             let k = rel_sent.len() as u32;
             rel_sent.push(now());
-            p.send_a(
-                rel_a,
-                &numbered(RELIABLE_TAG, k, 200),
-                Duration::from_secs(1),
-            );
+            p.send_numbered(rel_a, RELIABLE_TAG, k, 200);
         }
     }
     let burst = now() - start;
@@ -707,11 +705,7 @@ fn unordered_no_retransmit_channel_loses_some_and_never_stalls_the_reliable_one(
         next += Duration::from_millis(20);
         let k = rel_sent.len() as u32;
         rel_sent.push(now());
-        p.send_a(
-            rel_a,
-            &numbered(RELIABLE_TAG, k, 200),
-            Duration::from_secs(1),
-        );
+        p.send_numbered(rel_a, RELIABLE_TAG, k, 200);
     }
     let total_rel = rel_sent.len();
     let ok = p.run_until(Duration::from_secs(10), |p| {
@@ -750,11 +744,7 @@ fn unordered_no_retransmit_channel_loses_some_and_never_stalls_the_reliable_one(
     // sent now arrives.
     p.link.params = LinkParams::clean();
     for i in LOSSY..LOSSY + 20 {
-        p.send_a(
-            lossy_a,
-            &numbered(LOSSY_TAG, i, 1000),
-            Duration::from_secs(1),
-        );
+        p.send_numbered(lossy_a, LOSSY_TAG, i, 1000);
     }
     let ok = p.run_until(Duration::from_secs(5), |p| {
         has_all(p, lossy_b, LOSSY..LOSSY + 20)
@@ -808,16 +798,8 @@ fn max_lifetime_channels_deliver_a_subset_and_never_block() {
         next += Duration::from_millis(3);
         sent_at.push(now());
         // Never blocked: each send is accepted within a second.
-        p.send_a(
-            ord_a,
-            &numbered(ORDERED_TAG, i, 1000),
-            Duration::from_secs(1),
-        );
-        p.send_a(
-            unord_a,
-            &numbered(UNORDERED_TAG, i, 1000),
-            Duration::from_secs(1),
-        );
+        p.send_numbered(ord_a, ORDERED_TAG, i, 1000);
+        p.send_numbered(unord_a, UNORDERED_TAG, i, 1000);
     }
     let burst = now() - start;
     // Everything is handed to SCTP.
@@ -832,16 +814,8 @@ fn max_lifetime_channels_deliver_a_subset_and_never_block() {
     p.link.params = LinkParams::clean();
     for i in COUNT..COUNT + 20 {
         sent_at.push(now());
-        p.send_a(
-            ord_a,
-            &numbered(ORDERED_TAG, i, 1000),
-            Duration::from_secs(1),
-        );
-        p.send_a(
-            unord_a,
-            &numbered(UNORDERED_TAG, i, 1000),
-            Duration::from_secs(1),
-        );
+        p.send_numbered(ord_a, ORDERED_TAG, i, 1000);
+        p.send_numbered(unord_a, UNORDERED_TAG, i, 1000);
     }
     let ok = p.run_until(Duration::from_secs(8), |p| {
         has_all(p, ord_b, COUNT..COUNT + 20) && has_all(p, unord_b, COUNT..COUNT + 20)

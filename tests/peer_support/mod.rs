@@ -9,7 +9,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use xp2p::channel::{ChannelId, MessageKind};
+use xp2p::channel::{ChannelConfig, ChannelId, MessageKind};
 use xp2p::peer::{PeerConfig, PeerConnection, PeerEvent, PeerState};
 
 #[allow(clippy::disallowed_methods)] // real-time tests: DTLS and usrsctp read the real clock
@@ -91,6 +91,13 @@ impl<I: Inbox> Side<I> {
 }
 
 impl<I> Side<I> {
+    /// Creates a reliable, ordered channel with this label.
+    pub fn channel(&mut self, label: impl Into<String>) -> ChannelId {
+        self.pc
+            .create_data_channel(ChannelConfig::new(label))
+            .unwrap()
+    }
+
     pub fn state_changes(&self) -> Vec<PeerState> {
         self.events
             .iter()
