@@ -9,7 +9,9 @@ mod harness;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use harness::ice_node::{agent, config, give_credentials, signal, signal_where, IceNode};
+use harness::ice_node::{
+    agent, config, give_credentials, local_kinds, relay_failures, signal, signal_where, IceNode,
+};
 use harness::turn_server::{TurnServer, PASS, USER};
 use harness::{LinkConfig, Network, NodeId, Realm};
 use xp2p::ice::agent::{AgentConfig, IceAgent, IceEvent, IceState, RelayFailure, Role};
@@ -69,28 +71,6 @@ fn connect_relay_only(net: &mut Network, a: NodeId, b: NodeId, limit: Duration) 
         signal_where(n, b, a, true, is_relay);
         n.node::<IceNode>(a).state().is_connected() && n.node::<IceNode>(b).state().is_connected()
     })
-}
-
-fn relay_failures(net: &mut Network, id: NodeId) -> Vec<RelayFailure> {
-    net.node::<IceNode>(id)
-        .events
-        .iter()
-        .filter_map(|(_, e)| match e {
-            IceEvent::RelayFailed { reason, .. } => Some(*reason),
-            _ => None,
-        })
-        .collect()
-}
-
-fn local_kinds(net: &mut Network, id: NodeId) -> Vec<CandidateKind> {
-    net.node::<IceNode>(id)
-        .events
-        .iter()
-        .filter_map(|(_, e)| match e {
-            IceEvent::LocalCandidate(c) => Some(c.kind),
-            _ => None,
-        })
-        .collect()
 }
 
 /// Sends `n` numbered datagrams each way and runs until all arrived.

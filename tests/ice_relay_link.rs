@@ -11,7 +11,9 @@ mod harness;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use harness::ice_node::{agent, config, give_credentials, signal_where, IceNode};
+use harness::ice_node::{
+    agent, config, give_credentials, local_kinds, relay_failures, signal_where, IceNode,
+};
 use harness::turn_server::{TurnServer, PASS, USER};
 use harness::{LinkConfig, Network, NodeId, Realm};
 use xp2p::ice::agent::{IceAgent, IceEvent, RelayFailure, Role};
@@ -62,28 +64,6 @@ fn setup(seed: u64) -> (Network, NodeId, NodeId, NodeId) {
         "10.0.0.2:40002",
     );
     (net, s, a, b)
-}
-
-fn relay_failures(net: &mut Network, id: NodeId) -> Vec<RelayFailure> {
-    net.node::<IceNode>(id)
-        .events
-        .iter()
-        .filter_map(|(_, e)| match e {
-            IceEvent::RelayFailed { reason, .. } => Some(*reason),
-            _ => None,
-        })
-        .collect()
-}
-
-fn local_kinds(net: &mut Network, id: NodeId) -> Vec<CandidateKind> {
-    net.node::<IceNode>(id)
-        .events
-        .iter()
-        .filter_map(|(_, e)| match e {
-            IceEvent::LocalCandidate(c) => Some(c.kind),
-            _ => None,
-        })
-        .collect()
 }
 
 fn is_relay(c: &Candidate) -> bool {

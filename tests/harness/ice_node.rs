@@ -241,3 +241,27 @@ pub fn two_agents(seed: u64) -> (Network, NodeId, NodeId) {
     );
     (net, a, b)
 }
+
+/// The reasons of the `RelayFailed` events the agent reported, in order.
+pub fn relay_failures(net: &mut Network, id: NodeId) -> Vec<xp2p::ice::agent::RelayFailure> {
+    net.node::<IceNode>(id)
+        .events
+        .iter()
+        .filter_map(|(_, e)| match e {
+            IceEvent::RelayFailed { reason, .. } => Some(*reason),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The kinds of the local candidates the agent gathered, in order.
+pub fn local_kinds(net: &mut Network, id: NodeId) -> Vec<xp2p::ice::CandidateKind> {
+    net.node::<IceNode>(id)
+        .events
+        .iter()
+        .filter_map(|(_, e)| match e {
+            IceEvent::LocalCandidate(c) => Some(c.kind),
+            _ => None,
+        })
+        .collect()
+}
