@@ -34,6 +34,13 @@ struct Probe {
     failed: Vec<(SocketAddr, StreamFailure)>,
 }
 
+impl Probe {
+    /// Queues `data` from `local` to `dest` for the I/O thread to send.
+    fn queue(&mut self, local: SocketAddr, dest: SocketAddr, data: Vec<u8>) {
+        self.out.push(Transmit { local, dest, data });
+    }
+}
+
 impl Endpoint for Probe {
     fn handle_datagram(&mut self, _now: Instant, local: SocketAddr, from: SocketAddr, d: &[u8]) {
         self.got.push((local, from, d.to_vec()));
@@ -119,11 +126,7 @@ fn messages_cross_a_tcp_link_framed_and_whole() {
     {
         let mut p = probe.lock();
         for data in [stun(1), channel_data(b"hello")] {
-            p.out.push(Transmit {
-                local: link,
-                dest: server,
-                data,
-            });
+            p.queue(link, server, data);
         }
     }
     io::kick(id);
@@ -154,11 +157,7 @@ fn messages_cross_a_tcp_link_framed_and_whole() {
 
     // Last words: queued just before unregistering, written before the
     // close, which the server then sees as end of stream.
-    probe.lock().out.push(Transmit {
-        local: link,
-        dest: server,
-        data: stun(4),
-    });
+    probe.lock().queue(link, server, stun(4));
     io::unregister(id);
     conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     let mut rest = Vec::new();
@@ -179,11 +178,7 @@ fn every_end_of_the_connection_fails_the_link_once() {
     wait_for("closed", || !probe.lock().failed.is_empty());
     assert_eq!(probe.lock().failed, vec![(link, StreamFailure::Closed)]);
     // Later messages for the link go nowhere, and nothing more is reported.
-    probe.lock().out.push(Transmit {
-        local: link,
-        dest: server,
-        data: stun(1),
-    });
+    probe.lock().queue(link, server, stun(1));
     io::kick(id);
     std::thread::sleep(Duration::from_millis(100));
     assert_eq!(probe.lock().failed.len(), 1);
@@ -346,19 +341,11 @@ fn tls_links_carry_messages_and_refuse_untrusted_certificates() {
     let client = Box::new(TlsClient::new(&cfg).unwrap());
     let (probe, id, link) = open_with(server, Some(client));
     let link = link.unwrap();
-    probe.lock().out.push(Transmit {
-        local: link,
-        dest: server,
-        data: stun(1),
-    });
+    probe.lock().queue(link, server, stun(1));
     io::kick(id);
     wait_for("the answer", || !probe.lock().got.is_empty());
     assert_eq!(probe.lock().got, vec![(link, server, stun(2))]);
-    probe.lock().out.push(Transmit {
-        local: link,
-        dest: server,
-        data: stun(3),
-    });
+    probe.lock().queue(link, server, stun(3));
     io::unregister(id);
     let (first, rest) = h.join().unwrap().expect("handshake");
     assert_eq!((first, rest), (stun(1), stun(3)));
@@ -371,11 +358,7 @@ fn tls_links_carry_messages_and_refuse_untrusted_certificates() {
     let client = Box::new(TlsClient::new(&cfg).unwrap());
     let (probe, id, link) = open_with(server, Some(client));
     let link = link.unwrap();
-    probe.lock().out.push(Transmit {
-        local: link,
-        dest: server,
-        data: stun(1),
-    });
+    probe.lock().queue(link, server, stun(1));
     io::kick(id);
     wait_for("the refusal", || !probe.lock().failed.is_empty());
     assert_eq!(
