@@ -125,6 +125,18 @@ fn mtu_link() -> LinkConfig {
     }
 }
 
+/// Each side reports the other's certificate as the remote one.
+fn assert_remote_fingerprints(
+    net: &mut Network,
+    a: NodeId,
+    b: NodeId,
+    ca: &Certificate,
+    cb: &Certificate,
+) {
+    assert_eq!(node(net, a).s.remote_fingerprint(), Some(cb.fingerprint()));
+    assert_eq!(node(net, b).s.remote_fingerprint(), Some(ca.fingerprint()));
+}
+
 fn start(net: &mut Network, id: NodeId) {
     let now = net.now();
     node(net, id).s.start(now).unwrap();
@@ -183,14 +195,7 @@ fn connected(seed: u64, link: LinkConfig, client_is_a: bool) -> (Network, NodeId
         "{:?}",
         node(&mut net, b).failure()
     );
-    assert_eq!(
-        node(&mut net, a).s.remote_fingerprint(),
-        Some(cb.fingerprint())
-    );
-    assert_eq!(
-        node(&mut net, b).s.remote_fingerprint(),
-        Some(ca.fingerprint())
-    );
+    assert_remote_fingerprints(&mut net, a, b, &ca, &cb);
     (net, a, b)
 }
 
@@ -265,14 +270,7 @@ fn handshake_without_fingerprint_check() {
     assert_eq!(state(&mut net, a), DtlsState::Connected);
     assert_eq!(state(&mut net, b), DtlsState::Connected);
     // The peer's fingerprint is still reported.
-    assert_eq!(
-        node(&mut net, a).s.remote_fingerprint(),
-        Some(cb.fingerprint())
-    );
-    assert_eq!(
-        node(&mut net, b).s.remote_fingerprint(),
-        Some(ca.fingerprint())
-    );
+    assert_remote_fingerprints(&mut net, a, b, &ca, &cb);
 }
 
 /// Sends from `from` and runs the network until `to` received `n` messages.

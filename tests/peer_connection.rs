@@ -88,6 +88,17 @@ impl Pair {
         self.b.remote_channels()[0]
     }
 
+    /// Both sides and their state changes, for failure messages.
+    fn states(&self) -> String {
+        format!(
+            "a {:?} {:?}; b {:?} {:?}",
+            self.a.pc,
+            self.a.state_changes(),
+            self.b.pc,
+            self.b.state_changes()
+        )
+    }
+
     /// Whether both sides are in `state`.
     fn both(&self, state: PeerState) -> bool {
         self.a.pc.state() == state && self.b.pc.state() == state
@@ -100,14 +111,7 @@ impl Pair {
     fn connect(&mut self) {
         self.negotiate();
         let ok = self.run_until(Duration::from_secs(20), |p| p.both(PeerState::Connected));
-        assert!(
-            ok,
-            "not connected: a {:?} {:?}, b {:?} {:?}",
-            self.a.pc,
-            self.a.state_changes(),
-            self.b.pc,
-            self.b.state_changes()
-        );
+        assert!(ok, "not connected: {}", self.states());
     }
 
     /// Sends on `from`'s side, retrying while the channel reports
@@ -455,14 +459,7 @@ fn wrong_fingerprint_fails_and_nothing_passes() {
         p.a.pc.state().is_terminal() && p.b.pc.state().is_terminal()
     });
     let any_failed = p.a.pc.state() == PeerState::Failed || p.b.pc.state() == PeerState::Failed;
-    assert!(
-        any_failed,
-        "terminal both: {failed}; a {:?} {:?}; b {:?} {:?}",
-        p.a.pc,
-        p.a.state_changes(),
-        p.b.pc,
-        p.b.state_changes()
-    );
+    assert!(any_failed, "terminal both: {failed}; {}", p.states());
     // Let anything still in flight settle; nothing may open or arrive.
     p.run_for(Duration::from_millis(300));
     for side in [&p.a, &p.b] {
