@@ -232,21 +232,15 @@ fn channel_created_before_connect_opens_and_carries_every_size() {
     let got_a = &p.a.rx[&ch_a];
     assert_eq!(got_b.len(), n);
     assert_eq!(got_a.len(), n);
-    for (got, want) in got_b.iter().zip(&sent_a) {
-        assert_eq!(got.0, want.0);
-        assert!(
-            got.1 == want.1,
-            "a→b message of {} bytes differs",
-            want.1.len()
-        );
-    }
-    for (got, want) in got_a.iter().zip(&sent_b) {
-        assert_eq!(got.0, want.0);
-        assert!(
-            got.1 == want.1,
-            "b→a message of {} bytes differs",
-            want.1.len()
-        );
+    for (way, got, sent) in [("a→b", got_b, &sent_a), ("b→a", got_a, &sent_b)] {
+        for (got, want) in got.iter().zip(sent) {
+            assert_eq!(got.0, want.0);
+            assert!(
+                got.1 == want.1,
+                "{way} message of {} bytes differs",
+                want.1.len()
+            );
+        }
     }
     assert!(p.run_until(Duration::from_secs(10), |p| {
         p.a.pc.channels().buffered_amount(ch_a) == 0
