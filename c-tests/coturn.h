@@ -1,9 +1,12 @@
 /* coturn for the C tests: started on 127.0.0.1 as a child process with its
  * log in a temporary file, waited for until it answers a STUN Binding
- * request, and stopped at the end. */
+ * request, and stopped at the end. The pieces (a free loopback port, a
+ * child process with its output redirected, the wait for a STUN answer)
+ * also serve tests that start coturn with options of their own. */
 #ifndef XP2P_CTEST_COTURN_H
 #define XP2P_CTEST_COTURN_H
 
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +45,47 @@ static inline int stun_answers(int port) {
   return ok;
 }
 
+/* A free port on loopback for `socktype` (SOCK_DGRAM or SOCK_STREAM),
+ * bound and released. */
+static inline int coturn_free_port(int socktype) {
+  struct sockaddr_in sa;
+  socklen_t len = sizeof sa;
+  int fd = socket(AF_INET, socktype, 0), port;
+  memset(&sa, 0, sizeof sa);
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, (struct sockaddr *)&sa, sizeof sa);
+  getsockname(fd, (struct sockaddr *)&sa, &len);
+  port = ntohs(sa.sin_port);
+  close(fd);
+  return port;
+}
+
+/* Runs the NULL-terminated `argv` (argv[0] looked up in PATH) as a child
+ * process with its stdout and stderr on `outfd` (on /dev/null when `outfd`
+ * is negative). Returns what fork returned in the parent. */
+static inline pid_t coturn_spawn(const char *const *argv, int outfd) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    if (outfd < 0) outfd = open("/dev/null", O_WRONLY);
+    if (outfd >= 0) {
+      dup2(outfd, 1);
+      dup2(outfd, 2);
+    }
+    execvp(argv[0], (char *const *)argv);
+    _exit(127);
+  }
+  return pid;
+}
+
+/* Waits up to about 10 s for a STUN answer on 127.0.0.1:port; 1 once
+ * there is one. */
+static inline int coturn_wait_answer(int port) {
+  int i, up = 0;
+  for (i = 0; i < 100 && !up; i++) up = stun_answers(port);
+  return up;
+}
+
 /* Starts turnserver listening on 127.0.0.1:port (no CLI, TLS or DTLS, a
  * simple log) with the NULL-terminated `extra` options added, and waits up
  * to about 10 s for it to answer. Returns 1 when it does; otherwise prints
@@ -52,7 +96,7 @@ static inline int coturn_start(Coturn *c, int port, const char *const *extra) {
   const char *argv[32];
   char port_arg[32];
   size_t n = 0, i;
-  int up = 0;
+  int up;
 
   snprintf(port_arg, sizeof port_arg, "%d", port);
   fixed[4] = port_arg;
@@ -62,14 +106,8 @@ static inline int coturn_start(Coturn *c, int port, const char *const *extra) {
 
   snprintf(c->logfile, sizeof c->logfile, "%s", "/tmp/xp2p-coturn-XXXXXX");
   c->logfd = mkstemp(c->logfile);
-  c->pid = fork();
-  if (c->pid == 0) {
-    dup2(c->logfd, 1);
-    dup2(c->logfd, 2);
-    execvp("turnserver", (char *const *)argv);
-    _exit(127);
-  }
-  for (i = 0; i < 100 && !up; i++) up = stun_answers(port);
+  c->pid = coturn_spawn(argv, c->logfd);
+  up = coturn_wait_answer(port);
   if (!up) {
     fprintf(stderr, "coturn did not start (is it installed? see %s)\n", c->logfile);
     kill(c->pid, SIGTERM);

@@ -39,6 +39,7 @@
 #include <xp2p/stun_msg.h>
 
 #include "check.h"
+#include "coturn.h"
 
 #define USER "xp2p"
 #define PASS "relay-secret"
@@ -53,7 +54,7 @@
 
 /* ---- coturn --------------------------------------------------------------- */
 
-typedef struct Coturn {
+typedef struct TurnServer {
   pid_t pid;
   int port;     /* UDP and TCP */
   int tls_port; /* TLS */
@@ -62,55 +63,7 @@ typedef struct Coturn {
   char dir[64]; /* certificate and key */
   char cert[96];
   char key[96];
-} Coturn;
-
-/* True once something answers a Binding request on 127.0.0.1:port. */
-static int stun_answers(int port) {
-  uint8_t req[20] = {0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xA4, 0x42, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
-  uint8_t buf[512];
-  struct sockaddr_in to;
-  struct timeval tv = {0, 100000};
-  int fd = socket(AF_INET, SOCK_DGRAM, 0), ok = 0;
-  memset(&to, 0, sizeof to);
-  to.sin_family = AF_INET;
-  to.sin_port = htons((uint16_t)port);
-  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  sendto(fd, req, sizeof req, 0, (struct sockaddr *)&to, sizeof to);
-  ok = recv(fd, buf, sizeof buf, 0) >= 20 && xStunMsgIsStun(buf, 20);
-  close(fd);
-  return ok;
-}
-
-/* A free UDP port on loopback (bound and released). */
-static int free_udp_port(void) {
-  struct sockaddr_in sa;
-  socklen_t len = sizeof sa;
-  int fd = socket(AF_INET, SOCK_DGRAM, 0), port;
-  memset(&sa, 0, sizeof sa);
-  sa.sin_family = AF_INET;
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, (struct sockaddr *)&sa, sizeof sa);
-  getsockname(fd, (struct sockaddr *)&sa, &len);
-  port = ntohs(sa.sin_port);
-  close(fd);
-  return port;
-}
-
-/* A free TCP port on loopback (bound and released). */
-static int free_tcp_port(void) {
-  struct sockaddr_in sa;
-  socklen_t len = sizeof sa;
-  int fd = socket(AF_INET, SOCK_STREAM, 0), port;
-  memset(&sa, 0, sizeof sa);
-  sa.sin_family = AF_INET;
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, (struct sockaddr *)&sa, sizeof sa);
-  getsockname(fd, (struct sockaddr *)&sa, &len);
-  port = ntohs(sa.sin_port);
-  close(fd);
-  return port;
-}
+} TurnServer;
 
 /* Lines of `path` containing `what`. */
 static int log_count(const char *path, const char *what) {
@@ -126,26 +79,18 @@ static int log_count(const char *path, const char *what) {
 
 /* A self-signed certificate (its own CA) for localhost and 127.0.0.1, made
  * by the openssl tool in a fresh directory. Returns 0 on success. */
-static int make_certificate(Coturn *c) {
+static int make_certificate(TurnServer *c) {
+  const char *argv[] = {"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-subj",
+                        "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+                        "-keyout", c->key, "-out", c->cert, NULL};
   int status = -1;
   pid_t pid;
   snprintf(c->dir, sizeof c->dir, "/tmp/xp2p-turn-tls-XXXXXX");
   if (!mkdtemp(c->dir)) return -1;
   snprintf(c->cert, sizeof c->cert, "%s/cert.pem", c->dir);
   snprintf(c->key, sizeof c->key, "%s/key.pem", c->dir);
-  pid = fork();
-  if (pid == 0) {
-    int devnull = open("/dev/null", O_WRONLY);
-    if (devnull >= 0) {
-      dup2(devnull, 1);
-      dup2(devnull, 2);
-    }
-    execlp("openssl", "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-           "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-subj", "/CN=localhost",
-           "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", c->key, "-out",
-           c->cert, (char *)NULL);
-    _exit(127);
-  }
+  pid = coturn_spawn(argv, -1);
   if (pid < 0 || waitpid(pid, &status, 0) != pid) return -1;
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     fprintf(stderr, "openssl req failed (status %d): is the openssl tool installed?\n", status);
@@ -158,13 +103,20 @@ static int make_certificate(Coturn *c) {
  * TCP on `port`, TLS on `tls_port` with the certificate of
  * make_certificate), relaying on 127.0.0.1 from `min_port` (100 ports).
  * Returns 0 when it answers. */
-static int coturn_start(Coturn *c, int min_port) {
+static int turn_server_start(TurnServer *c, int min_port) {
   char port_arg[16], tls_arg[16], min_arg[16], max_arg[16], log_arg[96], db_arg[96],
       pid_arg[96], cert_arg[128], key_arg[128], tls_listener[96];
-  int i, up = 0, logfd, dbfd;
+  const char *argv[] = {"turnserver", "-n", "--listening-ip=127.0.0.1", "--relay-ip=127.0.0.1",
+                        "--listening-port", port_arg, "--tls-listening-port", tls_arg, cert_arg,
+                        key_arg, "--min-port", min_arg, "--max-port", max_arg, "--lt-cred-mech",
+                        "--user", USER ":" PASS, "--realm", "xp2p.test", "--allow-loopback-peers",
+                        "--max-allocate-lifetime=6", "--stale-nonce=10", "--no-cli", "--no-dtls",
+                        "--no-tcp-relay", "--verbose", log_arg, "--simple-log", "--no-stdout-log",
+                        db_arg, pid_arg, NULL};
+  int i, up, logfd, dbfd;
   if (make_certificate(c) != 0) return -1;
-  c->port = free_udp_port();
-  c->tls_port = free_tcp_port();
+  c->port = coturn_free_port(SOCK_DGRAM);
+  c->tls_port = coturn_free_port(SOCK_STREAM);
   snprintf(c->logfile, sizeof c->logfile, "/tmp/xp2p-turn-log-XXXXXX");
   snprintf(c->db, sizeof c->db, "/tmp/xp2p-turn-db-XXXXXX");
   logfd = mkstemp(c->logfile);
@@ -181,23 +133,8 @@ static int coturn_start(Coturn *c, int min_port) {
   snprintf(log_arg, sizeof log_arg, "--log-file=%s", c->logfile);
   snprintf(db_arg, sizeof db_arg, "--userdb=%s", c->db);
   snprintf(pid_arg, sizeof pid_arg, "--pidfile=%s.pid", c->db);
-  c->pid = fork();
-  if (c->pid == 0) {
-    int devnull = open("/dev/null", O_WRONLY);
-    if (devnull >= 0) {
-      dup2(devnull, 1);
-      dup2(devnull, 2);
-    }
-    execlp("turnserver", "turnserver", "-n", "--listening-ip=127.0.0.1", "--relay-ip=127.0.0.1",
-           "--listening-port", port_arg, "--tls-listening-port", tls_arg, cert_arg, key_arg,
-           "--min-port", min_arg, "--max-port", max_arg, "--lt-cred-mech", "--user",
-           USER ":" PASS, "--realm", "xp2p.test", "--allow-loopback-peers",
-           "--max-allocate-lifetime=6", "--stale-nonce=10", "--no-cli", "--no-dtls",
-           "--no-tcp-relay", "--verbose", log_arg, "--simple-log", "--no-stdout-log", db_arg,
-           pid_arg, (char *)NULL);
-    _exit(127);
-  }
-  for (i = 0; i < 100 && !up; i++) up = stun_answers(c->port);
+  c->pid = coturn_spawn(argv, -1);
+  up = coturn_wait_answer(c->port);
   /* The TLS listener, from coturn's log (a probing connection would show
    * up in the log as a closed session later). */
   snprintf(tls_listener, sizeof tls_listener, "TLS/TCP listener opened on : 127.0.0.1:%d",
@@ -208,7 +145,7 @@ static int coturn_start(Coturn *c, int min_port) {
   return up ? 0 : -1;
 }
 
-static void coturn_stop(Coturn *c) {
+static void turn_server_stop(TurnServer *c) {
   char pidfile[80];
   if (c->pid > 0) {
     kill(c->pid, SIGKILL);
@@ -441,7 +378,7 @@ static void destroy_agents(xEventLoop loop, Peer *a, Peer *b) {
  * coturn, 1000 datagrams each way, then `refresh_s` seconds of allocation
  * refreshes (lifetime 6 s: refreshed every 4.8 s) with data flowing all
  * along. */
-static void relay_only_agents(xEventLoop loop, const Coturn *c, int relay_lo, const char *turn,
+static void relay_only_agents(xEventLoop loop, const TurnServer *c, int relay_lo, const char *turn,
                               int refresh_s) {
   static Peer a, b;
   uint64_t end;
@@ -621,7 +558,7 @@ static int pc_open(Pc *a, Pc *b) { return a->opened && b->opened; }
 static int pc_msgs(Pc *a, Pc *b) { return a->msgs >= COUNT && b->msgs >= COUNT; }
 static int pc_eoc(Pc *a, Pc *b) { return a->eoc && b->eoc; }
 
-static void relay_only_peer_connections(xEventLoop loop, const Coturn *c, int relay_lo,
+static void relay_only_peer_connections(xEventLoop loop, const TurnServer *c, int relay_lo,
                                         const char *turn) {
   static Pc a, b;
   char *offer, *answer, text[32];
@@ -697,15 +634,15 @@ static void relay_only_peer_connections(xEventLoop loop, const Coturn *c, int re
 }
 
 int main(void) {
-  Coturn turn;
+  TurnServer turn;
   xEventLoop loop;
   char server[96], closed[96];
   int relay_lo = 40000 + (int)(getpid() % 200) * 100;
 
   memset(&turn, 0, sizeof turn);
-  if (coturn_start(&turn, relay_lo) != 0) {
+  if (turn_server_start(&turn, relay_lo) != 0) {
     CHECK(0);
-    coturn_stop(&turn);
+    turn_server_stop(&turn);
     return CHECK_DONE();
   }
   loop = xEventLoopCreate();
@@ -734,9 +671,10 @@ int main(void) {
 
   /* Nothing listens on the port: the gather timeout (5 s) ends it over
    * UDP, the refused connection at once over TCP. */
-  snprintf(closed, sizeof closed, "turn:127.0.0.1:%d", free_udp_port());
+  snprintf(closed, sizeof closed, "turn:127.0.0.1:%d", coturn_free_port(SOCK_DGRAM));
   relay_fails_host_connects(loop, "closed port", closed, PASS, 4500, 6500);
-  snprintf(closed, sizeof closed, "turn:127.0.0.1:%d?transport=tcp", free_tcp_port());
+  snprintf(closed, sizeof closed, "turn:127.0.0.1:%d?transport=tcp",
+           coturn_free_port(SOCK_STREAM));
   relay_fails_host_connects(loop, "closed TCP port", closed, PASS, 0, 2000);
 
   /* TLS without the CA: the certificate is refused in the handshake, well
@@ -752,6 +690,6 @@ int main(void) {
   kill(turn.pid, SIGCONT);
 
   xEventLoopDestroy(loop);
-  coturn_stop(&turn);
+  turn_server_stop(&turn);
   return CHECK_DONE();
 }

@@ -64,6 +64,7 @@
 #include <xbase/time.h>
 #include <xp2p/peer_connection.h>
 
+#include "options.h"
 #include "signal.h"
 
 #define MAX_PLAN 64       /* messages one channel sends */
@@ -99,10 +100,9 @@ typedef struct Chan {
 
 static struct {
   /* Options. */
-  int offer;
-  const char *signal_path, *stun, *label;
-  const char *turn, *turn_user, *turn_pass;
-  int count, quiet, empty, open_channel, timeout_s, relay_only;
+  ExOptions opt;
+  const char *label;
+  int count, quiet, empty, open_channel, timeout_s;
   size_t bulk; /* --bulk: bytes to stream on a "bulk" channel */
   size_t sizes[MAX_PLAN];
   int nsizes;
@@ -135,7 +135,7 @@ static uint64_t since_start(void) { return xMonoMs() - app.t0; }
 
 static void vsay(int always, const char *fmt, va_list ap) {
   if (app.quiet && !always) return;
-  printf("[%5" PRIu64 " ms] %s ", since_start(), app.offer ? "offer " : "answer");
+  printf("[%5" PRIu64 " ms] %s ", since_start(), app.opt.offer ? "offer " : "answer");
   vprintf(fmt, ap);
   putchar('\n');
 }
@@ -200,40 +200,6 @@ static char *dup_printf(const char *fmt, ...) {
   vsnprintf(s, (size_t)n + 1, fmt, ap);
   va_end(ap);
   return s;
-}
-
-/* Whether a candidate line is a relayed one (" typ relay"). */
-static int is_relay(const char *line, size_t len) {
-  static const char typ[] = " typ relay";
-  size_t n = sizeof typ - 1, i;
-  for (i = 0; i + n <= len; i++) {
-    if (memcmp(line + i, typ, n) == 0 && (i + n == len || line[i + n] == ' ' ||
-                                           line[i + n] == '\r' || line[i + n] == '\n'))
-      return 1;
-  }
-  return 0;
-}
-
-/* --relay-only: a copy of the SDP without its non-relay a=candidate lines;
- * `*dropped` counts them. */
-static char *relay_sdp(const char *sdp, int *dropped) {
-  size_t n = strlen(sdp);
-  char *out = malloc(n + 1), *o = out;
-  const char *p = sdp;
-  if (!out) abort();
-  while (*p) {
-    size_t len = strcspn(p, "\n");
-    size_t end = len + (p[len] == '\n');
-    if (strncmp(p, "a=candidate:", 12) == 0 && !is_relay(p, len)) {
-      (*dropped)++;
-    } else {
-      memcpy(o, p, end);
-      o += end;
-    }
-    p += end;
-  }
-  *o = '\0';
-  return out;
 }
 
 /* A message in the transcript: "chat> text" (sent), "chat< text" (received);
@@ -420,7 +386,7 @@ static void on_state(xPeerConnection pc, xPeerConnectionState s, void *arg) {
 }
 
 static void send_candidate(const char *line) {
-  if (app.relay_only && !is_relay(line, strlen(line))) {
+  if (app.opt.relay_only && !ex_is_relay(line, strlen(line))) {
     app.dropped_local++;
     say("relay only: not sent %s", line);
     return;
@@ -430,7 +396,7 @@ static void send_candidate(const char *line) {
     return;
   }
   app.trickled++;
-  if (app.relay_only) app.relay_sent++;
+  if (app.opt.relay_only) app.relay_sent++;
   say("trickled %s", line);
 }
 
@@ -541,8 +507,7 @@ static void on_close(xDataChannel ch, void *arg) {
 }
 
 static void on_signal(int signo, void *arg) {
-  (void)arg;
-  app.stop_signal = signo;
+  *(int *)arg = signo;
 }
 
 /* ---- signaling ----------------------------------------------------------- */
@@ -564,9 +529,9 @@ static void send_description(void) {
   char *sdp;
   int i;
   char *sent;
-  sdp = app.offer ? xPeerConnectionCreateOffer(app.pc) : xPeerConnectionCreateAnswer(app.pc);
+  sdp = app.opt.offer ? xPeerConnectionCreateOffer(app.pc) : xPeerConnectionCreateAnswer(app.pc);
   if (!sdp) {
-    fail("could not create the %s", app.offer ? "offer" : "answer");
+    fail("could not create the %s", app.opt.offer ? "offer" : "answer");
     return;
   }
   if (xPeerConnectionSetLocalDescription(app.pc, sdp) != xErrno_Ok) {
@@ -578,21 +543,21 @@ static void send_description(void) {
    * app.local_sdp stays the full description (candidates in it are not
    * trickled, nor counted as dropped, again). */
   sent = sdp;
-  if (app.relay_only) {
+  if (app.opt.relay_only) {
     int before = app.dropped_local;
-    sent = relay_sdp(sdp, &app.dropped_local);
+    sent = ex_relay_sdp(sdp, &app.dropped_local);
     if (app.dropped_local > before)
       say("relay only: %d non-relay candidates left out of the %s", app.dropped_local - before,
-          app.offer ? "offer" : "answer");
+          app.opt.offer ? "offer" : "answer");
     app.relay_sent += count_candidates(sent);
   }
   if (sig_send(&app.sig, sent) < 0) {
-    fail("could not send the %s: %s", app.offer ? "offer" : "answer", strerror(errno));
+    fail("could not send the %s: %s", app.opt.offer ? "offer" : "answer", strerror(errno));
     if (sent != sdp) free(sent);
     free(sdp);
     return;
   }
-  say("%s sent (%zu bytes, %d candidates in it)", app.offer ? "offer" : "answer", strlen(sent),
+  say("%s sent (%zu bytes, %d candidates in it)", app.opt.offer ? "offer" : "answer", strlen(sent),
       count_candidates(sent));
   if (sent != sdp) free(sent);
   app.local_sdp = sdp;
@@ -640,33 +605,33 @@ static void handle_frame(char *msg) {
       fail("a second description from the peer");
       return;
     }
-    if (app.relay_only) {
+    if (app.opt.relay_only) {
       int before = app.dropped_remote;
-      char *kept = relay_sdp(msg, &app.dropped_remote);
+      char *kept = ex_relay_sdp(msg, &app.dropped_remote);
       if (app.dropped_remote > before)
         say("relay only: %d non-relay candidates of the %s dropped", app.dropped_remote - before,
-            app.offer ? "answer" : "offer");
+            app.opt.offer ? "answer" : "offer");
       e = xPeerConnectionSetRemoteDescription(app.pc, kept);
       free(kept);
     } else {
       e = xPeerConnectionSetRemoteDescription(app.pc, msg);
     }
     if (e != xErrno_Ok) {
-      fail("the peer's %s was rejected: %s", app.offer ? "answer" : "offer", xstrerror(e));
+      fail("the peer's %s was rejected: %s", app.opt.offer ? "answer" : "offer", xstrerror(e));
       app.failed = 1;
       return;
     }
     app.got_desc = 1;
     app.peer_max_message = sdp_max_message(msg);
     say("%s received (%zu bytes, %d candidates in it; peer max-message-size %zu)",
-        app.offer ? "answer" : "offer", strlen(msg), count_candidates(msg),
+        app.opt.offer ? "answer" : "offer", strlen(msg), count_candidates(msg),
         app.peer_max_message);
-    if (!app.offer) {
+    if (!app.opt.offer) {
       if (app.open_channel) open_own_channel();
       send_description();
     }
   } else if (strncmp(msg, "a=candidate:", 12) == 0 || strncmp(msg, "candidate:", 10) == 0) {
-    if (app.relay_only && !is_relay(msg, strlen(msg))) {
+    if (app.opt.relay_only && !ex_is_relay(msg, strlen(msg))) {
       app.dropped_remote++;
       say("relay only: dropped remote %s", msg);
       return;
@@ -718,15 +683,15 @@ static int step(void) {
   int i;
 
   if (app.sig.fd < 0) {
-    if (app.offer) {
+    if (app.opt.offer) {
       sig_accept(&app.sig, app.listen_fd);
     } else if (now >= app.next_connect_at) {
-      sig_connect(&app.sig, app.signal_path);
+      sig_connect(&app.sig, app.opt.signal_path);
       app.next_connect_at = now + 100;
     }
     if (app.sig.fd < 0) return 0;
-    say("signaling connected (%s)", app.signal_path);
-    if (app.offer) send_description();
+    say("signaling connected (%s)", app.opt.signal_path);
+    if (app.opt.offer) send_description();
   }
 
   while (!app.sig_eof) {
@@ -781,44 +746,27 @@ static void usage(void) {
   exit(2);
 }
 
-static long num_arg(const char *s, long lo, long hi) {
-  char *end;
-  long v = strtol(s, &end, 10);
-  if (*s == '\0' || *end != '\0' || v < lo || v > hi) usage();
-  return v;
-}
+static long num_arg(const char *s, long lo, long hi) { return ex_num_arg(s, lo, hi, usage); }
 
 static void parse(int argc, char **argv) {
-  int i;
-  if (argc < 2) usage();
-  if (strcmp(argv[1], "offer") == 0)
-    app.offer = 1;
-  else if (strcmp(argv[1], "answer") != 0)
-    usage();
+  int i, used;
+  app.opt.offer = ex_role(argc, argv, usage);
   app.count = 5;
   app.timeout_s = 30;
   for (i = 2; i < argc; i++) {
     const char *o = argv[i];
-    if (strcmp(o, "--quiet") == 0) {
+    used = ex_option(&app.opt, argc, argv, i);
+    if (used < 0) usage();
+    if (used > 0) {
+      i += used - 1;
+    } else if (strcmp(o, "--quiet") == 0) {
       app.quiet = 1;
     } else if (strcmp(o, "--empty") == 0) {
       app.empty = 1;
-    } else if (strcmp(o, "--relay-only") == 0) {
-      app.relay_only = 1;
-    } else if (strcmp(o, "--open-channel") == 0 && !app.offer) {
+    } else if (strcmp(o, "--open-channel") == 0 && !app.opt.offer) {
       app.open_channel = 1;
     } else if (i + 1 >= argc) {
       usage();
-    } else if (strcmp(o, "--signal") == 0) {
-      app.signal_path = argv[++i];
-    } else if (strcmp(o, "--stun") == 0) {
-      app.stun = argv[++i];
-    } else if (strcmp(o, "--turn") == 0) {
-      app.turn = argv[++i];
-    } else if (strcmp(o, "--turn-user") == 0) {
-      app.turn_user = argv[++i];
-    } else if (strcmp(o, "--turn-pass") == 0) {
-      app.turn_pass = argv[++i];
     } else if (strcmp(o, "--count") == 0) {
       app.count = (int)num_arg(argv[++i], 0, 40);
     } else if (strcmp(o, "--size") == 0) {
@@ -835,8 +783,8 @@ static void parse(int argc, char **argv) {
       usage();
     }
   }
-  if (!app.signal_path) usage();
-  if (!app.label) app.label = app.offer ? "chat" : "chat-back";
+  if (!app.opt.signal_path) usage();
+  if (!app.label) app.label = app.opt.offer ? "chat" : "chat-back";
 }
 
 static void make_plan(void) {
@@ -866,7 +814,6 @@ static void make_plan(void) {
 
 int main(int argc, char **argv) {
   xPeerConnectionConf conf;
-  sigset_t set;
   uint64_t deadline;
   int i, ok, own = 0;
 
@@ -877,26 +824,12 @@ int main(int argc, char **argv) {
   app.listen_fd = -1;
   sig_init(&app.sig);
 
-  /* Signals go through the loop; block them before the library starts threads. */
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &set, NULL);
-  signal(SIGPIPE, SIG_IGN);
-
-  app.loop = xEventLoopCreate();
-  if (!app.loop) {
-    fprintf(stderr, "chat: no event loop\n");
-    return 1;
-  }
-  xEventLoopSignalWatch(app.loop, SIGINT, on_signal, NULL);
-  xEventLoopSignalWatch(app.loop, SIGTERM, on_signal, NULL);
+  /* Signals go through the loop; blocked before the library starts threads. */
+  app.loop = ex_loop_start("chat", on_signal, &app.stop_signal);
+  if (!app.loop) return 1;
 
   memset(&conf, 0, sizeof conf);
-  conf.stun_server = app.stun;
-  conf.turn_server = app.turn;
-  conf.turn_username = app.turn_user;
-  conf.turn_password = app.turn_pass;
+  EX_CONF_SERVERS(conf, app.opt);
   conf.on_state_change = on_state;
   conf.on_ice_candidate = on_candidate;
   conf.on_datachannel = on_datachannel;
@@ -909,16 +842,16 @@ int main(int argc, char **argv) {
     return 1;
   }
 
-  if (app.offer) {
-    app.listen_fd = sig_listen(app.signal_path);
+  if (app.opt.offer) {
+    app.listen_fd = sig_listen(app.opt.signal_path);
     if (app.listen_fd < 0) {
-      fprintf(stderr, "chat: cannot listen on %s: %s\n", app.signal_path, strerror(errno));
+      fprintf(stderr, "chat: cannot listen on %s: %s\n", app.opt.signal_path, strerror(errno));
       return 1;
     }
     open_own_channel(); /* before the offer: it opens when SCTP is up */
-    say("waiting for the answerer on %s", app.signal_path);
+    say("waiting for the answerer on %s", app.opt.signal_path);
   } else {
-    say("connecting to %s", app.signal_path);
+    say("connecting to %s", app.opt.signal_path);
   }
 
   deadline = app.t0 + (uint64_t)app.timeout_s * 1000;
@@ -950,15 +883,11 @@ int main(int argc, char **argv) {
   if (!ok && app.errors == 0) fail("the peer did not finish");
 
   xPeerConnectionDestroy(app.pc); /* no callback runs after this */
-  sig_close(&app.sig);
-  if (app.listen_fd >= 0) {
-    close(app.listen_fd);
-    unlink(app.signal_path);
-  }
+  ex_signal_close(&app.sig, app.listen_fd, app.opt.signal_path);
   xEventLoopDestroy(app.loop);
   if (app.received) printf("chat: received %d, replied %d\n", app.received, app.replied);
   printf("chat: sent %d, echoed %d\n", app.sent, app.echoed);
-  if (app.relay_only)
+  if (app.opt.relay_only)
     printf("chat: relay only, candidates sent %d, dropped %d local and %d remote\n",
            app.relay_sent, app.dropped_local, app.dropped_remote);
   for (i = 0; i < app.nplan; i++) free(app.plan[i].text);

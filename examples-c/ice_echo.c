@@ -39,6 +39,7 @@
 #include <xp2p/ice_agent.h>
 #include <xp2p/ice_candidate.h>
 
+#include "options.h"
 #include "signal.h"
 
 #define WINDOW 64              /* default: datagrams without an echo yet */
@@ -53,11 +54,7 @@ typedef enum Phase { PH_SETUP, PH_TRANSFER, PH_LINGER, PH_DONE } Phase;
 
 typedef struct App {
   /* Options. */
-  int offer;
-  const char *signal_path;
-  const char *stun;
-  const char *turn, *turn_user, *turn_pass;
-  int relay_only;
+  ExOptions opt;
   int count, size, window, duration, expect_failure, max_lost, wait_s;
   /* Agent. */
   uint64_t t0;
@@ -179,7 +176,7 @@ static void on_candidate(xIceAgent agent, const char *line, void *arg) {
 static void on_data(xIceAgent agent, const uint8_t *data, size_t len, void *arg) {
   int seq;
   (void)arg;
-  if (!app.offer) {
+  if (!app.opt.offer) {
     app.received++;
     if (xIceAgentSend(agent, data, len) != xErrno_Ok) app.echo_errors++;
     return;
@@ -201,8 +198,7 @@ static void on_data(xIceAgent agent, const uint8_t *data, size_t len, void *arg)
 }
 
 static void on_signal(int signo, void *arg) {
-  (void)arg;
-  app.stop_signal = signo;
+  *(int *)arg = signo;
 }
 
 /* ---- signaling: see signal.h -------------------------------------------- */
@@ -210,21 +206,6 @@ static void on_signal(int signo, void *arg) {
 static int send_msg(const char *msg) { return sig_send(&app.sig, msg); }
 
 /* ---- the run ------------------------------------------------------------ */
-
-/* With --relay-only: drops every candidate line but the relayed ones from
- * the description (in place). */
-static void keep_relay_candidates(char *desc) {
-  char *p = desc;
-  while ((p = strstr(p, "a=candidate:")) != NULL) {
-    size_t len = strcspn(p, "\n");
-    if (p[len] == '\n') len++;
-    if (strstr(p, " typ relay") && (size_t)(strstr(p, " typ relay") - p) < len) {
-      p += len;
-    } else {
-      memmove(p, p + len, strlen(p + len) + 1);
-    }
-  }
-}
 
 static void print_local_candidates(void) {
   int n = 0, i;
@@ -269,7 +250,7 @@ static void apply_remote(char *sdp) {
 static void finish_transfer(void) {
   uint64_t took = xMonoMs() - app.transfer_at;
   int lost = app.next_seq - app.echoed;
-  if (app.offer) {
+  if (app.opt.offer) {
     say("transfer: %d datagrams of %d bytes in %" PRIu64 " ms (%d duplicate, %d corrupt, %d "
         "send retries)",
         app.next_seq, app.size, took, app.duplicates, app.corrupt, app.send_errors);
@@ -296,16 +277,16 @@ static void step(void) {
 
   /* Signaling connection. */
   if (app.sig.fd < 0) {
-    if (app.offer) {
+    if (app.opt.offer) {
       sig_accept(&app.sig, app.listen_fd);
     } else if (now >= app.next_connect_at) {
-      sig_connect(&app.sig, app.signal_path);
+      sig_connect(&app.sig, app.opt.signal_path);
       app.next_connect_at = now + 100;
     }
     if (app.sig.fd >= 0) {
-      say("signaling connected (%s)", app.signal_path);
+      say("signaling connected (%s)", app.opt.signal_path);
     } else if (since_start() > (uint64_t)app.wait_s * 1000) {
-      say("no peer on %s after %d s", app.signal_path, app.wait_s);
+      say("no peer on %s after %d s", app.opt.signal_path, app.wait_s);
       app.phase = PH_DONE;
       return;
     }
@@ -314,17 +295,23 @@ static void step(void) {
   /* Our description, once gathering is over. */
   if (app.sig.fd >= 0 && !app.sent_desc &&
       (app.gathering_done || now - app.gather_at >= GATHER_WAIT_MS)) {
-    char *desc = app.offer ? xIceAgentCreateOffer(app.agent) : xIceAgentCreateAnswer(app.agent);
+    char *desc = app.opt.offer ? xIceAgentCreateOffer(app.agent) : xIceAgentCreateAnswer(app.agent);
     if (!app.gathering_done)
       say("no end of candidates after %d ms, sending what there is", GATHER_WAIT_MS);
-    if (desc && app.relay_only) keep_relay_candidates(desc);
+    if (desc && app.opt.relay_only) {
+      /* Only the relayed candidates go to the peer. */
+      int dropped = 0;
+      char *kept = ex_relay_sdp(desc, &dropped);
+      free(desc);
+      desc = kept;
+    }
     if (!desc || send_msg(desc) < 0) {
-      say("could not send the %s", app.offer ? "offer" : "answer");
+      say("could not send the %s", app.opt.offer ? "offer" : "answer");
       free(desc);
       app.phase = PH_DONE;
       return;
     }
-    say("%s sent (%zu bytes)", app.offer ? "offer" : "answer", strlen(desc));
+    say("%s sent (%zu bytes)", app.opt.offer ? "offer" : "answer", strlen(desc));
     free(desc);
     app.sent_desc = 1;
   }
@@ -357,7 +344,7 @@ static void step(void) {
       if (app.failed) {
         say("ICE failed before connecting");
         app.phase = PH_DONE;
-      } else if (app.was_connected && !app.offer) {
+      } else if (app.was_connected && !app.opt.offer) {
         /* The offerer may be connected before we are (it can nominate a
          * pair before our answer has its offer): it sends once told. */
         print_local_candidates();
@@ -367,7 +354,7 @@ static void step(void) {
         print_local_candidates();
         app.phase = PH_TRANSFER;
         app.transfer_at = app.last_progress = now;
-        if (app.offer) say("sending %d datagrams of %d bytes", app.count, app.size);
+        if (app.opt.offer) say("sending %d datagrams of %d bytes", app.count, app.size);
       } else if (app.got_desc && now - app.remote_at > CONNECT_WAIT_MS) {
         say("%s %d ms after the remote description",
             app.was_connected ? "the answerer is not connected" : "not connected",
@@ -378,7 +365,7 @@ static void step(void) {
       }
       break;
     case PH_TRANSFER:
-      if (app.offer) {
+      if (app.opt.offer) {
         int in_flight = (app.next_seq - app.writeoff_seq) - app.echoed_since_writeoff;
         if (app.failed) {
           say("ICE failed during the transfer");
@@ -446,21 +433,11 @@ static void usage(void) {
   exit(2);
 }
 
-static int int_arg(const char *s, int lo, int hi) {
-  char *end;
-  long v = strtol(s, &end, 10);
-  if (*s == '\0' || *end != '\0' || v < lo || v > hi) usage();
-  return (int)v;
-}
+static int int_arg(const char *s, int lo, int hi) { return (int)ex_num_arg(s, lo, hi, usage); }
 
 static void parse(int argc, char **argv) {
-  int i;
-  if (argc < 2) usage();
-  if (strcmp(argv[1], "offer") == 0) {
-    app.offer = 1;
-  } else if (strcmp(argv[1], "answer") != 0) {
-    usage();
-  }
+  int i, used;
+  app.opt.offer = ex_role(argc, argv, usage);
   app.count = 1000;
   app.size = 100;
   app.window = WINDOW;
@@ -471,28 +448,20 @@ static void parse(int argc, char **argv) {
       app.expect_failure = 1;
       continue;
     }
-    if (strcmp(o, "--relay-only") == 0) {
-      app.relay_only = 1;
+    used = ex_option(&app.opt, argc, argv, i);
+    if (used < 0) usage();
+    if (used > 0) {
+      i += used - 1;
       continue;
     }
     if (i + 1 >= argc) usage();
-    if (strcmp(o, "--signal") == 0) {
-      app.signal_path = argv[++i];
-    } else if (strcmp(o, "--stun") == 0) {
-      app.stun = argv[++i];
-    } else if (strcmp(o, "--turn") == 0) {
-      app.turn = argv[++i];
-    } else if (strcmp(o, "--turn-user") == 0) {
-      app.turn_user = argv[++i];
-    } else if (strcmp(o, "--turn-pass") == 0) {
-      app.turn_pass = argv[++i];
-    } else if (strcmp(o, "--count") == 0 && app.offer) {
+    if (strcmp(o, "--count") == 0 && app.opt.offer) {
       app.count = int_arg(argv[++i], 1, 10000000);
-    } else if (strcmp(o, "--size") == 0 && app.offer) {
+    } else if (strcmp(o, "--size") == 0 && app.opt.offer) {
       app.size = int_arg(argv[++i], 5, MAX_SIZE);
-    } else if (strcmp(o, "--window") == 0 && app.offer) {
+    } else if (strcmp(o, "--window") == 0 && app.opt.offer) {
       app.window = int_arg(argv[++i], 1, 10000000);
-    } else if (strcmp(o, "--max-lost") == 0 && app.offer) {
+    } else if (strcmp(o, "--max-lost") == 0 && app.opt.offer) {
       app.max_lost = int_arg(argv[++i], 0, 10000000);
     } else if (strcmp(o, "--duration") == 0) {
       app.duration = int_arg(argv[++i], 0, 86400);
@@ -502,14 +471,13 @@ static void parse(int argc, char **argv) {
       usage();
     }
   }
-  if (!app.signal_path) usage();
-  if (app.turn && (!app.turn_user || !app.turn_pass)) usage();
-  if (app.relay_only && !app.turn) usage();
+  if (!app.opt.signal_path) usage();
+  if (app.opt.turn && (!app.opt.turn_user || !app.opt.turn_pass)) usage();
+  if (app.opt.relay_only && !app.opt.turn) usage();
 }
 
 int main(int argc, char **argv) {
   xIceConf conf;
-  sigset_t set;
 
   setvbuf(stdout, NULL, _IOLBF, 0);
   parse(argc, argv);
@@ -518,38 +486,24 @@ int main(int argc, char **argv) {
   sig_init(&app.sig);
   app.phase = PH_SETUP;
 
-  /* Signals go through the loop; block them before the agent starts threads. */
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &set, NULL);
-  signal(SIGPIPE, SIG_IGN);
+  /* Signals go through the loop; blocked before the agent starts threads. */
+  app.loop = ex_loop_start("ice_echo", on_signal, &app.stop_signal);
+  if (!app.loop) return 1;
 
-  app.loop = xEventLoopCreate();
-  if (!app.loop) {
-    fprintf(stderr, "ice_echo: no event loop\n");
-    return 1;
-  }
-  xEventLoopSignalWatch(app.loop, SIGINT, on_signal, NULL);
-  xEventLoopSignalWatch(app.loop, SIGTERM, on_signal, NULL);
-
-  if (app.offer) {
+  if (app.opt.offer) {
     app.echoed_seq = calloc((size_t)app.count, 1);
-    app.listen_fd = sig_listen(app.signal_path);
+    app.listen_fd = sig_listen(app.opt.signal_path);
     if (app.listen_fd < 0)
-      fprintf(stderr, "ice_echo: cannot listen on %s: %s\n", app.signal_path, strerror(errno));
+      fprintf(stderr, "ice_echo: cannot listen on %s: %s\n", app.opt.signal_path, strerror(errno));
     if (!app.echoed_seq || app.listen_fd < 0) return 1;
-    say("offer: waiting for the answerer on %s", app.signal_path);
+    say("offer: waiting for the answerer on %s", app.opt.signal_path);
   } else {
-    say("answer: connecting to %s", app.signal_path);
+    say("answer: connecting to %s", app.opt.signal_path);
   }
 
   memset(&conf, 0, sizeof conf);
-  conf.role = app.offer ? xIceRole_Controlling : xIceRole_Controlled;
-  conf.stun_server = app.stun;
-  conf.turn_server = app.turn;
-  conf.turn_username = app.turn_user;
-  conf.turn_password = app.turn_pass;
+  conf.role = app.opt.offer ? xIceRole_Controlling : xIceRole_Controlled;
+  EX_CONF_SERVERS(conf, app.opt);
   conf.on_state_change = on_state;
   conf.on_candidate = on_candidate;
   conf.on_data = on_data;
@@ -563,8 +517,8 @@ int main(int argc, char **argv) {
     fprintf(stderr, "ice_echo: xIceAgentGather failed\n");
     return 1;
   }
-  say("gathering%s%s%s%s", app.stun ? " with STUN server " : "", app.stun ? app.stun : "",
-      app.turn ? " with TURN server " : "", app.turn ? app.turn : "");
+  say("gathering%s%s%s%s", app.opt.stun ? " with STUN server " : "", app.opt.stun ? app.opt.stun : "",
+      app.opt.turn ? " with TURN server " : "", app.opt.turn ? app.opt.turn : "");
 
   while (app.phase != PH_DONE && !app.stop_signal) {
     xEventWait(app.loop, 10);
@@ -576,11 +530,7 @@ int main(int argc, char **argv) {
   }
 
   xIceAgentDestroy(app.agent); /* no callback runs after this */
-  sig_close(&app.sig);
-  if (app.listen_fd >= 0) {
-    close(app.listen_fd);
-    unlink(app.signal_path);
-  }
+  ex_signal_close(&app.sig, app.listen_fd, app.opt.signal_path);
   xEventLoopDestroy(app.loop);
   free(app.echoed_seq);
   say("exit %d", app.ok ? 0 : 1);

@@ -44,96 +44,32 @@ out=$build/interop
 cases=("$@")
 [ ${#cases[@]} -gt 0 ] || cases=(chat-offers aiortc-offers chat-offers-back aiortc-offers-back)
 export XP2P_INTERFACES=lo
-
-summary() {
-  echo "$1 passed, $2 failed"
-  [ "$2" = 0 ]
-  exit
-}
+# shellcheck source=tests/lib/peer-run.sh
+. "$root/tests/lib/peer-run.sh"
 
 cd "$root"
 if ! py=$(timeout 600 "$here/deps.sh"); then
-  echo "run.sh: aiortc could not be installed (tests/interop/deps.sh)" >&2
-  summary 0 ${#cases[@]}
+  give_up "aiortc could not be installed (tests/interop/deps.sh)"
 fi
-installed=$(find "$prefix" -name xp2pConfig.cmake 2>/dev/null)
-if [ "${XP2P_REBUILD:-0}" = 1 ] || [ -z "$installed" ]; then
-  echo "run.sh: building and installing the package into $prefix"
-  if ! { cmake -S . -B "$build/pkg" -DCMAKE_INSTALL_PREFIX="$prefix" \
-    -DCMAKE_BUILD_TYPE=Release >/dev/null &&
-    timeout 1200 cmake --build "$build/pkg" && cmake --install "$build/pkg" >/dev/null; }; then
-    echo "run.sh: the package did not build" >&2
-    summary 0 ${#cases[@]}
-  fi
-fi
-mkdir -p "$out"
-if ! { cmake -S examples-c -B "$out/cmake" -DCMAKE_PREFIX_PATH="$prefix" >/dev/null &&
-  timeout 300 cmake --build "$out/cmake" --target chat >/dev/null; }; then
-  echo "run.sh: chat did not build" >&2
-  summary 0 ${#cases[@]}
-fi
-chat=$out/cmake/chat
+build_chat
 peer=("$py" "$here/aiortc_peer.py")
 [ "${AIORTC_SRTP_SHIM:-0}" = 1 ] && peer+=(--srtp-shim)
 
 # The largest message: what aiortc accepts, at most what we advertise.
-ours=262144
-theirs=$(timeout 30 "$py" "$here/aiortc_peer.py" --print-max-message-size) || theirs=
-if ! [[ "$theirs" =~ ^[0-9]+$ ]]; then
-  echo "run.sh: could not read aiortc's max-message-size" >&2
-  summary 0 ${#cases[@]}
-fi
-big=$ours
-[ "$theirs" != 0 ] && [ "$theirs" -lt "$big" ] && big=$theirs
+largest_message aiortc "$py" "$here/aiortc_peer.py" --print-max-message-size
 echo "aiortc $("$py" -c 'import aiortc; print(aiortc.__version__)') advertises" \
   "a=max-message-size:$theirs; libxp2p $ours; largest message sent: $big bytes"
 msgs=(--count 3 --empty --size 1 --size 1200 --size 65536 --size "$big")
 n_msgs=$((3 + 2 + 4))
 
-tmp=$(mktemp -d /tmp/xp2p-interop-XXXXXX)
-pids=()
-cleanup() {
-  local p
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# The STUN server that makes chat trickle (bounded by its --lifetime too).
-timeout 600 "$py" "$here/stun_nat.py" --lifetime 590 >"$tmp/stun.out" 2>&1 &
-pids+=($!)
-stun_port=
-for _ in $(seq 50); do
-  stun_port=$(awk '/^listening/ {print $2}' "$tmp/stun.out")
-  [ -n "$stun_port" ] && break
-  sleep 0.1
-done
-if [ -z "$stun_port" ]; then
-  echo "run.sh: stun_nat.py did not start" >&2
-  summary 0 ${#cases[@]}
-fi
-chat_opts=(--stun "127.0.0.1:$stun_port")
-
-# expect LOG LINE...: every line must be in LOG.
-expect() {
-  local log=$1 line ok=0
-  shift
-  for line in "$@"; do
-    if ! grep -qF -- "$line" "$log"; then
-      echo "    missing in $(basename "$log"): $line"
-      ok=1
-    fi
-  done
-  return $ok
-}
+scratch interop
+start_stun "$py" 600
 
 # run_case NAME: starts the answerer in the background, the offerer in the
 # foreground (each bounded by timeout 40; both also give up after 30 s).
 run_case() {
   local name=$1 sock=$tmp/$1.sock off ans offlog=$out/$1.offer.log anslog=$out/$1.answer.log
-  local rc_off rc_ans fail=0 chatlog aiolog
+  local fail=0 chatlog aiolog
   case $name in
     chat-offers)
       off=("$chat" offer "${chat_opts[@]}" "${msgs[@]}")
@@ -151,15 +87,7 @@ run_case() {
       echo "  unknown case $name"
       return 1 ;;
   esac
-  timeout 40 "${ans[@]}" --signal "$sock" >"$anslog" 2>&1 &
-  local apid=$!
-  pids+=("$apid")
-  timeout 40 "${off[@]}" --signal "$sock" >"$offlog" 2>&1
-  rc_off=$?
-  wait "$apid"
-  rc_ans=$?
-  [ "$rc_off" = 0 ] || { echo "    offerer exited $rc_off"; fail=1; }
-  [ "$rc_ans" = 0 ] || { echo "    answerer exited $rc_ans"; fail=1; }
+  run_pair 40 "$offlog" "$anslog" --signal "$sock" || fail=1
   # Trickle: chat sent a candidate after its description, aiortc applied it.
   case $name in
     chat-*) chatlog=$offlog aiolog=$anslog ;;
@@ -177,26 +105,8 @@ run_case() {
       expect "$offlog" "chat: received $n_msgs, replied $n_msgs" "channel opened by the peer" \
         "closed by the peer" || fail=1 ;;
   esac
-  if [ "$fail" != 0 ]; then
-    echo "    --- offerer ($offlog), last lines:"
-    tail -25 "$offlog" | sed 's/^/    /'
-    echo "    --- answerer ($anslog), last lines:"
-    tail -25 "$anslog" | sed 's/^/    /'
-  fi
+  [ "$fail" = 0 ] || show_logs "$offlog" "$anslog"
   return $fail
 }
 
-passed=0
-failed=0
-for c in "${cases[@]}"; do
-  echo "== $c"
-  if run_case "$c"; then
-    passed=$((passed + 1))
-    echo "   ok"
-  else
-    failed=$((failed + 1))
-    echo "   FAILED"
-  fi
-done
-[ "${XP2P_KEEP_LOGS:-0}" = 1 ] || [ "$failed" != 0 ] || rm -f "$out"/*.log
-summary "$passed" "$failed"
+run_cases

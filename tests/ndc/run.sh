@@ -55,45 +55,18 @@ cases=("$@")
 export XP2P_INTERFACES=lo
 case_timeout=30 # seconds each program gives itself (bulk: twice that)
 
-summary() {
-  echo "$1 passed, $2 failed"
-  [ "$2" = 0 ]
-  exit
-}
+# shellcheck source=tests/lib/peer-run.sh
+. "$root/tests/lib/peer-run.sh"
 
 cd "$root"
 if ! module=$(timeout 600 "$here/deps.sh"); then
-  echo "run.sh: node-datachannel could not be installed (tests/ndc/deps.sh)" >&2
-  summary 0 ${#cases[@]}
+  give_up "node-datachannel could not be installed (tests/ndc/deps.sh)"
 fi
-installed=$(find "$prefix" -name xp2pConfig.cmake 2>/dev/null)
-if [ "${XP2P_REBUILD:-0}" = 1 ] || [ -z "$installed" ]; then
-  echo "run.sh: building and installing the package into $prefix"
-  if ! { cmake -S . -B "$build/pkg" -DCMAKE_INSTALL_PREFIX="$prefix" \
-    -DCMAKE_BUILD_TYPE=Release >/dev/null &&
-    timeout 1200 cmake --build "$build/pkg" && cmake --install "$build/pkg" >/dev/null; }; then
-    echo "run.sh: the package did not build" >&2
-    summary 0 ${#cases[@]}
-  fi
-fi
-mkdir -p "$out"
-if ! { cmake -S examples-c -B "$out/cmake" -DCMAKE_PREFIX_PATH="$prefix" >/dev/null &&
-  timeout 300 cmake --build "$out/cmake" --target chat >/dev/null; }; then
-  echo "run.sh: chat did not build" >&2
-  summary 0 ${#cases[@]}
-fi
-chat=$out/cmake/chat
+build_chat
 peer=(node "$here/ndc_peer.mjs" --module "$module")
 
 # The largest message: what libdatachannel accepts, at most what we advertise.
-ours=262144
-theirs=$(timeout 30 "${peer[@]}" --print-max-message-size) || theirs=
-if ! [[ "$theirs" =~ ^[0-9]+$ ]]; then
-  echo "run.sh: could not read libdatachannel's max-message-size" >&2
-  summary 0 ${#cases[@]}
-fi
-big=$ours
-[ "$theirs" != 0 ] && [ "$theirs" -lt "$big" ] && big=$theirs
+largest_message libdatachannel "${peer[@]}" --print-max-message-size
 ndc_version=$(node -p 'require(process.argv[1]).version' \
   "${module%/dist/esm/lib/index.mjs}/package.json" 2>/dev/null)
 echo "node-datachannel $ndc_version (libdatachannel) advertises" \
@@ -102,63 +75,14 @@ msgs=(--count 3 --empty --size 1 --size 1200 --size 65536 --size "$big")
 n_msgs=$((3 + 2 + 4))
 bulk_bytes=$((50 * 1000 * 1000))
 
-tmp=$(mktemp -d /tmp/xp2p-ndc-XXXXXX)
-pids=()
-cleanup() {
-  local p
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# The STUN server that makes chat trickle (bounded by its --lifetime too).
-timeout 300 python3 "$root/tests/interop/stun_nat.py" --lifetime 290 >"$tmp/stun.out" 2>&1 &
-pids+=($!)
-stun_port=
-for _ in $(seq 50); do
-  stun_port=$(awk '/^listening/ {print $2}' "$tmp/stun.out")
-  [ -n "$stun_port" ] && break
-  sleep 0.1
-done
-if [ -z "$stun_port" ]; then
-  echo "run.sh: stun_nat.py did not start" >&2
-  summary 0 ${#cases[@]}
-fi
-chat_opts=(--stun "127.0.0.1:$stun_port")
-
-# expect LOG LINE...: every line must be in LOG.
-expect() {
-  local log=$1 line ok=0
-  shift
-  for line in "$@"; do
-    if ! grep -qF -- "$line" "$log"; then
-      echo "    missing in $(basename "$log"): $line"
-      ok=1
-    fi
-  done
-  return $ok
-}
-
-# expect_re LOG REGEX...: every extended regex must match a line of LOG.
-expect_re() {
-  local log=$1 re ok=0
-  shift
-  for re in "$@"; do
-    if ! grep -qE -- "$re" "$log"; then
-      echo "    no match in $(basename "$log"): $re"
-      ok=1
-    fi
-  done
-  return $ok
-}
+scratch ndc
+start_stun python3 300
 
 # run_case NAME: starts the answerer in the background, the offerer in the
 # foreground (each bounded by timeout; both also give up on their own).
 run_case() {
   local name=$1 sock=$tmp/$1.sock off ans offlog=$out/$1.offer.log anslog=$out/$1.answer.log
-  local rc_off rc_ans fail=0 chatlog ndclog t=$case_timeout n=$n_msgs bulk=()
+  local fail=0 chatlog ndclog t=$case_timeout n=$n_msgs bulk=()
   [ "$name" = bulk ] && t=$((2 * case_timeout)) n=$((n_msgs + 1)) bulk=(--bulk "$bulk_bytes")
   case $name in
     ndc-offers)
@@ -177,15 +101,7 @@ run_case() {
       echo "  unknown case $name"
       return 1 ;;
   esac
-  timeout $((t + 10)) "${ans[@]}" --timeout "$t" --signal "$sock" >"$anslog" 2>&1 &
-  local apid=$!
-  pids+=("$apid")
-  timeout $((t + 10)) "${off[@]}" --timeout "$t" --signal "$sock" >"$offlog" 2>&1
-  rc_off=$?
-  wait "$apid"
-  rc_ans=$?
-  [ "$rc_off" = 0 ] || { echo "    offerer exited $rc_off"; fail=1; }
-  [ "$rc_ans" = 0 ] || { echo "    answerer exited $rc_ans"; fail=1; }
+  run_pair $((t + 10)) "$offlog" "$anslog" --timeout "$t" --signal "$sock" || fail=1
   case $name in
     ndc-*) ndclog=$offlog chatlog=$anslog ;;
     *) ndclog=$anslog chatlog=$offlog ;;
@@ -222,28 +138,8 @@ run_case() {
     expect "$offlog" "bulk: closed" "bulk: closed by the peer" || fail=1
     expect "$anslog" "bulk: closed" "bulk: closed by the peer" || fail=1
   fi
-  if [ "$fail" != 0 ]; then
-    echo "    --- offerer ($offlog), last lines:"
-    tail -25 "$offlog" | sed 's/^/    /'
-    echo "    --- answerer ($anslog), last lines:"
-    tail -25 "$anslog" | sed 's/^/    /'
-  fi
+  [ "$fail" = 0 ] || show_logs "$offlog" "$anslog"
   return $fail
 }
 
-passed=0
-failed=0
-for c in "${cases[@]}"; do
-  echo "== $c"
-  start=$(date +%s%N)
-  if run_case "$c"; then
-    passed=$((passed + 1))
-    ms=$((($(date +%s%N) - start) / 1000000))
-    printf '   ok (%d.%d s)\n' $((ms / 1000)) $((ms % 1000 / 100))
-  else
-    failed=$((failed + 1))
-    echo "   FAILED"
-  fi
-done
-[ "${XP2P_KEEP_LOGS:-0}" = 1 ] || [ "$failed" != 0 ] || rm -f "$out"/*.log
-summary "$passed" "$failed"
+run_cases --timed

@@ -148,3 +148,115 @@ log_ms() {
 candidate_types() {
   grep -oE 'local candidate +[a-z]+' "$1" 2>/dev/null | awk '{print $3}' | sort -u | tr '\n' ' '
 }
+
+# ---- two clients behind two NATs (nat.sh, turn.sh) -------------------------
+#
+#   client A 192.168.1.2 --- 192.168.1.1 router A 10.200.0.2 --+
+#                                                               +-- br0 10.200.0.1 "public"
+#   client B 192.168.2.2 --- 192.168.2.1 router B 10.200.0.3 --+
+
+# two_nats: the namespaces PUB, RA, RB, CA, CB and their links: the public
+# segment (a bridge in PUB, one port per router), the private sides and the
+# clients' default routes.
+two_nats() {
+  ns_new PUB pub
+  ns_new RA ra
+  ns_new RB rb
+  ns_new CA ca
+  ns_new CB cb
+  ip -n "$PUB" link add br0 type bridge
+  ip -n "$PUB" addr add 10.200.0.1/24 dev br0
+  ip -n "$PUB" link set br0 up
+  veth "$PUB" pa - "$RA" wan 10.200.0.2/24
+  veth "$PUB" pb - "$RB" wan 10.200.0.3/24
+  ip -n "$PUB" link set pa master br0
+  ip -n "$PUB" link set pb master br0
+  veth "$RA" lan 192.168.1.1/24 "$CA" eth0 192.168.1.2/24
+  veth "$RB" lan 192.168.2.1/24 "$CB" eth0 192.168.2.2/24
+  ip -n "$CA" route add default via 192.168.1.1
+  ip -n "$CB" route add default via 192.168.2.1
+}
+
+# nat_routers MASQUERADE [DECLARATIONS [FORWARD_RULES]]: RA and RB forward,
+# masquerade what leaves their public side ("wan") with the nftables
+# statement MASQUERADE, and drop unsolicited packets from it (ct state
+# new); DECLARATIONS go into their table ip filter, FORWARD_RULES at the end
+# of its forward chain.
+nat_routers() {
+  local r
+  for r in "$RA" "$RB"; do
+    ip netns exec "$r" sysctl -qw net.ipv4.ip_forward=1
+    ip netns exec "$r" nft -f - <<NFT || fail "nft rules in $r"
+table ip nat {
+  chain postrouting {
+    type nat hook postrouting priority srcnat; policy accept;
+    oifname "wan" $1
+  }
+}
+table ip filter {
+${2:-}
+  chain input {
+    type filter hook input priority filter; policy accept;
+    iifname "wan" ct state new drop
+  }
+  chain forward {
+    type filter hook forward priority filter; policy accept;
+    iifname "wan" ct state new drop
+${3:-}
+  }
+}
+NFT
+  done
+}
+
+# public_coturn SECONDS OPTION...: coturn on 10.200.0.1:3478 in PUB (no CLI,
+# no TLS/DTLS, no configuration file, everything it writes in our work
+# directory) with OPTION... added, bounded by SECONDS; waits up to 10 s
+# until it listens.
+public_coturn() {
+  local secs=$1 end
+  shift
+  nsrun "$PUB" turnserver "$secs" turnserver -n --no-cli --no-tls --no-dtls \
+    --listening-ip 10.200.0.1 --listening-port 3478 "$@" --log-file "$WORK/coturn.log" \
+    --simple-log --no-stdout-log --pidfile "$WORK/coturn.pid" --userdb "$WORK/turndb"
+  end=$(($(now_ms) + 10000))
+  until ip netns exec "$PUB" ss -Hlun 2>/dev/null | grep -q '10.200.0.1:3478'; do
+    [ "$(now_ms)" -lt "$end" ] || fail "coturn did not listen on 10.200.0.1:3478"
+    kill -0 "$LAST_PID" 2>/dev/null || fail "coturn exited"
+    sleep 0.1
+  done
+}
+
+# no_route "NS ADDR"...: fails when namespace NS has a route to ADDR.
+no_route() {
+  local pair
+  for pair in "$@"; do
+    set -- $pair
+    if ip -n "$1" route get "$2" >/dev/null 2>&1; then
+      fail "$1 has a route to $2: the topology is wrong"
+    fi
+  done
+}
+
+# echo_pair SECONDS OFFER_LOG ANSWER_LOG COUNT OPTION...: ice_echo offer in
+# CA (--count COUNT) and answer in CB, both with OPTION..., bounded by
+# SECONDS, their logs $WORK/OFFER_LOG.log and $WORK/ANSWER_LOG.log; sets
+# offer_rc, answer_rc and result (the offerer's "ice_echo: sent" line).
+echo_pair() {
+  local secs=$1 offlog=$2 anslog=$3 count=$4 offer answer
+  shift 4
+  nsrun "$CA" "$offlog" "$secs" "$ICE_ECHO" offer --signal "$WORK/signal.sock" "$@" --count "$count"
+  offer=$LAST_PID
+  nsrun "$CB" "$anslog" "$secs" "$ICE_ECHO" answer --signal "$WORK/signal.sock" "$@"
+  answer=$LAST_PID
+  wait_rc offer_rc "$offer"
+  wait_rc answer_rc "$answer"
+  result=$(grep '^ice_echo: sent' "$WORK/$offlog.log")
+}
+
+# echo_ok: the run of echo_pair succeeded, 1000 datagrams echoed, none lost.
+echo_ok() {
+  [ "$offer_rc" = 0 ] || fail "offerer exit $offer_rc: ${result:-no result}"
+  [ "$answer_rc" = 0 ] || fail "answerer exit $answer_rc"
+  [ "$result" = "ice_echo: sent 1000, echoed 1000, lost 0" ] || fail "unexpected result: $result"
+}

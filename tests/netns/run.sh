@@ -19,45 +19,22 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 build=${XP2P_BUILD_DIR:-$root/build}
 prefix=${XP2P_PREFIX:-$build/prefix}
-scenarios=("$@")
-[ ${#scenarios[@]} -gt 0 ] || scenarios=(link nat consent turn)
+cases=("$@")
+[ ${#cases[@]} -gt 0 ] || cases=(link nat consent turn)
 
-summary() {
-  echo "$1 passed, $2 failed"
-  [ "$2" = 0 ]
-  exit
-}
+# shellcheck source=tests/lib/package.sh
+. "$root/tests/lib/package.sh"
 
-if [ "$(id -u)" != 0 ]; then
-  echo "run.sh: the network-namespace tests need root" >&2
-  summary 0 ${#scenarios[@]}
-fi
-if ! "$here/deps.sh"; then
-  echo "run.sh: missing tools (tests/netns/deps.sh)" >&2
-  summary 0 ${#scenarios[@]}
-fi
+[ "$(id -u)" = 0 ] || give_up "the network-namespace tests need root"
+"$here/deps.sh" || give_up "missing tools (tests/netns/deps.sh)"
 
 cd "$root"
-installed=$(find "$prefix" -name xp2pConfig.cmake 2>/dev/null)
-if [ "${XP2P_REBUILD:-0}" = 1 ] || [ -z "$installed" ]; then
-  echo "run.sh: building and installing the package into $prefix"
-  if ! { cmake -S . -B "$build/pkg" -DCMAKE_INSTALL_PREFIX="$prefix" \
-    -DCMAKE_BUILD_TYPE=Release >/dev/null &&
-    cmake --build "$build/pkg" && cmake --install "$build/pkg" >/dev/null; }; then
-    echo "run.sh: the package did not build" >&2
-    summary 0 ${#scenarios[@]}
-  fi
-fi
-if ! { cmake -S examples-c -B "$build/netns" -DCMAKE_PREFIX_PATH="$prefix" >/dev/null &&
-  cmake --build "$build/netns" --target ice_echo >/dev/null; }; then
-  echo "run.sh: ice_echo did not build" >&2
-  summary 0 ${#scenarios[@]}
-fi
+build_example ice_echo "$build/netns"
 export ICE_ECHO=$build/netns/ice_echo
 
 passed=0
 failed=0
-for s in "${scenarios[@]}"; do
+for s in "${cases[@]}"; do
   if [ ! -f "$here/$s.sh" ]; then
     echo "FAIL $s: no such scenario"
     failed=$((failed + 1))
