@@ -75,37 +75,15 @@ cases=("$@")
   relay-browser-offers relay-xp2p-offers)
 case_timeout=30
 
-summary() {
-  echo "$1 passed, $2 failed"
-  [ "$2" = 0 ]
-  exit
-}
+# summary, give_up, build_example
+. "$root/tests/lib/package.sh"
 
-if [ "$(id -u)" != 0 ]; then
-  echo "run.sh: the Chromium tests need root (network namespace)" >&2
-  summary 0 ${#cases[@]}
-fi
-if ! chromium=$(timeout 900 "$here/deps.sh"); then
-  echo "run.sh: chromium could not be installed (tests/chromium/deps.sh)" >&2
-  summary 0 ${#cases[@]}
-fi
+[ "$(id -u)" = 0 ] || give_up "the Chromium tests need root (network namespace)"
+chromium=$(timeout 900 "$here/deps.sh") ||
+  give_up "chromium could not be installed (tests/chromium/deps.sh)"
 cd "$root"
-installed=$(find "$prefix" -name xp2pConfig.cmake 2>/dev/null)
-if [ "${XP2P_REBUILD:-0}" = 1 ] || [ -z "$installed" ]; then
-  echo "run.sh: building and installing the package into $prefix"
-  if ! { cmake -S . -B "$build/pkg" -DCMAKE_INSTALL_PREFIX="$prefix" \
-    -DCMAKE_BUILD_TYPE=Release >/dev/null &&
-    timeout 1200 cmake --build "$build/pkg" && cmake --install "$build/pkg" >/dev/null; }; then
-    echo "run.sh: the package did not build" >&2
-    summary 0 ${#cases[@]}
-  fi
-fi
 mkdir -p "$out"
-if ! { cmake -S examples-c -B "$out/cmake" -DCMAKE_PREFIX_PATH="$prefix" >/dev/null &&
-  timeout 300 cmake --build "$out/cmake" --target chat >/dev/null; }; then
-  echo "run.sh: chat did not build" >&2
-  summary 0 ${#cases[@]}
-fi
+build_example chat "$out/cmake"
 chat=$out/cmake/chat
 echo "$("$chromium" --version 2>/dev/null | tail -1)"
 

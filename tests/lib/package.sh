@@ -1,5 +1,6 @@
 # Shared start of the suites that build an example against the installed
-# package (tests/interop/run.sh, tests/ndc/run.sh, tests/netns/run.sh).
+# package (tests/interop/run.sh, tests/ndc/run.sh, tests/netns/run.sh,
+# tests/chromium/run.sh).
 # Sourced, not run. The sourcing script sets `root` (the repository),
 # `build` (its build directory), `prefix` (the installed package) and the
 # array `cases` (what it runs; every one counts as failed when the set-up
