@@ -676,6 +676,9 @@ impl PeerConnection {
     /// the state `Closed`.
     pub fn close(&mut self) {
         if self.state == PeerState::Closed {
+            // Closed by the peer: ICE was released then; this is a no-op
+            // unless it was not.
+            self.release_ice();
             return;
         }
         self.closing = true;
@@ -699,13 +702,25 @@ impl PeerConnection {
             dtls.close();
         }
         self.drain_dtls();
+        self.release_ice();
+        self.set_state(PeerState::Closed);
+    }
+
+    /// Closes ICE once the connection is closed (by us or by the peer):
+    /// what ICE still has queued (the last DTLS and SCTP datagrams) goes
+    /// out first, then each TURN allocation's release (a Refresh with
+    /// LIFETIME 0). A Closed connection never talks again, so an
+    /// allocation kept past it would only wait to expire on the server.
+    fn release_ice(&mut self) {
+        if self.ice.state() == IceState::Closed {
+            return;
+        }
         while let Some(t) = self.ice.poll_transmit() {
             self.outbox.push_back(t);
         }
         self.translate_ice_events();
         self.ice.close();
         while self.ice.poll_event().is_some() {}
-        self.set_state(PeerState::Closed);
     }
 
     fn local_description(&self, setup: Setup) -> String {
@@ -769,6 +784,12 @@ impl PeerConnection {
             if !progress {
                 break;
             }
+        }
+        if self.state == PeerState::Closed {
+            // The peer closed the connection (SCTP ABORT or shutdown, DTLS
+            // close_notify): our replies above are queued, the relays go.
+            self.release_ice();
+            return;
         }
         self.drive_path_mtu(now);
     }

@@ -74,7 +74,9 @@ impl PeerNode {
         }
     }
 
-    fn drain(&mut self) {
+    /// Collects the PeerConnection's events and its deadline; tests that
+    /// call into `pc` directly call this after.
+    pub fn drain(&mut self) {
         self.deadline = self.pc.poll_timeout();
         while let Some(ev) = self.pc.poll_event() {
             if let PeerEvent::ChannelMessage(id) = ev {
