@@ -78,17 +78,17 @@ static inline pid_t coturn_spawn(const char *const *argv, int outfd) {
   return pid;
 }
 
-/* Waits up to about 10 s for a STUN answer on 127.0.0.1:port; 1 once
+/* Waits up to about 30 s for a STUN answer on 127.0.0.1:port; 1 once
  * there is one. */
 static inline int coturn_wait_answer(int port) {
   int i, up = 0;
-  for (i = 0; i < 100 && !up; i++) up = stun_answers(port);
+  for (i = 0; i < 300 && !up; i++) up = stun_answers(port);
   return up;
 }
 
 /* Starts turnserver listening on 127.0.0.1:port (no CLI, TLS or DTLS, a
  * simple log) with the NULL-terminated `extra` options added, and waits up
- * to about 10 s for it to answer. Returns 1 when it does; otherwise prints
+ * to about 30 s for it to answer. Returns 1 when it does; otherwise prints
  * where its log is, stops it and returns 0. */
 static inline int coturn_start(Coturn *c, int port, const char *const *extra) {
   const char *fixed[] = {"turnserver", "-n", "--listening-ip=127.0.0.1", "--listening-port", NULL,

@@ -66,7 +66,7 @@ static int a_has_one(End *a, End *b) {
 }
 
 static void spin(xEventLoop loop, int ms, Cond cond, End *a, End *b) {
-  uint64_t end = xMonoMs() + (uint64_t)ms;
+  uint64_t end = xMonoMs() + (cond ? check_wait_ms((uint64_t)ms) : (uint64_t)ms);
   while (xMonoMs() < end && !(cond && cond(a, b))) xEventWait(loop, 5);
 }
 

@@ -96,7 +96,7 @@ static xIceConf conf_for(Peer *p, xIceRole role) {
 }
 
 static void spin(xEventLoop loop, int ms, int (*done)(void *), void *arg) {
-  uint64_t end = xMonoMs() + (uint64_t)ms;
+  uint64_t end = xMonoMs() + (done ? check_wait_ms((uint64_t)ms) : (uint64_t)ms);
   while (xMonoMs() < end && !(done && done(arg))) xEventWait(loop, 10);
 }
 

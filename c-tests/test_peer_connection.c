@@ -155,7 +155,7 @@ static xDataChannelConf channel(const char *label, bool ordered) {
 
 typedef int (*Cond)(Side *a, Side *b);
 static void spin(xEventLoop loop, int ms, Cond cond, Side *a, Side *b) {
-  uint64_t end = xMonoMs() + (uint64_t)ms;
+  uint64_t end = xMonoMs() + (cond ? check_wait_ms((uint64_t)ms) : (uint64_t)ms);
   while (xMonoMs() < end && !(cond && cond(a, b))) xEventWait(loop, 5);
 }
 static int connected(Side *a, Side *b) {

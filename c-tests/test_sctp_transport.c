@@ -97,7 +97,7 @@ static int dtls_up(Side *a, Side *b) {
 static int sctp_up(Side *a, Side *b) { return a->up && b->up; }
 
 static int spin(xEventLoop loop, int ms, Cond cond, Side *a, Side *b) {
-  uint64_t end = xMonoMs() + (uint64_t)ms;
+  uint64_t end = xMonoMs() + (cond ? check_wait_ms((uint64_t)ms) : (uint64_t)ms);
   while (xMonoMs() < end && !(cond && cond(a, b))) xEventWait(loop, 5);
   return cond ? cond(a, b) : 1;
 }

@@ -193,7 +193,7 @@ static void client_close(Client *c, xEventLoop loop) {
 
 /* Runs the loop until *flag becomes non-zero or ms pass; returns *flag. */
 static int run_until(xEventLoop loop, const int *flag, int ms) {
-  uint64_t end = xMonoMs() + (uint64_t)ms;
+  uint64_t end = xMonoMs() + check_wait_ms((uint64_t)ms);
   while (!*flag && xMonoMs() < end) xEventWait(loop, 10);
   return *flag;
 }

@@ -30,10 +30,10 @@ tests/interop/run.sh
 step "interoperability: headless Chromium as the other peer (mDNS names on and off, 50 MB each way)"
 if [ "$(id -u)" = 0 ]; then
   tests/chromium/deps.sh >/dev/null # may install Debian's chromium
-  timeout 330 tests/chromium/run.sh
+  timeout 900 tests/chromium/run.sh
 else
   echo "skipped: needs root to create the network namespace (run tests/chromium/run.sh as root)"
 fi
 step "interoperability: libdatachannel (node-datachannel) as the other peer (both roles, 50 MB each way)"
 tests/ndc/deps.sh >/dev/null # npm install node-datachannel into build/ndc-interop
-timeout 120 tests/ndc/run.sh
+timeout 600 tests/ndc/run.sh

@@ -18,6 +18,7 @@ use xp2p::ice::agent::{AgentConfig, IceAgent, IceEvent, IceState, RelayFailure, 
 use xp2p::ice::{Candidate, CandidateKind};
 use xp2p::stun::method;
 use xp2p::turn::client::{TurnConfig, TurnFailure, TurnState};
+use xp2p::turn::stream::STREAM_RETRANSMIT;
 
 fn addr(s: &str) -> SocketAddr {
     s.parse().unwrap()
@@ -346,6 +347,57 @@ fn turn_servers_announced_before_resolution() {
         reason: RelayFailure::NoLink
     }));
     assert_eq!(evs.last(), Some(&IceEvent::GatheringComplete));
+}
+
+/// A TURN server over TCP or TLS whose connection takes longer than the
+/// gather timeout still gives its relay candidate: gathering waits for it.
+#[test]
+fn stream_turn_server_is_waited_for_past_the_gather_timeout() {
+    let mut net = Network::new(720, LinkConfig::clean());
+    let server = TurnServer::new(addr(SERVER));
+    let addrs = server.addrs();
+    net.add_node(server, &addrs, Realm::Public);
+    let now = net.now();
+    let mut agent_a = IceAgent::new(config(Role::Controlling, 721), now).unwrap();
+    agent_a.add_host_candidate(addr("10.0.0.1:5000"));
+    agent_a.expect_stream_turn_server();
+    agent_a.gather(now).unwrap();
+    let mut node = IceNode::new(agent_a, now);
+    node.drain(now);
+    let a = net.add_node(node, &[addr("10.0.0.1:5000")], Realm::Public);
+    let complete = |net: &mut Network| {
+        net.node::<IceNode>(a)
+            .first_event(|e| *e == IceEvent::GatheringComplete)
+            .is_some()
+    };
+    // Connecting (and the TLS handshake) takes 8 s.
+    net.run_for(Duration::from_secs(8));
+    assert!(!complete(&mut net), "gathering waits for the stream server");
+    let now = net.now();
+    let mut cfg = turn(PASS, 722);
+    cfg.retransmit = STREAM_RETRANSMIT;
+    net.node::<IceNode>(a)
+        .agent
+        .add_turn_server(now, cfg, Some(addr("10.0.0.1:5000")));
+    net.run_for(Duration::from_millis(200));
+    assert!(complete(&mut net));
+    assert!(local_kinds(&mut net, a).contains(&CandidateKind::Relay));
+    assert!(relay_failures(&mut net, a).is_empty());
+
+    // A UDP server announced the same way is given up on at the timeout.
+    let now = net.now();
+    let mut agent_b = IceAgent::new(config(Role::Controlling, 723), now).unwrap();
+    agent_b.add_host_candidate(addr("10.0.0.2:5000"));
+    agent_b.expect_turn_servers(1);
+    agent_b.gather(now).unwrap();
+    let mut node = IceNode::new(agent_b, now);
+    node.drain(now);
+    let b = net.add_node(node, &[addr("10.0.0.2:5000")], Realm::Public);
+    net.run_for(Duration::from_secs(6));
+    assert!(net
+        .node::<IceNode>(b)
+        .first_event(|e| *e == IceEvent::GatheringComplete)
+        .is_some());
 }
 
 #[test]

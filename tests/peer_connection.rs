@@ -104,10 +104,6 @@ impl Pair {
         self.a.pc.state() == state && self.b.pc.state() == state
     }
 
-    fn run_for(&mut self, d: Duration) {
-        self.run_until(d, |_| false);
-    }
-
     fn connect(&mut self) {
         self.negotiate();
         let ok = self.run_until(Duration::from_secs(20), |p| p.both(PeerState::Connected));

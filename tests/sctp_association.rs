@@ -157,7 +157,19 @@ impl Pair {
         moved
     }
 
-    fn run_until(&mut self, limit: Duration, mut done: impl FnMut(&Pair) -> bool) -> bool {
+    /// Runs until `done` holds or `limit` passes, stretched by 4: a busy
+    /// machine slows usrsctp's real-time steps, and the wait ends as soon as
+    /// `done` holds, so only a failure takes longer to show.
+    fn run_until(&mut self, limit: Duration, done: impl FnMut(&Pair) -> bool) -> bool {
+        self.run_exactly_until(limit * 4, done)
+    }
+
+    /// Runs for `d`, whatever happens.
+    fn run_for(&mut self, d: Duration) {
+        self.run_exactly_until(d, |_| false);
+    }
+
+    fn run_exactly_until(&mut self, limit: Duration, mut done: impl FnMut(&Pair) -> bool) -> bool {
         let end = now() + limit;
         while now() < end {
             if done(self) {
@@ -413,7 +425,7 @@ fn partial_reliability_over_a_lossy_link() {
         reliable_count(&p)
     );
     // Let stragglers of the unreliable stream arrive, then look.
-    p.run_until(Duration::from_millis(300), |_| false);
+    p.run_for(Duration::from_millis(300));
     let mut reliable_seq = Vec::new();
     let mut unreliable_seq = Vec::new();
     for (stream, ppid, data) in &p.seen_b.messages {

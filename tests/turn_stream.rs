@@ -726,9 +726,9 @@ impl Session {
     }
 
     /// Runs the I/O until `done` holds for an event (then returns it) or
-    /// 5 s pass.
+    /// 30 s pass.
     fn run_until(&mut self, done: impl Fn(&TurnEvent) -> bool) -> TurnEvent {
-        let end = clock::now() + Duration::from_secs(5);
+        let end = clock::now() + Duration::from_secs(30);
         let mut buf = [0u8; 8192];
         while clock::now() < end {
             let now = clock::now();
@@ -855,7 +855,7 @@ fn coturn_over_tcp_and_tls() {
     };
     let mut buf = [0u8; 8192];
     let mut r = Ok(());
-    let end = clock::now() + Duration::from_secs(5);
+    let end = clock::now() + Duration::from_secs(30);
     while r.is_ok() && clock::now() < end {
         if let Ok(n) = s.sock.read(&mut buf) {
             r = t.feed_ciphertext(&buf[..n]);

@@ -23,6 +23,7 @@ use openssl::x509::{X509NameBuilder, X509};
 use parking_lot::Mutex;
 use xp2p::driver::clock;
 use xp2p::driver::io::{self, Endpoint, SharedEndpoint, Transmit};
+use xp2p::driver::turn_stream::CONNECT_TIMEOUT;
 use xp2p::turn::stream::StreamFailure;
 use xp2p::turn::tls::{TlsClient, TlsConfig};
 
@@ -73,7 +74,7 @@ fn channel_data(data: &[u8]) -> Vec<u8> {
 }
 
 fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
-    let end = clock::now() + Duration::from_secs(5);
+    let end = clock::now() + Duration::from_secs(60);
     while !cond() {
         assert!(clock::now() < end, "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(5));
@@ -195,8 +196,7 @@ fn every_end_of_the_connection_fails_the_link_once() {
     io::unregister(id);
     drop(listener);
 
-    // Nobody listens: refused at once.
-    let start = clock::now();
+    // Nobody listens: refused (a refusal, not the connect timeout).
     let (probe, id, link) = open(server);
     match link {
         Ok(link) => {
@@ -208,7 +208,6 @@ fn every_end_of_the_connection_fails_the_link_once() {
         }
         Err(why) => assert_eq!(why, StreamFailure::ConnectFailed),
     }
-    assert!(start.elapsed() < Duration::from_secs(1));
     io::unregister(id);
 }
 
@@ -230,7 +229,7 @@ fn a_connection_that_never_completes_times_out() {
     let start = clock::now();
     let (probe, id, link) = open(server);
     let link = link.unwrap();
-    let end = clock::now() + Duration::from_secs(8);
+    let end = clock::now() + Duration::from_secs(60);
     while probe.lock().failed.is_empty() && clock::now() < end {
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -240,7 +239,11 @@ fn a_connection_that_never_completes_times_out() {
         vec![(link, StreamFailure::ConnectTimeout)],
         "after {took:?}"
     );
-    assert!(took >= Duration::from_millis(4900) && took < Duration::from_secs(7));
+    // Not before the connect timeout.
+    assert!(
+        took >= CONNECT_TIMEOUT - Duration::from_millis(100),
+        "{took:?}"
+    );
     io::unregister(id);
 }
 

@@ -51,6 +51,11 @@ pub struct TurnSetting {
 }
 
 impl TurnSetting {
+    /// Whether the server is reached over TCP or TLS.
+    pub fn over_stream(&self) -> bool {
+        matches!(&self.uri, Ok(u) if u.transport != TurnTransport::Udp)
+    }
+
     /// A setting when the server and both credentials are given (and the
     /// server is not empty); otherwise TURN is not used, as upstream.
     pub fn from_conf(

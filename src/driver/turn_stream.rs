@@ -21,8 +21,9 @@ use mio::{Interest, Registry, Token};
 use crate::turn::stream::{encode_frame, FrameDecoder, StreamFailure, MAX_FEED};
 use crate::turn::tls::{TlsClient, TlsState};
 
-/// Time to connect (and finish the TLS handshake) before the relay fails.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Time to connect (and finish the TLS handshake) before the relay fails:
+/// a few round trips on a slow path, a slow handshake on a loaded device.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Unsent bytes beyond which further messages are dropped (as a full UDP
 /// socket buffer would); whole messages only, so the framing stays intact.

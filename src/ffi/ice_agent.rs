@@ -533,8 +533,10 @@ pub unsafe extern "C" fn xIceAgentGather(agent: xIceAgent) -> xErrno {
             if obj.stun_server.is_some() {
                 ep.agent.expect_stun_servers();
             }
-            if obj.turn.is_some() {
-                ep.agent.expect_turn_servers(1);
+            match &obj.turn {
+                Some(t) if t.over_stream() => ep.agent.expect_stream_turn_server(),
+                Some(_) => ep.agent.expect_turn_servers(1),
+                None => {}
             }
             if let Err(e) = ep.agent.gather(now) {
                 return errno(e);

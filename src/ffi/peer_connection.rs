@@ -343,8 +343,10 @@ impl PcObject {
         if self.stun_server.is_some() {
             ep.pc.expect_stun_servers();
         }
-        if self.turn.is_some() {
-            ep.pc.expect_turn_servers(1);
+        match &self.turn {
+            Some(t) if t.over_stream() => ep.pc.expect_stream_turn_server(),
+            Some(_) => ep.pc.expect_turn_servers(1),
+            None => {}
         }
         ep.pc
             .gather(clock::now())

@@ -304,6 +304,12 @@ impl PeerConnection {
         self.ice.expect_turn_servers(n);
     }
 
+    /// Announces a TURN server over TCP or TLS (see
+    /// [`IceAgent::expect_stream_turn_server`]).
+    pub fn expect_stream_turn_server(&mut self) {
+        self.ice.expect_stream_turn_server();
+    }
+
     /// The outcome of resolving an announced TURN server (see
     /// [`IceAgent::turn_server_resolved`]).
     pub fn turn_server_resolved(

@@ -332,6 +332,12 @@ impl TurnClient {
         self.stats
     }
 
+    /// Whether its requests are never retransmitted: the client runs over a
+    /// reliable stream (TCP or TLS).
+    pub fn over_stream(&self) -> bool {
+        self.cfg.retransmit.max_retransmits == 0
+    }
+
     /// Where [`TurnClient::poll_transmit`]'s datagrams go (changes after an
     /// ALTERNATE-SERVER redirect).
     pub fn server(&self) -> SocketAddr {

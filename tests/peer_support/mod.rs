@@ -17,6 +17,11 @@ pub fn now() -> Instant {
     Instant::now()
 }
 
+/// How much longer than its nominal limit a real-time test waits for
+/// something it expects: a busy machine slows every step, and the wait ends
+/// as soon as the condition holds, so only a failure takes longer to show.
+pub const WAIT_SCALE: u32 = 4;
+
 /// A PeerConnection with a fixed RNG seed and one host candidate at `addr`.
 pub fn host_pc(seed: u64, addr: &str) -> (PeerConnection, SocketAddr) {
     host_pc_with(seed, addr, PeerConfig::default())
@@ -175,8 +180,25 @@ pub trait Drive {
         std::thread::sleep(Duration::from_millis(1));
     }
 
+    /// Runs until `done` holds or `limit` (stretched by [`WAIT_SCALE`])
+    /// passes; returns `done`.
+    fn run_until(&mut self, limit: Duration, done: impl FnMut(&Self) -> bool) -> bool
+    where
+        Self: Sized,
+    {
+        self.run_exactly_until(limit * WAIT_SCALE, done)
+    }
+
+    /// Runs for `d`, whatever happens.
+    fn run_for(&mut self, d: Duration)
+    where
+        Self: Sized,
+    {
+        self.run_exactly_until(d, |_| false);
+    }
+
     /// Runs until `done` holds or `limit` passes; returns `done`.
-    fn run_until(&mut self, limit: Duration, mut done: impl FnMut(&Self) -> bool) -> bool
+    fn run_exactly_until(&mut self, limit: Duration, mut done: impl FnMut(&Self) -> bool) -> bool
     where
         Self: Sized,
     {

@@ -26,9 +26,11 @@ pub(crate) struct GatherTxn {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Phase {
     NotStarted,
-    /// Requests pending; completion is forced at `deadline`.
+    /// Requests pending; completion is forced at `deadline` (`None` once
+    /// it has passed and only TCP/TLS relays, bounded by their own
+    /// timeouts, are left).
     Running {
-        deadline: Instant,
+        deadline: Option<Instant>,
     },
     Complete,
 }
@@ -79,7 +81,7 @@ impl Gatherer {
         self.txns
             .iter()
             .filter_map(|t| t.timer.as_ref().and_then(|t| t.poll_timeout()))
-            .chain(std::iter::once(deadline))
+            .chain(deadline)
             .min()
     }
 }

@@ -399,8 +399,11 @@ pub struct IceAgent {
     stats: AgentStats,
     prflx_seq: u32,
     relays: Vec<Relay>,
-    /// TURN servers still being resolved by the driver.
+    /// TURN servers still being resolved (or connected) by the driver.
     turn_pending: usize,
+    /// Of those, the ones over TCP or TLS
+    /// ([`IceAgent::expect_stream_turn_server`]).
+    stream_pending: usize,
     mtu_probe: Option<mtu_probe::MtuProbe>,
     mtu_results: VecDeque<MtuProbeResult>,
     peer_probe_max: usize,
@@ -478,6 +481,7 @@ impl IceAgent {
             prflx_seq: 0,
             relays,
             turn_pending: 0,
+            stream_pending: 0,
             mtu_probe: None,
             mtu_results: VecDeque::new(),
             peer_probe_max: 0,
@@ -598,7 +602,7 @@ impl IceAgent {
             self.set_state(IceState::Gathering);
         }
         self.gather.phase = Phase::Running {
-            deadline: now + self.cfg.gather_timeout,
+            deadline: Some(now + self.cfg.gather_timeout),
         };
         let hosts: Vec<LocalCand> = self
             .locals
@@ -659,6 +663,21 @@ impl IceAgent {
         }
     }
 
+    /// Announces one TURN server over TCP or TLS that the driver is still
+    /// resolving and connecting. Unlike a UDP server, the gather timeout
+    /// does not give up on it: a TCP connect, a TLS handshake and two
+    /// Allocate round trips on a slow path (or a loaded machine) take longer
+    /// than 5 s, and over such restrictive networks the relay is often the
+    /// only path. It ends with its connection ([`IceAgent::add_turn_server`]
+    /// or [`IceAgent::turn_server_unavailable`]: the driver's connect timeout)
+    /// and its requests' own timeout (RFC 5389 §7.2.2: 39.5 s).
+    pub fn expect_stream_turn_server(&mut self) {
+        if !self.gather.started() {
+            self.turn_pending += 1;
+            self.stream_pending += 1;
+        }
+    }
+
     /// Adds a resolved TURN server. `link` is the local address its
     /// messages go out from and arrive on (a host socket for UDP, the
     /// local address of the driver's TCP/TLS connection); `None` picks the first host base of
@@ -672,7 +691,11 @@ impl IceAgent {
         }
         self.turn_pending = self.turn_pending.saturating_sub(1);
         let server = cfg.server;
-        self.relays.push(Relay::new(TurnClient::new(cfg), link));
+        let relay = Relay::new(TurnClient::new(cfg), link);
+        if relay.stream {
+            self.stream_pending = self.stream_pending.saturating_sub(1);
+        }
+        self.relays.push(relay);
         let ri = self.relays.len() - 1;
         match self.gather.phase {
             Phase::NotStarted => {}
@@ -694,6 +717,11 @@ impl IceAgent {
         self.touch(now);
         if self.state == IceState::Closed {
             return;
+        }
+        // Which announced server this was is not known here; a stream one
+        // only when no other kind is still pending.
+        if self.turn_pending <= self.stream_pending {
+            self.stream_pending = self.stream_pending.saturating_sub(1);
         }
         self.turn_pending = self.turn_pending.saturating_sub(1);
         self.report_relay_failure(None, reason);
@@ -976,7 +1004,7 @@ impl IceAgent {
             consider(Timer::Immediate, Some(self.last_now));
         }
         if let Phase::Running { deadline } = self.gather.phase {
-            consider(Timer::GatherTimeout, Some(deadline));
+            consider(Timer::GatherTimeout, deadline);
             consider(Timer::GatherRetransmit, self.gather.deadline());
         }
         let pacer_ready = self.last_new_txn.map(|t| t + self.cfg.ta);
@@ -1844,7 +1872,8 @@ impl IceAgent {
         let Phase::Running { deadline } = self.gather.phase else {
             return;
         };
-        if now >= deadline {
+        let expired = deadline.is_some_and(|d| now >= d);
+        if expired {
             self.gather.txns.clear();
             self.gather.servers_pending = false;
         }
@@ -1871,13 +1900,17 @@ impl IceAgent {
                 }
             }
         }
-        if now >= deadline {
-            self.turn_pending = 0;
+        if expired {
+            // UDP servers are given up on; TCP/TLS ones end by their own
+            // timeouts (see `expect_stream_turn_server`).
+            self.turn_pending = self.stream_pending;
             for ri in 0..self.relays.len() {
-                if matches!(
-                    self.relays[ri].phase,
-                    RelayPhase::Waiting | RelayPhase::Allocating
-                ) {
+                if !self.relays[ri].stream
+                    && matches!(
+                        self.relays[ri].phase,
+                        RelayPhase::Waiting | RelayPhase::Allocating
+                    )
+                {
                     self.relays[ri].client.close(now);
                     self.drain_relay(ri);
                     self.relays[ri].phase = RelayPhase::Failed;
@@ -1894,6 +1927,8 @@ impl IceAgent {
         if self.gather.txns.is_empty() && !self.gather.servers_pending && !relays_pending {
             self.gather.phase = Phase::Complete;
             self.events.push_back(IceEvent::GatheringComplete);
+        } else if expired {
+            self.gather.phase = Phase::Running { deadline: None };
         }
     }
 

@@ -51,12 +51,17 @@ pub(crate) struct Relay {
     /// Index of the relay candidate in the agent's locals, once allocated.
     pub local: Option<usize>,
     pub phase: RelayPhase,
+    /// Over TCP or TLS (the client never retransmits): bounded by the
+    /// connection's and the transaction's own timeouts, not by the gather
+    /// timeout.
+    pub stream: bool,
 }
 
 impl Relay {
     pub fn new(client: TurnClient, link: Option<SocketAddr>) -> Relay {
         Relay {
             configured: client.server(),
+            stream: client.over_stream(),
             client,
             link,
             local: None,
