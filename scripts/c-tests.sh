@@ -37,11 +37,21 @@ if command -v valgrind >/dev/null; then
   cmake -S c-tests -B "$build/ctests-vg" -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_BUILD_TYPE=Debug \
     -DXP2P_SANITIZE=OFF >/dev/null
   cmake --build "$build/ctests-vg" -j"$(nproc)" >/dev/null
+  # Two at a time (as ctest above); each writes its own log and status.
+  vg_run() {
+    local t=$1
+    XP2P_INTERFACES=lo XP2P_TEST_WAIT_SCALE=${XP2P_TEST_WAIT_SCALE_VALGRIND:-15} valgrind -q \
+      --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite "$t" >"$t.vg.log" 2>&1
+    echo $? >"$t.vg.rc"
+  }
+  export -f vg_run
+  rm -f "$build"/ctests-vg/*.vg.rc
+  find "$build"/ctests-vg -maxdepth 1 -name 'test_*' -type f -executable -print0 |
+    xargs -0 -n1 -P"$(nproc)" bash -c 'vg_run "$1"' vg_run
   vg_pass=0; vg_fail=0
   for t in "$build"/ctests-vg/test_*; do
-    [ -x "$t" ] || continue
-    if XP2P_INTERFACES=lo XP2P_TEST_WAIT_SCALE=${XP2P_TEST_WAIT_SCALE_VALGRIND:-15} valgrind -q --error-exitcode=99 --leak-check=full \
-        --errors-for-leak-kinds=definite "$t" >"$t.vg.log" 2>&1; then
+    [ -x "$t" ] && [ -f "$t.vg.rc" ] || continue
+    if [ "$(cat "$t.vg.rc")" = 0 ]; then
       vg_pass=$((vg_pass + 1))
     else
       vg_fail=$((vg_fail + 1)); echo "valgrind: $(basename "$t") failed:"; tail -40 "$t.vg.log"

@@ -73,7 +73,7 @@ out=$build/chromium
 cases=("$@")
 [ ${#cases[@]} -gt 0 ] || cases=(browser-offers xp2p-offers browser-offers-plain xp2p-offers-plain bulk
   relay-browser-offers relay-xp2p-offers)
-case_timeout=30
+case_timeout=90
 
 # summary, give_up, build_example
 . "$root/tests/lib/package.sh"

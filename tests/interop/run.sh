@@ -66,7 +66,8 @@ scratch interop
 start_stun "$py" 600
 
 # run_case NAME: starts the answerer in the background, the offerer in the
-# foreground (each bounded by timeout 40; both also give up after 30 s).
+# foreground (each bounded by timeout 130; both also give up after 120 s:
+# generous hang guards, a busy machine slows everything).
 run_case() {
   local name=$1 sock=$tmp/$1.sock off ans offlog=$out/$1.offer.log anslog=$out/$1.answer.log
   local fail=0 chatlog aiolog
@@ -87,7 +88,7 @@ run_case() {
       echo "  unknown case $name"
       return 1 ;;
   esac
-  run_pair 40 "$offlog" "$anslog" --signal "$sock" || fail=1
+  run_pair 130 "$offlog" "$anslog" --timeout 120 --signal "$sock" || fail=1
   # Trickle: chat sent a candidate after its description, aiortc applied it.
   case $name in
     chat-*) chatlog=$offlog aiolog=$anslog ;;

@@ -53,7 +53,7 @@ out=$build/ndc-interop
 cases=("$@")
 [ ${#cases[@]} -gt 0 ] || cases=(ndc-offers chat-offers ndc-offers-back chat-offers-back bulk)
 export XP2P_INTERFACES=lo
-case_timeout=30 # seconds each program gives itself (bulk: twice that)
+case_timeout=90 # seconds each program gives itself (bulk: twice that)
 
 # shellcheck source=tests/lib/peer-run.sh
 . "$root/tests/lib/peer-run.sh"
