@@ -22,6 +22,7 @@ pub(crate) mod loop_timer;
 pub mod peer_connection;
 pub mod sctp_transport;
 pub mod sdp;
+pub mod stats;
 pub mod stun_attr;
 pub mod stun_msg;
 pub mod stun_txn;

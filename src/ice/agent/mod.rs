@@ -564,6 +564,17 @@ impl IceAgent {
         Some((&self.locals[local].cand, &self.remotes[p.remote].cand))
     }
 
+    /// When the selected pair's local candidate is relayed: the TURN
+    /// server, and whether it is reached over a TCP or TLS connection
+    /// (else UDP).
+    pub fn selected_relay(&self) -> Option<(SocketAddr, bool)> {
+        let p = &self.list.pairs[self.selected?];
+        let local = p.valid_local.unwrap_or(p.local);
+        let r = self.relays.iter().find(|r| r.local == Some(local))?;
+        let stream = r.link.is_some_and(|l| self.host_index(l).is_none());
+        Some((r.client.server(), stream))
+    }
+
     /// The latest round-trip time measured on the selected pair: its
     /// connectivity check or the latest consent check answered.
     pub fn selected_rtt(&self) -> Option<Duration> {
