@@ -804,6 +804,11 @@ impl ChannelManager {
             }
             ChannelEvent::Closing(id) => log::debug!(target: "dc", "channel {} closing", name(id)),
             ChannelEvent::Closed(id) => log::info!(target: "dc", "channel {} closed", name(id)),
+            // Expected when the connection closes; the cause is logged by
+            // the layer that lost it.
+            ChannelEvent::Error(id, ChannelError::AssociationLost) => {
+                log::debug!(target: "dc", "channel {}: association gone", name(id));
+            }
             ChannelEvent::Error(id, e) => log::warn!(target: "dc", "channel {}: {e}", name(id)),
             ChannelEvent::Message(..) | ChannelEvent::BufferedAmountLow(_) => {}
         }
