@@ -510,7 +510,8 @@ impl DtlsSession {
             DtlsState::Failed | DtlsState::Closed => return,
         }
         self.early.clear();
-        self.set_closed();
+        log::debug!(target: "dtls", "closing ({:?})", self.state);
+        self.set_state_closed();
     }
 
     // ---- internals ----
@@ -619,8 +620,13 @@ impl DtlsSession {
         }
     }
 
+    /// The peer's close_notify.
     fn set_closed(&mut self) {
         log::info!(target: "dtls", "closed by the peer (close_notify)");
+        self.set_state_closed();
+    }
+
+    fn set_state_closed(&mut self) {
         self.state = DtlsState::Closed;
         self.handshake_deadline = None;
         self.retransmit_deadline = None;

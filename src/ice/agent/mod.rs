@@ -2075,7 +2075,9 @@ impl IceAgent {
         let exhausted = self.remote_eoc && !any_valid && self.list.all_done();
         if timed_out || exhausted {
             let pairs = self.list.pairs.len();
-            if exhausted {
+            if exhausted && pairs == 0 {
+                log::warn!(target: "ice", "no candidate pair to check ({} local, {} remote candidates, remote end-of-candidates received)", self.locals.len(), self.remotes.len());
+            } else if exhausted {
                 log::warn!(target: "ice", "every candidate pair failed ({pairs} pairs, remote end-of-candidates received)");
             } else if any_valid {
                 log::warn!(target: "ice", "no pair nominated in {:?} ({pairs} pairs)", self.cfg.failure_timeout * 3);
