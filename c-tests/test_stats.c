@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <xbase/event.h>
 #include <xbase/time.h>
@@ -105,6 +106,20 @@ static int rtt_known(void *arg) {
   memset(&s, 0, sizeof s);
   s.size = sizeof s;
   return xPeerConnectionGetStats((xPeerConnection)arg, &s) == xErrno_Ok && s.rtt_us >= 0;
+}
+
+static int dropped_more(void *arg) {
+  xPeerConnectionStats s;
+  memset(&s, 0, sizeof s);
+  s.size = sizeof s;
+  return xPeerConnectionGetStats(A.pc, &s) == xErrno_Ok && s.dropped > *(uint64_t *)arg;
+}
+static int consent_checked(void *arg) {
+  xPeerConnectionStats s;
+  (void)arg;
+  memset(&s, 0, sizeof s);
+  s.size = sizeof s;
+  return xPeerConnectionGetStats(A.pc, &s) == xErrno_Ok && s.consent_checks_sent >= 1;
 }
 
 static int is_loopback_v4(const struct sockaddr_storage *ss) {
@@ -340,6 +355,27 @@ static void peer_connection_transfer(xEventLoop loop) {
          (long long)sa.rtt_us, sa.sctp_srtt_ms, sa.sctp_cwnd, sa.sctp_peer_rwnd, sa.sctp_mtu,
          sa.path_mtu, (unsigned long long)sa.sctp_retransmitted_chunks, sa.dtls_version,
          sa.dtls_cipher);
+
+  /* A datagram from a stranger is dropped and counted; consent checks run
+   * on the selected pair (about every 5 s) and are counted. */
+  {
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    static const uint8_t fake_dtls[] = {23, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0};
+    uint64_t before = sa.dropped;
+    CHECK(fd >= 0);
+    if (fd >= 0) {
+      CHECK(sendto(fd, fake_dtls, sizeof fake_dtls, 0, (const struct sockaddr *)&sa.local_address,
+                   sizeof(struct sockaddr_in)) == (ssize_t)sizeof fake_dtls);
+      spin(loop, WAIT_MS, dropped_more, &before);
+      close(fd);
+    }
+    spin(loop, WAIT_MS, consent_checked, NULL);
+    sa = pc_stats(A.pc);
+    CHECK_EQ_INT(sa.dropped, before + 1);
+    CHECK(sa.consent_checks_sent >= 1);
+    CHECK(sa.rtt_us >= 0);
+    CHECK_EQ_INT(sa.state, xPeerConnectionState_Connected);
+  }
 
   /* The PeerConnection's agent view reports the same ICE part. */
   memset(&is, 0, sizeof is);
