@@ -254,21 +254,6 @@ pub fn set_sink(sink: Option<Sink>) {
     *SINK.lock() = sink;
 }
 
-/// The `Display` of a socket address list, for log lines.
-pub struct Addrs<'a>(pub &'a [std::net::SocketAddr]);
-
-impl fmt::Display for Addrs<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, a) in self.0.iter().enumerate() {
-            if i > 0 {
-                f.write_str(", ")?;
-            }
-            write!(f, "{a}")?;
-        }
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
