@@ -36,6 +36,7 @@
 #include <xbase/time.h>
 #include <xp2p/ice_agent.h>
 #include <xp2p/peer_connection.h>
+#include <xp2p/stats.h>
 #include <xp2p/stun_msg.h>
 
 #include "check.h"
@@ -415,6 +416,40 @@ static void relay_only_agents(xEventLoop loop, const TurnServer *c, int relay_lo
   CHECK_EQ_INT(b.received, COUNT);
   CHECK_EQ_INT(a.received, COUNT);
   CHECK_EQ_INT(a.bad + b.bad, 0);
+  {
+    /* Statistics (xp2p/stats.h): the pair goes through a relay of this
+     * server, over the transport asked for; a side whose own candidate is
+     * not the relayed one has the peer's relayed address as remote. */
+    xIceStats st[2];
+    int k, relayed = 0;
+    for (k = 0; k < 2; k++) {
+      const struct sockaddr_in *srv = (const struct sockaddr_in *)&st[k].relay_server;
+      const struct sockaddr_in *loc = (const struct sockaddr_in *)&st[k].local_address;
+      const struct sockaddr_in *rem = (const struct sockaddr_in *)&st[k].remote_address;
+      memset(&st[k], 0, sizeof st[k]);
+      st[k].size = sizeof st[k];
+      CHECK_EQ_INT(xIceAgentGetStats(k ? b.agent : a.agent, &st[k]), xErrno_Ok);
+      printf("stats %c: local %s %d, remote %s %d, relayed %d (transport %d, server port %d)\n",
+             'a' + k, xIceCandidateTypeStr(st[k].local_type), ntohs(loc->sin_port),
+             xIceCandidateTypeStr(st[k].remote_type), ntohs(rem->sin_port), st[k].relayed,
+             st[k].relay_transport, ntohs(srv->sin_port));
+      CHECK(st[k].has_selected_pair);
+      CHECK(st[k].datagrams_sent >= COUNT && st[k].datagrams_received >= COUNT);
+      CHECK_EQ_INT(st[k].relay_failures, 0);
+      if (st[k].relayed) {
+        relayed++;
+        CHECK_EQ_INT(st[k].local_type, xIceCandidateType_Relay);
+        CHECK_EQ_INT(st[k].relay_transport, stream ? XP2P_RELAY_STREAM : XP2P_RELAY_UDP);
+        CHECK_EQ_INT(st[k].relay_server.ss_family, AF_INET);
+        CHECK_EQ_INT(ntohs(srv->sin_port), tls ? c->tls_port : c->port);
+        CHECK(ntohs(loc->sin_port) >= relay_lo && ntohs(loc->sin_port) < relay_lo + 100);
+      } else {
+        CHECK_EQ_INT(st[k].relay_transport, XP2P_RELAY_NONE);
+        CHECK(ntohs(rem->sin_port) >= relay_lo && ntohs(rem->sin_port) < relay_lo + 100);
+      }
+    }
+    CHECK(relayed >= 1);
+  }
 
   /* `refresh_s` seconds (20 s: four refresh periods, nonces going stale
    * every 10 s): 10 datagrams each way every 500 ms, none may be lost. */
@@ -615,6 +650,27 @@ static void relay_only_peer_connections(xEventLoop loop, const TurnServer *c, in
     CHECK_EQ_INT(a.msgs, COUNT);
     CHECK_EQ_INT(b.msgs, COUNT);
     CHECK_EQ_INT(a.bad + b.bad, 0);
+    {
+      /* Statistics: at least one side's selected pair is relayed, and the
+       * channels counted every message. */
+      xPeerConnectionStats sa, sb;
+      xDataChannelStats ca;
+      memset(&sa, 0, sizeof sa);
+      memset(&sb, 0, sizeof sb);
+      memset(&ca, 0, sizeof ca);
+      sa.size = sizeof sa;
+      sb.size = sizeof sb;
+      ca.size = sizeof ca;
+      CHECK_EQ_INT(xPeerConnectionGetStats(a.pc, &sa), xErrno_Ok);
+      CHECK_EQ_INT(xPeerConnectionGetStats(b.pc, &sb), xErrno_Ok);
+      CHECK(sa.relayed || sb.relayed);
+      CHECK(sa.relayed ? sa.relay_transport != XP2P_RELAY_NONE
+                       : sa.remote_type == xIceCandidateType_Relay);
+      CHECK_EQ_INT(xDataChannelGetStats(a.ch, &ca), xErrno_Ok);
+      CHECK(ca.messages_sent >= COUNT && ca.messages_received >= COUNT);
+      printf("stats: a relayed %d, b relayed %d, a sent %llu bytes in %llu datagrams\n", sa.relayed,
+             sb.relayed, (unsigned long long)sa.bytes_sent, (unsigned long long)sa.datagrams_sent);
+    }
   }
   pc_spin(loop, 6000, pc_eoc, &a, &b);
   CHECK(a.eoc && b.eoc);

@@ -50,7 +50,14 @@
  * or in its description), so only a path through a relay can connect; the
  * dropped ones are printed ("relay only: ...") and counted in the line
  *   chat: relay only, candidates sent S, dropped D local and R remote
+ *
+ * Diagnostics (docs/diagnostics.md): --log LEVEL sets the library's log
+ * filter (xp2p/log.h: "debug", "ice=trace,sctp=info", ...; lines go to
+ * stderr, as XP2P_LOG would). --stats prints the PeerConnection's and each
+ * channel's statistics (xp2p/stats.h) once a second and at exit, as lines
+ * starting with "stats".
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -62,7 +69,9 @@
 
 #include <xbase/event.h>
 #include <xbase/time.h>
+#include <xp2p/log.h>
 #include <xp2p/peer_connection.h>
+#include <xp2p/stats.h>
 
 #include "options.h"
 #include "signal.h"
@@ -102,7 +111,9 @@ static struct {
   /* Options. */
   ExOptions opt;
   const char *label;
-  int count, quiet, empty, open_channel, timeout_s;
+  int count, quiet, empty, open_channel, timeout_s, stats;
+  const char *log_filter; /* --log */
+  uint64_t next_stats_at;
   size_t bulk; /* --bulk: bytes to stream on a "bulk" channel */
   size_t sizes[MAX_PLAN];
   int nsizes;
@@ -742,6 +753,9 @@ static void usage(void) {
           "  --open-channel    answerer: open a channel too (the offerer echoes on it)\n"
           "  --bulk N          also stream N bytes on a channel \"bulk\" (checksum checked)\n"
           "  --timeout S       give up after S seconds (default 30)\n"
+          "  --stats           print statistics once a second and at exit\n"
+          "  --log LEVEL       library log filter: error|warn|info|debug|trace, or\n"
+          "                    per component, e.g. ice=debug,dtls=info (to stderr)\n"
           "  --quiet           print only problems and the summary\n");
   exit(2);
 }
@@ -761,6 +775,8 @@ static void parse(int argc, char **argv) {
       i += used - 1;
     } else if (strcmp(o, "--quiet") == 0) {
       app.quiet = 1;
+    } else if (strcmp(o, "--stats") == 0) {
+      app.stats = 1;
     } else if (strcmp(o, "--empty") == 0) {
       app.empty = 1;
     } else if (strcmp(o, "--open-channel") == 0 && !app.opt.offer) {
@@ -779,12 +795,74 @@ static void parse(int argc, char **argv) {
       if (strlen(app.label) >= XDC_MAX_LABEL_LEN) usage();
     } else if (strcmp(o, "--timeout") == 0) {
       app.timeout_s = (int)num_arg(argv[++i], 1, 86400);
+    } else if (strcmp(o, "--log") == 0) {
+      app.log_filter = argv[++i];
     } else {
       usage();
     }
   }
   if (!app.opt.signal_path) usage();
   if (!app.label) app.label = app.opt.offer ? "chat" : "chat-back";
+}
+
+/* "ADDR:PORT" of an IPv4/IPv6 socket address, "-" for none. */
+static const char *addr_text(const struct sockaddr_storage *ss, char *buf, size_t n) {
+  char ip[INET6_ADDRSTRLEN];
+  if (ss->ss_family == AF_INET) {
+    const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
+    inet_ntop(AF_INET, &a->sin_addr, ip, sizeof ip);
+    snprintf(buf, n, "%s:%u", ip, (unsigned)ntohs(a->sin_port));
+  } else if (ss->ss_family == AF_INET6) {
+    const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
+    inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof ip);
+    snprintf(buf, n, "[%s]:%u", ip, (unsigned)ntohs(a->sin6_port));
+  } else {
+    snprintf(buf, n, "-");
+  }
+  return buf;
+}
+
+static const char *cand_type(xIceCandidateType t) {
+  return t < 0 ? "-" : xIceCandidateTypeStr(t);
+}
+
+/* --stats: the PeerConnection, then each channel. */
+static void print_stats(const char *when) {
+  xPeerConnectionStats s;
+  char la[64], ra[64], rs[64], rtt[32];
+  int i;
+  memset(&s, 0, sizeof s);
+  s.size = sizeof s;
+  if (xPeerConnectionGetStats(app.pc, &s) != xErrno_Ok) return;
+  if (s.rtt_us >= 0)
+    snprintf(rtt, sizeof rtt, "%.3f ms", (double)s.rtt_us / 1000.0);
+  else
+    snprintf(rtt, sizeof rtt, "-");
+  printf("stats %s t=%.1fs: %s; pair %s %s -> %s %s%s%s, rtt %s\n", when,
+         (double)since_start() / 1000.0, state_name(s.state), cand_type(s.local_type),
+         addr_text(&s.local_address, la, sizeof la), cand_type(s.remote_type),
+         addr_text(&s.remote_address, ra, sizeof ra), s.relayed ? " via TURN " : "",
+         s.relayed ? addr_text(&s.relay_server, rs, sizeof rs) : "", rtt);
+  printf("stats   udp: sent %" PRIu64 " datagrams / %" PRIu64 " bytes, received %" PRIu64
+         " / %" PRIu64 ", dropped %" PRIu64 " + %" PRIu64 " above ICE; checks %" PRIu64
+         ", consent checks %" PRIu64 "\n",
+         s.datagrams_sent, s.bytes_sent, s.datagrams_received, s.bytes_received, s.dropped,
+         s.dropped_above_ice, s.checks_sent, s.consent_checks_sent);
+  printf("stats   dtls: %s %s; sctp: srtt %u ms, rto %u ms, cwnd %u, peer rwnd %u, mtu %u, "
+         "%" PRIu64 " chunks retransmitted; path mtu %u; %u open channels\n",
+         s.dtls_version[0] ? s.dtls_version : "-", s.dtls_cipher[0] ? s.dtls_cipher : "-",
+         s.sctp_srtt_ms, s.sctp_rto_ms, s.sctp_cwnd, s.sctp_peer_rwnd, s.sctp_mtu,
+         s.sctp_retransmitted_chunks, s.path_mtu, s.open_channels);
+  for (i = 0; i < app.nchans; i++) {
+    xDataChannelStats c;
+    memset(&c, 0, sizeof c);
+    c.size = sizeof c;
+    if (xDataChannelGetStats(app.chans[i].ch, &c) != xErrno_Ok) continue;
+    printf("stats   channel \"%s\" (stream %d): sent %" PRIu64 " messages / %" PRIu64
+           " bytes, received %" PRIu64 " / %" PRIu64 ", buffered %" PRIu64 "\n",
+           app.chans[i].label, c.stream_id, c.messages_sent, c.bytes_sent, c.messages_received,
+           c.bytes_received, c.buffered_amount);
+  }
 }
 
 static void make_plan(void) {
@@ -824,6 +902,11 @@ int main(int argc, char **argv) {
   app.listen_fd = -1;
   sig_init(&app.sig);
 
+  if (app.log_filter && xP2PLogSetFilter(app.log_filter) != xErrno_Ok) {
+    fprintf(stderr, "chat: bad --log filter \"%s\"\n", app.log_filter);
+    usage();
+  }
+
   /* Signals go through the loop; blocked before the library starts threads. */
   app.loop = ex_loop_start("chat", on_signal, &app.stop_signal);
   if (!app.loop) return 1;
@@ -857,6 +940,10 @@ int main(int argc, char **argv) {
   deadline = app.t0 + (uint64_t)app.timeout_s * 1000;
   while (!app.stop_signal) {
     xEventWait(app.loop, 10);
+    if (app.stats && xMonoMs() >= app.next_stats_at) {
+      if (app.next_stats_at) print_stats("every 1 s");
+      app.next_stats_at = xMonoMs() + 1000;
+    }
     if (step()) break;
     if (xMonoMs() >= deadline) {
       fail("timeout after %d s (connection %s)", app.timeout_s, state_name(app.state));
@@ -882,6 +969,7 @@ int main(int argc, char **argv) {
   ok = app.errors == 0 && app.sent_bye && app.got_bye;
   if (!ok && app.errors == 0) fail("the peer did not finish");
 
+  if (app.stats) print_stats("at exit");
   xPeerConnectionDestroy(app.pc); /* no callback runs after this */
   ex_signal_close(&app.sig, app.listen_fd, app.opt.signal_path);
   xEventLoopDestroy(app.loop);

@@ -11,6 +11,7 @@ pub mod driver;
 pub mod dtls;
 pub mod error;
 pub mod ice;
+pub mod logging;
 pub mod mdns;
 pub mod peer;
 pub mod sctp;

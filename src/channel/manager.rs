@@ -40,6 +40,17 @@ struct Channel {
     reset_out_requested: bool,
     reset_out_done: bool,
     reset_in: bool,
+    traffic: ChannelTraffic,
+}
+
+/// What went through one channel: messages and payload bytes the
+/// application sent (accepted by `send`) and received (queued for it).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ChannelTraffic {
+    pub messages_sent: u64,
+    pub bytes_sent: u64,
+    pub messages_received: u64,
+    pub bytes_received: u64,
 }
 
 impl Channel {
@@ -62,6 +73,7 @@ impl Channel {
             reset_out_requested: false,
             reset_out_done: false,
             reset_in: false,
+            traffic: ChannelTraffic::default(),
         }
     }
 }
@@ -386,6 +398,7 @@ impl ChannelManager {
     /// and counted in [`Self::stats`].
     pub fn handle_sctp_message(&mut self, stream: u16, ppid: u32, data: &[u8]) {
         if !self.is_up() {
+            log::debug!(target: "dc", "dropped a message on stream {stream}: association not up");
             self.stats.unknown_stream += 1;
             return;
         }
@@ -399,6 +412,7 @@ impl ChannelManager {
             PPID_STRING_EMPTY => (MessageKind::Text, true),
             PPID_BINARY_EMPTY => (MessageKind::Binary, true),
             _ => {
+                log::debug!(target: "dc", "dropped a message on stream {stream}: unknown PPID {ppid}");
                 if self.streams.contains_key(&stream) {
                     self.stats.unknown_ppid += 1;
                 } else {
@@ -408,6 +422,7 @@ impl ChannelManager {
             }
         };
         let Some(&id) = self.streams.get(&stream) else {
+            log::debug!(target: "dc", "dropped a message on stream {stream}: no channel");
             self.stats.unknown_stream += 1;
             return;
         };
@@ -425,12 +440,14 @@ impl ChannelManager {
                 self.events.push_back(ChannelEvent::Open(id));
             }
             _ => {
+                log::debug!(target: "dc", "dropped a message on stream {stream}: channel {:?}", ch.state);
                 self.stats.not_open += 1;
                 return;
             }
         }
         let payload: &[u8] = if empty { &[] } else { data };
         if self.local_max_message_size != 0 && payload.len() > self.local_max_message_size {
+            log::debug!(target: "dc", "dropped a message of {} bytes on stream {stream}: above our max-message-size", payload.len());
             self.stats.oversize += 1;
             return;
         }
@@ -438,6 +455,7 @@ impl ChannelManager {
             && (ch.recv.len() >= self.limits.max_recv_messages
                 || ch.recv_bytes + payload.len() > self.limits.max_recv_bytes);
         if full {
+            log::debug!(target: "dc", "dropped a message on stream {stream}: receive queue full");
             self.stats.recv_overflow += 1;
             if !ch.overflow_reported {
                 ch.overflow_reported = true;
@@ -447,6 +465,8 @@ impl ChannelManager {
             return;
         }
         ch.recv_bytes += payload.len();
+        ch.traffic.messages_received += 1;
+        ch.traffic.bytes_received += payload.len() as u64;
         ch.recv.push_back((kind, payload.to_vec()));
         self.events.push_back(ChannelEvent::Message(id, kind));
     }
@@ -627,6 +647,8 @@ impl ChannelManager {
             (MessageKind::Binary, true) => (PPID_BINARY_EMPTY, vec![0]),
         };
         ch.buffered += data.len();
+        ch.traffic.messages_sent += 1;
+        ch.traffic.bytes_sent += data.len() as u64;
         self.queued_user += 1;
         self.send_queue.push_back(SctpSend {
             stream,
@@ -760,7 +782,36 @@ impl ChannelManager {
 
     /// Next event, oldest first.
     pub fn poll_event(&mut self) -> Option<ChannelEvent> {
-        self.events.pop_front()
+        let ev = self.events.pop_front()?;
+        if log::log_enabled!(target: "dc", log::Level::Info) {
+            self.log_event(&ev);
+        }
+        Some(ev)
+    }
+
+    fn log_event(&self, ev: &ChannelEvent) {
+        let name = |id: &ChannelId| {
+            let label = self.label(*id).unwrap_or("?");
+            match self.stream_id(*id) {
+                Some(s) => format!("\"{label}\" (stream {s})"),
+                None => format!("\"{label}\""),
+            }
+        };
+        match ev {
+            ChannelEvent::Open(id) => log::info!(target: "dc", "channel {} open", name(id)),
+            ChannelEvent::RemoteOpen(id) => {
+                log::info!(target: "dc", "channel {} opened by the peer", name(id));
+            }
+            ChannelEvent::Closing(id) => log::debug!(target: "dc", "channel {} closing", name(id)),
+            ChannelEvent::Closed(id) => log::info!(target: "dc", "channel {} closed", name(id)),
+            // Expected when the connection closes; the cause is logged by
+            // the layer that lost it.
+            ChannelEvent::Error(id, ChannelError::AssociationLost) => {
+                log::debug!(target: "dc", "channel {}: association gone", name(id));
+            }
+            ChannelEvent::Error(id, e) => log::warn!(target: "dc", "channel {}: {e}", name(id)),
+            ChannelEvent::Message(..) | ChannelEvent::BufferedAmountLow(_) => {}
+        }
     }
 
     /// Takes the oldest received message of the channel.
@@ -827,6 +878,19 @@ impl ChannelManager {
 
     /// Bytes handed to `send` and not yet reported by `on_sent` (0 for an
     /// unknown channel).
+    /// Messages and bytes sent and received on the channel.
+    pub fn traffic(&self, id: ChannelId) -> Option<ChannelTraffic> {
+        self.channels.get(&id).map(|c| c.traffic)
+    }
+
+    /// Channels in state Open.
+    pub fn open_channels(&self) -> usize {
+        self.channels
+            .values()
+            .filter(|c| c.state == ChannelState::Open)
+            .count()
+    }
+
     pub fn buffered_amount(&self, id: ChannelId) -> usize {
         self.channels.get(&id).map_or(0, |ch| ch.buffered)
     }

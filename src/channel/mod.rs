@@ -12,7 +12,7 @@
 
 mod manager;
 
-pub use manager::ChannelManager;
+pub use manager::{ChannelManager, ChannelTraffic};
 
 use crate::dcep::{DcepError, Reliability};
 use std::fmt;

@@ -571,6 +571,7 @@ impl IoThread {
                         &SEND_ERRORS
                     };
                     counter.fetch_add(1, Ordering::Relaxed);
+                    log::debug!(target: "io", "send of {} bytes to {} failed: {e}", t.data.len(), t.dest);
                     sent += 1;
                 }
                 Ok(_) => sent += 1,

@@ -21,7 +21,17 @@ pub fn stun_servers(list: &str) -> Vec<SocketAddr> {
     list.split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
-        .filter_map(|s| s.to_socket_addrs().ok()?.find(SocketAddr::is_ipv4))
+        .filter_map(|s| {
+            let found = s
+                .to_socket_addrs()
+                .ok()
+                .and_then(|mut a| a.find(SocketAddr::is_ipv4));
+            match found {
+                Some(a) => log::debug!(target: "ice", "STUN server {s} resolved to {a}"),
+                None => log::warn!(target: "ice", "STUN server {s} did not resolve to an IPv4 address (DNS)"),
+            }
+            found
+        })
         .collect()
 }
 
@@ -86,17 +96,20 @@ impl TurnSetting {
                 return Err(RelayFailure::Unusable("malformed TURN server"))
             }
         };
-        let addrs: Vec<SocketAddr> = uri
-            .authority()
-            .to_socket_addrs()
-            .map_err(|_| RelayFailure::Unresolved)?
-            .collect();
+        let addrs: Vec<SocketAddr> = match uri.authority().to_socket_addrs() {
+            Ok(a) => a.collect(),
+            Err(e) => {
+                log::warn!(target: "turn", "TURN server {} did not resolve (DNS): {e}", uri.authority());
+                return Err(RelayFailure::Unresolved);
+            }
+        };
         let server = addrs
             .iter()
             .find(|a| a.is_ipv4())
             .or(addrs.first())
             .copied()
             .ok_or(RelayFailure::Unresolved)?;
+        log::debug!(target: "turn", "TURN server {} resolved to {server}", uri.authority());
         let mut cfg = TurnConfig::new(server, &self.username, &self.password);
         if uri.transport != TurnTransport::Udp {
             cfg.retransmit = STREAM_RETRANSMIT;

@@ -193,6 +193,7 @@ impl DtlsSession {
     /// Builds the OpenSSL context and session; nothing is sent until
     /// [`start`](Self::start).
     pub fn new(cfg: DtlsConfig) -> Result<DtlsSession, DtlsError> {
+        crate::logging::init();
         if cfg.mtu < MIN_MTU || cfg.mtu > MAX_DATAGRAM {
             return Err(DtlsError::InvalidConfig("mtu"));
         }
@@ -325,6 +326,7 @@ impl DtlsSession {
             return Err(DtlsError::InvalidState);
         }
         self.state = DtlsState::Connecting;
+        log::info!(target: "dtls", "handshake started as {:?}", self.role);
         self.handshake_deadline = Some(now + self.handshake_timeout);
         let r = match self.role {
             DtlsRole::Client => self.stream.connect(),
@@ -346,6 +348,7 @@ impl DtlsSession {
     pub fn handle_datagram(&mut self, now: Instant, data: &[u8]) {
         self.stats.datagrams_in += 1;
         if !records_well_formed(data, self.min_protected_record()) {
+            log::debug!(target: "dtls", "dropped a malformed datagram ({} bytes)", data.len());
             self.stats.malformed += 1;
             return;
         }
@@ -382,7 +385,10 @@ impl DtlsSession {
         if self.retransmit_deadline.is_some_and(|d| now >= d) {
             match ossl::handle_timeout(self.stream.ssl()) {
                 TimeoutOutcome::NotExpired => {}
-                TimeoutOutcome::Retransmitted => self.stats.retransmits += 1,
+                TimeoutOutcome::Retransmitted => {
+                    log::debug!(target: "dtls", "handshake flight retransmitted");
+                    self.stats.retransmits += 1
+                }
                 TimeoutOutcome::Failed => {
                     if self.state == DtlsState::Connecting {
                         self.fail(DtlsFailure::RetransmitLimit);
@@ -504,7 +510,8 @@ impl DtlsSession {
             DtlsState::Failed | DtlsState::Closed => return,
         }
         self.early.clear();
-        self.set_closed();
+        log::debug!(target: "dtls", "closing ({:?})", self.state);
+        self.set_state_closed();
     }
 
     // ---- internals ----
@@ -569,13 +576,15 @@ impl DtlsSession {
         self.remote_fingerprint = Some(fp);
         // The verify callback already pinned the certificate; checking the
         // final peer certificate again costs nothing.
-        if self.expected.is_some_and(|e| e != fp) {
+        if let Some(expected) = self.expected.filter(|&e| e != fp) {
+            log::error!(target: "dtls", "peer certificate fingerprint {} does not match a=fingerprint {}", fp.to_sdp(), expected.to_sdp());
             self.fail_and_notify(DtlsFailure::FingerprintMismatch);
             return;
         }
         self.update_max_payload();
         self.state = DtlsState::Connected;
         self.handshake_deadline = None;
+        log::info!(target: "dtls", "connected as {:?}: {}, cipher {}, peer fingerprint {}", self.role, self.protocol_version(), self.cipher_name().unwrap_or("?"), fp.to_sdp());
         self.events.push_back(DtlsEvent::Connected);
     }
 
@@ -592,6 +601,7 @@ impl DtlsSession {
                             self.events.push_back(DtlsEvent::Readable);
                         }
                     } else {
+                        log::debug!(target: "dtls", "dropped a received message of {n} bytes: receive queue full");
                         self.stats.recv_overflow += 1;
                     }
                 }
@@ -610,7 +620,13 @@ impl DtlsSession {
         }
     }
 
+    /// The peer's close_notify.
     fn set_closed(&mut self) {
+        log::info!(target: "dtls", "closed by the peer (close_notify)");
+        self.set_state_closed();
+    }
+
+    fn set_state_closed(&mut self) {
         self.state = DtlsState::Closed;
         self.handshake_deadline = None;
         self.retransmit_deadline = None;
@@ -618,6 +634,7 @@ impl DtlsSession {
     }
 
     fn fail(&mut self, reason: DtlsFailure) {
+        log::warn!(target: "dtls", "failed: {reason}");
         self.state = DtlsState::Failed;
         self.handshake_deadline = None;
         self.retransmit_deadline = None;
@@ -719,11 +736,15 @@ fn build_stream(
             let Some(expected) = expected else {
                 return true;
             };
-            let ok = store
-                .current_cert()
-                .and_then(|c| Fingerprint::of(c).ok())
-                .is_some_and(|fp| fp == expected);
+            let actual = store.current_cert().and_then(|c| Fingerprint::of(c).ok());
+            let ok = actual.is_some_and(|fp| fp == expected);
             if !ok {
+                log::error!(
+                    target: "dtls",
+                    "peer certificate fingerprint {} does not match a=fingerprint {}",
+                    actual.map_or_else(|| "(unreadable)".to_string(), |a| a.to_sdp()),
+                    expected.to_sdp()
+                );
                 mismatch.store(true, Ordering::Relaxed);
             }
             ok

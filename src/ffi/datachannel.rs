@@ -277,7 +277,7 @@ fn with_pc_channel<R>(
 
 /// Runs `f` on the manager state of a live channel (a PeerConnection's or
 /// a standalone manager's), or returns `dead`.
-fn with_manager<R>(
+pub(crate) fn with_manager<R>(
     channel: xDataChannel,
     dead: R,
     f: impl FnOnce(&mut ChannelManager, ChannelId) -> R,

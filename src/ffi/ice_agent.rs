@@ -390,6 +390,19 @@ fn errno(e: IceError) -> xErrno {
     }
 }
 
+/// Runs `f` on the protocol agent behind `agent`: an agent of
+/// `xIceAgentCreate` or the view of a PeerConnection's agent; `dead` for
+/// NULL, stale or foreign handles.
+pub(crate) fn with_ice<R>(agent: xIceAgent, dead: R, f: impl FnOnce(&IceAgent) -> R) -> R {
+    if let Some(obj) = AGENTS.get(agent) {
+        return f(&obj.endpoint.lock().agent);
+    }
+    match view(agent) {
+        Some(v) => super::peer_connection::with_endpoint(v.pc, dead, |ep| f(ep.pc.ice())),
+        None => dead,
+    }
+}
+
 /// Runs `f` on a live agent, or returns `dead`.
 fn with_agent<R>(agent: xIceAgent, dead: R, f: impl FnOnce(&AgentObject) -> R) -> R {
     match AGENTS.get(agent) {

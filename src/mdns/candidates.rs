@@ -84,6 +84,12 @@ impl PendingCandidates {
 
     /// The outcome of looking `name` up (`None`: it failed).
     pub fn resolved(&mut self, name: &str, addr: Option<IpAddr>) -> Released {
+        match addr {
+            Some(ip) => log::debug!(target: "mdns", "{name} resolved to {ip}"),
+            None => {
+                log::info!(target: "mdns", "{name} did not resolve: its remote candidates are dropped")
+            }
+        }
         let mut out = Released::default();
         let mut i = 0;
         while i < self.waiting.len() {

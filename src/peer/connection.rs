@@ -618,9 +618,15 @@ impl PeerConnection {
                 None if self.early_dtls.len() < MAX_EARLY_DTLS => {
                     self.early_dtls.push_back(data.to_vec());
                 }
-                None => self.stats.early_dtls_dropped += 1,
+                None => {
+                    log::debug!(target: "pc", "dropped DTLS from {from}: no remote description yet and the early queue is full");
+                    self.stats.early_dtls_dropped += 1
+                }
             },
-            Received::Data => self.stats.raw_data_dropped += 1,
+            Received::Data => {
+                log::debug!(target: "pc", "dropped a non-DTLS datagram from {from}");
+                self.stats.raw_data_dropped += 1
+            }
             Received::Consumed | Received::ChannelData | Received::Dropped => {}
         }
         self.process(now);
@@ -759,6 +765,7 @@ impl PeerConnection {
         {
             return;
         }
+        log::info!(target: "pc", "state {:?} -> {s:?}", self.state);
         self.state = s;
         self.events.push_back(PeerEvent::StateChanged(s));
     }
@@ -862,7 +869,10 @@ impl PeerConnection {
                         self.start_dtls(now);
                     }
                 }
-                IceState::Failed => self.fail(),
+                IceState::Failed => {
+                    log::warn!(target: "pc", "failing: ICE failed");
+                    self.fail()
+                }
                 IceState::New | IceState::Gathering | IceState::Closed => {}
             },
             IceEvent::LocalCandidate(c) => {
@@ -905,7 +915,8 @@ impl PeerConnection {
         if dtls.state() != DtlsState::New {
             return;
         }
-        if dtls.start(now).is_err() {
+        if let Err(e) = dtls.start(now) {
+            log::warn!(target: "pc", "failing: DTLS did not start: {e}");
             self.fail();
         }
     }
@@ -934,7 +945,10 @@ impl PeerConnection {
         };
         match SctpAssociation::new(cfg).and_then(|mut a| a.start(now).map(|()| a)) {
             Ok(a) => self.sctp = Some(a),
-            Err(_) => self.fail(),
+            Err(e) => {
+                log::warn!(target: "pc", "failing: SCTP did not start: {e}");
+                self.fail()
+            }
         }
     }
 
@@ -963,7 +977,10 @@ impl PeerConnection {
                         self.set_state(PeerState::Closed);
                     }
                 }
-                DtlsEvent::Failed(_) => self.fail(),
+                DtlsEvent::Failed(why) => {
+                    log::warn!(target: "pc", "failing: DTLS {why}");
+                    self.fail()
+                }
             }
         }
         if let (Some(dtls), Some(sctp)) = (self.dtls.as_mut(), self.sctp.as_mut()) {
@@ -1023,6 +1040,7 @@ impl PeerConnection {
                     if self.closing {
                         self.channels.association_lost();
                     } else {
+                        log::warn!(target: "pc", "failing: SCTP association lost");
                         self.fail();
                     }
                 }

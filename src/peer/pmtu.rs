@@ -167,6 +167,9 @@ impl PathMtu {
     fn update(&mut self) -> Option<usize> {
         let before = self.current;
         self.current = self.probed.min(self.allowed()).max(BASE_DATAGRAM);
+        if self.current != before {
+            log::debug!(target: "pc", "path MTU {before} -> {} bytes", self.current);
+        }
         (self.current != before).then_some(self.current)
     }
 
@@ -310,6 +313,7 @@ impl PathMtu {
                 // The path carries the size but the peer did not answer our
                 // data: it does not take such records. Back to what every
                 // stack reads, for good.
+                log::info!(target: "pc", "the peer does not read {}-byte records: capped", self.current);
                 self.stats.data_stalls += 1;
                 self.ceiling = if self.current > self.ethernet() {
                     self.ethernet()
@@ -321,6 +325,7 @@ impl PathMtu {
             }
             (Purpose::Confirm | Purpose::Stall, false) => {
                 // A black hole: the path no longer carries the size.
+                log::info!(target: "pc", "path MTU black hole: {size}-byte probes no longer pass");
                 self.stats.black_holes += 1;
                 self.probed = BASE_DATAGRAM;
                 self.confirm_at = None;

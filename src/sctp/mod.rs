@@ -287,6 +287,35 @@ pub struct SctpAssociation {
     dropped_oversize: u64,
     /// Packets dropped for a wrong checksum or a truncated header.
     dropped_bad_checksum: u64,
+    /// DATA chunks sent again (a TSN not above the highest sent before).
+    retransmitted_chunks: u64,
+    /// The highest TSN sent so far.
+    highest_tsn: Option<u32>,
+}
+
+/// The association's transport state as usrsctp reports it
+/// (`SCTP_STATUS`), and our own counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SctpStats {
+    /// Smoothed round-trip time of the primary path, milliseconds.
+    pub srtt_ms: u32,
+    /// Retransmission timeout, milliseconds.
+    pub rto_ms: u32,
+    /// Congestion window, bytes.
+    pub cwnd: u32,
+    /// The peer's receive window, bytes.
+    pub peer_rwnd: u32,
+    /// The path MTU usrsctp uses (SCTP packet size).
+    pub mtu: u32,
+    /// DATA chunks sent but not acknowledged, and waiting to be sent.
+    pub unacked_chunks: u16,
+    pub pending_chunks: u16,
+    /// DATA chunks retransmitted (fast or on timeout).
+    pub retransmitted_chunks: u64,
+    /// Received packets dropped for a bad checksum; messages dropped for
+    /// exceeding the maximum message size.
+    pub dropped_bad_checksum: u64,
+    pub dropped_oversize: u64,
 }
 
 // SAFETY: the socket pointer is only ever used under the global usrsctp
@@ -333,6 +362,7 @@ impl SctpAssociation {
     /// Creates the association's socket with every option set; nothing is
     /// sent until [`start`](Self::start).
     pub fn new(mut cfg: SctpConfig) -> Result<Self, SctpError> {
+        crate::logging::init();
         if cfg.zero_checksum {
             return Err(SctpError::Unsupported("zero checksum in usrsctp 0.9.5"));
         }
@@ -403,6 +433,8 @@ impl SctpAssociation {
             pending_resets: Vec::new(),
             dropped_oversize: 0,
             dropped_bad_checksum: 0,
+            retransmitted_chunks: 0,
+            highest_tsn: None,
         })
     }
 
@@ -475,6 +507,7 @@ impl SctpAssociation {
         if self.state != State::New {
             return Ok(());
         }
+        log::info!(target: "sctp", "association starting: port {} to {}, packets up to {} bytes", self.cfg.local_port, self.cfg.remote_port, self.cfg.mtu);
         self.last_now = Some(now);
         {
             let mut stack = stack::lock_initialised();
@@ -517,6 +550,7 @@ impl SctpAssociation {
             return;
         }
         if !checksum::verify(data) {
+            log::debug!(target: "sctp", "dropped a packet of {} bytes: bad checksum", data.len());
             self.dropped_bad_checksum += 1;
             return;
         }
@@ -543,7 +577,75 @@ impl SctpAssociation {
 
     /// The next SCTP packet to encrypt and send.
     pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
-        stack::with_shared(self.id, |s| s.outbox.pop_front()).flatten()
+        let pkt = stack::with_shared(self.id, |s| s.outbox.pop_front()).flatten()?;
+        self.note_sent(&pkt);
+        Some(pkt)
+    }
+
+    /// Counts the DATA (and I-DATA) chunks of an outgoing packet whose TSN
+    /// was sent before: retransmissions.
+    fn note_sent(&mut self, pkt: &[u8]) {
+        let mut at = 12; // the common header
+        while at + 8 <= pkt.len() {
+            let kind = pkt[at];
+            let len = usize::from(u16::from_be_bytes([pkt[at + 2], pkt[at + 3]]));
+            if len < 4 {
+                break;
+            }
+            if kind == 0 || kind == 64 {
+                let tsn = u32::from_be_bytes([pkt[at + 4], pkt[at + 5], pkt[at + 6], pkt[at + 7]]);
+                match self.highest_tsn {
+                    // Serial number arithmetic (RFC 1982).
+                    Some(h) if tsn.wrapping_sub(h) as i32 <= 0 => {
+                        self.retransmitted_chunks += 1;
+                        log::trace!(target: "sctp", "DATA chunk TSN {tsn} retransmitted");
+                    }
+                    _ => self.highest_tsn = Some(tsn),
+                }
+            }
+            at += (len + 3) & !3;
+        }
+    }
+
+    /// Transport figures from usrsctp (`SCTP_STATUS`: srtt, cwnd, peer
+    /// receive window, path MTU) and our counts; the usrsctp part is zero
+    /// before the association is up.
+    pub fn stats(&self) -> SctpStats {
+        let mut out = SctpStats {
+            retransmitted_chunks: self.retransmitted_chunks,
+            dropped_bad_checksum: self.dropped_bad_checksum,
+            dropped_oversize: self.dropped_oversize,
+            ..SctpStats::default()
+        };
+        if self.sock.is_null() || self.state != State::Connected {
+            return out;
+        }
+        // SAFETY: all-zero is a valid sctp_status.
+        let mut st: sys::sctp_status = unsafe { std::mem::zeroed() };
+        let mut len = size_of::<sys::sctp_status>() as socklen_t;
+        let r = {
+            let _stack = stack::lock_initialised();
+            // SAFETY: live socket under the lock; `st` is sized as passed.
+            unsafe {
+                sys::usrsctp_getsockopt(
+                    self.sock,
+                    sys::IPPROTO_SCTP,
+                    sys::SCTP_STATUS,
+                    (&mut st as *mut sys::sctp_status).cast(),
+                    &mut len,
+                )
+            }
+        };
+        if r == 0 {
+            out.srtt_ms = st.sstat_primary.spinfo_srtt;
+            out.rto_ms = st.sstat_primary.spinfo_rto;
+            out.cwnd = st.sstat_primary.spinfo_cwnd;
+            out.mtu = st.sstat_primary.spinfo_mtu;
+            out.peer_rwnd = st.sstat_rwnd;
+            out.unacked_chunks = st.sstat_unackdata;
+            out.pending_chunks = st.sstat_penddata;
+        }
+        out
     }
 
     /// The next event.
@@ -832,6 +934,7 @@ impl SctpAssociation {
                 let e = errno();
                 if !is_would_block(e) && self.state == State::Connected {
                     // ECONNRESET and friends: the association is gone.
+                    log::warn!(target: "sctp", "association lost: receive error {e}");
                     self.finish(SctpEvent::Lost);
                 }
                 break;
@@ -839,6 +942,7 @@ impl SctpAssociation {
             if n == 0 {
                 // End of stream: the peer shut down.
                 if self.state == State::Connected {
+                    log::info!(target: "sctp", "the peer shut the association down");
                     self.finish(SctpEvent::Closed);
                 }
                 break;
@@ -882,6 +986,7 @@ impl SctpAssociation {
         if eor {
             let (ppid, data, too_large) = self.partial.remove(&stream).unwrap_or_default();
             if too_large {
+                log::debug!(target: "sctp", "dropped a message on stream {stream}: larger than {max} bytes");
                 self.dropped_oversize += 1;
             } else {
                 self.events.push_back(SctpEvent::Message {
@@ -921,6 +1026,7 @@ impl SctpAssociation {
                 };
                 match ac.sac_state {
                     sys::SCTP_COMM_UP | sys::SCTP_RESTART if self.state == State::Connecting => {
+                        log::info!(target: "sctp", "association up: {} outbound, {} inbound streams", ac.sac_outbound_streams, ac.sac_inbound_streams);
                         self.state = State::Connected;
                         self.outbound_streams = ac.sac_outbound_streams;
                         self.events.push_back(SctpEvent::Connected {
@@ -935,13 +1041,23 @@ impl SctpAssociation {
                         let header = size_of::<sys::sctp_assoc_change>();
                         let from_peer = ac.sac_length as usize > header
                             && note.get(header) == Some(&ABORT_CHUNK_TYPE);
+                        if from_peer {
+                            log::info!(target: "sctp", "association aborted by the peer (ABORT)");
+                        } else if ac.sac_state == sys::SCTP_CANT_STR_ASSOC {
+                            log::warn!(target: "sctp", "association could not be set up: INIT not answered or refused (error {})", ac.sac_error);
+                        } else {
+                            log::warn!(target: "sctp", "association lost: peer unreachable (retransmission limit, error {})", ac.sac_error);
+                        }
                         self.finish(if from_peer {
                             SctpEvent::Aborted
                         } else {
                             SctpEvent::Lost
                         });
                     }
-                    sys::SCTP_SHUTDOWN_COMP => self.finish(SctpEvent::Closed),
+                    sys::SCTP_SHUTDOWN_COMP => {
+                        log::info!(target: "sctp", "association shut down");
+                        self.finish(SctpEvent::Closed)
+                    }
                     _ => {}
                 }
             }
@@ -977,6 +1093,7 @@ impl SctpAssociation {
                                 // A half-read message on a reset stream is gone.
                                 self.partial.remove(&stream);
                             }
+                            log::debug!(target: "sctp", "stream {stream} reset ({direction:?})");
                             self.events
                                 .push_back(SctpEvent::StreamReset { stream, direction });
                         }
@@ -987,6 +1104,7 @@ impl SctpAssociation {
                 let Some(ev) = read::<sys::sctp_send_failed_event>(note) else {
                     return;
                 };
+                log::debug!(target: "sctp", "send failed on stream {} (error {})", ev.ssfe_info.snd_sid, ev.ssfe_error);
                 self.events.push_back(SctpEvent::SendFailed {
                     stream: ev.ssfe_info.snd_sid,
                     ppid: u32::from_be(ev.ssfe_info.snd_ppid),

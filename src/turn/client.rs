@@ -122,8 +122,10 @@ pub enum TurnFailure {
 impl std::fmt::Display for TurnFailure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            TurnFailure::Unauthorized => f.write_str("TURN credentials rejected"),
-            TurnFailure::Timeout => f.write_str("TURN server did not answer"),
+            TurnFailure::Unauthorized => {
+                f.write_str("TURN credentials rejected (error 401 Unauthorized)")
+            }
+            TurnFailure::Timeout => f.write_str("TURN server did not answer (timed out)"),
             TurnFailure::ServerError(c) => write!(f, "TURN server error {c}"),
             TurnFailure::BadResponse => f.write_str("bad TURN response"),
             TurnFailure::RedirectLoop => f.write_str("TURN redirect loop"),
@@ -296,6 +298,7 @@ pub struct TurnClient {
 impl TurnClient {
     /// A client in [`TurnState::Idle`].
     pub fn new(cfg: TurnConfig) -> Self {
+        crate::logging::init();
         let rng = match cfg.rng_seed {
             Some(seed) => StdRng::seed_from_u64(seed),
             None => StdRng::from_entropy(),
@@ -729,6 +732,22 @@ impl TurnClient {
     }
 
     fn push_event(&mut self, ev: TurnEvent) {
+        match ev {
+            TurnEvent::Allocated {
+                relayed,
+                mapped,
+                lifetime,
+            } => {
+                log::info!(target: "turn", "allocated {relayed} on {} (mapped {mapped:?}, lifetime {lifetime} s)", self.server)
+            }
+            TurnEvent::Failed(why) => {
+                log::warn!(target: "turn", "allocation on {} failed: {why}", self.server)
+            }
+            TurnEvent::PermissionFailed(ip) => {
+                log::warn!(target: "turn", "permission for {ip} refused by {}", self.server)
+            }
+            _ => log::debug!(target: "turn", "{ev:?} ({})", self.server),
+        }
         if self.events.len() >= EVENT_QUEUE_MAX {
             self.stats.event_overflow += 1;
         } else {
@@ -1000,6 +1019,7 @@ impl TurnClient {
     }
 
     fn on_error(&mut self, now: Instant, txn: Txn, code: u16, msg: &Message<'_>) {
+        log::debug!(target: "turn", "{:?} answered by {} with error {code}", txn.kind, self.server);
         let text = |typ| match msg.decode(typ) {
             Some(Ok(Attribute::Realm(s) | Attribute::Nonce(s))) if s.len() <= MAX_TEXT_LEN => {
                 Some(s.to_owned())

@@ -365,6 +365,35 @@ pub struct sctp_reset_streams {
     pub srs_number_streams: u16,
 }
 
+/// `struct sctp_paddrinfo`: one peer address (the primary path in
+/// [`sctp_status`]).
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct sctp_paddrinfo {
+    pub spinfo_address: libc::sockaddr_storage,
+    pub spinfo_assoc_id: sctp_assoc_t,
+    pub spinfo_state: i32,
+    pub spinfo_cwnd: u32,
+    pub spinfo_srtt: u32,
+    pub spinfo_rto: u32,
+    pub spinfo_mtu: u32,
+}
+
+/// `struct sctp_status`, the answer to [`SCTP_STATUS`].
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct sctp_status {
+    pub sstat_assoc_id: sctp_assoc_t,
+    pub sstat_state: i32,
+    pub sstat_rwnd: u32,
+    pub sstat_unackdata: u16,
+    pub sstat_penddata: u16,
+    pub sstat_instrms: u16,
+    pub sstat_outstrms: u16,
+    pub sstat_fragmentation_point: u32,
+    pub sstat_primary: sctp_paddrinfo,
+}
+
 /// `struct sctp_sockstat`, the answer to [`SCTP_GET_SNDBUF_USE`]. Three
 /// 32-bit fields; not in the installed header, so not in the layout test.
 #[repr(C)]
@@ -613,6 +642,15 @@ mod tests {
             size!(sctp_reset_streams),
             off!(sctp_reset_streams, srs_flags),
             off!(sctp_reset_streams, srs_number_streams),
+            size!(sctp_paddrinfo),
+            off!(sctp_paddrinfo, spinfo_assoc_id),
+            off!(sctp_paddrinfo, spinfo_cwnd),
+            off!(sctp_paddrinfo, spinfo_srtt),
+            off!(sctp_paddrinfo, spinfo_mtu),
+            size!(sctp_status),
+            off!(sctp_status, sstat_rwnd),
+            off!(sctp_status, sstat_fragmentation_point),
+            off!(sctp_status, sstat_primary),
         ]
     }
 

@@ -11,7 +11,7 @@
 //! Pair indices are stable: pairs are never removed, only failed.
 
 use std::collections::VecDeque;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::ice::PairState;
 use crate::stun::txn::RetransmitTimer;
@@ -33,6 +33,9 @@ pub(crate) struct CheckTxn {
     /// The PRIORITY the request carried (the priority of a prflx local
     /// candidate learned from the response).
     pub priority: u32,
+    /// When the request was first sent (round-trip time of an answer to
+    /// a request never retransmitted).
+    pub sent_at: Instant,
 }
 
 /// One candidate pair.
@@ -56,6 +59,9 @@ pub(crate) struct Pair {
     /// own check succeeded; nominate when it does.
     pub nominate_on_success: bool,
     pub check: Option<CheckTxn>,
+    /// The latest round-trip time measured on this pair (a check or
+    /// consent request answered without retransmission).
+    pub rtt: Option<Duration>,
 }
 
 impl Pair {
@@ -71,6 +77,7 @@ impl Pair {
             nominated: false,
             nominate_on_success: false,
             check: None,
+            rtt: None,
         }
     }
 

@@ -30,7 +30,8 @@ pub(crate) struct Consent {
     /// Consent lapses at this time unless a response arrives before.
     expires: Instant,
     stale: bool,
-    txns: VecDeque<TransactionId>,
+    /// Recent checks: id and when sent.
+    txns: VecDeque<(TransactionId, Instant)>,
 }
 
 impl Consent {
@@ -79,12 +80,20 @@ impl Consent {
         if self.txns.len() == REMEMBERED_TXNS {
             self.txns.pop_front();
         }
-        self.txns.push_back(id);
+        self.txns.push_back((id, now));
     }
 
     /// Whether `id` is one of our consent checks.
     pub fn owns(&self, id: &TransactionId) -> bool {
-        self.txns.contains(id)
+        self.txns.iter().any(|(t, _)| t == id)
+    }
+
+    /// The round-trip time of check `id` answered at `now`.
+    pub fn rtt_of(&self, id: &TransactionId, now: Instant) -> Option<Duration> {
+        self.txns
+            .iter()
+            .find(|(t, _)| t == id)
+            .map(|&(_, sent)| now.saturating_duration_since(sent))
     }
 
     /// Authenticated STUN heard from the remote. Returns true when this

@@ -320,6 +320,13 @@ pub struct AgentStats {
     pub data_received: u64,
     /// Relayed candidates that could not be gathered or were lost.
     pub relay_failures: u64,
+    /// Datagrams (and their bytes) handed to the driver to send, and
+    /// received on the agent's sockets, at the UDP layer: STUN, TURN
+    /// framing, DTLS, everything.
+    pub datagrams_sent: u64,
+    pub bytes_sent: u64,
+    pub datagrams_received: u64,
+    pub bytes_received: u64,
 }
 
 /// The agent's named timers (see [`IceAgent::next_timer`]).
@@ -426,11 +433,35 @@ fn local_pref_of(priority: u32) -> u16 {
     ((priority >> 8) & 0xFFFF) as u16
 }
 
+/// Logs what an event says (state changes are logged where they happen,
+/// with their cause).
+fn log_event(ev: &IceEvent) {
+    match ev {
+        IceEvent::StateChanged(_) | IceEvent::ConsentStale => {}
+        IceEvent::LocalCandidate(c) => {
+            log::info!(target: "ice", "local candidate {}", c.to_sdp_attribute());
+        }
+        IceEvent::GatheringComplete => log::info!(target: "ice", "gathering complete"),
+        IceEvent::SelectedPair { local, remote } => {
+            log::info!(target: "ice", "selected pair {local} -> {remote}");
+        }
+        IceEvent::RoleChanged(r) => log::info!(target: "ice", "role conflict: now {r:?}"),
+        IceEvent::ConsentRestored => log::info!(target: "ice", "consent restored"),
+        IceEvent::RelayFailed { server, reason } => match server {
+            Some(s) => {
+                log::warn!(target: "turn", "no relayed candidate from TURN server {s}: {reason}")
+            }
+            None => log::warn!(target: "turn", "no relayed candidate: {reason}"),
+        },
+    }
+}
+
 impl IceAgent {
     /// A new agent in state `New`. Fails with
     /// [`IceError::InvalidField`] for a given ufrag or password that is not
     /// made of 4 (22) to 256 ice-chars.
     pub fn new(config: AgentConfig, now: Instant) -> Result<IceAgent, IceError> {
+        crate::logging::init();
         let mut rng = match config.rng_seed {
             Some(seed) => StdRng::seed_from_u64(seed),
             None => StdRng::from_entropy(),
@@ -535,6 +566,23 @@ impl IceAgent {
         let p = &self.list.pairs[self.selected?];
         let local = p.valid_local.unwrap_or(p.local);
         Some((&self.locals[local].cand, &self.remotes[p.remote].cand))
+    }
+
+    /// When the selected pair's local candidate is relayed: the TURN
+    /// server, and whether it is reached over a TCP or TLS connection
+    /// (else UDP).
+    pub fn selected_relay(&self) -> Option<(SocketAddr, bool)> {
+        let p = &self.list.pairs[self.selected?];
+        let local = p.valid_local.unwrap_or(p.local);
+        let r = self.relays.iter().find(|r| r.local == Some(local))?;
+        let stream = r.link.is_some_and(|l| self.host_index(l).is_none());
+        Some((r.client.server(), stream))
+    }
+
+    /// The latest round-trip time measured on the selected pair: its
+    /// connectivity check or the latest consent check answered.
+    pub fn selected_rtt(&self) -> Option<Duration> {
+        self.list.pairs[self.selected?].rtt
     }
 
     /// Whether the consent stale signal is raised (see
@@ -903,6 +951,8 @@ impl IceAgent {
             payload: data,
             from,
         };
+        self.stats.datagrams_received += 1;
+        self.stats.bytes_received += data.len() as u64;
         self.touch(now);
         if self.state == IceState::Closed {
             self.stats.dropped_other += 1;
@@ -956,6 +1006,7 @@ impl IceAgent {
             Demux::ChannelData => Received::ChannelData,
             Demux::Dtls | Demux::Other => {
                 if !self.is_authenticated_source(local, from) {
+                    log::debug!(target: "ice", "dropped {} bytes from {from} on {local}: not an authenticated peer", data.len());
                     self.stats.dropped_unknown_source += 1;
                     Received::Dropped
                 } else if stun_io::demux(first) == Demux::Dtls {
@@ -975,11 +1026,16 @@ impl IceAgent {
     }
 
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.transmits.pop_front()
+        let t = self.transmits.pop_front()?;
+        self.stats.datagrams_sent += 1;
+        self.stats.bytes_sent += t.data.len() as u64;
+        Some(t)
     }
 
     pub fn poll_event(&mut self) -> Option<IceEvent> {
-        self.events.pop_front()
+        let ev = self.events.pop_front()?;
+        log_event(&ev);
+        Some(ev)
     }
 
     /// When [`IceAgent::handle_timeout`] should next be called.
@@ -1068,6 +1124,7 @@ impl IceAgent {
 
     fn set_state(&mut self, s: IceState) {
         if self.state != s {
+            log::info!(target: "ice", "state {:?} -> {s:?}", self.state);
             self.state = s;
             self.events.push_back(IceEvent::StateChanged(s));
         }
@@ -1220,6 +1277,7 @@ impl IceAgent {
         data: &[u8],
     ) -> Received {
         let Ok(msg) = Message::parse(data) else {
+            log::debug!(target: "ice", "dropped malformed STUN ({} bytes) from {from}", data.len());
             self.stats.dropped_malformed += 1;
             return Received::Dropped;
         };
@@ -1266,10 +1324,12 @@ impl IceAgent {
         let req = match stun_io::verify_request(msg, &self.local_ufrag, &self.local_pwd) {
             Ok(r) => r,
             Err(Refused::Unauthenticated) => {
+                log::debug!(target: "ice", "dropped Binding request from {from}: USERNAME or MESSAGE-INTEGRITY does not check out");
                 self.stats.dropped_unauthenticated += 1;
                 return Received::Dropped;
             }
             Err(Refused::Malformed) => {
+                log::debug!(target: "ice", "dropped Binding request from {from}: bad ICE attributes");
                 self.stats.dropped_malformed += 1;
                 return Received::Dropped;
             }
@@ -1373,6 +1433,7 @@ impl IceAgent {
         if let Some(gi) = self.gather.find(&id) {
             return self.on_server_response(local, from, msg, gi);
         }
+        log::debug!(target: "ice", "dropped STUN response from {from}: no matching transaction");
         self.stats.dropped_unmatched += 1;
         Received::Dropped
     }
@@ -1391,6 +1452,7 @@ impl IceAgent {
             .is_some_and(|(_, pwd)| stun_io::verify_response(msg, pwd));
         if !authentic {
             // Leave the transaction running: the real answer may follow.
+            log::debug!(target: "ice", "dropped check response from {from}: integrity does not check out");
             self.stats.dropped_unauthenticated += 1;
             return Received::Dropped;
         }
@@ -1403,11 +1465,14 @@ impl IceAgent {
         };
         if from != raddr || local != base {
             // Not symmetric (RFC 8445 §7.2.5.2.1).
+            log::debug!(target: "ice", "check {base} -> {raddr} failed: answer from {from} to {local}, not symmetric");
             self.fail_pair(pi);
             return Received::Consumed;
         }
         if msg.class() == Class::ErrorResponse {
-            if stun_io::error_code(msg) == Some(487) {
+            let code = stun_io::error_code(msg);
+            log::debug!(target: "ice", "check {base} -> {raddr}: error response {}", code.map_or_else(|| "without ERROR-CODE".into(), |c| c.to_string()));
+            if code == Some(487) {
                 // RFC 8445 §7.2.5.1: take the other role, check again.
                 self.stats.role_conflicts += 1;
                 if self.role == txn.role {
@@ -1456,10 +1521,16 @@ impl IceAgent {
                 self.locals.len() - 1
             }
         };
+        let rtt =
+            (txn.timer.retransmits() == 0).then(|| now.saturating_duration_since(txn.sent_at));
+        log::debug!(target: "ice", "check {base} -> {raddr} succeeded (mapped {mapped}{}, rtt {})", if txn.use_candidate { ", nomination" } else { "" }, rtt.map_or_else(|| "unknown".into(), |r| format!("{r:?}")));
         let foundation = {
             let p = &mut self.list.pairs[pi];
             p.state = PairState::Succeeded;
             p.valid_local = Some(vl);
+            if rtt.is_some() {
+                p.rtt = rtt;
+            }
             p.foundation.clone()
         };
         self.refresh_pair(pi);
@@ -1501,8 +1572,18 @@ impl IceAgent {
             return Received::Dropped;
         }
         if msg.class() == Class::SuccessResponse {
+            let rtt = self
+                .consent
+                .as_ref()
+                .and_then(|c| c.rtt_of(msg.transaction_id(), now));
+            if let (Some(pi), Some(rtt)) = (self.selected, rtt) {
+                self.list.pairs[pi].rtt = Some(rtt);
+            }
+            log::trace!(target: "ice", "consent granted by {from} (rtt {rtt:?})");
             self.consent_alive(now);
             self.consent_granted(now);
+        } else {
+            log::debug!(target: "ice", "consent check answered with error {:?} by {from}", stun_io::error_code(msg));
         }
         Received::Consumed
     }
@@ -1527,8 +1608,13 @@ impl IceAgent {
         if msg.class() == Class::SuccessResponse {
             match stun_io::mapped_address(msg) {
                 Some(mapped) => self.add_srflx(mapped, t.base, t.server),
-                None => self.stats.dropped_malformed += 1,
+                None => {
+                    log::warn!(target: "ice", "STUN server {} answered {} without a mapped address", t.server, t.base);
+                    self.stats.dropped_malformed += 1
+                }
             }
+        } else {
+            log::warn!(target: "ice", "STUN server {} refused the Binding request from {}: error {}", t.server, t.base, stun_io::error_code(msg).map_or_else(|| "without ERROR-CODE".into(), |c| c.to_string()));
         }
         self.dirty = true;
         Received::Consumed
@@ -1572,6 +1658,10 @@ impl IceAgent {
     /// Marks pair `pi` nominated and selects it.
     fn nominate(&mut self, now: Instant, pi: usize) {
         self.list.pairs[pi].nominated = true;
+        if log::log_enabled!(target: "ice", log::Level::Debug) {
+            let p = &self.list.pairs[pi];
+            log::debug!(target: "ice", "pair {} -> {} nominated ({})", self.locals[p.local].addr, self.remotes[p.remote].addr, if self.role.is_controlling() { "by us" } else { "by the peer" });
+        }
         if self.selected != Some(pi) {
             self.selected = Some(pi);
             self.bind_selected_channel(now);
@@ -1896,7 +1986,8 @@ impl IceAgent {
                     self.stats.retransmits += 1;
                 }
                 TimerAction::TimedOut => {
-                    self.gather.txns.remove(gi);
+                    let t = self.gather.txns.remove(gi);
+                    log::warn!(target: "ice", "STUN server {} did not answer from {} (timed out): no server-reflexive candidate from it", t.server, t.base);
                 }
             }
         }
@@ -1950,6 +2041,7 @@ impl IceAgent {
                         self.stats.retransmits += 1;
                     }
                     TimerAction::TimedOut => {
+                        log::debug!(target: "ice", "check {} -> {} timed out", self.locals[p.local].addr, self.remotes[p.remote].addr);
                         self.fail_pair(pi);
                         break;
                     }
@@ -1967,6 +2059,7 @@ impl IceAgent {
         }
         let Some(c) = &mut self.consent else { return };
         if now >= c.expires() {
+            log::warn!(target: "ice", "consent expired: no answer to consent checks for {:?}; failing", self.cfg.consent_timeout);
             self.consent_failed = true;
             self.consent = None;
             self.selected = None;
@@ -1977,6 +2070,7 @@ impl IceAgent {
             .is_some_and(|d| now >= d)
         {
             c.set_stale();
+            log::info!(target: "ice", "consent stale: nothing authenticated heard from the peer for {:?}", self.cfg.consent_stale);
             self.events.push_back(IceEvent::ConsentStale);
         }
     }
@@ -2015,6 +2109,16 @@ impl IceAgent {
         };
         let exhausted = self.remote_eoc && !any_valid && self.list.all_done();
         if timed_out || exhausted {
+            let pairs = self.list.pairs.len();
+            if exhausted && pairs == 0 {
+                log::warn!(target: "ice", "no candidate pair to check ({} local, {} remote candidates, remote end-of-candidates received)", self.locals.len(), self.remotes.len());
+            } else if exhausted {
+                log::warn!(target: "ice", "every candidate pair failed ({pairs} pairs, remote end-of-candidates received)");
+            } else if any_valid {
+                log::warn!(target: "ice", "no pair nominated in {:?} ({pairs} pairs)", self.cfg.failure_timeout * 3);
+            } else {
+                log::warn!(target: "ice", "no candidate pair succeeded in {:?} ({pairs} pairs, {} remote candidates)", self.cfg.failure_timeout, self.remotes.len());
+            }
             self.nominate_next = None;
             self.nominating = None;
             for p in &mut self.list.pairs {
@@ -2156,6 +2260,7 @@ impl IceAgent {
             dest: self.remotes[p.remote].addr,
             data: bytes.clone(),
         };
+        log::debug!(target: "ice", "check {} -> {}{}", tx.local, tx.dest, if use_candidate { " with USE-CANDIDATE" } else { "" });
         p.check = Some(CheckTxn {
             id,
             timer,
@@ -2163,6 +2268,7 @@ impl IceAgent {
             use_candidate,
             role: self.role,
             priority,
+            sent_at: now,
         });
         self.push_transmit(tx.local, tx.dest, &tx.data);
         self.last_new_txn = Some(now);
