@@ -7,7 +7,9 @@
 //! `send_fn` inside `xDtlsTransportStart`, `Connected`, `Failed` and
 //! `on_data` inside `xDtlsTransportFeedInput`, `send_fn` inside
 //! `xDtlsTransportSend`, `Closed` inside `xDtlsTransportDestroy`;
-//! retransmissions and the handshake timeout from the loop timer.
+//! retransmissions and the handshake timeout from the loop timer. The
+//! packets of an SCTP transport over it reach `send_fn` from the loop (they
+//! are sent from inside other objects' calls).
 //!
 //! An `xSctpTransport` created over a transport becomes the consumer of its
 //! decrypted records: they go straight to SCTP, and `on_data` is not called
@@ -19,6 +21,7 @@ use super::boundary::{bytes, cstr_bytes, ffi_boundary, opt_ref};
 use super::dtls_backend::*;
 use super::loop_timer::{ms_until, Handle, Handles, LoopTimer};
 use crate::driver::clock;
+use crate::driver::loop_queue::LoopQueue;
 use crate::dtls::{
     Certificate, DtlsConfig, DtlsError, DtlsEvent, DtlsRole, DtlsSession, DtlsState, Fingerprint,
     MAX_RECORD_PLAINTEXT,
@@ -26,6 +29,7 @@ use crate::dtls::{
 use libc::{c_char, c_void};
 use parking_lot::{Mutex, MutexGuard};
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::Duration;
 use xbase::types::*;
 
@@ -76,6 +80,9 @@ struct Inner {
 }
 
 pub(crate) struct DtlsObject {
+    /// Carries the datagrams of an SCTP transport over this one to
+    /// `send_fn` on the loop (see [`send_packets`]).
+    queue: Arc<LoopQueue>,
     cb: Callbacks,
     inner: Mutex<Inner>,
 }
@@ -323,8 +330,9 @@ pub(crate) fn role(dtls: usize) -> Option<DtlsRole> {
     })
 }
 
-/// Encrypts SCTP packets and sends them through `send_fn`, from the front
-/// of `packets`, while the transport is connected; what it cannot send yet
+/// Encrypts SCTP packets and sends them through `send_fn` (posted to the
+/// loop, in order), from the front of `packets`, while the transport is
+/// connected; what it cannot send yet
 /// stays in `packets`. Packets DTLS refuses (too large) are dropped.
 /// Returns the records received meanwhile for the consumer (called by the
 /// SCTP transport without its lock held).
@@ -348,7 +356,12 @@ pub(crate) fn send_packets(dtls: usize, packets: &mut VecDeque<Vec<u8>>) -> Vec<
             packets.clear();
         }
         drop(inner);
-        run_calls(dtls, obj.cb, calls);
+        // The SCTP transport sends from inside other objects' calls (a data
+        // channel manager holding its lock): user code runs from the loop.
+        if !calls.is_empty() {
+            let cb = obj.cb;
+            obj.queue.post(Box::new(move || run_calls(dtls, cb, calls)));
+        }
         records
     })
 }
@@ -380,7 +393,11 @@ pub unsafe extern "C" fn xDtlsTransportCreate(conf: *const xDtlsTransportConf) -
         let Ok(session) = DtlsSession::new(cfg) else {
             return std::ptr::null_mut();
         };
+        let Ok(queue) = LoopQueue::attach(conf.r#loop) else {
+            return std::ptr::null_mut();
+        };
         TRANSPORTS.insert_own(DtlsObject {
+            queue,
             cb: Callbacks {
                 send_fn: conf.send_fn,
                 send_arg: conf.send_arg as usize,
@@ -409,6 +426,7 @@ pub unsafe extern "C" fn xDtlsTransportDestroy(transport: xDtlsTransport) {
         let mut cb = None;
         TRANSPORTS.destroy_own(transport, |obj| {
             obj.inner.lock().timer.cancel();
+            obj.queue.detach();
             cb = Some(obj.cb);
         });
         if let Some(Callbacks {
