@@ -271,3 +271,66 @@ fn our_own_offer_still_gets_mid_zero() {
     assert!(l.contains(&"a=mid:0"));
     connect_and_open_both_ways(&mut p);
 }
+
+/// The offer with its data-channel mid renamed to `mid` in the `a=mid`
+/// line and the BUNDLE group, whatever the original token.
+fn rename_mid(offer: &str, mid: &str) -> String {
+    let old = SessionDescription::decode(offer).unwrap().mid.unwrap();
+    offer
+        .split_inclusive('\n')
+        .map(|l| {
+            let t = l.trim_end();
+            if t == format!("a=mid:{old}") {
+                l.replace(&format!("a=mid:{old}"), &format!("a=mid:{mid}"))
+            } else if t.starts_with("a=group:BUNDLE") {
+                let ids: Vec<String> = t["a=group:BUNDLE".len()..]
+                    .split_whitespace()
+                    .map(|m| {
+                        if m == old {
+                            mid.to_string()
+                        } else {
+                            m.to_string()
+                        }
+                    })
+                    .collect();
+                l.replace(t, &format!("a=group:BUNDLE {}", ids.join(" ")))
+            } else {
+                l.to_string()
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn answers_to_real_offers_mirror_their_sections() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sdp");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        if !name.contains("-offer") || !name.ends_with(".sdp") {
+            continue;
+        }
+        let real = std::fs::read_to_string(&path).unwrap();
+        // As captured (mid 0) and with a token of the offerer's choosing.
+        for offer in [real.clone(), rename_mid(&real, "dc-1")] {
+            let o = SessionDescription::decode(&offer).unwrap();
+            let mut b = pair(60).b;
+            b.pc.set_remote_description(now(), &offer).unwrap();
+            let answer = b.pc.create_answer(now()).unwrap();
+            let a = SessionDescription::decode(&answer).unwrap();
+            let offered: Vec<_> = o.media.iter().map(|m| m.mid.clone()).collect();
+            let answered: Vec<_> = a.media.iter().map(|m| m.mid.clone()).collect();
+            assert_eq!(answered, offered, "{name}: {answer}");
+            assert_eq!(a.selected, o.selected, "{name}");
+            assert_eq!(a.mid, o.mid, "{name}");
+            if o.bundle.is_empty() {
+                assert!(a.bundle.is_empty(), "{name}: {answer}");
+            } else {
+                assert_eq!(a.bundle, vec![o.mid.clone().unwrap()], "{name}: {answer}");
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 16, "{checked} offers checked");
+}
