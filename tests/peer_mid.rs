@@ -282,8 +282,8 @@ fn rename_mid(offer: &str, mid: &str) -> String {
             let t = l.trim_end();
             if t == format!("a=mid:{old}") {
                 l.replace(&format!("a=mid:{old}"), &format!("a=mid:{mid}"))
-            } else if t.starts_with("a=group:BUNDLE") {
-                let ids: Vec<String> = t["a=group:BUNDLE".len()..]
+            } else if let Some(group) = t.strip_prefix("a=group:BUNDLE") {
+                let ids: Vec<String> = group
                     .split_whitespace()
                     .map(|m| {
                         if m == old {
