@@ -155,14 +155,17 @@ static void null_and_stale_handles(xEventLoop loop) {
   CHECK_EQ_INT(xIceAgentGather(a), xErrno_Ok);
   CHECK(xIceAgentGather(a) != xErrno_Ok);
   xIceAgentDestroy(a);
+  /* Closed was reported inside Destroy, as upstream. */
+  CHECK_EQ_INT(p.closed, 1);
   /* Destroyed: the handle is stale, every call is rejected. */
   CHECK_EQ_INT(xIceAgentGather(a), xErrno_InvalidArg);
   CHECK(xIceAgentGetUfrag(a) == NULL);
   CHECK(xIceAgentCreateOffer(a) == NULL);
   xIceAgentDestroy(a);
-  /* No callback runs for a destroyed agent: its ctx may be freed at once. */
+  /* No callback runs for a destroyed agent afterwards: its ctx may be freed
+   * at once. */
   spin(loop, 300, NULL, NULL);
-  CHECK_EQ_INT(p.closed, 0);
+  CHECK_EQ_INT(p.closed, 1);
   CHECK_EQ_INT(p.wrong_thread, 0);
 }
 
@@ -274,9 +277,10 @@ static void connect_and_exchange(xEventLoop loop) {
     xIceAgentSend(p[0].self, msg, sizeof msg);
     xIceAgentDestroy(p[0].self);
     xIceAgentDestroy(p[1].self);
+    /* Closed inside each Destroy; nothing is delivered afterwards. */
+    CHECK_EQ_INT(p[0].closed + p[1].closed, 2);
     spin(loop, 300, NULL, NULL);
-    /* Nothing is delivered to destroyed agents, Closed included. */
-    CHECK_EQ_INT(p[0].closed + p[1].closed, 0);
+    CHECK_EQ_INT(p[0].closed + p[1].closed, 2);
     CHECK_EQ_INT(p[0].received, before0);
     CHECK_EQ_INT(p[1].received, before1);
   }
@@ -299,10 +303,13 @@ static void destroy_inside_callback(xEventLoop loop) {
   c.on_candidate = destroy_on_candidate;
   a = xIceAgentCreate(loop, &c);
   CHECK_EQ_INT(xIceAgentGather(a), xErrno_Ok);
-  spin(loop, 500, NULL, NULL);
-  /* Destroyed inside its first callback: no further callback ran. */
+  /* Destroyed inside its first candidate callback, inside Gather: Closed was
+   * reported by that Destroy, and no further callback ran, then or later. */
   CHECK_EQ_INT(victim.candidates, 1);
-  CHECK_EQ_INT(victim.closed, 0);
+  CHECK_EQ_INT(victim.closed, 1);
+  spin(loop, 500, NULL, NULL);
+  CHECK_EQ_INT(victim.candidates, 1);
+  CHECK_EQ_INT(victim.closed, 1);
   CHECK_EQ_INT(xIceAgentGather(a), xErrno_InvalidArg);
 }
 

@@ -530,7 +530,10 @@ static void buffered_amount(xEventLoop loop) {
   spin(loop, 20000, low_seen, &a, &b);
   CHECK(a.low_events >= 1);
   CHECK(xDataChannelGetBufferedAmount(ch) <= 65536);
+  /* As upstream, Destroy reports Closed inside the call. */
+  CHECK_EQ_INT(a.state, xPeerConnectionState_Connected);
   xPeerConnectionDestroy(a.pc);
+  CHECK_EQ_INT(a.state, xPeerConnectionState_Closed);
   xPeerConnectionDestroy(b.pc);
   spin(loop, 100, NULL, NULL, NULL);
 }

@@ -40,7 +40,7 @@ static uint32_t fnv(const uint8_t *p, size_t n) {
 
 static xErrno feed_peer(const uint8_t *data, size_t len, void *arg) {
   Side *s = (Side *)arg;
-  if (s->peer && s->peer->dtls) xDtlsTransportFeedInput(s->peer->dtls, data, len);
+  if (s->peer) dtls_wire_queue(&s->peer->dtls, data, len);
   return xErrno_Ok;
 }
 
@@ -98,7 +98,10 @@ static int sctp_up(Side *a, Side *b) { return a->up && b->up; }
 
 static int spin(xEventLoop loop, int ms, Cond cond, Side *a, Side *b) {
   uint64_t end = xMonoMs() + (cond ? check_wait_ms((uint64_t)ms) : (uint64_t)ms);
-  while (xMonoMs() < end && !(cond && cond(a, b))) xEventWait(loop, 5);
+  while (xMonoMs() < end && !(cond && cond(a, b))) {
+    dtls_wire_flush();
+    xEventWait(loop, 5);
+  }
   return cond ? cond(a, b) : 1;
 }
 
@@ -126,8 +129,10 @@ static xErrno send_msg(xEventLoop loop, Side *s, uint16_t sid, uint32_t ppid, co
   uint64_t end = xMonoMs() + 20000;
   xErrno r;
   while ((r = xSctpTransportSend(s->sctp, sid, ppid, d, n, ordered)) == xErrno_Again &&
-         xMonoMs() < end)
+         xMonoMs() < end) {
+    dtls_wire_flush();
     xEventWait(loop, 5);
+  }
   return r;
 }
 
@@ -365,6 +370,8 @@ int main(void) {
   arguments(loop);
   association_timeout(loop);
   full_path(loop);
+  while (dtls_wire_flush() > 0) {
+  }
   xEventLoopDestroy(loop);
   return CHECK_DONE();
 }

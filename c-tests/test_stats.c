@@ -82,7 +82,7 @@ static xPeerConnectionConf conf_for(Side *x) {
 
 typedef int (*Cond)(void *arg);
 static void spin(xEventLoop loop, int ms, Cond cond, void *arg) {
-  uint64_t end = xMonoMs() + (uint64_t)ms;
+  uint64_t end = xMonoMs() + (cond ? check_wait_ms((uint64_t)ms) : (uint64_t)ms);
   while (xMonoMs() < end && !(cond && cond(arg))) xEventWait(loop, 5);
 }
 

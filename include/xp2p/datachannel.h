@@ -177,8 +177,10 @@ void xDataChannelMgrDestroy(xDataChannelMgr mgr);
 /*
  Hands the manager one message from its SCTP transport's `on_data`:
  DCEP opens and acknowledges channels, other PPIDs are messages of the
- channel on that stream. Ignored for NULL arguments and for the view of
- a PeerConnection's channels (which are fed by the PeerConnection).
+ channel on that stream. The callbacks this causes (`on_remote_open`,
+ `on_open`, `on_message`) run inside this call, as upstream. Ignored for
+ NULL arguments and for the view of a PeerConnection's channels (which
+ are fed by the PeerConnection).
  */
 void xDataChannelMgrOnData(xDataChannelMgr mgr,
                            uint16_t stream_id,
@@ -189,8 +191,8 @@ void xDataChannelMgrOnData(xDataChannelMgr mgr,
 /*
  Hands the manager one `on_stream_close` of its SCTP transport. A
  channel closes once both directions of its stream are reset (the peer's
- reset is answered with ours), then `on_close` runs. Ignored for NULL and
- for the view of a PeerConnection's channels.
+ reset is answered with ours), then `on_close` runs, inside this call.
+ Ignored for NULL and for the view of a PeerConnection's channels.
  */
 void xDataChannelMgrOnStreamClose(xDataChannelMgr mgr, uint16_t stream_id);
 

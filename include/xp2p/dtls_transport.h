@@ -50,18 +50,20 @@ extern "C" {
 xDtlsTransport xDtlsTransportCreate(const struct xDtlsTransportConf *conf);
 
 /*
- Destroys a transport and stops its timer. No callback of the transport
- runs after this returns (not even `Closed`), so its `ctx` and `send_arg`
- may be freed at once. An SCTP transport over it stops receiving. NULL,
- stale and foreign handles are ignored, and so is the view of a
- PeerConnection's session (the PeerConnection owns it).
+ Destroys a transport and stops its timer. As upstream,
+ `on_state_change(Closed)` runs inside this call (the handle is already
+ stale then); no callback of the transport runs after this returns, so
+ its `ctx` and `send_arg` may be freed at once. An SCTP transport over it
+ stops receiving. NULL, stale and foreign handles are ignored, and so is
+ the view of a PeerConnection's session (the PeerConnection owns it).
  */
 void xDtlsTransportDestroy(xDtlsTransport transport);
 
 /*
- Starts the handshake: state Connecting; the client (Active) sends its
- ClientHello through `send_fn`. InvalidArg for a bad handle, InvalidState
- unless New.
+ Starts the handshake: state Connecting, reported through
+ `on_state_change` inside this call; the client (Active) sends its
+ ClientHello through `send_fn`, also inside this call. InvalidArg for a
+ bad handle, InvalidState unless New.
  */
 xErrno xDtlsTransportStart(xDtlsTransport transport);
 
@@ -73,9 +75,11 @@ xErrno xDtlsTransportStart(xDtlsTransport transport);
 xErrno xDtlsTransportFeedInput(xDtlsTransport transport, const uint8_t *data, size_t len);
 
 /*
- Encrypts one message and sends it through `send_fn`. InvalidArg for
- NULL/empty data or a message larger than one record (about 1160 bytes at
- the 1200-byte MTU), InvalidState unless Connected.
+ Encrypts one message as one record and sends it through `send_fn`
+ (inside this call). Messages up to the record limit, 16384 bytes, are
+ accepted: one larger than the datagram size (1200 bytes) goes out as one
+ larger datagram, as upstream wrote whole records. InvalidArg for
+ NULL/empty data or more than 16384 bytes, InvalidState unless Connected.
  */
 xErrno xDtlsTransportSend(xDtlsTransport transport, const uint8_t *data, size_t len);
 

@@ -75,9 +75,11 @@ extern "C" {
 xIceAgent xIceAgentCreate(xEventLoop lp, const struct xIceConf *conf);
 
 /*
- Destroys an agent: its sockets close and its timers stop. No callback of
- the agent runs after this returns (not even `Closed`), so its `ctx` may
- be freed at once; also safe from inside the agent's own callbacks. NULL,
+ Destroys an agent: its sockets close and its timers stop. As upstream,
+ `on_state_change(Closed)` runs inside this call (after the agent left
+ the registry, so calls on the handle from that callback find nothing);
+ no callback of the agent runs after this returns, so its `ctx` may be
+ freed at once. Also safe from inside the agent's own callbacks. NULL,
  stale and foreign handles are ignored.
  */
 void xIceAgentDestroy(xIceAgent agent);
@@ -86,8 +88,10 @@ void xIceAgentDestroy(xIceAgent agent);
  Gathers: binds one UDP socket per usable local address, reports each as
  a host candidate, asks the STUN server(s) for server-reflexive ones and
  the TURN server (with both credentials) for a relayed one.
- Host candidates are available at once (`xIceAgentGetLocalCandidates`,
- offers); the callbacks follow on the loop. InvalidArg for a bad handle,
+ As upstream, `on_state_change(Gathering)`, each host candidate's
+ `on_candidate` and, without STUN/TURN servers, end-of-candidates
+ (`on_candidate(NULL)`) run inside this call; server-reflexive and relayed
+ candidates follow on the loop. InvalidArg for a bad handle,
  InvalidState when already gathered, SysError when no socket binds.
  */
 xErrno xIceAgentGather(xIceAgent agent);

@@ -72,8 +72,10 @@ xPeerConnection xPeerConnectionCreate(xEventLoop loop, const struct xPeerConnect
 
 /*
  Destroys a PeerConnection: channels, SCTP, DTLS and ICE close, sockets
- and timers stop, every channel handle becomes invalid. No callback runs
- after this returns. NULL, stale and foreign handles are ignored.
+ and timers stop, every channel handle becomes invalid. As upstream,
+ `on_state_change(Closed)` runs once inside this call (unless the
+ connection was already Closed); no callback runs after this returns.
+ NULL, stale and foreign handles are ignored.
  */
 void xPeerConnectionDestroy(xPeerConnection pc);
 

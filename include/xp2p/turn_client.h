@@ -180,7 +180,8 @@ xErrno xTurnClientSendData(struct xTurnClient *tc,
  when given, else rebuilt from `msg` (header and attribute bytes).
  Returns true when the message was the client's (even if then dropped
  as forged), false for NULL `tc`/`msg`/`from`, a source other than the
- server, or anything else. Callbacks it causes run later on the loop.
+ server, or anything else. The callbacks it causes (`on_allocated`,
+ `on_failed`, `on_data`) run inside this call, as upstream.
  */
 bool xTurnClientOnMessage(struct xTurnClient *tc,
                           const xStunMsg *msg,
@@ -190,7 +191,7 @@ bool xTurnClientOnMessage(struct xTurnClient *tc,
 
 /*
  Takes a ChannelData message from the server: its payload goes to
- `on_data` with the channel's peer (later, on the loop). False for NULL
+ `on_data` with the channel's peer, inside this call. False for NULL
  `tc`/`buf`, an undecodable frame or an unknown channel.
  */
 bool xTurnClientOnChannelData(struct xTurnClient *tc, const uint8_t *buf, size_t len);

@@ -20,7 +20,7 @@ use crate::channel::{
     MessageKind, SctpSend, LOCAL_MAX_MESSAGE_SIZE,
 };
 use crate::dcep::Reliability;
-use crate::driver::loop_queue::LoopQueue;
+use crate::driver::loop_queue::{LoopQueue, Task};
 use crate::driver::registry::Registry;
 use crate::peer::PeerError;
 use crate::sctp::SctpError;
@@ -307,6 +307,31 @@ fn with_own_mgr<R>(m: usize, dead: R, f: impl FnOnce(&mut MgrInner) -> R) -> R {
     }
 }
 
+/// [`with_own_mgr`] for the feeding calls: the callbacks `f` causes run
+/// inside the call, in order, after the manager's lock is released (each
+/// checks that its channel or manager still lives, so a callback may
+/// destroy them).
+fn with_own_mgr_inline(m: usize, f: impl FnOnce(&mut MgrInner)) {
+    let Some(handle) = MANAGERS.get(m as *const c_void) else {
+        return;
+    };
+    let MgrHandle::Own(obj) = &*handle else {
+        return;
+    };
+    let outer = obj.inner.lock().inline.replace(Vec::new());
+    f(&mut obj.inner.lock());
+    obj.service(m);
+    let tasks = {
+        let mut inner = obj.inner.lock();
+        let tasks = inner.inline.take().unwrap_or_default();
+        inner.inline = outer;
+        tasks
+    };
+    for task in tasks {
+        task();
+    }
+}
+
 fn send(channel: xDataChannel, kind: MessageKind, data: *const u8, len: usize) -> xErrno {
     if data.is_null() {
         return xErrno_InvalidArg;
@@ -486,6 +511,11 @@ struct MgrInner {
     channels: HashMap<ChannelId, (usize, ChannelCallbacks)>,
     /// A message the SCTP transport refused with `Again`, retried first.
     pending: Option<SctpSend>,
+    /// While a feeding call (`xDataChannelMgrOnData`, `…OnStreamClose`)
+    /// runs: the callbacks it causes, run inside that call once the lock
+    /// is released (upstream ran them there). Otherwise callbacks are
+    /// posted to the loop.
+    inline: Option<Vec<Task>>,
 }
 
 pub(crate) struct MgrObject {
@@ -594,7 +624,7 @@ impl MgrObject {
                     if let Some(id) = inner.mgr.channel_by_stream(next.stream) {
                         let err = sctp_transport::send_errno(&e);
                         if let Some(&(h, cb)) = inner.channels.get(&id) {
-                            self.post_error(h, cb, err);
+                            self.post_error(inner, h, cb, err);
                         }
                     }
                 }
@@ -605,29 +635,45 @@ impl MgrObject {
         }
     }
 
-    fn post_error(&self, h: usize, cb: ChannelCallbacks, err: xErrno) {
-        self.queue.post(Box::new(move || {
-            if channel_live(h) {
-                cb.error(h, err);
+    /// Runs `task` inside the current feeding call, or posts it to the loop.
+    fn emit(&self, inner: &mut MgrInner, task: Task) {
+        match inner.inline.as_mut() {
+            Some(tasks) => tasks.push(task),
+            None => {
+                self.queue.post(task);
             }
-        }));
+        }
+    }
+
+    fn post_error(&self, inner: &mut MgrInner, h: usize, cb: ChannelCallbacks, err: xErrno) {
+        self.emit(
+            inner,
+            Box::new(move || {
+                if channel_live(h) {
+                    cb.error(h, err);
+                }
+            }),
+        );
     }
 
     /// Posts a channel callback that runs only while the channel is live.
     fn post_channel(
         &self,
-        inner: &MgrInner,
+        inner: &mut MgrInner,
         id: ChannelId,
         task: impl FnOnce(usize, ChannelCallbacks) + Send + 'static,
     ) {
         let Some(&(h, cb)) = inner.channels.get(&id) else {
             return;
         };
-        self.queue.post(Box::new(move || {
-            if channel_live(h) {
-                task(h, cb);
-            }
-        }));
+        self.emit(
+            inner,
+            Box::new(move || {
+                if channel_live(h) {
+                    task(h, cb);
+                }
+            }),
+        );
     }
 
     fn dispatch(&self, handle: usize, inner: &mut MgrInner) {
@@ -640,18 +686,21 @@ impl MgrObject {
                     inner.channels.insert(id, (h, cb));
                     let mcb = self.cb;
                     if let Some(f) = mcb.on_remote_open {
-                        self.queue.post(Box::new(move || {
-                            if mgr_live(handle) && channel_live(h) {
-                                // SAFETY: user callback with the manager's ctx.
-                                unsafe {
-                                    f(
-                                        handle as xDataChannelMgr,
-                                        h as xDataChannel,
-                                        mcb.ctx as *mut c_void,
-                                    )
-                                };
-                            }
-                        }));
+                        self.emit(
+                            inner,
+                            Box::new(move || {
+                                if mgr_live(handle) && channel_live(h) {
+                                    // SAFETY: user callback with the manager's ctx.
+                                    unsafe {
+                                        f(
+                                            handle as xDataChannelMgr,
+                                            h as xDataChannel,
+                                            mcb.ctx as *mut c_void,
+                                        )
+                                    };
+                                }
+                            }),
+                        );
                     }
                 }
                 ChannelEvent::Open(id) => self.post_channel(inner, id, |h, cb| cb.open(h)),
@@ -667,7 +716,7 @@ impl MgrObject {
                 ChannelEvent::Closed(id) => self.post_channel(inner, id, |h, cb| cb.close(h)),
                 ChannelEvent::Error(id, e) => {
                     if let Some(&(h, cb)) = inner.channels.get(&id) {
-                        self.post_error(h, cb, channel_errno(&e));
+                        self.post_error(inner, h, cb, channel_errno(&e));
                     }
                 }
             }
@@ -716,6 +765,7 @@ pub unsafe extern "C" fn xDataChannelMgrCreate(
                 mgr: ChannelManager::new(LOCAL_MAX_MESSAGE_SIZE, LOCAL_MAX_MESSAGE_SIZE),
                 channels: HashMap::new(),
                 pending: None,
+                inline: None,
             }),
         }))));
         sctp_transport::add_listener(sctp, handle as usize);
@@ -750,8 +800,10 @@ pub unsafe extern "C" fn xDataChannelMgrDestroy(mgr: xDataChannelMgr) {
 
 /// Hands the manager one message from its SCTP transport's `on_data`:
 /// DCEP opens and acknowledges channels, other PPIDs are messages of the
-/// channel on that stream. Ignored for NULL arguments and for the view of
-/// a PeerConnection's channels (which are fed by the PeerConnection).
+/// channel on that stream. The callbacks this causes (`on_remote_open`,
+/// `on_open`, `on_message`) run inside this call, as upstream. Ignored for
+/// NULL arguments and for the view of a PeerConnection's channels (which
+/// are fed by the PeerConnection).
 #[no_mangle]
 pub unsafe extern "C" fn xDataChannelMgrOnData(
     mgr: xDataChannelMgr,
@@ -764,7 +816,7 @@ pub unsafe extern "C" fn xDataChannelMgrOnData(
         let Some(payload) = bytes(data, len) else {
             return;
         };
-        with_own_mgr(mgr as usize, (), |inner| {
+        with_own_mgr_inline(mgr as usize, |inner| {
             inner.mgr.handle_sctp_message(stream_id, ppid, payload);
         })
     })
@@ -772,12 +824,12 @@ pub unsafe extern "C" fn xDataChannelMgrOnData(
 
 /// Hands the manager one `on_stream_close` of its SCTP transport. A
 /// channel closes once both directions of its stream are reset (the peer's
-/// reset is answered with ours), then `on_close` runs. Ignored for NULL and
-/// for the view of a PeerConnection's channels.
+/// reset is answered with ours), then `on_close` runs, inside this call.
+/// Ignored for NULL and for the view of a PeerConnection's channels.
 #[no_mangle]
 pub unsafe extern "C" fn xDataChannelMgrOnStreamClose(mgr: xDataChannelMgr, stream_id: u16) {
     ffi_boundary!((), {
-        with_own_mgr(mgr as usize, (), |inner| {
+        with_own_mgr_inline(mgr as usize, |inner| {
             inner.mgr.handle_stream_closed(stream_id)
         })
     })

@@ -1,8 +1,15 @@
 //! `dtls_transport.h`: a DTLS 1.2 transport for C callers, driven by the
 //! caller: it feeds received datagrams in and gets datagrams to send through
 //! its `send_fn`. The protocol is `crate::dtls`; retransmission and the
-//! handshake timeout run on timers of the caller's loop; every callback
-//! (`send_fn` included) is posted to that loop, never run inside an API call.
+//! handshake timeout run on timers of the caller's loop. As upstream, the
+//! callbacks run inside the call that caused them, once the transport's lock
+//! is released: `on_state_change(Connecting)` and the first flight's
+//! `send_fn` inside `xDtlsTransportStart`, `Connected`, `Failed` and
+//! `on_data` inside `xDtlsTransportFeedInput`, `send_fn` inside
+//! `xDtlsTransportSend`, `Closed` inside `xDtlsTransportDestroy`;
+//! retransmissions and the handshake timeout from the loop timer. The
+//! packets of an SCTP transport over it reach `send_fn` from the loop (they
+//! are sent from inside other objects' calls).
 //!
 //! An `xSctpTransport` created over a transport becomes the consumer of its
 //! decrypted records: they go straight to SCTP, and `on_data` is not called
@@ -17,6 +24,7 @@ use crate::driver::clock;
 use crate::driver::loop_queue::LoopQueue;
 use crate::dtls::{
     Certificate, DtlsConfig, DtlsError, DtlsEvent, DtlsRole, DtlsSession, DtlsState, Fingerprint,
+    MAX_RECORD_PLAINTEXT,
 };
 use libc::{c_char, c_void};
 use parking_lot::{Mutex, MutexGuard};
@@ -49,8 +57,11 @@ pub struct xDtlsTransportConf {
     pub handshake_timeout_ms: u32,
 }
 
-/// Largest chunk handed to `on_data` at once.
+/// Largest chunk handed to `on_data` at once (spec §4.4).
 const DATA_CHUNK: usize = 4096;
+/// Room for the record header, explicit nonce, tag and padding of the
+/// offered suites, above the plaintext of one record.
+const RECORD_OVERHEAD: usize = 256;
 
 #[derive(Clone, Copy)]
 struct Callbacks {
@@ -69,6 +80,8 @@ struct Inner {
 }
 
 pub(crate) struct DtlsObject {
+    /// Carries the datagrams of an SCTP transport over this one to
+    /// `send_fn` on the loop (see [`send_packets`]).
     queue: Arc<LoopQueue>,
     cb: Callbacks,
     inner: Mutex<Inner>,
@@ -88,19 +101,81 @@ pub(crate) fn unregister_view(handle: usize) {
     TRANSPORTS.unregister(handle);
 }
 
-/// Work a drain leaves for after the transport's lock is released: records
-/// for the SCTP consumer, and whether the handshake just completed.
+/// A callback a drain leaves for after the transport's lock is released.
+enum Call {
+    Send(Vec<u8>),
+    State(xDtlsState),
+    Data(Vec<u8>),
+}
+
+/// Work a drain leaves for after the transport's lock is released: the
+/// callbacks, records for the SCTP consumer, and whether the handshake just
+/// completed.
 #[derive(Default)]
 #[must_use]
 struct Handoff {
+    handle: usize,
+    cb: Option<Callbacks>,
+    calls: Vec<Call>,
     consumer: Option<usize>,
     records: Vec<Vec<u8>>,
     connected: bool,
 }
 
+/// Runs `calls` in order on the calling thread; stops once `handle` is
+/// destroyed (a callback may destroy it). Call without any lock held.
+fn run_calls(handle: usize, cb: Callbacks, calls: Vec<Call>) {
+    for call in calls {
+        if !TRANSPORTS.is_live(handle) {
+            return;
+        }
+        match call {
+            Call::Send(datagram) => {
+                if let Some(f) = cb.send_fn {
+                    // SAFETY: user callback with its own argument.
+                    unsafe {
+                        f(
+                            datagram.as_ptr(),
+                            datagram.len(),
+                            cb.send_arg as *mut c_void,
+                        )
+                    };
+                }
+            }
+            Call::State(state) => {
+                if let Some(f) = cb.on_state_change {
+                    // SAFETY: user callback with its own ctx.
+                    unsafe { f(handle as xDtlsTransport, state, cb.ctx as *mut c_void) };
+                }
+            }
+            Call::Data(msg) => {
+                let Some(f) = cb.on_data else { continue };
+                for chunk in msg.chunks(DATA_CHUNK) {
+                    if !TRANSPORTS.is_live(handle) {
+                        return;
+                    }
+                    // SAFETY: user callback; the bytes live for the call.
+                    unsafe {
+                        f(
+                            handle as xDtlsTransport,
+                            chunk.as_ptr(),
+                            chunk.len(),
+                            cb.ctx as *mut c_void,
+                        )
+                    };
+                }
+            }
+        }
+    }
+}
+
 impl Handoff {
-    /// Hands the records to the consumer (call without any lock held).
+    /// Runs the callbacks, then hands the records to the consumer (call
+    /// without any lock held).
     fn finish(self) {
+        if let Some(cb) = self.cb {
+            run_calls(self.handle, cb, self.calls);
+        }
         if let Some(sctp) = self.consumer {
             if !self.records.is_empty() || self.connected {
                 super::sctp_transport::from_dtls(sctp, self.records);
@@ -137,43 +212,34 @@ fn errno(e: &DtlsError) -> xErrno {
 }
 
 impl DtlsObject {
-    /// Posts what the session produced to the loop, in order: datagrams
-    /// through `send_fn`, state changes, received data; then re-arms the
-    /// timer for the session's next deadline. Runs on the loop thread.
+    /// Collects what the session produced, in order: datagrams for
+    /// `send_fn`, state changes, received data; then re-arms the timer for
+    /// the session's next deadline. Runs on the loop thread; the callbacks
+    /// run from [`Handoff::finish`] once the lock is released.
     fn drain(&self, handle: usize, inner: &mut Inner) -> Handoff {
         let mut handoff = Handoff {
+            handle,
+            cb: Some(self.cb),
             consumer: inner.consumer,
             ..Handoff::default()
         };
-        let cb = self.cb;
         while let Some(datagram) = inner.session.poll_transmit() {
-            if let Some(f) = cb.send_fn {
-                TRANSPORTS.post_if_live(&self.queue, handle, move || {
-                    // SAFETY: user callback with its own argument.
-                    unsafe {
-                        f(
-                            datagram.as_ptr(),
-                            datagram.len(),
-                            cb.send_arg as *mut c_void,
-                        )
-                    };
-                });
-            }
+            handoff.calls.push(Call::Send(datagram));
         }
         while let Some(ev) = inner.session.poll_event() {
             match ev {
                 DtlsEvent::Connected => {
                     handoff.connected = true;
-                    self.post_state(handle, xDtlsState_Connected);
+                    handoff.calls.push(Call::State(xDtlsState_Connected));
                 }
-                DtlsEvent::Closed => self.post_state(handle, xDtlsState_Closed),
-                DtlsEvent::Failed(_) => self.post_state(handle, xDtlsState_Failed),
+                DtlsEvent::Closed => handoff.calls.push(Call::State(xDtlsState_Closed)),
+                DtlsEvent::Failed(_) => handoff.calls.push(Call::State(xDtlsState_Failed)),
                 DtlsEvent::Readable => {
                     while let Some(msg) = inner.session.recv_vec() {
                         if inner.consumer.is_some() {
                             handoff.records.push(msg);
                         } else {
-                            self.post_data(handle, msg);
+                            handoff.calls.push(Call::Data(msg));
                         }
                     }
                 }
@@ -194,38 +260,6 @@ impl DtlsObject {
         let handoff = self.drain(handle, &mut inner);
         drop(inner);
         handoff.finish();
-    }
-
-    fn post_state(&self, handle: usize, state: xDtlsState) {
-        let cb = self.cb;
-        if let Some(f) = cb.on_state_change {
-            TRANSPORTS.post_if_live(&self.queue, handle, move || {
-                // SAFETY: user callback with its own ctx.
-                unsafe { f(handle as xDtlsTransport, state, cb.ctx as *mut c_void) };
-            });
-        }
-    }
-
-    fn post_data(&self, handle: usize, msg: Vec<u8>) {
-        let cb = self.cb;
-        if let Some(f) = cb.on_data {
-            self.queue.post(Box::new(move || {
-                for chunk in msg.chunks(DATA_CHUNK) {
-                    if !TRANSPORTS.is_live(handle) {
-                        return;
-                    }
-                    // SAFETY: user callback; the bytes live for the call.
-                    unsafe {
-                        f(
-                            handle as xDtlsTransport,
-                            chunk.as_ptr(),
-                            chunk.len(),
-                            cb.ctx as *mut c_void,
-                        )
-                    };
-                }
-            }));
-        }
     }
 }
 
@@ -296,8 +330,9 @@ pub(crate) fn role(dtls: usize) -> Option<DtlsRole> {
     })
 }
 
-/// Encrypts SCTP packets and sends them through `send_fn`, from the front
-/// of `packets`, while the transport is connected; what it cannot send yet
+/// Encrypts SCTP packets and sends them through `send_fn` (posted to the
+/// loop, in order), from the front of `packets`, while the transport is
+/// connected; what it cannot send yet
 /// stays in `packets`. Packets DTLS refuses (too large) are dropped.
 /// Returns the records received meanwhile for the consumer (called by the
 /// SCTP transport without its lock held).
@@ -305,6 +340,7 @@ pub(crate) fn send_packets(dtls: usize, packets: &mut VecDeque<Vec<u8>>) -> Vec<
     with_transport(dtls as xDtlsTransport, Vec::new(), Vec::new(), |obj| {
         let mut inner = obj.inner.lock();
         let mut records = Vec::new();
+        let mut calls = Vec::new();
         while inner.session.state() == DtlsState::Connected {
             let Some(pkt) = packets.pop_front() else {
                 break;
@@ -313,10 +349,18 @@ pub(crate) fn send_packets(dtls: usize, packets: &mut VecDeque<Vec<u8>>) -> Vec<
             // Drained after every packet, so the send queue never fills.
             let handoff = obj.drain(dtls, &mut inner);
             records.extend(handoff.records);
+            calls.extend(handoff.calls);
         }
         if inner.session.state() == DtlsState::Failed || inner.session.state() == DtlsState::Closed
         {
             packets.clear();
+        }
+        drop(inner);
+        // The SCTP transport sends from inside other objects' calls (a data
+        // channel manager holding its lock): user code runs from the loop.
+        if !calls.is_empty() {
+            let cb = obj.cb;
+            obj.queue.post(Box::new(move || run_calls(dtls, cb, calls)));
         }
         records
     })
@@ -370,24 +414,37 @@ pub unsafe extern "C" fn xDtlsTransportCreate(conf: *const xDtlsTransportConf) -
     })
 }
 
-/// Destroys a transport and stops its timer. No callback of the transport
-/// runs after this returns (not even `Closed`), so its `ctx` and `send_arg`
-/// may be freed at once. An SCTP transport over it stops receiving. NULL,
-/// stale and foreign handles are ignored, and so is the view of a
-/// PeerConnection's session (the PeerConnection owns it).
+/// Destroys a transport and stops its timer. As upstream,
+/// `on_state_change(Closed)` runs inside this call (the handle is already
+/// stale then); no callback of the transport runs after this returns, so
+/// its `ctx` and `send_arg` may be freed at once. An SCTP transport over it
+/// stops receiving. NULL, stale and foreign handles are ignored, and so is
+/// the view of a PeerConnection's session (the PeerConnection owns it).
 #[no_mangle]
 pub unsafe extern "C" fn xDtlsTransportDestroy(transport: xDtlsTransport) {
     ffi_boundary!((), {
+        let mut cb = None;
         TRANSPORTS.destroy_own(transport, |obj| {
             obj.inner.lock().timer.cancel();
             obj.queue.detach();
+            cb = Some(obj.cb);
         });
+        if let Some(Callbacks {
+            on_state_change: Some(f),
+            ctx,
+            ..
+        }) = cb
+        {
+            // SAFETY: user callback with its own ctx; no lock held.
+            f(transport, xDtlsState_Closed, ctx as *mut c_void);
+        }
     })
 }
 
-/// Starts the handshake: state Connecting; the client (Active) sends its
-/// ClientHello through `send_fn`. InvalidArg for a bad handle, InvalidState
-/// unless New.
+/// Starts the handshake: state Connecting, reported through
+/// `on_state_change` inside this call; the client (Active) sends its
+/// ClientHello through `send_fn`, also inside this call. InvalidArg for a
+/// bad handle, InvalidState unless New.
 #[no_mangle]
 pub unsafe extern "C" fn xDtlsTransportStart(transport: xDtlsTransport) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
@@ -396,8 +453,10 @@ pub unsafe extern "C" fn xDtlsTransportStart(transport: xDtlsTransport) -> xErrn
             if let Err(e) = inner.session.start(clock::now()) {
                 return errno(&e);
             }
-            obj.post_state(transport as usize, xDtlsState_Connecting);
-            obj.release(transport as usize, inner);
+            let mut handoff = obj.drain(transport as usize, &mut inner);
+            handoff.calls.insert(0, Call::State(xDtlsState_Connecting));
+            drop(inner);
+            handoff.finish();
             xErrno_Ok
         })
     })
@@ -425,9 +484,11 @@ pub unsafe extern "C" fn xDtlsTransportFeedInput(
     })
 }
 
-/// Encrypts one message and sends it through `send_fn`. InvalidArg for
-/// NULL/empty data or a message larger than one record (about 1160 bytes at
-/// the 1200-byte MTU), InvalidState unless Connected.
+/// Encrypts one message as one record and sends it through `send_fn`
+/// (inside this call). Messages up to the record limit, 16384 bytes, are
+/// accepted: one larger than the datagram size (1200 bytes) goes out as one
+/// larger datagram, as upstream wrote whole records. InvalidArg for
+/// NULL/empty data or more than 16384 bytes, InvalidState unless Connected.
 #[no_mangle]
 pub unsafe extern "C" fn xDtlsTransportSend(
     transport: xDtlsTransport,
@@ -443,7 +504,7 @@ pub unsafe extern "C" fn xDtlsTransportSend(
             if inner.session.state() != DtlsState::Connected {
                 return xErrno_InvalidState;
             }
-            let r = inner.session.send(msg);
+            let r = send_record(&mut inner.session, msg);
             obj.release(transport as usize, inner);
             match r {
                 Ok(()) => xErrno_Ok,
@@ -451,6 +512,20 @@ pub unsafe extern "C" fn xDtlsTransportSend(
             }
         })
     })
+}
+
+/// Sends `msg` as one record. One larger than a record fits in the
+/// session's datagram size is written with the datagram size raised for it,
+/// then restored, so the other records keep their size.
+fn send_record(session: &mut DtlsSession, msg: &[u8]) -> Result<(), DtlsError> {
+    if msg.len() <= session.max_payload() || msg.len() > MAX_RECORD_PLAINTEXT {
+        return session.send(msg);
+    }
+    let mtu = session.mtu();
+    session.set_mtu(MAX_RECORD_PLAINTEXT + RECORD_OVERHEAD)?;
+    let r = session.send(msg);
+    let _ = session.set_mtu(mtu);
+    r
 }
 
 /// The fingerprint of the local certificate; `None` for bad handles and

@@ -1,6 +1,10 @@
 //! `ice_agent.h`: the ICE agent for C callers. The handle names an
-//! [`IceAgent`] driven by the library's I/O thread; every callback is posted
-//! to the caller's `xEventLoop` and runs there, never inside an API call.
+//! [`IceAgent`] driven by the library's I/O thread; callbacks run on the
+//! caller's `xEventLoop`: posted there by the I/O thread, or, where upstream
+//! reported them inside the API call (`Gathering` and the host candidates in
+//! `xIceAgentGather`, `Checking`/`Failed` in `SetRemoteDescription` and
+//! `AddRemoteCandidate`, `Closed` in `Destroy`), run inside that call once
+//! every internal lock is released.
 
 use super::boundary::{bytes, cstr_bytes, ffi_boundary, malloc_string, opt_ref, std_to_storage};
 use super::ice_candidate::xIceCandidate;
@@ -362,6 +366,59 @@ fn candidate_line(c: &Candidate) -> String {
     format!("{}\r\n", c.to_sdp_attribute())
 }
 
+/// A callback to run inside an API call, after the locks are released.
+enum Deliver {
+    State(IceState),
+    /// A candidate line, or end-of-candidates.
+    Candidate(Option<CString>),
+}
+
+impl AgentEndpoint {
+    /// Takes the events an API call just caused, for [`deliver_now`]; the
+    /// I/O thread will not see them again.
+    fn take_events(&mut self) -> (Callbacks, Vec<Deliver>) {
+        let mut out = Vec::new();
+        while let Some(ev) = self.agent.poll_event() {
+            match ev {
+                IceEvent::StateChanged(s) => out.push(Deliver::State(s)),
+                IceEvent::LocalCandidate(c) => {
+                    out.push(Deliver::Candidate(CString::new(candidate_line(&c)).ok()))
+                }
+                IceEvent::GatheringComplete => out.push(Deliver::Candidate(None)),
+                _ => {}
+            }
+        }
+        (self.callbacks, out)
+    }
+}
+
+/// Runs the callbacks of `events` in order on the calling (loop) thread,
+/// with no lock held; stops as soon as the agent is destroyed (a callback
+/// may destroy it).
+fn deliver_now(handle: usize, cb: Callbacks, events: Vec<Deliver>) {
+    for ev in events {
+        if !is_live(handle) {
+            return;
+        }
+        let ctx = cb.ctx as *mut c_void;
+        match ev {
+            Deliver::State(s) => {
+                if let Some(f) = cb.on_state_change {
+                    // SAFETY: user callback with the user's own ctx.
+                    unsafe { f(handle as xIceAgent, s.code(), ctx) };
+                }
+            }
+            Deliver::Candidate(line) => {
+                if let Some(f) = cb.on_candidate {
+                    let p = line.as_ref().map_or(std::ptr::null(), |c| c.as_ptr());
+                    // SAFETY: user callback; `p` is NULL or a live C string.
+                    unsafe { f(handle as xIceAgent, p, ctx) };
+                }
+            }
+        }
+    }
+}
+
 /// Duplicates an optional C string.
 ///
 /// # Safety
@@ -497,9 +554,11 @@ pub unsafe extern "C" fn xIceAgentCreate(lp: xEventLoop, conf: *const xIceConf) 
     })
 }
 
-/// Destroys an agent: its sockets close and its timers stop. No callback of
-/// the agent runs after this returns (not even `Closed`), so its `ctx` may
-/// be freed at once; also safe from inside the agent's own callbacks. NULL,
+/// Destroys an agent: its sockets close and its timers stop. As upstream,
+/// `on_state_change(Closed)` runs inside this call (after the agent left
+/// the registry, so calls on the handle from that callback find nothing);
+/// no callback of the agent runs after this returns, so its `ctx` may be
+/// freed at once. Also safe from inside the agent's own callbacks. NULL,
 /// stale and foreign handles are ignored.
 #[no_mangle]
 pub unsafe extern "C" fn xIceAgentDestroy(agent: xIceAgent) {
@@ -513,17 +572,26 @@ pub unsafe extern "C" fn xIceAgentDestroy(agent: xIceAgent) {
         if let Some(id) = obj.io_id.lock().take() {
             io::unregister(id);
         }
-        let mdns = obj.endpoint.lock().mdns.clone();
+        let (mdns, cb) = {
+            let ep = obj.endpoint.lock();
+            (ep.mdns.clone(), ep.callbacks)
+        };
         mdns.stop();
         obj.queue.detach();
+        if let Some(f) = cb.on_state_change {
+            // SAFETY: user callback with the user's own ctx; no lock held.
+            unsafe { f(agent, xIceState_Closed, cb.ctx as *mut c_void) };
+        }
     })
 }
 
 /// Gathers: binds one UDP socket per usable local address, reports each as
 /// a host candidate, asks the STUN server(s) for server-reflexive ones and
 /// the TURN server (with both credentials) for a relayed one.
-/// Host candidates are available at once (`xIceAgentGetLocalCandidates`,
-/// offers); the callbacks follow on the loop. InvalidArg for a bad handle,
+/// As upstream, `on_state_change(Gathering)`, each host candidate's
+/// `on_candidate` and, without STUN/TURN servers, end-of-candidates
+/// (`on_candidate(NULL)`) run inside this call; server-reflexive and relayed
+/// candidates follow on the loop. InvalidArg for a bad handle,
 /// InvalidState when already gathered, SysError when no socket binds.
 #[no_mangle]
 pub unsafe extern "C" fn xIceAgentGather(agent: xIceAgent) -> xErrno {
@@ -557,6 +625,9 @@ pub unsafe extern "C" fn xIceAgentGather(agent: xIceAgent) -> xErrno {
             if sockets.is_empty() {
                 return xErrno_SysError;
             }
+            // Taken before the I/O thread can see the agent, which would
+            // otherwise post them to the loop as well.
+            let (cb, events) = ep.take_events();
             drop(ep);
             let shared: SharedEndpoint = obj.endpoint.clone();
             let Ok(id) = io::register(shared, sockets) else {
@@ -585,6 +656,7 @@ pub unsafe extern "C" fn xIceAgentGather(agent: xIceAgent) -> xErrno {
                     io::kick(id);
                 });
             }
+            deliver_now(agent as usize, cb, events);
             xErrno_Ok
         })
     })
@@ -643,9 +715,11 @@ pub unsafe extern "C" fn xIceAgentSetRemoteDescription(
                 ep.remote_end_of_candidates();
             }
             let (mdns, names) = ep.lookups();
+            let (cb, events) = ep.take_events();
             drop(ep);
             mdns.start(names);
             obj.kick();
+            deliver_now(agent as usize, cb, events);
             xErrno_Ok
         })
     })
@@ -688,9 +762,11 @@ pub unsafe extern "C" fn xIceAgentAddRemoteCandidate(
                 }
             }
             let (mdns, names) = ep.lookups();
+            let (cb, events) = ep.take_events();
             drop(ep);
             mdns.start(names);
             obj.kick();
+            deliver_now(agent as usize, cb, events);
             xErrno_Ok
         })
     })

@@ -1,8 +1,9 @@
 //! `peer_connection.h`: the PeerConnection for C callers, mirroring the
 //! browser's RTCPeerConnection. The handle names a [`PeerConnection`]
 //! driven by the library's I/O thread; every callback is posted to the
-//! caller's `xEventLoop` and runs there, never inside an API call, and none
-//! runs after `xPeerConnectionDestroy` returns.
+//! caller's `xEventLoop` and runs there, except `on_state_change(Closed)`,
+//! which runs inside `xPeerConnectionDestroy` as upstream; none runs after
+//! `xPeerConnectionDestroy` returns.
 
 use super::boundary::{cstr_bytes, ffi_boundary, malloc_string, opt_ref};
 use super::datachannel::*;
@@ -480,8 +481,10 @@ pub unsafe extern "C" fn xPeerConnectionCreate(
 }
 
 /// Destroys a PeerConnection: channels, SCTP, DTLS and ICE close, sockets
-/// and timers stop, every channel handle becomes invalid. No callback runs
-/// after this returns. NULL, stale and foreign handles are ignored.
+/// and timers stop, every channel handle becomes invalid. As upstream,
+/// `on_state_change(Closed)` runs once inside this call (unless the
+/// connection was already Closed); no callback runs after this returns.
+/// NULL, stale and foreign handles are ignored.
 #[no_mangle]
 pub unsafe extern "C" fn xPeerConnectionDestroy(pc: xPeerConnection) {
     ffi_boundary!((), {
@@ -489,6 +492,8 @@ pub unsafe extern "C" fn xPeerConnectionDestroy(pc: xPeerConnection) {
             return;
         };
         let mut ep = obj.endpoint.lock();
+        let report_closed = ep.pc.state() != crate::peer::PeerState::Closed;
+        let cb = ep.cb;
         ep.destroyed = true;
         for entry in ep.channels.values() {
             CHANNELS.remove(entry.handle as *const c_void);
@@ -506,6 +511,10 @@ pub unsafe extern "C" fn xPeerConnectionDestroy(pc: xPeerConnection) {
             io::unregister(id);
         }
         obj.queue.detach();
+        if let (true, Some(f)) = (report_closed, cb.on_state_change) {
+            // SAFETY: user callback with the user's own ctx; no lock held.
+            f(pc, xPeerConnectionState_Closed, cb.ctx as *mut c_void);
+        }
     })
 }
 

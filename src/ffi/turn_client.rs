@@ -20,9 +20,11 @@
 //! channel refreshes. Timers carry an id, not a pointer, so a late timer
 //! finds nothing and returns.
 //!
-//! Callbacks (`on_allocated`, `on_failed`, `on_data`) run on that loop from
-//! a zero-delay timer, never inside an API call; destroying the client
-//! inside one is allowed. `send_fn` is the output: it is called inside the
+//! Callbacks (`on_allocated`, `on_failed`, `on_data`) caused by a message
+//! the caller feeds in run inside `xTurnClientOnMessage` /
+//! `xTurnClientOnChannelData`, as upstream, once the table lock is
+//! released; those caused by timers (a request timing out) run on that loop
+//! from a zero-delay timer. Destroying the client inside one is allowed. `send_fn` is the output: it is called inside the
 //! API calls (the first Allocate is sent synchronously, `SendData` returns
 //! its result) and from the timers.
 //!
@@ -681,7 +683,8 @@ pub unsafe extern "C" fn xTurnClientSendData(
 /// when given, else rebuilt from `msg` (header and attribute bytes).
 /// Returns true when the message was the client's (even if then dropped
 /// as forged), false for NULL `tc`/`msg`/`from`, a source other than the
-/// server, or anything else. Callbacks it causes run later on the loop.
+/// server, or anything else. The callbacks it causes (`on_allocated`,
+/// `on_failed`, `on_data`) run inside this call, as upstream.
 #[no_mangle]
 pub unsafe extern "C" fn xTurnClientOnMessage(
     tc: *mut xTurnClient,
@@ -711,12 +714,35 @@ pub unsafe extern "C" fn xTurnClientOnMessage(
                 &owned
             }
         };
-        with_client(tc, |e, now| e.client.handle_datagram(now, from, data)).is_some_and(|(r, _)| r)
+        let r = with_client(tc, |e, now| e.client.handle_datagram(now, from, data));
+        dispatch_inline(tc);
+        r.is_some_and(|(r, _)| r)
     })
 }
 
+/// Runs the callbacks an input just queued inside the API call, instead of
+/// from the zero-delay timer, which is cancelled.
+///
+/// # Safety
+/// A non-NULL `tc` must point to the caller's `xTurnClient`.
+unsafe fn dispatch_inline(tc: *mut xTurnClient) {
+    let id = {
+        let mut map = clients();
+        let Some(e) = map.get_mut(&key(tc)) else {
+            return;
+        };
+        let h = e.timers[Slot::Dispatch as usize].handle;
+        if !h.is_null() {
+            xEventLoopTimerCancel(e.lp, h);
+        }
+        e.timers[Slot::Dispatch as usize] = NO_TIMER;
+        e.id
+    };
+    dispatch(id);
+}
+
 /// Takes a ChannelData message from the server: its payload goes to
-/// `on_data` with the channel's peer (later, on the loop). False for NULL
+/// `on_data` with the channel's peer, inside this call. False for NULL
 /// `tc`/`buf`, an undecodable frame or an unknown channel.
 #[no_mangle]
 pub unsafe extern "C" fn xTurnClientOnChannelData(
@@ -731,11 +757,12 @@ pub unsafe extern "C" fn xTurnClientOnChannelData(
         let Some(data) = bytes(buf, len) else {
             return false;
         };
-        with_client(tc, |e, now| {
+        let r = with_client(tc, |e, now| {
             let server = e.client.server();
             e.client.handle_datagram(now, server, data)
-        })
-        .is_some_and(|(r, _)| r)
+        });
+        dispatch_inline(tc);
+        r.is_some_and(|(r, _)| r)
     })
 }
 

@@ -24,7 +24,9 @@ use crate::sctp::{
     Reliability as SctpReliability, ResetDirection, SctpAssociation, SctpConfig, SctpError,
     SctpEvent,
 };
-use crate::sdp::{encode_webrtc, IceParams, SessionDescription, Setup, WebRtcParams};
+use crate::sdp::{
+    encode_webrtc, encode_webrtc_answer, IceParams, SessionDescription, Setup, WebRtcParams,
+};
 
 /// DTLS datagrams kept while no DTLS session exists yet (they can only come
 /// from an authenticated ICE peer, so this is a small bound).
@@ -103,6 +105,9 @@ pub struct PeerConnection {
     gathering: bool,
     side: Side,
     remote: Option<Remote>,
+    /// The remote offer's media sections and BUNDLE group (candidates
+    /// left out), which our answer mirrors.
+    offer: Option<SessionDescription>,
     dtls_role: Option<DtlsRole>,
     dtls: Option<DtlsSession>,
     early_dtls: VecDeque<Vec<u8>>,
@@ -195,6 +200,7 @@ impl PeerConnection {
             gathering: false,
             side: Side::Undecided,
             remote: None,
+            offer: None,
             dtls_role: None,
             dtls: None,
             early_dtls: VecDeque::new(),
@@ -375,7 +381,11 @@ impl PeerConnection {
     /// Returns the answer to the remote offer set with
     /// [`set_remote_description`](Self::set_remote_description):
     /// `a=setup:active` (we are the DTLS client) unless the offer said
-    /// `active`, then `passive`. Starts gathering if needed.
+    /// `active`, then `passive`. The answer mirrors the offer (RFC 3264,
+    /// RFC 8843): one section per offered one, in order, with the offered
+    /// mids; the data-channel section is accepted, every other one (audio,
+    /// video) rejected with port 0; `a=group:BUNDLE` repeats the accepted
+    /// mid when the offer bundled it. Starts gathering if needed.
     pub fn create_answer(&mut self, now: Instant) -> Result<String, PeerError> {
         if self.state == PeerState::Closed {
             return Err(PeerError::InvalidState("closed"));
@@ -440,6 +450,10 @@ impl PeerConnection {
             Side::Offerer => Role::Controlling,
             Side::Undecided | Side::Answerer => {
                 self.side = Side::Answerer;
+                self.offer = Some(SessionDescription {
+                    candidates: Vec::new(),
+                    ..desc.clone()
+                });
                 Role::Controlled
             }
         };
@@ -738,7 +752,7 @@ impl PeerConnection {
     fn local_description(&self, setup: Setup) -> String {
         let candidates: Vec<Candidate> = self.ice.local_candidates().cloned().collect();
         let (ufrag, pwd) = self.ice.local_credentials();
-        encode_webrtc(&WebRtcParams {
+        let params = WebRtcParams {
             ice: IceParams {
                 ufrag,
                 pwd,
@@ -751,7 +765,11 @@ impl PeerConnection {
             mid: MID,
             sctp_port: self.local_port,
             max_message_size: Some(self.max_message_size as u64),
-        })
+        };
+        match &self.offer {
+            Some(offer) if self.side == Side::Answerer => encode_webrtc_answer(&params, offer),
+            _ => encode_webrtc(&params),
+        }
     }
 
     fn set_state(&mut self, s: PeerState) {

@@ -42,6 +42,27 @@ pub struct SessionDescription {
     pub skipped_tcp_candidates: usize,
     /// Candidate lines that did not parse and were left out.
     pub skipped_invalid_candidates: usize,
+    /// Every media section, in order (what an answer must mirror, RFC 3264
+    /// §6: one answer section per offered one, same order).
+    pub media: Vec<MediaSection>,
+    /// The index in [`media`](Self::media) of the selected section.
+    pub selected: Option<usize>,
+    /// The mids of the `a=group:BUNDLE` group that holds the selected
+    /// section, in the order written; empty when it is in none.
+    pub bundle: Vec<String>,
+}
+
+/// One media section of a description, as an answer has to mirror it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MediaSection {
+    /// `audio`, `video`, `application`, …
+    pub kind: String,
+    /// The transport protocol (`UDP/TLS/RTP/SAVPF`, `UDP/DTLS/SCTP`, …).
+    pub proto: String,
+    /// The formats of the `m=` line, space-separated as written.
+    pub formats: String,
+    /// `a=mid`, when present.
+    pub mid: Option<String>,
 }
 
 impl SessionDescription {
@@ -106,13 +127,25 @@ impl SessionDescription {
             ..Default::default()
         };
 
+        out.media = media
+            .iter()
+            .map(|m| {
+                let line = m.media.as_ref();
+                MediaSection {
+                    kind: line.map_or("", |l| l.media).to_string(),
+                    proto: line.map_or("", |l| l.proto).to_string(),
+                    formats: line.map_or(String::new(), |l| l.fmts.join(" ")),
+                    mid: m.mid().map(str::to_string),
+                }
+            })
+            .collect();
+        out.selected = selected;
+        out.bundle = selected
+            .and_then(|i| bundle_group(&session, &media[i]))
+            .unwrap_or_default();
         if let Some(sel) = selected.map(|i| &media[i]) {
             out.is_webrtc = sel.is_datachannel();
-            out.mid = sel
-                .value("mid")
-                .map(str::trim)
-                .filter(|v| !v.is_empty())
-                .map(str::to_string);
+            out.mid = sel.mid().map(str::to_string);
             out.sctp_port = sel.sctp_port();
             out.max_message_size = sel
                 .value("max-message-size")
@@ -184,6 +217,11 @@ impl<'a> Section<'a> {
 
     fn has(&self, name: &str) -> bool {
         self.attrs.iter().any(|(n, _)| *n == name)
+    }
+
+    /// `a=mid`, trimmed; `None` when absent or empty.
+    fn mid(&self) -> Option<&'a str> {
+        self.value("mid").map(str::trim).filter(|v| !v.is_empty())
     }
 
     fn is_datachannel(&self) -> bool {
@@ -262,21 +300,26 @@ fn split_sections(text: &str) -> (Section<'_>, Vec<Section<'_>>) {
     (session, media)
 }
 
-/// The index of the BUNDLE-tagged section (the first mid of the group)
-/// when section `i` is in a BUNDLE group.
-fn bundle_tag(session: &Section<'_>, media: &[Section<'_>], i: usize) -> Option<usize> {
-    let mid = media[i].value("mid")?.trim();
-    let tag = session.values("group").find_map(|g| {
+/// The mids of the BUNDLE group that holds `section`, if any.
+fn bundle_group(session: &Section<'_>, section: &Section<'_>) -> Option<Vec<String>> {
+    let mid = section.mid()?;
+    session.values("group").find_map(|g| {
         let mut t = g.split_ascii_whitespace();
         if t.next()? != "BUNDLE" {
             return None;
         }
         let mids: Vec<&str> = t.collect();
-        mids.contains(&mid).then(|| mids[0])
-    })?;
-    media
-        .iter()
-        .position(|s| s.value("mid").map(str::trim) == Some(tag))
+        mids.contains(&mid)
+            .then(|| mids.iter().map(|m| m.to_string()).collect())
+    })
+}
+
+/// The index of the BUNDLE-tagged section (the first mid of the group)
+/// when section `i` is in a BUNDLE group.
+fn bundle_tag(session: &Section<'_>, media: &[Section<'_>], i: usize) -> Option<usize> {
+    let group = bundle_group(session, &media[i])?;
+    let tag = group.first()?;
+    media.iter().position(|s| s.mid() == Some(tag.as_str()))
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use super::Setup;
+use super::{SessionDescription, Setup};
 use crate::ice::Candidate;
 
 /// The ICE parameters of a local description.
@@ -61,9 +61,55 @@ pub fn encode_webrtc(p: &WebRtcParams<'_>) -> String {
     let mut s = String::with_capacity(512 + 128 * p.ice.candidates.len());
     s.push_str(SESSION_HEADER);
     let _ = write!(s, "a=group:BUNDLE {}\r\n", p.mid);
+    push_datachannel_section(&mut s, p, Some(p.mid));
+    s
+}
+
+/// The answer to `offer` (RFC 3264 §6, RFC 8843): one section per offered
+/// section, in the same order, with the same mids. The selected
+/// data-channel section is accepted with the layout of [`encode_webrtc`]
+/// and the offer's mid (`p.mid` is not used); every other section is
+/// rejected: port 0, its offered protocol and formats, its mid and
+/// `a=inactive`. When the offer bundled the data-channel section, the
+/// answer's `a=group:BUNDLE` holds its mid alone (rejected sections leave
+/// the group); without an offered group the answer has none. An offer
+/// without media sections gets the layout of [`encode_webrtc`].
+pub fn encode_webrtc_answer(p: &WebRtcParams<'_>, offer: &SessionDescription) -> String {
+    let Some(selected) = offer.selected.filter(|&i| i < offer.media.len()) else {
+        return encode_webrtc(p);
+    };
+    let mut s = String::with_capacity(512 + 128 * p.ice.candidates.len());
+    s.push_str(SESSION_HEADER);
+    let accepted_mid = offer.media[selected].mid.as_deref();
+    if let Some(mid) = accepted_mid.filter(|m| offer.bundle.iter().any(|b| b == m)) {
+        let _ = write!(s, "a=group:BUNDLE {mid}\r\n");
+    }
+    for (i, m) in offer.media.iter().enumerate() {
+        if i == selected {
+            push_datachannel_section(&mut s, p, accepted_mid);
+            continue;
+        }
+        let _ = write!(s, "m={} 0 {}", m.kind, m.proto);
+        if !m.formats.is_empty() {
+            let _ = write!(s, " {}", m.formats);
+        }
+        s.push_str("\r\nc=IN IP4 0.0.0.0\r\n");
+        if let Some(mid) = &m.mid {
+            let _ = write!(s, "a=mid:{mid}\r\n");
+        }
+        s.push_str("a=inactive\r\n");
+    }
+    s
+}
+
+/// The data-channel media section of [`encode_webrtc`], with `mid` (none
+/// when `None`).
+fn push_datachannel_section(s: &mut String, p: &WebRtcParams<'_>, mid: Option<&str>) {
     s.push_str("m=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\nc=IN IP4 0.0.0.0\r\n");
-    let _ = write!(s, "a=mid:{}\r\n", p.mid);
-    push_credentials(&mut s, &p.ice);
+    if let Some(mid) = mid {
+        let _ = write!(s, "a=mid:{mid}\r\n");
+    }
+    push_credentials(s, &p.ice);
     let _ = write!(s, "a=fingerprint:{}\r\n", p.fingerprint);
     let _ = write!(s, "a=setup:{}\r\n", p.setup);
     let _ = write!(s, "a=sctp-port:{}\r\n", p.sctp_port);
@@ -73,8 +119,7 @@ pub fn encode_webrtc(p: &WebRtcParams<'_>) -> String {
     if p.ice.trickle {
         s.push_str("a=ice-options:trickle\r\n");
     }
-    push_candidates(&mut s, &p.ice);
-    s
+    push_candidates(s, &p.ice);
 }
 
 fn push_credentials(s: &mut String, p: &IceParams<'_>) {

@@ -10,8 +10,8 @@
 mod decode;
 mod encode;
 
-pub use decode::SessionDescription;
-pub use encode::{encode_ice, encode_webrtc, IceParams, WebRtcParams};
+pub use decode::{MediaSection, SessionDescription};
+pub use encode::{encode_ice, encode_webrtc, encode_webrtc_answer, IceParams, WebRtcParams};
 
 use std::fmt;
 use std::str::FromStr;

@@ -68,6 +68,9 @@ CASES = {
     "bulk": (False, True, BULK, False),
     "relay-browser-offers": (True, False, 0, True),
     "relay-xp2p-offers": (False, False, 0, True),
+    # The browser also offers audio and video (before the data channel):
+    # chat's answer must reject them and Chromium accept that answer.
+    "browser-offers-media": (True, False, 0, False),
 }
 TURN_PORT = 3478
 TURN_USER = "xp2p"
@@ -310,6 +313,28 @@ def check_relay(bridge, chat_out, relay_ip):
     return why
 
 
+def check_media(r):
+    """The media case: chat's answer rejected audio and video (port 0, in
+    the offer's order) and bundled the data channel's mid alone; Chromium
+    took it (the channels ran) and stopped its two media transceivers
+    (rejected transceivers leave getTransceivers() once the answer is
+    applied)."""
+    why = []
+    mlines = r.get("remoteMLines", [])
+    kinds = [m.split()[0] for m in mlines]
+    if kinds != ["m=audio", "m=video", "m=application"]:
+        why.append(f"answer sections {mlines}, expected audio, video, application")
+    elif not (mlines[0].split()[1] == "0" and mlines[1].split()[1] == "0" and mlines[2].split()[1] != "0"):
+        why.append(f"answer ports: {mlines}")
+    if r.get("remoteGroups") != ["a=group:BUNDLE 2"]:
+        why.append(f"answer groups: {r.get('remoteGroups')}")
+    live = [t for t in r.get("transceivers", []) if t.get("currentDirection") not in (None, "inactive", "stopped")]
+    if r.get("transceiversBefore") != 2 or live:
+        why.append(f"browser transceivers: {r.get('transceiversBefore')} before the answer, "
+                   f"after it {r.get('transceivers')}")
+    return why
+
+
 def check(case, bridge, chat_rc, chat_out, bulk, mdns, relay, relay_ip):
     """The reasons the case failed (empty when it passed)."""
     why = []
@@ -341,6 +366,8 @@ def check(case, bridge, chat_rc, chat_out, bulk, mdns, relay, relay_ip):
         why.append("the browser's candidates carry .local names with obfuscation off")
     if mdns and bridge.withheld == 0:
         why.append("no candidate of chat was withheld")
+    if case.endswith("-media"):
+        why += check_media(r)
     if bulk:
         if r.get("bulkSent") != bulk or r.get("bulkReceived") != bulk:
             why.append(f"page bulk: sent {r.get('bulkSent')}, received {r.get('bulkReceived')}")
@@ -362,7 +389,9 @@ def main():
     a = ap.parse_args()
 
     browser_offers, mdns, bulk, relay = CASES[a.case]
+    media = a.case.endswith("-media")
     cfg = {
+        "media": media,
         "role": "offer" if browser_offers else "answer",
         "label": "chat" if browser_offers else "chat-back",
         "openChannel": True,

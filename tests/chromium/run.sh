@@ -16,6 +16,10 @@
 #   relay-browser-offers  as browser-offers, through coturn with relayed
 #                         candidates only (below)
 #   relay-xp2p-offers     as xp2p-offers, the same way
+#   browser-offers-media  as browser-offers-plain, and the page also offers
+#                         audio and video (sections before the data channel's):
+#                         chat's answer must reject them (port 0, same mids,
+#                         out of BUNDLE) and Chromium accept it
 # On every channel the opener sends 3 text lines, an empty text, an empty
 # binary message and binary messages of 1, 1200, 65536 and 262144 bytes (the
 # a=max-message-size both advertise), checks each echo, then closes the
@@ -72,7 +76,7 @@ prefix=${XP2P_PREFIX:-$build/prefix}
 out=$build/chromium
 cases=("$@")
 [ ${#cases[@]} -gt 0 ] || cases=(browser-offers xp2p-offers browser-offers-plain xp2p-offers-plain bulk
-  relay-browser-offers relay-xp2p-offers)
+  relay-browser-offers relay-xp2p-offers browser-offers-media)
 case_timeout=90
 
 # summary, give_up, build_example
