@@ -6,7 +6,7 @@
  * succeed as soon as the condition holds; no upper time bound is asserted.
  * Behaviours that hold only when the test writes the library's
  * caller-owned struct fields to force a state are run and reported as
- * excused (see docs/upstream-behaviours.md). */
+ * excused (see README, "The one exception: tests that write the library's fields"). */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdlib.h>
