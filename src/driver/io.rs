@@ -287,10 +287,11 @@ impl IoThread {
     fn run(mut self) {
         let mut events = Events::with_capacity(256);
         loop {
+            // mio rounds a timeout up to the next millisecond, so the
+            // turn after the wait finds the deadline passed; no padding.
             let timeout = if self.backlog.is_empty() && self.unread.is_empty() {
-                self.next_deadline().map(|d| {
-                    d.saturating_duration_since(super::clock::now()) + Duration::from_micros(500)
-                })
+                self.next_deadline()
+                    .map(|d| d.saturating_duration_since(super::clock::now()))
             } else {
                 Some(Duration::ZERO)
             };

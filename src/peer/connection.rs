@@ -92,8 +92,6 @@ pub struct PeerStats {
 /// [`poll_transmit`](Self::poll_transmit) and
 /// [`poll_event`](Self::poll_event).
 pub struct PeerConnection {
-    /// The latest time given to any call: queued small sends are due then.
-    clock: Instant,
     local_port: u16,
     dtls_handshake_timeout: Duration,
     max_message_size: usize,
@@ -212,7 +210,6 @@ impl PeerConnection {
             events: VecDeque::new(),
             stats: PeerStats::default(),
             scratch: vec![0; SCRATCH_LEN],
-            clock: now,
             mdns: PendingCandidates::new(),
             pmtu: PathMtu::new(cfg.path_mtu),
         })
@@ -563,12 +560,13 @@ impl PeerConnection {
     /// `Channel(TooLarge)`.
     pub fn send(&mut self, id: ChannelId, kind: MessageKind, data: &[u8]) -> Result<(), PeerError> {
         self.channels.send(id, kind, data)?;
-        // A small message waits for the next `handle_timeout` or
-        // `handle_datagram` (the driver's kick follows every send), which
-        // hands it to SCTP together with whatever else was queued by then,
-        // so a burst of small sends leaves in bundled packets. A large one
-        // fills packets by itself: it is handed over now, by the caller's
-        // thread, which spares the I/O thread the copy into usrsctp.
+        // A small message waits for the next `poll_transmit` (the driver's
+        // kick follows every send and drains transmits in the same I/O
+        // turn), which hands it to SCTP together with whatever else was
+        // queued by then, so a burst of small sends leaves in bundled
+        // packets and a lone one leaves at once. A large one fills packets
+        // by itself: it is handed over now, by the caller's thread, which
+        // spares the I/O thread the copy into usrsctp.
         if data.len() >= BUNDLE_BELOW {
             self.flush_outbound();
         }
@@ -599,7 +597,6 @@ impl PeerConnection {
         if self.state == PeerState::Closed {
             return;
         }
-        self.clock = self.clock.max(now);
         // A relayed datagram's payload is inside the TURN framing.
         let input = self.ice.handle_datagram_payload(now, local, from, data);
         let data = input.payload;
@@ -625,7 +622,6 @@ impl PeerConnection {
         if self.state == PeerState::Closed {
             return;
         }
-        self.clock = self.clock.max(now);
         self.ice.handle_timeout(now);
         if let Some(dtls) = self.dtls.as_mut() {
             dtls.handle_timeout(now);
@@ -636,9 +632,25 @@ impl PeerConnection {
         self.process(now);
     }
 
-    /// The next datagram to send.
+    /// The next datagram to send. Small messages queued by
+    /// [`send`](Self::send) since the last call are handed to SCTP first,
+    /// all together (so they bundle), and leave in this same drain: no
+    /// timer turn stands between a send and its datagram.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        if self.has_queued_sends() {
+            self.flush_outbound();
+        }
         self.outbox.pop_front().or_else(|| self.ice.poll_transmit())
+    }
+
+    /// Channel messages queued for SCTP that an established association
+    /// could take now (none held back by a full send buffer).
+    fn has_queued_sends(&self) -> bool {
+        self.sctp
+            .as_ref()
+            .is_some_and(SctpAssociation::is_connected)
+            && self.pending_send.is_empty()
+            && self.channels.queued_sctp_sends() > 0
     }
 
     /// The earliest deadline of the layers.
@@ -652,13 +664,6 @@ impl PeerConnection {
         }
         if let Some(sctp) = self.sctp.as_ref() {
             t = earliest(t, sctp.poll_timeout());
-            // Small sends queued for bundling are due at once.
-            if sctp.is_connected()
-                && self.pending_send.is_empty()
-                && self.channels.queued_sctp_sends() > 0
-            {
-                t = earliest(t, Some(self.clock));
-            }
         }
         if self.state.is_terminal() || self.sctp.is_none() {
             return t;
