@@ -1,7 +1,8 @@
 //! What the PeerConnection does for latency and for throughput on real
 //! paths, on the in-memory network and its virtual clock: a small message
 //! leaves in the drain that follows the send, with no timer turn between
-//! them.
+//! them; SCTP cuts its DATA chunks for the validated path MTU, so a large
+//! message travels in datagrams of the path's size.
 
 mod harness;
 
@@ -12,8 +13,9 @@ use parking_lot::Mutex;
 
 use harness::peer_node::negotiate;
 use harness::{Datagram, LinkConfig, Network, NodeId, PeerNode, Realm};
+use xp2p::channel::ChannelError;
 use xp2p::channel::{ChannelConfig, ChannelId, MessageKind};
-use xp2p::peer::{PeerConfig, PeerEvent};
+use xp2p::peer::{PeerConfig, PeerError, PeerEvent};
 
 const A: &str = "10.0.0.1:40000";
 const B: &str = "10.0.0.2:40000";
@@ -169,4 +171,62 @@ fn small_message_and_its_echo_leave_without_a_timer_turn() {
             "round {round}"
         );
     }
+}
+
+/// Sends `total` bytes from a to b in 64 KiB messages and returns the
+/// largest DTLS datagram a sent meanwhile; checks that every byte arrived.
+fn bulk_max_datagram(s: &mut Setup, total: usize) -> usize {
+    let (a, b, tx, rx) = (s.a, s.b, s.tx, s.rx);
+    let msg: Vec<u8> = (0..64 * 1024).map(|i| (i % 251) as u8).collect();
+    let start = s.net.node::<PeerNode>(b).received(rx);
+    s.net.log.clear();
+    let mut sent = 0;
+    let mut largest = 0;
+    let deadline = s.net.now() + Duration::from_secs(60);
+    let ok = s.net.run_until(deadline, |n| {
+        while sent < total {
+            match n.node::<PeerNode>(a).pc.send(tx, MessageKind::Binary, &msg) {
+                Ok(()) => sent += msg.len(),
+                Err(PeerError::Channel(ChannelError::QueueFull)) => break,
+                Err(e) => panic!("send failed after {sent} bytes: {e}"),
+            }
+        }
+        for e in n.log.drain(..) {
+            if e.node == a && e.data.first() == Some(&DTLS_APPLICATION_DATA) {
+                largest = largest.max(e.data.len());
+            }
+        }
+        n.node::<PeerNode>(b).received(rx) - start >= sent as u64 && sent >= total
+    });
+    assert!(ok, "transfer incomplete after {sent} bytes sent");
+    largest
+}
+
+/// Runs until a's path MTU is `mtu` (at most 10 s of virtual time).
+fn settle_at(s: &mut Setup, mtu: usize) {
+    let a = s.a;
+    let deadline = s.net.now() + Duration::from_secs(10);
+    let settled = s.net.run_until(deadline, |n| {
+        n.node::<PeerNode>(a).pc.stats().path_mtu == mtu
+    });
+    assert!(
+        settled,
+        "path MTU {} instead of {mtu}",
+        s.net.node::<PeerNode>(a).pc.stats().path_mtu
+    );
+}
+
+/// On an Ethernet path the search settles at 1472 bytes and a bulk
+/// transfer fills datagrams close to it: the DATA chunks follow the raised
+/// MTU instead of keeping the size the 1200-byte start gave them.
+#[test]
+fn chunks_follow_the_path_mtu_raised_to_ethernet() {
+    let mut s = setup(5, 1500);
+    settle_at(&mut s, 1472);
+    let largest = bulk_max_datagram(&mut s, 2 << 20);
+    assert!(largest <= 1472, "a datagram of {largest} bytes");
+    assert!(
+        largest >= 1400,
+        "largest data datagram {largest} bytes on a 1472-byte path"
+    );
 }

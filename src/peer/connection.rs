@@ -38,6 +38,10 @@ const SCRATCH_LEN: usize = 18 * 1024;
 /// to SCTP at once (see [`PeerConnection::send`]).
 const BUNDLE_BELOW: usize = 1024;
 const SCTP_MTU_MARGIN: usize = 32;
+/// The largest SCTP path MTU an association starts with: what an
+/// Ethernet-sized datagram (1472 bytes of UDP payload) carries under the
+/// largest DTLS record overhead (37 bytes) and the margin.
+const SCTP_CHUNKING_MTU: u16 = (1472 - 37 - SCTP_MTU_MARGIN) as u16;
 
 /// Which side of the offer/answer exchange we are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -665,7 +669,7 @@ impl PeerConnection {
         if let Some(sctp) = self.sctp.as_ref() {
             t = earliest(t, sctp.poll_timeout());
         }
-        if self.state.is_terminal() || self.sctp.is_none() {
+        if self.state.is_terminal() {
             return t;
         }
         earliest(t, self.pmtu.poll_timeout())
@@ -801,7 +805,7 @@ impl PeerConnection {
 
     /// Path MTU discovery: probe results applied, the next probe sent.
     fn drive_path_mtu(&mut self, now: Instant) {
-        if self.state.is_terminal() || self.sctp.is_none() {
+        if self.state.is_terminal() || !self.pmtu.is_started() {
             return;
         }
         if let Some(size) = self.pmtu.peer_probed(self.ice.largest_peer_probe()) {
@@ -819,13 +823,16 @@ impl PeerConnection {
         }
     }
 
-    /// Sets the DTLS datagram size and the SCTP packet size under it.
+    /// Sets the DTLS datagram size and the SCTP packet size under it
+    /// (before the association exists: the size it will start with).
     fn apply_path_mtu(&mut self, size: usize) {
-        let (Some(dtls), Some(sctp)) = (self.dtls.as_mut(), self.sctp.as_mut()) else {
+        let Some(dtls) = self.dtls.as_mut() else {
             return;
         };
         if dtls.set_mtu(size).is_ok() {
-            let _ = sctp.set_mtu(sctp_mtu_for(dtls));
+            if let Some(sctp) = self.sctp.as_mut() {
+                let _ = sctp.set_mtu(sctp_mtu_for(dtls));
+            }
         }
     }
 
@@ -882,8 +889,11 @@ impl PeerConnection {
                 }
             }
             IceEvent::SelectedPair { local, .. } => {
-                // A new path: its MTU is unknown, search again.
-                if let (Some(now), true) = (now, self.sctp.is_some()) {
+                // A new path: its MTU is unknown, search again. The search
+                // runs beside the DTLS handshake, so the SCTP association
+                // usually starts with the size already validated (see
+                // `start_sctp`).
+                if let Some(now) = now {
                     self.ice.cancel_mtu_probe();
                     if let Some(size) = self.pmtu.start(now, local.is_ipv6()) {
                         self.apply_path_mtu(size);
@@ -916,7 +926,12 @@ impl PeerConnection {
         let (Some(dtls), Some(remote)) = (self.dtls.as_ref(), self.remote) else {
             return;
         };
-        let mtu = sctp_mtu_for(dtls);
+        // usrsctp cuts DATA chunks for the smallest path MTU the association
+        // ever had and cannot raise it later, so the association starts
+        // with the datagram size validated by now (the search runs during
+        // the handshake), up to the Ethernet size: larger chunks could be
+        // stranded if the path or the peer's reads fall back to it.
+        let mtu = sctp_mtu_for(dtls).min(SCTP_CHUNKING_MTU);
         let remote_max = if remote.max_message_size == 0 {
             self.max_message_size
         } else {
@@ -994,9 +1009,11 @@ impl PeerConnection {
                     outbound_streams,
                     inbound_streams,
                 } => {
-                    if let Some((local, _)) = self.ice.selected_pair() {
-                        if let Some(size) = self.pmtu.start(now, local.is_ipv6()) {
-                            self.apply_path_mtu(size);
+                    if !self.pmtu.is_started() {
+                        if let Some((local, _)) = self.ice.selected_pair() {
+                            if let Some(size) = self.pmtu.start(now, local.is_ipv6()) {
+                                self.apply_path_mtu(size);
+                            }
                         }
                     }
                     let role = self.dtls_role.unwrap_or(DtlsRole::Client);

@@ -1055,6 +1055,21 @@ unsafe fn configure_socket(
         assoc_value: u32::from(cfg.mtu).saturating_sub(MAXSEG_OVERHEAD).max(64),
     };
     set_opt(sock, sctp, sys::SCTP_MAXSEG, "SCTP_MAXSEG", &maxseg)?;
+    // The path MTU the association is created with. usrsctp cuts DATA
+    // chunks for the smallest path MTU an association ever had (it only
+    // lowers it), and without this default that starts at 1280 bytes for
+    // AF_CONN addresses, whatever is set once the association exists.
+    let mut future: sys::sctp_paddrparams = std::mem::zeroed();
+    future.spp_assoc_id = sys::SCTP_FUTURE_ASSOC;
+    future.spp_pathmtu = u32::from(cfg.mtu);
+    future.spp_flags = sys::SPP_PMTUD_DISABLE;
+    set_opt(
+        sock,
+        sctp,
+        sys::SCTP_PEER_ADDR_PARAMS,
+        "SCTP_PEER_ADDR_PARAMS",
+        &future,
+    )?;
     set_opt(sock, sctp, sys::SCTP_RECVRCVINFO, "SCTP_RECVRCVINFO", &one)?;
     set_opt(
         sock,
