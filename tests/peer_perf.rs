@@ -230,3 +230,42 @@ fn chunks_follow_the_path_mtu_raised_to_ethernet() {
         "largest data datagram {largest} bytes on a 1472-byte path"
     );
 }
+
+/// On a path that carries full DTLS records (loopback), the first 64 KiB
+/// message after the channel opened and its echo take a few round trips
+/// of the virtual clock: no packet waits for a delayed SACK (200 ms in
+/// usrsctp by default) because the congestion window holds a single large
+/// packet.
+#[test]
+fn first_large_message_after_open_is_echoed_within_a_few_round_trips() {
+    let mut s = setup(8, 65_535);
+    settle_at(&mut s, xp2p::peer::MAX_DATAGRAM);
+    let (a, b, tx, rx) = (s.a, s.b, s.tx, s.rx);
+    let msg: Vec<u8> = (0..64 * 1024).map(|i| (i % 253) as u8).collect();
+    let start = s.net.now();
+    s.net
+        .node::<PeerNode>(a)
+        .pc
+        .send(tx, MessageKind::Binary, &msg)
+        .unwrap();
+    let deadline = start + Duration::from_secs(10);
+    let arrived = s.net.run_until(deadline, |n| {
+        n.node::<PeerNode>(b).received(rx) >= msg.len() as u64
+    });
+    assert!(arrived, "the message did not arrive");
+    s.net
+        .node::<PeerNode>(b)
+        .pc
+        .send(rx, MessageKind::Binary, &msg)
+        .unwrap();
+    let echoed = s.net.run_until(deadline, |n| {
+        n.node::<PeerNode>(a).received(tx) >= msg.len() as u64
+    });
+    assert!(echoed, "the echo did not arrive");
+    // The link delays each datagram by 5 ms: a round trip is 10 ms.
+    let took = s.net.now() - start;
+    assert!(
+        took <= Duration::from_millis(100),
+        "64 KiB there and back took {took:?} of virtual time"
+    );
+}

@@ -1066,11 +1066,14 @@ impl PeerConnection {
         let mut moved = false;
         if let Some(sctp) = self.sctp.as_mut() {
             if sctp.is_connected() {
-                // While more messages follow, SCTP holds small packets back
-                // (Nagle) so the batch is bundled up to the path MTU; the
-                // last one goes with NODELAY and sends what is held. Held
-                // data always has data in flight before it, whose SACK
-                // sends it if the batch ends in `WouldBlock`.
+                // While more messages follow a small one, SCTP holds small
+                // packets back (Nagle) so the batch is bundled up to the
+                // path MTU; the last one goes with NODELAY and sends what
+                // is held. Held data always has data in flight before it,
+                // whose SACK sends it if the batch ends in `WouldBlock`.
+                // A lone message, and a large one (it fills packets by
+                // itself), go with NODELAY as set at creation: no socket
+                // option call for them.
                 let mut corked = false;
                 while let Some(next) = self
                     .pending_send
@@ -1080,7 +1083,7 @@ impl PeerConnection {
                     if self.pending_send.is_empty() {
                         self.pending_send.extend(self.channels.poll_sctp_send());
                     }
-                    let more = !self.pending_send.is_empty();
+                    let more = !self.pending_send.is_empty() && next.data.len() < BUNDLE_BELOW;
                     if more != corked && sctp.set_nodelay(!more).is_ok() {
                         corked = more;
                     }

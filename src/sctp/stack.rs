@@ -74,6 +74,7 @@ pub(crate) struct GlobalSettings {
     pub(crate) send_space: u32,
     pub(crate) recv_space: u32,
     pub(crate) max_streams: u16,
+    pub(crate) initial_cwnd: u32,
 }
 
 /// Takes the usrsctp lock, initialising the library on first use.
@@ -99,6 +100,7 @@ pub(crate) fn lock(settings: &GlobalSettings) -> MutexGuard<'static, Stack> {
             ));
             sys::usrsctp_sysctl_set_sctp_sendspace(settings.send_space);
             sys::usrsctp_sysctl_set_sctp_recvspace(settings.recv_space);
+            sys::usrsctp_sysctl_set_sctp_initial_cwnd(settings.initial_cwnd);
         }
         stack.initialised = true;
     }
