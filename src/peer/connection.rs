@@ -131,6 +131,9 @@ pub struct PeerConnection {
     /// otherwise fail before they are known).
     mdns: PendingCandidates,
     pmtu: PathMtu,
+    /// The driver's token for this connection when it advances usrsctp's
+    /// timers for the whole process (see [`Self::set_sctp_ticked_by`]).
+    sctp_owner: Option<u64>,
 }
 
 impl fmt::Debug for PeerConnection {
@@ -216,6 +219,7 @@ impl PeerConnection {
             scratch: vec![0; SCRATCH_LEN],
             mdns: PendingCandidates::new(),
             pmtu: PathMtu::new(cfg.path_mtu),
+            sctp_owner: None,
         })
     }
 
@@ -261,6 +265,20 @@ impl PeerConnection {
             path_mtu: self.pmtu.current(),
             path_mtu_probes: self.pmtu.stats(),
             ..self.stats
+        }
+    }
+
+    /// Lets a driver advance usrsctp's timers once for the whole process
+    /// ([`crate::sctp::tick`]) instead of each association asking for its
+    /// own periodic wake: the association's timers then add nothing to
+    /// [`poll_timeout`](Self::poll_timeout), and the driver calls
+    /// [`handle_timeout`](Self::handle_timeout) when
+    /// [`crate::sctp::take_woken`] names `owner`. Call it before the
+    /// association exists (it applies to the one created later).
+    pub fn set_sctp_ticked_by(&mut self, owner: u64) {
+        self.sctp_owner = Some(owner);
+        if let Some(sctp) = self.sctp.as_mut() {
+            sctp.set_ticked_by(owner);
         }
     }
 
@@ -946,7 +964,14 @@ impl PeerConnection {
             mtu,
             ..SctpConfig::default()
         };
-        match SctpAssociation::new(cfg).and_then(|mut a| a.start(now).map(|()| a)) {
+        let owner = self.sctp_owner;
+        let created = SctpAssociation::new(cfg).and_then(|mut a| {
+            if let Some(owner) = owner {
+                a.set_ticked_by(owner);
+            }
+            a.start(now).map(|()| a)
+        });
+        match created {
             Ok(a) => self.sctp = Some(a),
             Err(_) => self.fail(),
         }

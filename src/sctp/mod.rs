@@ -25,6 +25,8 @@
 mod checksum;
 mod stack;
 
+pub use stack::{has_ticked, take_woken, tick};
+
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::mem::size_of;
@@ -109,7 +111,7 @@ impl Default for SctpConfig {
             remote_port: DEFAULT_PORT,
             max_streams: DEFAULT_MAX_STREAMS,
             max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
-            send_space: 4 * 1024 * 1024,
+            send_space: 1024 * 1024,
             recv_space: 4 * 1024 * 1024,
             rto_initial: Duration::from_millis(1000),
             rto_min: Duration::from_millis(200),
@@ -331,6 +333,8 @@ pub struct SctpAssociation {
     dropped_oversize: u64,
     /// Packets dropped for a wrong checksum or a truncated header.
     dropped_bad_checksum: u64,
+    /// Timers advanced by [`tick`], not by our own deadline.
+    ticked: bool,
 }
 
 // SAFETY: the socket pointer is only ever used under the global usrsctp
@@ -448,6 +452,7 @@ impl SctpAssociation {
             pending_resets: Vec::new(),
             dropped_oversize: 0,
             dropped_bad_checksum: 0,
+            ticked: false,
         })
     }
 
@@ -604,8 +609,24 @@ impl SctpAssociation {
         self.inbox.pop_front()
     }
 
+    /// Hands the periodic advance of usrsctp's timers to the caller of
+    /// [`tick`], which then calls this association's
+    /// [`handle_timeout`](Self::handle_timeout) only when
+    /// [`take_woken`] returns `owner`: when usrsctp produced packets or
+    /// events for it. [`poll_timeout`](Self::poll_timeout) no longer asks
+    /// for the periodic wake, so an idle association costs nothing between
+    /// its own usrsctp timers. One driver ticks for every association of
+    /// the process this way.
+    pub fn set_ticked_by(&mut self, owner: u64) {
+        self.ticked = true;
+        stack::set_owner(self.id, Some(owner));
+    }
+
     /// When [`handle_timeout`](Self::handle_timeout) wants to run next.
     pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.ticked {
+            return None;
+        }
         match self.state {
             State::Connecting | State::Connected => {
                 self.last_now.map(|t| t + self.cfg.timer_interval)
