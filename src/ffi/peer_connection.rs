@@ -354,7 +354,14 @@ impl PcObject {
         drop(ep);
         let shared: SharedEndpoint = self.endpoint.clone();
         let id = io::register(shared, sockets).map_err(|_| xErrno_SysError)?;
-        self.endpoint.lock().io_id = Some(id);
+        {
+            let mut ep = self.endpoint.lock();
+            ep.io_id = Some(id);
+            // The I/O thread advances usrsctp's timers for every
+            // connection at once and wakes this one only when they
+            // produced something for it.
+            ep.pc.set_sctp_ticked_by(id);
+        }
         self.mdns.set_owner(id);
         if let Some(list) = self.stun_server.clone() {
             let endpoint = self.endpoint.clone();

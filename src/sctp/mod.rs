@@ -25,6 +25,8 @@
 mod checksum;
 mod stack;
 
+pub use stack::{has_ticked, take_woken, tick};
+
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::mem::size_of;
@@ -79,6 +81,21 @@ pub struct SctpConfig {
     /// lowering it again never strands an already numbered chunk that no
     /// longer fits.
     pub mtu: u16,
+    /// How long a SACK may wait for a second packet to acknowledge
+    /// (`SCTP_DELAYED_SACK`). usrsctp's default, 200 ms, stalls a sender
+    /// whose window holds a single packet (the first large message after
+    /// connecting) for that long; WebRTC stacks use about 20 ms.
+    pub sack_delay: Duration,
+    /// The initial congestion window, in packets of the path MTU (RFC 9260
+    /// gives about 3; 10 as for TCP, RFC 6928). usrsctp takes it from its
+    /// global settings, so the first association created in the process
+    /// sets it for all.
+    pub initial_cwnd: u32,
+    /// Most packets sent back to back after a pause (`SCTP_MAX_BURST`);
+    /// also caps the initial window.
+    pub max_burst: u32,
+    /// usrsctp's congestion control module for the association.
+    pub congestion_control: CongestionControl,
     /// How often usrsctp's timers are advanced while the association lives.
     pub timer_interval: Duration,
     /// RFC 9653 zero checksum. usrsctp 0.9.5 does not implement it, so
@@ -95,7 +112,7 @@ impl Default for SctpConfig {
             max_streams: DEFAULT_MAX_STREAMS,
             max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
             send_space: 1024 * 1024,
-            recv_space: 1024 * 1024,
+            recv_space: 4 * 1024 * 1024,
             rto_initial: Duration::from_millis(1000),
             rto_min: Duration::from_millis(200),
             rto_max: Duration::from_millis(10_000),
@@ -103,8 +120,37 @@ impl Default for SctpConfig {
             max_init_retransmits: 8,
             heartbeat_interval: Some(Duration::from_secs(30)),
             mtu: 1200,
+            sack_delay: Duration::from_millis(20),
+            initial_cwnd: 10,
+            max_burst: 10,
+            congestion_control: CongestionControl::default(),
             timer_interval: Duration::from_millis(10),
             zero_checksum: false,
+        }
+    }
+}
+
+/// usrsctp's congestion control modules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CongestionControl {
+    /// RFC 9260 §7.2 (RFC 2581 style), usrsctp's default.
+    #[default]
+    Rfc2581,
+    /// HighSpeed TCP (RFC 3649).
+    HighSpeed,
+    /// H-TCP.
+    Htcp,
+    /// RTCC, RTT-based.
+    Rtcc,
+}
+
+impl CongestionControl {
+    fn module(self) -> u32 {
+        match self {
+            CongestionControl::Rfc2581 => sys::SCTP_CC_RFC2581,
+            CongestionControl::HighSpeed => sys::SCTP_CC_HSTCP,
+            CongestionControl::Htcp => sys::SCTP_CC_HTCP,
+            CongestionControl::Rtcc => sys::SCTP_CC_RTCC,
         }
     }
 }
@@ -291,6 +337,8 @@ pub struct SctpAssociation {
     retransmitted_chunks: u64,
     /// The highest TSN sent so far.
     highest_tsn: Option<u32>,
+    /// Timers advanced by [`tick`], not by our own deadline.
+    ticked: bool,
 }
 
 /// The association's transport state as usrsctp reports it
@@ -381,6 +429,7 @@ impl SctpAssociation {
             send_space: cfg.send_space.min(u32::MAX as usize) as u32,
             recv_space: cfg.recv_space.min(u32::MAX as usize) as u32,
             max_streams: cfg.max_streams,
+            initial_cwnd: cfg.initial_cwnd,
         };
         let id = stack::next_id();
         let _guard = stack::lock(&settings);
@@ -435,6 +484,7 @@ impl SctpAssociation {
             dropped_bad_checksum: 0,
             retransmitted_chunks: 0,
             highest_tsn: None,
+            ticked: false,
         })
     }
 
@@ -473,7 +523,10 @@ impl SctpAssociation {
         cfg.mtu = mtu;
         let remote = self.sockaddr(self.cfg.remote_port);
         // SAFETY: live socket under the lock; the association exists.
-        unsafe { set_path_params(self.sock, &cfg, &remote)? };
+        unsafe {
+            set_path_params(self.sock, &cfg, &remote)?;
+            set_sack_policy(self.sock, cfg.sack_delay, mtu)?;
+        }
         self.cfg.mtu = mtu;
         Ok(())
     }
@@ -658,8 +711,24 @@ impl SctpAssociation {
         self.inbox.pop_front()
     }
 
+    /// Hands the periodic advance of usrsctp's timers to the caller of
+    /// [`tick`], which then calls this association's
+    /// [`handle_timeout`](Self::handle_timeout) only when
+    /// [`take_woken`] returns `owner`: when usrsctp produced packets or
+    /// events for it. [`poll_timeout`](Self::poll_timeout) no longer asks
+    /// for the periodic wake, so an idle association costs nothing between
+    /// its own usrsctp timers. One driver ticks for every association of
+    /// the process this way.
+    pub fn set_ticked_by(&mut self, owner: u64) {
+        self.ticked = true;
+        stack::set_owner(self.id, Some(owner));
+    }
+
     /// When [`handle_timeout`](Self::handle_timeout) wants to run next.
     pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.ticked {
+            return None;
+        }
         match self.state {
             State::Connecting | State::Connected => {
                 self.last_now.map(|t| t + self.cfg.timer_interval)
@@ -739,7 +808,16 @@ impl SctpAssociation {
             sendv_flags: sys::SCTP_SEND_SNDINFO_VALID,
             sendv_sndinfo: sys::sctp_sndinfo {
                 snd_sid: stream,
-                snd_flags: if ordered { 0 } else { sys::SCTP_UNORDERED },
+                snd_flags: if ordered { 0 } else { sys::SCTP_UNORDERED }
+                    | if data.len() > usize::from(self.cfg.mtu) {
+                        // The message ends in a packet that likely travels
+                        // alone: its SACK should not wait for the delayed
+                        // SACK timer (RFC 7053 I bit), or a sender whose
+                        // window holds a few large packets stalls on it.
+                        sys::SCTP_SACK_IMMEDIATELY
+                    } else {
+                        0
+                    },
                 // usrsctp carries the PPID bytes as given: network order.
                 snd_ppid: ppid.to_be(),
                 snd_context: 0,
@@ -1173,6 +1251,21 @@ unsafe fn configure_socket(
         assoc_value: u32::from(cfg.mtu).saturating_sub(MAXSEG_OVERHEAD).max(64),
     };
     set_opt(sock, sctp, sys::SCTP_MAXSEG, "SCTP_MAXSEG", &maxseg)?;
+    // The path MTU the association is created with. usrsctp cuts DATA
+    // chunks for the smallest path MTU an association ever had (it only
+    // lowers it), and without this default that starts at 1280 bytes for
+    // AF_CONN addresses, whatever is set once the association exists.
+    let mut future: sys::sctp_paddrparams = std::mem::zeroed();
+    future.spp_assoc_id = sys::SCTP_FUTURE_ASSOC;
+    future.spp_pathmtu = u32::from(cfg.mtu);
+    future.spp_flags = sys::SPP_PMTUD_DISABLE;
+    set_opt(
+        sock,
+        sctp,
+        sys::SCTP_PEER_ADDR_PARAMS,
+        "SCTP_PEER_ADDR_PARAMS",
+        &future,
+    )?;
     set_opt(sock, sctp, sys::SCTP_RECVRCVINFO, "SCTP_RECVRCVINFO", &one)?;
     set_opt(
         sock,
@@ -1221,6 +1314,17 @@ unsafe fn configure_socket(
         };
         set_opt(sock, sctp, sys::SCTP_EVENT, "SCTP_EVENT", &ev)?;
     }
+    set_sack_policy(sock, cfg.sack_delay, cfg.mtu)?;
+    let burst = sys::sctp_assoc_value {
+        assoc_id: sys::SCTP_FUTURE_ASSOC,
+        assoc_value: cfg.max_burst,
+    };
+    set_opt(sock, sctp, sys::SCTP_MAX_BURST, "SCTP_MAX_BURST", &burst)?;
+    let cc = sys::sctp_assoc_value {
+        assoc_id: sys::SCTP_FUTURE_ASSOC,
+        assoc_value: cfg.congestion_control.module(),
+    };
+    set_opt(sock, sctp, sys::SCTP_PLUGGABLE_CC, "SCTP_PLUGGABLE_CC", &cc)?;
     let init = sys::sctp_initmsg {
         sinit_num_ostreams: cfg.max_streams,
         sinit_max_instreams: cfg.max_streams,
@@ -1242,6 +1346,37 @@ unsafe fn configure_socket(
     };
     set_opt(sock, sctp, sys::SCTP_ASSOCINFO, "SCTP_ASSOCINFO", &assoc)?;
     Ok(())
+}
+
+/// Path MTUs above this get a SACK for every packet rather than every
+/// second one: with packets this large, a congestion window sized in
+/// Ethernet packets holds a single one, which would otherwise wait for the
+/// delayed SACK timer; and a SACK per large packet is still fewer SACKs per
+/// byte than one per two Ethernet packets.
+const SACK_EVERY_PACKET_ABOVE: u16 = 4000;
+
+/// The delayed SACK timer, and how many packets a SACK waits for (one above
+/// [`SACK_EVERY_PACKET_ABOVE`], else two).
+///
+/// # Safety
+/// `sock` must be a live usrsctp socket and the usrsctp lock held.
+unsafe fn set_sack_policy(
+    sock: *mut sys::socket,
+    delay: Duration,
+    mtu: u16,
+) -> Result<(), SctpError> {
+    let sack = sys::sctp_sack_info {
+        sack_assoc_id: sys::SCTP_FUTURE_ASSOC,
+        sack_delay: ms_u32(delay).max(1),
+        sack_freq: if mtu > SACK_EVERY_PACKET_ABOVE { 1 } else { 2 },
+    };
+    set_opt(
+        sock,
+        sys::IPPROTO_SCTP,
+        sys::SCTP_DELAYED_SACK,
+        "SCTP_DELAYED_SACK",
+        &sack,
+    )
 }
 
 /// Fixed path MTU, no PMTU discovery, heartbeats and the path
