@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 
 use super::pmtu::{PathMtu, PathMtuStats};
 use super::{
-    PeerConfig, PeerError, PeerEvent, PeerState, DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_SCTP_PORT, MID,
+    PeerConfig, PeerError, PeerEvent, PeerState, DEFAULT_MAX_MESSAGE_SIZE,
+    DEFAULT_RECV_BUFFER_LIMIT, DEFAULT_SCTP_PORT, MID, MIN_RECV_BUFFER_LIMIT,
 };
 use crate::channel::{
     self, ChannelConfig, ChannelError, ChannelEvent, ChannelId, ChannelManager, MessageKind,
@@ -134,6 +135,15 @@ pub struct PeerConnection {
     /// The driver's token for this connection when it advances usrsctp's
     /// timers for the whole process (see [`Self::set_sctp_ticked_by`]).
     sctp_owner: Option<u64>,
+    /// Received messages waiting for [`Self::recv`] may cost this much
+    /// (bytes + 64 each) before reading from SCTP stops.
+    recv_limit: usize,
+    /// Reading from SCTP stopped and the application has since pulled the
+    /// queue down to half the bound: [`Self::poll_timeout`] asks for a
+    /// turn, which reads again.
+    read_wanted: bool,
+    /// The latest time a layer was driven at (the deadline of that turn).
+    last_now: Instant,
 }
 
 impl fmt::Debug for PeerConnection {
@@ -152,6 +162,15 @@ fn dtls_to_channel_role(role: DtlsRole) -> channel::DtlsRole {
     match role {
         DtlsRole::Client => channel::DtlsRole::Client,
         DtlsRole::Server => channel::DtlsRole::Server,
+    }
+}
+
+/// The receive bound for a configured value (0: the default).
+fn recv_limit_of(bytes: usize) -> usize {
+    if bytes == 0 {
+        DEFAULT_RECV_BUFFER_LIMIT
+    } else {
+        bytes.max(MIN_RECV_BUFFER_LIMIT)
     }
 }
 
@@ -220,7 +239,68 @@ impl PeerConnection {
             mdns: PendingCandidates::new(),
             pmtu: PathMtu::new(cfg.path_mtu),
             sctp_owner: None,
+            recv_limit: recv_limit_of(cfg.recv_buffer_limit),
+            read_wanted: false,
+            last_now: now,
         })
+    }
+
+    /// Bounds the received messages waiting for [`Self::recv`] (their
+    /// bytes plus 64 per message): once they reach `bytes` the connection
+    /// stops reading from SCTP, usrsctp's receive buffer fills, the window
+    /// advertised to the peer closes and the peer's buffered amount grows;
+    /// reading resumes when the application has pulled the queue down to
+    /// half the bound. Nothing is dropped for it. 0 restores the default
+    /// ([`DEFAULT_RECV_BUFFER_LIMIT`]); values below 64 KiB are raised to
+    /// 64 KiB. One message is always accepted, so the bound is exceeded by
+    /// at most one message plus 64 KiB.
+    pub fn set_recv_buffer_limit(&mut self, bytes: usize) {
+        self.recv_limit = recv_limit_of(bytes);
+        // The next turn applies it (and reads again if it was raised).
+        self.read_wanted = self.sctp.is_some();
+    }
+
+    /// The bound set by [`Self::set_recv_buffer_limit`].
+    pub fn recv_buffer_limit(&self) -> usize {
+        self.recv_limit
+    }
+
+    /// What the received messages not yet pulled with [`Self::recv`] cost
+    /// against the bound: their bytes plus 64 each.
+    pub fn recv_queued(&self) -> usize {
+        self.channels.recv_queued()
+    }
+
+    /// Whether [`Self::poll_timeout`] asks for a turn at once to read from
+    /// SCTP again (the application pulled a stopped receive queue down).
+    pub fn wants_read(&self) -> bool {
+        self.read_wanted
+    }
+
+    /// Whether reading from SCTP is stopped because the received messages
+    /// reached the bound.
+    pub fn is_read_paused(&self) -> bool {
+        self.sctp.as_ref().and_then(SctpAssociation::read_budget) == Some(0)
+    }
+
+    /// Gives SCTP what is left of the receive bound to read. Once reading
+    /// stopped (the bound was reached), it resumes only when the queue is
+    /// down to half the bound, so each pause lets a large batch through.
+    /// Returns whether reading resumed (what it read waits in SCTP for
+    /// the next round of `process`).
+    fn update_read_budget(&mut self) -> bool {
+        let queued = self.channels.recv_queued();
+        let limit = self.recv_limit;
+        let Some(sctp) = self.sctp.as_mut() else {
+            return false;
+        };
+        let stopped = sctp.read_budget() == Some(0);
+        if stopped && queued > limit / 2 {
+            return false;
+        }
+        let budget = limit.saturating_sub(queued);
+        sctp.set_read_budget(Some(budget));
+        stopped && budget > 0
     }
 
     /// The connection state.
@@ -608,9 +688,19 @@ impl PeerConnection {
         self.flush_outbound();
     }
 
-    /// Takes the oldest received message of the channel.
+    /// Takes the oldest received message of the channel. When this brings
+    /// a stopped receive queue down to half its bound,
+    /// [`Self::poll_timeout`] asks for a turn at once, in which reading
+    /// from SCTP resumes.
     pub fn recv(&mut self, id: ChannelId) -> Option<(MessageKind, Vec<u8>)> {
-        self.channels.recv(id)
+        let msg = self.channels.recv(id)?;
+        if !self.read_wanted
+            && self.is_read_paused()
+            && self.channels.recv_queued() <= self.recv_limit / 2
+        {
+            self.read_wanted = true;
+        }
+        Some(msg)
     }
 
     /// One datagram from the socket bound at `local`. STUN goes to ICE,
@@ -701,6 +791,9 @@ impl PeerConnection {
         }
         if self.state.is_terminal() {
             return t;
+        }
+        if self.read_wanted {
+            t = earliest(t, Some(self.last_now));
         }
         earliest(t, self.pmtu.poll_timeout())
     }
@@ -811,6 +904,8 @@ impl PeerConnection {
 
     /// Moves everything between the layers until nothing changes.
     fn process(&mut self, now: Instant) {
+        self.last_now = self.last_now.max(now);
+        self.read_wanted = false;
         // Each round moves data at least one layer further; the bound only
         // guards against a layer that keeps reporting work.
         for _ in 0..64 {
@@ -1050,6 +1145,9 @@ impl PeerConnection {
             progress = true;
             self.channels.handle_sctp_message(stream, ppid, &data);
         }
+        // What the application pulled since the last turn may be read
+        // again; reading that resumes leaves messages for the next round.
+        progress |= self.update_read_budget();
         for ev in events {
             progress = true;
             match ev {

@@ -304,6 +304,9 @@ const MAXSEG_OVERHEAD: u32 = 48;
 /// Size of the buffer each `usrsctp_recvv` reads into; larger messages
 /// arrive in several reads and are reassembled.
 const READ_CHUNK: usize = 64 * 1024;
+/// What one whole message read costs against the read budget on top of
+/// its bytes (as the channel layer counts what waits for the application).
+const READ_MESSAGE_COST: usize = 64;
 /// Notifications larger than this (a send-failed event carries the unsent
 /// payload) are only decoded from their first bytes.
 const NOTIFICATION_KEEP: usize = 256;
@@ -339,6 +342,10 @@ pub struct SctpAssociation {
     highest_tsn: Option<u32>,
     /// Timers advanced by [`tick`], not by our own deadline.
     ticked: bool,
+    /// Payload bytes this association may still read from usrsctp (`None`:
+    /// no limit). At zero it stops reading, so usrsctp's receive buffer
+    /// fills and the window it advertises to the peer closes.
+    read_budget: Option<usize>,
 }
 
 /// The association's transport state as usrsctp reports it
@@ -485,6 +492,7 @@ impl SctpAssociation {
             retransmitted_chunks: 0,
             highest_tsn: None,
             ticked: false,
+            read_budget: None,
         })
     }
 
@@ -709,6 +717,28 @@ impl SctpAssociation {
     /// The next whole received message: `(stream, ppid, payload)`.
     pub fn recv(&mut self) -> Option<(u16, u32, Vec<u8>)> {
         self.inbox.pop_front()
+    }
+
+    /// Limits how many more payload bytes are read from usrsctp (`None`:
+    /// unlimited, the default). Each read takes its length (plus 64 for the
+    /// end of a message) off the budget
+    /// (a read is at most 64 KiB, so the budget is overshot by less than
+    /// that); at zero reading stops until a new budget is given, the
+    /// messages stay in usrsctp's receive buffer and the peer sees the
+    /// window close. Raising the budget reads what is waiting at once.
+    /// Only a dead association is read beyond it (to learn that it died).
+    pub fn set_read_budget(&mut self, budget: Option<usize>) {
+        let was_stopped = self.read_budget == Some(0);
+        self.read_budget = budget;
+        if was_stopped && budget != Some(0) {
+            // Reading resumes: usrsctp sends the window update as we read.
+            self.drain_with(true);
+        }
+    }
+
+    /// The remaining read budget (see [`Self::set_read_budget`]).
+    pub fn read_budget(&self) -> Option<usize> {
+        self.read_budget
     }
 
     /// Hands the periodic advance of usrsctp's timers to the caller of
@@ -966,13 +996,21 @@ impl SctpAssociation {
         Ok(())
     }
 
-    /// Reads everything usrsctp has for us: messages and notifications.
+    /// Reads everything usrsctp has for us, messages and notifications, up
+    /// to the read budget.
     fn drain(&mut self) {
+        self.drain_with(false);
+    }
+
+    /// [`Self::drain`]; `resume`: read even without a readiness upcall
+    /// (data left waiting while the budget was spent).
+    fn drain_with(&mut self, resume: bool) {
         if self.sock.is_null() {
             return;
         }
-        let upcall =
-            stack::with_shared(self.id, |s| std::mem::take(&mut s.upcall)).unwrap_or(false);
+        let upcall = stack::with_shared(self.id, |s| std::mem::take(&mut s.upcall))
+            .unwrap_or(false)
+            || resume;
         let events = {
             let _stack = stack::lock_initialised();
             // SAFETY: live socket under the lock.
@@ -985,7 +1023,11 @@ impl SctpAssociation {
         if !upcall && events & (sys::SCTP_EVENT_READ | sys::SCTP_EVENT_ERROR) == 0 {
             return;
         }
+        let dead = events & sys::SCTP_EVENT_ERROR != 0;
         loop {
+            if self.read_budget == Some(0) && !dead {
+                break;
+            }
             let mut info = sys::sctp_rcvinfo::default();
             let mut infolen = size_of::<sys::sctp_rcvinfo>() as socklen_t;
             let mut infotype: c_uint = 0;
@@ -1027,6 +1069,10 @@ impl SctpAssociation {
             }
             let n = n as usize;
             let eor = flags & sys::MSG_EOR != 0;
+            if let Some(budget) = self.read_budget.as_mut() {
+                let cost = if eor { n + READ_MESSAGE_COST } else { n };
+                *budget = budget.saturating_sub(cost);
+            }
             if flags & sys::MSG_NOTIFICATION != 0 {
                 let keep = NOTIFICATION_KEEP
                     .saturating_sub(self.notification.len())
