@@ -33,8 +33,9 @@
  * that callback, so its loop stalls; it prints "stall START_NS END_NS" and,
  * at the end, its peak resident memory ("receiver vmhwm_kib=N", from
  * /proc/self/status). --recv-limit sets xPeerConnectionSetRecvBufferLimit.
- * The client with --report-ms R prints "buffered NS BYTES" every R ms of the
- * transfer: the channel's buffered amount (CLOCK_MONOTONIC nanoseconds).
+ * The client with --report-ms R prints "buffered NS BYTES SENT" every R ms of
+ * the transfer: the channel's buffered amount and the bytes the channel
+ * accepted so far (NS: CLOCK_MONOTONIC nanoseconds).
  * Set XP2P_INTERFACES=lo to keep the host candidates on loopback.
  */
 #include <errno.h>
@@ -715,7 +716,8 @@ static void client_step(void) {
       break;
     case 2:
       if (app.report_ms && t >= app.next_report_ns) {
-        printf("buffered %" PRIu64 " %zu\n", t, xDataChannelGetBufferedAmount(app.ch));
+        printf("buffered %" PRIu64 " %zu %" PRIu64 "\n", t, xDataChannelGetBufferedAmount(app.ch),
+               app.sent);
         app.next_report_ns = t + app.report_ms * 1000000u;
       }
       if (!app.blocked || app.low_event || t - app.blocked_ns >= (uint64_t)POLL_MS * 1000000u)

@@ -81,14 +81,14 @@ read -r s0 s1 sat < <(sed -n 's/^stall \([0-9]*\) \([0-9]*\) at \([0-9]*\) bytes
 
 # The sender's buffered amount during the stall (nanosecond timestamps of
 # the shared CLOCK_MONOTONIC).
-awk -v a="$s0" -v b="$s1" '$1 == "buffered" && $2 >= a && $2 <= b { print ($2 - a) / 1e9, $3 }' \
+awk -v a="$s0" -v b="$s1" '$1 == "buffered" && $2 >= a && $2 <= b { print ($2 - a) / 1e9, $3, $4 }' \
   "$work/client.log" >"$work/stall.txt"
 n=$(wc -l <"$work/stall.txt")
 [ "$n" -ge 2 ] || fail "fewer than 2 buffered-amount samples during the stall"
 first=$(head -1 "$work/stall.txt" | cut -d' ' -f2)
 peak=$(cut -d' ' -f2 "$work/stall.txt" | sort -n | tail -1)
-echo "slow_receiver: sender's buffered amount during the ${stall_ms} ms stall (s into it, bytes):"
-awk 'NR == 1 || NR % 8 == 0 { printf "  %.2f %d\n", $1, $2 } END { printf "  %.2f %d (last)\n", $1, $2 }' "$work/stall.txt"
+echo "slow_receiver: the sender during the ${stall_ms} ms stall (s into it, buffered amount, bytes accepted):"
+awk 'NR == 1 || NR % 8 == 0 { printf "  %.2f %d %d\n", $1, $2, $3 } END { printf "  %.2f %d %d (last)\n", $1, $2, $3 }' "$work/stall.txt"
 before=$(awk -v a="$s0" '$1 == "buffered" && $2 < a { v = $3 } END { print v + 0 }' "$work/client.log")
 echo "slow_receiver: buffered just before the stall $before, at its first sample $first, peak $peak"
 [ "$peak" -gt "$before" ] || [ "$peak" -ge 8388608 ] ||
