@@ -920,6 +920,11 @@ impl PeerConnection {
                 break;
             }
         }
+        // Reading stopped with the queue already low (a message larger
+        // than the budget was still being read): another turn at once.
+        if self.is_read_paused() && self.channels.recv_queued() <= self.recv_limit / 2 {
+            self.read_wanted = true;
+        }
         if self.state == PeerState::Closed {
             // The peer closed the connection (SCTP ABORT or shutdown, DTLS
             // close_notify): our replies above are queued, the relays go.
