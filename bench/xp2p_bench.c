@@ -1,7 +1,8 @@
 /* xp2p_bench: data-channel benchmarks of libxp2p over loopback.
  *
  * Two processes, signaling through a Unix-domain socket (the server listens):
- *   xp2p_bench server --signal PATH
+ *   xp2p_bench server --signal PATH [--recv-delay-us U] [--stall-ms M]
+ *                     [--stall-at B] [--recv-limit L]
  *   xp2p_bench client --signal PATH --mode MODE [--bytes N] [--msg-size S]
  *                     [--count C] [--repeat R]
  * Modes (the client offers and creates one reliable ordered channel):
@@ -26,6 +27,15 @@
  *   RESULT mode=open rounds=R median_ms=... min_ms=... max_ms=...
  *   RESULT mode=memory pcs=200 kib_per_pc=... rss_before_kib=... rss_after_kib=...
  * The server prints "receiver sha256 HEX" and the client "sender sha256 HEX".
+ * A slow receiver (throughput mode; tests/transfer/slow_receiver.sh): the
+ * server sleeps U microseconds in each binary on_message, and once B bytes
+ * arrived (default a quarter of the stream) sleeps M milliseconds inside
+ * that callback, so its loop stalls; it prints "stall START_NS END_NS" and,
+ * at the end, its peak resident memory ("receiver vmhwm_kib=N", from
+ * /proc/self/status). --recv-limit sets xPeerConnectionSetRecvBufferLimit.
+ * The client with --report-ms R prints "buffered NS BYTES SENT" every R ms of
+ * the transfer: the channel's buffered amount and the bytes the channel
+ * accepted so far (NS: CLOCK_MONOTONIC nanoseconds).
  * Set XP2P_INTERFACES=lo to keep the host candidates on loopback.
  */
 #include <errno.h>
@@ -47,6 +57,7 @@
 #include <xbase/event.h>
 #include <xbase/time.h>
 #include <xp2p/datachannel.h>
+#include <xp2p/flow.h>
 #include <xp2p/peer_connection.h>
 
 #define MAX_MSG 262144        /* the peer's max-message-size */
@@ -71,6 +82,14 @@ static uint64_t now_ns(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void sleep_ns(uint64_t ns) {
+  struct timespec ts;
+  ts.tv_sec = (time_t)(ns / 1000000000u);
+  ts.tv_nsec = (long)(ns % 1000000000u);
+  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+  }
 }
 
 static void die(const char *fmt, ...) {
@@ -142,6 +161,10 @@ static struct App {
   size_t msg_size;
   long count;
   int repeat, pairs, wait_s;
+  /* Slow receiver (server) and buffered-amount reports (client). */
+  uint64_t recv_delay_us, stall_ms, stall_at, recv_limit, report_ms;
+  int stalled;
+  uint64_t next_report_ns;
   /* Loop and signaling. */
   xEventLoop loop;
   int listen_fd, sig_fd;
@@ -335,6 +358,18 @@ static void on_low(xDataChannel ch, void *arg) {
   app.low_events++;
 }
 
+/* Peak resident memory of this process (VmHWM), KiB; 0 if unknown. */
+static long vm_hwm_kib(void) {
+  char line[256];
+  long kib = 0;
+  FILE *f = fopen("/proc/self/status", "r");
+  if (!f) return 0;
+  while (fgets(line, sizeof line, f))
+    if (sscanf(line, "VmHWM: %ld kB", &kib) == 1) break;
+  fclose(f);
+  return kib;
+}
+
 /* The receiver: hash and count binary messages; "end HEX START_NS" closes the
  * stream and is answered with "result ...". */
 static void server_message(xDataChannel ch, xDataChannelMsgType type, const uint8_t *data,
@@ -346,6 +381,17 @@ static void server_message(xDataChannel ch, xDataChannelMsgType type, const uint
     app.received += len;
     app.last_ns = t;
     EVP_DigestUpdate(app.md, data, len);
+    if (app.recv_delay_us) sleep_ns(app.recv_delay_us * 1000u);
+    if (app.stall_ms && !app.stalled &&
+        app.received >= (app.stall_at ? app.stall_at : app.bytes / 4)) {
+      /* The loop does not run meanwhile: nothing is delivered. */
+      uint64_t from = now_ns();
+      app.stalled = 1;
+      sleep_ns(app.stall_ms * 1000000u);
+      printf("stall %" PRIu64 " %" PRIu64 " at %" PRIu64 " bytes\n", from, now_ns(),
+             app.received);
+      app.last_ns = now_ns();
+    }
     return;
   }
   {
@@ -369,6 +415,7 @@ static void server_message(xDataChannel ch, xDataChannelMsgType type, const uint
      * send to the last byte here. */
     secs = (double)(app.last_ns - (uint64_t)start) / 1e9;
     printf("receiver sha256 %s\n", mine);
+    printf("receiver vmhwm_kib=%ld\n", vm_hwm_kib());
     printf("receiver: %" PRIu64 " bytes in %" PRIu64 " messages, %.3f s, %.1f MB/s, %.0f msg/s, "
            "sha256 %s\n",
            app.received, app.recv_msgs, secs, (double)app.received / secs / 1e6,
@@ -428,6 +475,8 @@ static void pc_new(void) {
   app.created_ns = now_ns();
   app.pc = xPeerConnectionCreate(app.loop, &c);
   if (!app.pc) die("xPeerConnectionCreate failed");
+  if (app.recv_limit && xPeerConnectionSetRecvBufferLimit(app.pc, app.recv_limit) != xErrno_Ok)
+    die("xPeerConnectionSetRecvBufferLimit failed");
 }
 
 static void pc_free(void) {
@@ -666,6 +715,11 @@ static void client_step(void) {
       pump();
       break;
     case 2:
+      if (app.report_ms && t >= app.next_report_ns) {
+        printf("buffered %" PRIu64 " %zu %" PRIu64 "\n", t, xDataChannelGetBufferedAmount(app.ch),
+               app.sent);
+        app.next_report_ns = t + app.report_ms * 1000000u;
+      }
       if (!app.blocked || app.low_event || t - app.blocked_ns >= (uint64_t)POLL_MS * 1000000u)
         pump();
       /* fall through */
@@ -828,9 +882,11 @@ static int run_memory(void) {
 
 static void usage(void) {
   fprintf(stderr,
-          "usage: xp2p_bench server --signal PATH\n"
+          "usage: xp2p_bench server --signal PATH [--recv-delay-us U] [--stall-ms M]\n"
+          "                         [--stall-at B] [--recv-limit L]\n"
           "       xp2p_bench client --signal PATH --mode throughput|rate|open|memory\n"
           "                         [--bytes N] [--msg-size S] [--count C] [--repeat R]\n"
+          "                         [--report-ms R]\n"
           "       xp2p_bench memory [--pairs P]\n"
           "  --bytes N     throughput: bytes to send (default 200000000)\n"
           "  --msg-size S  message size, 1..%d (throughput 65536, rate 100)\n"
@@ -891,6 +947,16 @@ static void parse(int argc, char **argv) {
       app.repeat = (int)num_arg(argv[++i], 1, 100000);
     } else if (strcmp(o, "--pairs") == 0) {
       app.pairs = (int)num_arg(argv[++i], 1, 10000);
+    } else if (strcmp(o, "--recv-delay-us") == 0) {
+      app.recv_delay_us = num_arg(argv[++i], 0, 10000000);
+    } else if (strcmp(o, "--stall-ms") == 0) {
+      app.stall_ms = num_arg(argv[++i], 0, 3600000);
+    } else if (strcmp(o, "--stall-at") == 0) {
+      app.stall_at = num_arg(argv[++i], 1, 1ull << 50);
+    } else if (strcmp(o, "--recv-limit") == 0) {
+      app.recv_limit = num_arg(argv[++i], 0, 1ull << 40);
+    } else if (strcmp(o, "--report-ms") == 0) {
+      app.report_ms = num_arg(argv[++i], 1, 3600000);
     } else if (strcmp(o, "--wait") == 0) {
       app.wait_s = (int)num_arg(argv[++i], 1, 86400);
     } else {

@@ -30,7 +30,11 @@
  * 262144; xErrno_Again is back-pressure, retried on the next turn), then
  * the text "end N 0x<fnv1a>"; the receiver of a "bulk" channel checksums
  * what arrives, compares and replies "ok N 0x<fnv1a>" (a mismatch fails
- * it), after which the sender closes the channel.
+ * it), after which the sender closes the channel. With --stall-ms M the
+ * receiver of a "bulk" channel, a quarter into the stream, sleeps M ms
+ * inside on_message (its loop stalls, as a slow application's would) and
+ * prints "bulk: stalled M ms"; with the checksum line it then prints its
+ * peak resident memory ("VmHWM N kB"), see docs/flow-control.md.
  *
  * The last lines are for scripts:
  *   chat: received R, replied R    (a side that echoed the peer's messages)
@@ -65,6 +69,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <xbase/event.h>
@@ -115,6 +120,7 @@ static struct {
   const char *log_filter; /* --log */
   uint64_t next_stats_at;
   size_t bulk; /* --bulk: bytes to stream on a "bulk" channel */
+  long stall_ms; /* --stall-ms: stall once while receiving a bulk stream */
   size_t sizes[MAX_PLAN];
   int nsizes;
   /* Run. */
@@ -289,6 +295,15 @@ static void bulk_received(Chan *c, const uint8_t *data, size_t len, int binary) 
   if (binary) {
     c->bulk_bytes += len;
     c->bulk_fnv = fnv1a_more(c->bulk_fnv, data, len);
+    if (app.stall_ms > 0 && c->bulk_bytes >= app.bulk / 4) {
+      struct timespec ts;
+      ts.tv_sec = app.stall_ms / 1000;
+      ts.tv_nsec = (app.stall_ms % 1000) * 1000000L;
+      while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+      }
+      say("%s: stalled %ld ms at %zu bytes", c->label, app.stall_ms, c->bulk_bytes);
+      app.stall_ms = 0;
+    }
     return;
   }
   c->received++;
@@ -308,6 +323,15 @@ static void bulk_received(Chan *c, const uint8_t *data, size_t len, int binary) 
     reply = dup_printf("bad %zu 0x%08x", c->bulk_bytes, c->bulk_fnv);
   } else {
     say("%s: %zu bytes received, fnv1a 0x%08x matches", c->label, n, h);
+    {
+      char line[128];
+      long kib = -1;
+      FILE *f = fopen("/proc/self/status", "r");
+      while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "VmHWM: %ld kB", &kib) == 1) break;
+      if (f) fclose(f);
+      say("%s: VmHWM %ld kB", c->label, kib);
+    }
     reply = dup_printf("ok %zu 0x%08x", c->bulk_bytes, c->bulk_fnv);
   }
   if (xDataChannelSendString(c->ch, reply, strlen(reply)) == xErrno_Ok) {
@@ -752,6 +776,7 @@ static void usage(void) {
           "  --label L         label of our channel (default \"chat\"; answerer: \"chat-back\")\n"
           "  --open-channel    answerer: open a channel too (the offerer echoes on it)\n"
           "  --bulk N          also stream N bytes on a channel \"bulk\" (checksum checked)\n"
+          "  --stall-ms M      stall the loop M ms a quarter into a received bulk stream\n"
           "  --timeout S       give up after S seconds (default 30)\n"
           "  --stats           print statistics once a second and at exit\n"
           "  --log LEVEL       library log filter: error|warn|info|debug|trace, or\n"
@@ -790,6 +815,8 @@ static void parse(int argc, char **argv) {
       app.sizes[app.nsizes++] = (size_t)num_arg(argv[++i], 0, MAX_SIZE);
     } else if (strcmp(o, "--bulk") == 0) {
       app.bulk = (size_t)num_arg(argv[++i], 1, 1L << 32);
+    } else if (strcmp(o, "--stall-ms") == 0) {
+      app.stall_ms = num_arg(argv[++i], 0, 600000);
     } else if (strcmp(o, "--label") == 0) {
       app.label = argv[++i];
       if (strlen(app.label) >= XDC_MAX_LABEL_LEN) usage();

@@ -25,6 +25,8 @@ else
 fi
 step "two processes: 100 MB over one reliable channel, SHA-256 checked"
 tests/transfer/run.sh
+step "two processes: a slow receiver (64 MiB, 2 ms per message, 3 s stall): bounded memory, every byte, back-pressure"
+tests/transfer/slow_receiver.sh --bytes 67108864 --stall-ms 3000
 step "interoperability: aiortc as the other peer (both roles)"
 tests/interop/run.sh
 step "interoperability: headless Chromium as the other peer (mDNS names on and off, 50 MB each way)"

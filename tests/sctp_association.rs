@@ -575,3 +575,62 @@ fn garbage_packets_are_dropped() {
     assert_eq!(p.seen_b.messages[1], (0, 51, b"still alive".to_vec()));
     assert!(!p.seen_a.has(SctpEvent::Lost) && !p.seen_b.has(SctpEvent::Lost));
 }
+
+/// Associations whose timers a driver advances for the whole process
+/// (`xp2p::sctp::tick`) ask for no periodic wake of their own, and are
+/// named by `take_woken` only when usrsctp has something for them: here
+/// the retransmission of a lost DATA chunk, which reaches the peer only
+/// through that path.
+#[test]
+fn ticked_associations_sleep_until_usrsctp_has_something_for_them() {
+    const OWNER_A: u64 = 0x000A_11CE_0001;
+    const OWNER_B: u64 = 0x0000_0B0B_0002;
+    let mut p = Pair::connected(config(), 0.0, 41);
+    p.a.set_ticked_by(OWNER_A);
+    p.b.set_ticked_by(OWNER_B);
+    assert!(xp2p::sctp::has_ticked());
+    assert_eq!(
+        p.a.poll_timeout(),
+        None,
+        "an idle ticked association sleeps"
+    );
+    assert_eq!(
+        p.b.poll_timeout(),
+        None,
+        "an idle ticked association sleeps"
+    );
+
+    let msg = payload(500, 9);
+    p.a.send(1, 53, &msg, true, Reliability::Reliable).unwrap();
+    let mut lost = 0;
+    while p.a.poll_transmit().is_some() {
+        lost += 1;
+    }
+    assert!(lost > 0, "the send produced no packet");
+
+    let end = now() + Duration::from_secs(30);
+    let mut retransmitted = 0;
+    while p.seen_b.messages.is_empty() && now() < end {
+        std::thread::sleep(Duration::from_millis(5));
+        let t = now();
+        xp2p::sctp::tick(t);
+        let woken = xp2p::sctp::take_woken();
+        if woken.contains(&OWNER_A) {
+            p.a.handle_timeout(t);
+            while let Some(pkt) = p.a.poll_transmit() {
+                retransmitted += 1;
+                p.b.handle_packet(t, &pkt);
+            }
+        }
+        if woken.contains(&OWNER_B) {
+            p.b.handle_timeout(t);
+        }
+        collect(&mut p.b, &mut p.seen_b);
+        while let Some(pkt) = p.b.poll_transmit() {
+            p.a.handle_packet(t, &pkt);
+        }
+        collect(&mut p.a, &mut p.seen_a);
+    }
+    assert!(retransmitted > 0);
+    assert_eq!(p.seen_b.messages, vec![(1, 53, msg)]);
+}

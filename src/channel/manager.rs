@@ -106,7 +106,15 @@ pub struct ChannelManager {
     reset_queue: VecDeque<u16>,
     events: VecDeque<ChannelEvent>,
     stats: ChannelStats,
+    /// What the messages waiting in every channel's receive queue cost:
+    /// their bytes plus [`RECV_MESSAGE_COST`] each.
+    recv_queued: usize,
 }
+
+/// What one queued received message costs on top of its payload (its
+/// allocation and queue entry), so that a flood of tiny messages is bounded
+/// like a few large ones.
+pub const RECV_MESSAGE_COST: usize = 64;
 
 impl ChannelManager {
     /// A manager for one association. `max_message_size_remote` is the
@@ -131,7 +139,15 @@ impl ChannelManager {
             reset_queue: VecDeque::new(),
             events: VecDeque::new(),
             stats: ChannelStats::default(),
+            recv_queued: 0,
         }
+    }
+
+    /// What every channel's received messages not yet pulled with
+    /// [`Self::recv`] cost: their bytes plus [`RECV_MESSAGE_COST`] each.
+    /// The PeerConnection bounds this by not reading from SCTP.
+    pub fn recv_queued(&self) -> usize {
+        self.recv_queued
     }
 
     /// Replaces the queue bounds; existing contents are kept.
@@ -451,7 +467,11 @@ impl ChannelManager {
             self.stats.oversize += 1;
             return;
         }
-        let full = !ch.recv.is_empty()
+        // Reliable channels never drop: their bound is the flow control
+        // of the layer above (it stops reading from SCTP, so the peer's
+        // window closes). Partially reliable ones may lose messages anyway.
+        let full = ch.reliability != Reliability::Reliable
+            && !ch.recv.is_empty()
             && (ch.recv.len() >= self.limits.max_recv_messages
                 || ch.recv_bytes + payload.len() > self.limits.max_recv_bytes);
         if full {
@@ -465,6 +485,7 @@ impl ChannelManager {
             return;
         }
         ch.recv_bytes += payload.len();
+        self.recv_queued += payload.len() + RECV_MESSAGE_COST;
         ch.traffic.messages_received += 1;
         ch.traffic.bytes_received += payload.len() as u64;
         ch.recv.push_back((kind, payload.to_vec()));
@@ -819,6 +840,7 @@ impl ChannelManager {
         let ch = self.channels.get_mut(&id)?;
         let msg = ch.recv.pop_front()?;
         ch.recv_bytes -= msg.1.len();
+        self.recv_queued -= msg.1.len() + RECV_MESSAGE_COST;
         ch.overflow_reported = false;
         Some(msg)
     }
@@ -1094,14 +1116,47 @@ mod tests {
     }
 
     #[test]
-    fn channel_recv_queue_is_bounded() {
+    fn reliable_channel_recv_queue_never_drops() {
+        let mut m = mgr(DtlsRole::Server);
+        m.set_limits(Limits {
+            max_recv_messages: 2,
+            max_recv_bytes: 4,
+            ..Limits::default()
+        });
+        m.association_up(8).unwrap();
+        m.handle_sctp_message(0, PPID_DCEP, &open_msg("r"));
+        let id = m.channel_by_stream(0).unwrap();
+        for _ in 0..10 {
+            m.handle_sctp_message(0, PPID_BINARY, b"abc");
+        }
+        assert_eq!(m.stats().recv_overflow, 0);
+        assert_eq!(m.recv_queued(), 10 * (3 + RECV_MESSAGE_COST));
+        for _ in 0..10 {
+            assert_eq!(m.recv(id), Some((MessageKind::Binary, b"abc".to_vec())));
+        }
+        assert_eq!(m.recv(id), None);
+        assert_eq!(m.recv_queued(), 0);
+    }
+
+    #[test]
+    fn unreliable_channel_recv_queue_is_bounded() {
         let mut m = mgr(DtlsRole::Server);
         m.set_limits(Limits {
             max_recv_messages: 2,
             ..Limits::default()
         });
         m.association_up(8).unwrap();
-        let open = open_msg("r");
+        let open = DcepMessage::Open(DcepOpen {
+            channel_type: ChannelType {
+                reliability: Reliability::MaxRetransmits(0),
+                ordered: false,
+            },
+            priority: 0,
+            label: "r".into(),
+            protocol: String::new(),
+        })
+        .encode()
+        .unwrap();
         m.handle_sctp_message(0, PPID_DCEP, &open);
         let id = m.channel_by_stream(0).unwrap();
         for _ in 0..4 {

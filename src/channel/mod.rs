@@ -241,10 +241,13 @@ pub struct Limits {
     pub max_buffered_amount: usize,
     /// User messages waiting in the manager for `poll_sctp_send`.
     pub max_queued_sends: usize,
-    /// Per channel: received bytes not yet pulled with `recv` (a message is
-    /// always accepted into an empty queue).
+    /// Per partially reliable channel: received bytes not yet pulled with
+    /// `recv` (a message is always accepted into an empty queue); more are
+    /// dropped. Reliable channels never drop: the PeerConnection bounds
+    /// them by not reading from SCTP (see `docs/flow-control.md`).
     pub max_recv_bytes: usize,
-    /// Per channel: received messages not yet pulled with `recv`.
+    /// Per partially reliable channel: received messages not yet pulled
+    /// with `recv`.
     pub max_recv_messages: usize,
 }
 

@@ -118,6 +118,9 @@ const MAX_READS_PER_TURN: usize = 64;
 /// Datagrams one endpoint sends per loop turn before others get a turn.
 const MAX_SENDS_PER_TURN: usize = 64;
 const RECV_BUF: usize = 65536;
+/// How often usrsctp's timers are advanced (its timer granularity is
+/// coarser; its delayed SACK timer is 20 ms).
+const SCTP_TICK: Duration = Duration::from_millis(10);
 /// Requested socket buffer sizes (the kernel caps them at its maximum).
 const SOCKET_BUFFER: libc::c_int = 4 << 20;
 
@@ -267,6 +270,9 @@ struct IoThread {
     backlog: HashSet<EndpointId>,
     unread: HashSet<Token>,
     buf: Vec<u8>,
+    /// When usrsctp's timers are next advanced (while any association is
+    /// driven by this thread).
+    sctp_tick: Instant,
 }
 
 impl IoThread {
@@ -281,16 +287,19 @@ impl IoThread {
             backlog: HashSet::new(),
             unread: HashSet::new(),
             buf: vec![0; RECV_BUF],
+            sctp_tick: super::clock::now(),
         }
     }
 
     fn run(mut self) {
         let mut events = Events::with_capacity(256);
         loop {
+            // mio rounds a timeout up to the next millisecond, so the
+            // turn after the wait finds the deadline passed; no padding.
             let timeout = if self.backlog.is_empty() && self.unread.is_empty() {
-                self.next_deadline().map(|d| {
-                    d.saturating_duration_since(super::clock::now()) + Duration::from_micros(500)
-                })
+                let sctp_tick = crate::sctp::has_ticked().then_some(self.sctp_tick);
+                earliest(self.next_deadline(), sctp_tick)
+                    .map(|d| d.saturating_duration_since(super::clock::now()))
             } else {
                 Some(Duration::ZERO)
             };
@@ -330,8 +339,27 @@ impl IoThread {
             let kicked = std::mem::take(&mut *self.shared.kicked.lock());
             self.backlog.extend(kicked);
             self.fire_timers(now);
+            self.tick_sctp(now);
             for id in std::mem::take(&mut self.backlog) {
                 self.flush(id);
+            }
+        }
+    }
+
+    /// Advances usrsctp's timers for every association of the process
+    /// once per interval, and runs the timeouts of the connections whose
+    /// associations got something from usrsctp (from this or from any
+    /// earlier call into it); every other connection stays asleep.
+    fn tick_sctp(&mut self, now: Instant) {
+        if now < self.sctp_tick || !crate::sctp::has_ticked() {
+            return;
+        }
+        crate::sctp::tick(now);
+        self.sctp_tick = now + SCTP_TICK;
+        for id in crate::sctp::take_woken() {
+            if let Some(reg) = self.endpoints.get(&id) {
+                reg.endpoint.lock().handle_timeout(now);
+                self.backlog.insert(id);
             }
         }
     }
@@ -659,6 +687,13 @@ impl IoThread {
             reg.endpoint.lock().handle_link_failed(now, s.link, why);
         }
         self.backlog.insert(id);
+    }
+}
+
+fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
 }
 

@@ -4,6 +4,12 @@
 //! them in a batch when the queue's eventfd, registered once per loop with
 //! `xEventAdd`, becomes readable. User callbacks therefore always run on the
 //! loop thread, never inside an API call and never on the I/O thread.
+//!
+//! Tasks are small events (a state change, a candidate, a channel opened);
+//! payloads are not queued here: a channel with received messages has one
+//! delivery task, which pulls them from its PeerConnection's bounded queue
+//! (docs/flow-control.md). So the queue stays short even when the loop
+//! stalls.
 
 use crate::ffi::boundary::ffi_boundary;
 use parking_lot::Mutex;
@@ -154,6 +160,23 @@ impl LoopQueue {
     pub fn users(&self) -> usize {
         self.state.lock().users
     }
+
+    /// Tasks waiting for the loop thread. Received messages are not tasks
+    /// (each channel has at most one delivery task that pulls them), so this
+    /// stays small however far the loop falls behind.
+    pub fn pending(&self) -> usize {
+        self.state.lock().tasks.len()
+    }
+}
+
+/// Tasks waiting for the loop thread of `lp` (0 if it has no queue); for
+/// tests and diagnostics.
+pub fn pending_tasks(lp: xEventLoop) -> usize {
+    QUEUES
+        .lock()
+        .as_ref()
+        .and_then(|m| m.get(&(lp as usize)).cloned())
+        .map_or(0, |q| q.pending())
 }
 
 /// The `xEventAdd` callback of every queue's eventfd (on the loop thread).

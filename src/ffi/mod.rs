@@ -12,6 +12,7 @@ pub mod boundary;
 pub mod datachannel;
 pub mod dtls_backend;
 pub mod dtls_transport;
+pub mod flow;
 pub mod ice_agent;
 pub mod ice_candidate;
 pub mod ice_crypto;

@@ -10,7 +10,7 @@ use super::datachannel::*;
 use super::dtls_transport::xDtlsTransport;
 use super::ice_agent::xIceAgent;
 use super::sctp_transport::xSctpTransport;
-use crate::channel::ChannelId;
+use crate::channel::{ChannelId, MessageKind};
 use crate::driver::io::{self, Endpoint, EndpointId, SharedEndpoint, Transmit};
 use crate::driver::loop_queue::LoopQueue;
 use crate::driver::mdns::MdnsLookups;
@@ -19,7 +19,7 @@ use crate::driver::{clock, netif, resolve};
 use crate::peer::{PeerConfig, PeerConnection, PeerError, PeerEvent, PeerState};
 use libc::{c_char, c_int, c_void};
 use parking_lot::Mutex;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::ffi::CString;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -97,7 +97,16 @@ pub(crate) struct PcEndpoint {
     /// is created and no callback posted for a destroyed PeerConnection.
     destroyed: bool,
     mdns: Arc<MdnsLookups>,
+    /// Channels whose [`deliver_messages`] task is queued or running. The
+    /// received messages wait in the PeerConnection (bounded) and that task
+    /// pulls them on the loop thread; one task per channel, posted after
+    /// the channel's earlier events, keeps `on_open` before `on_message`.
+    delivering: HashSet<ChannelId>,
 }
+
+/// Messages one delivery task hands to `on_message` before it makes way
+/// for the loop's other work (it queues itself again).
+const DELIVER_PER_TASK: usize = 64;
 
 /// Handles of the views of the components, made on first request and made
 /// stale by Destroy (handle tokens, 0: none yet).
@@ -256,6 +265,82 @@ impl PcEndpoint {
     }
 }
 
+impl PcEndpoint {
+    /// Channel `id` has messages: make sure a delivery task will pull them.
+    fn signal_readable(&mut self, id: ChannelId) {
+        if self.delivering.insert(id) {
+            let pc = self.handle;
+            self.queue.post(Box::new(move || deliver_messages(pc, id)));
+        }
+    }
+
+    /// Takes the next received message of channel `id` for `on_message`.
+    /// Wakes the I/O thread when pulling lets the PeerConnection read from
+    /// SCTP again.
+    fn next_message(&mut self, id: ChannelId) -> Option<(ChannelEntry, MessageKind, Vec<u8>)> {
+        let wanted = self.pc.wants_read();
+        let entry = self.channels.get(&id).copied();
+        let msg = match entry {
+            Some(_) => self.pc.recv(id),
+            None => {
+                // No handle to deliver to: the messages must not hold the
+                // receive bound.
+                while self.pc.recv(id).is_some() {}
+                None
+            }
+        };
+        if !wanted && self.pc.wants_read() {
+            self.kick();
+        }
+        let (kind, data) = msg?;
+        Some((entry?, kind, data))
+    }
+}
+
+/// Hands one received message of channel `id` of the PeerConnection `pc`
+/// (a handle token) to its `on_message`, on the loop thread, with no lock
+/// held. Returns false when there was none (or the PeerConnection is gone
+/// or destroyed).
+fn deliver_one(pc: usize, id: ChannelId) -> bool {
+    let next = with_endpoint(pc, None, |ep| {
+        if ep.destroyed {
+            return None;
+        }
+        ep.next_message(id)
+    });
+    let Some((entry, kind, data)) = next else {
+        return false;
+    };
+    if channel_live(entry.handle) {
+        entry.cb.message(entry.handle, kind, &data);
+    }
+    true
+}
+
+/// The delivery task of channel `id` of the PeerConnection `pc`: pulls
+/// its received messages one at a time into `on_message`, at most
+/// [`DELIVER_PER_TASK`] before it queues itself again behind the loop's
+/// other work.
+fn deliver_messages(pc: usize, id: ChannelId) {
+    for _ in 0..DELIVER_PER_TASK {
+        if !deliver_one(pc, id) {
+            break;
+        }
+    }
+    let requeue = with_endpoint(pc, None, |ep| {
+        let more = ep.pc.channels().peek_message_len(id).is_some();
+        if ep.destroyed || !more {
+            ep.delivering.remove(&id);
+            None
+        } else {
+            Some(ep.queue.clone())
+        }
+    });
+    if let Some(queue) = requeue {
+        queue.post(Box::new(move || deliver_messages(pc, id)));
+    }
+}
+
 impl Endpoint for PcEndpoint {
     fn handle_link_failed(
         &mut self,
@@ -306,12 +391,18 @@ impl Endpoint for PcEndpoint {
                 PeerEvent::IceCandidate(line) => self.post_candidate(line),
                 PeerEvent::DataChannel(id) => self.remote_channel(id),
                 PeerEvent::ChannelOpen(id) => self.post_channel(id, |h, cb| cb.open(h)),
-                PeerEvent::ChannelMessage(id) => {
-                    while let Some((kind, data)) = self.pc.recv(id) {
-                        self.post_channel(id, move |h, cb| cb.message(h, kind, &data));
-                    }
+                PeerEvent::ChannelMessage(id) => self.signal_readable(id),
+                PeerEvent::ChannelClosed(id) => {
+                    // Messages received before the close are delivered
+                    // first, by the close task itself if need be.
+                    let pc = self.handle;
+                    self.post_channel(id, move |h, cb| {
+                        while deliver_one(pc, id) {}
+                        if channel_live(h) {
+                            cb.close(h);
+                        }
+                    });
                 }
-                PeerEvent::ChannelClosed(id) => self.post_channel(id, |h, cb| cb.close(h)),
                 PeerEvent::BufferedAmountLow(id) => {
                     self.post_channel(id, |h, cb| cb.buffered_amount_low(h));
                 }
@@ -355,7 +446,14 @@ impl PcObject {
         drop(ep);
         let shared: SharedEndpoint = self.endpoint.clone();
         let id = io::register(shared, sockets).map_err(|_| xErrno_SysError)?;
-        self.endpoint.lock().io_id = Some(id);
+        {
+            let mut ep = self.endpoint.lock();
+            ep.io_id = Some(id);
+            // The I/O thread advances usrsctp's timers for every
+            // connection at once and wakes this one only when they
+            // produced something for it.
+            ep.pc.set_sctp_ticked_by(id);
+        }
         self.mdns.set_owner(id);
         if let Some(list) = self.stun_server.clone() {
             let endpoint = self.endpoint.clone();
@@ -461,6 +559,7 @@ pub unsafe extern "C" fn xPeerConnectionCreate(
             io_id: None,
             destroyed: false,
             mdns: mdns.clone(),
+            delivering: HashSet::new(),
         }));
         let handle = PCS.insert(Arc::new(PcObject {
             views: Mutex::new(Views::default()),

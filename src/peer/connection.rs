@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 
 use super::pmtu::{PathMtu, PathMtuStats};
 use super::{
-    PeerConfig, PeerError, PeerEvent, PeerState, DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_SCTP_PORT, MID,
+    PeerConfig, PeerError, PeerEvent, PeerState, DEFAULT_MAX_MESSAGE_SIZE,
+    DEFAULT_RECV_BUFFER_LIMIT, DEFAULT_SCTP_PORT, MID, MIN_RECV_BUFFER_LIMIT,
 };
 use crate::channel::{
     self, ChannelConfig, ChannelError, ChannelEvent, ChannelId, ChannelManager, MessageKind,
@@ -40,6 +41,10 @@ const SCRATCH_LEN: usize = 18 * 1024;
 /// to SCTP at once (see [`PeerConnection::send`]).
 const BUNDLE_BELOW: usize = 1024;
 const SCTP_MTU_MARGIN: usize = 32;
+/// The largest SCTP path MTU an association starts with: what an
+/// Ethernet-sized datagram (1472 bytes of UDP payload) carries under the
+/// largest DTLS record overhead (37 bytes) and the margin.
+const SCTP_CHUNKING_MTU: u16 = (1472 - 37 - SCTP_MTU_MARGIN) as u16;
 
 /// Which side of the offer/answer exchange we are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,8 +99,6 @@ pub struct PeerStats {
 /// [`poll_transmit`](Self::poll_transmit) and
 /// [`poll_event`](Self::poll_event).
 pub struct PeerConnection {
-    /// The latest time given to any call: queued small sends are due then.
-    clock: Instant,
     local_port: u16,
     dtls_handshake_timeout: Duration,
     max_message_size: usize,
@@ -134,6 +137,18 @@ pub struct PeerConnection {
     /// otherwise fail before they are known).
     mdns: PendingCandidates,
     pmtu: PathMtu,
+    /// The driver's token for this connection when it advances usrsctp's
+    /// timers for the whole process (see [`Self::set_sctp_ticked_by`]).
+    sctp_owner: Option<u64>,
+    /// Received messages waiting for [`Self::recv`] may cost this much
+    /// (bytes + 64 each) before reading from SCTP stops.
+    recv_limit: usize,
+    /// Reading from SCTP stopped and the application has since pulled the
+    /// queue down to half the bound: [`Self::poll_timeout`] asks for a
+    /// turn, which reads again.
+    read_wanted: bool,
+    /// The latest time a layer was driven at (the deadline of that turn).
+    last_now: Instant,
 }
 
 impl fmt::Debug for PeerConnection {
@@ -152,6 +167,15 @@ fn dtls_to_channel_role(role: DtlsRole) -> channel::DtlsRole {
     match role {
         DtlsRole::Client => channel::DtlsRole::Client,
         DtlsRole::Server => channel::DtlsRole::Server,
+    }
+}
+
+/// The receive bound for a configured value (0: the default).
+fn recv_limit_of(bytes: usize) -> usize {
+    if bytes == 0 {
+        DEFAULT_RECV_BUFFER_LIMIT
+    } else {
+        bytes.max(MIN_RECV_BUFFER_LIMIT)
     }
 }
 
@@ -218,10 +242,71 @@ impl PeerConnection {
             events: VecDeque::new(),
             stats: PeerStats::default(),
             scratch: vec![0; SCRATCH_LEN],
-            clock: now,
             mdns: PendingCandidates::new(),
             pmtu: PathMtu::new(cfg.path_mtu),
+            sctp_owner: None,
+            recv_limit: recv_limit_of(cfg.recv_buffer_limit),
+            read_wanted: false,
+            last_now: now,
         })
+    }
+
+    /// Bounds the received messages waiting for [`Self::recv`] (their
+    /// bytes plus 64 per message): once they reach `bytes` the connection
+    /// stops reading from SCTP, usrsctp's receive buffer fills, the window
+    /// advertised to the peer closes and the peer's buffered amount grows;
+    /// reading resumes when the application has pulled the queue down to
+    /// half the bound. Nothing is dropped for it. 0 restores the default
+    /// ([`DEFAULT_RECV_BUFFER_LIMIT`]); values below 64 KiB are raised to
+    /// 64 KiB. One message is always accepted, so the bound is exceeded by
+    /// at most one message plus 64 KiB.
+    pub fn set_recv_buffer_limit(&mut self, bytes: usize) {
+        self.recv_limit = recv_limit_of(bytes);
+        // The next turn applies it (and reads again if it was raised).
+        self.read_wanted = self.sctp.is_some();
+    }
+
+    /// The bound set by [`Self::set_recv_buffer_limit`].
+    pub fn recv_buffer_limit(&self) -> usize {
+        self.recv_limit
+    }
+
+    /// What the received messages not yet pulled with [`Self::recv`] cost
+    /// against the bound: their bytes plus 64 each.
+    pub fn recv_queued(&self) -> usize {
+        self.channels.recv_queued()
+    }
+
+    /// Whether [`Self::poll_timeout`] asks for a turn at once to read from
+    /// SCTP again (the application pulled a stopped receive queue down).
+    pub fn wants_read(&self) -> bool {
+        self.read_wanted
+    }
+
+    /// Whether reading from SCTP is stopped because the received messages
+    /// reached the bound.
+    pub fn is_read_paused(&self) -> bool {
+        self.sctp.as_ref().and_then(SctpAssociation::read_budget) == Some(0)
+    }
+
+    /// Gives SCTP what is left of the receive bound to read. Once reading
+    /// stopped (the bound was reached), it resumes only when the queue is
+    /// down to half the bound, so each pause lets a large batch through.
+    /// Returns whether reading resumed (what it read waits in SCTP for
+    /// the next round of `process`).
+    fn update_read_budget(&mut self) -> bool {
+        let queued = self.channels.recv_queued();
+        let limit = self.recv_limit;
+        let Some(sctp) = self.sctp.as_mut() else {
+            return false;
+        };
+        let stopped = sctp.read_budget() == Some(0);
+        if stopped && queued > limit / 2 {
+            return false;
+        }
+        let budget = limit.saturating_sub(queued);
+        sctp.set_read_budget(Some(budget));
+        stopped && budget > 0
     }
 
     /// The connection state.
@@ -266,6 +351,20 @@ impl PeerConnection {
             path_mtu: self.pmtu.current(),
             path_mtu_probes: self.pmtu.stats(),
             ..self.stats
+        }
+    }
+
+    /// Lets a driver advance usrsctp's timers once for the whole process
+    /// ([`crate::sctp::tick`]) instead of each association asking for its
+    /// own periodic wake: the association's timers then add nothing to
+    /// [`poll_timeout`](Self::poll_timeout), and the driver calls
+    /// [`handle_timeout`](Self::handle_timeout) when
+    /// [`crate::sctp::take_woken`] names `owner`. Call it before the
+    /// association exists (it applies to the one created later).
+    pub fn set_sctp_ticked_by(&mut self, owner: u64) {
+        self.sctp_owner = Some(owner);
+        if let Some(sctp) = self.sctp.as_mut() {
+            sctp.set_ticked_by(owner);
         }
     }
 
@@ -583,12 +682,13 @@ impl PeerConnection {
     /// `Channel(TooLarge)`.
     pub fn send(&mut self, id: ChannelId, kind: MessageKind, data: &[u8]) -> Result<(), PeerError> {
         self.channels.send(id, kind, data)?;
-        // A small message waits for the next `handle_timeout` or
-        // `handle_datagram` (the driver's kick follows every send), which
-        // hands it to SCTP together with whatever else was queued by then,
-        // so a burst of small sends leaves in bundled packets. A large one
-        // fills packets by itself: it is handed over now, by the caller's
-        // thread, which spares the I/O thread the copy into usrsctp.
+        // A small message waits for the next `poll_transmit` (the driver's
+        // kick follows every send and drains transmits in the same I/O
+        // turn), which hands it to SCTP together with whatever else was
+        // queued by then, so a burst of small sends leaves in bundled
+        // packets and a lone one leaves at once. A large one fills packets
+        // by itself: it is handed over now, by the caller's thread, which
+        // spares the I/O thread the copy into usrsctp.
         if data.len() >= BUNDLE_BELOW {
             self.flush_outbound();
         }
@@ -602,9 +702,19 @@ impl PeerConnection {
         self.flush_outbound();
     }
 
-    /// Takes the oldest received message of the channel.
+    /// Takes the oldest received message of the channel. When this brings
+    /// a stopped receive queue down to half its bound,
+    /// [`Self::poll_timeout`] asks for a turn at once, in which reading
+    /// from SCTP resumes.
     pub fn recv(&mut self, id: ChannelId) -> Option<(MessageKind, Vec<u8>)> {
-        self.channels.recv(id)
+        let msg = self.channels.recv(id)?;
+        if !self.read_wanted
+            && self.is_read_paused()
+            && self.channels.recv_queued() <= self.recv_limit / 2
+        {
+            self.read_wanted = true;
+        }
+        Some(msg)
     }
 
     /// One datagram from the socket bound at `local`. STUN goes to ICE,
@@ -619,7 +729,6 @@ impl PeerConnection {
         if self.state == PeerState::Closed {
             return;
         }
-        self.clock = self.clock.max(now);
         // A relayed datagram's payload is inside the TURN framing.
         let input = self.ice.handle_datagram_payload(now, local, from, data);
         let data = input.payload;
@@ -651,7 +760,6 @@ impl PeerConnection {
         if self.state == PeerState::Closed {
             return;
         }
-        self.clock = self.clock.max(now);
         self.ice.handle_timeout(now);
         if let Some(dtls) = self.dtls.as_mut() {
             dtls.handle_timeout(now);
@@ -662,9 +770,25 @@ impl PeerConnection {
         self.process(now);
     }
 
-    /// The next datagram to send.
+    /// The next datagram to send. Small messages queued by
+    /// [`send`](Self::send) since the last call are handed to SCTP first,
+    /// all together (so they bundle), and leave in this same drain: no
+    /// timer turn stands between a send and its datagram.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        if self.has_queued_sends() {
+            self.flush_outbound();
+        }
         self.outbox.pop_front().or_else(|| self.ice.poll_transmit())
+    }
+
+    /// Channel messages queued for SCTP that an established association
+    /// could take now (none held back by a full send buffer).
+    fn has_queued_sends(&self) -> bool {
+        self.sctp
+            .as_ref()
+            .is_some_and(SctpAssociation::is_connected)
+            && self.pending_send.is_empty()
+            && self.channels.queued_sctp_sends() > 0
     }
 
     /// The earliest deadline of the layers.
@@ -678,16 +802,12 @@ impl PeerConnection {
         }
         if let Some(sctp) = self.sctp.as_ref() {
             t = earliest(t, sctp.poll_timeout());
-            // Small sends queued for bundling are due at once.
-            if sctp.is_connected()
-                && self.pending_send.is_empty()
-                && self.channels.queued_sctp_sends() > 0
-            {
-                t = earliest(t, Some(self.clock));
-            }
         }
-        if self.state.is_terminal() || self.sctp.is_none() {
+        if self.state.is_terminal() {
             return t;
+        }
+        if self.read_wanted {
+            t = earliest(t, Some(self.last_now));
         }
         earliest(t, self.pmtu.poll_timeout())
     }
@@ -802,6 +922,8 @@ impl PeerConnection {
 
     /// Moves everything between the layers until nothing changes.
     fn process(&mut self, now: Instant) {
+        self.last_now = self.last_now.max(now);
+        self.read_wanted = false;
         // Each round moves data at least one layer further; the bound only
         // guards against a layer that keeps reporting work.
         for _ in 0..64 {
@@ -816,6 +938,11 @@ impl PeerConnection {
                 break;
             }
         }
+        // Reading stopped with the queue already low (a message larger
+        // than the budget was still being read): another turn at once.
+        if self.is_read_paused() && self.channels.recv_queued() <= self.recv_limit / 2 {
+            self.read_wanted = true;
+        }
         if self.state == PeerState::Closed {
             // The peer closed the connection (SCTP ABORT or shutdown, DTLS
             // close_notify): our replies above are queued, the relays go.
@@ -827,7 +954,7 @@ impl PeerConnection {
 
     /// Path MTU discovery: probe results applied, the next probe sent.
     fn drive_path_mtu(&mut self, now: Instant) {
-        if self.state.is_terminal() || self.sctp.is_none() {
+        if self.state.is_terminal() || !self.pmtu.is_started() {
             return;
         }
         if let Some(size) = self.pmtu.peer_probed(self.ice.largest_peer_probe()) {
@@ -845,13 +972,16 @@ impl PeerConnection {
         }
     }
 
-    /// Sets the DTLS datagram size and the SCTP packet size under it.
+    /// Sets the DTLS datagram size and the SCTP packet size under it
+    /// (before the association exists: the size it will start with).
     fn apply_path_mtu(&mut self, size: usize) {
-        let (Some(dtls), Some(sctp)) = (self.dtls.as_mut(), self.sctp.as_mut()) else {
+        let Some(dtls) = self.dtls.as_mut() else {
             return;
         };
         if dtls.set_mtu(size).is_ok() {
-            let _ = sctp.set_mtu(sctp_mtu_for(dtls));
+            if let Some(sctp) = self.sctp.as_mut() {
+                let _ = sctp.set_mtu(sctp_mtu_for(dtls));
+            }
         }
     }
 
@@ -911,8 +1041,11 @@ impl PeerConnection {
                 }
             }
             IceEvent::SelectedPair { local, .. } => {
-                // A new path: its MTU is unknown, search again.
-                if let (Some(now), true) = (now, self.sctp.is_some()) {
+                // A new path: its MTU is unknown, search again. The search
+                // runs beside the DTLS handshake, so the SCTP association
+                // usually starts with the size already validated (see
+                // `start_sctp`).
+                if let Some(now) = now {
                     self.ice.cancel_mtu_probe();
                     if let Some(size) = self.pmtu.start(now, local.is_ipv6()) {
                         self.apply_path_mtu(size);
@@ -946,7 +1079,12 @@ impl PeerConnection {
         let (Some(dtls), Some(remote)) = (self.dtls.as_ref(), self.remote) else {
             return;
         };
-        let mtu = sctp_mtu_for(dtls);
+        // usrsctp cuts DATA chunks for the smallest path MTU the association
+        // ever had and cannot raise it later, so the association starts
+        // with the datagram size validated by now (the search runs during
+        // the handshake), up to the Ethernet size: larger chunks could be
+        // stranded if the path or the peer's reads fall back to it.
+        let mtu = sctp_mtu_for(dtls).min(SCTP_CHUNKING_MTU);
         let remote_max = if remote.max_message_size == 0 {
             self.max_message_size
         } else {
@@ -961,7 +1099,14 @@ impl PeerConnection {
             mtu,
             ..SctpConfig::default()
         };
-        match SctpAssociation::new(cfg).and_then(|mut a| a.start(now).map(|()| a)) {
+        let owner = self.sctp_owner;
+        let created = SctpAssociation::new(cfg).and_then(|mut a| {
+            if let Some(owner) = owner {
+                a.set_ticked_by(owner);
+            }
+            a.start(now).map(|()| a)
+        });
+        match created {
             Ok(a) => self.sctp = Some(a),
             Err(e) => {
                 log::warn!(target: "pc", "failing: SCTP did not start: {e}");
@@ -1023,6 +1168,9 @@ impl PeerConnection {
             progress = true;
             self.channels.handle_sctp_message(stream, ppid, &data);
         }
+        // What the application pulled since the last turn may be read
+        // again; reading that resumes leaves messages for the next round.
+        progress |= self.update_read_budget();
         for ev in events {
             progress = true;
             match ev {
@@ -1030,9 +1178,11 @@ impl PeerConnection {
                     outbound_streams,
                     inbound_streams,
                 } => {
-                    if let Some((local, _)) = self.ice.selected_pair() {
-                        if let Some(size) = self.pmtu.start(now, local.is_ipv6()) {
-                            self.apply_path_mtu(size);
+                    if !self.pmtu.is_started() {
+                        if let Some((local, _)) = self.ice.selected_pair() {
+                            if let Some(size) = self.pmtu.start(now, local.is_ipv6()) {
+                                self.apply_path_mtu(size);
+                            }
                         }
                     }
                     let role = self.dtls_role.unwrap_or(DtlsRole::Client);
@@ -1086,11 +1236,14 @@ impl PeerConnection {
         let mut moved = false;
         if let Some(sctp) = self.sctp.as_mut() {
             if sctp.is_connected() {
-                // While more messages follow, SCTP holds small packets back
-                // (Nagle) so the batch is bundled up to the path MTU; the
-                // last one goes with NODELAY and sends what is held. Held
-                // data always has data in flight before it, whose SACK
-                // sends it if the batch ends in `WouldBlock`.
+                // While more messages follow a small one, SCTP holds small
+                // packets back (Nagle) so the batch is bundled up to the
+                // path MTU; the last one goes with NODELAY and sends what
+                // is held. Held data always has data in flight before it,
+                // whose SACK sends it if the batch ends in `WouldBlock`.
+                // A lone message, and a large one (it fills packets by
+                // itself), go with NODELAY as set at creation: no socket
+                // option call for them.
                 let mut corked = false;
                 while let Some(next) = self
                     .pending_send
@@ -1100,7 +1253,7 @@ impl PeerConnection {
                     if self.pending_send.is_empty() {
                         self.pending_send.extend(self.channels.poll_sctp_send());
                     }
-                    let more = !self.pending_send.is_empty();
+                    let more = !self.pending_send.is_empty() && next.data.len() < BUNDLE_BELOW;
                     if more != corked && sctp.set_nodelay(!more).is_ok() {
                         corked = more;
                     }

@@ -80,7 +80,19 @@ pub struct PeerConfig {
     pub dtls_handshake_timeout: Duration,
     /// Path MTU discovery (on by default).
     pub path_mtu: PathMtuConfig,
+    /// Received messages the application has not pulled yet, at most this
+    /// many bytes (plus 64 per message) before the connection stops reading
+    /// from SCTP and the peer's sends back up; see
+    /// [`PeerConnection::set_recv_buffer_limit`]. 0 means the default,
+    /// [`DEFAULT_RECV_BUFFER_LIMIT`].
+    pub recv_buffer_limit: usize,
 }
+
+/// The default bound of received messages waiting for the application in
+/// one PeerConnection: 4 MiB.
+pub const DEFAULT_RECV_BUFFER_LIMIT: usize = 4 * 1024 * 1024;
+/// The smallest receive bound accepted; smaller values are raised to it.
+pub const MIN_RECV_BUFFER_LIMIT: usize = 64 * 1024;
 
 impl Default for PeerConfig {
     fn default() -> Self {
@@ -93,6 +105,7 @@ impl Default for PeerConfig {
             ice: AgentConfig::default(),
             dtls_handshake_timeout: Duration::from_secs(30),
             path_mtu: PathMtuConfig::default(),
+            recv_buffer_limit: DEFAULT_RECV_BUFFER_LIMIT,
         }
     }
 }

@@ -144,6 +144,11 @@ impl PathMtu {
         }
     }
 
+    /// Whether a search was started (a path is selected).
+    pub fn is_started(&self) -> bool {
+        self.started
+    }
+
     /// The datagram size in effect.
     pub fn current(&self) -> usize {
         self.current

@@ -25,6 +25,8 @@
 mod checksum;
 mod stack;
 
+pub use stack::{has_ticked, take_woken, tick};
+
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::mem::size_of;
@@ -79,6 +81,21 @@ pub struct SctpConfig {
     /// lowering it again never strands an already numbered chunk that no
     /// longer fits.
     pub mtu: u16,
+    /// How long a SACK may wait for a second packet to acknowledge
+    /// (`SCTP_DELAYED_SACK`). usrsctp's default, 200 ms, stalls a sender
+    /// whose window holds a single packet (the first large message after
+    /// connecting) for that long; WebRTC stacks use about 20 ms.
+    pub sack_delay: Duration,
+    /// The initial congestion window, in packets of the path MTU (RFC 9260
+    /// gives about 3; 10 as for TCP, RFC 6928). usrsctp takes it from its
+    /// global settings, so the first association created in the process
+    /// sets it for all.
+    pub initial_cwnd: u32,
+    /// Most packets sent back to back after a pause (`SCTP_MAX_BURST`);
+    /// also caps the initial window.
+    pub max_burst: u32,
+    /// usrsctp's congestion control module for the association.
+    pub congestion_control: CongestionControl,
     /// How often usrsctp's timers are advanced while the association lives.
     pub timer_interval: Duration,
     /// RFC 9653 zero checksum. usrsctp 0.9.5 does not implement it, so
@@ -95,7 +112,7 @@ impl Default for SctpConfig {
             max_streams: DEFAULT_MAX_STREAMS,
             max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
             send_space: 1024 * 1024,
-            recv_space: 1024 * 1024,
+            recv_space: 4 * 1024 * 1024,
             rto_initial: Duration::from_millis(1000),
             rto_min: Duration::from_millis(200),
             rto_max: Duration::from_millis(10_000),
@@ -103,8 +120,37 @@ impl Default for SctpConfig {
             max_init_retransmits: 8,
             heartbeat_interval: Some(Duration::from_secs(30)),
             mtu: 1200,
+            sack_delay: Duration::from_millis(20),
+            initial_cwnd: 10,
+            max_burst: 10,
+            congestion_control: CongestionControl::default(),
             timer_interval: Duration::from_millis(10),
             zero_checksum: false,
+        }
+    }
+}
+
+/// usrsctp's congestion control modules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CongestionControl {
+    /// RFC 9260 §7.2 (RFC 2581 style), usrsctp's default.
+    #[default]
+    Rfc2581,
+    /// HighSpeed TCP (RFC 3649).
+    HighSpeed,
+    /// H-TCP.
+    Htcp,
+    /// RTCC, RTT-based.
+    Rtcc,
+}
+
+impl CongestionControl {
+    fn module(self) -> u32 {
+        match self {
+            CongestionControl::Rfc2581 => sys::SCTP_CC_RFC2581,
+            CongestionControl::HighSpeed => sys::SCTP_CC_HSTCP,
+            CongestionControl::Htcp => sys::SCTP_CC_HTCP,
+            CongestionControl::Rtcc => sys::SCTP_CC_RTCC,
         }
     }
 }
@@ -258,6 +304,9 @@ const MAXSEG_OVERHEAD: u32 = 48;
 /// Size of the buffer each `usrsctp_recvv` reads into; larger messages
 /// arrive in several reads and are reassembled.
 const READ_CHUNK: usize = 64 * 1024;
+/// What one whole message read costs against the read budget on top of
+/// its bytes (as the channel layer counts what waits for the application).
+const READ_MESSAGE_COST: usize = 64;
 /// Notifications larger than this (a send-failed event carries the unsent
 /// payload) are only decoded from their first bytes.
 const NOTIFICATION_KEEP: usize = 256;
@@ -291,6 +340,12 @@ pub struct SctpAssociation {
     retransmitted_chunks: u64,
     /// The highest TSN sent so far.
     highest_tsn: Option<u32>,
+    /// Timers advanced by [`tick`], not by our own deadline.
+    ticked: bool,
+    /// Payload bytes this association may still read from usrsctp (`None`:
+    /// no limit). At zero it stops reading, so usrsctp's receive buffer
+    /// fills and the window it advertises to the peer closes.
+    read_budget: Option<usize>,
 }
 
 /// The association's transport state as usrsctp reports it
@@ -381,6 +436,7 @@ impl SctpAssociation {
             send_space: cfg.send_space.min(u32::MAX as usize) as u32,
             recv_space: cfg.recv_space.min(u32::MAX as usize) as u32,
             max_streams: cfg.max_streams,
+            initial_cwnd: cfg.initial_cwnd,
         };
         let id = stack::next_id();
         let _guard = stack::lock(&settings);
@@ -435,6 +491,8 @@ impl SctpAssociation {
             dropped_bad_checksum: 0,
             retransmitted_chunks: 0,
             highest_tsn: None,
+            ticked: false,
+            read_budget: None,
         })
     }
 
@@ -473,7 +531,10 @@ impl SctpAssociation {
         cfg.mtu = mtu;
         let remote = self.sockaddr(self.cfg.remote_port);
         // SAFETY: live socket under the lock; the association exists.
-        unsafe { set_path_params(self.sock, &cfg, &remote)? };
+        unsafe {
+            set_path_params(self.sock, &cfg, &remote)?;
+            set_sack_policy(self.sock, cfg.sack_delay, mtu)?;
+        }
         self.cfg.mtu = mtu;
         Ok(())
     }
@@ -658,8 +719,46 @@ impl SctpAssociation {
         self.inbox.pop_front()
     }
 
+    /// Limits how many more payload bytes are read from usrsctp (`None`:
+    /// unlimited, the default). Each read takes its length (plus 64 for the
+    /// end of a message) off the budget
+    /// (a read is at most 64 KiB, so the budget is overshot by less than
+    /// that); at zero reading stops until a new budget is given, the
+    /// messages stay in usrsctp's receive buffer and the peer sees the
+    /// window close. Raising the budget reads what is waiting at once.
+    /// Only a dead association is read beyond it (to learn that it died).
+    pub fn set_read_budget(&mut self, budget: Option<usize>) {
+        let was_stopped = self.read_budget == Some(0);
+        self.read_budget = budget;
+        if was_stopped && budget != Some(0) {
+            // Reading resumes: usrsctp sends the window update as we read.
+            self.drain_with(true);
+        }
+    }
+
+    /// The remaining read budget (see [`Self::set_read_budget`]).
+    pub fn read_budget(&self) -> Option<usize> {
+        self.read_budget
+    }
+
+    /// Hands the periodic advance of usrsctp's timers to the caller of
+    /// [`tick`], which then calls this association's
+    /// [`handle_timeout`](Self::handle_timeout) only when
+    /// [`take_woken`] returns `owner`: when usrsctp produced packets or
+    /// events for it. [`poll_timeout`](Self::poll_timeout) no longer asks
+    /// for the periodic wake, so an idle association costs nothing between
+    /// its own usrsctp timers. One driver ticks for every association of
+    /// the process this way.
+    pub fn set_ticked_by(&mut self, owner: u64) {
+        self.ticked = true;
+        stack::set_owner(self.id, Some(owner));
+    }
+
     /// When [`handle_timeout`](Self::handle_timeout) wants to run next.
     pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.ticked {
+            return None;
+        }
         match self.state {
             State::Connecting | State::Connected => {
                 self.last_now.map(|t| t + self.cfg.timer_interval)
@@ -739,7 +838,16 @@ impl SctpAssociation {
             sendv_flags: sys::SCTP_SEND_SNDINFO_VALID,
             sendv_sndinfo: sys::sctp_sndinfo {
                 snd_sid: stream,
-                snd_flags: if ordered { 0 } else { sys::SCTP_UNORDERED },
+                snd_flags: if ordered { 0 } else { sys::SCTP_UNORDERED }
+                    | if data.len() > usize::from(self.cfg.mtu) {
+                        // The message ends in a packet that likely travels
+                        // alone: its SACK should not wait for the delayed
+                        // SACK timer (RFC 7053 I bit), or a sender whose
+                        // window holds a few large packets stalls on it.
+                        sys::SCTP_SACK_IMMEDIATELY
+                    } else {
+                        0
+                    },
                 // usrsctp carries the PPID bytes as given: network order.
                 snd_ppid: ppid.to_be(),
                 snd_context: 0,
@@ -888,13 +996,21 @@ impl SctpAssociation {
         Ok(())
     }
 
-    /// Reads everything usrsctp has for us: messages and notifications.
+    /// Reads everything usrsctp has for us, messages and notifications, up
+    /// to the read budget.
     fn drain(&mut self) {
+        self.drain_with(false);
+    }
+
+    /// [`Self::drain`]; `resume`: read even without a readiness upcall
+    /// (data left waiting while the budget was spent).
+    fn drain_with(&mut self, resume: bool) {
         if self.sock.is_null() {
             return;
         }
-        let upcall =
-            stack::with_shared(self.id, |s| std::mem::take(&mut s.upcall)).unwrap_or(false);
+        let upcall = stack::with_shared(self.id, |s| std::mem::take(&mut s.upcall))
+            .unwrap_or(false)
+            || resume;
         let events = {
             let _stack = stack::lock_initialised();
             // SAFETY: live socket under the lock.
@@ -907,7 +1023,11 @@ impl SctpAssociation {
         if !upcall && events & (sys::SCTP_EVENT_READ | sys::SCTP_EVENT_ERROR) == 0 {
             return;
         }
+        let dead = events & sys::SCTP_EVENT_ERROR != 0;
         loop {
+            if self.read_budget == Some(0) && !dead {
+                break;
+            }
             let mut info = sys::sctp_rcvinfo::default();
             let mut infolen = size_of::<sys::sctp_rcvinfo>() as socklen_t;
             let mut infotype: c_uint = 0;
@@ -949,6 +1069,10 @@ impl SctpAssociation {
             }
             let n = n as usize;
             let eor = flags & sys::MSG_EOR != 0;
+            if let Some(budget) = self.read_budget.as_mut() {
+                let cost = if eor { n + READ_MESSAGE_COST } else { n };
+                *budget = budget.saturating_sub(cost);
+            }
             if flags & sys::MSG_NOTIFICATION != 0 {
                 let keep = NOTIFICATION_KEEP
                     .saturating_sub(self.notification.len())
@@ -1173,6 +1297,21 @@ unsafe fn configure_socket(
         assoc_value: u32::from(cfg.mtu).saturating_sub(MAXSEG_OVERHEAD).max(64),
     };
     set_opt(sock, sctp, sys::SCTP_MAXSEG, "SCTP_MAXSEG", &maxseg)?;
+    // The path MTU the association is created with. usrsctp cuts DATA
+    // chunks for the smallest path MTU an association ever had (it only
+    // lowers it), and without this default that starts at 1280 bytes for
+    // AF_CONN addresses, whatever is set once the association exists.
+    let mut future: sys::sctp_paddrparams = std::mem::zeroed();
+    future.spp_assoc_id = sys::SCTP_FUTURE_ASSOC;
+    future.spp_pathmtu = u32::from(cfg.mtu);
+    future.spp_flags = sys::SPP_PMTUD_DISABLE;
+    set_opt(
+        sock,
+        sctp,
+        sys::SCTP_PEER_ADDR_PARAMS,
+        "SCTP_PEER_ADDR_PARAMS",
+        &future,
+    )?;
     set_opt(sock, sctp, sys::SCTP_RECVRCVINFO, "SCTP_RECVRCVINFO", &one)?;
     set_opt(
         sock,
@@ -1221,6 +1360,17 @@ unsafe fn configure_socket(
         };
         set_opt(sock, sctp, sys::SCTP_EVENT, "SCTP_EVENT", &ev)?;
     }
+    set_sack_policy(sock, cfg.sack_delay, cfg.mtu)?;
+    let burst = sys::sctp_assoc_value {
+        assoc_id: sys::SCTP_FUTURE_ASSOC,
+        assoc_value: cfg.max_burst,
+    };
+    set_opt(sock, sctp, sys::SCTP_MAX_BURST, "SCTP_MAX_BURST", &burst)?;
+    let cc = sys::sctp_assoc_value {
+        assoc_id: sys::SCTP_FUTURE_ASSOC,
+        assoc_value: cfg.congestion_control.module(),
+    };
+    set_opt(sock, sctp, sys::SCTP_PLUGGABLE_CC, "SCTP_PLUGGABLE_CC", &cc)?;
     let init = sys::sctp_initmsg {
         sinit_num_ostreams: cfg.max_streams,
         sinit_max_instreams: cfg.max_streams,
@@ -1242,6 +1392,37 @@ unsafe fn configure_socket(
     };
     set_opt(sock, sctp, sys::SCTP_ASSOCINFO, "SCTP_ASSOCINFO", &assoc)?;
     Ok(())
+}
+
+/// Path MTUs above this get a SACK for every packet rather than every
+/// second one: with packets this large, a congestion window sized in
+/// Ethernet packets holds a single one, which would otherwise wait for the
+/// delayed SACK timer; and a SACK per large packet is still fewer SACKs per
+/// byte than one per two Ethernet packets.
+const SACK_EVERY_PACKET_ABOVE: u16 = 4000;
+
+/// The delayed SACK timer, and how many packets a SACK waits for (one above
+/// [`SACK_EVERY_PACKET_ABOVE`], else two).
+///
+/// # Safety
+/// `sock` must be a live usrsctp socket and the usrsctp lock held.
+unsafe fn set_sack_policy(
+    sock: *mut sys::socket,
+    delay: Duration,
+    mtu: u16,
+) -> Result<(), SctpError> {
+    let sack = sys::sctp_sack_info {
+        sack_assoc_id: sys::SCTP_FUTURE_ASSOC,
+        sack_delay: ms_u32(delay).max(1),
+        sack_freq: if mtu > SACK_EVERY_PACKET_ABOVE { 1 } else { 2 },
+    };
+    set_opt(
+        sock,
+        sys::IPPROTO_SCTP,
+        sys::SCTP_DELAYED_SACK,
+        "SCTP_DELAYED_SACK",
+        &sack,
+    )
 }
 
 /// Fixed path MTU, no PMTU discovery, heartbeats and the path

@@ -13,7 +13,7 @@
 //! Lock order: [`USRSCTP`] first, then [`REGISTRY`]. The registry lock is
 //! only ever held briefly and never across a usrsctp call.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
@@ -51,9 +51,66 @@ pub(crate) struct Shared {
     pub(crate) outbox_dropped: u64,
     /// The socket upcall fired: something may be readable or writable.
     pub(crate) upcall: bool,
+    /// Who drives this association's timers, if not the association
+    /// itself (see [`super::SctpAssociation::set_ticked_by`]).
+    pub(crate) owner: Option<u64>,
 }
 
 static REGISTRY: Mutex<BTreeMap<usize, Shared>> = const_mutex(BTreeMap::new());
+
+/// Owners whose associations got packets or events from usrsctp since
+/// [`take_woken`] last ran. Lock order: after [`REGISTRY`].
+static WOKEN: Mutex<BTreeSet<u64>> = const_mutex(BTreeSet::new());
+
+/// Associations whose timers are driven by [`tick`] rather than by their
+/// own deadline.
+static TICKED: AtomicUsize = AtomicUsize::new(0);
+
+/// Advances usrsctp's timers (global to the process) to `now`: the one
+/// periodic call that replaces each owned association's own tick. Does
+/// nothing before usrsctp is initialised.
+pub fn tick(now: Instant) {
+    let mut stack = USRSCTP.lock();
+    if stack.initialised {
+        stack.advance_timers(now);
+    }
+}
+
+/// Whether any live association is driven by [`tick`].
+pub fn has_ticked() -> bool {
+    TICKED.load(Ordering::Relaxed) > 0
+}
+
+/// The owners (see [`super::SctpAssociation::set_ticked_by`]) whose
+/// associations got packets to send or socket events since the last call:
+/// they need a `handle_timeout`. Everything else can stay asleep.
+pub fn take_woken() -> BTreeSet<u64> {
+    std::mem::take(&mut *WOKEN.lock())
+}
+
+/// Records that `s` has something for its owner, if it has one.
+fn wake(s: &Shared) {
+    if let Some(owner) = s.owner {
+        WOKEN.lock().insert(owner);
+    }
+}
+
+/// Hands the association's timers to [`tick`] (`Some(owner)`) or back.
+pub(crate) fn set_owner(id: usize, owner: Option<u64>) {
+    let mut reg = REGISTRY.lock();
+    if let Some(s) = reg.get_mut(&id) {
+        match (s.owner.is_some(), owner.is_some()) {
+            (false, true) => {
+                TICKED.fetch_add(1, Ordering::Relaxed);
+            }
+            (true, false) => {
+                TICKED.fetch_sub(1, Ordering::Relaxed);
+            }
+            _ => {}
+        }
+        s.owner = owner;
+    }
+}
 
 static NEXT_ID: AtomicUsize = AtomicUsize::new(1);
 
@@ -74,6 +131,7 @@ pub(crate) struct GlobalSettings {
     pub(crate) send_space: u32,
     pub(crate) recv_space: u32,
     pub(crate) max_streams: u16,
+    pub(crate) initial_cwnd: u32,
 }
 
 /// Takes the usrsctp lock, initialising the library on first use.
@@ -99,6 +157,7 @@ pub(crate) fn lock(settings: &GlobalSettings) -> MutexGuard<'static, Stack> {
             ));
             sys::usrsctp_sysctl_set_sctp_sendspace(settings.send_space);
             sys::usrsctp_sysctl_set_sctp_recvspace(settings.recv_space);
+            sys::usrsctp_sysctl_set_sctp_initial_cwnd(settings.initial_cwnd);
         }
         stack.initialised = true;
     }
@@ -140,7 +199,11 @@ pub(crate) fn register(id: usize) {
 
 /// Forgets an association: later callbacks for its id are dropped.
 pub(crate) fn unregister(id: usize) {
-    REGISTRY.lock().remove(&id);
+    if let Some(s) = REGISTRY.lock().remove(&id) {
+        if s.owner.is_some() {
+            TICKED.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
 }
 
 /// Runs `f` on the shared state of `id`, if it is registered.
@@ -173,6 +236,7 @@ unsafe extern "C" fn conn_output(
                 checksum::seal(&mut packet);
                 s.outbox.push_back(packet);
             }
+            wake(s);
         });
         0
     })
@@ -185,6 +249,9 @@ pub(crate) unsafe extern "C" fn socket_upcall(
     _flags: c_int,
 ) {
     ffi_boundary!((), {
-        with_shared(arg as usize, |s| s.upcall = true);
+        with_shared(arg as usize, |s| {
+            s.upcall = true;
+            wake(s);
+        });
     })
 }

@@ -66,12 +66,23 @@ CASES = {
     "browser-offers-plain": (True, False, 0, False),
     "xp2p-offers-plain": (False, False, 0, False),
     "bulk": (False, True, BULK, False),
+    "bulk-stall": (False, True, 2 * BULK, False),
     "relay-browser-offers": (True, False, 0, True),
     "relay-xp2p-offers": (False, False, 0, True),
     # The browser also offers audio and video (before the data channel):
     # chat's answer must reject them and Chromium accept that answer.
     "browser-offers-media": (True, False, 0, False),
 }
+# bulk-stall: 100 MB each way; chat stalls its loop this long a quarter into
+# the page's stream, while the page writes up to STALL_AHEAD bytes ahead
+# (below Chromium's 16 MiB send buffer). The page's buffered amount must then
+# stay above its low threshold for at least half the stall (chat's stack
+# stopped reading, the window closed: back-pressure; without it the 12 MiB
+# drain in about 3 s on this link and chat keeps taking data), and chat's
+# peak memory stay under STALL_RSS_KB.
+STALL_MS = {"bulk-stall": 12000}
+STALL_AHEAD = 12 * 1024 * 1024
+STALL_RSS_KB = 64 * 1024
 TURN_PORT = 3478
 TURN_USER = "xp2p"
 TURN_PASS = "chromium-relay"
@@ -373,6 +384,16 @@ def check(case, bridge, chat_rc, chat_out, bulk, mdns, relay, relay_ip):
             why.append(f"page bulk: sent {r.get('bulkSent')}, received {r.get('bulkReceived')}")
         if not re.search(rf"bulk: {bulk} bytes received, fnv1a 0x[0-9a-f]{{8}} matches", chat_out):
             why.append("chat did not confirm the bulk checksum")
+    stall = STALL_MS.get(case)
+    if stall:
+        if not re.search(rf"bulk: stalled {stall} ms", chat_out):
+            why.append("chat did not stall")
+        m = re.search(r"bulk: VmHWM (\d+) kB", chat_out)
+        if not m or int(m.group(1)) >= STALL_RSS_KB:
+            why.append(f"chat's peak memory {m.group(1) if m else '?'} kB, not under {STALL_RSS_KB}")
+        if (r.get("longestHoldMs") or 0) < stall // 2:
+            why.append(f"the page's buffered amount stayed up {r.get('longestHoldMs')} ms at most "
+                       f"during a {stall} ms stall: no back-pressure")
     return why
 
 
@@ -399,6 +420,7 @@ def main():
         "empty": True,
         "sizes": SIZES,
         "bulk": bulk,
+        "bulkAhead": STALL_AHEAD if a.case in STALL_MS else 0,
         "relay": relay,
         "iceServers": [
             {"urls": f"turn:{a.turn_ip}:{TURN_PORT}", "username": TURN_USER, "credential": TURN_PASS}
@@ -429,6 +451,8 @@ def main():
         chat_cmd.append("--open-channel")
     if bulk:
         chat_cmd += ["--bulk", str(bulk)]
+    if a.case in STALL_MS:
+        chat_cmd += ["--stall-ms", str(STALL_MS[a.case])]
     if relay:
         chat_cmd += ["--turn", f"{a.turn_ip}:{TURN_PORT}", "--turn-user", TURN_USER,
                      "--turn-pass", TURN_PASS, "--relay-only"]
@@ -537,6 +561,10 @@ def main():
         f"channels opened and closed from both sides, browser candidates "
         f"{len(r['localCandidates'])} ({local} .local), chat candidates withheld {bridge.withheld}"
         + (f", {bulk} bytes each way with matching FNV-1a" if bulk else "")
+        + (f"; chat stalled {STALL_MS[a.case]} ms: the page's buffered amount held up to "
+           f"{r.get('maxBuffered')} bytes for {r.get('longestHoldMs')} ms, chat's "
+           + re.search(r"bulk: (VmHWM \d+ kB)", chat_out).group(1)
+           if a.case in STALL_MS else "")
     )
     return 0
 

@@ -13,6 +13,11 @@
 #   xp2p-offers-plain     as xp2p-offers, mDNS obfuscation off
 #   bulk                  as xp2p-offers, and each side also streams 50 MB on
 #                         a "bulk" channel; the receiver checks the FNV-1a
+#   bulk-stall            as bulk with 100 MB, chat stalling its loop 12 s a
+#                         quarter into the page's stream: the page's buffered
+#                         amount must stay up for at least half the stall
+#                         (receive flow control, docs/flow-control.md) and
+#                         chat's peak memory stay under 64 MB
 #   relay-browser-offers  as browser-offers, through coturn with relayed
 #                         candidates only (below)
 #   relay-xp2p-offers     as xp2p-offers, the same way
@@ -59,7 +64,7 @@
 # side signalled is relay and that the browser's selected pair (getStats) is
 # its relayed candidate to chat's.
 #
-# Usage: tests/chromium/run.sh [CASE...]   (default: all seven)
+# Usage: tests/chromium/run.sh [CASE...]   (default: all eight)
 # Ends with "N passed, M failed"; exit status non-zero when a case failed.
 #
 # Uses the installed package in build/prefix when there is one, otherwise
@@ -76,7 +81,7 @@ prefix=${XP2P_PREFIX:-$build/prefix}
 out=$build/chromium
 cases=("$@")
 [ ${#cases[@]} -gt 0 ] || cases=(browser-offers xp2p-offers browser-offers-plain xp2p-offers-plain bulk
-  relay-browser-offers relay-xp2p-offers browser-offers-media)
+  bulk-stall relay-browser-offers relay-xp2p-offers browser-offers-media)
 case_timeout=90
 
 # summary, give_up, build_example

@@ -54,6 +54,11 @@ pub struct PeerNode {
     pub dtls_too_large: u64,
     /// The PeerConnection's deadline, refreshed after every call into it.
     deadline: Option<Instant>,
+    /// An application that does not read: `ChannelMessage` events are
+    /// counted in `signalled` and the messages left in the PeerConnection.
+    pub paused: bool,
+    /// `ChannelMessage` events seen while `paused`.
+    pub signalled: u64,
 }
 
 impl PeerNode {
@@ -71,25 +76,40 @@ impl PeerNode {
             dtls_read_limit: None,
             dtls_too_large: 0,
             deadline: None,
+            paused: false,
+            signalled: 0,
         }
     }
 
     /// Collects the PeerConnection's events and its deadline; tests that
     /// call into `pc` directly call this after.
     pub fn drain(&mut self) {
-        self.deadline = self.pc.poll_timeout();
         while let Some(ev) = self.pc.poll_event() {
             if let PeerEvent::ChannelMessage(id) = ev {
-                if let Some((_, data)) = self.pc.recv(id) {
-                    let r = self.rx.entry(id).or_default();
-                    r.messages += 1;
-                    r.bytes += data.len() as u64;
-                    r.hash.update(&data);
+                if self.paused {
+                    self.signalled += 1;
+                } else {
+                    self.take(id);
                 }
                 continue;
             }
             self.events.push(ev);
         }
+        // After the pulls: they may ask for a turn (reading resumes).
+        self.deadline = self.pc.poll_timeout();
+    }
+
+    /// Pulls one message of channel `id` into `rx`; returns whether there
+    /// was one.
+    pub fn take(&mut self, id: ChannelId) -> bool {
+        let Some((_, data)) = self.pc.recv(id) else {
+            return false;
+        };
+        let r = self.rx.entry(id).or_default();
+        r.messages += 1;
+        r.bytes += data.len() as u64;
+        r.hash.update(&data);
+        true
     }
 
     pub fn state(&self) -> PeerState {

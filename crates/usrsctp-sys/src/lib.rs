@@ -119,6 +119,13 @@ pub const SCTP_DELAYED_SACK: c_int = 0x0000_000f;
 pub const SCTP_FRAGMENT_INTERLEAVE: c_int = 0x0000_0010;
 pub const SCTP_PARTIAL_DELIVERY_POINT: c_int = 0x0000_0011;
 pub const SCTP_MAX_BURST: c_int = 0x0000_0019;
+/// Congestion control module of a socket (`sctp_assoc_value`, one of the
+/// `SCTP_CC_*` values).
+pub const SCTP_PLUGGABLE_CC: c_int = 0x0000_1202;
+pub const SCTP_CC_RFC2581: u32 = 0;
+pub const SCTP_CC_HSTCP: u32 = 1;
+pub const SCTP_CC_HTCP: u32 = 2;
+pub const SCTP_CC_RTCC: u32 = 3;
 pub const SCTP_EXPLICIT_EOR: c_int = 0x0000_001b;
 pub const SCTP_EVENT: c_int = 0x0000_001e;
 pub const SCTP_RECVRCVINFO: c_int = 0x0000_001f;
@@ -530,6 +537,7 @@ extern "C" {
     pub fn usrsctp_sysctl_set_sctp_default_frag_interleave(value: u32) -> c_int;
     pub fn usrsctp_sysctl_set_sctp_delayed_sack_time_default(value: u32) -> c_int;
     pub fn usrsctp_sysctl_set_sctp_initial_cwnd(value: u32) -> c_int;
+    pub fn usrsctp_sysctl_set_sctp_max_burst_default(value: u32) -> c_int;
     pub fn usrsctp_sysctl_set_sctp_debug_on(value: u32) -> c_int;
 }
 
