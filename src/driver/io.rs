@@ -118,9 +118,14 @@ const MAX_READS_PER_TURN: usize = 64;
 /// Datagrams one endpoint sends per loop turn before others get a turn.
 const MAX_SENDS_PER_TURN: usize = 64;
 const RECV_BUF: usize = 65536;
-/// How often usrsctp's timers are advanced (its timer granularity is
-/// coarser; its delayed SACK timer is 20 ms).
+/// How often usrsctp's timers are advanced while messages move (its
+/// delayed SACK timer is 20 ms).
 const SCTP_TICK: Duration = Duration::from_millis(10);
+/// How often while no association sent or received a message for
+/// [`SCTP_BUSY_FOR`]: only heartbeats (30 s) and housekeeping timers are
+/// pending then, and each advance walks every timer of every association.
+const SCTP_IDLE_TICK: Duration = Duration::from_millis(100);
+const SCTP_BUSY_FOR: Duration = Duration::from_millis(500);
 /// Requested socket buffer sizes (the kernel caps them at its maximum).
 const SOCKET_BUFFER: libc::c_int = 4 << 20;
 
@@ -273,6 +278,10 @@ struct IoThread {
     /// When usrsctp's timers are next advanced (while any association is
     /// driven by this thread).
     sctp_tick: Instant,
+    /// Until when usrsctp's timers are advanced at the fast interval
+    /// (messages moved recently).
+    sctp_busy_until: Instant,
+    sctp_last_tick: Instant,
 }
 
 impl IoThread {
@@ -288,6 +297,8 @@ impl IoThread {
             unread: HashSet::new(),
             buf: vec![0; RECV_BUF],
             sctp_tick: super::clock::now(),
+            sctp_busy_until: super::clock::now(),
+            sctp_last_tick: super::clock::now(),
         }
     }
 
@@ -297,7 +308,7 @@ impl IoThread {
             // mio rounds a timeout up to the next millisecond, so the
             // turn after the wait finds the deadline passed; no padding.
             let timeout = if self.backlog.is_empty() && self.unread.is_empty() {
-                let sctp_tick = crate::sctp::has_ticked().then_some(self.sctp_tick);
+                let sctp_tick = crate::sctp::has_ticked().then(|| self.next_sctp_tick());
                 earliest(self.next_deadline(), sctp_tick)
                     .map(|d| d.saturating_duration_since(super::clock::now()))
             } else {
@@ -351,16 +362,35 @@ impl IoThread {
     /// associations got something from usrsctp (from this or from any
     /// earlier call into it); every other connection stays asleep.
     fn tick_sctp(&mut self, now: Instant) {
-        if now < self.sctp_tick || !crate::sctp::has_ticked() {
+        if now < self.next_sctp_tick() || !crate::sctp::has_ticked() {
             return;
         }
         crate::sctp::tick(now);
-        self.sctp_tick = now + SCTP_TICK;
+        self.sctp_last_tick = now;
+        if crate::sctp::take_data_activity() {
+            self.sctp_busy_until = now + SCTP_BUSY_FOR;
+        }
+        let interval = if now < self.sctp_busy_until {
+            SCTP_TICK
+        } else {
+            SCTP_IDLE_TICK
+        };
+        self.sctp_tick = now + interval;
         for id in crate::sctp::take_woken() {
             if let Some(reg) = self.endpoints.get(&id) {
                 reg.endpoint.lock().handle_timeout(now);
                 self.backlog.insert(id);
             }
+        }
+    }
+
+    /// When usrsctp's timers are next advanced: at the idle interval, or
+    /// the busy one as soon as a message moved.
+    fn next_sctp_tick(&self) -> Instant {
+        if crate::sctp::data_activity_pending() {
+            self.sctp_tick.min(self.sctp_last_tick + SCTP_TICK)
+        } else {
+            self.sctp_tick
         }
     }
 
