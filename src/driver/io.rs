@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use super::batch::{self, RecvBatch};
 use super::turn_stream::{OnOpen, TurnStream};
 use crate::turn::stream::StreamFailure;
 use crate::turn::tls::TlsClient;
@@ -251,14 +252,16 @@ struct Sock {
     sock: UdpSocket,
     /// A send hit a full buffer: waiting for writability.
     blocked: bool,
+    /// UDP GSO may be tried (cleared for good when the kernel refuses it).
+    gso: bool,
 }
 
 struct Registered {
     endpoint: SharedEndpoint,
     sockets: Vec<Sock>,
     deadline: Option<Instant>,
-    /// A transmit that met a full socket buffer, sent first when writable.
-    pending: Option<Transmit>,
+    /// Transmits that met a full socket buffer, sent first when writable.
+    pending: VecDeque<Transmit>,
 }
 
 struct IoThread {
@@ -274,7 +277,12 @@ struct IoThread {
     /// sockets with more to read).
     backlog: HashSet<EndpointId>,
     unread: HashSet<Token>,
+    /// Read buffer of the TURN server connections.
     buf: Vec<u8>,
+    /// Datagrams read from a UDP socket with one system call.
+    recv: RecvBatch,
+    /// A turn's transmits of one endpoint (kept to reuse its allocation).
+    out: Vec<(usize, Transmit)>,
     /// When usrsctp's timers are next advanced (while any association is
     /// driven by this thread).
     sctp_tick: Instant,
@@ -296,6 +304,8 @@ impl IoThread {
             backlog: HashSet::new(),
             unread: HashSet::new(),
             buf: vec![0; RECV_BUF],
+            recv: RecvBatch::new(RECV_BUF),
+            out: Vec::with_capacity(MAX_SENDS_PER_TURN),
             sctp_tick: super::clock::now(),
             sctp_busy_until: super::clock::now(),
             sctp_last_tick: super::clock::now(),
@@ -434,7 +444,7 @@ impl IoThread {
             endpoint,
             sockets: Vec::new(),
             deadline: None,
-            pending: None,
+            pending: VecDeque::new(),
         };
         for std_sock in sockets {
             let Ok(local) = std_sock.local_addr() else {
@@ -459,6 +469,7 @@ impl IoThread {
                     token,
                     sock,
                     blocked: false,
+                    gso: true,
                 });
             }
         }
@@ -470,7 +481,7 @@ impl IoThread {
             // Last words (a TURN deallocation, say): sent once, best effort.
             let mut ep = reg.endpoint.lock();
             for _ in 0..MAX_SENDS_PER_TURN {
-                let Some(t) = reg.pending.take().or_else(|| ep.poll_transmit()) else {
+                let Some(t) = reg.pending.pop_front().or_else(|| ep.poll_transmit()) else {
                     break;
                 };
                 if let Some(s) = reg.sockets.iter().find(|s| s.local == t.local) {
@@ -507,6 +518,7 @@ impl IoThread {
     }
 
     fn read_socket(&mut self, token: Token, now: Instant) {
+        use std::os::fd::AsRawFd;
         let Some(&(id, idx)) = self.tokens.get(&token) else {
             return;
         };
@@ -514,20 +526,24 @@ impl IoThread {
             return;
         };
         let s = &reg.sockets[idx];
+        let fd = s.sock.as_raw_fd();
         let mut reads = 0;
         while reads < MAX_READS_PER_TURN {
-            match s.sock.recv_from(&mut self.buf) {
-                Ok((n, from)) => {
-                    reads += 1;
-                    reg.endpoint
-                        .lock()
-                        .handle_datagram(now, s.local, from, &self.buf[..n]);
+            match self.recv.recv(fd, MAX_READS_PER_TURN - reads) {
+                Ok(n) => {
+                    reads += n;
+                    let mut ep = reg.endpoint.lock();
+                    for i in 0..n {
+                        if let (Some(from), data) = self.recv.datagram(i) {
+                            ep.handle_datagram(now, s.local, from, data);
+                        }
+                    }
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(_) => break,
             }
         }
-        if reads == MAX_READS_PER_TURN {
+        if reads >= MAX_READS_PER_TURN {
             // Edge-triggered: no new event comes for what is still queued,
             // so read it next turn ourselves.
             self.unread.insert(token);
@@ -571,76 +587,101 @@ impl IoThread {
         }
     }
 
-    /// Sends up to a turn's budget of what the endpoint has queued, posts
-    /// its events and records its next deadline. Leftover work keeps it in
-    /// the backlog; a full socket buffer parks it until writable.
+    /// Sends up to a turn's budget of what the endpoint has queued (in as
+    /// few system calls as the kernel allows: see [`batch::send_batch`]),
+    /// posts its events and records its next deadline. Leftover work keeps
+    /// it in the backlog; a full socket buffer parks it until writable.
     fn flush(&mut self, id: EndpointId) {
         let Some(reg) = self.endpoints.get_mut(&id) else {
             return;
         };
         let mut ep = reg.endpoint.lock();
-        let mut sent = 0;
-        let mut more = false;
+        let mut out = std::mem::take(&mut self.out);
+        let mut taken = 0;
         let mut failed = Vec::new();
-        while sent < MAX_SENDS_PER_TURN {
-            let Some(t) = reg.pending.take().or_else(|| ep.poll_transmit()) else {
+        let mut parked = false;
+        while taken < MAX_SENDS_PER_TURN {
+            let Some(t) = reg.pending.pop_front().or_else(|| ep.poll_transmit()) else {
                 break;
             };
-            let Some(s) = reg.sockets.iter_mut().find(|s| s.local == t.local) else {
-                // A TURN server connection, else no such socket (closed
-                // meanwhile): nothing to send on.
-                let stream = self
-                    .streams
-                    .iter_mut()
-                    .find(|(_, (e, s))| *e == id && s.link == t.local);
-                if let Some((token, (_, s))) = stream {
-                    sent += 1;
-                    if let Err(why) = s.send(&t.data) {
-                        failed.push((*token, why));
-                    }
-                    if sent == MAX_SENDS_PER_TURN {
-                        more = true;
-                    }
-                }
+            taken += 1;
+            if let Some(i) = reg.sockets.iter().position(|s| s.local == t.local) {
+                out.push((i, t));
                 continue;
-            };
-            if s.blocked {
-                reg.pending = Some(t);
-                break;
             }
-            match s.sock.send_to(&t.data, t.dest) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+            // A TURN server connection, else no such socket (closed
+            // meanwhile): nothing to send on.
+            let stream = self
+                .streams
+                .iter_mut()
+                .find(|(_, (e, s))| *e == id && s.link == t.local);
+            if let Some((token, (_, s))) = stream {
+                if let Err(why) = s.send(&t.data) {
+                    failed.push((*token, why));
+                }
+            }
+        }
+        let more = taken == MAX_SENDS_PER_TURN;
+        // Runs of transmits from one socket, in order; once a socket's
+        // buffer is full, everything not sent yet waits in `pending`.
+        let mut k = 0;
+        while k < out.len() && !parked {
+            let i = out[k].0;
+            let end = k + out[k..].iter().take_while(|(j, _)| *j == i).count();
+            let s = &mut reg.sockets[i];
+            let r = if s.blocked {
+                batch::SendResult {
+                    done: 0,
+                    blocked: true,
+                }
+            } else {
+                use std::os::fd::AsRawFd;
+                batch::send_batch(
+                    s.sock.as_raw_fd(),
+                    &mut s.gso,
+                    &out[k..end],
+                    |(_, t)| (t.data.as_slice(), t.dest),
+                    // EMSGSIZE (a probe larger than the interface allows)
+                    // and other errors (unreachable peer, ...) drop the
+                    // datagrams, which the protocols above treat as lost.
+                    |e, n| {
+                        let counter = if e.raw_os_error() == Some(libc::EMSGSIZE) {
+                            &TOO_LARGE
+                        } else {
+                            &SEND_ERRORS
+                        };
+                        counter.fetch_add(n as u64, Ordering::Relaxed);
+                    },
+                )
+            };
+            if r.blocked {
+                if !s.blocked {
                     s.blocked = true;
                     let _ = self.poll.registry().reregister(
                         &mut s.sock,
                         s.token,
                         Interest::READABLE | Interest::WRITABLE,
                     );
-                    reg.pending = Some(t);
-                    break;
                 }
-                // EMSGSIZE (a probe larger than the interface allows) and
-                // other errors (unreachable peer, ...) drop the datagram,
-                // which the protocols above treat as lost.
-                Err(e) => {
-                    let counter = if e.raw_os_error() == Some(libc::EMSGSIZE) {
-                        &TOO_LARGE
-                    } else {
-                        &SEND_ERRORS
-                    };
-                    counter.fetch_add(1, Ordering::Relaxed);
-                    sent += 1;
-                }
-                Ok(_) => sent += 1,
-            }
-            if sent == MAX_SENDS_PER_TURN {
-                more = true;
+                parked = true;
+                k += r.done;
+            } else {
+                k = end;
             }
         }
+        if parked {
+            // Unsent transmits go back in front of what the endpoint still
+            // holds, in their order.
+            for (_, t) in out.drain(k..).rev() {
+                reg.pending.push_front(t);
+            }
+        }
+        out.clear();
+        self.out = out;
         reg.deadline = ep.poll_timeout();
         ep.dispatch_events();
         drop(ep);
-        if more {
+        if more && !parked {
             self.backlog.insert(id);
         }
         let now = super::clock::now();
