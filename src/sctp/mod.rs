@@ -466,6 +466,13 @@ impl SctpAssociation {
         &self.cfg
     }
 
+    /// A send failed with [`SctpError::WouldBlock`] and
+    /// [`SctpEvent::Writable`] has not been reported since: another send
+    /// would only fail again.
+    pub fn is_blocked(&self) -> bool {
+        self.blocked
+    }
+
     /// Whether the association is established.
     pub fn is_connected(&self) -> bool {
         self.state == State::Connected
