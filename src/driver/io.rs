@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use super::batch::{self, RecvBatch};
 use super::turn_stream::{OnOpen, TurnStream};
 use crate::turn::stream::StreamFailure;
 use crate::turn::tls::TlsClient;
@@ -118,9 +119,14 @@ const MAX_READS_PER_TURN: usize = 64;
 /// Datagrams one endpoint sends per loop turn before others get a turn.
 const MAX_SENDS_PER_TURN: usize = 64;
 const RECV_BUF: usize = 65536;
-/// How often usrsctp's timers are advanced (its timer granularity is
-/// coarser; its delayed SACK timer is 20 ms).
+/// How often usrsctp's timers are advanced while messages move (its
+/// delayed SACK timer is 20 ms).
 const SCTP_TICK: Duration = Duration::from_millis(10);
+/// How often while no association sent or received a message for
+/// [`SCTP_BUSY_FOR`]: only heartbeats (30 s) and housekeeping timers are
+/// pending then, and each advance walks every timer of every association.
+const SCTP_IDLE_TICK: Duration = Duration::from_millis(100);
+const SCTP_BUSY_FOR: Duration = Duration::from_millis(500);
 /// Requested socket buffer sizes (the kernel caps them at its maximum).
 const SOCKET_BUFFER: libc::c_int = 4 << 20;
 
@@ -246,14 +252,16 @@ struct Sock {
     sock: UdpSocket,
     /// A send hit a full buffer: waiting for writability.
     blocked: bool,
+    /// UDP GSO may be tried (cleared for good when the kernel refuses it).
+    gso: bool,
 }
 
 struct Registered {
     endpoint: SharedEndpoint,
     sockets: Vec<Sock>,
     deadline: Option<Instant>,
-    /// A transmit that met a full socket buffer, sent first when writable.
-    pending: Option<Transmit>,
+    /// Transmits that met a full socket buffer, sent first when writable.
+    pending: VecDeque<Transmit>,
 }
 
 struct IoThread {
@@ -269,10 +277,19 @@ struct IoThread {
     /// sockets with more to read).
     backlog: HashSet<EndpointId>,
     unread: HashSet<Token>,
+    /// Read buffer of the TURN server connections.
     buf: Vec<u8>,
+    /// Datagrams read from a UDP socket with one system call.
+    recv: RecvBatch,
+    /// A turn's transmits of one endpoint (kept to reuse its allocation).
+    out: Vec<(usize, Transmit)>,
     /// When usrsctp's timers are next advanced (while any association is
     /// driven by this thread).
     sctp_tick: Instant,
+    /// Until when usrsctp's timers are advanced at the fast interval
+    /// (messages moved recently).
+    sctp_busy_until: Instant,
+    sctp_last_tick: Instant,
 }
 
 impl IoThread {
@@ -287,7 +304,11 @@ impl IoThread {
             backlog: HashSet::new(),
             unread: HashSet::new(),
             buf: vec![0; RECV_BUF],
+            recv: RecvBatch::new(RECV_BUF),
+            out: Vec::with_capacity(MAX_SENDS_PER_TURN),
             sctp_tick: super::clock::now(),
+            sctp_busy_until: super::clock::now(),
+            sctp_last_tick: super::clock::now(),
         }
     }
 
@@ -297,7 +318,7 @@ impl IoThread {
             // mio rounds a timeout up to the next millisecond, so the
             // turn after the wait finds the deadline passed; no padding.
             let timeout = if self.backlog.is_empty() && self.unread.is_empty() {
-                let sctp_tick = crate::sctp::has_ticked().then_some(self.sctp_tick);
+                let sctp_tick = crate::sctp::has_ticked().then(|| self.next_sctp_tick());
                 earliest(self.next_deadline(), sctp_tick)
                     .map(|d| d.saturating_duration_since(super::clock::now()))
             } else {
@@ -351,16 +372,35 @@ impl IoThread {
     /// associations got something from usrsctp (from this or from any
     /// earlier call into it); every other connection stays asleep.
     fn tick_sctp(&mut self, now: Instant) {
-        if now < self.sctp_tick || !crate::sctp::has_ticked() {
+        if now < self.next_sctp_tick() || !crate::sctp::has_ticked() {
             return;
         }
         crate::sctp::tick(now);
-        self.sctp_tick = now + SCTP_TICK;
+        self.sctp_last_tick = now;
+        if crate::sctp::take_data_activity() {
+            self.sctp_busy_until = now + SCTP_BUSY_FOR;
+        }
+        let interval = if now < self.sctp_busy_until {
+            SCTP_TICK
+        } else {
+            SCTP_IDLE_TICK
+        };
+        self.sctp_tick = now + interval;
         for id in crate::sctp::take_woken() {
             if let Some(reg) = self.endpoints.get(&id) {
                 reg.endpoint.lock().handle_timeout(now);
                 self.backlog.insert(id);
             }
+        }
+    }
+
+    /// When usrsctp's timers are next advanced: at the idle interval, or
+    /// the busy one as soon as a message moved.
+    fn next_sctp_tick(&self) -> Instant {
+        if crate::sctp::data_activity_pending() {
+            self.sctp_tick.min(self.sctp_last_tick + SCTP_TICK)
+        } else {
+            self.sctp_tick
         }
     }
 
@@ -404,7 +444,7 @@ impl IoThread {
             endpoint,
             sockets: Vec::new(),
             deadline: None,
-            pending: None,
+            pending: VecDeque::new(),
         };
         for std_sock in sockets {
             let Ok(local) = std_sock.local_addr() else {
@@ -429,6 +469,7 @@ impl IoThread {
                     token,
                     sock,
                     blocked: false,
+                    gso: true,
                 });
             }
         }
@@ -440,7 +481,7 @@ impl IoThread {
             // Last words (a TURN deallocation, say): sent once, best effort.
             let mut ep = reg.endpoint.lock();
             for _ in 0..MAX_SENDS_PER_TURN {
-                let Some(t) = reg.pending.take().or_else(|| ep.poll_transmit()) else {
+                let Some(t) = reg.pending.pop_front().or_else(|| ep.poll_transmit()) else {
                     break;
                 };
                 if let Some(s) = reg.sockets.iter().find(|s| s.local == t.local) {
@@ -477,6 +518,7 @@ impl IoThread {
     }
 
     fn read_socket(&mut self, token: Token, now: Instant) {
+        use std::os::fd::AsRawFd;
         let Some(&(id, idx)) = self.tokens.get(&token) else {
             return;
         };
@@ -484,20 +526,24 @@ impl IoThread {
             return;
         };
         let s = &reg.sockets[idx];
+        let fd = s.sock.as_raw_fd();
         let mut reads = 0;
         while reads < MAX_READS_PER_TURN {
-            match s.sock.recv_from(&mut self.buf) {
-                Ok((n, from)) => {
-                    reads += 1;
-                    reg.endpoint
-                        .lock()
-                        .handle_datagram(now, s.local, from, &self.buf[..n]);
+            match self.recv.recv(fd, MAX_READS_PER_TURN - reads) {
+                Ok(n) => {
+                    reads += n;
+                    let mut ep = reg.endpoint.lock();
+                    for i in 0..n {
+                        if let (Some(from), data) = self.recv.datagram(i) {
+                            ep.handle_datagram(now, s.local, from, data);
+                        }
+                    }
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(_) => break,
             }
         }
-        if reads == MAX_READS_PER_TURN {
+        if reads >= MAX_READS_PER_TURN {
             // Edge-triggered: no new event comes for what is still queued,
             // so read it next turn ourselves.
             self.unread.insert(token);
@@ -541,77 +587,102 @@ impl IoThread {
         }
     }
 
-    /// Sends up to a turn's budget of what the endpoint has queued, posts
-    /// its events and records its next deadline. Leftover work keeps it in
-    /// the backlog; a full socket buffer parks it until writable.
+    /// Sends up to a turn's budget of what the endpoint has queued (in as
+    /// few system calls as the kernel allows: see [`batch::send_batch`]),
+    /// posts its events and records its next deadline. Leftover work keeps
+    /// it in the backlog; a full socket buffer parks it until writable.
     fn flush(&mut self, id: EndpointId) {
         let Some(reg) = self.endpoints.get_mut(&id) else {
             return;
         };
         let mut ep = reg.endpoint.lock();
-        let mut sent = 0;
-        let mut more = false;
+        let mut out = std::mem::take(&mut self.out);
+        let mut taken = 0;
         let mut failed = Vec::new();
-        while sent < MAX_SENDS_PER_TURN {
-            let Some(t) = reg.pending.take().or_else(|| ep.poll_transmit()) else {
+        let mut parked = false;
+        while taken < MAX_SENDS_PER_TURN {
+            let Some(t) = reg.pending.pop_front().or_else(|| ep.poll_transmit()) else {
                 break;
             };
-            let Some(s) = reg.sockets.iter_mut().find(|s| s.local == t.local) else {
-                // A TURN server connection, else no such socket (closed
-                // meanwhile): nothing to send on.
-                let stream = self
-                    .streams
-                    .iter_mut()
-                    .find(|(_, (e, s))| *e == id && s.link == t.local);
-                if let Some((token, (_, s))) = stream {
-                    sent += 1;
-                    if let Err(why) = s.send(&t.data) {
-                        failed.push((*token, why));
-                    }
-                    if sent == MAX_SENDS_PER_TURN {
-                        more = true;
-                    }
-                }
+            taken += 1;
+            if let Some(i) = reg.sockets.iter().position(|s| s.local == t.local) {
+                out.push((i, t));
                 continue;
-            };
-            if s.blocked {
-                reg.pending = Some(t);
-                break;
             }
-            match s.sock.send_to(&t.data, t.dest) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+            // A TURN server connection, else no such socket (closed
+            // meanwhile): nothing to send on.
+            let stream = self
+                .streams
+                .iter_mut()
+                .find(|(_, (e, s))| *e == id && s.link == t.local);
+            if let Some((token, (_, s))) = stream {
+                if let Err(why) = s.send(&t.data) {
+                    failed.push((*token, why));
+                }
+            }
+        }
+        let more = taken == MAX_SENDS_PER_TURN;
+        // Runs of transmits from one socket, in order; once a socket's
+        // buffer is full, everything not sent yet waits in `pending`.
+        let mut k = 0;
+        while k < out.len() && !parked {
+            let i = out[k].0;
+            let end = k + out[k..].iter().take_while(|(j, _)| *j == i).count();
+            let s = &mut reg.sockets[i];
+            let r = if s.blocked {
+                batch::SendResult {
+                    done: 0,
+                    blocked: true,
+                }
+            } else {
+                use std::os::fd::AsRawFd;
+                batch::send_batch(
+                    s.sock.as_raw_fd(),
+                    &mut s.gso,
+                    &out[k..end],
+                    |(_, t)| (t.data.as_slice(), t.dest),
+                    // EMSGSIZE (a probe larger than the interface allows)
+                    // and other errors (unreachable peer, ...) drop the
+                    // datagrams, which the protocols above treat as lost.
+                    |e, n| {
+                        let counter = if e.raw_os_error() == Some(libc::EMSGSIZE) {
+                            &TOO_LARGE
+                        } else {
+                            &SEND_ERRORS
+                        };
+                        counter.fetch_add(n as u64, Ordering::Relaxed);
+                        log::debug!(target: "io", "{n} datagram(s) not sent: {e}");
+                    },
+                )
+            };
+            if r.blocked {
+                if !s.blocked {
                     s.blocked = true;
                     let _ = self.poll.registry().reregister(
                         &mut s.sock,
                         s.token,
                         Interest::READABLE | Interest::WRITABLE,
                     );
-                    reg.pending = Some(t);
-                    break;
                 }
-                // EMSGSIZE (a probe larger than the interface allows) and
-                // other errors (unreachable peer, ...) drop the datagram,
-                // which the protocols above treat as lost.
-                Err(e) => {
-                    let counter = if e.raw_os_error() == Some(libc::EMSGSIZE) {
-                        &TOO_LARGE
-                    } else {
-                        &SEND_ERRORS
-                    };
-                    counter.fetch_add(1, Ordering::Relaxed);
-                    log::debug!(target: "io", "send of {} bytes to {} failed: {e}", t.data.len(), t.dest);
-                    sent += 1;
-                }
-                Ok(_) => sent += 1,
-            }
-            if sent == MAX_SENDS_PER_TURN {
-                more = true;
+                parked = true;
+                k += r.done;
+            } else {
+                k = end;
             }
         }
+        if parked {
+            // Unsent transmits go back in front of what the endpoint still
+            // holds, in their order.
+            for (_, t) in out.drain(k..).rev() {
+                reg.pending.push_front(t);
+            }
+        }
+        out.clear();
+        self.out = out;
         reg.deadline = ep.poll_timeout();
         ep.dispatch_events();
         drop(ep);
-        if more {
+        if more && !parked {
             self.backlog.insert(id);
         }
         let now = super::clock::now();

@@ -1164,70 +1164,87 @@ impl PeerConnection {
         while let Some(ev) = sctp.poll_event() {
             events.push(ev);
         }
-        while let Some((stream, ppid, data)) = sctp.recv() {
+        // The association's establishment first: the peer's first messages
+        // (a DCEP OPEN) can arrive in the same turn, and the channels take
+        // messages only once the association is up.
+        if let Some(i) = events
+            .iter()
+            .position(|e| matches!(e, SctpEvent::Connected { .. }))
+        {
             progress = true;
-            self.channels.handle_sctp_message(stream, ppid, &data);
+            let ev = events.remove(i);
+            self.on_sctp_event(now, ev);
+        }
+        if let Some(sctp) = self.sctp.as_mut() {
+            while let Some((stream, ppid, data)) = sctp.recv() {
+                progress = true;
+                self.channels.handle_sctp_message(stream, ppid, &data);
+            }
         }
         // What the application pulled since the last turn may be read
         // again; reading that resumes leaves messages for the next round.
         progress |= self.update_read_budget();
         for ev in events {
             progress = true;
-            match ev {
-                SctpEvent::Connected {
-                    outbound_streams,
-                    inbound_streams,
-                } => {
-                    if !self.pmtu.is_started() {
-                        if let Some((local, _)) = self.ice.selected_pair() {
-                            if let Some(size) = self.pmtu.start(now, local.is_ipv6()) {
-                                self.apply_path_mtu(size);
-                            }
+            self.on_sctp_event(now, ev);
+        }
+        progress
+    }
+
+    fn on_sctp_event(&mut self, now: Instant, ev: SctpEvent) {
+        match ev {
+            SctpEvent::Connected {
+                outbound_streams,
+                inbound_streams,
+            } => {
+                if !self.pmtu.is_started() {
+                    if let Some((local, _)) = self.ice.selected_pair() {
+                        if let Some(size) = self.pmtu.start(now, local.is_ipv6()) {
+                            self.apply_path_mtu(size);
                         }
                     }
-                    let role = self.dtls_role.unwrap_or(DtlsRole::Client);
-                    self.channels.set_role(dtls_to_channel_role(role));
-                    let _ = self
-                        .channels
-                        .association_up(outbound_streams.min(inbound_streams));
-                    if self.consent_stale {
-                        self.set_state(PeerState::Disconnected);
-                    } else {
-                        self.set_state(PeerState::Connected);
-                    }
                 }
-                SctpEvent::StreamReset { stream, direction } => {
-                    self.channels
-                        .handle_stream_reset(stream, direction == ResetDirection::Incoming);
+                let role = self.dtls_role.unwrap_or(DtlsRole::Client);
+                self.channels.set_role(dtls_to_channel_role(role));
+                let _ = self
+                    .channels
+                    .association_up(outbound_streams.min(inbound_streams));
+                if self.consent_stale {
+                    self.set_state(PeerState::Disconnected);
+                } else {
+                    self.set_state(PeerState::Connected);
                 }
-                SctpEvent::Message { .. }
-                | SctpEvent::SendFailed { .. }
-                | SctpEvent::Writable
-                | SctpEvent::SenderDry => {}
-                SctpEvent::Lost => {
-                    if self.closing {
-                        self.channels.association_lost();
-                    } else {
-                        log::warn!(target: "pc", "failing: SCTP association lost");
-                        self.fail();
-                    }
+            }
+            SctpEvent::StreamReset { stream, direction } => {
+                self.channels
+                    .handle_stream_reset(stream, direction == ResetDirection::Incoming);
+            }
+            SctpEvent::Message { .. }
+            | SctpEvent::SendFailed { .. }
+            | SctpEvent::Writable
+            | SctpEvent::SenderDry => {}
+            SctpEvent::Lost => {
+                if self.closing {
+                    self.channels.association_lost();
+                } else {
+                    log::warn!(target: "pc", "failing: SCTP association lost");
+                    self.fail();
                 }
-                // The peer ended the association on purpose (graceful
-                // shutdown, or an ABORT as browsers and aiortc send when
-                // their connection closes): closed, not failed.
-                SctpEvent::Closed | SctpEvent::Aborted => {
-                    if !self.closing && !self.state.is_terminal() {
-                        self.closing = true;
-                        self.channels.association_lost();
-                        self.pending_send.clear();
-                        self.set_state(PeerState::Closed);
-                    } else {
-                        self.channels.association_lost();
-                    }
+            }
+            // The peer ended the association on purpose (graceful
+            // shutdown, or an ABORT as browsers and aiortc send when
+            // their connection closes): closed, not failed.
+            SctpEvent::Closed | SctpEvent::Aborted => {
+                if !self.closing && !self.state.is_terminal() {
+                    self.closing = true;
+                    self.channels.association_lost();
+                    self.pending_send.clear();
+                    self.set_state(PeerState::Closed);
+                } else {
+                    self.channels.association_lost();
                 }
             }
         }
-        progress
     }
 
     /// Channel messages and resets → SCTP → DTLS → ICE, then channel
@@ -1235,7 +1252,10 @@ impl PeerConnection {
     fn flush_outbound(&mut self) -> bool {
         let mut moved = false;
         if let Some(sctp) = self.sctp.as_mut() {
-            if sctp.is_connected() {
+            // A full send buffer takes nothing until SCTP reports it
+            // writable again (a SACK freed room): trying each message
+            // meanwhile costs a refused send per call.
+            if sctp.is_connected() && !sctp.is_blocked() {
                 // While more messages follow a small one, SCTP holds small
                 // packets back (Nagle) so the batch is bundled up to the
                 // path MTU; the last one goes with NODELAY and sends what

@@ -25,7 +25,7 @@
 mod checksum;
 mod stack;
 
-pub use stack::{has_ticked, take_woken, tick};
+pub use stack::{data_activity_pending, has_ticked, take_data_activity, take_woken, tick};
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
@@ -506,6 +506,13 @@ impl SctpAssociation {
         &self.cfg
     }
 
+    /// A send failed with [`SctpError::WouldBlock`] and
+    /// [`SctpEvent::Writable`] has not been reported since: another send
+    /// would only fail again.
+    pub fn is_blocked(&self) -> bool {
+        self.blocked
+    }
+
     /// Whether the association is established.
     pub fn is_connected(&self) -> bool {
         self.state == State::Connected
@@ -572,7 +579,9 @@ impl SctpAssociation {
         self.last_now = Some(now);
         {
             let mut stack = stack::lock_initialised();
-            stack.advance_timers(now);
+            if !self.ticked {
+                stack.advance_timers(now);
+            }
             let mut local = self.sockaddr(self.cfg.local_port);
             let mut remote = self.sockaddr(self.cfg.remote_port);
             let len = size_of::<sys::sockaddr_conn>() as socklen_t;
@@ -617,7 +626,11 @@ impl SctpAssociation {
         }
         {
             let mut stack = stack::lock_initialised();
-            stack.advance_timers(now);
+            // A ticked association leaves the (process-wide) timers to
+            // `tick`: each advance walks every pending usrsctp timer.
+            if !self.ticked {
+                stack.advance_timers(now);
+            }
             // SAFETY: under the lock; usrsctp copies the packet.
             unsafe {
                 sys::usrsctp_conninput(stack::id_ptr(self.id), data.as_ptr().cast(), data.len(), 0)
@@ -626,13 +639,17 @@ impl SctpAssociation {
         self.drain();
     }
 
-    /// Advances usrsctp's timers to `now` and collects what they produced.
+    /// Advances usrsctp's timers to `now` (unless [`tick`] drives them:
+    /// see [`set_ticked_by`](Self::set_ticked_by)) and collects what they
+    /// produced.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.last_now = Some(now);
         if self.state == State::New {
             return;
         }
-        stack::lock_initialised().advance_timers(now);
+        if !self.ticked {
+            stack::lock_initialised().advance_timers(now);
+        }
         self.drain();
     }
 
@@ -889,6 +906,7 @@ impl SctpAssociation {
                 }
             } else {
                 self.buffered += n as usize;
+                stack::note_data_activity();
                 Ok(())
             }
         };
@@ -1086,6 +1104,7 @@ impl SctpAssociation {
                 let stream = info.rcv_sid;
                 let ppid = u32::from_be(info.rcv_ppid);
                 self.take_data(stream, ppid, n, eor);
+                stack::note_data_activity();
             }
         }
         if !self.pending_resets.is_empty() && self.state == State::Connected {

@@ -14,7 +14,7 @@
 //! only ever held briefly and never across a usrsctp call.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
 
 use libc::{c_int, c_void, size_t};
@@ -74,6 +74,28 @@ pub fn tick(now: Instant) {
     if stack.initialised {
         stack.advance_timers(now);
     }
+}
+
+/// A message was sent or received since [`take_data_activity`] last ran.
+static DATA_ACTIVITY: AtomicBool = AtomicBool::new(false);
+
+/// Whether any association sent or received a message since the last
+/// call: a driver ticks often while data moves (delayed SACKs,
+/// retransmissions) and seldom while every association is idle, when only
+/// heartbeats and housekeeping timers are pending. Each [`tick`] walks
+/// every pending usrsctp timer of the process.
+pub fn take_data_activity() -> bool {
+    DATA_ACTIVITY.swap(false, Ordering::Relaxed)
+}
+
+/// Whether a message moved since [`take_data_activity`] last ran (the
+/// flag stays set).
+pub fn data_activity_pending() -> bool {
+    DATA_ACTIVITY.load(Ordering::Relaxed)
+}
+
+pub(crate) fn note_data_activity() {
+    DATA_ACTIVITY.store(true, Ordering::Relaxed);
 }
 
 /// Whether any live association is driven by [`tick`].
