@@ -25,7 +25,9 @@
  *         linkem ping sent=N received=M median_ms=.. min_ms=.. max_ms=..
  *       and exits 0 when at least one reply came back.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
