@@ -413,6 +413,7 @@ function vmrssKib() {
 
 // One pair, wired to each other directly, resolved once its channel is open
 // on both sides.
+const closed = new Set();
 function makePair(i) {
   return new Promise((resolve, reject) => {
     const a = newPc(`a${i}`), b = newPc(`b${i}`);
@@ -421,23 +422,28 @@ function makePair(i) {
     const done = () => {
       if (++opened === 2) {
         clearTimeout(timer);
-        resolve({ a, b, chans });
+        resolve({ i, a, b, chans });
       }
     };
     const chans = [];
     // Candidates wait until the side they go to has its remote description.
+    // A callback may still come after the pair was closed (the warm-up
+    // pair): libdatachannel throws then, which is ignored.
+    const guard = (f) => {
+      try { f(); } catch (e) { if (!closed.has(i)) reject(e); }
+    };
     const link = (from, to) => {
       let described = false;
       const held = [];
-      from.onLocalDescription((sdp, type) => {
+      from.onLocalDescription((sdp, type) => guard(() => {
         to.setRemoteDescription(sdp, type);
         described = true;
         for (const [c, mid] of held.splice(0)) to.addRemoteCandidate(c, mid);
-      });
-      from.onLocalCandidate((c, mid) => {
+      }));
+      from.onLocalCandidate((c, mid) => guard(() => {
         if (described) to.addRemoteCandidate(c, mid);
         else held.push([c, mid]);
-      });
+      }));
     };
     link(a, b);
     link(b, a);
@@ -452,6 +458,7 @@ async function memory() {
   const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
   const close = (pairs) => {
     for (const p of pairs) {
+      closed.add(p.i);
       for (const c of p.chans) c.close();
       p.a.close();
       p.b.close();
