@@ -92,11 +92,14 @@ if [ "$(id -u)" != 0 ] && [ "$conds" != loopback ]; then
   echo "bench: the namespace conditions need root (use --only loopback)" >&2; exit 1
 fi
 
-exec 9>/run/xp2p-bench.lock 2>/dev/null || exec 9>/tmp/xp2p-bench.lock
+lock=/run/xp2p-bench.lock
+[ -w /run ] || lock=/tmp/xp2p-bench.lock
+exec 9>>"$lock"
 if ! flock -n 9; then
-  echo "bench: another bench holds the lock; waiting for it" >&2
+  echo "bench: another bench holds $lock ($(cat "$lock.holder" 2>/dev/null)); waiting for it" >&2
   flock 9
 fi
+echo "pid $$ since $(date -u +%H:%M:%S) UTC, $src" >"$lock.holder"
 
 # Idle measurements keep up to 2000 PeerConnections in one process.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
