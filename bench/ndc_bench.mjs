@@ -426,23 +426,31 @@ function makePair(i) {
       }
     };
     const chans = [];
-    // Candidates wait until the side they go to has its remote description.
+    // A candidate waits until the side it goes to has both descriptions
+    // (libdatachannel refuses one before its ICE transport exists, which
+    // the answerer creates with its answer, asynchronously under load).
     // A callback may still come after the pair was closed (the warm-up
     // pair): libdatachannel throws then, which is ignored.
     const guard = (f) => {
       try { f(); } catch (e) { if (!closed.has(i)) reject(e); }
     };
+    const st = new Map([[a, { local: false, remote: false, held: [] }],
+      [b, { local: false, remote: false, held: [] }]]);
+    const flush = (pc) => {
+      const s = st.get(pc);
+      if (s.local && s.remote) for (const [c, mid] of s.held.splice(0)) pc.addRemoteCandidate(c, mid);
+    };
     const link = (from, to) => {
-      let described = false;
-      const held = [];
       from.onLocalDescription((sdp, type) => guard(() => {
+        st.get(from).local = true;
+        flush(from);
         to.setRemoteDescription(sdp, type);
-        described = true;
-        for (const [c, mid] of held.splice(0)) to.addRemoteCandidate(c, mid);
+        st.get(to).remote = true;
+        flush(to);
       }));
       from.onLocalCandidate((c, mid) => guard(() => {
-        if (described) to.addRemoteCandidate(c, mid);
-        else held.push([c, mid]);
+        st.get(to).held.push([c, mid]);
+        flush(to);
       }));
     };
     link(a, b);
