@@ -36,7 +36,9 @@
 # within 5 standard deviations; none may overflow its queue).
 # Namespaces: xb-a/xb-b (veth), xb-c/xb-d (rtt50), xb-e/xb-f (rtt50-loss1),
 # removed on exit; one bench at a time (lock /run/xp2p-bench.lock).
-# Logs of every run: build/bench/runs/ (XP2P_BENCH_DIR replaces build/bench).
+# Logs: build/bench/runs/<UTC date-time>-<tree>/, one directory per
+# invocation, build/bench/runs/latest the newest (XP2P_BENCH_DIR replaces
+# build/bench).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 out=${XP2P_BENCH_DIR:-$root/build/bench}
@@ -104,8 +106,11 @@ echo "pid $$ since $(date -u +%H:%M:%S) UTC, $src" >"$lock.holder"
 # Idle measurements keep up to 2000 PeerConnections in one process.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
-logs=$out/runs
-rm -rf "$logs"; mkdir -p "$logs"
+# Every invocation keeps its logs in a directory of its own; runs/latest
+# points to the newest.
+logs=$out/runs/$(date -u +%Y%m%d-%H%M%S)-$(basename "$src")
+mkdir -p "$logs"
+ln -sfn "$(basename "$logs")" "$out/runs/latest"
 
 # ---- sizes -------------------------------------------------------------------
 # size COND: tp_bytes rate_count pp100_rounds pp64k_rounds open_rounds timeout_s
