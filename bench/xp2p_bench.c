@@ -1,31 +1,50 @@
-/* xp2p_bench: data-channel benchmarks of libxp2p over loopback.
+/* xp2p_bench: data-channel benchmarks of libxp2p (scripts/bench.sh runs it).
  *
- * Two processes, signaling through a Unix-domain socket (the server listens):
+ * Two processes, signaling through a Unix-domain socket (the server listens;
+ * a socket path works across network namespaces):
  *   xp2p_bench server --signal PATH [--recv-delay-us U] [--stall-ms M]
  *                     [--stall-at B] [--recv-limit L]
  *   xp2p_bench client --signal PATH --mode MODE [--bytes N] [--msg-size S]
- *                     [--count C] [--repeat R]
+ *                     [--count C] [--repeat R] [--first-size F]
  * Modes (the client offers and creates one reliable ordered channel):
  *   throughput  the client sends N bytes (default 200 MB) in S-byte messages
- *               (default 65536) as fast as back-pressure allows; the server
- *               hashes the stream (SHA-256), compares it with the sender's
- *               digest and reports MB/s (10^6 bytes per second)
+ *               (default 65536) as fast as back-pressure allows; every
+ *               message starts with its sequence number (8 bytes, big
+ *               endian; the rest is a seeded pseudo-random stream); the
+ *               server checks the sequence, hashes the stream (SHA-256),
+ *               compares it with the sender's digest and reports MB/s
+ *               (10^6 bytes per second). Both ends also report the CPU time
+ *               (getrusage, all threads) they spent from the channel's
+ *               opening to the end of the stream
  *   rate        the same with C messages (default 200000) of 100 bytes;
  *               reports messages per second
+ *   pingpong    C round trips (default 1000, after 10 not counted) of one
+ *               S-byte message (default 100) that the server echoes; the
+ *               client checks every echo byte for byte and reports the
+ *               median and 99th percentile of the round-trip times
  *   open        R times (default 10), in a fresh pair of PeerConnections:
  *               milliseconds from the client's xPeerConnectionCreate (the
  *               server has created its PeerConnection already and waits for
- *               the offer) to the channel's on_open on the client
+ *               the offer) to the channel's on_open on the client; then, at
+ *               that on_open, the client sends one F-byte message (default
+ *               65536) that the server echoes: milliseconds from that send
+ *               to the echo's arrival (checked byte for byte)
  * One process:
- *   xp2p_bench memory [--pairs P]   (also: client --mode memory)
- *               creates P (default 100) connected pairs of PeerConnections
- *               with an open channel each, in this process, and reports the
- *               VmRSS growth per PeerConnection
+ *   xp2p_bench memory [--pairs P[,P2,...]] [--idle S]  (also: client --mode memory)
+ *               creates connected pairs of PeerConnections with an open
+ *               channel each in this process, up to P pairs (default 100),
+ *               then P2..., and at each level reports the VmRSS growth per
+ *               PeerConnection and, over S seconds (default 0: not
+ *               measured) of doing nothing, the CPU time of the process as
+ *               a percentage of one core
  *
- * Each run ends with one machine-readable line on stdout:
+ * Each run ends with one machine-readable line on stdout (memory: one a level):
  *   RESULT mode=throughput bytes=... msgs=... secs=... mbps=... msgps=... match=1
+ *          seq_errors=0 cpu_client_s=... cpu_server_s=... cpu_s_per_gb=...
+ *   RESULT mode=pingpong size=S rounds=C median_ms=... p99_ms=... min_ms=... max_ms=... match=1
  *   RESULT mode=open rounds=R median_ms=... min_ms=... max_ms=...
- *   RESULT mode=memory pcs=200 kib_per_pc=... rss_before_kib=... rss_after_kib=...
+ *          first_median_ms=... first_min_ms=... first_max_ms=... match=1
+ *   RESULT mode=memory pairs=P pcs=2P kib_per_pc=... idle_cpu_pct=... rss_before_kib=...
  * The server prints "receiver sha256 HEX" and the client "sender sha256 HEX".
  * A slow receiver (throughput mode; tests/transfer/slow_receiver.sh): the
  * server sleeps U microseconds in each binary on_message, and once B bytes
@@ -36,7 +55,9 @@
  * The client with --report-ms R prints "buffered NS BYTES SENT" every R ms of
  * the transfer: the channel's buffered amount and the bytes the channel
  * accepted so far (NS: CLOCK_MONOTONIC nanoseconds).
- * Set XP2P_INTERFACES=lo to keep the host candidates on loopback.
+ * A failed check (sequence, digest, byte count, echo content) ends the run
+ * with match=0 and exit status 1.
+ * Set XP2P_INTERFACES (e.g. lo) to choose the interfaces of host candidates.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -47,6 +68,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
@@ -66,7 +88,7 @@
 #define STALL_MS 30000        /* no progress for that long: the run fails */
 #define POLL_MS 500          /* blocked sender: retry after that long without the event */
 
-typedef enum Mode { M_THROUGHPUT, M_RATE, M_OPEN, M_MEMORY } Mode;
+typedef enum Mode { M_THROUGHPUT, M_RATE, M_OPEN, M_MEMORY, M_PINGPONG } Mode;
 
 static const char *mode_name(Mode m) {
   switch (m) {
@@ -74,6 +96,7 @@ static const char *mode_name(Mode m) {
     case M_RATE: return "rate";
     case M_OPEN: return "open";
     case M_MEMORY: return "memory";
+    case M_PINGPONG: return "pingpong";
   }
   return "?";
 }
@@ -90,6 +113,39 @@ static void sleep_ns(uint64_t ns) {
   ts.tv_nsec = (long)(ns % 1000000000u);
   while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
   }
+}
+
+/* CPU time of this process (all threads), seconds. */
+static double cpu_s(void) {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return (double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec +
+         ((double)ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_usec) / 1e6;
+}
+
+static void put_be64(uint8_t *p, uint64_t v) {
+  int i;
+  for (i = 7; i >= 0; i--) {
+    p[i] = (uint8_t)v;
+    v >>= 8;
+  }
+}
+
+static uint64_t get_be64(const uint8_t *p) {
+  uint64_t v = 0;
+  int i;
+  for (i = 0; i < 8; i++) v = v << 8 | p[i];
+  return v;
+}
+
+/* The 99th percentile (nearest rank) and the median of n sorted values. */
+static double pct99(const double *v, int n) {
+  int k = (99 * n + 99) / 100;
+  return v[(k < 1 ? 1 : k) - 1];
+}
+
+static double median_of(const double *v, int n) {
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 static void die(const char *fmt, ...) {
@@ -160,7 +216,9 @@ static struct App {
   uint64_t bytes;
   size_t msg_size;
   long count;
-  int repeat, pairs, wait_s;
+  int repeat, wait_s, idle_s;
+  int pairs[8], npairs;
+  size_t first_size;
   /* Slow receiver (server) and buffered-amount reports (client). */
   uint64_t recv_delay_us, stall_ms, stall_at, recv_limit, report_ms;
   int stalled;
@@ -182,7 +240,9 @@ static struct App {
   uint64_t created_ns, open_ns, connected_ns;
   /* Client rounds (open mode) and phases. */
   int got_ready, round;
-  double *open_ms, *conn_ms;
+  double *open_ms, *conn_ms, *first_ms;
+  int first_sent, first_back;
+  uint64_t first_ns;
   int phase; /* client: 0 signaling, 1 connecting, 2 transfer, 3 waiting for the result */
   /* Sender. */
   uint8_t *buf;
@@ -192,8 +252,14 @@ static struct App {
   long again, low_events, poll_retries;
   EVP_MD_CTX *md;
   char sender_hex[65];
+  double cpu_start;
+  /* Ping-pong (client). */
+  long pp_round;
+  uint64_t pp_sent_ns;
+  double *pp_ms;
   /* Receiver. */
-  uint64_t received, recv_msgs, first_ns, last_ns, peer_start_ns;
+  uint64_t received, recv_msgs, first_rx_ns, last_ns, peer_start_ns, seq_errors;
+  double cpu_open;
   char result[512];
   int got_result;
   int done, ok;
@@ -249,6 +315,8 @@ static void sig_sendf(const char *fmt, ...) {
 }
 
 static void on_sig_message(char *msg);
+static void send_first(void);
+static void pingpong_echo(const uint8_t *data, size_t len);
 
 static void on_sig_readable(int fd, xEventMask mask, void *arg) {
   (void)fd;
@@ -343,7 +411,12 @@ static void on_open(xDataChannel ch, void *arg) {
   if (ch != app.ch) return;
   app.ch_open = 1;
   app.open_ns = now_ns();
-  if (app.server) sig_send("open");
+  if (app.server) {
+    app.cpu_open = cpu_s();
+    sig_send("open");
+  } else if (app.mode == M_OPEN) {
+    send_first();
+  }
 }
 
 static void on_close(xDataChannel ch, void *arg) {
@@ -375,8 +448,18 @@ static long vm_hwm_kib(void) {
 static void server_message(xDataChannel ch, xDataChannelMsgType type, const uint8_t *data,
                            size_t len) {
   uint64_t t = now_ns();
+  if (type == xDataChannelMsgType_Binary && (app.mode == M_PINGPONG || app.mode == M_OPEN)) {
+    xErrno e = xDataChannelSendBinary(ch, data, len);
+    if (e != xErrno_Ok) note("echo of %zu bytes failed: xErrno %d", len, (int)e);
+    return;
+  }
   if (type == xDataChannelMsgType_Binary) {
-    if (!app.recv_msgs) app.first_ns = t;
+    if (!app.recv_msgs) app.first_rx_ns = t;
+    if (len >= 8 && get_be64(data) != app.recv_msgs) {
+      if (app.seq_errors++ < 5)
+        note("message %" PRIu64 " carries sequence number %" PRIu64, app.recv_msgs,
+             get_be64(data));
+    }
     app.recv_msgs++;
     app.received += len;
     app.last_ns = t;
@@ -401,7 +484,7 @@ static void server_message(xDataChannel ch, xDataChannelMsgType type, const uint
     unsigned long long start = 0;
     size_t n = len < sizeof text - 1 ? len : sizeof text - 1;
     int match;
-    double secs;
+    double secs, cpu = cpu_s() - app.cpu_open;
     memcpy(text, data, n);
     text[n] = '\0';
     if (sscanf(text, "end %64s %llu", sender, &start) != 2) {
@@ -410,18 +493,18 @@ static void server_message(xDataChannel ch, xDataChannelMsgType type, const uint
     }
     EVP_DigestFinal_ex(app.md, d, &dlen);
     hex(d, 32, mine);
-    match = strcmp(mine, sender) == 0 && app.received == app.bytes;
+    match = strcmp(mine, sender) == 0 && app.received == app.bytes && app.seq_errors == 0;
     /* Both processes read the same CLOCK_MONOTONIC: from the sender's first
      * send to the last byte here. */
     secs = (double)(app.last_ns - (uint64_t)start) / 1e9;
     printf("receiver sha256 %s\n", mine);
     printf("receiver vmhwm_kib=%ld\n", vm_hwm_kib());
     printf("receiver: %" PRIu64 " bytes in %" PRIu64 " messages, %.3f s, %.1f MB/s, %.0f msg/s, "
-           "sha256 %s\n",
+           "sha256 %s, %" PRIu64 " sequence errors, CPU %.3f s\n",
            app.received, app.recv_msgs, secs, (double)app.received / secs / 1e6,
-           (double)app.recv_msgs / secs, match ? "match" : "MISMATCH");
-    snprintf(text, sizeof text, "result %s %d %" PRIu64 " %" PRIu64 " %.6f", mine, match,
-             app.received, app.recv_msgs, secs);
+           (double)app.recv_msgs / secs, match ? "match" : "MISMATCH", app.seq_errors, cpu);
+    snprintf(text, sizeof text, "result %s %d %" PRIu64 " %" PRIu64 " %.6f %" PRIu64 " %.6f", mine,
+             match, app.received, app.recv_msgs, secs, app.seq_errors, cpu);
     if (xDataChannelSendString(ch, text, strlen(text)) != xErrno_Ok) note("could not send result");
     app.ok = match;
   }
@@ -430,6 +513,26 @@ static void server_message(xDataChannel ch, xDataChannelMsgType type, const uint
 static void client_message(xDataChannel ch, xDataChannelMsgType type, const uint8_t *data,
                            size_t len) {
   (void)ch;
+  if (type == xDataChannelMsgType_Binary && app.mode == M_OPEN) {
+    if (!app.first_sent || app.first_back) {
+      note("unexpected echo (round %d)", app.round);
+      app.failed = 1;
+      return;
+    }
+    if (len != app.buf_len || memcmp(data, app.buf, len) != 0) {
+      note("round %d: the echo of the first message differs (%zu bytes, sent %zu)", app.round,
+           len, app.buf_len);
+      app.failed = 1;
+      return;
+    }
+    app.first_back = 1;
+    app.first_ms[app.round] = (double)(now_ns() - app.first_ns) / 1e6;
+    return;
+  }
+  if (type == xDataChannelMsgType_Binary && app.mode == M_PINGPONG) {
+    pingpong_echo(data, len);
+    return;
+  }
   if (type == xDataChannelMsgType_String && len < sizeof app.result && len > 7 &&
       memcmp(data, "result ", 7) == 0) {
     memcpy(app.result, data, len);
@@ -506,8 +609,10 @@ static void on_sig_message(char *msg) {
       unsigned long long bytes = 0;
       if (sscanf(msg + 6, "%31s %llu", mode, &bytes) != 2) die("bad hello");
       app.bytes = bytes;
-      app.mode = strcmp(mode, "open") == 0 ? M_OPEN : strcmp(mode, "rate") == 0 ? M_RATE
-                                                                               : M_THROUGHPUT;
+      app.mode = strcmp(mode, "open") == 0       ? M_OPEN
+                 : strcmp(mode, "rate") == 0     ? M_RATE
+                 : strcmp(mode, "pingpong") == 0 ? M_PINGPONG
+                                                 : M_THROUGHPUT;
       printf("server: client mode %s, %llu bytes\n", mode, bytes);
       pc_new();
       sig_send("ready");
@@ -528,7 +633,7 @@ static void on_sig_message(char *msg) {
       pc_new();
       sig_send("ready");
     } else if (strcmp(msg, "bye") == 0) {
-      if (app.mode == M_OPEN) app.ok = 1;
+      if (app.mode == M_OPEN || app.mode == M_PINGPONG) app.ok = 1;
       app.done = 1;
     }
     return;
@@ -565,11 +670,10 @@ static void client_connect_pc(void) {
   desc_sent();
 }
 
-/* The sender's stream: xorshift64 bytes, the same on every run. */
-static void fill_next(void) {
-  size_t n = app.msg_size, i;
-  uint64_t left = app.bytes - app.sent;
-  if (n > left) n = (size_t)left;
+/* A message: its sequence number (8 bytes, big endian; none in a message
+ * under 8 bytes), then xorshift64 bytes, the same stream on every run. */
+static void fill_msg(size_t n, uint64_t seq) {
+  size_t i;
   for (i = 0; i < n; i += 8) {
     uint64_t x = app.rng;
     size_t k = n - i < 8 ? n - i : 8;
@@ -579,7 +683,72 @@ static void fill_next(void) {
     app.rng = x;
     memcpy(app.buf + i, &x, k);
   }
+  if (n >= 8) put_be64(app.buf, seq);
   app.buf_len = n;
+}
+
+static void fill_next(void) {
+  size_t n = app.msg_size;
+  uint64_t left = app.bytes - app.sent;
+  if (n > left) n = (size_t)left;
+  fill_msg(n, app.sent_msgs);
+}
+
+/* Open mode: the first message, sent at the channel's on_open. */
+static void send_first(void) {
+  xErrno e;
+  fill_msg(app.first_size, (uint64_t)app.round);
+  app.first_sent = 1;
+  app.first_back = 0;
+  app.first_ns = now_ns();
+  e = xDataChannelSendBinary(app.ch, app.buf, app.buf_len);
+  if (e != xErrno_Ok) die("first message: xErrno %d", (int)e);
+}
+
+/* Ping-pong: rounds below 0 warm up and are not counted. */
+#define PP_WARMUP 10
+
+static void pingpong_send(void) {
+  xErrno e;
+  fill_msg(app.msg_size, (uint64_t)(app.pp_round + PP_WARMUP));
+  app.pp_sent_ns = now_ns();
+  e = xDataChannelSendBinary(app.ch, app.buf, app.buf_len);
+  if (e != xErrno_Ok) die("ping-pong send: xErrno %d", (int)e);
+}
+
+static void pingpong_echo(const uint8_t *data, size_t len) {
+  uint64_t t = now_ns();
+  if (app.phase != 2 || app.pp_round >= app.count) {
+    note("unexpected echo");
+    app.failed = 1;
+    return;
+  }
+  if (len != app.buf_len || memcmp(data, app.buf, len) != 0) {
+    note("round %ld: the echo differs from the message (%zu bytes, sent %zu)", app.pp_round, len,
+         app.buf_len);
+    app.failed = 1;
+    return;
+  }
+  if (app.pp_round >= 0) app.pp_ms[app.pp_round] = (double)(t - app.pp_sent_ns) / 1e6;
+  app.pp_round++;
+  app.last_progress_ns = t;
+  if (app.pp_round < app.count)
+    pingpong_send();
+  else
+    app.phase = 3;
+}
+
+static void client_report_pingpong(void) {
+  double *v = app.pp_ms;
+  int n = (int)app.count;
+  qsort(v, (size_t)n, sizeof *v, cmp_double);
+  printf("pingpong: %d round trips of %zu bytes (after %d not counted): median %.3f ms, "
+         "p99 %.3f, min %.3f, max %.3f; every echo matched\n",
+         n, app.msg_size, PP_WARMUP, median_of(v, n), pct99(v, n), v[0], v[n - 1]);
+  printf("RESULT mode=pingpong size=%zu rounds=%d median_ms=%.4f p99_ms=%.4f min_ms=%.4f "
+         "max_ms=%.4f match=1\n",
+         app.msg_size, n, median_of(v, n), pct99(v, n), v[0], v[n - 1]);
+  app.ok = 1;
 }
 
 static void pump(void) {
@@ -627,37 +796,54 @@ static void pump(void) {
 static void client_report_transfer(void) {
   char rhex[65];
   int match = 0;
-  unsigned long long bytes = 0, msgs = 0;
-  double secs = 0;
-  if (sscanf(app.result, "result %64s %d %llu %llu %lf", rhex, &match, &bytes, &msgs, &secs) != 5)
+  unsigned long long bytes = 0, msgs = 0, seq_errors = 0;
+  double secs = 0, cpu_server = 0, cpu_client = cpu_s() - app.cpu_start;
+  if (sscanf(app.result, "result %64s %d %llu %llu %lf %llu %lf", rhex, &match, &bytes, &msgs,
+             &secs, &seq_errors, &cpu_server) != 7)
     die("bad result: %s", app.result);
-  match = match && strcmp(rhex, app.sender_hex) == 0;
+  match = match && strcmp(rhex, app.sender_hex) == 0 && bytes == app.bytes && seq_errors == 0;
   printf("%s: %llu bytes in %llu messages of %zu bytes, %.3f s: %.1f MB/s, %.0f msg/s; "
          "sha256 %s (back-pressure: %ld waits, %ld events, %ld timed retries)\n",
          mode_name(app.mode), bytes, msgs, app.msg_size, secs, (double)bytes / secs / 1e6,
          (double)msgs / secs, match ? "match" : "MISMATCH", app.again, app.low_events,
          app.poll_retries);
-  printf("RESULT mode=%s bytes=%llu msgs=%llu secs=%.6f mbps=%.2f msgps=%.0f match=%d\n",
+  printf("%s: CPU (user + system, all threads, from the channel's opening): client %.3f s, "
+         "server %.3f s: %.3f CPU seconds per GB; %llu sequence errors\n",
+         mode_name(app.mode), cpu_client, cpu_server,
+         (cpu_client + cpu_server) / (double)bytes * 1e9, seq_errors);
+  printf("RESULT mode=%s bytes=%llu msgs=%llu secs=%.6f mbps=%.2f msgps=%.0f match=%d "
+         "seq_errors=%llu cpu_client_s=%.3f cpu_server_s=%.3f cpu_s_per_gb=%.3f\n",
          mode_name(app.mode), bytes, msgs, secs, (double)bytes / secs / 1e6, (double)msgs / secs,
-         match);
+         match, seq_errors, cpu_client, cpu_server,
+         (cpu_client + cpu_server) / (double)bytes * 1e9);
   app.ok = match;
 }
 
 static void client_report_open(void) {
-  double *v = malloc((size_t)app.repeat * sizeof *v), med;
-  int i;
-  if (!v) die("out of memory");
-  memcpy(v, app.open_ms, (size_t)app.repeat * sizeof *v);
-  qsort(v, (size_t)app.repeat, sizeof *v, cmp_double);
-  med = app.repeat % 2 ? v[app.repeat / 2] : (v[app.repeat / 2 - 1] + v[app.repeat / 2]) / 2;
-  printf("open: %d rounds, create to channel open: median %.2f ms, min %.2f, max %.2f\n",
-         app.repeat, med, v[0], v[app.repeat - 1]);
-  printf("open: per round, create to PeerConnection Connected / to channel open (ms):");
-  for (i = 0; i < app.repeat; i++) printf(" %.1f/%.1f", app.conn_ms[i], app.open_ms[i]);
+  double *v = malloc((size_t)app.repeat * sizeof *v), *f = malloc((size_t)app.repeat * sizeof *f);
+  double med, fmed;
+  int i, n = app.repeat;
+  if (!v || !f) die("out of memory");
+  memcpy(v, app.open_ms, (size_t)n * sizeof *v);
+  memcpy(f, app.first_ms, (size_t)n * sizeof *f);
+  qsort(v, (size_t)n, sizeof *v, cmp_double);
+  qsort(f, (size_t)n, sizeof *f, cmp_double);
+  med = median_of(v, n);
+  fmed = median_of(f, n);
+  printf("open: %d rounds, create to channel open: median %.2f ms, min %.2f, max %.2f\n", n, med,
+         v[0], v[n - 1]);
+  printf("open: first %zu-byte message echoed after the channel opened: median %.2f ms, "
+         "min %.2f, max %.2f (every echo matched)\n",
+         app.first_size, fmed, f[0], f[n - 1]);
+  printf("open: per round, create to PeerConnection Connected / to channel open / first echo "
+         "(ms):");
+  for (i = 0; i < n; i++) printf(" %.1f/%.1f/%.1f", app.conn_ms[i], app.open_ms[i], app.first_ms[i]);
   printf("\n");
-  printf("RESULT mode=open rounds=%d median_ms=%.3f min_ms=%.3f max_ms=%.3f\n", app.repeat, med,
-         v[0], v[app.repeat - 1]);
+  printf("RESULT mode=open rounds=%d median_ms=%.3f min_ms=%.3f max_ms=%.3f first_size=%zu "
+         "first_median_ms=%.3f first_min_ms=%.3f first_max_ms=%.3f match=1\n",
+         n, med, v[0], v[n - 1], app.first_size, fmed, f[0], f[n - 1]);
   free(v);
+  free(f);
   app.ok = 1;
 }
 
@@ -694,11 +880,12 @@ static void client_step(void) {
         die("channel not open %d ms after the offer (round %d)", SETUP_WAIT_MS, app.round);
       if (!app.ch_open) break;
       if (app.mode == M_OPEN) {
-        if (!app.peer_open) break;
+        if (!app.peer_open || !app.first_back) break;
         app.open_ms[app.round] = (double)(app.open_ns - app.created_ns) / 1e6;
         app.conn_ms[app.round] =
             app.connected_ns ? (double)(app.connected_ns - app.created_ns) / 1e6 : -1;
         app.round++;
+        app.first_sent = app.first_back = 0;
         pc_free();
         if (app.round < app.repeat) {
           sig_send("next");
@@ -712,7 +899,13 @@ static void client_step(void) {
       }
       app.phase = 2;
       app.start_ns = app.last_progress_ns = now_ns();
-      pump();
+      app.cpu_start = cpu_s();
+      if (app.mode == M_PINGPONG) {
+        app.pp_round = -PP_WARMUP;
+        pingpong_send();
+      } else {
+        pump();
+      }
       break;
     case 2:
       if (app.report_ms && t >= app.next_report_ns) {
@@ -720,11 +913,16 @@ static void client_step(void) {
                app.sent);
         app.next_report_ns = t + app.report_ms * 1000000u;
       }
-      if (!app.blocked || app.low_event || t - app.blocked_ns >= (uint64_t)POLL_MS * 1000000u)
+      if (app.mode != M_PINGPONG &&
+          (!app.blocked || app.low_event || t - app.blocked_ns >= (uint64_t)POLL_MS * 1000000u))
         pump();
       /* fall through */
     case 3:
-      if (app.got_result) {
+      if (app.mode == M_PINGPONG && app.phase == 3) {
+        client_report_pingpong();
+        sig_send("bye");
+        app.done = 1;
+      } else if (app.got_result) {
         client_report_transfer();
         sig_send("bye");
         app.done = 1;
@@ -821,7 +1019,7 @@ static int make_pairs(Peer *peers, int n) {
     free(offer);
     free(answer);
   }
-  end = xMonoMs() + 60000;
+  end = xMonoMs() + 60000 + 60 * (uint64_t)n;
   while (xMonoMs() < end) {
     xEventWait(app.loop, 20);
     opened = 0;
@@ -832,7 +1030,8 @@ static int make_pairs(Peer *peers, int n) {
     }
     if (opened == 2 * n) return 0;
   }
-  note("only %d of %d PeerConnections connected with an open channel after 60 s", opened, 2 * n);
+  note("only %d of %d PeerConnections connected with an open channel after %d s", opened, 2 * n,
+       60 + 60 * n / 1000);
   return -1;
 }
 
@@ -844,12 +1043,20 @@ static void free_pairs(Peer *peers, int n) {
   }
 }
 
+/* Connected pairs (all channels open, every PeerConnection Connected). */
+static int count_connected(Peer *peers, int n) {
+  int i, c = 0;
+  for (i = 0; i < 2 * n; i++)
+    if (peers[i].open && xPeerConnectionGetState(peers[i].pc) == xPeerConnectionState_Connected)
+      c++;
+  return c;
+}
+
 static int run_memory(void) {
-  Peer *peers = calloc((size_t)(2 * app.pairs), sizeof *peers);
+  int max = app.pairs[app.npairs - 1], have = 0, l;
+  Peer *peers = calloc((size_t)(2 * max), sizeof *peers);
   Peer warm[2];
-  long before, after, destroyed;
-  uint64_t t0;
-  double secs, per;
+  long before;
   int i;
   if (!peers) die("out of memory");
   /* One pair first, so one-time set-up (certificates, thread pools, the
@@ -859,21 +1066,41 @@ static int run_memory(void) {
   free_pairs(warm, 1);
   for (i = 0; i < 50; i++) xEventWait(app.loop, 2);
   before = vmrss_kib();
-  t0 = now_ns();
-  if (make_pairs(peers, app.pairs) < 0) return 1;
-  secs = (double)(now_ns() - t0) / 1e9;
-  for (i = 0; i < 50; i++) xEventWait(app.loop, 2);
-  after = vmrss_kib();
-  free_pairs(peers, app.pairs);
-  for (i = 0; i < 50; i++) xEventWait(app.loop, 2);
-  destroyed = vmrss_kib();
-  per = (double)(after - before) / (2.0 * app.pairs);
-  printf("memory: %d connected PeerConnections (%d pairs, one open channel each) in %.2f s; "
-         "VmRSS %ld -> %ld KiB: %.1f KiB per PeerConnection (after destroying all: %ld KiB)\n",
-         2 * app.pairs, app.pairs, secs, before, after, per, destroyed);
-  printf("RESULT mode=memory pcs=%d kib_per_pc=%.1f rss_before_kib=%ld rss_after_kib=%ld "
-         "rss_destroyed_kib=%ld setup_secs=%.3f\n",
-         2 * app.pairs, per, before, after, destroyed, secs);
+  for (l = 0; l < app.npairs; l++) {
+    int want = app.pairs[l], connected, added = want - have;
+    uint64_t t0 = now_ns(), idle_end;
+    double secs, per, cpu0, cpu1, wall0, wall, pct = -1;
+    long after;
+    if (want > have) {
+      if (make_pairs(peers + 2 * have, want - have) < 0) return 1;
+      have = want;
+    }
+    secs = (double)(now_ns() - t0) / 1e9;
+    /* Let the last handshakes' after-effects settle. */
+    for (i = 0; i < 100; i++) xEventWait(app.loop, 10);
+    after = vmrss_kib();
+    per = (double)(after - before) / (2.0 * have);
+    if (app.idle_s > 0) {
+      wall0 = (double)now_ns() / 1e9;
+      cpu0 = cpu_s();
+      idle_end = xMonoMs() + (uint64_t)app.idle_s * 1000;
+      while (xMonoMs() < idle_end) xEventWait(app.loop, 100);
+      cpu1 = cpu_s();
+      wall = (double)now_ns() / 1e9 - wall0;
+      pct = (cpu1 - cpu0) / wall * 100.0;
+    }
+    connected = count_connected(peers, have);
+    if (connected != 2 * have)
+      die("%d of %d PeerConnections still connected after the idle period", connected, 2 * have);
+    printf("memory: %d connected PeerConnections (%d pairs, one open channel each; the last %d "
+           "pairs set up in %.2f s); VmRSS %ld -> %ld KiB: %.1f KiB per PeerConnection; "
+           "idle for %d s: %.2f%% of one core\n",
+           2 * have, have, added, secs, before, after, per, app.idle_s, pct);
+    printf("RESULT mode=memory pairs=%d pcs=%d kib_per_pc=%.1f idle_cpu_pct=%.3f idle_s=%d "
+           "rss_before_kib=%ld rss_after_kib=%ld setup_secs=%.3f\n",
+           have, 2 * have, per, pct, app.idle_s, before, after, secs);
+  }
+  free_pairs(peers, have);
   free(peers);
   return 0;
 }
@@ -884,15 +1111,18 @@ static void usage(void) {
   fprintf(stderr,
           "usage: xp2p_bench server --signal PATH [--recv-delay-us U] [--stall-ms M]\n"
           "                         [--stall-at B] [--recv-limit L]\n"
-          "       xp2p_bench client --signal PATH --mode throughput|rate|open|memory\n"
+          "       xp2p_bench client --signal PATH --mode throughput|rate|pingpong|open|memory\n"
           "                         [--bytes N] [--msg-size S] [--count C] [--repeat R]\n"
-          "                         [--report-ms R]\n"
-          "       xp2p_bench memory [--pairs P]\n"
-          "  --bytes N     throughput: bytes to send (default 200000000)\n"
-          "  --msg-size S  message size, 1..%d (throughput 65536, rate 100)\n"
-          "  --count C     rate: messages to send (default 200000)\n"
-          "  --repeat R    open: fresh connections to time (default 10)\n"
-          "  --pairs P     memory: pairs of PeerConnections (default 100)\n"
+          "                         [--first-size F] [--report-ms R]\n"
+          "       xp2p_bench memory [--pairs P[,P2...]] [--idle S]\n"
+          "  --bytes N       throughput: bytes to send (default 200000000)\n"
+          "  --msg-size S    message size, 1..%d (throughput 65536, rate and pingpong 100)\n"
+          "  --count C       rate: messages to send (default 200000); pingpong: round trips\n"
+          "                  (default 1000)\n"
+          "  --repeat R      open: fresh connections to time (default 10)\n"
+          "  --first-size F  open: size of the message echoed after opening (default 65536)\n"
+          "  --pairs P,...   memory: pairs of PeerConnections, ascending levels (default 100)\n"
+          "  --idle S        memory: seconds of idle CPU measured at each level (default 0)\n"
           "  --wait S      how long to wait for the peer on PATH (default 30)\n",
           MAX_MSG);
   exit(2);
@@ -908,7 +1138,7 @@ static unsigned long long num_arg(const char *s, unsigned long long lo, unsigned
 }
 
 static void parse(int argc, char **argv) {
-  int i, have_bytes = 0, have_size = 0;
+  int i, have_bytes = 0, have_size = 0, have_count = 0;
   if (argc < 2) usage();
   if (strcmp(argv[1], "server") == 0) {
     app.server = 1;
@@ -921,7 +1151,9 @@ static void parse(int argc, char **argv) {
   }
   app.count = 200000;
   app.repeat = 10;
-  app.pairs = 100;
+  app.pairs[0] = 100;
+  app.npairs = 1;
+  app.first_size = 65536;
   app.wait_s = 30;
   for (i = 2; i < argc; i++) {
     const char *o = argv[i];
@@ -933,6 +1165,7 @@ static void parse(int argc, char **argv) {
       if (strcmp(m, "throughput") == 0) app.mode = M_THROUGHPUT;
       else if (strcmp(m, "rate") == 0) app.mode = M_RATE;
       else if (strcmp(m, "open") == 0) app.mode = M_OPEN;
+      else if (strcmp(m, "pingpong") == 0) app.mode = M_PINGPONG;
       else if (strcmp(m, "memory") == 0) app.mode = M_MEMORY;
       else usage();
     } else if (strcmp(o, "--bytes") == 0) {
@@ -943,10 +1176,24 @@ static void parse(int argc, char **argv) {
       have_size = 1;
     } else if (strcmp(o, "--count") == 0) {
       app.count = (long)num_arg(argv[++i], 1, 1000000000);
+      have_count = 1;
     } else if (strcmp(o, "--repeat") == 0) {
       app.repeat = (int)num_arg(argv[++i], 1, 100000);
+    } else if (strcmp(o, "--first-size") == 0) {
+      app.first_size = (size_t)num_arg(argv[++i], 1, MAX_MSG);
+    } else if (strcmp(o, "--idle") == 0) {
+      app.idle_s = (int)num_arg(argv[++i], 0, 86400);
     } else if (strcmp(o, "--pairs") == 0) {
-      app.pairs = (int)num_arg(argv[++i], 1, 10000);
+      char list[256], *tok, *save = NULL;
+      snprintf(list, sizeof list, "%s", argv[++i]);
+      app.npairs = 0;
+      for (tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        if (app.npairs == (int)(sizeof app.pairs / sizeof app.pairs[0])) usage();
+        app.pairs[app.npairs] = (int)num_arg(tok, 1, 10000);
+        if (app.npairs && app.pairs[app.npairs] < app.pairs[app.npairs - 1]) usage();
+        app.npairs++;
+      }
+      if (!app.npairs) usage();
     } else if (strcmp(o, "--recv-delay-us") == 0) {
       app.recv_delay_us = num_arg(argv[++i], 0, 10000000);
     } else if (strcmp(o, "--stall-ms") == 0) {
@@ -970,7 +1217,10 @@ static void parse(int argc, char **argv) {
   if (app.mode == (Mode)-1) usage();
   if (app.mode == M_MEMORY) return;
   if (!app.signal_path) usage();
-  if (app.mode == M_RATE) {
+  if (app.mode == M_PINGPONG) {
+    if (!have_size) app.msg_size = 100;
+    if (!have_count) app.count = 1000;
+  } else if (app.mode == M_RATE) {
     if (!have_size) app.msg_size = 100;
     if (!have_bytes) app.bytes = (uint64_t)app.count * app.msg_size;
   } else {
@@ -1022,15 +1272,21 @@ int main(int argc, char **argv) {
     app.listen_src = xEventAdd(app.loop, app.listen_fd, xEvent_Read, on_listen_readable, NULL);
     if (!app.listen_src) die("xEventAdd failed");
   } else {
-    app.buf = malloc(app.msg_size);
+    app.buf = malloc(app.msg_size > app.first_size ? app.msg_size : app.first_size);
     app.open_ms = calloc((size_t)app.repeat, sizeof *app.open_ms);
     app.conn_ms = calloc((size_t)app.repeat, sizeof *app.conn_ms);
-    if (!app.buf || !app.open_ms || !app.conn_ms) die("out of memory");
+    app.first_ms = calloc((size_t)app.repeat, sizeof *app.first_ms);
+    app.pp_ms = calloc(app.mode == M_PINGPONG ? (size_t)app.count : 1, sizeof *app.pp_ms);
+    if (!app.buf || !app.open_ms || !app.conn_ms || !app.first_ms || !app.pp_ms)
+      die("out of memory");
   }
 
   deadline = xMonoMs() + (uint64_t)app.wait_s * 1000;
   while (!app.done && !app.stop_signal) {
-    int busy = !app.server && app.phase == 2 && (!app.blocked || app.low_event);
+    /* The sender of throughput and rate spins while it can send; everything
+     * else waits for the loop's events. */
+    int busy = !app.server && app.phase == 2 && app.mode != M_PINGPONG &&
+               (!app.blocked || app.low_event);
     xEventWait(app.loop, busy ? 0 : app.phase == 2 ? 1 : 20);
     if (app.server)
       server_step();
@@ -1063,5 +1319,7 @@ int main(int argc, char **argv) {
   free(app.buf);
   free(app.open_ms);
   free(app.conn_ms);
+  free(app.first_ms);
+  free(app.pp_ms);
   return app.ok ? 0 : 1;
 }

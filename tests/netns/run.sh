@@ -4,7 +4,8 @@
 #   nat      two clients behind two masquerading NATs, coturn as STUN server
 #   consent  the path dies after the transfer: Failed within 30 s
 #   turn     two clients behind two symmetric NATs: only a TURN relay works
-# Usage: tests/netns/run.sh [SCENARIO...]   (default: all four)
+#   linkem   the benchmark's link emulator delays and drops as configured
+# Usage: tests/netns/run.sh [SCENARIO...]   (default: all five)
 #
 # Uses the installed package in build/prefix when there is one, otherwise
 # builds and installs it (the cmake steps of scripts/c-tests.sh); then builds
@@ -20,7 +21,7 @@ root=$(cd "$here/../.." && pwd)
 build=${XP2P_BUILD_DIR:-$root/build}
 prefix=${XP2P_PREFIX:-$build/prefix}
 cases=("$@")
-[ ${#cases[@]} -gt 0 ] || cases=(link nat consent turn)
+[ ${#cases[@]} -gt 0 ] || cases=(link nat consent turn linkem)
 
 # shellcheck source=tests/lib/package.sh
 . "$root/tests/lib/package.sh"
