@@ -481,7 +481,7 @@ impl PeerConnection {
         if self.state == PeerState::Closed {
             return Err(PeerError::InvalidState("closed"));
         }
-        let line = line.trim();
+        let line = line.trim_matches(|c: char| c.is_ascii_whitespace());
         let bare = line.strip_prefix("a=").unwrap_or(line);
         if bare.is_empty() || bare == "end-of-candidates" {
             self.remote_end_of_candidates();
