@@ -200,7 +200,10 @@ fn is_live(handle: usize) -> bool {
 impl AgentEndpoint {
     /// A remote candidate: to the agent, or held while its name resolves.
     fn remote_candidate(&mut self, now: Instant, c: Candidate) -> Result<(), IceError> {
-        match self.pending.take(c) {
+        if let Some(why) = c.address.unreachable_reason() {
+            return Err(IceError::InvalidField(why));
+        }
+        match self.pending.take(c)? {
             Some(c) => self.agent.add_remote_candidate(now, c),
             None => Ok(()),
         }
@@ -386,6 +389,7 @@ fn errno(e: IceError) -> xErrno {
     match e {
         IceError::InvalidState => xErrno_InvalidState,
         IceError::WouldBlock => xErrno_Again,
+        IceError::Limit(_) => xErrno_NoMemory,
         _ => xErrno_InvalidArg,
     }
 }

@@ -248,6 +248,24 @@ impl CandidateAddress {
         matches!(self, CandidateAddress::Mdns { .. })
     }
 
+    /// Why a remote candidate at this address can never be reached, as
+    /// browsers judge it: port 0, or an unspecified (`0.0.0.0`, `::`),
+    /// broadcast (`255.255.255.255`) or multicast address (IPv4-mapped
+    /// IPv6 forms included). `None` when it may work.
+    pub fn unreachable_reason(&self) -> Option<&'static str> {
+        if self.port() == 0 {
+            return Some("port");
+        }
+        let CandidateAddress::Ip(a) = self else {
+            return None;
+        };
+        let ip = a.ip().to_canonical();
+        let bad = ip.is_unspecified()
+            || ip.is_multicast()
+            || matches!(ip, IpAddr::V4(v4) if v4.is_broadcast());
+        bad.then_some("address")
+    }
+
     /// Parses the address token of a candidate line (an IP literal, IPv6
     /// optionally in brackets, or an mDNS `.local` name) with its port.
     pub fn parse(host: &str, port: u16) -> Result<Self, IceError> {
