@@ -43,7 +43,7 @@ seed() {
       cp "$root"/tests/fixtures/sdp/*.sdp "$dir"/ ;;
     candidate_decode)
       for f in "$root"/tests/fixtures/sdp/*.sdp; do
-        grep -a 'candidate:' "$f" | tr -d '\r' | while IFS= read -r line; do
+        { grep -a 'candidate:' "$f" || true; } | tr -d '\r' | while IFS= read -r line; do
           n=$((n + 1))
           printf '%s' "$line" >"$dir/$(basename "$f" .sdp)-$n"
         done

@@ -57,7 +57,8 @@ impl Pair {
             .create_data_channel(ChannelConfig::new("fuzz"))
             .expect("channel");
         let offer = a.create_offer(now).expect("offer");
-        b.set_remote_description(now, &offer).expect("offer applies");
+        b.set_remote_description(now, &offer)
+            .expect("offer applies");
         let answer = b.create_answer(now).expect("answer");
         a.set_remote_description(now, &answer)
             .expect("answer applies");

@@ -5,7 +5,9 @@
 
 use libfuzzer_sys::fuzz_target;
 use xp2p::channel::{ChannelConfig, ChannelManager, DtlsRole, MessageKind};
-use xp2p::dcep::{DcepMessage, PPID_BINARY, PPID_BINARY_EMPTY, PPID_DCEP, PPID_STRING, PPID_STRING_EMPTY};
+use xp2p::dcep::{
+    DcepMessage, PPID_BINARY, PPID_BINARY_EMPTY, PPID_DCEP, PPID_STRING, PPID_STRING_EMPTY,
+};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(m) = DcepMessage::decode(data) {
@@ -19,7 +21,15 @@ fuzz_target!(|data: &[u8]| {
     m.set_role(DtlsRole::Client);
     let own = m.create_channel(ChannelConfig::new("own")).unwrap();
     m.association_up(16).unwrap();
-    let ppids = [PPID_DCEP, PPID_STRING, PPID_BINARY, PPID_STRING_EMPTY, PPID_BINARY_EMPTY, 0, 99];
+    let ppids = [
+        PPID_DCEP,
+        PPID_STRING,
+        PPID_BINARY,
+        PPID_STRING_EMPTY,
+        PPID_BINARY_EMPTY,
+        0,
+        99,
+    ];
     let mut rest = data;
     while rest.len() >= 4 {
         let stream = u16::from_be_bytes([rest[0], rest[1]]);
