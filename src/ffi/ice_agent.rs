@@ -655,10 +655,10 @@ pub unsafe extern "C" fn xIceAgentAddRemoteCandidate(
             return super::peer_connection::with_endpoint(v.pc, xErrno_InvalidArg, |ep| {
                 let r = ep.pc.add_remote_candidate(clock::now(), line);
                 ep.kick();
-                if r.is_ok() {
-                    xErrno_Ok
-                } else {
-                    xErrno_InvalidArg
+                match r {
+                    Ok(()) => xErrno_Ok,
+                    Err(crate::peer::PeerError::Ice(IceError::Limit(_))) => xErrno_NoMemory,
+                    Err(_) => xErrno_InvalidArg,
                 }
             });
         }
