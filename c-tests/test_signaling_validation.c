@@ -128,6 +128,13 @@ static void pc_candidates(xEventLoop loop) {
   }
   nth_candidate(line, sizeof line, MAX_REMOTE);
   CHECK_EQ_INT(xPeerConnectionAddIceCandidate(s.pc, line), xErrno_NoMemory);
+  /* The same through the PeerConnection's ICE agent view. */
+  {
+    xIceAgent view = xPeerConnectionGetIceAgent(s.pc);
+    CHECK(view != NULL);
+    CHECK_EQ_INT(xIceAgentAddRemoteCandidate(view, line), xErrno_NoMemory);
+    CHECK_EQ_INT(xIceAgentAddRemoteCandidate(view, never_work[0]), xErrno_InvalidArg);
+  }
   /* A candidate already known is no new one. */
   nth_candidate(line, sizeof line, 5);
   CHECK_EQ_INT(xPeerConnectionAddIceCandidate(s.pc, line), xErrno_Ok);
