@@ -15,7 +15,7 @@
 #include "datachannel_null.h"
 
 #define MAX_MSGS 64
-#define EXTRA 64 /* channels each side opens at once */
+#define EXTRA 31 /* channels each side opens at once: 1 + 2 * 31 = 63 of the 64 allowed */
 
 typedef struct Side {
   const char *name;
@@ -174,6 +174,10 @@ static int a_msgs_10(Side *a, Side *b) {
 static int many_open(Side *a, Side *b) {
   return a->opened >= 1 + 2 * EXTRA && b->opened >= 1 + 2 * EXTRA;
 }
+static int last_arrived(Side *a, Side *b) {
+  (void)a;
+  return b->remote_channels >= 1 + EXTRA + 1;
+}
 static int both_closed(Side *a, Side *b) { return a->closed >= 1 && b->closed >= 1; }
 
 /* Replaces the fingerprint's first hex pair so verification must fail. */
@@ -318,6 +322,17 @@ static void full_exchange(xEventLoop loop) {
       used[sid] = 1;
     }
     CHECK_EQ_INT(collisions, 0);
+  }
+  /* XDC_MAX_CHANNELS (64) per PeerConnection, local and remote channels
+   * together: one more fits on A, then neither side can add one. */
+  {
+    xDataChannelConf c = channel("last", true);
+    xDataChannel last = xPeerConnectionCreateDataChannel(a.pc, &c);
+    CHECK(last != NULL);
+    CHECK(xPeerConnectionCreateDataChannel(a.pc, &c) == NULL);
+    spin(loop, 20000, last_arrived, &a, &b);
+    CHECK_EQ_INT(b.remote_channels, 1 + EXTRA + 1);
+    CHECK(xPeerConnectionCreateDataChannel(b.pc, &c) == NULL);
   }
   /* Replies from B on one of its channels reach A. */
   for (k = 0; k < 10; k++) CHECK_EQ_INT(xDataChannelSendString(extra[EXTRA], "pong", 4), xErrno_Ok);

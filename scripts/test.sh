@@ -15,6 +15,10 @@ step "generated headers are current"
 scripts/gen-headers.sh --check
 step "cargo test"
 cargo test --workspace --quiet
+step "fuzz targets, ${XP2P_FUZZ_SECONDS:-10} s each (scripts/fuzz.sh; XP2P_FUZZ_SECONDS=0 skips)"
+if [ "${XP2P_FUZZ_SECONDS:-10}" != 0 ]; then
+  scripts/fuzz.sh "${XP2P_FUZZ_SECONDS:-10}"
+fi
 step "C suite (installed package, ctest)"
 scripts/c-tests.sh
 step "network namespaces: ICE across a link, through NATs, consent loss"

@@ -121,6 +121,55 @@ proptest! {
         let _ = Candidate::parse(&String::from_utf8_lossy(&bytes));
     }
 
+    /// Whatever parses formats to a line that parses back to the same
+    /// candidate, whitespace of every kind included (ASCII separators,
+    /// vertical tab, no-break space, other Unicode spaces).
+    #[test]
+    fn parse_format_parse_is_identity(
+        transport in prop::sample::select(vec!["UDP", "tcp"]),
+        host in prop::sample::select(vec!["10.0.0.1", "3.local", "::1"]),
+        tail in proptest::collection::vec(
+            (
+                prop::sample::select(vec!["raddr", "rport", "tcptype", "o", "x\u{a0}", "\u{b}"]),
+                prop::sample::select(vec![
+                    "1", "so", "10.0.0.2", "\u{b}", "\u{a0}", "\u{2003}", "y", "\u{b}z\u{a0}",
+                ]),
+            ),
+            0..4,
+        ),
+        seps in proptest::collection::vec(
+            prop_oneof![
+                3 => prop::sample::select(vec![" ", "\t", "\u{c}", "\r\n", "  "]),
+                1 => prop::sample::select(vec!["\u{b}", "\u{a0}", "\u{2003}"]),
+            ],
+            16,
+        ),
+        lead in prop::sample::select(vec!["", " ", "\u{b}", "\u{a0}", "\t"]),
+        trail in prop::sample::select(vec!["", " ", "\u{b}", "\u{a0}", "\r\n", "\t\u{b}"]),
+    ) {
+        let head = ["candidate:1", "1", transport, "3", host, "9", "typ", "host"];
+        let toks = head.iter().copied().chain(tail.iter().flat_map(|(n, v)| [*n, *v]));
+        let mut line = lead.to_string();
+        for (i, t) in toks.enumerate() {
+            if i > 0 {
+                line.push_str(seps[i]);
+            }
+            line.push_str(t);
+        }
+        line.push_str(trail);
+        if let Ok(c) = Candidate::parse(&line) {
+            let text = c.to_string();
+            prop_assert_eq!(Candidate::parse(&text), Ok(c), "{:?} -> {:?}", line, text);
+        }
+    }
+
+    #[test]
+    fn arbitrary_parsed_text_round_trips(s in "\\PC{0,120}") {
+        if let Ok(c) = Candidate::parse(&s) {
+            prop_assert_eq!(Candidate::parse(&c.to_string()), Ok(c));
+        }
+    }
+
     #[test]
     fn pair_priority_orders_like_the_formula(g in 0u32..(1 << 31), d in 0u32..(1 << 31)) {
         let p = pair_priority(g, d);

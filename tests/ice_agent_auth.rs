@@ -323,3 +323,57 @@ proptest! {
         ag.handle_timeout(now + Duration::from_secs(1));
     }
 }
+
+/// Authenticated checks from ever new addresses (a peer that knows the
+/// password, or a flood through its path) teach at most
+/// `MAX_REMOTE_CANDIDATES` peer-reflexive candidates; later ones are still
+/// answered, and counted, but learn nothing.
+#[test]
+fn learned_peer_reflexive_candidates_are_bounded() {
+    use xp2p::ice::agent::MAX_REMOTE_CANDIDATES;
+    let (mut ag, now) = fresh_agent();
+    let (ufrag, pwd) = {
+        let (u, p) = ag.local_credentials();
+        (u.to_string(), p.to_string())
+    };
+    let before = ag.remote_candidates().count();
+    let extra = 50;
+    for i in 0..MAX_REMOTE_CANDIDATES + extra {
+        let id = [
+            (i % 256) as u8,
+            (i / 256) as u8,
+            7,
+            7,
+            7,
+            7,
+            7,
+            7,
+            7,
+            7,
+            7,
+            7,
+        ];
+        let req = request(
+            id,
+            Some(&format!("{ufrag}:ruf1")),
+            Some(1_853_824_767),
+            Some(pwd.as_bytes()),
+            true,
+        );
+        let from = SocketAddr::new(
+            std::net::Ipv4Addr::new(10, 9, (i / 250) as u8, (i % 250) as u8 + 1).into(),
+            7000,
+        );
+        let r = ag.handle_datagram(now, sa("10.0.0.1:5000"), from, &req);
+        assert_eq!(r, Received::Consumed);
+        // Every authenticated request is answered.
+        assert!(std::iter::from_fn(|| ag.poll_transmit()).any(|t| t.dest == from));
+    }
+    assert_eq!(
+        ag.remote_candidates().count(),
+        before + MAX_REMOTE_CANDIDATES
+    );
+    let stats = ag.stats();
+    assert_eq!(stats.prflx_remote_learned, MAX_REMOTE_CANDIDATES as u64);
+    assert_eq!(stats.prflx_remote_refused, extra as u64);
+}

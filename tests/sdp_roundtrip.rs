@@ -168,6 +168,27 @@ proptest! {
     fn arbitrary_bytes_never_panic(b in proptest::collection::vec(any::<u8>(), 0..600)) {
         let _ = SessionDescription::decode(&String::from_utf8_lossy(&b));
     }
+
+    /// Fingerprints: format then parse gives the same value, and whatever
+    /// parses (any whitespace around or inside) formats to text that
+    /// parses back to the same value.
+    #[test]
+    fn fingerprint_round_trips(
+        alg in "[A-Za-z0-9-]{1,10}",
+        bytes in proptest::collection::vec(any::<u8>(), 1..64),
+        lead in prop::sample::select(vec!["", " ", "\t", "\u{b}", "\u{a0}"]),
+        sep in prop::sample::select(vec![" ", "\t", "  ", "\u{b}", "\u{a0}"]),
+        trail in prop::sample::select(vec!["", " ", "\r", "\u{b}", "\u{a0}", "\u{2003}"]),
+    ) {
+        let f = Fingerprint::new(&alg, &bytes);
+        prop_assert_eq!(Fingerprint::parse(&f.to_string()), Ok(f.clone()));
+        let hex: Vec<String> = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let text = format!("{lead}{alg}{sep}{}{trail}", hex.join(":"));
+        if let Ok(p) = Fingerprint::parse(&text) {
+            prop_assert_eq!(Fingerprint::parse(&p.to_string()), Ok(p.clone()));
+            prop_assert_eq!(&p.bytes, &bytes);
+        }
+    }
 }
 
 fn host(found: &str, addr: &str) -> Candidate {

@@ -204,7 +204,10 @@ fn is_live(handle: usize) -> bool {
 impl AgentEndpoint {
     /// A remote candidate: to the agent, or held while its name resolves.
     fn remote_candidate(&mut self, now: Instant, c: Candidate) -> Result<(), IceError> {
-        match self.pending.take(c) {
+        if let Some(why) = c.address.unreachable_reason() {
+            return Err(IceError::InvalidField(why));
+        }
+        match self.pending.take(c)? {
             Some(c) => self.agent.add_remote_candidate(now, c),
             None => Ok(()),
         }
@@ -443,6 +446,7 @@ fn errno(e: IceError) -> xErrno {
     match e {
         IceError::InvalidState => xErrno_InvalidState,
         IceError::WouldBlock => xErrno_Again,
+        IceError::Limit(_) => xErrno_NoMemory,
         _ => xErrno_InvalidArg,
     }
 }
@@ -740,10 +744,10 @@ pub unsafe extern "C" fn xIceAgentAddRemoteCandidate(
             return super::peer_connection::with_endpoint(v.pc, xErrno_InvalidArg, |ep| {
                 let r = ep.pc.add_remote_candidate(clock::now(), line);
                 ep.kick();
-                if r.is_ok() {
-                    xErrno_Ok
-                } else {
-                    xErrno_InvalidArg
+                match r {
+                    Ok(()) => xErrno_Ok,
+                    Err(crate::peer::PeerError::Ice(IceError::Limit(_))) => xErrno_NoMemory,
+                    Err(_) => xErrno_InvalidArg,
                 }
             });
         }

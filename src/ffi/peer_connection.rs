@@ -509,6 +509,7 @@ fn errno(e: &PeerError) -> xErrno {
     match e {
         PeerError::Channel(c) => channel_errno(c),
         PeerError::InvalidState(_) => xErrno_InvalidState,
+        PeerError::Ice(crate::ice::IceError::Limit(_)) => xErrno_NoMemory,
         _ => xErrno_InvalidArg,
     }
 }

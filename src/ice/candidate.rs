@@ -248,6 +248,24 @@ impl CandidateAddress {
         matches!(self, CandidateAddress::Mdns { .. })
     }
 
+    /// Why a remote candidate at this address can never be reached, as
+    /// browsers judge it: port 0, or an unspecified (`0.0.0.0`, `::`),
+    /// broadcast (`255.255.255.255`) or multicast address (IPv4-mapped
+    /// IPv6 forms included). `None` when it may work.
+    pub fn unreachable_reason(&self) -> Option<&'static str> {
+        if self.port() == 0 {
+            return Some("port");
+        }
+        let CandidateAddress::Ip(a) = self else {
+            return None;
+        };
+        let ip = a.ip().to_canonical();
+        let bad = ip.is_unspecified()
+            || ip.is_multicast()
+            || matches!(ip, IpAddr::V4(v4) if v4.is_broadcast());
+        bad.then_some("address")
+    }
+
     /// Parses the address token of a candidate line (an IP literal, IPv6
     /// optionally in brackets, or an mDNS `.local` name) with its port.
     pub fn parse(host: &str, port: u16) -> Result<Self, IceError> {
@@ -415,9 +433,13 @@ impl Candidate {
     }
 
     /// Parses a candidate line: `a=candidate:…`, `candidate:…` or the bare
-    /// attribute value. Surrounding whitespace and line ends are ignored.
+    /// attribute value. Surrounding ASCII whitespace and line ends are
+    /// ignored; tokens are separated by ASCII whitespace. Other characters
+    /// (vertical tab, no-break space) are part of a token, at the ends of
+    /// the line too, so that whatever parses formats to a line that parses
+    /// back to the same candidate.
     pub fn parse(line: &str) -> Result<Self, IceError> {
-        let s = line.trim();
+        let s = line.trim_matches(|c: char| c.is_ascii_whitespace());
         let s = s
             .strip_prefix("a=candidate:")
             .or_else(|| s.strip_prefix("candidate:"))
@@ -656,6 +678,24 @@ mod tests {
         ] {
             assert!(Candidate::parse(bad).is_err(), "{bad:?} accepted");
         }
+    }
+
+    #[test]
+    fn trims_and_splits_on_the_same_whitespace() {
+        // Found by fuzzing: `str::trim` stripped the trailing \v that
+        // `split_ascii_whitespace` had kept as a token, so the formatted
+        // line no longer parsed.
+        let line = "i 1 TCP 3 3.local 9 typ host\to\t\u{b}\trport\t1";
+        let c = Candidate::parse(line).unwrap();
+        assert_eq!(c.extensions, vec![("o".to_string(), "\u{b}".to_string())]);
+        assert_eq!(Candidate::parse(&c.to_string()), Ok(c));
+        // A no-break space at the end is part of the last token too.
+        let nbsp = Candidate::parse("1 1 UDP 1 10.0.0.1 5 typ host x y\u{a0}").unwrap();
+        assert_eq!(nbsp.extension("x"), Some("y\u{a0}"));
+        assert_eq!(Candidate::parse(&nbsp.to_string()), Ok(nbsp));
+        // ASCII whitespace around the line is still ignored.
+        let c = Candidate::parse("\t\x0c 1 1 UDP 1 10.0.0.1 5 typ host \r\n").unwrap();
+        assert_eq!(c.address.port(), 5);
     }
 
     #[test]

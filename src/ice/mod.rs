@@ -25,6 +25,9 @@ pub enum IceError {
     Unsupported(&'static str),
     /// The send queue is full: retry once the I/O side has drained it.
     WouldBlock,
+    /// A documented bound is reached (for example
+    /// [`agent::MAX_REMOTE_CANDIDATES`]); the name says which.
+    Limit(&'static str),
 }
 
 impl std::fmt::Display for IceError {
@@ -35,6 +38,7 @@ impl std::fmt::Display for IceError {
             IceError::InvalidState => f.write_str("invalid state for this call"),
             IceError::Unsupported(what) => write!(f, "unsupported {what}"),
             IceError::WouldBlock => f.write_str("send queue full"),
+            IceError::Limit(what) => write!(f, "too many {what}"),
         }
     }
 }

@@ -2,16 +2,19 @@
 //! they reach the ICE agent (sans-IO; the PeerConnection and the ICE C
 //! layer use it, the driver does the lookups).
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 
-use crate::ice::{Candidate, CandidateAddress};
+use crate::ice::agent::MAX_REMOTE_CANDIDATES;
+use crate::ice::{Candidate, CandidateAddress, IceError};
 
 /// Candidates held back until their `.local` name resolves, the names to
 /// look up, and the peer's end-of-candidates while any is held.
 #[derive(Debug, Default)]
 pub struct PendingCandidates {
     waiting: Vec<Candidate>,
+    /// The names (lower case) of the waiting candidates.
+    asked: HashSet<String>,
     lookups: VecDeque<String>,
     deferred_eoc: bool,
 }
@@ -42,20 +45,20 @@ impl PendingCandidates {
 
     /// A remote candidate: given back when its address is an IP address
     /// (use it now); kept when it is a name, whose lookup is queued unless
-    /// already asked for.
-    pub fn take(&mut self, cand: Candidate) -> Option<Candidate> {
+    /// already asked for. At most [`MAX_REMOTE_CANDIDATES`] wait; one more
+    /// is refused with [`IceError::Limit`].
+    pub fn take(&mut self, cand: Candidate) -> Result<Option<Candidate>, IceError> {
         let Some(name) = name_of(&cand).map(str::to_ascii_lowercase) else {
-            return Some(cand);
+            return Ok(Some(cand));
         };
-        let asked = self
-            .waiting
-            .iter()
-            .any(|c| name_of(c).is_some_and(|n| n.eq_ignore_ascii_case(&name)));
-        if !asked {
+        if self.waiting.len() >= MAX_REMOTE_CANDIDATES {
+            return Err(IceError::Limit("mdns candidates waiting"));
+        }
+        if self.asked.insert(name.clone()) {
             self.lookups.push_back(name);
         }
         self.waiting.push(cand);
-        None
+        Ok(None)
     }
 
     /// The peer's end-of-candidates: true to pass it on now, false when it
@@ -91,6 +94,7 @@ impl PendingCandidates {
             }
         }
         let mut out = Released::default();
+        self.asked.remove(&name.to_ascii_lowercase());
         let mut i = 0;
         while i < self.waiting.len() {
             if !name_of(&self.waiting[i]).is_some_and(|n| n.eq_ignore_ascii_case(name)) {
@@ -126,13 +130,13 @@ mod tests {
     fn names_wait_addresses_pass_and_end_of_candidates_follows_the_last() {
         let mut p = PendingCandidates::new();
         let ip = Candidate::parse("candidate:1 1 udp 1 10.0.0.1 5000 typ host").unwrap();
-        assert_eq!(p.take(ip.clone()), Some(ip));
+        assert_eq!(p.take(ip.clone()), Ok(Some(ip)));
         let n1 = Candidate::parse("candidate:1 1 udp 9 Ab.local 5000 typ host").unwrap();
         let n2 = Candidate::parse("candidate:2 1 udp 8 ab.LOCAL 5001 typ host").unwrap();
         let n3 = Candidate::parse("candidate:3 1 udp 7 cd.local 5002 typ host").unwrap();
-        assert_eq!(p.take(n1), None);
-        assert_eq!(p.take(n2), None);
-        assert_eq!(p.take(n3), None);
+        assert_eq!(p.take(n1), Ok(None));
+        assert_eq!(p.take(n2), Ok(None));
+        assert_eq!(p.take(n3), Ok(None));
         assert_eq!(p.poll_lookup().as_deref(), Some("ab.local"));
         assert_eq!(p.poll_lookup().as_deref(), Some("cd.local"));
         assert_eq!(p.poll_lookup(), None);
@@ -150,5 +154,23 @@ mod tests {
         );
         assert!(p.is_empty());
         assert!(p.end_of_candidates());
+    }
+
+    #[test]
+    fn waiting_candidates_are_bounded() {
+        let mut p = PendingCandidates::new();
+        for i in 0..MAX_REMOTE_CANDIDATES {
+            let line = format!("candidate:{i} 1 udp 1 n{i}.local 5000 typ host");
+            assert_eq!(p.take(Candidate::parse(&line).unwrap()), Ok(None));
+        }
+        let one_more = Candidate::parse("candidate:x 1 udp 1 more.local 5000 typ host").unwrap();
+        assert!(matches!(p.take(one_more), Err(IceError::Limit(_))));
+        // IP candidates still pass; a resolved name makes room again.
+        let ip = Candidate::parse("candidate:1 1 udp 1 10.0.0.1 5000 typ host").unwrap();
+        assert_eq!(p.take(ip.clone()), Ok(Some(ip)));
+        assert_eq!(p.resolved("N0.local", None).dropped, 1);
+        let again = Candidate::parse("candidate:y 1 udp 1 n0.local 5000 typ host").unwrap();
+        assert_eq!(p.take(again), Ok(None));
+        assert_eq!(p.len(), MAX_REMOTE_CANDIDATES);
     }
 }

@@ -11,14 +11,16 @@ use super::{
     DEFAULT_RECV_BUFFER_LIMIT, DEFAULT_SCTP_PORT, MID, MIN_RECV_BUFFER_LIMIT,
 };
 use crate::channel::{
-    self, ChannelConfig, ChannelError, ChannelEvent, ChannelId, ChannelManager, MessageKind,
-    SctpSend,
+    self, ChannelConfig, ChannelError, ChannelEvent, ChannelId, ChannelManager, Limits,
+    MessageKind, SctpSend,
 };
 use crate::dtls::{
     Certificate, DtlsConfig, DtlsEvent, DtlsRole, DtlsSession, DtlsState, Fingerprint,
     FINGERPRINT_LEN,
 };
-use crate::ice::agent::{IceAgent, IceEvent, IceState, Received, Role, Transmit};
+use crate::ice::agent::{
+    is_valid_pwd, is_valid_ufrag, IceAgent, IceEvent, IceState, Received, Role, Transmit,
+};
 use crate::ice::{Candidate, Transport};
 use crate::mdns::PendingCandidates;
 use crate::sctp::{
@@ -149,6 +151,10 @@ pub struct PeerConnection {
     read_wanted: bool,
     /// The latest time a layer was driven at (the deadline of that turn).
     last_now: Instant,
+    /// Ports and verification tag of the last SCTP packet from the peer
+    /// (for [`Self::fuzz_sctp_packet`]).
+    #[cfg(feature = "fuzzing")]
+    fuzz_sctp_header: [u8; 8],
 }
 
 impl fmt::Debug for PeerConnection {
@@ -214,6 +220,14 @@ impl PeerConnection {
         } else {
             cfg.sctp_port
         };
+        let mut channels =
+            ChannelManager::new(channel::DEFAULT_REMOTE_MAX_MESSAGE_SIZE, max_message_size);
+        // The spec's XDC_MAX_CHANNELS, local and remote channels together
+        // (a remote OPEN beyond it is refused with a stream reset).
+        channels.set_limits(Limits {
+            max_channels: channel::C_MAX_CHANNELS,
+            ..channels.limits()
+        });
         Ok(PeerConnection {
             local_port,
             dtls_handshake_timeout: cfg.dtls_handshake_timeout,
@@ -229,10 +243,7 @@ impl PeerConnection {
             dtls: None,
             early_dtls: VecDeque::new(),
             sctp: None,
-            channels: ChannelManager::new(
-                channel::DEFAULT_REMOTE_MAX_MESSAGE_SIZE,
-                max_message_size,
-            ),
+            channels,
             pending_send: VecDeque::new(),
             state: PeerState::New,
             ice_connected: false,
@@ -248,6 +259,8 @@ impl PeerConnection {
             recv_limit: recv_limit_of(cfg.recv_buffer_limit),
             read_wanted: false,
             last_now: now,
+            #[cfg(feature = "fuzzing")]
+            fuzz_sctp_header: [0; 8],
         })
     }
 
@@ -510,10 +523,22 @@ impl PeerConnection {
     /// Applies the peer's offer or answer: its `sha-256` fingerprint is
     /// pinned for the DTLS handshake, `a=setup` decides our DTLS role, the
     /// ICE role follows the offer/answer side (offerer controlling), and the
-    /// ICE credentials and candidates go to the agent. Errors for SDP that
-    /// does not parse, a description that is not a data-channel one, or one
-    /// without a `sha-256` fingerprint; a second remote description is
-    /// [`PeerError::InvalidState`] (no renegotiation).
+    /// ICE credentials and candidates go to the agent.
+    ///
+    /// Refused, with nothing applied, as browsers refuse them:
+    /// [`PeerError::Sdp`] for SDP that does not parse;
+    /// [`PeerError::InvalidDescription`] for a description that is not a
+    /// data-channel one, has no `sha-256` fingerprint, an `a=ice-ufrag` not
+    /// of 4–256 or an `a=ice-pwd` not of 22–256 ice-chars, an `a=sctp-port`
+    /// outside 1–65535 or an `a=max-message-size` that is not a non-negative
+    /// integer; [`PeerError::InvalidState`] for a description of the wrong
+    /// type in the current offer/answer state (RFC 8829 §5.6): our own
+    /// description (our fingerprint), an offer (`a=setup:actpass`) while we
+    /// wait for the answer to ours, an answer (`a=setup:passive`, which no
+    /// offer carries) without an offer of ours, or any description once one
+    /// was applied (no renegotiation). An `a=setup:active` description
+    /// without an offer of ours is taken as an offer (legacy offerers).
+    /// Candidates of the description that can never work are skipped.
     pub fn set_remote_description(&mut self, now: Instant, sdp: &str) -> Result<(), PeerError> {
         if self.state == PeerState::Closed {
             return Err(PeerError::InvalidState("closed"));
@@ -527,6 +552,23 @@ impl PeerConnection {
                 "not a WebRTC data-channel description",
             ));
         }
+        if !is_valid_ufrag(&desc.ufrag) {
+            return Err(PeerError::InvalidDescription(
+                "a=ice-ufrag is not 4 to 256 ice-chars",
+            ));
+        }
+        if !is_valid_pwd(&desc.pwd) {
+            return Err(PeerError::InvalidDescription(
+                "a=ice-pwd is not 22 to 256 ice-chars",
+            ));
+        }
+        if let Some(&attr) = desc.invalid_attributes.first() {
+            return Err(PeerError::InvalidDescription(match attr {
+                "sctp-port" => "a=sctp-port is not 1 to 65535",
+                "max-message-size" => "a=max-message-size is not a non-negative integer",
+                _ => "an attribute has an illegal value",
+            }));
+        }
         let fingerprint = desc
             .fingerprints
             .iter()
@@ -537,6 +579,22 @@ impl PeerConnection {
                 Fingerprint(b)
             })
             .ok_or(PeerError::InvalidDescription("no sha-256 fingerprint"))?;
+        if fingerprint == self.certificate.fingerprint() {
+            return Err(PeerError::InvalidState(
+                "the description is our own (our fingerprint)",
+            ));
+        }
+        match (self.side, desc.setup) {
+            (Side::Offerer, Some(Setup::Actpass)) => {
+                return Err(PeerError::InvalidState(
+                    "an offer while waiting for the answer to ours",
+                ))
+            }
+            (Side::Undecided, Some(Setup::Passive)) => {
+                return Err(PeerError::InvalidState("an answer without an offer"))
+            }
+            _ => {}
+        }
         // RFC 4145: no a=setup means active. An offerer is the DTLS server
         // when the answer says active, else the client; an answerer is the
         // server when the offer says active, else (actpass, passive) the
@@ -600,7 +658,7 @@ impl PeerConnection {
         if self.state == PeerState::Closed {
             return Err(PeerError::InvalidState("closed"));
         }
-        let line = line.trim();
+        let line = line.trim_matches(|c: char| c.is_ascii_whitespace());
         let bare = line.strip_prefix("a=").unwrap_or(line);
         if bare.is_empty() || bare == "end-of-candidates" {
             self.remote_end_of_candidates();
@@ -619,8 +677,13 @@ impl PeerConnection {
     /// Hands a remote candidate to ICE, or, when its address is an mDNS
     /// name, keeps it until the name is resolved
     /// ([`Self::mdns_resolved`]) and asks the driver to look it up.
+    /// Candidates that can never work (port 0, unspecified, broadcast or
+    /// multicast address) are refused before an mDNS name is looked up.
     fn take_remote_candidate(&mut self, now: Instant, cand: Candidate) -> Result<(), PeerError> {
-        if let Some(cand) = self.mdns.take(cand) {
+        if let Some(why) = cand.address.unreachable_reason() {
+            return Err(PeerError::Ice(crate::ice::IceError::InvalidField(why)));
+        }
+        if let Some(cand) = self.mdns.take(cand)? {
             self.ice.add_remote_candidate(now, cand)?;
         }
         Ok(())
@@ -715,6 +778,25 @@ impl PeerConnection {
             self.read_wanted = true;
         }
         Some(msg)
+    }
+
+    /// Fuzzing hook: `packet` handled as if DTLS had decrypted it from the
+    /// peer. Its first 8 bytes (ports, verification tag) are replaced by
+    /// those of the last real packet from the peer and its checksum is
+    /// filled in, so that fuzzed chunks reach usrsctp and the channels.
+    #[cfg(feature = "fuzzing")]
+    #[doc(hidden)]
+    pub fn fuzz_sctp_packet(&mut self, now: Instant, packet: &[u8]) {
+        if packet.len() < 12 {
+            return;
+        }
+        let mut p = packet.to_vec();
+        p[..8].copy_from_slice(&self.fuzz_sctp_header);
+        crate::sctp::fuzz_seal(&mut p);
+        if let Some(sctp) = self.sctp.as_mut() {
+            sctp.handle_packet(now, &p);
+        }
+        self.process(now);
     }
 
     /// One datagram from the socket bound at `local`. STUN goes to ICE,
@@ -1149,6 +1231,10 @@ impl PeerConnection {
         if let (Some(dtls), Some(sctp)) = (self.dtls.as_mut(), self.sctp.as_mut()) {
             while let Ok(Some(n)) = dtls.recv(&mut self.scratch) {
                 progress = true;
+                #[cfg(feature = "fuzzing")]
+                if n >= 8 {
+                    self.fuzz_sctp_header.copy_from_slice(&self.scratch[..8]);
+                }
                 sctp.handle_packet(now, &self.scratch[..n]);
             }
         }

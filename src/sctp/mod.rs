@@ -23,6 +23,14 @@
 //! `poll_timeout` bounds.
 
 mod checksum;
+
+/// Fuzzing hook: fills in the CRC32c of `packet`, so that fuzzed bytes get
+/// past the checksum to usrsctp's parser.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub fn fuzz_seal(packet: &mut [u8]) {
+    checksum::seal(packet);
+}
 mod stack;
 
 pub use stack::{data_activity_pending, has_ticked, take_data_activity, take_woken, tick};

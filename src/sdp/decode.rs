@@ -50,6 +50,12 @@ pub struct SessionDescription {
     /// The mids of the `a=group:BUNDLE` group that holds the selected
     /// section, in the order written; empty when it is in none.
     pub bundle: Vec<String>,
+    /// Attributes of the selected section that are present with an illegal
+    /// value (`sctp-port` outside 1–65535, `max-message-size` not a
+    /// non-negative integer, RFC 8841): left out of the fields above and
+    /// named here, so that a PeerConnection can refuse the description as
+    /// browsers do.
+    pub invalid_attributes: Vec<&'static str>,
 }
 
 /// One media section of a description, as an answer has to mirror it.
@@ -146,10 +152,28 @@ impl SessionDescription {
         if let Some(sel) = selected.map(|i| &media[i]) {
             out.is_webrtc = sel.is_datachannel();
             out.mid = sel.mid().map(str::to_string);
-            out.sctp_port = sel.sctp_port();
-            out.max_message_size = sel
-                .value("max-message-size")
-                .and_then(|v| v.trim().parse().ok());
+            out.sctp_port = match sel.value("sctp-port").map(str::trim) {
+                Some(v) => match v.parse::<u16>() {
+                    Ok(p) if p != 0 => Some(p),
+                    _ => {
+                        out.invalid_attributes.push("sctp-port");
+                        None
+                    }
+                },
+                None => sel.legacy_sctp_port(),
+            };
+            out.max_message_size = match sel.value("max-message-size").map(str::trim) {
+                // RFC 8841: 1*DIGIT, 0 = no limit; beyond u64 is no limit
+                // in practice.
+                Some(v) if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) => {
+                    Some(v.parse().unwrap_or(u64::MAX))
+                }
+                Some(_) => {
+                    out.invalid_attributes.push("max-message-size");
+                    None
+                }
+                None => None,
+            };
         }
         if out.is_webrtc && out.fingerprints.is_empty() {
             return Err(SdpError::MissingFingerprint);
@@ -238,11 +262,10 @@ impl<'a> Section<'a> {
             .is_some_and(|m| m.proto.eq_ignore_ascii_case("UDP/ICE"))
     }
 
-    fn sctp_port(&self) -> Option<u16> {
-        if let Some(p) = self.value("sctp-port").and_then(|v| v.trim().parse().ok()) {
-            return Some(p);
-        }
-        // Pre-RFC 8841 form: `a=sctpmap:5000 webrtc-datachannel 1024`.
+    /// The port of the pre-RFC 8841 forms, for a section without
+    /// `a=sctp-port`: `a=sctpmap:5000 webrtc-datachannel 1024`, or the
+    /// format of an `m=application … DTLS/SCTP 5000` line.
+    fn legacy_sctp_port(&self) -> Option<u16> {
         let from_map = self.values("sctpmap").find_map(|v| {
             let mut t = v.split_ascii_whitespace();
             let port = t.next()?.parse().ok()?;
@@ -370,6 +393,43 @@ a=max-message-size:262144\r\n";
         assert_eq!(d.skipped_invalid_candidates, 1);
         assert!(!d.end_of_candidates);
         assert!(!d.ice_lite);
+        assert!(d.invalid_attributes.is_empty());
+    }
+
+    #[test]
+    fn illegal_sctp_port_and_max_message_size_are_named() {
+        for (port, mms, invalid) in [
+            ("0", "262144", vec!["sctp-port"]),
+            ("70000", "262144", vec!["sctp-port"]),
+            ("x", "262144", vec!["sctp-port"]),
+            ("5000", "-1", vec!["max-message-size"]),
+            ("5000", "", vec!["max-message-size"]),
+            ("5000", "1e6", vec!["max-message-size"]),
+            ("0", "-5", vec!["sctp-port", "max-message-size"]),
+            ("65535", "0", vec![]),
+            ("1", "99999999999999999999999", vec![]),
+        ] {
+            let sdp = CHROME_LIKE
+                .replace("a=sctp-port:5000", &format!("a=sctp-port:{port}"))
+                .replace(
+                    "a=max-message-size:262144",
+                    &format!("a=max-message-size:{mms}"),
+                );
+            let d = SessionDescription::decode(&sdp).unwrap();
+            assert_eq!(d.invalid_attributes, invalid, "{port} {mms}");
+            if invalid.is_empty() {
+                assert_eq!(d.sctp_port, Some(port.parse().unwrap()));
+                assert!(d.max_message_size.is_some());
+            }
+        }
+        assert_eq!(
+            SessionDescription::decode(
+                &CHROME_LIKE.replace("a=max-message-size:262144", "a=max-message-size:0")
+            )
+            .unwrap()
+            .max_message_size,
+            Some(0)
+        );
     }
 
     #[test]

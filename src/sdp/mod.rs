@@ -125,7 +125,7 @@ impl Fingerprint {
     /// Parses an attribute value such as `sha-256 AB:CD:…` (hex in either
     /// case, two digits per byte, colon-separated).
     pub fn parse(value: &str) -> Result<Self, SdpError> {
-        let text = value.trim();
+        let text = value.trim_matches(|c: char| c.is_ascii_whitespace());
         let mut parts = text.split_ascii_whitespace();
         let (Some(alg), Some(hex), None) = (parts.next(), parts.next(), parts.next()) else {
             return Err(SdpError::Malformed);

@@ -65,7 +65,7 @@ mod mtu_probe;
 mod relay;
 mod stun_io;
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -309,6 +309,9 @@ pub struct AgentStats {
     pub requests_answered: u64,
     /// Remote peer-reflexive candidates learned from requests.
     pub prflx_remote_learned: u64,
+    /// Authenticated requests from a new address answered without learning
+    /// it, because [`MAX_REMOTE_CANDIDATES`] peer-reflexive ones are known.
+    pub prflx_remote_refused: u64,
     /// Local peer-reflexive candidates learned from responses.
     pub prflx_local_learned: u64,
     /// Peer-reflexive remote candidates replaced by a signalled one.
@@ -375,6 +378,14 @@ enum Work {
     Ordinary(usize),
 }
 
+/// Most remote candidates an agent takes from signaling (descriptions and
+/// trickled lines); more are refused with [`IceError::Limit`]. Peer-reflexive
+/// candidates learned from checks are bounded separately by the same
+/// number. Browsers signal a handful per interface and server; 100 leaves
+/// room for many interfaces, relays and IPv6 while bounding memory and the
+/// checklist work a peer can cause.
+pub const MAX_REMOTE_CANDIDATES: usize = 100;
+
 /// The ICE agent. See the module documentation.
 #[derive(Debug)]
 pub struct IceAgent {
@@ -387,6 +398,13 @@ pub struct IceAgent {
     remote_creds: Option<(String, String)>,
     locals: Vec<LocalCand>,
     remotes: Vec<RemoteCand>,
+    /// Index of `remotes` by (address, component): adds and lookups by
+    /// source address are O(1), whatever the number of candidates.
+    remote_by_addr: HashMap<(SocketAddr, u16), usize>,
+    /// Remote candidates from signaling, and learned peer-reflexive ones
+    /// (each bounded by [`MAX_REMOTE_CANDIDATES`]).
+    signalled_remotes: usize,
+    prflx_remotes: usize,
     list: Checklist,
     gather: Gatherer,
     consent: Option<Consent>,
@@ -426,6 +444,17 @@ fn random_ice_string(rng: &mut StdRng, len: usize) -> String {
 
 fn valid_ice_string(s: &str, min: usize) -> bool {
     (min..=256).contains(&s.len()) && s.bytes().all(|b| ICE_CHARS.contains(&b))
+}
+
+/// A legal ICE ufrag: 4 to 256 ice-chars (`ALPHA / DIGIT / + /`, RFC 8839
+/// §5.4).
+pub fn is_valid_ufrag(s: &str) -> bool {
+    valid_ice_string(s, 4)
+}
+
+/// A legal ICE password: 22 to 256 ice-chars (RFC 8839 §5.4).
+pub fn is_valid_pwd(s: &str) -> bool {
+    valid_ice_string(s, 22)
 }
 
 /// The local preference encoded in a candidate priority.
@@ -492,6 +521,9 @@ impl IceAgent {
             remote_creds: None,
             locals: Vec::new(),
             remotes: Vec::new(),
+            remote_by_addr: HashMap::new(),
+            signalled_remotes: 0,
+            prflx_remotes: 0,
             list: Checklist::default(),
             gather: Gatherer::default(),
             consent: None,
@@ -806,10 +838,14 @@ impl IceAgent {
 
     /// Adds a remote candidate, at any time (trickle ICE). UDP candidates
     /// with IP addresses only: TCP candidates and unresolved mDNS names
-    /// are refused with [`IceError::Unsupported`]. A candidate whose
+    /// are refused with [`IceError::Unsupported`], candidates that can never
+    /// be reached (port 0, unspecified, broadcast or multicast address) with
+    /// [`IceError::InvalidField`], and a new candidate beyond
+    /// [`MAX_REMOTE_CANDIDATES`] with [`IceError::Limit`]. A candidate whose
     /// address is already known as peer-reflexive replaces it (the pair
     /// keeps its state). After a failure of the checks (not of consent),
-    /// a new candidate restarts checking.
+    /// a new candidate restarts checking. O(1) amortised: no scan of the
+    /// candidates added before.
     pub fn add_remote_candidate(&mut self, now: Instant, cand: Candidate) -> Result<(), IceError> {
         if self.state == IceState::Closed {
             return Err(IceError::InvalidState);
@@ -817,33 +853,44 @@ impl IceAgent {
         if cand.transport != Transport::Udp {
             return Err(IceError::Unsupported("tcp candidate"));
         }
+        if let Some(why) = cand.address.unreachable_reason() {
+            return Err(IceError::InvalidField(why));
+        }
         let Some(addr) = cand.address.socket_addr() else {
             return Err(IceError::Unsupported("mdns candidate"));
         };
-        self.touch(now);
-        let known = self
-            .remotes
-            .iter()
-            .position(|r| r.addr == addr && r.cand.component == cand.component);
+        let known = self.remote_by_addr.get(&(addr, cand.component)).copied();
+        let signalled_prflx = cand.kind == CandidateKind::Prflx;
         match known {
+            Some(i) if self.remotes[i].cand.kind == CandidateKind::Prflx && !signalled_prflx => {
+                if self.signalled_remotes >= MAX_REMOTE_CANDIDATES {
+                    return Err(IceError::Limit("remote candidates"));
+                }
+                self.touch(now);
+                self.signalled_remotes += 1;
+                self.prflx_remotes = self.prflx_remotes.saturating_sub(1);
+                self.remotes[i].cand = cand;
+                self.stats.prflx_upgraded += 1;
+                self.refresh_pairs_of_remote(i);
+            }
             Some(i) => {
-                let r = &mut self.remotes[i];
-                if r.cand.kind == CandidateKind::Prflx && cand.kind != CandidateKind::Prflx {
-                    r.cand = cand;
-                    self.stats.prflx_upgraded += 1;
-                    self.refresh_pairs_of_remote(i);
-                } else if cand.priority > r.cand.priority {
-                    r.cand.priority = cand.priority;
+                self.touch(now);
+                if cand.priority > self.remotes[i].cand.priority {
+                    self.remotes[i].cand.priority = cand.priority;
                     self.refresh_pairs_of_remote(i);
                 }
             }
             None => {
-                self.remotes.push(RemoteCand {
+                if self.signalled_remotes >= MAX_REMOTE_CANDIDATES {
+                    return Err(IceError::Limit("remote candidates"));
+                }
+                self.touch(now);
+                self.signalled_remotes += 1;
+                let r = self.push_remote(RemoteCand {
                     cand,
                     addr,
                     authenticated: false,
                 });
-                let r = self.remotes.len() - 1;
                 for l in 0..self.locals.len() {
                     self.form_pair(l, r);
                 }
@@ -855,6 +902,14 @@ impl IceAgent {
         }
         self.drive(now);
         Ok(())
+    }
+
+    /// Appends a remote candidate and indexes it; returns its index.
+    fn push_remote(&mut self, r: RemoteCand) -> usize {
+        let i = self.remotes.len();
+        self.remote_by_addr.insert((r.addr, r.cand.component), i);
+        self.remotes.push(r);
+        i
     }
 
     /// The peer signalled end-of-candidates.
@@ -1141,9 +1196,7 @@ impl IceAgent {
     }
 
     fn remote_index(&self, addr: SocketAddr) -> Option<usize> {
-        self.remotes
-            .iter()
-            .position(|r| r.addr == addr && r.cand.component == COMPONENT)
+        self.remote_by_addr.get(&(addr, COMPONENT)).copied()
     }
 
     /// The local base (host or relayed candidate) at `addr`.
@@ -1368,9 +1421,15 @@ impl IceAgent {
         // Learn the source (RFC 8445 §7.3.1.3).
         let ri = match self.remote_index(from) {
             Some(r) => r,
+            None if self.prflx_remotes >= MAX_REMOTE_CANDIDATES => {
+                self.stats.prflx_remote_refused += 1;
+                return Received::Consumed;
+            }
             None => {
                 self.prflx_seq += 1;
-                self.remotes.push(RemoteCand {
+                self.prflx_remotes += 1;
+                self.stats.prflx_remote_learned += 1;
+                self.push_remote(RemoteCand {
                     cand: Candidate {
                         foundation: format!("prflx{}", self.prflx_seq),
                         component: COMPONENT,
@@ -1384,9 +1443,7 @@ impl IceAgent {
                     },
                     addr: from,
                     authenticated: true,
-                });
-                self.stats.prflx_remote_learned += 1;
-                self.remotes.len() - 1
+                })
             }
         };
         self.remotes[ri].authenticated = true;
