@@ -25,16 +25,40 @@
 //!   its timer not yet expired and the session simply re-arms; the overall
 //!   handshake timeout uses the caller's clock only.
 
-mod cert;
-mod ossl;
+#[cfg(not(any(feature = "dtls-openssl", feature = "dtls-mbedtls")))]
+compile_error!("enable a DTLS backend: feature `dtls-openssl` or `dtls-mbedtls`");
+
+mod common;
+mod fingerprint;
 mod pipe;
+
+// OpenSSL, unless mbedTLS is chosen.
+#[cfg(not(feature = "dtls-mbedtls"))]
+mod cert;
+#[cfg(not(feature = "dtls-mbedtls"))]
+mod ossl;
+#[cfg(not(feature = "dtls-mbedtls"))]
 mod session;
 
-pub use cert::{Certificate, Fingerprint, CERT_COMMON_NAME, CERT_VALIDITY_DAYS, FINGERPRINT_LEN};
-pub use session::{
-    DtlsConfig, DtlsSession, DtlsStats, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MTU,
-    DEFAULT_RETRANSMIT_INITIAL, MAX_RECV_QUEUE_BYTES, MAX_SEND_QUEUE_DATAGRAMS, MIN_MTU,
+#[cfg(feature = "dtls-mbedtls")]
+mod mbed;
+#[cfg(feature = "dtls-mbedtls")]
+use mbed::{cert, session};
+
+pub use cert::Certificate;
+pub use common::{
+    DtlsConfig, DtlsStats, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MTU, DEFAULT_RETRANSMIT_INITIAL,
+    MAX_RECORD_PLAINTEXT, MAX_RECV_QUEUE_BYTES, MAX_SEND_QUEUE_DATAGRAMS, MIN_MTU,
 };
+pub use fingerprint::{Fingerprint, CERT_COMMON_NAME, CERT_VALIDITY_DAYS, FINGERPRINT_LEN};
+pub use session::DtlsSession;
+
+/// The DTLS library this build uses: `"openssl"` or `"mbedtls"`.
+#[cfg(not(feature = "dtls-mbedtls"))]
+pub const BACKEND: &std::ffi::CStr = c"openssl";
+/// The DTLS library this build uses: `"openssl"` or `"mbedtls"`.
+#[cfg(feature = "dtls-mbedtls")]
+pub const BACKEND: &std::ffi::CStr = c"mbedtls";
 
 use std::fmt;
 
