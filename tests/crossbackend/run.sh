@@ -29,6 +29,10 @@ build() { # NAME PREFIX
   echo "$1: $(PKG_CONFIG_PATH=$pc pkg-config --variable=dtls_backend xp2p)"
 }
 build openssl "$1" && build mbedtls "$2" || { echo "0 passed, 1 failed"; exit 1; }
+# Each program loads its own library: only the mbedTLS one pulls in libmbedtls.
+ldd "$work/quickstart-mbedtls" | grep -q 'libmbedtls\.so' &&
+  ! ldd "$work/quickstart-openssl" | grep -q 'libmbedtls\.so' ||
+  { echo "crossbackend: the programs do not load the libraries of their prefixes"; ldd "$work"/quickstart-*; echo "0 passed, 1 failed"; exit 1; }
 
 result() { # NAME RC
   if [ "$2" = 0 ]; then pass=$((pass + 1)); echo "PASS $1"; else fail=$((fail + 1)); echo "FAIL $1"; fi
