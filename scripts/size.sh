@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # Stripped sizes of every library variant and what each links dynamically.
 #   scripts/size.sh [--profile NAME]     (default: release)
-# Variants: the default build (OpenSSL DTLS, TURN over TCP and TLS, mDNS),
-# the minimal mbedTLS build (DTLS on mbedTLS, no TURN TLS), and
-# libxbase.so. Each is built with cargo into target/ (cargo only redoes what
-# changed), copied and stripped into build/size/.
+# Variants (cargo features):
+#   xp2p-default          OpenSSL DTLS, TURN over TCP and TLS, mDNS, PMTU
+#                         discovery (the default features)
+#   xp2p-mbedtls          mbedTLS DTLS, TURN over TCP (no TLS), mDNS, PMTU
+#   xp2p-minimal-mbedtls  mbedTLS DTLS and PMTU discovery only: no TURN over
+#                         TCP or TLS, no mDNS
+#   xbase                 libxbase.so
+# Each is built with cargo into target/ (cargo only redoes what changed),
+# copied and stripped (strip --strip-all) into build/size/.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 profile=release
@@ -30,11 +35,12 @@ variant() {
 
 # Two invocations: built together, cargo would unify xbase's features.
 variant xp2p-default xp2p
-variant xp2p-minimal-mbedtls xp2p --no-default-features --features "${XP2P_MINIMAL_FEATURES:-dtls-mbedtls}"
+variant xp2p-mbedtls xp2p --no-default-features --features dtls-mbedtls,turn-tcp,mdns,pmtu
+variant xp2p-minimal-mbedtls xp2p --no-default-features --features dtls-mbedtls,pmtu
 variant xbase xbase
 
 printf '%-24s %10s %9s  %s\n' variant bytes KiB "dynamic dependencies (NEEDED)"
-for name in xp2p-default xp2p-minimal-mbedtls xbase; do
+for name in xp2p-default xp2p-mbedtls xp2p-minimal-mbedtls xbase; do
   f=$out/$name.so
   bytes=$(stat -c %s "$f")
   needed=$(readelf -d "$f" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | tr '\n' ' ')

@@ -134,6 +134,9 @@ pub struct DtlsSession {
     remote_fingerprint: Option<Fingerprint>,
     mtu: usize,
     max_payload: usize,
+    /// Smallest body of a protected record with the negotiated cipher
+    /// (see `min_protected_for`), fixed once connected.
+    min_protected: usize,
     /// The caller's clock at `start`: mbedTLS's timer counts milliseconds
     /// from here.
     origin: Option<Instant>,
@@ -179,6 +182,7 @@ impl DtlsSession {
             remote_fingerprint: None,
             mtu: cfg.mtu,
             max_payload: 0,
+            min_protected: AEAD_TAG_LEN,
             origin: None,
             handshake_deadline: None,
             retransmit_deadline: None,
@@ -318,7 +322,7 @@ impl DtlsSession {
     /// fails: anything malformed is dropped and counted.
     pub fn handle_datagram(&mut self, now: Instant, data: &[u8]) {
         self.stats.datagrams_in += 1;
-        if !records_well_formed(data, self.min_protected_record()) {
+        if !records_well_formed(data, self.min_protected) {
             self.stats.malformed += 1;
             return;
         }
@@ -499,8 +503,9 @@ impl DtlsSession {
     /// Smallest body a protected record (epoch > 0) can have with the
     /// negotiated cipher: AES-GCM adds an 8-byte explicit nonce and a
     /// 16-byte tag, ChaCha20-Poly1305 only the tag. Shorter records are
-    /// dropped before mbedTLS sees them, as in the OpenSSL backend.
-    fn min_protected_record(&self) -> usize {
+    /// dropped before mbedTLS sees them, as in the OpenSSL backend. (Looked
+    /// up once: mbedTLS finds the suite by name with a linear search.)
+    fn min_protected_for(&self) -> usize {
         // SAFETY: the shim returns NULL or a static string.
         match unsafe { static_str(sys::xm_cipher_name(self.raw.s())) } {
             Some(c) if !c.contains("CHACHA20") => AEAD_TAG_LEN + GCM_EXPLICIT_NONCE_LEN,
@@ -570,6 +575,7 @@ impl DtlsSession {
             return;
         }
         self.update_max_payload();
+        self.min_protected = self.min_protected_for();
         self.state = DtlsState::Connected;
         self.handshake_deadline = None;
         self.events.push_back(DtlsEvent::Connected);
