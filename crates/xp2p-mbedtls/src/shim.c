@@ -16,6 +16,7 @@
 #include <pthread.h>
 
 #include <mbedtls/ctr_drbg.h>
+#include <mbedtls/ecdsa.h>
 #include <mbedtls/ecp.h>
 #include <mbedtls/entropy.h>
 #include <mbedtls/error.h>
@@ -29,9 +30,9 @@
 #if MBEDTLS_VERSION_MAJOR != 2 || MBEDTLS_VERSION_MINOR < 16
 #error "xp2p-mbedtls needs mbedTLS 2.16..2.28"
 #endif
-#if !defined(MBEDTLS_SSL_PROTO_DTLS) || !defined(MBEDTLS_X509_CRT_WRITE_C) || \
+#if !defined(MBEDTLS_SSL_PROTO_DTLS) || !defined(MBEDTLS_PK_WRITE_C) || \
     !defined(MBEDTLS_ECDSA_C) || !defined(MBEDTLS_GCM_C)
-#error "mbedTLS built without DTLS, certificate writing, ECDSA or GCM"
+#error "mbedTLS built without DTLS, key writing, ECDSA or GCM"
 #endif
 
 /* Return codes shared with the Rust side. */
@@ -83,21 +84,94 @@ void xm_strerror(int code, char *buf, size_t len)
 /* ---- certificates ---- */
 
 /*
+ * The certificate is written here rather than with mbedtls_x509write_crt:
+ * mbedTLS 2.28 gives the ecdsa-with-SHA256 AlgorithmIdentifier a NULL
+ * parameter, which RFC 5758 forbids and strict parsers (aiortc's
+ * `cryptography`) refuse.
+ */
+
+/* Appends tag, DER length and body to out at *pos; false if it won't fit. */
+static int put_tlv(uint8_t *out, size_t cap, size_t *pos, uint8_t tag, const uint8_t *body,
+                   size_t len)
+{
+    uint8_t hdr[4];
+    size_t h = 0;
+    hdr[h++] = tag;
+    if (len < 0x80) {
+        hdr[h++] = (uint8_t)len;
+    } else if (len < 0x100) {
+        hdr[h++] = 0x81;
+        hdr[h++] = (uint8_t)len;
+    } else if (len < 0x10000) {
+        hdr[h++] = 0x82;
+        hdr[h++] = (uint8_t)(len >> 8);
+        hdr[h++] = (uint8_t)len;
+    } else {
+        return 0;
+    }
+    if (*pos + h + len > cap)
+        return 0;
+    memcpy(out + *pos, hdr, h);
+    memmove(out + *pos + h, body, len);
+    *pos += h + len;
+    return 1;
+}
+
+/* Appends raw bytes. */
+static int put_raw(uint8_t *out, size_t cap, size_t *pos, const uint8_t *data, size_t len)
+{
+    if (*pos + len > cap)
+        return 0;
+    memmove(out + *pos, data, len);
+    *pos += len;
+    return 1;
+}
+
+/* UTCTime (years before 2050) or GeneralizedTime, RFC 5280 4.1.2.5. */
+static int put_time(uint8_t *out, size_t cap, size_t *pos, time_t t)
+{
+    struct tm tm;
+    char text[20];
+    gmtime_r(&t, &tm);
+    if (tm.tm_year + 1900 < 2050) {
+        strftime(text, sizeof text, "%y%m%d%H%M%SZ", &tm);
+        return put_tlv(out, cap, pos, 0x17, (const uint8_t *)text, strlen(text));
+    }
+    strftime(text, sizeof text, "%Y%m%d%H%M%SZ", &tm);
+    return put_tlv(out, cap, pos, 0x18, (const uint8_t *)text, strlen(text));
+}
+
+/* Name ::= SEQUENCE { SET { SEQUENCE { id-at-commonName, UTF8String } } } */
+static int put_name(uint8_t *out, size_t cap, size_t *pos, const char *cn)
+{
+    static const uint8_t oid_cn[] = {0x06, 0x03, 0x55, 0x04, 0x03};
+    uint8_t atv[96], seq[100], set[104];
+    size_t a = 0, q = 0, st = 0;
+    return put_raw(atv, sizeof atv, &a, oid_cn, sizeof oid_cn) &&
+           put_tlv(atv, sizeof atv, &a, 0x0c, (const uint8_t *)cn, strlen(cn)) &&
+           put_tlv(seq, sizeof seq, &q, 0x30, atv, a) &&
+           put_tlv(set, sizeof set, &st, 0x31, seq, q) &&
+           put_tlv(out, cap, pos, 0x30, set, st);
+}
+
+/* AlgorithmIdentifier ecdsa-with-SHA256 (1.2.840.10045.4.3.2), no parameters. */
+static const uint8_t g_ecdsa_sha256[] = {0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48,
+                                         0xce, 0x3d, 0x04, 0x03, 0x02};
+
+/*
  * A fresh ECDSA P-256 key and a self-signed X.509 v3 certificate for it:
- * random 64-bit serial, subject = issuer = CN=<cn>, valid from now for
+ * random 63-bit serial, subject = issuer = CN=<cn>, valid from now for
  * `days`, signed with ECDSA-SHA256. Both are written as DER into the
  * caller's buffers; the lengths come back in *cert_len and *key_len.
  */
 int xm_cert_generate(const char *cn, unsigned days, uint8_t *cert, size_t *cert_len,
                      uint8_t *key, size_t *key_len)
 {
+    static const uint8_t version[] = {0xa0, 0x03, 0x02, 0x01, 0x02};
     mbedtls_pk_context pk;
-    mbedtls_x509write_cert crt;
-    mbedtls_mpi serial;
-    char subject[80];
-    char from[16], to[16];
-    unsigned char rnd[8];
-    struct tm tm;
+    uint8_t tbs_body[1024], tbs[1024], validity[64], spki[256], sig[MBEDTLS_ECDSA_MAX_LEN];
+    uint8_t sigbits[MBEDTLS_ECDSA_MAX_LEN + 1], body[1536], hash[32], serial[8];
+    size_t tb = 0, t = 0, v = 0, b = 0, sig_len = 0, c = 0;
     time_t now;
     int ret, n;
 
@@ -106,60 +180,59 @@ int xm_cert_generate(const char *cn, unsigned days, uint8_t *cert, size_t *cert_
     if (strlen(cn) > 64)
         return MBEDTLS_ERR_X509_BAD_INPUT_DATA;
     mbedtls_pk_init(&pk);
-    mbedtls_x509write_crt_init(&crt);
-    mbedtls_mpi_init(&serial);
-
     ret = mbedtls_pk_setup(&pk, mbedtls_pk_info_from_type(MBEDTLS_PK_ECKEY));
     if (ret == 0)
         ret = mbedtls_ecp_gen_key(MBEDTLS_ECP_DP_SECP256R1, mbedtls_pk_ec(pk), rng, NULL);
     if (ret == 0)
-        ret = rng(NULL, rnd, sizeof rnd);
-    if (ret == 0) {
-        rnd[0] &= 0x7f;
-        rnd[7] |= 1; /* never zero */
-        ret = mbedtls_mpi_read_binary(&serial, rnd, sizeof rnd);
+        ret = rng(NULL, serial, sizeof serial);
+    if (ret != 0)
+        goto out;
+    /* Positive, minimal (top byte 0x40..0x7f), never zero. */
+    serial[0] = (uint8_t)((serial[0] & 0x7f) | 0x40);
+    n = mbedtls_pk_write_pubkey_der(&pk, spki, sizeof spki);
+    if (n < 0) {
+        ret = n;
+        goto out;
     }
-    if (ret == 0) {
-        now = time(NULL);
-        gmtime_r(&now, &tm);
-        strftime(from, sizeof from, "%Y%m%d%H%M%S", &tm);
-        now += (time_t)days * 86400;
-        gmtime_r(&now, &tm);
-        strftime(to, sizeof to, "%Y%m%d%H%M%S", &tm);
-        snprintf(subject, sizeof subject, "CN=%s", cn);
-        mbedtls_x509write_crt_set_version(&crt, MBEDTLS_X509_CRT_VERSION_3);
-        mbedtls_x509write_crt_set_md_alg(&crt, MBEDTLS_MD_SHA256);
-        mbedtls_x509write_crt_set_subject_key(&crt, &pk);
-        mbedtls_x509write_crt_set_issuer_key(&crt, &pk);
-        ret = mbedtls_x509write_crt_set_serial(&crt, &serial);
-    }
+    memmove(spki, spki + sizeof spki - (size_t)n, (size_t)n);
+    now = time(NULL);
+    ret = MBEDTLS_ERR_X509_BUFFER_TOO_SMALL;
+    if (!put_time(validity, sizeof validity, &v, now) ||
+        !put_time(validity, sizeof validity, &v, now + (time_t)days * 86400))
+        goto out;
+    if (!put_raw(tbs_body, sizeof tbs_body, &tb, version, sizeof version) ||
+        !put_tlv(tbs_body, sizeof tbs_body, &tb, 0x02, serial, sizeof serial) ||
+        !put_raw(tbs_body, sizeof tbs_body, &tb, g_ecdsa_sha256, sizeof g_ecdsa_sha256) ||
+        !put_name(tbs_body, sizeof tbs_body, &tb, cn) ||
+        !put_tlv(tbs_body, sizeof tbs_body, &tb, 0x30, validity, v) ||
+        !put_name(tbs_body, sizeof tbs_body, &tb, cn) ||
+        !put_raw(tbs_body, sizeof tbs_body, &tb, spki, (size_t)n) ||
+        !put_tlv(tbs, sizeof tbs, &t, 0x30, tbs_body, tb))
+        goto out;
+    ret = mbedtls_sha256_ret(tbs, t, hash, 0);
     if (ret == 0)
-        ret = mbedtls_x509write_crt_set_validity(&crt, from, to);
-    if (ret == 0)
-        ret = mbedtls_x509write_crt_set_subject_name(&crt, subject);
-    if (ret == 0)
-        ret = mbedtls_x509write_crt_set_issuer_name(&crt, subject);
-    if (ret == 0) {
-        /* Both writers fill the buffer from its end. */
-        n = mbedtls_x509write_crt_der(&crt, cert, *cert_len, rng, NULL);
-        if (n < 0) {
-            ret = n;
-        } else {
-            memmove(cert, cert + *cert_len - (size_t)n, (size_t)n);
-            *cert_len = (size_t)n;
-        }
+        ret = mbedtls_pk_sign(&pk, MBEDTLS_MD_SHA256, hash, sizeof hash, sig, &sig_len, rng,
+                              NULL);
+    if (ret != 0)
+        goto out;
+    sigbits[0] = 0; /* no unused bits */
+    memcpy(sigbits + 1, sig, sig_len);
+    ret = MBEDTLS_ERR_X509_BUFFER_TOO_SMALL;
+    if (!put_raw(body, sizeof body, &b, tbs, t) ||
+        !put_raw(body, sizeof body, &b, g_ecdsa_sha256, sizeof g_ecdsa_sha256) ||
+        !put_tlv(body, sizeof body, &b, 0x03, sigbits, sig_len + 1) ||
+        !put_tlv(cert, *cert_len, &c, 0x30, body, b))
+        goto out;
+    *cert_len = c;
+    n = mbedtls_pk_write_key_der(&pk, key, *key_len);
+    if (n < 0) {
+        ret = n;
+        goto out;
     }
-    if (ret == 0) {
-        n = mbedtls_pk_write_key_der(&pk, key, *key_len);
-        if (n < 0) {
-            ret = n;
-        } else {
-            memmove(key, key + *key_len - (size_t)n, (size_t)n);
-            *key_len = (size_t)n;
-        }
-    }
-    mbedtls_mpi_free(&serial);
-    mbedtls_x509write_crt_free(&crt);
+    memmove(key, key + *key_len - (size_t)n, (size_t)n);
+    *key_len = (size_t)n;
+    ret = 0;
+out:
     mbedtls_pk_free(&pk);
     return ret;
 }

@@ -150,6 +150,13 @@ mod tests {
         );
         assert!(x.verify(&pk).unwrap(), "self-signed");
         assert_eq!(c.fingerprint().0, openssl::sha::sha256(&der));
+        // ecdsa-with-SHA256 without parameters (RFC 5758 §3.2), as strict
+        // parsers require: in the certificate and in its TBS part.
+        let alg = [
+            0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02,
+        ];
+        let count = der.windows(alg.len()).filter(|w| *w == alg).count();
+        assert_eq!(count, 2, "{der:02x?}");
         let days = x.not_before().diff(x.not_after()).unwrap().days;
         assert_eq!(days, CERT_VALIDITY_DAYS as i32);
         assert!(x.serial_number().to_bn().unwrap().num_bits() > 0);
