@@ -49,3 +49,6 @@ XP2P_DTLS=mbedtls XP2P_BUILD_DIR="$root/build/mbedtls" XP2P_VALGRIND=0 \
   scripts/c-tests.sh
 step "OpenSSL build <-> mbedTLS build: two processes, a message each way, 20 MiB with SHA-256"
 tests/crossbackend/run.sh "$root/build/prefix" "$root/build/mbedtls/prefix"
+step "mbedTLS build <-> aiortc (both roles)"
+ln -sfn "$root/build/venv-aiortc" "$root/build/mbedtls/venv-aiortc" # the venv installed above
+XP2P_BUILD_DIR="$root/build/mbedtls" tests/interop/run.sh chat-offers aiortc-offers

@@ -16,6 +16,7 @@
 #include <pthread.h>
 
 #include <mbedtls/ctr_drbg.h>
+#include <mbedtls/debug.h>
 #include <mbedtls/ecdsa.h>
 #include <mbedtls/ecp.h>
 #include <mbedtls/entropy.h>
@@ -294,6 +295,21 @@ static const mbedtls_ssl_srtp_profile g_srtp[] = {
 };
 #endif
 
+#if defined(MBEDTLS_DEBUG_C)
+/* XP2P_MBEDTLS_DEBUG=1..4 prints mbedTLS's own trace to stderr. */
+static void debug_cb(void *unused, int level, const char *file, int line, const char *msg)
+{
+    (void)unused;
+    fprintf(stderr, "mbedtls %d %s:%d: %s", level, file, line, msg);
+}
+
+static int debug_level(void)
+{
+    const char *v = getenv("XP2P_MBEDTLS_DEBUG");
+    return v != NULL ? atoi(v) : 0;
+}
+#endif
+
 static void timer_set(void *p, uint32_t int_ms, uint32_t fin_ms)
 {
     xm_session *s = p;
@@ -417,6 +433,12 @@ xm_session *xm_session_new(int server, const uint8_t *cert, size_t cert_len,
     if (ret != 0)
         goto fail;
     mbedtls_ssl_conf_rng(&s->conf, rng, NULL);
+#if defined(MBEDTLS_DEBUG_C)
+    if (debug_level() > 0) {
+        mbedtls_debug_set_threshold(debug_level());
+        mbedtls_ssl_conf_dbg(&s->conf, debug_cb, NULL);
+    }
+#endif
     mbedtls_ssl_conf_min_version(&s->conf, MBEDTLS_SSL_MAJOR_VERSION_3,
                                  MBEDTLS_SSL_MINOR_VERSION_3);
     mbedtls_ssl_conf_max_version(&s->conf, MBEDTLS_SSL_MAJOR_VERSION_3,

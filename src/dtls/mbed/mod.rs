@@ -8,6 +8,7 @@
 //! `SRTP_AES128_CM_SHA1_80` only (mbedTLS 2.28 has no AEAD profile).
 
 pub(crate) mod cert;
+mod hello;
 pub(crate) mod session;
 
 use std::os::raw::c_char;

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use xp2p_mbedtls as sys;
 
 use super::error_text;
+use super::hello::{Absorbed, HelloReassembly};
 use crate::dtls::common::{
     records_well_formed, DtlsConfig, DtlsStats, RecvQueue, AEAD_TAG_LEN, GCM_EXPLICIT_NONCE_LEN,
     MAX_DATAGRAM, MAX_EARLY_DATAGRAMS, MAX_RECORD_PLAINTEXT, MAX_SEND_QUEUE_DATAGRAMS, MIN_MTU,
@@ -143,6 +144,8 @@ pub struct DtlsSession {
     handshake_deadline: Option<Instant>,
     retransmit_deadline: Option<Instant>,
     early: VecDeque<Vec<u8>>,
+    /// A server's fragmented ClientHello being put back together.
+    hello: HelloReassembly,
     events: VecDeque<DtlsEvent>,
     recv: RecvQueue,
     scratch: Box<[u8]>,
@@ -187,6 +190,7 @@ impl DtlsSession {
             handshake_deadline: None,
             retransmit_deadline: None,
             early: VecDeque::new(),
+            hello: HelloReassembly::default(),
             events: VecDeque::new(),
             recv: RecvQueue::default(),
             scratch: vec![0u8; SCRATCH_LEN].into_boxed_slice(),
@@ -513,8 +517,20 @@ impl DtlsSession {
         }
     }
 
-    /// Hands one datagram to mbedTLS.
+    /// Hands one datagram to mbedTLS; a server first reassembles a
+    /// fragmented ClientHello, which mbedTLS cannot (see `hello.rs`).
     fn process(&mut self, data: &[u8]) {
+        if self.role == DtlsRole::Server && self.state == DtlsState::Connecting {
+            match self.hello.absorb(data) {
+                Absorbed::No => {}
+                Absorbed::Partial => return,
+                Absorbed::Complete(record) => return self.process_records(&record),
+            }
+        }
+        self.process_records(data);
+    }
+
+    fn process_records(&mut self, data: &[u8]) {
         let s = self.raw.s();
         // SAFETY: live session; `data` outlives the calls below, and the
         // input is cleared before returning.
@@ -671,4 +687,55 @@ unsafe fn static_str(p: *const std::os::raw::c_char) -> Option<&'static str> {
     }
     // SAFETY: see the function's contract.
     unsafe { CStr::from_ptr(p) }.to_str().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `d`, one record holding a whole ClientHello, as two records holding
+    /// its first `at` bytes and the rest.
+    fn split_hello(d: &[u8], at: usize) -> (Vec<u8>, Vec<u8>) {
+        let (rec, hs, body) = (&d[..13], &d[13..25], &d[25..]);
+        let piece = |seq_add: u8, off: usize, part: &[u8]| {
+            let mut v = rec[..11].to_vec();
+            v[10] += seq_add;
+            v.extend_from_slice(&((12 + part.len()) as u16).to_be_bytes());
+            v.extend_from_slice(&hs[..6]);
+            v.extend_from_slice(&(off as u32).to_be_bytes()[1..]);
+            v.extend_from_slice(&(part.len() as u32).to_be_bytes()[1..]);
+            v.extend_from_slice(part);
+            v
+        };
+        (piece(0, 0, &body[..at]), piece(1, at, &body[at..]))
+    }
+
+    #[test]
+    fn server_takes_a_fragmented_client_hello() {
+        #[allow(clippy::disallowed_methods)]
+        let now = Instant::now();
+        let cfg = |role| DtlsConfig::new(role, Certificate::generate().unwrap());
+        let mut c = DtlsSession::new(cfg(DtlsRole::Client)).unwrap();
+        let mut s = DtlsSession::new(cfg(DtlsRole::Server)).unwrap();
+        s.start(now).unwrap();
+        c.start(now).unwrap();
+        let hello = c.poll_transmit().expect("ClientHello");
+        assert_eq!((hello[0], hello[13]), (22, 1), "one ClientHello record");
+        let (first, second) = split_hello(&hello, 60);
+        // The second half first: order does not matter.
+        s.handle_datagram(now, &second);
+        assert!(s.poll_transmit().is_none(), "waits for the rest");
+        s.handle_datagram(now, &first);
+        for _ in 0..10 {
+            while let Some(d) = s.poll_transmit() {
+                c.handle_datagram(now, &d);
+            }
+            while let Some(d) = c.poll_transmit() {
+                s.handle_datagram(now, &d);
+            }
+        }
+        assert_eq!(c.state(), DtlsState::Connected, "{:?}", c.poll_event());
+        assert_eq!(s.state(), DtlsState::Connected, "{:?}", s.poll_event());
+        assert_eq!(s.remote_fingerprint(), Some(c.local_fingerprint()));
+    }
 }
