@@ -7,6 +7,7 @@ use std::os::raw::{c_int, c_void};
 use std::ptr::NonNull;
 use std::time::{Duration, Instant};
 
+use xbase::ffi_boundary;
 use xp2p_mbedtls as sys;
 
 use super::error_text;
@@ -30,7 +31,7 @@ const ERR_INTERNAL: c_int = -0x6C00;
 
 /// Hands one outgoing datagram to the session's pipe.
 unsafe extern "C" fn send_cb(arg: *mut c_void, buf: *const u8, len: usize) -> c_int {
-    let r = std::panic::catch_unwind(|| {
+    ffi_boundary!(ERR_INTERNAL, {
         // SAFETY: `arg` is the session's pipe (see `Raw::new`), alive as
         // long as the mbedTLS session, and not borrowed by Rust while
         // mbedTLS runs; `buf` is readable for `len` bytes.
@@ -38,8 +39,7 @@ unsafe extern "C" fn send_cb(arg: *mut c_void, buf: *const u8, len: usize) -> c_
         let data = unsafe { std::slice::from_raw_parts(buf, len) };
         let _ = pipe.write(data);
         c_int::try_from(len).unwrap_or(ERR_INTERNAL)
-    });
-    r.unwrap_or(ERR_INTERNAL)
+    })
 }
 
 /// The mbedTLS session and the pipe its datagrams go to, owned together.
