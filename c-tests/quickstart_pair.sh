@@ -3,9 +3,11 @@
 # host candidates on loopback only and a STUN server address on loopback
 # where nothing answers (gathering must still complete): both must exit 0,
 # each having received the other's message.
-# usage: quickstart_pair.sh path/to/quickstart
+# usage: quickstart_pair.sh path/to/quickstart [path/to/answerer-quickstart]
+# (a second binary, e.g. built against another DTLS backend, plays the answerer)
 set -u
 bin=$1
+answer_bin=${2:-$1}
 dir=$(mktemp -d /tmp/xp2p-quickstart-XXXXXX)
 trap 'rm -rf "$dir"' EXIT
 export XP2P_INTERFACES=lo
@@ -13,7 +15,7 @@ stun=127.0.0.1:9
 timeout 60 "$bin" offer --signal "$dir/sig" --stun "$stun" --message "ping from offerer" \
   >"$dir/offer.log" 2>&1 &
 offer_pid=$!
-timeout 60 "$bin" answer --signal "$dir/sig" --stun "$stun" --message "pong from answerer" \
+timeout 60 "$answer_bin" answer --signal "$dir/sig" --stun "$stun" --message "pong from answerer" \
   >"$dir/answer.log" 2>&1
 answer_rc=$?
 wait $offer_pid

@@ -2,13 +2,20 @@
 # Builds and installs the package into a scratch prefix, checks the exported
 # symbols and the pkg-config file, then builds the C test suite against the
 # installed tree and runs it with ctest.
+# Environment: XP2P_BUILD_DIR (default build/), XP2P_DTLS=openssl|mbedtls
+# (the DTLS backend, default openssl), XP2P_CTESTS (a ctest -R regex: run
+# only the matching tests, also under valgrind), XP2P_VALGRIND=0 (skip the
+# valgrind pass).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-build=${XP2P_BUILD_DIR:-$root/build}
+build=$(realpath -m "${XP2P_BUILD_DIR:-$root/build}")
 prefix=$build/prefix
+dtls=${XP2P_DTLS:-openssl}
+only=${XP2P_CTESTS:-}
 cd "$root"
 
-cmake -S . -B "$build/pkg" -DCMAKE_INSTALL_PREFIX="$prefix" -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake -S . -B "$build/pkg" -DCMAKE_INSTALL_PREFIX="$prefix" -DCMAKE_BUILD_TYPE=Release \
+  -DXP2P_DTLS="$dtls" >/dev/null
 cmake --build "$build/pkg"
 rm -rf "$prefix"
 cmake --install "$build/pkg" >/dev/null
@@ -28,11 +35,12 @@ cmake --build "$build/ctests" -j"$(nproc)"
 cd "$build/ctests"
 # Waits for expected events are stretched (c-tests/check.h check_wait_ms):
 # sanitizers and a busy machine slow everything down.
-XP2P_TEST_WAIT_SCALE=${XP2P_TEST_WAIT_SCALE:-4} ctest --output-on-failure -j"$(nproc)"
+XP2P_TEST_WAIT_SCALE=${XP2P_TEST_WAIT_SCALE:-4} ctest --output-on-failure -j"$(nproc)" \
+  ${only:+-R "$only"}
 
 # The same suite without sanitizers under valgrind (memory errors and
 # definite leaks fail the run).
-if command -v valgrind >/dev/null; then
+if command -v valgrind >/dev/null && [ "${XP2P_VALGRIND:-1}" != 0 ]; then
   cd "$root"
   cmake -S c-tests -B "$build/ctests-vg" -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_BUILD_TYPE=Debug \
     -DXP2P_SANITIZE=OFF >/dev/null
@@ -46,8 +54,11 @@ if command -v valgrind >/dev/null; then
   }
   export -f vg_run
   rm -f "$build"/ctests-vg/*.vg.rc
-  find "$build"/ctests-vg -maxdepth 1 -name 'test_*' -type f -executable -print0 |
-    xargs -0 -n1 -P"$(nproc)" bash -c 'vg_run "$1"' vg_run
+  for t in "$build"/ctests-vg/test_*; do
+    [ -x "$t" ] && [ -f "$t" ] || continue
+    [ -z "$only" ] || [[ $(basename "$t") =~ $only ]] || continue
+    printf '%s\0' "$t"
+  done | xargs -0 -n1 -P"$(nproc)" bash -c 'vg_run "$1"' vg_run
   vg_pass=0; vg_fail=0
   for t in "$build"/ctests-vg/test_*; do
     [ -x "$t" ] && [ -f "$t.vg.rc" ] || continue

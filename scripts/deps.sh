@@ -2,7 +2,7 @@
 # Installs what the build and the tests need on a fresh Debian machine with a
 # Rust toolchain: Debian packages (only the missing ones) and the pinned cbindgen.
 set -euo pipefail
-pkgs=(cmake pkg-config gcc g++ libssl-dev openssl libusrsctp-dev binutils coturn valgrind)
+pkgs=(cmake pkg-config gcc g++ libssl-dev openssl libmbedtls-dev libusrsctp-dev binutils coturn valgrind)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -43,3 +43,18 @@ fi
 step "interoperability: libdatachannel (node-datachannel) as the other peer (both roles, 50 MB each way)"
 tests/ndc/deps.sh >/dev/null # npm install node-datachannel into build/ndc-interop
 timeout 600 tests/ndc/run.sh
+# Last, so the steps above reuse the default build of target/release.
+step "mbedTLS build: clippy, Rust DTLS and PeerConnection tests"
+cargo clippy -p xp2p --no-default-features --features dtls-mbedtls,turn-tcp,mdns,pmtu \
+  --all-targets --quiet -- -D warnings
+cargo test -p xp2p --no-default-features --features dtls-mbedtls,turn-tcp,mdns,pmtu --quiet \
+  --lib --test dtls_handshake --test dtls_malformed --test dtls_realtime --test peer_connection
+step "mbedTLS build: installed package, DTLS/SCTP/DataChannel/PeerConnection C tests (ASan+UBSan)"
+XP2P_DTLS=mbedtls XP2P_BUILD_DIR="$root/build/mbedtls" XP2P_VALGRIND=0 \
+  XP2P_CTESTS='^(test_abi_layout|test_dtls_backend|test_dtls_transport|test_sctp_transport|test_datachannel_mgr|test_peer_connection|quickstart_pair)$' \
+  scripts/c-tests.sh
+step "OpenSSL build <-> mbedTLS build: two processes, a message each way, 20 MiB with SHA-256"
+tests/crossbackend/run.sh "$root/build/prefix" "$root/build/mbedtls/prefix"
+step "mbedTLS build <-> aiortc (both roles)"
+ln -sfn "$root/build/venv-aiortc" "$root/build/mbedtls/venv-aiortc" # the venv installed above
+XP2P_BUILD_DIR="$root/build/mbedtls" tests/interop/run.sh chat-offers aiortc-offers

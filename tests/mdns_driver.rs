@@ -3,6 +3,7 @@
 //! answers sent to the group and by unicast both resolve, the cache answers
 //! without a query, and a name nobody answers fails after the timeout.
 //! Real time: the timeout case takes 5 s.
+#![cfg(feature = "mdns")]
 
 mod mdns_support;
 

@@ -3,6 +3,7 @@
 //! thread (a responder on loopback answers them) and the agents connect.
 //! The names are in the descriptions and in trickled lines
 //! (`xIceAgentAddRemoteCandidate` takes them). Real time, bounded.
+#![cfg(feature = "mdns")]
 
 mod mdns_support;
 

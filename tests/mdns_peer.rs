@@ -3,6 +3,7 @@
 //! to resolve, are added with the resolved address, or are dropped and
 //! counted when the lookup fails; end-of-candidates waits for them.
 //! Real time (DTLS and usrsctp read the clock), bounded loops.
+#![cfg(feature = "mdns")]
 
 mod peer_support;
 

@@ -3,6 +3,7 @@
 //! datagrams above its MTU, on the virtual clock; and, on real loopback
 //! sockets, the no-fragmentation socket option and the I/O thread's
 //! handling of datagrams the kernel refuses as too large.
+#![cfg(feature = "pmtu")]
 
 mod harness;
 

@@ -6,6 +6,8 @@
 //! an allocation with long-term credentials, a permission, a channel, and
 //! data to and from a local UDP peer through Send/Data indications and
 //! ChannelData.
+// The TLS cases need the OpenSSL TURN client.
+#![cfg(feature = "turn-tls")]
 
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};

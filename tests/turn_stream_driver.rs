@@ -5,6 +5,8 @@
 //! segmentation, and every way the connection can end is reported once as
 //! the link's failure, a refused certificate included. The last messages
 //! of an endpoint are written before its connection closes.
+// The TLS cases need the OpenSSL TURN client.
+#![cfg(feature = "turn-tls")]
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};

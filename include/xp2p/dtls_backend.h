@@ -81,7 +81,8 @@ extern "C" {
 #endif // __cplusplus
 
 /*
- The compiled-in DTLS backend: "openssl", over the library's sans-IO
+ The compiled-in DTLS backend: "openssl" or "mbedtls" (chosen at build
+ time), over the library's sans-IO
  DTLS 1.2 session (ECDSA P-256 certificate per context, no fingerprint
  pinning: compare `get_remote_fingerprint` yourself). The caller drives
  it: `feed_input` every datagram from the peer, and call `handshake`

@@ -189,7 +189,8 @@ impl MdnsLookups {
             return;
         }
         let mut client = self.client.lock();
-        if client.is_none() {
+        // Built without the `mdns` feature: no client, every name fails.
+        if client.is_none() && cfg!(feature = "mdns") {
             let inbox = self.inbox.clone();
             *client = MdnsClient::start(move |r| inbox.deliver(r)).ok();
         }

@@ -149,7 +149,12 @@ impl TurnSetting {
                     Err(why) => return done(Err(why)),
                 };
                 let tls = match self.uri.as_ref().map(|u| u.transport) {
-                    Ok(TurnTransport::Tcp) => None,
+                    Ok(TurnTransport::Tcp) if cfg!(feature = "turn-tcp") => None,
+                    Ok(TurnTransport::Tcp) => {
+                        return done(Err(RelayFailure::Unusable(
+                            "TURN over TCP is not in this build (feature turn-tcp)",
+                        )))
+                    }
                     Ok(TurnTransport::Tls) => match self.tls_client() {
                         Ok(t) => Some(Box::new(t)),
                         Err(_) => {

@@ -1,13 +1,17 @@
-//! DTLS 1.2 over OpenSSL, sans-IO.
+//! DTLS 1.2, sans-IO, over OpenSSL or mbedTLS (chosen at build time).
 //!
 //! [`DtlsSession`] is fed datagrams and timeouts with the caller's `now`, and
-//! polled for datagrams to send, events and its next deadline. OpenSSL runs
-//! over an in-memory pipe: it never touches a socket.
+//! polled for datagrams to send, events and its next deadline. The TLS
+//! library runs over an in-memory pipe: it never touches a socket. The
+//! cargo feature `dtls-mbedtls` selects mbedTLS 2.28 (`mbed/`, over the
+//! `xp2p-mbedtls` shim crate); otherwise `dtls-openssl` selects OpenSSL
+//! (`session.rs`, `cert.rs`, `ossl.rs`). Both offer the same API and the
+//! same guarantees; [`BACKEND`] names the one built.
 //!
 //! * Certificates: a fresh self-signed ECDSA P-256 certificate per
 //!   connection ([`Certificate`]); trust comes from pinning the peer's
 //!   SHA-256 [`Fingerprint`] (SDP `a=fingerprint`). A mismatch fails the
-//!   handshake with a `bad_certificate` alert, so no application data ever
+//!   handshake with a certificate alert, so no application data ever
 //!   passes.
 //! * Protocol: DTLS 1.2 only; ECDHE-ECDSA with AES-128-GCM, AES-256-GCM or
 //!   ChaCha20-Poly1305; the peer must present a certificate; the use_srtp
@@ -22,20 +26,45 @@
 //!   reports it as an `Instant` measured from the last `now` it was given,
 //!   and lets OpenSSL retransmit when the caller says that instant has
 //!   passed. On a virtual clock that runs ahead of real time OpenSSL finds
-//!   its timer not yet expired and the session simply re-arms; the overall
-//!   handshake timeout uses the caller's clock only.
+//!   its timer not yet expired and the session simply re-arms. mbedTLS's
+//!   timer callbacks read the caller's `now` only, so there it retransmits
+//!   on a virtual clock too. The overall handshake timeout uses the
+//!   caller's clock only.
 
-mod cert;
-mod ossl;
+#[cfg(not(any(feature = "dtls-openssl", feature = "dtls-mbedtls")))]
+compile_error!("enable a DTLS backend: feature `dtls-openssl` or `dtls-mbedtls`");
+
+mod common;
+mod fingerprint;
 mod pipe;
+
+// OpenSSL, unless mbedTLS is chosen.
+#[cfg(not(feature = "dtls-mbedtls"))]
+mod cert;
+#[cfg(not(feature = "dtls-mbedtls"))]
+mod ossl;
+#[cfg(not(feature = "dtls-mbedtls"))]
 mod session;
 
-pub use cert::{Certificate, Fingerprint, CERT_COMMON_NAME, CERT_VALIDITY_DAYS, FINGERPRINT_LEN};
-pub use session::{
-    DtlsConfig, DtlsSession, DtlsStats, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MTU,
-    DEFAULT_RETRANSMIT_INITIAL, MAX_RECORD_PLAINTEXT, MAX_RECV_QUEUE_BYTES,
-    MAX_SEND_QUEUE_DATAGRAMS, MIN_MTU,
+#[cfg(feature = "dtls-mbedtls")]
+mod mbed;
+#[cfg(feature = "dtls-mbedtls")]
+use mbed::{cert, session};
+
+pub use cert::Certificate;
+pub use common::{
+    DtlsConfig, DtlsStats, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MTU, DEFAULT_RETRANSMIT_INITIAL,
+    MAX_RECORD_PLAINTEXT, MAX_RECV_QUEUE_BYTES, MAX_SEND_QUEUE_DATAGRAMS, MIN_MTU,
 };
+pub use fingerprint::{Fingerprint, CERT_COMMON_NAME, CERT_VALIDITY_DAYS, FINGERPRINT_LEN};
+pub use session::DtlsSession;
+
+/// The DTLS library this build uses: `"openssl"` or `"mbedtls"`.
+#[cfg(not(feature = "dtls-mbedtls"))]
+pub const BACKEND: &std::ffi::CStr = c"openssl";
+/// The DTLS library this build uses: `"openssl"` or `"mbedtls"`.
+#[cfg(feature = "dtls-mbedtls")]
+pub const BACKEND: &std::ffi::CStr = c"mbedtls";
 
 use std::fmt;
 
@@ -72,7 +101,7 @@ pub enum DtlsFailure {
     FingerprintMismatch,
     /// The handshake completed without a peer certificate.
     NoPeerCertificate,
-    /// OpenSSL gave up retransmitting the handshake.
+    /// The TLS library gave up retransmitting the handshake.
     RetransmitLimit,
     /// The handshake failed (alert received or sent, protocol error).
     Handshake(String),
@@ -114,7 +143,7 @@ pub enum DtlsEvent {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum DtlsError {
-    /// OpenSSL failed to create a key, certificate or context.
+    /// The TLS library failed to create a key, certificate or context.
     Crypto(String),
     /// A configuration value is out of range; the name says which.
     InvalidConfig(&'static str),
@@ -140,7 +169,7 @@ pub enum DtlsError {
 impl fmt::Display for DtlsError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            DtlsError::Crypto(m) => write!(f, "openssl: {m}"),
+            DtlsError::Crypto(m) => write!(f, "{}: {m}", BACKEND.to_string_lossy()),
             DtlsError::InvalidConfig(what) => write!(f, "invalid configuration: {what}"),
             DtlsError::InvalidState => f.write_str("invalid state for this call"),
             DtlsError::NotConnected => f.write_str("not connected"),

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use openssl::ex_data::Index;
 use openssl::ssl::{Ssl, SslRef};
+use xbase::ffi_boundary;
 
 /// `DTLS_CTRL_GET_TIMEOUT` from `<openssl/ssl.h>`.
 const DTLS_CTRL_GET_TIMEOUT: c_int = 73;
@@ -107,21 +108,23 @@ fn timer_index() -> Option<Index<Ssl, u32>> {
 }
 
 unsafe extern "C" fn timer_cb(ssl: *mut c_void, timer_us: c_uint) -> c_uint {
-    if ssl.is_null() {
-        return 1_000_000;
-    }
-    // SAFETY: OpenSSL passes the live SSL object the callback was set on; the
-    // reference type is a zero-sized view of it.
-    let ssl = unsafe { &*(ssl as *const SslRef) };
-    let initial = timer_index()
-        .and_then(|idx| ssl.ex_data(idx).copied())
-        .unwrap_or(1_000_000);
-    if timer_us == 0 {
-        initial
-    } else {
-        let next = (u64::from(timer_us) * 2).min(MAX_TIMER_US);
-        c_uint::try_from(next).unwrap_or(c_uint::MAX)
-    }
+    ffi_boundary!(1_000_000, {
+        if ssl.is_null() {
+            return 1_000_000;
+        }
+        // SAFETY: OpenSSL passes the live SSL object the callback was set on;
+        // the reference type is a zero-sized view of it.
+        let ssl = unsafe { &*(ssl as *const SslRef) };
+        let initial = timer_index()
+            .and_then(|idx| ssl.ex_data(idx).copied())
+            .unwrap_or(1_000_000);
+        if timer_us == 0 {
+            initial
+        } else {
+            let next = (u64::from(timer_us) * 2).min(MAX_TIMER_US);
+            c_uint::try_from(next).unwrap_or(c_uint::MAX)
+        }
+    })
 }
 
 /// Makes OpenSSL start its retransmission timer at `initial` (instead of its

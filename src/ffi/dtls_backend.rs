@@ -1,7 +1,8 @@
 //! `dtls_backend.h`: the DTLS types shared by the transport API (roles,
 //! states, the send callback, fingerprint sizes), the fingerprint text
 //! helper, and the backend vtable (`xDtlsBackendGet`), the seam for a
-//! second TLS library. libxp2p's backend is "openssl": `crate::dtls`.
+//! second TLS library. libxp2p's backend is "openssl" or "mbedtls",
+//! chosen at build time: `crate::dtls`.
 
 use super::boundary::{bytes, ffi_boundary};
 use crate::driver::clock;
@@ -328,8 +329,8 @@ unsafe extern "C" fn backend_is_handshake_done(ctx: *mut xDtlsBackendCtx) -> boo
     })
 }
 
-static OPENSSL_BACKEND: xDtlsBackend = xDtlsBackend {
-    name: c"openssl".as_ptr(),
+static BACKEND: xDtlsBackend = xDtlsBackend {
+    name: crate::dtls::BACKEND.as_ptr(),
     create: Some(backend_create),
     destroy: Some(backend_destroy),
     set_role: Some(backend_set_role),
@@ -343,7 +344,8 @@ static OPENSSL_BACKEND: xDtlsBackend = xDtlsBackend {
     is_handshake_done: Some(backend_is_handshake_done),
 };
 
-/// The compiled-in DTLS backend: "openssl", over the library's sans-IO
+/// The compiled-in DTLS backend: "openssl" or "mbedtls" (chosen at build
+/// time), over the library's sans-IO
 /// DTLS 1.2 session (ECDSA P-256 certificate per context, no fingerprint
 /// pinning: compare `get_remote_fingerprint` yourself). The caller drives
 /// it: `feed_input` every datagram from the peer, and call `handshake`
@@ -351,7 +353,5 @@ static OPENSSL_BACKEND: xDtlsBackend = xDtlsBackend {
 /// the last flight), then `encrypt_send` / `decrypt_read`.
 #[no_mangle]
 pub extern "C" fn xDtlsBackendGet() -> *const xDtlsBackend {
-    ffi_boundary!(std::ptr::null(), {
-        &OPENSSL_BACKEND as *const xDtlsBackend
-    })
+    ffi_boundary!(std::ptr::null(), { &BACKEND as *const xDtlsBackend })
 }

@@ -126,6 +126,8 @@ pub(crate) struct PathMtu {
 
 impl PathMtu {
     pub fn new(mut cfg: PathMtuConfig) -> PathMtu {
+        // Built without the `pmtu` feature: never probes, stays at the base.
+        cfg.enabled &= cfg!(feature = "pmtu");
         cfg.max_datagram = cfg.max_datagram.clamp(BASE_DATAGRAM, MAX_DATAGRAM) / 4 * 4;
         PathMtu {
             cfg,
@@ -182,7 +184,7 @@ impl PathMtu {
     /// base size. Returns the base size when the size in effect was
     /// another (to be applied).
     pub fn start(&mut self, now: Instant, ipv6: bool) -> Option<usize> {
-        if !self.cfg.enabled {
+        if !cfg!(feature = "pmtu") || !self.cfg.enabled {
             return None;
         }
         let max = self.cfg.max_datagram;
@@ -204,7 +206,7 @@ impl PathMtu {
     /// The peer sent us a probe of `size` bytes: sizes up to it may be
     /// used. Returns the new size in effect if it changed.
     pub fn peer_probed(&mut self, size: usize) -> Option<usize> {
-        if size <= self.peer_limit {
+        if !cfg!(feature = "pmtu") || size <= self.peer_limit {
             return None;
         }
         self.peer_limit = size;
@@ -364,7 +366,7 @@ impl PathMtu {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "pmtu"))]
 mod tests {
     use super::*;
 

@@ -1,0 +1,741 @@
+//! The DTLS session state machine over mbedTLS.
+
+use std::collections::VecDeque;
+use std::ffi::CStr;
+use std::io::Write;
+use std::os::raw::{c_int, c_void};
+use std::ptr::NonNull;
+use std::time::{Duration, Instant};
+
+use xbase::ffi_boundary;
+use xp2p_mbedtls as sys;
+
+use super::error_text;
+use super::hello::{Absorbed, HelloReassembly};
+use crate::dtls::common::{
+    records_well_formed, DtlsConfig, DtlsStats, RecvQueue, AEAD_TAG_LEN, GCM_EXPLICIT_NONCE_LEN,
+    MAX_DATAGRAM, MAX_EARLY_DATAGRAMS, MAX_RECORD_PLAINTEXT, MAX_SEND_QUEUE_DATAGRAMS, MIN_MTU,
+    SCRATCH_LEN,
+};
+use crate::dtls::pipe::Pipe;
+use crate::dtls::{
+    Certificate, DtlsError, DtlsEvent, DtlsFailure, DtlsRole, DtlsState, Fingerprint,
+};
+
+/// RFC 6347 §4.2.4.1: the retransmission timer doubles up to 60 s; mbedTLS
+/// gives up once it would exceed this.
+const MAX_TIMER_MS: u32 = 60_000;
+
+/// `MBEDTLS_ERR_SSL_INTERNAL_ERROR`.
+const ERR_INTERNAL: c_int = -0x6C00;
+
+/// Hands one outgoing datagram to the session's pipe.
+unsafe extern "C" fn send_cb(arg: *mut c_void, buf: *const u8, len: usize) -> c_int {
+    ffi_boundary!(ERR_INTERNAL, {
+        // SAFETY: `arg` is the session's pipe (see `Raw::new`), alive as
+        // long as the mbedTLS session, and not borrowed by Rust while
+        // mbedTLS runs; `buf` is readable for `len` bytes.
+        let pipe = unsafe { &mut *(arg as *mut Pipe) };
+        let data = unsafe { std::slice::from_raw_parts(buf, len) };
+        let _ = pipe.write(data);
+        c_int::try_from(len).unwrap_or(ERR_INTERNAL)
+    })
+}
+
+/// The mbedTLS session and the pipe its datagrams go to, owned together.
+struct Raw {
+    ssl: NonNull<sys::xm_session>,
+    pipe: NonNull<Pipe>,
+}
+
+// SAFETY: the mbedTLS session and the pipe are owned exclusively by this
+// value and only used through `&mut self` (or `&self` for reads); mbedTLS
+// keeps no thread-local state, and its process-wide random generator locks
+// itself.
+unsafe impl Send for Raw {}
+
+impl Raw {
+    fn new(cfg: &DtlsConfig, role: DtlsRole) -> Result<Raw, DtlsError> {
+        let pipe = NonNull::from(Box::leak(Box::<Pipe>::default()));
+        let cert: &Certificate = &cfg.certificate;
+        let expected = cfg.remote_fingerprint.map(|f| f.0);
+        let min_ms = u32::try_from(cfg.retransmit_initial.as_millis())
+            .unwrap_or(MAX_TIMER_MS)
+            .clamp(1, MAX_TIMER_MS);
+        let mut err: c_int = 0;
+        // SAFETY: every pointer is valid for the call; the shim copies the
+        // certificate, key and fingerprint; `pipe` outlives the session
+        // (freed after it in `Drop`).
+        let ssl = unsafe {
+            sys::xm_session_new(
+                c_int::from(role == DtlsRole::Server),
+                cert.der().as_ptr(),
+                cert.der().len(),
+                cert.key_der().as_ptr(),
+                cert.key_der().len(),
+                expected.as_ref().map_or(std::ptr::null(), |e| e.as_ptr()),
+                u16::try_from(cfg.mtu).unwrap_or(u16::MAX),
+                min_ms,
+                MAX_TIMER_MS,
+                send_cb,
+                pipe.as_ptr() as *mut c_void,
+                &mut err,
+            )
+        };
+        match NonNull::new(ssl) {
+            Some(ssl) => Ok(Raw { ssl, pipe }),
+            None => {
+                // SAFETY: the pipe came from `Box::leak` above and nothing
+                // refers to it any more.
+                drop(unsafe { Box::from_raw(pipe.as_ptr()) });
+                Err(DtlsError::Crypto(error_text(err)))
+            }
+        }
+    }
+
+    fn s(&self) -> *mut sys::xm_session {
+        self.ssl.as_ptr()
+    }
+
+    fn pipe(&mut self) -> &mut Pipe {
+        // SAFETY: owned by `self`; mbedTLS only writes to it during shim
+        // calls, which never overlap this borrow.
+        unsafe { self.pipe.as_mut() }
+    }
+
+    fn pipe_ref(&self) -> &Pipe {
+        // SAFETY: as in `pipe`.
+        unsafe { self.pipe.as_ref() }
+    }
+}
+
+impl Drop for Raw {
+    fn drop(&mut self) {
+        // SAFETY: both were created in `Raw::new` and are freed once; the
+        // session goes first since it refers to the pipe.
+        unsafe {
+            sys::xm_session_free(self.ssl.as_ptr());
+            drop(Box::from_raw(self.pipe.as_ptr()));
+        }
+    }
+}
+
+/// One DTLS 1.2 connection, sans-IO.
+///
+/// Feed it with [`handle_datagram`](Self::handle_datagram) and
+/// [`handle_timeout`](Self::handle_timeout); after every call drain
+/// [`poll_transmit`](Self::poll_transmit) and
+/// [`poll_event`](Self::poll_event), and arm a timer for
+/// [`poll_timeout`](Self::poll_timeout).
+pub struct DtlsSession {
+    raw: Raw,
+    cfg: DtlsConfig,
+    role: DtlsRole,
+    state: DtlsState,
+    remote_fingerprint: Option<Fingerprint>,
+    mtu: usize,
+    max_payload: usize,
+    /// Smallest body of a protected record with the negotiated cipher
+    /// (see `min_protected_for`), fixed once connected.
+    min_protected: usize,
+    /// The caller's clock at `start`: mbedTLS's timer counts milliseconds
+    /// from here.
+    origin: Option<Instant>,
+    handshake_deadline: Option<Instant>,
+    retransmit_deadline: Option<Instant>,
+    early: VecDeque<Vec<u8>>,
+    /// A server's fragmented ClientHello being put back together.
+    hello: HelloReassembly,
+    events: VecDeque<DtlsEvent>,
+    recv: RecvQueue,
+    scratch: Box<[u8]>,
+    stats: DtlsStats,
+}
+
+impl std::fmt::Debug for DtlsSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DtlsSession")
+            .field("role", &self.role)
+            .field("state", &self.state)
+            .field("local", &self.cfg.certificate.fingerprint())
+            .field("remote", &self.remote_fingerprint)
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DtlsSession {
+    /// Builds the mbedTLS configuration and session; nothing is sent until
+    /// [`start`](Self::start).
+    pub fn new(cfg: DtlsConfig) -> Result<DtlsSession, DtlsError> {
+        if cfg.mtu < MIN_MTU || cfg.mtu > MAX_DATAGRAM {
+            return Err(DtlsError::InvalidConfig("mtu"));
+        }
+        if cfg.handshake_timeout.is_zero() {
+            return Err(DtlsError::InvalidConfig("handshake_timeout"));
+        }
+        if cfg.retransmit_initial.is_zero() {
+            return Err(DtlsError::InvalidConfig("retransmit_initial"));
+        }
+        let raw = Raw::new(&cfg, cfg.role)?;
+        Ok(DtlsSession {
+            raw,
+            role: cfg.role,
+            state: DtlsState::New,
+            remote_fingerprint: None,
+            mtu: cfg.mtu,
+            max_payload: 0,
+            min_protected: AEAD_TAG_LEN,
+            origin: None,
+            handshake_deadline: None,
+            retransmit_deadline: None,
+            early: VecDeque::new(),
+            hello: HelloReassembly::default(),
+            events: VecDeque::new(),
+            recv: RecvQueue::default(),
+            scratch: vec![0u8; SCRATCH_LEN].into_boxed_slice(),
+            stats: DtlsStats::default(),
+            cfg,
+        })
+    }
+
+    pub fn state(&self) -> DtlsState {
+        self.state
+    }
+
+    pub fn role(&self) -> DtlsRole {
+        self.role
+    }
+
+    /// Changes the role; only before [`start`](Self::start). The certificate
+    /// (and so the fingerprint) stays the same.
+    pub fn set_role(&mut self, role: DtlsRole) -> Result<(), DtlsError> {
+        if self.state != DtlsState::New {
+            return Err(DtlsError::InvalidState);
+        }
+        if role != self.role {
+            let mut cfg = self.cfg.clone();
+            cfg.mtu = self.mtu;
+            self.raw = Raw::new(&cfg, role)?;
+            self.role = role;
+        }
+        Ok(())
+    }
+
+    /// Our certificate.
+    pub fn certificate(&self) -> &Certificate {
+        &self.cfg.certificate
+    }
+
+    /// Our certificate's fingerprint.
+    pub fn local_fingerprint(&self) -> Fingerprint {
+        self.cfg.certificate.fingerprint()
+    }
+
+    /// The fingerprint of the certificate the peer presented, once the
+    /// handshake has completed (also set when it completed with a
+    /// certificate that did not match).
+    pub fn remote_fingerprint(&self) -> Option<Fingerprint> {
+        self.remote_fingerprint
+    }
+
+    /// The negotiated cipher suite (OpenSSL's name, as the OpenSSL backend
+    /// reports it) once connected.
+    pub fn cipher_name(&self) -> Option<&'static str> {
+        if self.state != DtlsState::Connected {
+            return None;
+        }
+        // SAFETY: the shim returns NULL or a static NUL-terminated string.
+        unsafe { static_str(sys::xm_cipher_name(self.raw.s())) }
+    }
+
+    /// The negotiated protocol version, e.g. `"DTLSv1.2"`.
+    pub fn protocol_version(&self) -> &'static str {
+        // SAFETY: mbedTLS returns a static NUL-terminated string.
+        unsafe { static_str(sys::xm_version(self.raw.s())) }.unwrap_or("unknown")
+    }
+
+    /// Largest message [`send`](Self::send) accepts: one record in one
+    /// datagram of the MTU with the negotiated cipher. 0 before connected.
+    pub fn max_payload(&self) -> usize {
+        self.max_payload
+    }
+
+    pub fn mtu(&self) -> usize {
+        self.mtu
+    }
+
+    /// Changes the datagram size limit at any time (path MTU discovery):
+    /// records written from now on fit `mtu` bytes, and once connected
+    /// [`max_payload`](Self::max_payload) follows (at most
+    /// [`MAX_RECORD_PLAINTEXT`]). [`DtlsError::InvalidConfig`] outside
+    /// [`MIN_MTU`]..=65535.
+    pub fn set_mtu(&mut self, mtu: usize) -> Result<(), DtlsError> {
+        let Some(m) = u16::try_from(mtu).ok().filter(|_| mtu >= MIN_MTU) else {
+            return Err(DtlsError::InvalidConfig("mtu"));
+        };
+        // SAFETY: live session.
+        unsafe { sys::xm_set_mtu(self.raw.s(), m) };
+        self.mtu = mtu;
+        if self.state == DtlsState::Connected {
+            self.update_max_payload();
+        }
+        Ok(())
+    }
+
+    fn update_max_payload(&mut self) {
+        // SAFETY: live session.
+        let n = unsafe { sys::xm_max_payload(self.raw.s()) };
+        // 13-byte header, 8-byte explicit nonce and 16-byte tag for AES-GCM,
+        // the largest overhead of the offered suites.
+        let payload = usize::try_from(n)
+            .ok()
+            .filter(|&n| n > 0)
+            .map_or(self.mtu - 37, |n| n.min(self.mtu));
+        self.max_payload = payload.min(MAX_RECORD_PLAINTEXT);
+    }
+
+    pub fn stats(&self) -> DtlsStats {
+        self.stats
+    }
+
+    /// Starts the handshake: a client sends its ClientHello, a server
+    /// waits (and answers datagrams that arrived before the start).
+    pub fn start(&mut self, now: Instant) -> Result<(), DtlsError> {
+        if self.state != DtlsState::New {
+            return Err(DtlsError::InvalidState);
+        }
+        self.origin = Some(now);
+        self.state = DtlsState::Connecting;
+        self.handshake_deadline = Some(now + self.cfg.handshake_timeout);
+        self.set_now(now);
+        // SAFETY: live session.
+        let r = unsafe { sys::xm_handshake(self.raw.s()) };
+        self.after_handshake_step(r);
+        while let Some(d) = self.early.pop_front() {
+            if self.state != DtlsState::Connecting && self.state != DtlsState::Connected {
+                break;
+            }
+            self.process(&d);
+        }
+        self.update_timer();
+        Ok(())
+    }
+
+    /// One datagram from the peer (already demultiplexed as DTLS). Never
+    /// fails: anything malformed is dropped and counted.
+    pub fn handle_datagram(&mut self, now: Instant, data: &[u8]) {
+        self.stats.datagrams_in += 1;
+        if !records_well_formed(data, self.min_protected) {
+            self.stats.malformed += 1;
+            return;
+        }
+        match self.state {
+            DtlsState::New => {
+                if self.early.len() < MAX_EARLY_DATAGRAMS {
+                    self.early.push_back(data.to_vec());
+                } else {
+                    self.stats.ignored += 1;
+                }
+                return;
+            }
+            DtlsState::Failed | DtlsState::Closed => {
+                self.stats.ignored += 1;
+                return;
+            }
+            DtlsState::Connecting | DtlsState::Connected => {}
+        }
+        self.set_now(now);
+        self.process(data);
+        self.update_timer();
+    }
+
+    /// Handles the deadline reported by [`poll_timeout`](Self::poll_timeout):
+    /// the overall handshake timeout, and mbedTLS's retransmission.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.state == DtlsState::Connecting && self.handshake_deadline.is_some_and(|d| now >= d)
+        {
+            self.fail(DtlsFailure::HandshakeTimeout);
+            return;
+        }
+        if !matches!(self.state, DtlsState::Connecting | DtlsState::Connected) {
+            return;
+        }
+        if self.retransmit_deadline.is_some_and(|d| now >= d) {
+            self.set_now(now);
+            // SAFETY: live session.
+            let before = unsafe { sys::xm_timer_expirations(self.raw.s()) };
+            if self.state == DtlsState::Connecting {
+                // SAFETY: live session.
+                let r = unsafe { sys::xm_handshake(self.raw.s()) };
+                if r == sys::XM_ERR_TIMEOUT {
+                    self.fail(DtlsFailure::RetransmitLimit);
+                    return;
+                }
+                self.after_handshake_step(r);
+            } else {
+                self.drain_app_data();
+            }
+            // SAFETY: live session.
+            let after = unsafe { sys::xm_timer_expirations(self.raw.s()) };
+            self.stats.retransmits += after - before;
+        }
+        self.update_timer();
+    }
+
+    /// The next datagram to send (each at most the MTU).
+    pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
+        let d = self.raw.pipe().pop_output()?;
+        self.stats.datagrams_out += 1;
+        Some(d)
+    }
+
+    /// Copies the next datagram into `buf`; its buffer is reused by later
+    /// datagrams, so a driver that lends one buffer allocates nothing here.
+    /// A buffer smaller than the datagram (never the case with `buf.len() >=
+    /// mtu`) leaves it queued.
+    pub fn poll_transmit_into(&mut self, buf: &mut [u8]) -> Result<Option<usize>, DtlsError> {
+        let pipe = self.raw.pipe();
+        let Some(len) = pipe.front_output_len() else {
+            return Ok(None);
+        };
+        if buf.len() < len {
+            return Err(DtlsError::BufferTooSmall { needed: len });
+        }
+        let Some(d) = pipe.pop_output() else {
+            return Ok(None);
+        };
+        buf[..len].copy_from_slice(&d);
+        pipe.recycle(d);
+        self.stats.datagrams_out += 1;
+        Ok(Some(len))
+    }
+
+    pub fn poll_event(&mut self) -> Option<DtlsEvent> {
+        self.events.pop_front()
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) wants to be called.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match self.state {
+            DtlsState::Connecting | DtlsState::Connected => {
+                match (self.handshake_deadline, self.retransmit_deadline) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                }
+            }
+            _ => None,
+        }
+    }
+
+    /// Encrypts one message as one record in one datagram. Errors before
+    /// the handshake completed, for an empty message, for a message larger
+    /// than [`max_payload`](Self::max_payload), and when the send queue is
+    /// full.
+    pub fn send(&mut self, data: &[u8]) -> Result<(), DtlsError> {
+        if self.state != DtlsState::Connected {
+            return Err(DtlsError::NotConnected);
+        }
+        if data.is_empty() {
+            return Err(DtlsError::EmptyMessage);
+        }
+        if data.len() > self.max_payload {
+            return Err(DtlsError::MessageTooLarge {
+                len: data.len(),
+                max: self.max_payload,
+            });
+        }
+        if self.raw.pipe_ref().output_len() >= MAX_SEND_QUEUE_DATAGRAMS {
+            return Err(DtlsError::QueueFull);
+        }
+        // SAFETY: live session; `data` is readable for its length.
+        let r = unsafe { sys::xm_write(self.raw.s(), data.as_ptr(), data.len()) };
+        if r == sys::XM_OK {
+            self.stats.messages_sent += 1;
+            Ok(())
+        } else {
+            Err(DtlsError::Crypto(error_text(r)))
+        }
+    }
+
+    /// Length of the next received message.
+    pub fn next_message_len(&self) -> Option<usize> {
+        self.recv.front_len()
+    }
+
+    /// Copies the next received message into `buf`: `Ok(None)` when none
+    /// is queued; a buffer that is too small leaves the message queued.
+    pub fn recv(&mut self, buf: &mut [u8]) -> Result<Option<usize>, DtlsError> {
+        self.recv.pop_into(buf)
+    }
+
+    /// The next received message as an owned vector.
+    pub fn recv_vec(&mut self) -> Option<Vec<u8>> {
+        let len = self.recv.front_len()?;
+        let mut v = vec![0u8; len];
+        match self.recv.pop_into(&mut v) {
+            Ok(Some(_)) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// Sends close_notify (when connected) and closes the session; queued
+    /// received messages can still be read.
+    pub fn close(&mut self) {
+        match self.state {
+            DtlsState::Connected => {
+                // SAFETY: live session; the alert lands in the pipe.
+                let _ = unsafe { sys::xm_close_notify(self.raw.s()) };
+            }
+            DtlsState::New | DtlsState::Connecting => self.raw.pipe().clear_output(),
+            DtlsState::Failed | DtlsState::Closed => return,
+        }
+        self.early.clear();
+        self.set_closed();
+    }
+
+    // ---- internals ----
+
+    fn set_now(&mut self, now: Instant) {
+        let ms = self
+            .origin
+            .map_or(0, |o| now.saturating_duration_since(o).as_millis());
+        // SAFETY: live session.
+        unsafe { sys::xm_set_now(self.raw.s(), u64::try_from(ms).unwrap_or(u64::MAX)) };
+    }
+
+    /// Smallest body a protected record (epoch > 0) can have with the
+    /// negotiated cipher: AES-GCM adds an 8-byte explicit nonce and a
+    /// 16-byte tag, ChaCha20-Poly1305 only the tag. Shorter records are
+    /// dropped before mbedTLS sees them, as in the OpenSSL backend. (Looked
+    /// up once: mbedTLS finds the suite by name with a linear search.)
+    fn min_protected_for(&self) -> usize {
+        // SAFETY: the shim returns NULL or a static string.
+        match unsafe { static_str(sys::xm_cipher_name(self.raw.s())) } {
+            Some(c) if !c.contains("CHACHA20") => AEAD_TAG_LEN + GCM_EXPLICIT_NONCE_LEN,
+            _ => AEAD_TAG_LEN,
+        }
+    }
+
+    /// Hands one datagram to mbedTLS; a server first reassembles a
+    /// fragmented ClientHello, which mbedTLS cannot (see `hello.rs`).
+    fn process(&mut self, data: &[u8]) {
+        if self.role == DtlsRole::Server && self.state == DtlsState::Connecting {
+            match self.hello.absorb(data) {
+                Absorbed::No => {}
+                Absorbed::Partial => return,
+                Absorbed::Complete(record) => return self.process_records(&record),
+            }
+        }
+        self.process_records(data);
+    }
+
+    fn process_records(&mut self, data: &[u8]) {
+        let s = self.raw.s();
+        // SAFETY: live session; `data` outlives the calls below, and the
+        // input is cleared before returning.
+        unsafe { sys::xm_set_input(s, data.as_ptr(), data.len()) };
+        match self.state {
+            DtlsState::Connecting => {
+                // SAFETY: live session.
+                let mut r = unsafe { sys::xm_handshake(s) };
+                // An expired timer makes mbedTLS retransmit before it
+                // reads: give it the datagram again.
+                // SAFETY: live session.
+                if r == sys::XM_WANT && unsafe { sys::xm_clear_input(s) } != 0 {
+                    // SAFETY: as above.
+                    unsafe { sys::xm_set_input(s, data.as_ptr(), data.len()) };
+                    // SAFETY: live session.
+                    r = unsafe { sys::xm_handshake(s) };
+                }
+                self.after_handshake_step(r);
+                if self.state == DtlsState::Connected {
+                    self.drain_app_data();
+                }
+            }
+            DtlsState::Connected => self.drain_app_data(),
+            _ => {}
+        }
+        // SAFETY: live session.
+        unsafe { sys::xm_clear_input(s) };
+    }
+
+    fn after_handshake_step(&mut self, r: c_int) {
+        match r {
+            sys::XM_OK => self.on_handshake_done(),
+            sys::XM_WANT => {}
+            sys::XM_ERR_TIMEOUT => self.fail(DtlsFailure::RetransmitLimit),
+            r => {
+                // SAFETY: live session.
+                let reason = if unsafe { sys::xm_mismatch(self.raw.s()) } != 0 {
+                    DtlsFailure::FingerprintMismatch
+                } else {
+                    DtlsFailure::Handshake(error_text(r))
+                };
+                self.fail(reason);
+            }
+        }
+    }
+
+    fn on_handshake_done(&mut self) {
+        let mut fp = [0u8; 32];
+        // SAFETY: live session; `fp` is writable for 32 bytes.
+        if unsafe { sys::xm_remote_fingerprint(self.raw.s(), fp.as_mut_ptr()) } == 0 {
+            self.fail_and_notify(DtlsFailure::NoPeerCertificate);
+            return;
+        }
+        let fp = Fingerprint(fp);
+        self.remote_fingerprint = Some(fp);
+        if self.cfg.remote_fingerprint.is_some_and(|e| e != fp) {
+            self.fail_and_notify(DtlsFailure::FingerprintMismatch);
+            return;
+        }
+        self.update_max_payload();
+        self.min_protected = self.min_protected_for();
+        self.state = DtlsState::Connected;
+        self.handshake_deadline = None;
+        self.events.push_back(DtlsEvent::Connected);
+    }
+
+    /// Decrypts every pending record into the receive queue.
+    fn drain_app_data(&mut self) {
+        loop {
+            let mut status: c_int = 0;
+            // SAFETY: live session; `scratch` is writable for its length.
+            let n = unsafe {
+                sys::xm_read(
+                    self.raw.s(),
+                    self.scratch.as_mut_ptr(),
+                    self.scratch.len(),
+                    &mut status,
+                )
+            };
+            match status {
+                sys::XM_OK => {
+                    let n = usize::try_from(n).unwrap_or(0);
+                    let was_empty = self.recv.is_empty();
+                    if self.recv.push(&self.scratch[..n]) {
+                        self.stats.messages_received += 1;
+                        if was_empty {
+                            self.events.push_back(DtlsEvent::Readable);
+                        }
+                    } else {
+                        self.stats.recv_overflow += 1;
+                    }
+                }
+                sys::XM_WANT => break,
+                sys::XM_CLOSED => {
+                    // The peer's close_notify; answer it as TLS 1.2 asks.
+                    // SAFETY: live session.
+                    let _ = unsafe { sys::xm_close_notify(self.raw.s()) };
+                    self.set_closed();
+                    break;
+                }
+                e => {
+                    self.fail(DtlsFailure::Protocol(error_text(e)));
+                    break;
+                }
+            }
+        }
+    }
+
+    fn set_closed(&mut self) {
+        self.state = DtlsState::Closed;
+        self.handshake_deadline = None;
+        self.retransmit_deadline = None;
+        self.events.push_back(DtlsEvent::Closed);
+    }
+
+    fn fail(&mut self, reason: DtlsFailure) {
+        self.state = DtlsState::Failed;
+        self.handshake_deadline = None;
+        self.retransmit_deadline = None;
+        self.early.clear();
+        self.events.push_back(DtlsEvent::Failed(reason));
+    }
+
+    /// Fails after the handshake completed locally: the peer may think it is
+    /// connected, so tell it with close_notify.
+    fn fail_and_notify(&mut self, reason: DtlsFailure) {
+        // SAFETY: live session.
+        let _ = unsafe { sys::xm_close_notify(self.raw.s()) };
+        self.fail(reason);
+    }
+
+    /// Maps mbedTLS's timer (milliseconds from `origin` on the caller's
+    /// clock) to an `Instant`.
+    fn update_timer(&mut self) {
+        self.retransmit_deadline = match (self.state, self.origin) {
+            (DtlsState::Connecting | DtlsState::Connected, Some(origin)) => {
+                // SAFETY: live session.
+                let ms = unsafe { sys::xm_timer_deadline(self.raw.s()) };
+                (ms != u64::MAX).then(|| origin + Duration::from_millis(ms))
+            }
+            _ => None,
+        };
+    }
+}
+
+/// A static C string as `&'static str`.
+///
+/// # Safety
+/// `p` is NULL or points to a NUL-terminated string that lives for the
+/// whole program.
+unsafe fn static_str(p: *const std::os::raw::c_char) -> Option<&'static str> {
+    if p.is_null() {
+        return None;
+    }
+    // SAFETY: see the function's contract.
+    unsafe { CStr::from_ptr(p) }.to_str().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `d`, one record holding a whole ClientHello, as two records holding
+    /// its first `at` bytes and the rest.
+    fn split_hello(d: &[u8], at: usize) -> (Vec<u8>, Vec<u8>) {
+        let (rec, hs, body) = (&d[..13], &d[13..25], &d[25..]);
+        let piece = |seq_add: u8, off: usize, part: &[u8]| {
+            let mut v = rec[..11].to_vec();
+            v[10] += seq_add;
+            v.extend_from_slice(&((12 + part.len()) as u16).to_be_bytes());
+            v.extend_from_slice(&hs[..6]);
+            v.extend_from_slice(&(off as u32).to_be_bytes()[1..]);
+            v.extend_from_slice(&(part.len() as u32).to_be_bytes()[1..]);
+            v.extend_from_slice(part);
+            v
+        };
+        (piece(0, 0, &body[..at]), piece(1, at, &body[at..]))
+    }
+
+    #[test]
+    fn server_takes_a_fragmented_client_hello() {
+        #[allow(clippy::disallowed_methods)]
+        let now = Instant::now();
+        let cfg = |role| DtlsConfig::new(role, Certificate::generate().unwrap());
+        let mut c = DtlsSession::new(cfg(DtlsRole::Client)).unwrap();
+        let mut s = DtlsSession::new(cfg(DtlsRole::Server)).unwrap();
+        s.start(now).unwrap();
+        c.start(now).unwrap();
+        let hello = c.poll_transmit().expect("ClientHello");
+        assert_eq!((hello[0], hello[13]), (22, 1), "one ClientHello record");
+        let (first, second) = split_hello(&hello, 60);
+        // The second half first: order does not matter.
+        s.handle_datagram(now, &second);
+        assert!(s.poll_transmit().is_none(), "waits for the rest");
+        s.handle_datagram(now, &first);
+        for _ in 0..10 {
+            while let Some(d) = s.poll_transmit() {
+                c.handle_datagram(now, &d);
+            }
+            while let Some(d) = c.poll_transmit() {
+                s.handle_datagram(now, &d);
+            }
+        }
+        assert_eq!(c.state(), DtlsState::Connected, "{:?}", c.poll_event());
+        assert_eq!(s.state(), DtlsState::Connected, "{:?}", s.poll_event());
+        assert_eq!(s.remote_fingerprint(), Some(c.local_fingerprint()));
+    }
+}
