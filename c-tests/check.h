@@ -4,7 +4,7 @@
 #define XP2P_CTEST_CHECK_H
 
 #include <stdio.h>
-#include <stdlib.h>
+#include "wait_scale.h"
 
 static int check_failures_ = 0;
 static int check_count_ = 0;
@@ -28,20 +28,6 @@ static int check_count_ = 0;
               __FILE__, __LINE__, #a, #b, check_a_, check_b_);               \
     }                                                                        \
   } while (0)
-
-/* How long a test waits for something it expects to happen: `ms` times
- * XP2P_TEST_WAIT_SCALE (a whole number, 1 when unset; scripts/c-tests.sh
- * sets it for sanitizer and valgrind runs). Such a wait ends as soon as the
- * condition holds, so the scale only stretches how long a failure takes to
- * show; it keeps a slow run (valgrind, a busy machine) from failing. Waits
- * that check that nothing happens are not scaled. */
-static inline unsigned long long check_wait_ms(unsigned long long ms) {
-  const char *s = getenv("XP2P_TEST_WAIT_SCALE");
-  long k = s ? strtol(s, NULL, 10) : 1;
-  if (k < 1) k = 1;
-  if (k > 100) k = 100;
-  return ms * (unsigned long long)k;
-}
 
 #define CHECK_DONE()                                                         \
   (printf("%d checks, %d failed\n", check_count_, check_failures_),          \

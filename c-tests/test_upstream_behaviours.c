@@ -35,7 +35,7 @@ typedef int (*Cond)(void *arg);
 /* Ticks the loop (5 ms waits) until cond(arg) holds or ms pass (stretched
  * by check_wait_ms when there is a condition). */
 static int tick_until(int ms, Cond cond, void *arg) {
-  uint64_t end = xMonoMs() + (cond ? check_wait_ms((uint64_t)ms) : (uint64_t)ms);
+  uint64_t end = xMonoMs() + (cond ? check_wait_ms((uint64_t)ms) : (uint64_t)(unsigned)ms);
   for (;;) {
     if (cond && cond(arg)) return 1;
     if (xMonoMs() >= end) return cond ? cond(arg) : 1;

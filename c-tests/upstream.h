@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "wait_scale.h"
+
 #define EXPECT(cond)                                                     \
   do {                                                                   \
     if (!(cond)) {                                                       \
