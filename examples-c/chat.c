@@ -34,7 +34,7 @@
  * receiver of a "bulk" channel, a quarter into the stream, sleeps M ms
  * inside on_message (its loop stalls, as a slow application's would) and
  * prints "bulk: stalled M ms"; with the checksum line it then prints its
- * peak resident memory ("VmHWM N kB"), see docs/flow-control.md.
+ * peak resident memory ("VmHWM N kB"), see README, "Receive flow control".
  *
  * The last lines are for scripts:
  *   chat: received R, replied R    (a side that echoed the peer's messages)
@@ -55,7 +55,7 @@
  * dropped ones are printed ("relay only: ...") and counted in the line
  *   chat: relay only, candidates sent S, dropped D local and R remote
  *
- * Diagnostics (docs/diagnostics.md): --log LEVEL sets the library's log
+ * Diagnostics (README, "Diagnostics"): --log LEVEL sets the library's log
  * filter (xp2p/log.h: "debug", "ice=trace,sctp=info", ...; lines go to
  * stderr, as XP2P_LOG would). --stats prints the PeerConnection's and each
  * channel's statistics (xp2p/stats.h) once a second and at exit, as lines

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Data-channel benchmark of libxp2p with libdatachannel in the same run,
 # interleaved run by run (run 1 libxp2p, run 1 libdatachannel, run 2 ...),
-# over the paths users have. docs/benchmark.md explains every figure.
+# over the paths users have. README, "Benchmark" explains every figure.
 #
 #   scripts/bench.sh [--runs N] [--quick] [--only COND[,COND...]]
 #                    [--metrics M[,M...]] [--no-ndc] [--src DIR] [--build-only]

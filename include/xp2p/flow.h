@@ -1,4 +1,4 @@
-/* flow.h (libxp2p extension): the bound of received messages waiting in a PeerConnection (receive flow control, docs/flow-control.md). */
+/* flow.h (libxp2p extension): the bound of received messages waiting in a PeerConnection (receive flow control, README, "Receive flow control"). */
 
 #ifndef XP2P_FLOW_H
 #define XP2P_FLOW_H

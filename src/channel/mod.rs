@@ -244,7 +244,7 @@ pub struct Limits {
     /// Per partially reliable channel: received bytes not yet pulled with
     /// `recv` (a message is always accepted into an empty queue); more are
     /// dropped. Reliable channels never drop: the PeerConnection bounds
-    /// them by not reading from SCTP (see `docs/flow-control.md`).
+    /// them by not reading from SCTP (see README, "Receive flow control").
     pub max_recv_bytes: usize,
     /// Per partially reliable channel: received messages not yet pulled
     /// with `recv`.

@@ -8,7 +8,7 @@
 //! Tasks are small events (a state change, a candidate, a channel opened);
 //! payloads are not queued here: a channel with received messages has one
 //! delivery task, which pulls them from its PeerConnection's bounded queue
-//! (docs/flow-control.md). So the queue stays short even when the loop
+//! (README, "Receive flow control"). So the queue stays short even when the loop
 //! stalls.
 
 use crate::ffi::boundary::ffi_boundary;

@@ -6,7 +6,7 @@
 //! of its payload): at the bound the library stops reading from SCTP, the
 //! receive window it advertises closes, and the sending application sees
 //! its buffered amount grow. Nothing is dropped on a reliable channel for
-//! it. See docs/flow-control.md.
+//! it. See README, "Receive flow control".
 
 use super::boundary::ffi_boundary;
 use super::peer_connection::{with_endpoint, xPeerConnection};

@@ -16,7 +16,7 @@
 #   bulk-stall            as bulk with 100 MB, chat stalling its loop 12 s a
 #                         quarter into the page's stream: the page's buffered
 #                         amount must stay up for at least half the stall
-#                         (receive flow control, docs/flow-control.md) and
+#                         (receive flow control, README, "Receive flow control") and
 #                         chat's peak memory stay under 64 MB
 #   relay-browser-offers  as browser-offers, through coturn with relayed
 #                         candidates only (below)

@@ -8,7 +8,7 @@
 #   - the receiver's peak resident memory (VmHWM) stays under RSS_MB (64),
 #   - the sender's buffered amount grows during the stall (samples printed),
 # i.e. received messages are bounded inside the receiving stack and the
-# back-pressure reaches the sending application (docs/flow-control.md).
+# back-pressure reaches the sending application (README, "Receive flow control").
 # No timing bound. usage:
 #   tests/transfer/slow_receiver.sh [--bytes N] [--delay-us U] [--stall-ms M] [--rss-mb R]
 # Builds xp2p_bench with scripts/bench.sh --build-only unless XP2P_BENCH
