@@ -157,6 +157,11 @@ impl TurnSetting {
                     }
                     Ok(TurnTransport::Tls) => match self.tls_client() {
                         Ok(t) => Some(Box::new(t)),
+                        Err(_) if !cfg!(feature = "turn-tls") => {
+                            return done(Err(RelayFailure::Unusable(
+                                "TURN over TLS is not in this build (feature turn-tls)",
+                            )))
+                        }
                         Err(_) => {
                             return done(Err(RelayFailure::Unusable(
                                 "TLS settings (CA file) unusable",
