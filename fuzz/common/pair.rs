@@ -139,6 +139,12 @@ pub fn with_pair(f: impl FnOnce(&mut Pair)) {
                 let start = c.borrow().unwrap_or_else(Instant::now);
                 start + Duration::from_secs(1)
             });
+            if std::env::var_os("XP2P_FUZZ_TRACE").is_some() {
+                // How often inputs break the pair (each rebuild costs a
+                // certificate, a DTLS handshake and an association).
+                let st = slot.as_ref().map(|p| (p.a.state(), p.b.state()));
+                eprintln!("pair: (re)connecting after {st:?}");
+            }
             *slot = Some(Pair::connect(now));
         }
         f(slot.as_mut().expect("pair"));
