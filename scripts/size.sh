@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Stripped sizes of every library variant and what each links dynamically.
-#   scripts/size.sh [--profile NAME]     (default: release)
+#   scripts/size.sh [--profile NAME]     (default: small, fat LTO)
 # Variants (cargo features):
 #   xp2p-default          OpenSSL DTLS, TURN over TCP and TLS, mDNS, PMTU
 #                         discovery (the default features)
@@ -12,7 +12,7 @@
 # copied and stripped (strip --strip-all) into build/size/.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-profile=release
+profile=small
 while [ $# -gt 0 ]; do
   case $1 in
     --profile) profile=$2; shift 2 ;;
