@@ -2,7 +2,7 @@
 //! receive queue and the record framing check.
 
 use std::collections::VecDeque;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::{Certificate, DtlsError, DtlsRole, Fingerprint};
 
@@ -288,5 +288,14 @@ mod tests {
         assert_eq!(hello[0], 22, "handshake record");
         let t = s.poll_timeout().expect("deadline");
         assert!(t > now && t <= now + DEFAULT_RETRANSMIT_INITIAL);
+    }
+}
+
+/// The earlier of two optional deadlines (a session's handshake timeout and
+/// its retransmission timer).
+pub(crate) fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
 }

@@ -37,8 +37,21 @@ impl Pipe {
         self.out.pop_front()
     }
 
-    pub(crate) fn front_output_len(&self) -> Option<usize> {
-        self.out.front().map(Vec::len)
+    /// Copies the next outgoing datagram into `buf` and keeps its buffer
+    /// for reuse; `Err(needed)` leaves it queued when `buf` is too small.
+    pub(crate) fn pop_output_into(&mut self, buf: &mut [u8]) -> Result<Option<usize>, usize> {
+        let Some(len) = self.out.front().map(Vec::len) else {
+            return Ok(None);
+        };
+        if buf.len() < len {
+            return Err(len);
+        }
+        let Some(d) = self.out.pop_front() else {
+            return Ok(None);
+        };
+        buf[..len].copy_from_slice(&d);
+        self.recycle(d);
+        Ok(Some(len))
     }
 
     pub(crate) fn output_len(&self) -> usize {

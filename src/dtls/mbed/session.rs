@@ -13,9 +13,9 @@ use xp2p_mbedtls as sys;
 use super::error_text;
 use super::hello::{Absorbed, HelloReassembly};
 use crate::dtls::common::{
-    records_well_formed, DtlsConfig, DtlsStats, RecvQueue, AEAD_TAG_LEN, GCM_EXPLICIT_NONCE_LEN,
-    MAX_DATAGRAM, MAX_EARLY_DATAGRAMS, MAX_RECORD_PLAINTEXT, MAX_SEND_QUEUE_DATAGRAMS, MIN_MTU,
-    SCRATCH_LEN,
+    earliest, records_well_formed, DtlsConfig, DtlsStats, RecvQueue, AEAD_TAG_LEN,
+    GCM_EXPLICIT_NONCE_LEN, MAX_DATAGRAM, MAX_EARLY_DATAGRAMS, MAX_RECORD_PLAINTEXT,
+    MAX_SEND_QUEUE_DATAGRAMS, MIN_MTU, SCRATCH_LEN,
 };
 use crate::dtls::pipe::Pipe;
 use crate::dtls::{
@@ -395,20 +395,13 @@ impl DtlsSession {
     /// A buffer smaller than the datagram (never the case with `buf.len() >=
     /// mtu`) leaves it queued.
     pub fn poll_transmit_into(&mut self, buf: &mut [u8]) -> Result<Option<usize>, DtlsError> {
-        let pipe = self.raw.pipe();
-        let Some(len) = pipe.front_output_len() else {
-            return Ok(None);
-        };
-        if buf.len() < len {
-            return Err(DtlsError::BufferTooSmall { needed: len });
-        }
-        let Some(d) = pipe.pop_output() else {
-            return Ok(None);
-        };
-        buf[..len].copy_from_slice(&d);
-        pipe.recycle(d);
-        self.stats.datagrams_out += 1;
-        Ok(Some(len))
+        let n = self
+            .raw
+            .pipe()
+            .pop_output_into(buf)
+            .map_err(|needed| DtlsError::BufferTooSmall { needed })?;
+        self.stats.datagrams_out += u64::from(n.is_some());
+        Ok(n)
     }
 
     pub fn poll_event(&mut self) -> Option<DtlsEvent> {
@@ -419,10 +412,7 @@ impl DtlsSession {
     pub fn poll_timeout(&self) -> Option<Instant> {
         match self.state {
             DtlsState::Connecting | DtlsState::Connected => {
-                match (self.handshake_deadline, self.retransmit_deadline) {
-                    (Some(a), Some(b)) => Some(a.min(b)),
-                    (a, b) => a.or(b),
-                }
+                earliest(self.handshake_deadline, self.retransmit_deadline)
             }
             _ => None,
         }
