@@ -165,6 +165,15 @@ pub(crate) fn records_well_formed(data: &[u8], min_protected: usize) -> bool {
     true
 }
 
+/// The earlier of two optional deadlines (a session's handshake timeout and
+/// its retransmission timer).
+pub(crate) fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -288,14 +297,5 @@ mod tests {
         assert_eq!(hello[0], 22, "handshake record");
         let t = s.poll_timeout().expect("deadline");
         assert!(t > now && t <= now + DEFAULT_RETRANSMIT_INITIAL);
-    }
-}
-
-/// The earlier of two optional deadlines (a session's handshake timeout and
-/// its retransmission timer).
-pub(crate) fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
     }
 }
