@@ -17,6 +17,9 @@
 #include "dtls_pair.h"
 
 #define MAX_EV 256
+/* Text messages of 64 KiB sent in one burst: more than the SCTP send
+ * buffer (4 MiB) takes at once. */
+#define TEXT_BURST 100
 
 typedef struct Msg {
   xDataChannel ch;
@@ -323,27 +326,27 @@ static void full_stack(xEventLoop loop) {
   CHECK(a->msgs[0].ch == rb0 && a->msgs[0].len == 4 && a->msgs[0].first == 'b');
 
   /* Buffered amount counts text too: a burst beyond the SCTP send buffer
-   * waits in the manager, then drains, and the low callback fires. */
+   * (4 MiB) waits in the manager, then drains, and the low callback fires. */
   g_ch = a1;
   xDataChannelSetBufferedAmountLowThreshold(a1, 1000);
   n = 0;
-  for (i = 0; i < 40; i++) {
+  for (i = 0; i < TEXT_BURST; i++) {
     xErrno r = xDataChannelSendString(a1, (const char *)big, 65536);
     size_t amt = xDataChannelGetBufferedAmount(a1);
     if (amt > peak) peak = amt;
     if (r == xErrno_Ok) n++;
     CHECK(r == xErrno_Ok || r == xErrno_Again);
   }
-  CHECK_EQ_INT(n, 40);
+  CHECK_EQ_INT(n, TEXT_BURST);
   CHECK(peak >= 65536);
   CHECK(spin(loop, 20000, low_and_empty, a, b));
-  g_want_b = 5 + 40;
+  g_want_b = 5 + TEXT_BURST;
   CHECK(spin(loop, 20000, msgs_in, a, b));
   for (i = 5; i < b->n_msgs && i < MAX_EV; i++)
     if (b->msgs[i].ch == ra1 && b->msgs[i].type == xDataChannelMsgType_String &&
         b->msgs[i].len == 65536)
       text_msgs++;
-  CHECK_EQ_INT(text_msgs, 40);
+  CHECK_EQ_INT(text_msgs, TEXT_BURST);
 
   /* Close from a (a0) and from b (b0): both sides see on_close. */
   xDataChannelClose(a0);

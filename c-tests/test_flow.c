@@ -20,9 +20,10 @@
 #define MSG 65536
 #define WAIT_MS 60000
 /* A's buffered amount that shows B stopped taking data: beyond what B's
- * SCTP receive buffer (4 MiB) and its bound hold, A keeps the rest. */
+ * SCTP receive buffer (4 MiB) and its bound hold, and A's SCTP send buffer
+ * (4 MiB) holds, A keeps the rest. */
 #define BACKED_UP (1u << 20)
-#define SEND_MSGS 112
+#define SEND_MSGS 192
 
 typedef struct Side {
   xPeerConnection pc;
@@ -166,8 +167,9 @@ int main(void) {
   CHECK(connected(NULL));
   if (!connected(NULL)) return CHECK_DONE();
 
-  /* B's loop stops; A sends 7 MiB, more than B's SCTP receive buffer
-   * (4 MiB) and its bound hold, and only A's loop runs for a while. */
+  /* B's loop stops; A sends 12 MiB, more than B's SCTP receive buffer
+   * (4 MiB) and its bound plus A's SCTP send buffer (4 MiB) hold, and only
+   * A's loop runs for a while. */
   CHECK_EQ_INT(xPeerConnectionSetRecvBufferLimit(B.pc, XP2P_RECV_BUFFER_MIN), xErrno_Ok);
   bound = XP2P_RECV_BUFFER_MIN + 2 * MSG + 64;
   end = xMonoMs() + check_wait_ms(WAIT_MS);

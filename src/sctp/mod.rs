@@ -119,7 +119,7 @@ impl Default for SctpConfig {
             remote_port: DEFAULT_PORT,
             max_streams: DEFAULT_MAX_STREAMS,
             max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
-            send_space: 1024 * 1024,
+            send_space: 4 * 1024 * 1024,
             recv_space: 4 * 1024 * 1024,
             rto_initial: Duration::from_millis(1000),
             rto_min: Duration::from_millis(200),
@@ -445,6 +445,7 @@ impl SctpAssociation {
             recv_space: cfg.recv_space.min(u32::MAX as usize) as u32,
             max_streams: cfg.max_streams,
             initial_cwnd: cfg.initial_cwnd,
+            max_chunks_on_queue: max_chunks_on_queue(cfg.send_space, cfg.recv_space),
         };
         let id = stack::next_id();
         let _guard = stack::lock(&settings);
@@ -1427,6 +1428,22 @@ unsafe fn configure_socket(
 /// delayed SACK timer; and a SACK per large packet is still fewer SACKs per
 /// byte than one per two Ethernet packets.
 const SACK_EVERY_PACKET_ABOVE: u16 = 4000;
+
+/// usrsctp's own default for [`max_chunks_on_queue`]: 512 chunks.
+const USRSCTP_MAX_CHUNKS_ON_QUEUE: u32 = 512;
+
+/// How many chunks an association may hold: one per 256 bytes of the larger
+/// of its send and receive spaces, never below usrsctp's 512. usrsctp stops
+/// taking sends (and treats its receive window as full) at this count
+/// whatever room the spaces have left: at its default of 512 chunks of about
+/// 1370 bytes, a 1500-byte path carries at most ~700 KB per round trip
+/// (14 MB/s at 50 ms), however large the send space and the peer's window.
+pub(crate) fn max_chunks_on_queue(send_space: usize, recv_space: usize) -> u32 {
+    let per_space = send_space.max(recv_space) / 256;
+    u32::try_from(per_space)
+        .unwrap_or(u32::MAX)
+        .max(USRSCTP_MAX_CHUNKS_ON_QUEUE)
+}
 
 /// The delayed SACK timer, and how many packets a SACK waits for (one above
 /// [`SACK_EVERY_PACKET_ABOVE`], else two).

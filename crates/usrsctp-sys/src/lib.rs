@@ -534,6 +534,7 @@ extern "C" {
     pub fn usrsctp_sysctl_set_sctp_blackhole(value: u32) -> c_int;
     pub fn usrsctp_sysctl_set_sctp_enable_sack_immediately(value: u32) -> c_int;
     pub fn usrsctp_sysctl_set_sctp_max_chunks_on_queue(value: u32) -> c_int;
+    pub fn usrsctp_sysctl_get_sctp_max_chunks_on_queue() -> u32;
     pub fn usrsctp_sysctl_set_sctp_default_frag_interleave(value: u32) -> c_int;
     pub fn usrsctp_sysctl_set_sctp_delayed_sack_time_default(value: u32) -> c_int;
     pub fn usrsctp_sysctl_set_sctp_initial_cwnd(value: u32) -> c_int;
