@@ -139,6 +139,9 @@ fn small_message_and_its_echo_leave_without_a_timer_turn() {
         let msg = [round; 100];
         let node = s.net.node::<PeerNode>(a);
         node.pc.send(tx, MessageKind::Binary, &msg).unwrap();
+        // The previous echo acknowledged everything: this message goes
+        // alone, so the driver lets the sending thread send it at once.
+        assert!(node.pc.sends_alone(), "round {round}: not sent alone");
         assert!(
             node.pc.poll_timeout().is_some_and(|t| t > now),
             "round {round}: the send made a deadline due instead of a datagram"
@@ -171,6 +174,19 @@ fn small_message_and_its_echo_leave_without_a_timer_turn() {
             "round {round}"
         );
     }
+    // A burst: the second message finds the first unacknowledged, so it
+    // is left to the driver's turn, which bundles what is queued by then.
+    let node = s.net.node::<PeerNode>(a);
+    node.pc.send(tx, MessageKind::Binary, &[1; 100]).unwrap();
+    assert!(node.pc.sends_alone());
+    let _ = drain_transmits(node);
+    node.pc.send(tx, MessageKind::Binary, &[2; 100]).unwrap();
+    assert!(
+        !node.pc.sends_alone(),
+        "a message behind unacknowledged data"
+    );
+    node.pc.send(tx, MessageKind::Binary, &[3; 100]).unwrap();
+    assert!(!node.pc.sends_alone(), "two messages queued");
 }
 
 /// Sends `total` bytes from a to b in 64 KiB messages and returns the

@@ -12,7 +12,7 @@ use parking_lot::Mutex;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::io;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -65,6 +65,7 @@ enum Command {
         id: EndpointId,
         endpoint: SharedEndpoint,
         sockets: Vec<std::net::UdpSocket>,
+        direct: Arc<Direct>,
     },
     Unregister(EndpointId),
     OpenStream {
@@ -92,6 +93,27 @@ struct Runtime {
 }
 
 static RUNTIME: Mutex<Option<Runtime>> = Mutex::new(None);
+
+/// What an API thread needs to send an endpoint's datagrams itself (see
+/// [`send_now`]): the endpoint's UDP sockets (duplicated descriptors of
+/// the I/O thread's), the datagrams it could not send, which the I/O
+/// thread sends before anything else of the endpoint, and whether the I/O
+/// thread holds datagrams of the endpoint back (a full socket buffer), in
+/// which case nothing may overtake them.
+pub(crate) struct Direct {
+    sockets: Vec<(SocketAddr, std::net::UdpSocket)>,
+    spill: Mutex<VecDeque<Transmit>>,
+    held: AtomicBool,
+    /// The endpoint's deadline as the I/O thread last saw it.
+    deadline: Mutex<Option<Instant>>,
+}
+
+static DIRECT: Mutex<Option<HashMap<EndpointId, Arc<Direct>>>> = Mutex::new(None);
+
+/// Whether the I/O thread advances usrsctp's timers at the busy interval
+/// (a message moved recently): a datagram sent by [`send_now`] then needs
+/// no wake-up for its retransmission timer to be served in time.
+static SCTP_BUSY: AtomicBool = AtomicBool::new(false);
 
 /// Datagrams the kernel refused as too large (`EMSGSIZE`).
 static TOO_LARGE: AtomicU64 = AtomicU64::new(0);
@@ -144,12 +166,33 @@ pub fn register(
     rt.next_id += 1;
     rt.endpoints += 1;
     let id = rt.next_id;
+    let mut direct_sockets = Vec::with_capacity(sockets.len());
+    for sock in &sockets {
+        let (Ok(local), Ok(dup)) = (sock.local_addr(), sock.try_clone()) else {
+            continue;
+        };
+        // O_NONBLOCK belongs to the open file both descriptors share.
+        if dup.set_nonblocking(true).is_ok() {
+            direct_sockets.push((local, dup));
+        }
+    }
+    let direct = Arc::new(Direct {
+        sockets: direct_sockets,
+        spill: Mutex::new(VecDeque::new()),
+        held: AtomicBool::new(false),
+        deadline: Mutex::new(None),
+    });
+    DIRECT
+        .lock()
+        .get_or_insert_with(HashMap::new)
+        .insert(id, direct.clone());
     send(
         &rt.shared,
         Command::Register {
             id,
             endpoint,
             sockets,
+            direct,
         },
     );
     Ok(id)
@@ -157,6 +200,9 @@ pub fn register(
 
 /// Unregisters an endpoint (its sockets close). The last one stops the thread.
 pub fn unregister(id: EndpointId) {
+    if let Some(map) = DIRECT.lock().as_mut() {
+        map.remove(&id);
+    }
     let mut guard = RUNTIME.lock();
     let Some(rt) = guard.as_mut() else { return };
     send(&rt.shared, Command::Unregister(id));
@@ -181,6 +227,58 @@ pub fn kick(id: EndpointId) {
             let _ = rt.shared.waker.wake();
         }
     }
+}
+
+/// Sends what endpoint `id` has to send from the calling thread, which
+/// holds the endpoint's lock (as the I/O thread does when it sends, so the
+/// two never interleave one endpoint's datagrams). Used for a message that
+/// goes out alone: it reaches the socket inside the API call, with no
+/// wake-up of the I/O thread on its way. Returns false when the I/O thread
+/// must still run for the endpoint: it holds datagrams back, a datagram
+/// needs a TURN server connection or met a full socket buffer (those wait
+/// in the spill, sent first by the I/O thread), the endpoint's deadline
+/// moved earlier than the I/O thread knows, or usrsctp's timers are on
+/// the idle interval.
+pub fn send_now(id: EndpointId, ep: &mut dyn Endpoint) -> bool {
+    let Some(direct) = DIRECT.lock().as_ref().and_then(|m| m.get(&id).cloned()) else {
+        return false;
+    };
+    if direct.held.load(Ordering::Acquire) {
+        return false;
+    }
+    for _ in 0..MAX_SENDS_PER_TURN {
+        let Some(t) = ep.poll_transmit() else {
+            ep.dispatch_events();
+            let known = *direct.deadline.lock();
+            let sooner = match (ep.poll_timeout(), known) {
+                (Some(d), Some(k)) => d < k,
+                (Some(_), None) => true,
+                (None, _) => false,
+            };
+            return !sooner && SCTP_BUSY.load(Ordering::Relaxed);
+        };
+        let Some((_, sock)) = direct.sockets.iter().find(|(local, _)| *local == t.local) else {
+            direct.spill.lock().push_back(t);
+            return false;
+        };
+        match sock.send_to(&t.data, t.dest) {
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                direct.spill.lock().push_back(t);
+                return false;
+            }
+            Err(e) => {
+                let counter = if e.raw_os_error() == Some(libc::EMSGSIZE) {
+                    &TOO_LARGE
+                } else {
+                    &SEND_ERRORS
+                };
+                counter.fetch_add(1, Ordering::Relaxed);
+                log::debug!(target: "io", "datagram not sent: {e}");
+            }
+        }
+    }
+    false
 }
 
 /// Opens a TCP connection (TLS over it with `tls`) from the I/O thread to
@@ -262,6 +360,8 @@ struct Registered {
     deadline: Option<Instant>,
     /// Transmits that met a full socket buffer, sent first when writable.
     pending: VecDeque<Transmit>,
+    /// Shared with API threads that send for the endpoint ([`send_now`]).
+    direct: Arc<Direct>,
 }
 
 struct IoThread {
@@ -380,11 +480,9 @@ impl IoThread {
         if crate::sctp::take_data_activity() {
             self.sctp_busy_until = now + SCTP_BUSY_FOR;
         }
-        let interval = if now < self.sctp_busy_until {
-            SCTP_TICK
-        } else {
-            SCTP_IDLE_TICK
-        };
+        let busy = now < self.sctp_busy_until;
+        SCTP_BUSY.store(busy, Ordering::Relaxed);
+        let interval = if busy { SCTP_TICK } else { SCTP_IDLE_TICK };
         self.sctp_tick = now + interval;
         for id in crate::sctp::take_woken() {
             if let Some(reg) = self.endpoints.get(&id) {
@@ -424,8 +522,9 @@ impl IoThread {
                     id,
                     endpoint,
                     sockets,
+                    direct,
                 }) => {
-                    self.add(id, endpoint, sockets);
+                    self.add(id, endpoint, sockets, direct);
                     self.backlog.insert(id);
                 }
                 Some(Command::Unregister(id)) => self.remove(id),
@@ -439,12 +538,19 @@ impl IoThread {
         }
     }
 
-    fn add(&mut self, id: EndpointId, endpoint: SharedEndpoint, sockets: Vec<std::net::UdpSocket>) {
+    fn add(
+        &mut self,
+        id: EndpointId,
+        endpoint: SharedEndpoint,
+        sockets: Vec<std::net::UdpSocket>,
+        direct: Arc<Direct>,
+    ) {
         let mut reg = Registered {
             endpoint,
             sockets: Vec::new(),
             deadline: None,
             pending: VecDeque::new(),
+            direct,
         };
         for std_sock in sockets {
             let Ok(local) = std_sock.local_addr() else {
@@ -596,6 +702,9 @@ impl IoThread {
             return;
         };
         let mut ep = reg.endpoint.lock();
+        // What an API thread could not send goes first: it left the
+        // endpoint before anything the endpoint still holds.
+        reg.pending.extend(reg.direct.spill.lock().drain(..));
         let mut out = std::mem::take(&mut self.out);
         let mut taken = 0;
         let mut failed = Vec::new();
@@ -680,6 +789,10 @@ impl IoThread {
         out.clear();
         self.out = out;
         reg.deadline = ep.poll_timeout();
+        *reg.direct.deadline.lock() = reg.deadline;
+        reg.direct
+            .held
+            .store(!reg.pending.is_empty(), Ordering::Release);
         ep.dispatch_events();
         drop(ep);
         if more && !parked {
@@ -826,12 +939,13 @@ mod tests {
     fn thread_drives_sockets_and_timers_and_stops_with_last_endpoint() {
         let timeouts = Arc::new(AtomicUsize::new(0));
         let dispatched = Arc::new(AtomicUsize::new(0));
-        let ep: SharedEndpoint = Arc::new(Mutex::new(Echo {
+        let echo = Arc::new(Mutex::new(Echo {
             out: VecDeque::new(),
             deadline: None,
             timeouts: timeouts.clone(),
             dispatched: dispatched.clone(),
         }));
+        let ep: SharedEndpoint = echo.clone();
         let server = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         let server_addr = server.local_addr().unwrap();
         let id = register(ep, vec![server]).unwrap();
@@ -857,6 +971,33 @@ mod tests {
         }
         assert!(timeouts.load(Ordering::SeqCst) >= 1);
         assert!(dispatched.load(Ordering::SeqCst) >= 100);
+
+        // `send_now`: the API thread, holding the endpoint's lock (so the
+        // I/O thread cannot send for it meanwhile), sends its datagram
+        // itself; it arrives before the lock is released.
+        {
+            let mut guard = echo.lock();
+            guard.out.push_back(Transmit {
+                local: server_addr,
+                dest: client.local_addr().unwrap(),
+                data: b"direct".to_vec(),
+            });
+            let _ = send_now(id, &mut *guard);
+            assert!(guard.out.is_empty(), "the datagram left the endpoint");
+            let (n, from) = client.recv_from(&mut buf).unwrap();
+            assert_eq!((&buf[..n], from), (&b"direct"[..], server_addr));
+        }
+        // A datagram for a socket the endpoint does not have waits for the
+        // I/O thread, which sends it first; `send_now` says so.
+        {
+            let mut guard = echo.lock();
+            guard.out.push_back(Transmit {
+                local: "127.0.0.1:9".parse().unwrap(),
+                dest: client.local_addr().unwrap(),
+                data: b"nowhere".to_vec(),
+            });
+            assert!(!send_now(id, &mut *guard));
+        }
 
         unregister(id);
         assert!(!is_running(), "the last unregister stops the thread");

@@ -347,7 +347,7 @@ fn send(channel: xDataChannel, kind: MessageKind, data: *const u8, len: usize) -
         Owner::Pc(pc) => with_pc_channel(&ch, pc, xErrno_InvalidArg, |ch, ep| {
             match ep.pc.send(ch.id, kind, payload) {
                 Ok(()) => {
-                    ep.kick();
+                    ep.send_or_kick();
                     xErrno_Ok
                 }
                 Err(e) => peer_errno(&e),

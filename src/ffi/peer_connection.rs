@@ -157,6 +157,17 @@ impl PcEndpoint {
         }
     }
 
+    /// After a send: a message that goes out alone is sent by this thread
+    /// now ([`io::send_now`]); anything else is left to the I/O thread.
+    pub(crate) fn send_or_kick(&mut self) {
+        let Some(id) = self.io_id else {
+            return;
+        };
+        if !(self.pc.sends_alone() && io::send_now(id, self)) {
+            io::kick(id);
+        }
+    }
+
     /// The callbacks of a channel created from `conf` (NULL ones fall back
     /// to the PeerConnection's `on_dc_*` with its ctx), or the defaults.
     fn channel_callbacks(&self, conf: Option<&xDataChannelConf>) -> ChannelCallbacks {

@@ -863,6 +863,20 @@ impl PeerConnection {
         self.outbox.pop_front().or_else(|| self.ice.poll_transmit())
     }
 
+    /// Whether the one message queued by the last [`Self::send`] would go
+    /// out alone: a single small message queued, and an association that
+    /// has nothing unacknowledged (so nothing to bundle it with, and no
+    /// reason for Nagle to hold it). Its datagram may then be sent at once
+    /// by the sending thread instead of the driver's next turn.
+    pub fn sends_alone(&self) -> bool {
+        self.has_queued_sends()
+            && self.channels.queued_sctp_sends() == 1
+            && self
+                .sctp
+                .as_ref()
+                .is_some_and(|s| !s.is_blocked() && s.buffered_amount() == 0)
+    }
+
     /// Channel messages queued for SCTP that an established association
     /// could take now (none held back by a full send buffer).
     fn has_queued_sends(&self) -> bool {
