@@ -328,11 +328,14 @@ fn ice_stats(agent: &IceAgent) -> xIceStats {
 /// # Safety
 /// A non-NULL `out` must point to at least `size_of::<usize>()` bytes.
 unsafe fn caller_size(out: *const c_void) -> Option<usize> {
-    if out.is_null() {
-        return None;
+    // SAFETY: `out` is non-NULL (checked) and the caller guarantees (# Safety) at least one `usize` there; the read is unaligned-safe.
+    unsafe {
+        if out.is_null() {
+            return None;
+        }
+        let size = std::ptr::read_unaligned(out.cast::<usize>());
+        (size >= std::mem::size_of::<usize>()).then_some(size)
     }
-    let size = std::ptr::read_unaligned(out.cast::<usize>());
-    (size >= std::mem::size_of::<usize>()).then_some(size)
 }
 
 /// Writes the first `min(size, sizeof T)` bytes of `full` to `out` and
@@ -341,9 +344,12 @@ unsafe fn caller_size(out: *const c_void) -> Option<usize> {
 /// # Safety
 /// `out` must point to `size` writable bytes; `T` starts with a `usize`.
 unsafe fn write_prefix<T>(out: *mut c_void, size: usize, full: &T) {
-    let n = size.min(std::mem::size_of::<T>());
-    std::ptr::copy_nonoverlapping((full as *const T).cast::<u8>(), out.cast::<u8>(), n);
-    std::ptr::write_unaligned(out.cast::<usize>(), n);
+    // SAFETY: the caller guarantees (# Safety) `size` writable bytes at `out`; we copy at most `min(size, size_of::<T>())` bytes from a valid `T`, and `size` is at least one `usize`.
+    unsafe {
+        let n = size.min(std::mem::size_of::<T>());
+        std::ptr::copy_nonoverlapping((full as *const T).cast::<u8>(), out.cast::<u8>(), n);
+        std::ptr::write_unaligned(out.cast::<usize>(), n);
+    }
 }
 
 /// Fills `stats` (whose `size` the caller set) for the PeerConnection.
@@ -355,14 +361,17 @@ pub unsafe extern "C" fn xPeerConnectionGetStats(
     stats: *mut xPeerConnectionStats,
 ) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
-        let Some(size) = caller_size(stats.cast()) else {
-            return xErrno_InvalidArg;
-        };
-        let Some(full) = with_endpoint(pc as usize, None, |ep| Some(pc_stats(&ep.pc))) else {
-            return xErrno_InvalidArg;
-        };
-        write_prefix(stats.cast(), size, &full);
-        xErrno_Ok
+        // SAFETY: `pc` and `stats` are NULL or valid for this call, as `stats.h` requires of its caller; the boundary helpers turn NULL into an error before any access.
+        unsafe {
+            let Some(size) = caller_size(stats.cast()) else {
+                return xErrno_InvalidArg;
+            };
+            let Some(full) = with_endpoint(pc as usize, None, |ep| Some(pc_stats(&ep.pc))) else {
+                return xErrno_InvalidArg;
+            };
+            write_prefix(stats.cast(), size, &full);
+            xErrno_Ok
+        }
     })
 }
 
@@ -375,32 +384,35 @@ pub unsafe extern "C" fn xDataChannelGetStats(
     stats: *mut xDataChannelStats,
 ) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
-        let Some(size) = caller_size(stats.cast()) else {
-            return xErrno_InvalidArg;
-        };
-        let full = with_manager(channel, None, |m, id| {
-            let t = m.traffic(id)?;
-            Some(xDataChannelStats {
-                size: 0,
-                state: match m.state(id)? {
-                    ChannelState::Connecting => 0,
-                    ChannelState::Open => 1,
-                    ChannelState::Closing => 2,
-                    ChannelState::Closed => 3,
-                },
-                stream_id: m.stream_id(id).map_or(-1, c_int::from),
-                messages_sent: t.messages_sent,
-                bytes_sent: t.bytes_sent,
-                messages_received: t.messages_received,
-                bytes_received: t.bytes_received,
-                buffered_amount: m.buffered_amount(id) as u64,
-            })
-        });
-        let Some(full) = full else {
-            return xErrno_InvalidArg;
-        };
-        write_prefix(stats.cast(), size, &full);
-        xErrno_Ok
+        // SAFETY: `channel` and `stats` are NULL or valid for this call, as `stats.h` requires of its caller; the boundary helpers turn NULL into an error before any access.
+        unsafe {
+            let Some(size) = caller_size(stats.cast()) else {
+                return xErrno_InvalidArg;
+            };
+            let full = with_manager(channel, None, |m, id| {
+                let t = m.traffic(id)?;
+                Some(xDataChannelStats {
+                    size: 0,
+                    state: match m.state(id)? {
+                        ChannelState::Connecting => 0,
+                        ChannelState::Open => 1,
+                        ChannelState::Closing => 2,
+                        ChannelState::Closed => 3,
+                    },
+                    stream_id: m.stream_id(id).map_or(-1, c_int::from),
+                    messages_sent: t.messages_sent,
+                    bytes_sent: t.bytes_sent,
+                    messages_received: t.messages_received,
+                    bytes_received: t.bytes_received,
+                    buffered_amount: m.buffered_amount(id) as u64,
+                })
+            });
+            let Some(full) = full else {
+                return xErrno_InvalidArg;
+            };
+            write_prefix(stats.cast(), size, &full);
+            xErrno_Ok
+        }
     })
 }
 
@@ -411,14 +423,17 @@ pub unsafe extern "C" fn xDataChannelGetStats(
 #[no_mangle]
 pub unsafe extern "C" fn xIceAgentGetStats(agent: xIceAgent, stats: *mut xIceStats) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
-        let Some(size) = caller_size(stats.cast()) else {
-            return xErrno_InvalidArg;
-        };
-        let Some(full) = with_ice(agent, None, |a| Some(ice_stats(a))) else {
-            return xErrno_InvalidArg;
-        };
-        write_prefix(stats.cast(), size, &full);
-        xErrno_Ok
+        // SAFETY: `agent` and `stats` are NULL or valid for this call, as `stats.h` requires of its caller; the boundary helpers turn NULL into an error before any access.
+        unsafe {
+            let Some(size) = caller_size(stats.cast()) else {
+                return xErrno_InvalidArg;
+            };
+            let Some(full) = with_ice(agent, None, |a| Some(ice_stats(a))) else {
+                return xErrno_InvalidArg;
+            };
+            write_prefix(stats.cast(), size, &full);
+            xErrno_Ok
+        }
     })
 }
 
@@ -450,6 +465,7 @@ mod tests {
         let mut buf = [0xAAu8; 64];
         let old = offset_of!(xDataChannelStats, messages_received);
         buf[..8].copy_from_slice(&old.to_ne_bytes());
+        // SAFETY: `buf` is a live 64-byte buffer starting with a usize size.
         unsafe {
             let size = caller_size(buf.as_ptr().cast()).unwrap();
             write_prefix(buf.as_mut_ptr().cast(), size, &full);
@@ -462,7 +478,9 @@ mod tests {
             "bytes_sent written"
         );
         let tiny = [4u8, 0, 0, 0, 0, 0, 0, 0];
+        // SAFETY: `tiny` holds 8 readable bytes.
         assert_eq!(unsafe { caller_size(tiny.as_ptr().cast()) }, None);
+        // SAFETY: NULL is allowed and yields None.
         assert_eq!(unsafe { caller_size(std::ptr::null()) }, None);
     }
 }
