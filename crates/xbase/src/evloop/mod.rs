@@ -723,9 +723,15 @@ fn socket_idle_fired(inner: &mut Inner, timer: usize, source: usize, dir: usize)
 mod tests {
     use super::*;
 
-    unsafe extern "C" fn nop_fd(_: c_int, _: xEventMask, _: *mut c_void) {}
-    unsafe extern "C" fn nop(_: *mut c_void) {}
-    unsafe extern "C" fn nop_sock(_: xSocket, _: xEventMask, _: *mut c_void) {}
+    unsafe extern "C" fn nop_fd(_: c_int, _: xEventMask, _: *mut c_void) {
+        ffi_boundary!((), {})
+    }
+    unsafe extern "C" fn nop(_: *mut c_void) {
+        ffi_boundary!((), {})
+    }
+    unsafe extern "C" fn nop_sock(_: xSocket, _: xEventMask, _: *mut c_void) {
+        ffi_boundary!((), {})
+    }
 
     fn pipe() -> [c_int; 2] {
         let mut fds = [0; 2];
