@@ -724,13 +724,13 @@ mod tests {
     use super::*;
 
     unsafe extern "C" fn nop_fd(_: c_int, _: xEventMask, _: *mut c_void) {
-        ffi_boundary!((), {})
+        crate::ffi_boundary!((), {})
     }
     unsafe extern "C" fn nop(_: *mut c_void) {
-        ffi_boundary!((), {})
+        crate::ffi_boundary!((), {})
     }
     unsafe extern "C" fn nop_sock(_: xSocket, _: xEventMask, _: *mut c_void) {
-        ffi_boundary!((), {})
+        crate::ffi_boundary!((), {})
     }
 
     fn pipe() -> [c_int; 2] {
