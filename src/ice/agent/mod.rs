@@ -79,12 +79,12 @@ use crate::stun::{Class, Message, TransactionId};
 use checklist::{CheckTxn, Checklist, Pair};
 use consent::Consent;
 use gather::{GatherTxn, Gatherer, Phase};
-use relay::{Relay, RelayPhase};
+use relay::{RelayEvent, RelayInput, Relays};
 use stun_io::{CheckParams, Demux, PeerRole, Refused};
 
 pub use relay::RelayFailure;
 
-use crate::turn::client::{TurnClient, TurnConfig, TurnEvent, TurnInput};
+use crate::turn::client::{TurnClient, TurnConfig};
 pub use mtu_probe::{MtuProbeResult, MAX_MTU_PROBE, MTU_PROBE_INTERVAL, MTU_PROBE_TRIES};
 
 /// Most datagrams queued for the driver; [`IceAgent::send`] reports
@@ -423,12 +423,7 @@ pub struct IceAgent {
     events: VecDeque<IceEvent>,
     stats: AgentStats,
     prflx_seq: u32,
-    relays: Vec<Relay>,
-    /// TURN servers still being resolved (or connected) by the driver.
-    turn_pending: usize,
-    /// Of those, the ones over TCP or TLS
-    /// ([`IceAgent::expect_stream_turn_server`]).
-    stream_pending: usize,
+    relays: Relays,
     mtu_probe: Option<mtu_probe::MtuProbe>,
     mtu_results: VecDeque<MtuProbeResult>,
     peer_probe_max: usize,
@@ -506,11 +501,7 @@ impl IceAgent {
             None => random_ice_string(&mut rng, 24),
         };
         let tie_breaker = rng.gen();
-        let relays = config
-            .turn_servers
-            .iter()
-            .map(|t| Relay::new(TurnClient::new(t.clone()), None))
-            .collect();
+        let relays = Relays::new(&config.turn_servers);
         Ok(IceAgent {
             role: config.role,
             cfg: config,
@@ -543,8 +534,6 @@ impl IceAgent {
             stats: AgentStats::default(),
             prflx_seq: 0,
             relays,
-            turn_pending: 0,
-            stream_pending: 0,
             mtu_probe: None,
             mtu_results: VecDeque::new(),
             peer_probe_max: 0,
@@ -606,7 +595,7 @@ impl IceAgent {
     pub fn selected_relay(&self) -> Option<(SocketAddr, bool)> {
         let p = &self.list.pairs[self.selected?];
         let local = p.valid_local.unwrap_or(p.local);
-        let r = self.relays.iter().find(|r| r.local == Some(local))?;
+        let r = self.relays.of_local(local)?;
         let stream = r.link.is_some_and(|l| self.host_index(l).is_none());
         Some((r.client.server(), stream))
     }
@@ -694,9 +683,10 @@ impl IceAgent {
             self.events.push_back(IceEvent::LocalCandidate(h.cand));
             self.queue_server_requests(h.addr);
         }
-        for ri in 0..self.relays.len() {
-            self.start_relay(now, ri);
-        }
+        let hosts = self.first_hosts();
+        let host_of = |v4: bool| hosts[usize::from(!v4)];
+        self.relays.start_all(now, host_of, &mut self.transmits);
+        self.on_relay_events();
         self.drive(now);
         Ok(())
     }
@@ -739,7 +729,7 @@ impl IceAgent {
     /// [`IceAgent::gather`].
     pub fn expect_turn_servers(&mut self, n: usize) {
         if !self.gather.started() {
-            self.turn_pending += n;
+            self.relays.expect(n);
         }
     }
 
@@ -753,8 +743,7 @@ impl IceAgent {
     /// and its requests' own timeout (RFC 5389 §7.2.2: 39.5 s).
     pub fn expect_stream_turn_server(&mut self) {
         if !self.gather.started() {
-            self.turn_pending += 1;
-            self.stream_pending += 1;
+            self.relays.expect_stream();
         }
     }
 
@@ -769,22 +758,17 @@ impl IceAgent {
         if self.state == IceState::Closed {
             return;
         }
-        self.turn_pending = self.turn_pending.saturating_sub(1);
-        let server = cfg.server;
-        let relay = Relay::new(TurnClient::new(cfg), link);
-        if relay.stream {
-            self.stream_pending = self.stream_pending.saturating_sub(1);
-        }
-        self.relays.push(relay);
-        let ri = self.relays.len() - 1;
+        let ri = self.relays.add(cfg, link);
         match self.gather.phase {
             Phase::NotStarted => {}
-            Phase::Running { .. } => self.start_relay(now, ri),
-            Phase::Complete => {
-                self.relays[ri].phase = RelayPhase::Failed;
-                self.report_relay_failure(Some(server), RelayFailure::GatherTimeout);
+            Phase::Running { .. } => {
+                let hosts = self.first_hosts();
+                let host_of = |v4: bool| hosts[usize::from(!v4)];
+                self.relays.start(now, ri, host_of, &mut self.transmits);
             }
+            Phase::Complete => self.relays.too_late(ri),
         }
+        self.on_relay_events();
         self.dirty = true;
         self.drive(now);
     }
@@ -798,13 +782,8 @@ impl IceAgent {
         if self.state == IceState::Closed {
             return;
         }
-        // Which announced server this was is not known here; a stream one
-        // only when no other kind is still pending.
-        if self.turn_pending <= self.stream_pending {
-            self.stream_pending = self.stream_pending.saturating_sub(1);
-        }
-        self.turn_pending = self.turn_pending.saturating_sub(1);
-        self.report_relay_failure(None, reason);
+        self.relays.unavailable(reason);
+        self.on_relay_events();
         self.dirty = true;
         self.drive(now);
     }
@@ -827,7 +806,7 @@ impl IceAgent {
     /// The TURN clients of the configured servers (state, relayed address,
     /// permissions, channels, counters), for diagnostics and tests.
     pub fn turn_clients(&self) -> impl Iterator<Item = &TurnClient> {
-        self.relays.iter().map(|r| &r.client)
+        self.relays.clients()
     }
 
     /// Sets the peer's ufrag and password (from its description).
@@ -960,15 +939,7 @@ impl IceAgent {
         }
         self.list.triggered.clear();
         self.gather.txns.clear();
-        let now = self.last_now;
-        for ri in 0..self.relays.len() {
-            if self.relays[ri].active() {
-                // A Refresh with LIFETIME 0: the one datagram still sent.
-                self.relays[ri].client.close(now);
-                self.relays[ri].phase = RelayPhase::Failed;
-                self.drain_relay(ri);
-            }
-        }
+        self.relays.close(self.last_now, &mut self.transmits);
         self.mtu_probe = None;
         self.set_state(IceState::Closed);
     }
@@ -1013,30 +984,33 @@ impl IceAgent {
             self.stats.dropped_other += 1;
             return direct(Received::Dropped);
         }
-        if let Some(ri) = self.relays.iter().position(|r| r.is_server(local, from)) {
-            match self.relays[ri].client.handle_input(now, from, data) {
-                TurnInput::NotMine => {}
-                TurnInput::Consumed => {
-                    self.run_relay(now, ri);
-                    self.drive(now);
-                    return direct(Received::Consumed);
-                }
-                TurnInput::Data { peer, data: inner } => {
-                    let r = match self.relays[ri].relayed() {
-                        Some(relayed) => self.receive(now, relayed, peer, inner),
-                        None => {
-                            self.stats.dropped_other += 1;
-                            Received::Dropped
-                        }
-                    };
-                    self.run_relay(now, ri);
-                    self.drive(now);
-                    return Incoming {
-                        received: r,
-                        payload: inner,
-                        from: peer,
-                    };
-                }
+        match self.relays.handle_input(now, local, from, data) {
+            RelayInput::NotMine => {}
+            RelayInput::Consumed { index } => {
+                self.run_relay(index);
+                self.drive(now);
+                return direct(Received::Consumed);
+            }
+            RelayInput::Data {
+                index,
+                relayed,
+                peer,
+                data: inner,
+            } => {
+                let r = match relayed {
+                    Some(relayed) => self.receive(now, relayed, peer, inner),
+                    None => {
+                        self.stats.dropped_other += 1;
+                        Received::Dropped
+                    }
+                };
+                self.run_relay(index);
+                self.drive(now);
+                return Incoming {
+                    received: r,
+                    payload: inner,
+                    from: peer,
+                };
             }
         }
         let r = self.receive(now, local, from, data);
@@ -1122,13 +1096,7 @@ impl IceAgent {
         if self.next_work(None).is_some() {
             consider(Timer::Pacing, Some(pacer_ready.unwrap_or(self.last_now)));
         }
-        let relay = self
-            .relays
-            .iter()
-            .filter(|r| r.active())
-            .filter_map(|r| r.client.poll_timeout())
-            .min();
-        consider(Timer::Relay, relay);
+        consider(Timer::Relay, self.relays.poll_timeout());
         if self.state == IceState::Failed {
             return best;
         }
@@ -1253,7 +1221,7 @@ impl IceAgent {
     fn form_pair(&mut self, l: usize, r: usize) -> Option<usize> {
         let relay = match self.locals[l].cand.kind {
             CandidateKind::Host => None,
-            CandidateKind::Relay => Some(self.relay_of_base(self.locals[l].addr)?),
+            CandidateKind::Relay => Some(self.relays.of_relayed(self.locals[l].addr)?),
             _ => return None,
         };
         let (lc, rc) = (&self.locals[l], &self.remotes[r]);
@@ -1273,7 +1241,8 @@ impl IceAgent {
             self.stats.pairs_dropped += 1;
         }
         if let (Some(ri), Some(_)) = (relay, added) {
-            self.relay_permit(ri, raddr);
+            let now = self.last_now;
+            self.relays.permit(now, ri, raddr, &mut self.transmits);
         }
         self.dirty = true;
         added
@@ -1786,7 +1755,8 @@ impl IceAgent {
             self.set_state(IceState::Checking);
             self.checks_started = Some(now);
         }
-        self.run_relay_timers(now);
+        self.relays.handle_timeout(now, &mut self.transmits);
+        self.on_relay_events();
         self.run_gather_timers(now);
         if self.state != IceState::Failed {
             self.run_check_timers(now);
@@ -1813,7 +1783,7 @@ impl IceAgent {
     /// or ChannelData once a channel is bound). False when the TURN client
     /// refused it (no permission possible, queue full).
     fn push_transmit(&mut self, local: SocketAddr, dest: SocketAddr, data: &[u8]) -> bool {
-        let Some(ri) = self.relay_of_base(local) else {
+        let Some(ri) = self.relays.of_relayed(local) else {
             self.transmits.push_back(Transmit {
                 local,
                 dest,
@@ -1822,191 +1792,98 @@ impl IceAgent {
             return true;
         };
         let now = self.last_now;
-        self.relay_permit(ri, dest);
-        let ok = self.relays[ri].client.send_to(now, dest, data).is_ok();
-        self.drain_relay(ri);
+        let ok = self.relays.send(now, ri, dest, data, &mut self.transmits);
+        self.on_relay_events();
         ok
     }
 
-    /// The usable relay whose relayed address is `addr`.
-    fn relay_of_base(&self, addr: SocketAddr) -> Option<usize> {
-        self.relays.iter().position(|r| r.relayed() == Some(addr))
-    }
-
-    /// Makes sure relay `ri` has (asked for) a permission for `peer`.
-    fn relay_permit(&mut self, ri: usize, peer: SocketAddr) {
-        let now = self.last_now;
-        let c = &mut self.relays[ri].client;
-        if !c.has_permission(peer.ip()) {
-            // The only refusal is the 16-permission table being full; the
-            // checks through this relay to that peer then fail.
-            let _ = c.create_permission(now, peer.ip());
-            self.drain_relay(ri);
-        }
-    }
-
     /// When the selected pair's local is relayed, binds a channel to its
-    /// remote so data goes as ChannelData (4 bytes of overhead instead of
-    /// 36); Send indications carry it until the bind succeeds.
+    /// remote (see [`Relays::bind_channel`]).
     fn bind_selected_channel(&mut self, now: Instant) {
         let Some((local, remote)) = self.selected_pair() else {
             return;
         };
-        let Some(ri) = self.relay_of_base(local) else {
-            return;
-        };
-        let c = &mut self.relays[ri].client;
-        if c.channel_for(remote).is_none() {
-            // Refused only when the channel table is full: Send
-            // indications keep carrying the data.
-            let _ = c.bind_channel(now, remote);
-            self.drain_relay(ri);
-        }
-    }
-
-    /// Moves what relay `ri`'s TURN client wants sent onto its link.
-    fn drain_relay(&mut self, ri: usize) {
-        let r = &mut self.relays[ri];
-        let Some(link) = r.link else {
-            while r.client.poll_transmit().is_some() {}
-            return;
-        };
-        let server = r.client.server();
-        while let Some(data) = r.client.poll_transmit() {
-            self.transmits.push_back(Transmit {
-                local: link,
-                dest: server,
-                data,
-            });
-        }
-    }
-
-    /// Starts relay `ri`'s allocation from its link (by default the first
-    /// host base of the server's family).
-    fn start_relay(&mut self, now: Instant, ri: usize) {
-        if self.relays[ri].phase != RelayPhase::Waiting {
-            return;
-        }
-        let server = self.relays[ri].configured;
-        if self.relays[ri].link.is_none() {
-            self.relays[ri].link = self
-                .locals
-                .iter()
-                .find(|l| {
-                    l.cand.kind == CandidateKind::Host && l.addr.is_ipv4() == server.is_ipv4()
-                })
-                .map(|l| l.addr);
-        }
-        let why = if self.relays[ri].link.is_none() {
-            Some(RelayFailure::NoLink)
-        } else if self.relays[ri].client.allocate(now).is_err() {
-            Some(RelayFailure::Unusable("TURN username too long"))
-        } else {
-            None
-        };
-        match why {
-            Some(why) => {
-                self.relays[ri].phase = RelayPhase::Failed;
-                self.report_relay_failure(Some(server), why);
-            }
-            None => {
-                self.relays[ri].phase = RelayPhase::Allocating;
-                self.drain_relay(ri);
-            }
-        }
-    }
-
-    fn report_relay_failure(&mut self, server: Option<SocketAddr>, reason: RelayFailure) {
-        self.stats.relay_failures += 1;
-        self.events
-            .push_back(IceEvent::RelayFailed { server, reason });
-    }
-
-    fn run_relay_timers(&mut self, now: Instant) {
-        for ri in 0..self.relays.len() {
-            let r = &mut self.relays[ri];
-            if r.active() && r.client.poll_timeout().is_some_and(|t| t <= now) {
-                r.client.handle_timeout(now);
-                self.run_relay(now, ri);
-            }
+        if let Some(ri) = self.relays.of_relayed(local) {
+            self.relays
+                .bind_channel(now, ri, remote, &mut self.transmits);
         }
     }
 
     /// Acts on relay `ri`'s TURN events and sends what it queued.
-    fn run_relay(&mut self, now: Instant, ri: usize) {
-        while let Some(ev) = self.relays[ri].client.poll_event() {
+    fn run_relay(&mut self, ri: usize) {
+        self.relays.process(ri, &mut self.transmits);
+        self.on_relay_events();
+    }
+
+    /// The first IPv4 and the first IPv6 host base: a relay's default link.
+    fn first_hosts(&self) -> [Option<SocketAddr>; 2] {
+        let first = |v4: bool| {
+            self.locals
+                .iter()
+                .find(|l| l.cand.kind == CandidateKind::Host && l.addr.is_ipv4() == v4)
+                .map(|l| l.addr)
+        };
+        [first(true), first(false)]
+    }
+
+    /// Acts on what the relays reported: a relayed address becomes a local
+    /// candidate (and base), with the server-reflexive address the server
+    /// saw; a failed relay is reported and its pending pairs fail, the other
+    /// candidates carrying on.
+    fn on_relay_events(&mut self) {
+        while let Some(ev) = self.relays.poll_event() {
             match ev {
-                TurnEvent::Allocated {
-                    relayed, mapped, ..
-                } => self.on_relay_allocated(ri, relayed, mapped),
-                TurnEvent::Failed(f) => self.on_relay_failed(now, ri, f),
-                // Permission and channel failures only cost the checks or
-                // the ChannelData framing through them; refreshes, data
-                // (taken through `handle_input`) and deallocation need
-                // nothing here.
-                TurnEvent::PermissionCreated(_)
-                | TurnEvent::PermissionFailed(_)
-                | TurnEvent::ChannelBound { .. }
-                | TurnEvent::ChannelFailed { .. }
-                | TurnEvent::Data { .. }
-                | TurnEvent::Refreshed { .. }
-                | TurnEvent::Deallocated => {}
-            }
-        }
-        self.drain_relay(ri);
-    }
-
-    /// The relayed address is a new local candidate (and base); the
-    /// server-reflexive address the server saw becomes one too.
-    fn on_relay_allocated(&mut self, ri: usize, relayed: SocketAddr, mapped: Option<SocketAddr>) {
-        if self.relays[ri].phase != RelayPhase::Allocating {
-            return;
-        }
-        let link = self.relays[ri].link.unwrap_or(relayed);
-        let server = self.relays[ri].configured;
-        if let Some(m) = mapped {
-            if self.host_index(link).is_some() {
-                self.add_srflx(m, link, server);
-            }
-        }
-        let relays_before = self.relays[..ri]
-            .iter()
-            .filter(|r| r.local.is_some())
-            .count();
-        let pref = 65535u16.saturating_sub(u16::try_from(relays_before).unwrap_or(u16::MAX));
-        let cand = Candidate::relay(relayed, mapped.unwrap_or(link), server, COMPONENT, pref);
-        self.locals.push(LocalCand {
-            cand: cand.clone(),
-            addr: relayed,
-            base: relayed,
-        });
-        let l = self.locals.len() - 1;
-        self.relays[ri].local = Some(l);
-        self.relays[ri].phase = RelayPhase::Ready;
-        self.events.push_back(IceEvent::LocalCandidate(cand));
-        for r in 0..self.remotes.len() {
-            self.form_pair(l, r);
-        }
-        self.dirty = true;
-    }
-
-    /// The allocation failed (or was lost): its pairs fail, the other
-    /// candidates carry on.
-    fn on_relay_failed(&mut self, _now: Instant, ri: usize, why: crate::turn::client::TurnFailure) {
-        let was = self.relays[ri].phase;
-        self.relays[ri].phase = RelayPhase::Failed;
-        if let Some(l) = self.relays[ri].local {
-            for pi in 0..self.list.pairs.len() {
-                if self.list.pairs[pi].local == l && self.list.pairs[pi].is_pending() {
-                    self.fail_pair(pi);
+                RelayEvent::Allocated {
+                    index,
+                    relayed,
+                    mapped,
+                    link,
+                    server,
+                    pref,
+                } => {
+                    if let Some(m) = mapped {
+                        if self.host_index(link).is_some() {
+                            self.add_srflx(m, link, server);
+                        }
+                    }
+                    let cand =
+                        Candidate::relay(relayed, mapped.unwrap_or(link), server, COMPONENT, pref);
+                    self.locals.push(LocalCand {
+                        cand: cand.clone(),
+                        addr: relayed,
+                        base: relayed,
+                    });
+                    let l = self.locals.len() - 1;
+                    self.relays.set_local(index, l);
+                    self.events.push_back(IceEvent::LocalCandidate(cand));
+                    for r in 0..self.remotes.len() {
+                        self.form_pair(l, r);
+                    }
                 }
+                RelayEvent::Failed {
+                    server,
+                    reason,
+                    local,
+                } => {
+                    if let Some(l) = local {
+                        self.fail_pairs_of_local(l);
+                    }
+                    self.stats.relay_failures += 1;
+                    self.events
+                        .push_back(IceEvent::RelayFailed { server, reason });
+                }
+                RelayEvent::Lost { local } => self.fail_pairs_of_local(local),
+            }
+            self.dirty = true;
+        }
+    }
+
+    fn fail_pairs_of_local(&mut self, l: usize) {
+        for pi in 0..self.list.pairs.len() {
+            if self.list.pairs[pi].local == l && self.list.pairs[pi].is_pending() {
+                self.fail_pair(pi);
             }
         }
-        if was != RelayPhase::Failed {
-            let server = Some(self.relays[ri].configured);
-            self.report_relay_failure(server, RelayFailure::Turn(why));
-        }
-        self.dirty = true;
     }
 
     fn host_index_any(&self) -> bool {
@@ -2051,28 +1928,10 @@ impl IceAgent {
         if expired {
             // UDP servers are given up on; TCP/TLS ones end by their own
             // timeouts (see `expect_stream_turn_server`).
-            self.turn_pending = self.stream_pending;
-            for ri in 0..self.relays.len() {
-                if !self.relays[ri].stream
-                    && matches!(
-                        self.relays[ri].phase,
-                        RelayPhase::Waiting | RelayPhase::Allocating
-                    )
-                {
-                    self.relays[ri].client.close(now);
-                    self.drain_relay(ri);
-                    self.relays[ri].phase = RelayPhase::Failed;
-                    let server = Some(self.relays[ri].configured);
-                    self.report_relay_failure(server, RelayFailure::GatherTimeout);
-                }
-            }
+            self.relays.gather_timed_out(now, &mut self.transmits);
+            self.on_relay_events();
         }
-        let relays_pending = self.turn_pending > 0
-            || self
-                .relays
-                .iter()
-                .any(|r| matches!(r.phase, RelayPhase::Waiting | RelayPhase::Allocating));
-        if self.gather.txns.is_empty() && !self.gather.servers_pending && !relays_pending {
+        if self.gather.txns.is_empty() && !self.gather.servers_pending && !self.relays.gathering() {
             self.gather.phase = Phase::Complete;
             self.events.push_back(IceEvent::GatheringComplete);
         } else if expired {
