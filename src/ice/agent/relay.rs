@@ -32,7 +32,8 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use super::Transmit;
+use super::{IceAgent, IceEvent, LocalCand, Transmit, COMPONENT};
+use crate::ice::{Candidate, CandidateKind};
 use crate::turn::client::{TurnClient, TurnConfig, TurnEvent, TurnFailure, TurnInput};
 use crate::turn::stream::StreamFailure;
 
@@ -548,7 +549,120 @@ impl Relays {
     }
 }
 
-impl super::IceAgent {
+impl IceAgent {
+    /// Queues a datagram from base `local`: from a host socket as it is,
+    /// from a relayed address through its TURN client (a Send indication,
+    /// or ChannelData once a channel is bound). False when the TURN client
+    /// refused it (no permission possible, queue full).
+    pub(super) fn push_transmit(
+        &mut self,
+        local: SocketAddr,
+        dest: SocketAddr,
+        data: &[u8],
+    ) -> bool {
+        let Some(ri) = self.relays.of_relayed(local) else {
+            self.transmits.push_back(Transmit {
+                local,
+                dest,
+                data: data.to_vec(),
+            });
+            return true;
+        };
+        let now = self.last_now;
+        let ok = self.relays.send(now, ri, dest, data, &mut self.transmits);
+        self.on_relay_events();
+        ok
+    }
+
+    /// When the selected pair's local is relayed, binds a channel to its
+    /// remote (see [`Relays::bind_channel`]).
+    pub(super) fn bind_selected_channel(&mut self, now: Instant) {
+        let Some((local, remote)) = self.selected_pair() else {
+            return;
+        };
+        if let Some(ri) = self.relays.of_relayed(local) {
+            self.relays
+                .bind_channel(now, ri, remote, &mut self.transmits);
+        }
+    }
+
+    /// Acts on relay `ri`'s TURN events and sends what it queued.
+    pub(super) fn run_relay(&mut self, ri: usize) {
+        self.relays.process(ri, &mut self.transmits);
+        self.on_relay_events();
+    }
+
+    /// The first IPv4 and the first IPv6 host base: a relay's default link.
+    pub(super) fn first_hosts(&self) -> [Option<SocketAddr>; 2] {
+        let first = |v4: bool| {
+            self.locals
+                .iter()
+                .find(|l| l.cand.kind == CandidateKind::Host && l.addr.is_ipv4() == v4)
+                .map(|l| l.addr)
+        };
+        [first(true), first(false)]
+    }
+
+    /// Acts on what the relays reported: a relayed address becomes a local
+    /// candidate (and base), with the server-reflexive address the server
+    /// saw; a failed relay is reported and its pending pairs fail, the other
+    /// candidates carrying on.
+    pub(super) fn on_relay_events(&mut self) {
+        while let Some(ev) = self.relays.poll_event() {
+            match ev {
+                RelayEvent::Allocated {
+                    index,
+                    relayed,
+                    mapped,
+                    link,
+                    server,
+                    pref,
+                } => {
+                    if let Some(m) = mapped {
+                        if self.host_index(link).is_some() {
+                            self.add_srflx(m, link, server);
+                        }
+                    }
+                    let cand =
+                        Candidate::relay(relayed, mapped.unwrap_or(link), server, COMPONENT, pref);
+                    self.locals.push(LocalCand {
+                        cand: cand.clone(),
+                        addr: relayed,
+                        base: relayed,
+                    });
+                    let l = self.locals.len() - 1;
+                    self.relays.set_local(index, l);
+                    self.events.push_back(IceEvent::LocalCandidate(cand));
+                    for r in 0..self.remotes.len() {
+                        self.form_pair(l, r);
+                    }
+                }
+                RelayEvent::Failed {
+                    server,
+                    reason,
+                    local,
+                } => {
+                    if let Some(l) = local {
+                        self.fail_pairs_of_local(l);
+                    }
+                    self.stats.relay_failures += 1;
+                    self.events
+                        .push_back(IceEvent::RelayFailed { server, reason });
+                }
+                RelayEvent::Lost { local } => self.fail_pairs_of_local(local),
+            }
+            self.dirty = true;
+        }
+    }
+
+    pub(super) fn fail_pairs_of_local(&mut self, l: usize) {
+        for pi in 0..self.list.pairs.len() {
+            if self.list.pairs[pi].local == l && self.list.pairs[pi].is_pending() {
+                self.fail_pair(pi);
+            }
+        }
+    }
+
     /// The stream connection named by `link` (see
     /// [`IceAgent::add_turn_server`](super::IceAgent::add_turn_server))
     /// failed or was lost: every relay over it fails
