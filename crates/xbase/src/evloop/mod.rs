@@ -722,15 +722,16 @@ fn socket_idle_fired(inner: &mut Inner, timer: usize, source: usize, dir: usize)
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ffi_boundary;
 
     unsafe extern "C" fn nop_fd(_: c_int, _: xEventMask, _: *mut c_void) {
-        crate::ffi_boundary!((), {})
+        ffi_boundary!((), {})
     }
     unsafe extern "C" fn nop(_: *mut c_void) {
-        crate::ffi_boundary!((), {})
+        ffi_boundary!((), {})
     }
     unsafe extern "C" fn nop_sock(_: xSocket, _: xEventMask, _: *mut c_void) {
-        crate::ffi_boundary!((), {})
+        ffi_boundary!((), {})
     }
 
     fn pipe() -> [c_int; 2] {
