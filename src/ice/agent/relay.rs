@@ -664,10 +664,9 @@ impl IceAgent {
     }
 
     /// The stream connection named by `link` (see
-    /// [`IceAgent::add_turn_server`](super::IceAgent::add_turn_server))
-    /// failed or was lost: every relay over it fails
-    /// ([`IceEvent::RelayFailed`](super::IceEvent::RelayFailed), counted),
-    /// its pairs with it; the other candidates carry on.
+    /// [`IceAgent::add_turn_server`]) failed or was lost: every relay over
+    /// it fails ([`IceEvent::RelayFailed`], counted), its pairs with it; the
+    /// other candidates carry on.
     pub fn turn_link_failed(&mut self, now: Instant, link: SocketAddr, why: StreamFailure) {
         self.touch(now);
         if self.state == super::IceState::Closed {
