@@ -129,7 +129,8 @@ fn take_c_string(p: *mut c_char) -> String {
     assert!(!p.is_null());
     // SAFETY: a malloc'ed C string from the library, freed here.
     let s = unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned();
-    // SAFETY: `p` is the NUL-terminated string the library malloc'ed for us; freed once, after the copy.
+    // SAFETY: `p` is the NUL-terminated string the library malloc'ed for us; freed once, after the
+    // copy.
     unsafe { libc::free(p.cast()) };
     s
 }

@@ -188,7 +188,8 @@ proptest! {
         prop_assert_eq!(m.verify_fingerprint().is_ok(), fingerprint);
 
         // The C decoder and iterator see the same attributes.
-        // SAFETY: the decoder and iterator read only `bytes`, of the length passed, into live locals.
+        // SAFETY: the decoder and iterator read only `bytes`, of the length passed, into live
+        // locals.
         unsafe {
             let mut cm: xStunMsg = std::mem::zeroed();
             prop_assert_eq!(xStunMsgDecode(&mut cm, bytes.as_ptr(), bytes.len()), 0);

@@ -115,7 +115,8 @@ pub fn send_batch<T>(
         // pointers set below point into these arrays, which outlive the
         // call.
         let mut msgs: [libc::mmsghdr; MAX_SEND_BATCH] = unsafe { zeroed() };
-        // SAFETY: mmsghdr is plain C data for which all-zero is valid (null pointers, zero lengths).
+        // SAFETY: mmsghdr is plain C data for which all-zero is valid (null pointers, zero
+        // lengths).
         let mut iovs: [libc::iovec; MAX_SEND_BATCH] = unsafe { zeroed() };
         // SAFETY: iovec and sockaddr_storage are plain C data for which all-zero is valid.
         let mut addrs: [libc::sockaddr_storage; MAX_SEND_BATCH] = unsafe { zeroed() };

@@ -16,7 +16,8 @@ pub(crate) use xbase::ffi_boundary;
 /// # Safety
 /// A non-NULL `p` must point to a valid `T` for `'a`.
 pub(crate) unsafe fn opt_ref<'a, T>(p: *const T) -> Option<&'a T> {
-    // SAFETY: the caller guarantees (# Safety) that a non-NULL `p` points to a valid `T` for `'a`; `as_ref` maps NULL to `None`.
+    // SAFETY: the caller guarantees (# Safety) that a non-NULL `p` points to a valid `T` for `'a`;
+    // `as_ref` maps NULL to `None`.
     unsafe { p.as_ref() }
 }
 
@@ -25,7 +26,8 @@ pub(crate) unsafe fn opt_ref<'a, T>(p: *const T) -> Option<&'a T> {
 /// # Safety
 /// A non-NULL `p` must point to a valid, unaliased `T` for `'a`.
 pub(crate) unsafe fn opt_mut<'a, T>(p: *mut T) -> Option<&'a mut T> {
-    // SAFETY: the caller guarantees (# Safety) that a non-NULL `p` points to a valid, unaliased `T` for `'a`; `as_mut` maps NULL to `None`.
+    // SAFETY: the caller guarantees (# Safety) that a non-NULL `p` points to a valid, unaliased `T`
+    // for `'a`; `as_mut` maps NULL to `None`.
     unsafe { p.as_mut() }
 }
 
@@ -35,7 +37,8 @@ pub(crate) unsafe fn opt_mut<'a, T>(p: *mut T) -> Option<&'a mut T> {
 /// # Safety
 /// A non-NULL `p` must point to `len` readable bytes for `'a`.
 pub(crate) unsafe fn bytes<'a>(p: *const u8, len: usize) -> Option<&'a [u8]> {
-    // SAFETY: `p` is non-NULL here and `len` > 0, and the caller guarantees (# Safety) `len` readable bytes at `p` for `'a`.
+    // SAFETY: `p` is non-NULL here and `len` > 0, and the caller guarantees (# Safety) `len`
+    // readable bytes at `p` for `'a`.
     unsafe {
         if len == 0 {
             Some(&[])
@@ -52,7 +55,8 @@ pub(crate) unsafe fn bytes<'a>(p: *const u8, len: usize) -> Option<&'a [u8]> {
 /// # Safety
 /// A non-NULL `p` must point to a NUL-terminated string valid for `'a`.
 pub(crate) unsafe fn cstr_bytes<'a>(p: *const c_char) -> Option<&'a [u8]> {
-    // SAFETY: `p` is non-NULL here, and the caller guarantees (# Safety) a NUL-terminated string at `p` valid for `'a`.
+    // SAFETY: `p` is non-NULL here, and the caller guarantees (# Safety) a NUL-terminated string at
+    // `p` valid for `'a`.
     unsafe {
         if p.is_null() {
             None
@@ -101,7 +105,9 @@ pub(crate) fn malloc_string(text: &str) -> *mut c_char {
 /// # Safety
 /// A non-NULL `sa` must point to a socket address of its family's size.
 pub(crate) unsafe fn sockaddr_to_std(sa: *const sockaddr) -> Option<SocketAddr> {
-    // SAFETY: the caller guarantees (# Safety) that a non-NULL `sa` holds an address of its family's size, so reading it as `sockaddr_in`/`sockaddr_in6` after checking `sa_family` stays in bounds.
+    // SAFETY: the caller guarantees (# Safety) that a non-NULL `sa` holds an address of its
+    // family's size, so reading it as `sockaddr_in`/`sockaddr_in6` after checking `sa_family` stays
+    // in bounds.
     unsafe {
         let family = opt_ref(sa)?.sa_family as i32;
         match family {

@@ -129,7 +129,8 @@ pub unsafe extern "C" fn xIceCandidateFoundation(
     stun_server: *const sockaddr,
 ) {
     ffi_boundary!((), {
-        // SAFETY: `cand` and `stun_server` are NULL or valid for this call, as `ice_candidate.h` requires of its caller; the boundary helpers turn NULL into an error before any access.
+        // SAFETY: `cand` and `stun_server` are NULL or valid for this call, as `ice_candidate.h`
+        // requires of its caller; the boundary helpers turn NULL into an error before any access.
         unsafe {
             if let Some(c) = opt_mut(cand) {
                 let base = storage_to_std(&c.base_addr).map(|a| a.ip());
@@ -164,7 +165,8 @@ pub unsafe extern "C" fn xIceCandidateTypeFromStr(
     r#type: *mut xIceCandidateType,
 ) -> xErrno {
     ffi_boundary!(xbase::types::xErrno_Unknown, {
-        // SAFETY: `str` and `type` are NULL or valid for this call, as `ice_candidate.h` requires of its caller; the boundary helpers turn NULL into an error before any access.
+        // SAFETY: `str` and `type` are NULL or valid for this call, as `ice_candidate.h` requires
+        // of its caller; the boundary helpers turn NULL into an error before any access.
         unsafe {
             let (Some(s), Some(out)) = (cstr_bytes(str), opt_mut(r#type)) else {
                 return xErrno_InvalidArg;
@@ -188,7 +190,8 @@ pub unsafe extern "C" fn xIceCandidateTypeFromStr(
 #[no_mangle]
 pub unsafe extern "C" fn xSockaddrPort(addr: *const sockaddr) -> u16 {
     ffi_boundary!(0, {
-        // SAFETY: `addr` is NULL or valid for this call, as `ice_candidate.h` requires of its caller; the boundary helpers turn NULL into an error before any access.
+        // SAFETY: `addr` is NULL or valid for this call, as `ice_candidate.h` requires of its
+        // caller; the boundary helpers turn NULL into an error before any access.
         unsafe { sockaddr_to_std(addr).map_or(0, |a| a.port()) }
     })
 }
@@ -202,7 +205,8 @@ pub unsafe extern "C" fn xSockaddrIP(
     len: usize,
 ) -> *const c_char {
     ffi_boundary!(std::ptr::null(), {
-        // SAFETY: `addr` and `buf` are NULL or valid for this call, as `ice_candidate.h` requires of its caller; the boundary helpers turn NULL into an error before any access.
+        // SAFETY: `addr` and `buf` are NULL or valid for this call, as `ice_candidate.h` requires
+        // of its caller; the boundary helpers turn NULL into an error before any access.
         unsafe {
             let Some(a) = opt_ref(addr) else {
                 return std::ptr::null();

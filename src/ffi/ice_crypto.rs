@@ -12,7 +12,8 @@ pub const XICE_SHA1_DIGEST_SIZE: usize = 20;
 #[no_mangle]
 pub unsafe extern "C" fn xIceMD5(input: *const u8, len: usize, output: *mut u8) {
     ffi_boundary!((), {
-        // SAFETY: `input` and `output` are NULL or valid for this call, as `ice_crypto.h` requires of its caller; the boundary helpers turn NULL into an error before any access.
+        // SAFETY: `input` and `output` are NULL or valid for this call, as `ice_crypto.h` requires
+        // of its caller; the boundary helpers turn NULL into an error before any access.
         unsafe {
             if let (Some(data), false) = (bytes(input, len), output.is_null()) {
                 let d = crate::crypto::md5(data);
@@ -27,7 +28,8 @@ pub unsafe extern "C" fn xIceMD5(input: *const u8, len: usize, output: *mut u8) 
 #[no_mangle]
 pub unsafe extern "C" fn xIceSHA1(input: *const u8, len: usize, output: *mut u8) {
     ffi_boundary!((), {
-        // SAFETY: `input` and `output` are NULL or valid for this call, as `ice_crypto.h` requires of its caller; the boundary helpers turn NULL into an error before any access.
+        // SAFETY: `input` and `output` are NULL or valid for this call, as `ice_crypto.h` requires
+        // of its caller; the boundary helpers turn NULL into an error before any access.
         unsafe {
             if let (Some(data), false) = (bytes(input, len), output.is_null()) {
                 let d = crate::crypto::sha1(data);
@@ -49,7 +51,8 @@ pub unsafe extern "C" fn xIceHmacSHA1(
     output: *mut u8,
 ) {
     ffi_boundary!((), {
-        // SAFETY: `key`, `data` and `output` are NULL or valid for this call, as `ice_crypto.h` requires of its caller; the boundary helpers turn NULL into an error before any access.
+        // SAFETY: `key`, `data` and `output` are NULL or valid for this call, as `ice_crypto.h`
+        // requires of its caller; the boundary helpers turn NULL into an error before any access.
         unsafe {
             if output.is_null() {
                 return;
@@ -68,7 +71,8 @@ pub unsafe extern "C" fn xIceHmacSHA1(
 #[no_mangle]
 pub unsafe extern "C" fn xIceCrc32(data: *const u8, len: usize) -> u32 {
     ffi_boundary!(0, {
-        // SAFETY: `data` is NULL or valid for this call, as `ice_crypto.h` requires of its caller; the boundary helpers turn NULL into an error before any access.
+        // SAFETY: `data` is NULL or valid for this call, as `ice_crypto.h` requires of its caller;
+        // the boundary helpers turn NULL into an error before any access.
         unsafe { bytes(data, len).map_or(0, crate::crypto::crc32) }
     })
 }

@@ -35,7 +35,8 @@ pub unsafe extern "C" fn xIcePairPriority(controlling_prio: u32, controlled_prio
 #[no_mangle]
 pub unsafe extern "C" fn xIcePairCompare(a: *const c_void, b: *const c_void) -> c_int {
     ffi_boundary!(0, {
-        // SAFETY: `a` and `b` are NULL or valid for this call, as `ice_pair.h` requires of its caller; the boundary helpers turn NULL into an error before any access.
+        // SAFETY: `a` and `b` are NULL or valid for this call, as `ice_pair.h` requires of its
+        // caller; the boundary helpers turn NULL into an error before any access.
         unsafe {
             let a = opt_ref(a.cast::<xIcePair>()).map(|p| p.priority);
             let b = opt_ref(b.cast::<xIcePair>()).map(|p| p.priority);
@@ -55,7 +56,8 @@ pub unsafe extern "C" fn xIcePairCompare(a: *const c_void, b: *const c_void) -> 
 #[no_mangle]
 pub unsafe extern "C" fn xIcePairSort(pairs: *mut xIcePair, count: c_int) {
     ffi_boundary!((), {
-        // SAFETY: `pairs` is NULL or valid for this call, as `ice_pair.h` requires of its caller; the boundary helpers turn NULL into an error before any access.
+        // SAFETY: `pairs` is NULL or valid for this call, as `ice_pair.h` requires of its caller;
+        // the boundary helpers turn NULL into an error before any access.
         unsafe {
             let Ok(n) = usize::try_from(count) else {
                 return;

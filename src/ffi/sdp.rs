@@ -47,7 +47,8 @@ pub struct xIceSdp {
 /// Copies `text` and a NUL into `out`; its length, or -1 (and an empty
 /// string when `cap > 0`) if it does not fit.
 unsafe fn write_out(text: &str, out: *mut c_char, cap: usize) -> c_int {
-    // SAFETY: `out` is non-NULL (checked) and holds `cap` bytes (the caller's contract for the encoders); at most `text.len() + 1 < cap` bytes are written.
+    // SAFETY: `out` is non-NULL (checked) and holds `cap` bytes (the caller's contract for the
+    // encoders); at most `text.len() + 1 < cap` bytes are written.
     unsafe {
         if out.is_null() {
             return -1;
@@ -70,7 +71,8 @@ unsafe fn write_out(text: &str, out: *mut c_char, cap: usize) -> c_int {
 /// The Rust candidates of a C array; `None` for a negative count, a NULL
 /// array with a positive count, or a candidate that cannot be written.
 unsafe fn c_candidates(cands: *const xIceCandidate, count: c_int) -> Option<Vec<Candidate>> {
-    // SAFETY: `cands` is non-NULL (checked) and, per the encoders' contract, points to `count` candidates; `count` is non-negative here.
+    // SAFETY: `cands` is non-NULL (checked) and, per the encoders' contract, points to `count`
+    // candidates; `count` is non-negative here.
     unsafe {
         let n = usize::try_from(count).ok()?;
         if n == 0 {
@@ -87,7 +89,8 @@ unsafe fn c_candidates(cands: *const xIceCandidate, count: c_int) -> Option<Vec<
 }
 
 unsafe fn c_text(p: *const c_char) -> Option<String> {
-    // SAFETY: `p` is NULL or a NUL-terminated string, per the contract of the public function that passes it on.
+    // SAFETY: `p` is NULL or a NUL-terminated string, per the contract of the public function that
+    // passes it on.
     unsafe { cstr_bytes(p).map(|b| String::from_utf8_lossy(b).into_owned()) }
 }
 
@@ -106,7 +109,9 @@ pub unsafe extern "C" fn xIceSdpEncode(
     out_cap: usize,
 ) -> c_int {
     ffi_boundary!(-1, {
-        // SAFETY: `ufrag`, `pwd`, `candidates` and `out` are NULL or valid for this call, as `sdp.h` requires of its caller; the boundary helpers turn NULL into an error before any access.
+        // SAFETY: `ufrag`, `pwd`, `candidates` and `out` are NULL or valid for this call, as
+        // `sdp.h` requires of its caller; the boundary helpers turn NULL into an error before any
+        // access.
         unsafe {
             let (Some(ufrag), Some(pwd), Some(cands)) = (
                 c_text(ufrag),
@@ -139,7 +144,8 @@ pub unsafe extern "C" fn xIceSdpDecode(
     out: *mut xIceSdp,
 ) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
-        // SAFETY: `sdp_str` and `out` are NULL or valid for this call, as `sdp.h` requires of its caller; the boundary helpers turn NULL into an error before any access.
+        // SAFETY: `sdp_str` and `out` are NULL or valid for this call, as `sdp.h` requires of its
+        // caller; the boundary helpers turn NULL into an error before any access.
         unsafe {
             if sdp_str.is_null() || out.is_null() {
                 return xErrno_InvalidArg;
@@ -190,7 +196,8 @@ pub unsafe extern "C" fn xIceSdpEncodeCandidate(
     cap: usize,
 ) -> c_int {
     ffi_boundary!(-1, {
-        // SAFETY: `cand` and `out` are NULL or valid for this call, as `sdp.h` requires of its caller; the boundary helpers turn NULL into an error before any access.
+        // SAFETY: `cand` and `out` are NULL or valid for this call, as `sdp.h` requires of its
+        // caller; the boundary helpers turn NULL into an error before any access.
         unsafe {
             let Some(c) = opt_ref(cand).and_then(xIceCandidate::rust_candidate) else {
                 return -1;
@@ -210,7 +217,8 @@ pub unsafe extern "C" fn xIceSdpDecodeCandidate(
     cand: *mut xIceCandidate,
 ) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
-        // SAFETY: `line` and `cand` are NULL or valid for this call, as `sdp.h` requires of its caller; the boundary helpers turn NULL into an error before any access.
+        // SAFETY: `line` and `cand` are NULL or valid for this call, as `sdp.h` requires of its
+        // caller; the boundary helpers turn NULL into an error before any access.
         unsafe {
             let (Some(line), Some(cand)) = (c_text(line), opt_mut(cand)) else {
                 return xErrno_InvalidArg;
@@ -251,7 +259,9 @@ pub unsafe extern "C" fn xIceSdpEncodeWebRTC(
     out_cap: usize,
 ) -> c_int {
     ffi_boundary!(-1, {
-        // SAFETY: `ufrag`, `pwd`, `candidates`, `fingerprint`, `mid` and `out` are NULL or valid for this call, as `sdp.h` requires of its caller; the boundary helpers turn NULL into an error before any access.
+        // SAFETY: `ufrag`, `pwd`, `candidates`, `fingerprint`, `mid` and `out` are NULL or valid
+        // for this call, as `sdp.h` requires of its caller; the boundary helpers turn NULL into an
+        // error before any access.
         unsafe {
             let (Some(ufrag), Some(pwd), Some(fingerprint), Some(mid), Some(cands)) = (
                 c_text(ufrag),
@@ -381,7 +391,8 @@ mod tests {
             .collect();
         let mut buf = vec![0 as c_char; 16384];
         let mut sdp = zeroed_sdp();
-        // SAFETY: every pointer is to a live local or a NUL-terminated literal, buffers of the lengths passed.
+        // SAFETY: every pointer is to a live local or a NUL-terminated literal, buffers of the
+        // lengths passed.
         unsafe {
             let n = xIceSdpEncode(
                 c"ufrag".as_ptr(),
@@ -464,7 +475,8 @@ mod tests {
     fn webrtc_encode_decode() {
         let mut buf = vec![0 as c_char; 4096];
         let mut sdp = zeroed_sdp();
-        // SAFETY: every pointer is to a live local or a NUL-terminated literal, buffers of the lengths passed.
+        // SAFETY: every pointer is to a live local or a NUL-terminated literal, buffers of the
+        // lengths passed.
         unsafe {
             let n = xIceSdpEncodeWebRTC(
                 c"ufrag".as_ptr(),

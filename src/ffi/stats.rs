@@ -270,7 +270,8 @@ fn ice_stats(agent: &IceAgent) -> xIceStats {
 /// # Safety
 /// A non-NULL `out` must point to at least `size_of::<usize>()` bytes.
 unsafe fn caller_size(out: *const c_void) -> Option<usize> {
-    // SAFETY: `out` is non-NULL (checked) and the caller guarantees (# Safety) at least one `usize` there; the read is unaligned-safe.
+    // SAFETY: `out` is non-NULL (checked) and the caller guarantees (# Safety) at least one `usize`
+    // there; the read is unaligned-safe.
     unsafe {
         if out.is_null() {
             return None;
@@ -286,7 +287,8 @@ unsafe fn caller_size(out: *const c_void) -> Option<usize> {
 /// # Safety
 /// `out` must point to `size` writable bytes; `T` starts with a `usize`.
 unsafe fn write_prefix<T>(out: *mut c_void, size: usize, full: &T) {
-    // SAFETY: the caller guarantees (# Safety) `size` writable bytes at `out`; we copy at most `min(size, size_of::<T>())` bytes from a valid `T`, and `size` is at least one `usize`.
+    // SAFETY: the caller guarantees (# Safety) `size` writable bytes at `out`; we copy at most
+    // `min(size, size_of::<T>())` bytes from a valid `T`, and `size` is at least one `usize`.
     unsafe {
         let n = size.min(std::mem::size_of::<T>());
         std::ptr::copy_nonoverlapping((full as *const T).cast::<u8>(), out.cast::<u8>(), n);
@@ -303,7 +305,8 @@ pub unsafe extern "C" fn xPeerConnectionGetStats(
     stats: *mut xPeerConnectionStats,
 ) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
-        // SAFETY: `pc` and `stats` are NULL or valid for this call, as `stats.h` requires of its caller; the boundary helpers turn NULL into an error before any access.
+        // SAFETY: `stats` is NULL or points to the caller's struct of at least its `size` bytes
+        // (`stats.h`); `pc` is only looked up in the handle registry, never dereferenced.
         unsafe {
             let Some(size) = caller_size(stats.cast()) else {
                 return xErrno_InvalidArg;
@@ -326,7 +329,8 @@ pub unsafe extern "C" fn xDataChannelGetStats(
     stats: *mut xDataChannelStats,
 ) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
-        // SAFETY: `channel` and `stats` are NULL or valid for this call, as `stats.h` requires of its caller; the boundary helpers turn NULL into an error before any access.
+        // SAFETY: `stats` is NULL or points to the caller's struct of at least its `size` bytes
+        // (`stats.h`); `channel` is only looked up in the handle registry, never dereferenced.
         unsafe {
             let Some(size) = caller_size(stats.cast()) else {
                 return xErrno_InvalidArg;
@@ -365,7 +369,8 @@ pub unsafe extern "C" fn xDataChannelGetStats(
 #[no_mangle]
 pub unsafe extern "C" fn xIceAgentGetStats(agent: xIceAgent, stats: *mut xIceStats) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
-        // SAFETY: `agent` and `stats` are NULL or valid for this call, as `stats.h` requires of its caller; the boundary helpers turn NULL into an error before any access.
+        // SAFETY: `stats` is NULL or points to the caller's struct of at least its `size` bytes
+        // (`stats.h`); `agent` is only looked up in the handle registry, never dereferenced.
         unsafe {
             let Some(size) = caller_size(stats.cast()) else {
                 return xErrno_InvalidArg;

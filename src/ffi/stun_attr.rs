@@ -59,7 +59,9 @@ fn errno(e: StunError) -> xErrno {
 
 /// The free space of a writer; `None` for NULL or a corrupt writer.
 unsafe fn free_space<'a>(w: &xStunAttrWriter) -> Option<&'a mut [u8]> {
-    // SAFETY: a writer's `buf` holds `cap` bytes (the `xStunAttrWriterInit` contract the caller of a writer function upholds); `buf` is non-NULL and `pos <= cap` were checked just above, so `buf + pos .. buf + cap` is in bounds.
+    // SAFETY: a writer's `buf` holds `cap` bytes (the `xStunAttrWriterInit` contract the caller of
+    // a writer function upholds); `buf` is non-NULL and `pos <= cap` were checked just above, so
+    // `buf + pos .. buf + cap` is in bounds.
     unsafe {
         if w.buf.is_null() || w.pos > w.cap {
             return None;
@@ -76,7 +78,8 @@ unsafe fn append(
     w: *mut xStunAttrWriter,
     write: impl FnOnce(&mut [u8]) -> Result<usize, StunError>,
 ) -> xErrno {
-    // SAFETY: `w` is NULL or a writer initialised over `cap` valid bytes, as the public writer functions require of their caller; NULL is rejected by `opt_mut`.
+    // SAFETY: `w` is NULL or a writer initialised over `cap` valid bytes, as the public writer
+    // functions require of their caller; NULL is rejected by `opt_mut`.
     unsafe {
         let Some(w) = opt_mut(w) else {
             return xErrno_InvalidArg;
@@ -99,17 +102,20 @@ unsafe fn append(
 }
 
 unsafe fn append_attr(w: *mut xStunAttrWriter, attr: &Attribute<'_>, id: &TransactionId) -> xErrno {
-    // SAFETY: `w` is NULL or a valid writer, passed through from a public writer function whose caller guarantees it.
+    // SAFETY: `w` is NULL or a valid writer, passed through from a public writer function whose
+    // caller guarantees it.
     unsafe { append(w, |out| write_attr(out, attr, id)) }
 }
 
 unsafe fn append_raw(w: *mut xStunAttrWriter, typ: xStunAttrType, value: &[u8]) -> xErrno {
-    // SAFETY: `w` is NULL or a valid writer, passed through from a public writer function whose caller guarantees it.
+    // SAFETY: `w` is NULL or a valid writer, passed through from a public writer function whose
+    // caller guarantees it.
     unsafe { append(w, |out| write_raw_attr(out, typ as u16, value)) }
 }
 
 unsafe fn txn_id(p: *const u8) -> Option<TransactionId> {
-    // SAFETY: `p` is NULL or points to a 12-byte transaction id, as the public functions taking `txn_id` require of their caller.
+    // SAFETY: `p` is NULL or points to a 12-byte transaction id, as the public functions taking
+    // `txn_id` require of their caller.
     unsafe { bytes(p, XSTUN_TXN_ID_SIZE)?.try_into().ok() }
 }
 
@@ -117,7 +123,8 @@ unsafe fn txn_id(p: *const u8) -> Option<TransactionId> {
 #[no_mangle]
 pub unsafe extern "C" fn xStunAttrWriterInit(w: *mut xStunAttrWriter, buf: *mut u8, cap: usize) {
     ffi_boundary!((), {
-        // SAFETY: `w` and `buf` are NULL or valid for this call, as `stun_attr.h` requires of its caller; the boundary helpers turn NULL into an error before any access.
+        // SAFETY: `w` and `buf` are NULL or valid for this call, as `stun_attr.h` requires of its
+        // caller; the boundary helpers turn NULL into an error before any access.
         unsafe {
             if let Some(w) = opt_mut(w) {
                 *w = xStunAttrWriter { buf, cap, pos: 0 };
@@ -133,7 +140,8 @@ unsafe fn write_address(
     make: fn(SocketAddr) -> Attribute<'static>,
     xor: bool,
 ) -> xErrno {
-    // SAFETY: `w`, `addr` and `id` come from the public writer functions, whose caller guarantees each is NULL or valid (`addr` of its family's size, `id` 12 bytes).
+    // SAFETY: `w`, `addr` and `id` come from the public writer functions, whose caller guarantees
+    // each is NULL or valid (`addr` of its family's size, `id` 12 bytes).
     unsafe {
         let Some(a) = sockaddr_to_std(addr) else {
             return xErrno_InvalidArg;
@@ -156,7 +164,8 @@ pub unsafe extern "C" fn xStunAttrWriteXorMappedAddress(
     txn_id: *const u8,
 ) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
-        // SAFETY: `w`, `addr` and `txn_id` are NULL or valid for this call, as `stun_attr.h` requires of its caller; the boundary helpers turn NULL into an error before any access.
+        // SAFETY: `w`, `addr` and `txn_id` are NULL or valid for this call, as `stun_attr.h`
+        // requires of its caller; the boundary helpers turn NULL into an error before any access.
         unsafe { write_address(w, addr, txn_id, Attribute::XorMappedAddress, true) }
     })
 }
@@ -168,7 +177,8 @@ pub unsafe extern "C" fn xStunAttrWriteMappedAddress(
     addr: *const sockaddr,
 ) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
-        // SAFETY: `w` and `addr` are NULL or valid for this call, as `stun_attr.h` requires of its caller; the boundary helpers turn NULL into an error before any access.
+        // SAFETY: `w` and `addr` are NULL or valid for this call, as `stun_attr.h` requires of its
+        // caller; the boundary helpers turn NULL into an error before any access.
         unsafe { write_address(w, addr, std::ptr::null(), Attribute::MappedAddress, false) }
     })
 }
@@ -182,7 +192,9 @@ pub unsafe extern "C" fn xStunAttrWriteUsername(
     local_ufrag: *const c_char,
 ) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
-        // SAFETY: `w`, `remote_ufrag` and `local_ufrag` are NULL or valid for this call, as `stun_attr.h` requires of its caller; the boundary helpers turn NULL into an error before any access.
+        // SAFETY: `w`, `remote_ufrag` and `local_ufrag` are NULL or valid for this call, as
+        // `stun_attr.h` requires of its caller; the boundary helpers turn NULL into an error before
+        // any access.
         unsafe {
             let (Some(r), Some(l)) = (cstr_bytes(remote_ufrag), cstr_bytes(local_ufrag)) else {
                 return xErrno_InvalidArg;
@@ -199,7 +211,8 @@ pub unsafe extern "C" fn xStunAttrWriteUsername(
 
 /// The header of the message being built, read from `msg_buf`.
 unsafe fn header(msg_buf: *const u8) -> Option<[u8; XSTUN_HEADER_SIZE]> {
-    // SAFETY: `msg_buf` is NULL or the message buffer the writer belongs to, which starts with the 20-byte header (the caller's contract for the MESSAGE-INTEGRITY/FINGERPRINT writers).
+    // SAFETY: `msg_buf` is NULL or the message buffer the writer belongs to, which starts with the
+    // 20-byte header (the caller's contract for the MESSAGE-INTEGRITY/FINGERPRINT writers).
     unsafe { bytes(msg_buf, XSTUN_HEADER_SIZE)?.try_into().ok() }
 }
 
@@ -211,7 +224,9 @@ unsafe fn append_check<const N: usize>(
     typ: xStunAttrType,
     compute: impl FnOnce(&[u8; XSTUN_HEADER_SIZE], &[u8]) -> [u8; N],
 ) -> xErrno {
-    // SAFETY: `w` and `msg_buf` come from the MESSAGE-INTEGRITY/FINGERPRINT writers, whose caller guarantees a writer over `cap` valid bytes right after the header in `msg_buf`; NULL and `pos > cap` are rejected before the slices are made.
+    // SAFETY: `w` and `msg_buf` come from the MESSAGE-INTEGRITY/FINGERPRINT writers, whose caller
+    // guarantees a writer over `cap` valid bytes right after the header in `msg_buf`; NULL and `pos
+    // > cap` are rejected before the slices are made.
     unsafe {
         let (Some(wr), Some(head)) = (opt_ref(w), header(msg_buf)) else {
             return xErrno_InvalidArg;
@@ -239,7 +254,8 @@ pub unsafe extern "C" fn xStunAttrWriteMessageIntegrity(
     key_len: usize,
 ) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
-        // SAFETY: `w`, `msg_buf` and `key` are NULL or valid for this call, as `stun_attr.h` requires of its caller; the boundary helpers turn NULL into an error before any access.
+        // SAFETY: `w`, `msg_buf` and `key` are NULL or valid for this call, as `stun_attr.h`
+        // requires of its caller; the boundary helpers turn NULL into an error before any access.
         unsafe {
             let Some(key) = bytes(key, key_len).filter(|_| !key.is_null()) else {
                 return xErrno_InvalidArg;
@@ -260,7 +276,8 @@ pub unsafe extern "C" fn xStunAttrWriteFingerprint(
     msg_buf: *mut u8,
 ) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
-        // SAFETY: `w` and `msg_buf` are NULL or valid for this call, as `stun_attr.h` requires of its caller; the boundary helpers turn NULL into an error before any access.
+        // SAFETY: `w` and `msg_buf` are NULL or valid for this call, as `stun_attr.h` requires of
+        // its caller; the boundary helpers turn NULL into an error before any access.
         unsafe {
             append_check(w, msg_buf, xStunAttrType_Fingerprint, |h, body| {
                 compute_fingerprint(h, body).to_be_bytes()
@@ -273,7 +290,8 @@ pub unsafe extern "C" fn xStunAttrWriteFingerprint(
 #[no_mangle]
 pub unsafe extern "C" fn xStunAttrWritePriority(w: *mut xStunAttrWriter, priority: u32) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
-        // SAFETY: `w` is NULL or valid for this call, as `stun_attr.h` requires of its caller; the boundary helpers turn NULL into an error before any access.
+        // SAFETY: `w` is NULL or valid for this call, as `stun_attr.h` requires of its caller; the
+        // boundary helpers turn NULL into an error before any access.
         unsafe { append_raw(w, xStunAttrType_Priority, &priority.to_be_bytes()) }
     })
 }
@@ -282,7 +300,8 @@ pub unsafe extern "C" fn xStunAttrWritePriority(w: *mut xStunAttrWriter, priorit
 #[no_mangle]
 pub unsafe extern "C" fn xStunAttrWriteUseCandidate(w: *mut xStunAttrWriter) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
-        // SAFETY: `w` is NULL or valid for this call, as `stun_attr.h` requires of its caller; the boundary helpers turn NULL into an error before any access.
+        // SAFETY: `w` is NULL or valid for this call, as `stun_attr.h` requires of its caller; the
+        // boundary helpers turn NULL into an error before any access.
         unsafe { append_raw(w, xStunAttrType_UseCandidate, &[]) }
     })
 }
@@ -294,7 +313,8 @@ pub unsafe extern "C" fn xStunAttrWriteIceControlling(
     tie_breaker: u64,
 ) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
-        // SAFETY: `w` is NULL or valid for this call, as `stun_attr.h` requires of its caller; the boundary helpers turn NULL into an error before any access.
+        // SAFETY: `w` is NULL or valid for this call, as `stun_attr.h` requires of its caller; the
+        // boundary helpers turn NULL into an error before any access.
         unsafe { append_raw(w, xStunAttrType_IceControlling, &tie_breaker.to_be_bytes()) }
     })
 }
@@ -306,7 +326,8 @@ pub unsafe extern "C" fn xStunAttrWriteIceControlled(
     tie_breaker: u64,
 ) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
-        // SAFETY: `w` is NULL or valid for this call, as `stun_attr.h` requires of its caller; the boundary helpers turn NULL into an error before any access.
+        // SAFETY: `w` is NULL or valid for this call, as `stun_attr.h` requires of its caller; the
+        // boundary helpers turn NULL into an error before any access.
         unsafe { append_raw(w, xStunAttrType_IceControlled, &tie_breaker.to_be_bytes()) }
     })
 }
@@ -320,7 +341,8 @@ pub unsafe extern "C" fn xStunAttrWriteErrorCode(
     reason: *const c_char,
 ) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
-        // SAFETY: `w` and `reason` are NULL or valid for this call, as `stun_attr.h` requires of its caller; the boundary helpers turn NULL into an error before any access.
+        // SAFETY: `w` and `reason` are NULL or valid for this call, as `stun_attr.h` requires of
+        // its caller; the boundary helpers turn NULL into an error before any access.
         unsafe {
             if !(300..=699).contains(&code) {
                 return xErrno_InvalidArg;
@@ -335,7 +357,8 @@ pub unsafe extern "C" fn xStunAttrWriteErrorCode(
 }
 
 unsafe fn write_text(w: *mut xStunAttrWriter, typ: xStunAttrType, s: *const c_char) -> xErrno {
-    // SAFETY: `w` and `s` come from a public writer function whose caller guarantees a valid writer (or NULL) and a NUL-terminated string (or NULL).
+    // SAFETY: `w` and `s` come from a public writer function whose caller guarantees a valid writer
+    // (or NULL) and a NUL-terminated string (or NULL).
     unsafe {
         match cstr_bytes(s) {
             Some(v) => append_raw(w, typ, v),
@@ -351,7 +374,8 @@ pub unsafe extern "C" fn xStunAttrWriteRealm(
     realm: *const c_char,
 ) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
-        // SAFETY: `w` and `realm` are NULL or valid for this call, as `stun_attr.h` requires of its caller; the boundary helpers turn NULL into an error before any access.
+        // SAFETY: `w` and `realm` are NULL or valid for this call, as `stun_attr.h` requires of its
+        // caller; the boundary helpers turn NULL into an error before any access.
         unsafe { write_text(w, xStunAttrType_Realm, realm) }
     })
 }
@@ -363,7 +387,8 @@ pub unsafe extern "C" fn xStunAttrWriteNonce(
     nonce: *const c_char,
 ) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
-        // SAFETY: `w` and `nonce` are NULL or valid for this call, as `stun_attr.h` requires of its caller; the boundary helpers turn NULL into an error before any access.
+        // SAFETY: `w` and `nonce` are NULL or valid for this call, as `stun_attr.h` requires of its
+        // caller; the boundary helpers turn NULL into an error before any access.
         unsafe { write_text(w, xStunAttrType_Nonce, nonce) }
     })
 }
@@ -372,7 +397,8 @@ pub unsafe extern "C" fn xStunAttrWriteNonce(
 #[no_mangle]
 pub unsafe extern "C" fn xStunAttrWriteLifetime(w: *mut xStunAttrWriter, lifetime: u32) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
-        // SAFETY: `w` is NULL or valid for this call, as `stun_attr.h` requires of its caller; the boundary helpers turn NULL into an error before any access.
+        // SAFETY: `w` is NULL or valid for this call, as `stun_attr.h` requires of its caller; the
+        // boundary helpers turn NULL into an error before any access.
         unsafe { append_raw(w, xStunAttrType_Lifetime, &lifetime.to_be_bytes()) }
     })
 }
@@ -384,7 +410,8 @@ pub unsafe extern "C" fn xStunAttrWriteRequestedTransport(
     transport: u32,
 ) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
-        // SAFETY: `w` is NULL or valid for this call, as `stun_attr.h` requires of its caller; the boundary helpers turn NULL into an error before any access.
+        // SAFETY: `w` is NULL or valid for this call, as `stun_attr.h` requires of its caller; the
+        // boundary helpers turn NULL into an error before any access.
         unsafe {
             append_raw(
                 w,
@@ -403,7 +430,8 @@ pub unsafe extern "C" fn xStunAttrWriteXorPeerAddress(
     txn_id: *const u8,
 ) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
-        // SAFETY: `w`, `addr` and `txn_id` are NULL or valid for this call, as `stun_attr.h` requires of its caller; the boundary helpers turn NULL into an error before any access.
+        // SAFETY: `w`, `addr` and `txn_id` are NULL or valid for this call, as `stun_attr.h`
+        // requires of its caller; the boundary helpers turn NULL into an error before any access.
         unsafe { write_address(w, addr, txn_id, Attribute::XorPeerAddress, true) }
     })
 }
@@ -415,7 +443,8 @@ pub unsafe extern "C" fn xStunAttrWriteChannelNumber(
     channel: u16,
 ) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
-        // SAFETY: `w` is NULL or valid for this call, as `stun_attr.h` requires of its caller; the boundary helpers turn NULL into an error before any access.
+        // SAFETY: `w` is NULL or valid for this call, as `stun_attr.h` requires of its caller; the
+        // boundary helpers turn NULL into an error before any access.
         unsafe {
             let c = channel.to_be_bytes();
             append_raw(w, xStunAttrType_ChannelNumber, &[c[0], c[1], 0, 0])
@@ -431,7 +460,8 @@ pub unsafe extern "C" fn xStunAttrWriteData(
     len: usize,
 ) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
-        // SAFETY: `w` and `data` are NULL or valid for this call, as `stun_attr.h` requires of its caller; the boundary helpers turn NULL into an error before any access.
+        // SAFETY: `w` and `data` are NULL or valid for this call, as `stun_attr.h` requires of its
+        // caller; the boundary helpers turn NULL into an error before any access.
         unsafe {
             match bytes(data, len) {
                 Some(v) => append_raw(w, xStunAttrType_Data, v),
@@ -448,7 +478,8 @@ pub unsafe extern "C" fn xStunAttrWriteSoftware(
     software: *const c_char,
 ) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
-        // SAFETY: `w` and `software` are NULL or valid for this call, as `stun_attr.h` requires of its caller; the boundary helpers turn NULL into an error before any access.
+        // SAFETY: `w` and `software` are NULL or valid for this call, as `stun_attr.h` requires of
+        // its caller; the boundary helpers turn NULL into an error before any access.
         unsafe { write_text(w, xStunAttrType_Software, software) }
     })
 }
@@ -457,7 +488,8 @@ pub unsafe extern "C" fn xStunAttrWriteSoftware(
 #[no_mangle]
 pub unsafe extern "C" fn xStunAttrIterInit(iter: *mut xStunAttrIter, msg: *const xStunMsg) {
     ffi_boundary!((), {
-        // SAFETY: `iter` and `msg` are NULL or valid for this call, as `stun_attr.h` requires of its caller; the boundary helpers turn NULL into an error before any access.
+        // SAFETY: `iter` and `msg` are NULL or valid for this call, as `stun_attr.h` requires of
+        // its caller; the boundary helpers turn NULL into an error before any access.
         unsafe {
             if let Some(it) = opt_mut(iter) {
                 *it = match opt_ref(msg) {
@@ -483,7 +515,8 @@ pub unsafe extern "C" fn xStunAttrIterInit(iter: *mut xStunAttrIter, msg: *const
 #[no_mangle]
 pub unsafe extern "C" fn xStunAttrIterNext(iter: *mut xStunAttrIter, attr: *mut xStunAttr) -> bool {
     ffi_boundary!(false, {
-        // SAFETY: `iter` and `attr` are NULL or valid for this call, as `stun_attr.h` requires of its caller; the boundary helpers turn NULL into an error before any access.
+        // SAFETY: `iter` and `attr` are NULL or valid for this call, as `stun_attr.h` requires of
+        // its caller; the boundary helpers turn NULL into an error before any access.
         unsafe {
             let (Some(it), Some(out)) = (opt_mut(iter), opt_mut(attr)) else {
                 return false;
@@ -510,7 +543,8 @@ pub unsafe extern "C" fn xStunAttrIterNext(iter: *mut xStunAttrIter, attr: *mut 
 /// The value of a C attribute; `None` for NULL or a NULL value with a
 /// non-zero length.
 unsafe fn attr_value<'a>(attr: *const xStunAttr) -> Option<&'a [u8]> {
-    // SAFETY: `attr` is NULL or an attribute filled by `xStunAttrIterNext`, whose `value` points to `length` bytes of the message the caller keeps alive.
+    // SAFETY: `attr` is NULL or an attribute filled by `xStunAttrIterNext`, whose `value` points to
+    // `length` bytes of the message the caller keeps alive.
     unsafe {
         let a = opt_ref(attr)?;
         bytes(a.value, usize::from(a.length))
@@ -522,7 +556,8 @@ unsafe fn decode_address(
     id: Option<TransactionId>,
     out: *mut sockaddr_storage,
 ) -> xErrno {
-    // SAFETY: `attr` and `out` come from the public decoders, whose caller guarantees each is NULL or valid; NULL is rejected before any access.
+    // SAFETY: `attr` and `out` come from the public decoders, whose caller guarantees each is NULL
+    // or valid; NULL is rejected before any access.
     unsafe {
         let (Some(v), Some(out)) = (attr_value(attr), opt_mut(out)) else {
             return xErrno_InvalidArg;
@@ -550,7 +585,8 @@ pub unsafe extern "C" fn xStunAttrDecodeXorMappedAddress(
     out: *mut sockaddr_storage,
 ) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
-        // SAFETY: `attr`, `txn_id` and `out` are NULL or valid for this call, as `stun_attr.h` requires of its caller; the boundary helpers turn NULL into an error before any access.
+        // SAFETY: `attr`, `txn_id` and `out` are NULL or valid for this call, as `stun_attr.h`
+        // requires of its caller; the boundary helpers turn NULL into an error before any access.
         unsafe {
             match self::txn_id(txn_id) {
                 Some(id) => decode_address(attr, Some(id), out),
@@ -567,7 +603,8 @@ pub unsafe extern "C" fn xStunAttrDecodeMappedAddress(
     out: *mut sockaddr_storage,
 ) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
-        // SAFETY: `attr` and `out` are NULL or valid for this call, as `stun_attr.h` requires of its caller; the boundary helpers turn NULL into an error before any access.
+        // SAFETY: `attr` and `out` are NULL or valid for this call, as `stun_attr.h` requires of
+        // its caller; the boundary helpers turn NULL into an error before any access.
         unsafe { decode_address(attr, None, out) }
     })
 }
@@ -583,7 +620,9 @@ pub unsafe extern "C" fn xStunAttrDecodeErrorCode(
     reason_len: *mut usize,
 ) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
-        // SAFETY: `attr`, `code`, `reason` and `reason_len` are NULL or valid for this call, as `stun_attr.h` requires of its caller; the boundary helpers turn NULL into an error before any access.
+        // SAFETY: `attr`, `code`, `reason` and `reason_len` are NULL or valid for this call, as
+        // `stun_attr.h` requires of its caller; the boundary helpers turn NULL into an error before
+        // any access.
         unsafe {
             let (Some(v), Some(code)) = (attr_value(attr), opt_mut(code)) else {
                 return xErrno_InvalidArg;
@@ -616,7 +655,8 @@ unsafe fn prefix_of<'a>(
     msg_len: usize,
     attr: *const xStunAttr,
 ) -> Option<(&'a [u8; XSTUN_HEADER_SIZE], &'a [u8], &'a [u8])> {
-    // SAFETY: `msg_buf` holds `msg_len` bytes and `attr.value` points into it (the verify functions' contract); the offsets are checked against `msg_len` before the slices are made.
+    // SAFETY: `msg_buf` holds `msg_len` bytes and `attr.value` points into it (the verify
+    // functions' contract); the offsets are checked against `msg_len` before the slices are made.
     unsafe {
         let a = opt_ref(attr)?;
         if msg_buf.is_null() || a.value.is_null() {
@@ -647,7 +687,8 @@ pub unsafe extern "C" fn xStunAttrVerifyMessageIntegrity(
     key_len: usize,
 ) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
-        // SAFETY: `msg_buf`, `attr` and `key` are NULL or valid for this call, as `stun_attr.h` requires of its caller; the boundary helpers turn NULL into an error before any access.
+        // SAFETY: `msg_buf`, `attr` and `key` are NULL or valid for this call, as `stun_attr.h`
+        // requires of its caller; the boundary helpers turn NULL into an error before any access.
         unsafe {
             let (Some((head, body, value)), Some(key)) = (
                 prefix_of(msg_buf, msg_len, attr),
@@ -678,7 +719,8 @@ pub unsafe extern "C" fn xStunAttrVerifyFingerprint(
     attr: *const xStunAttr,
 ) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
-        // SAFETY: `msg_buf` and `attr` are NULL or valid for this call, as `stun_attr.h` requires of its caller; the boundary helpers turn NULL into an error before any access.
+        // SAFETY: `msg_buf` and `attr` are NULL or valid for this call, as `stun_attr.h` requires
+        // of its caller; the boundary helpers turn NULL into an error before any access.
         unsafe {
             let Some((head, body, value)) = prefix_of(msg_buf, msg_len, attr) else {
                 return xErrno_InvalidArg;
@@ -718,7 +760,8 @@ mod tests {
     /// Builds a Binding request with the given writers, in place after the
     /// header, and returns the whole message.
     unsafe fn build(f: impl FnOnce(*mut xStunAttrWriter, *mut u8)) -> Vec<u8> {
-        // SAFETY: test helper: every pointer passed points into the local 512-byte buffer or to locals that outlive the calls.
+        // SAFETY: test helper: every pointer passed points into the local 512-byte buffer or to
+        // locals that outlive the calls.
         unsafe {
             let mut buf = [0u8; 512];
             let id = [7u8; 12];
@@ -761,7 +804,8 @@ mod tests {
 
     #[test]
     fn iterate_decode_and_verify_in_c() {
-        // SAFETY: every pointer is to a live local buffer, message or address of the size the callee expects.
+        // SAFETY: every pointer is to a live local buffer, message or address of the size the
+        // callee expects.
         unsafe {
             let addr: SocketAddr = "[2001:db8::5]:4242".parse().unwrap();
             let ss = std_to_storage(&addr);
@@ -827,7 +871,8 @@ mod tests {
 
     #[test]
     fn writer_errors() {
-        // SAFETY: every pointer is to a live local buffer of the capacity passed, or NULL where the test checks NULL.
+        // SAFETY: every pointer is to a live local buffer of the capacity passed, or NULL where the
+        // test checks NULL.
         unsafe {
             let mut small = [0u8; 8];
             let mut w: xStunAttrWriter = std::mem::zeroed();
@@ -895,7 +940,8 @@ mod tests {
 
     #[test]
     fn iterator_stops_on_truncation_and_decoders_check_lengths() {
-        // SAFETY: the iterator and decoders read only the local message buffer of the length passed.
+        // SAFETY: the iterator and decoders read only the local message buffer of the length
+        // passed.
         unsafe {
             // PRIORITY, then an attribute claiming 8 bytes with only 4 left.
             let body = [0u8, 0x24, 0, 4, 1, 2, 3, 4, 0x80, 0x22, 0, 8, 1, 2, 3, 4];

@@ -27,7 +27,8 @@ pub struct xStunMsg {
 #[no_mangle]
 pub unsafe extern "C" fn xStunMsgInit(msg: *mut xStunMsg, r#type: xStunMsgType, txn_id: *const u8) {
     ffi_boundary!((), {
-        // SAFETY: `msg` and `txn_id` are NULL or valid for this call, as `stun_msg.h` requires of its caller; the boundary helpers turn NULL into an error before any access.
+        // SAFETY: `msg` and `txn_id` are NULL or valid for this call, as `stun_msg.h` requires of
+        // its caller; the boundary helpers turn NULL into an error before any access.
         unsafe {
             if let Some(m) = opt_mut(msg) {
                 *m = xStunMsg {
@@ -57,7 +58,8 @@ pub unsafe extern "C" fn xStunMsgEncode(
     buf_len: usize,
 ) -> c_int {
     ffi_boundary!(-1, {
-        // SAFETY: `msg` and `buf` are NULL or valid for this call, as `stun_msg.h` requires of its caller; the boundary helpers turn NULL into an error before any access.
+        // SAFETY: `msg` and `buf` are NULL or valid for this call, as `stun_msg.h` requires of its
+        // caller; the boundary helpers turn NULL into an error before any access.
         unsafe {
             let Some(m) = opt_ref(msg) else { return -1 };
             let total = XSTUN_HEADER_SIZE + usize::from(m.attrs_len);
@@ -96,7 +98,8 @@ pub unsafe extern "C" fn xStunMsgDecode(
     buf_len: usize,
 ) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
-        // SAFETY: `msg` and `buf` are NULL or valid for this call, as `stun_msg.h` requires of its caller; the boundary helpers turn NULL into an error before any access.
+        // SAFETY: `msg` and `buf` are NULL or valid for this call, as `stun_msg.h` requires of its
+        // caller; the boundary helpers turn NULL into an error before any access.
         unsafe {
             let (Some(m), false) = (opt_mut(msg), buf.is_null()) else {
                 return xErrno_InvalidArg;
@@ -125,7 +128,8 @@ pub unsafe extern "C" fn xStunMsgDecode(
 #[no_mangle]
 pub unsafe extern "C" fn xStunMsgIsStun(buf: *const u8, buf_len: usize) -> bool {
     ffi_boundary!(false, {
-        // SAFETY: `buf` is NULL or valid for this call, as `stun_msg.h` requires of its caller; the boundary helpers turn NULL into an error before any access.
+        // SAFETY: `buf` is NULL or valid for this call, as `stun_msg.h` requires of its caller; the
+        // boundary helpers turn NULL into an error before any access.
         unsafe { !buf.is_null() && bytes(buf, buf_len).is_some_and(looks_like_stun) }
     })
 }

@@ -117,7 +117,8 @@ fn remove_slot(mgr: &mut xStunTxnMgr, txn: *mut xStunTxn) -> bool {
 /// # Safety
 /// `b` must be a live block created by `start`.
 unsafe fn free_block(b: *mut TxnBlock) {
-    // SAFETY: `b` came from `Box::into_raw` in `start` and is still registered (callers take it from a live slot), so it is valid and freed exactly once here.
+    // SAFETY: `b` came from `Box::into_raw` in `start` and is still registered (callers take it
+    // from a live slot), so it is valid and freed exactly once here.
     unsafe {
         let (lp, timer, id) = ((*b).txn.r#loop, (*b).txn.timer, (*b).id);
         if !timer.is_null() && !lp.is_null() {
@@ -137,7 +138,8 @@ fn ms(d: std::time::Duration) -> u64 {
 /// # Safety
 /// `b` must be a live block.
 unsafe fn arm(b: *mut TxnBlock, delay_ms: u64) {
-    // SAFETY: `b` is a live block from `start` or `lookup`; its loop pointer is the caller's `xEventLoop` given to `xStunTxnMgrInit`.
+    // SAFETY: `b` is a live block from `start` or `lookup`; its loop pointer is the caller's
+    // `xEventLoop` given to `xStunTxnMgrInit`.
     unsafe {
         let t = &mut (*b).txn;
         if !t.r#loop.is_null() && t.timer.is_null() {
@@ -149,14 +151,16 @@ unsafe fn arm(b: *mut TxnBlock, delay_ms: u64) {
 
 unsafe extern "C" fn on_timer(arg: *mut c_void) {
     ffi_boundary!((), {
-        // SAFETY: `arg` is a transaction id, not a pointer; `timer_fired` looks it up in the live registry before touching any block.
+        // SAFETY: `arg` is a transaction id, not a pointer; `timer_fired` looks it up in the live
+        // registry before touching any block.
         unsafe { timer_fired(arg as usize) }
     })
 }
 
 /// One retransmission timer expiry of transaction `id`.
 unsafe fn timer_fired(id: usize) {
-    // SAFETY: `lookup` returns only blocks still registered as live, so `b` is valid; the send callback and its argument are the caller's, given with the transaction.
+    // SAFETY: `lookup` returns only blocks still registered as live, so `b` is valid; the send
+    // callback and its argument are the caller's, given with the transaction.
     unsafe {
         let Some(b) = lookup(id) else { return };
         (*b).txn.timer = std::ptr::null_mut();
@@ -206,7 +210,8 @@ unsafe fn timer_fired(id: usize) {
 #[no_mangle]
 pub unsafe extern "C" fn xStunTxnMgrInit(mgr: *mut xStunTxnMgr, r#loop: xEventLoop) {
     ffi_boundary!((), {
-        // SAFETY: `mgr` and `loop` are NULL or valid for this call, as `stun_txn.h` requires of its caller; the boundary helpers turn NULL into an error before any access.
+        // SAFETY: `mgr` is NULL or a writable manager, as `stun_txn.h` requires of its caller (NULL
+        // is skipped); `loop` is only stored, for the timers.
         unsafe {
             if let Some(m) = opt_mut(mgr) {
                 *m = xStunTxnMgr {
@@ -223,7 +228,8 @@ pub unsafe extern "C" fn xStunTxnMgrInit(mgr: *mut xStunTxnMgr, r#loop: xEventLo
 #[no_mangle]
 pub unsafe extern "C" fn xStunTxnMgrDestroy(mgr: *mut xStunTxnMgr) {
     ffi_boundary!((), {
-        // SAFETY: `mgr` is NULL or a manager initialised by `xStunTxnMgrInit`, as `stun_txn.h` requires of its caller.
+        // SAFETY: `mgr` is NULL or a manager initialised by `xStunTxnMgrInit`, as `stun_txn.h`
+        // requires of its caller.
         unsafe { cancel_all(mgr) }
     })
 }
@@ -233,13 +239,15 @@ pub unsafe extern "C" fn xStunTxnMgrDestroy(mgr: *mut xStunTxnMgr) {
 #[no_mangle]
 pub unsafe extern "C" fn xStunTxnMgrCancelAll(mgr: *mut xStunTxnMgr) {
     ffi_boundary!((), {
-        // SAFETY: `mgr` is NULL or a manager initialised by `xStunTxnMgrInit`, as `stun_txn.h` requires of its caller.
+        // SAFETY: `mgr` is NULL or a manager initialised by `xStunTxnMgrInit`, as `stun_txn.h`
+        // requires of its caller.
         unsafe { cancel_all(mgr) }
     })
 }
 
 unsafe fn cancel_all(mgr: *mut xStunTxnMgr) {
-    // SAFETY: `mgr` is NULL or a manager initialised by `xStunTxnMgrInit` (the caller's contract); its non-NULL slots are live blocks from `start`.
+    // SAFETY: `mgr` is NULL or a manager initialised by `xStunTxnMgrInit` (the caller's contract);
+    // its non-NULL slots are live blocks from `start`.
     unsafe {
         let Some(m) = opt_mut(mgr) else { return };
         let n = slots(m).len();
@@ -266,7 +274,9 @@ unsafe fn start(
     on_complete: xStunTxnFunc,
     cb_arg: *mut c_void,
 ) -> xErrno {
-    // SAFETY: `mgr` and `dest` come from the public send functions, whose caller guarantees each is NULL or valid; NULL is rejected before use, and the block is owned by the manager until freed.
+    // SAFETY: `mgr` and `dest` come from the public send functions, whose caller guarantees each is
+    // NULL or valid; NULL is rejected before use, and the block is owned by the manager until
+    // freed.
     unsafe {
         let (Some(m), Some(dest), Some(send)) = (opt_ref(mgr), sockaddr_to_std(dest), send_fn)
         else {
@@ -342,7 +352,9 @@ pub unsafe extern "C" fn xStunTxnMgrSend(
     cb_arg: *mut c_void,
 ) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
-        // SAFETY: `mgr`, `attrs`, `dest`, `send_arg` and `cb_arg` are NULL or valid for this call, as `stun_txn.h` requires of its caller; the boundary helpers turn NULL into an error before any access.
+        // SAFETY: `mgr`, `attrs` (`attrs_len` bytes) and `dest` are NULL or valid, as `stun_txn.h`
+        // requires of its caller, and NULL is rejected before any read; `send_arg` and `cb_arg` are
+        // only handed back to the caller's callbacks.
         unsafe {
             let Some(attrs) = bytes(attrs, usize::from(attrs_len)) else {
                 return xErrno_InvalidArg;
@@ -384,7 +396,9 @@ pub unsafe extern "C" fn xStunTxnMgrSendRaw(
     cb_arg: *mut c_void,
 ) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
-        // SAFETY: `mgr`, `msg_buf`, `dest`, `send_arg` and `cb_arg` are NULL or valid for this call, as `stun_txn.h` requires of its caller; the boundary helpers turn NULL into an error before any access.
+        // SAFETY: `mgr`, `msg_buf` (`msg_len` bytes) and `dest` are NULL or valid, as `stun_txn.h`
+        // requires of its caller, and NULL is rejected before any read; `send_arg` and `cb_arg` are
+        // only handed back to the caller's callbacks.
         unsafe {
             if msg_buf.is_null() || !(XSTUN_HEADER_SIZE..=XSTUN_MAX_MSG_SIZE).contains(&msg_len) {
                 return xErrno_InvalidArg;
@@ -417,7 +431,8 @@ pub unsafe extern "C" fn xStunTxnMgrOnResponse(
     from: *const sockaddr,
 ) -> bool {
     ffi_boundary!(false, {
-        // SAFETY: `mgr` and `msg` are NULL or valid, as `stun_txn.h` requires of its caller; the slots of a live manager hold only live blocks from `start`.
+        // SAFETY: `mgr` and `msg` are NULL or valid, as `stun_txn.h` requires of its caller; the
+        // slots of a live manager hold only live blocks from `start`.
         unsafe {
             let _ = (raw_buf, raw_len);
             let (Some(m), Some(resp)) = (opt_mut(mgr), opt_ref(msg)) else {
@@ -487,7 +502,8 @@ mod tests {
         _arg: *mut c_void,
     ) -> xErrno {
         ffi_boundary!(xErrno_Unknown, {
-            // SAFETY: test callback: the manager passes `data` with `len` readable bytes of the transaction's buffer.
+            // SAFETY: test callback: the manager passes `data` with `len` readable bytes of the
+            // transaction's buffer.
             unsafe {
                 LOG.with(|l| {
                     let mut l = l.borrow_mut();
@@ -521,7 +537,8 @@ mod tests {
     }
 
     unsafe fn send_one(m: &mut xStunTxnMgr) -> xErrno {
-        // SAFETY: test helper: `m` is a live manager and every pointer passed is to a local that outlives the call.
+        // SAFETY: test helper: `m` is a live manager and every pointer passed is to a local that
+        // outlives the call.
         unsafe {
             let d = dest();
             xStunTxnMgrSend(
@@ -541,7 +558,8 @@ mod tests {
     #[test]
     fn send_response_and_limits_without_a_loop() {
         reset();
-        // SAFETY: `m` is a zeroed manager this test initialises and destroys; all other pointers are live locals.
+        // SAFETY: `m` is a zeroed manager this test initialises and destroys; all other pointers
+        // are live locals.
         unsafe {
             let mut m: xStunTxnMgr = std::mem::zeroed();
             xStunTxnMgrInit(&mut m, std::ptr::null_mut());
@@ -594,7 +612,8 @@ mod tests {
     #[test]
     fn null_and_bad_arguments() {
         reset();
-        // SAFETY: `m` is a zeroed manager this test initialises and destroys; all other pointers are live locals.
+        // SAFETY: `m` is a zeroed manager this test initialises and destroys; all other pointers
+        // are live locals.
         unsafe {
             let mut m: xStunTxnMgr = std::mem::zeroed();
             xStunTxnMgrInit(&mut m, std::ptr::null_mut());
@@ -662,7 +681,8 @@ mod tests {
     #[test]
     fn timer_steps_retransmit_then_time_out_and_leave_the_manager() {
         reset();
-        // SAFETY: `m` is a zeroed manager this test initialises and destroys; all other pointers are live locals.
+        // SAFETY: `m` is a zeroed manager this test initialises and destroys; all other pointers
+        // are live locals.
         unsafe {
             let mut m: xStunTxnMgr = std::mem::zeroed();
             xStunTxnMgrInit(&mut m, std::ptr::null_mut());

@@ -34,7 +34,8 @@ pub unsafe extern "C" fn xTurnChannelDataEncode(
     out_cap: usize,
 ) -> c_int {
     ffi_boundary!(-1, {
-        // SAFETY: `data` and `out` are NULL or valid for this call, as `turn_channel.h` requires of its caller; the boundary helpers turn NULL into an error before any access.
+        // SAFETY: `data` and `out` are NULL or valid for this call, as `turn_channel.h` requires of
+        // its caller; the boundary helpers turn NULL into an error before any access.
         unsafe {
             let (Some(data), false) = (bytes(data, usize::from(data_len)), out.is_null()) else {
                 return -1;
@@ -61,7 +62,9 @@ pub unsafe extern "C" fn xTurnChannelDataDecode(
     data_len: *mut u16,
 ) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
-        // SAFETY: `buf`, `channel`, `data` and `data_len` are NULL or valid for this call, as `turn_channel.h` requires of its caller; the boundary helpers turn NULL into an error before any access.
+        // SAFETY: `buf`, `channel`, `data` and `data_len` are NULL or valid for this call, as
+        // `turn_channel.h` requires of its caller; the boundary helpers turn NULL into an error
+        // before any access.
         unsafe {
             let (false, Some(ch), Some(d), Some(dl)) = (
                 buf.is_null(),
@@ -101,7 +104,8 @@ mod tests {
     fn encode_decode_and_nulls() {
         let mut out = [0u8; 16];
         let (mut ch, mut d, mut dl) = (0u16, std::ptr::null::<u8>(), 0u16);
-        // SAFETY: `out` and the out-parameters are live locals; capacities are the buffers' lengths.
+        // SAFETY: `out` and the out-parameters are live locals; capacities are the buffers'
+        // lengths.
         unsafe {
             let n = xTurnChannelDataEncode(0x4001, b"hello".as_ptr(), 5, out.as_mut_ptr(), 16);
             assert_eq!(n, 12);

@@ -219,7 +219,8 @@ fn opt_storage(a: Option<SocketAddr>) -> sockaddr_storage {
 /// # Safety
 /// `tc` must point to the caller's live `xTurnClient`.
 unsafe fn mirror(tc: *mut xTurnClient, e: &Entry) {
-    // SAFETY: `tc` is the non-NULL, caller-owned `xTurnClient` registered in the client map (the public functions check it), valid for the call.
+    // SAFETY: `tc` is the non-NULL, caller-owned `xTurnClient` registered in the client map (the
+    // public functions check it), valid for the call.
     unsafe {
         let t = &mut *tc;
         let c = &e.client;
@@ -267,7 +268,8 @@ unsafe fn mirror(tc: *mut xTurnClient, e: &Entry) {
 
 unsafe extern "C" fn on_timer(arg: *mut c_void) {
     ffi_boundary!((), {
-        // SAFETY: `arg` packs a client id and a timer slot, not a pointer; `timer_fired` finds the client through the registry.
+        // SAFETY: `arg` packs a client id and a timer slot, not a pointer; `timer_fired` finds the
+        // client through the registry.
         unsafe {
             let v = arg as usize;
             let slot = SLOTS[(v & 3).min(2)];
@@ -289,7 +291,8 @@ fn delay_ms(now: Instant, at: Instant) -> u64 {
 /// # Safety
 /// `e.lp` must be the live loop the client was initialised with.
 unsafe fn set_timer(e: &mut Entry, slot: Slot, now: Instant, want: Option<Instant>) {
-    // SAFETY: `e.lp` is non-NULL (checked), the caller's `xEventLoop` from `xTurnClientInit`; the cancelled handle was returned by that loop and not yet fired.
+    // SAFETY: `e.lp` is non-NULL (checked), the caller's `xEventLoop` from `xTurnClientInit`; the
+    // cancelled handle was returned by that loop and not yet fired.
     unsafe {
         if e.lp.is_null() {
             return;
@@ -326,7 +329,8 @@ impl Outgoing {
     /// Sends every datagram; returns the last send's result (`Ok` when
     /// there was nothing to send).
     unsafe fn send(self) -> xErrno {
-        // SAFETY: `send_fn`/`send_arg` are the caller's, given in the config, and each datagram is a live `Vec`; `server` is a `sockaddr_storage` read as a `sockaddr`.
+        // SAFETY: `send_fn`/`send_arg` are the caller's, given in the config, and each datagram is
+        // a live `Vec`; `server` is a `sockaddr_storage` read as a `sockaddr`.
         unsafe {
             let mut rc = xErrno_Ok;
             let Some(send) = self.send_fn else {
@@ -347,7 +351,8 @@ impl Outgoing {
 /// # Safety
 /// `tc` must point to the caller's live `xTurnClient` of `e`.
 unsafe fn settle(tc: *mut xTurnClient, e: &mut Entry, now: Instant) -> Outgoing {
-    // SAFETY: `tc` is the registered, caller-owned struct `e` belongs to, valid for the call (checked by the public functions or found by id in the registry).
+    // SAFETY: `tc` is the registered, caller-owned struct `e` belongs to, valid for the call
+    // (checked by the public functions or found by id in the registry).
     unsafe {
         let mut datagrams = Vec::new();
         while let Some(d) = e.client.poll_transmit() {
@@ -387,7 +392,8 @@ unsafe fn with_client<R>(
     tc: *mut xTurnClient,
     op: impl FnOnce(&mut Entry, Instant) -> R,
 ) -> Option<(R, xErrno)> {
-    // SAFETY: `tc` is non-NULL (checked) and registered in the client map, so it is the caller's live `xTurnClient`.
+    // SAFETY: `tc` is non-NULL (checked) and registered in the client map, so it is the caller's
+    // live `xTurnClient`.
     unsafe {
         if tc.is_null() {
             return None;
@@ -406,7 +412,8 @@ unsafe fn with_client<R>(
 
 /// One loop timer of client `id` fired.
 unsafe fn timer_fired(id: usize, slot: Slot) {
-    // SAFETY: the client is found by id in the registry, so its struct address is a live, caller-owned `xTurnClient`; callbacks are the caller's from the config.
+    // SAFETY: the client is found by id in the registry, so its struct address is a live,
+    // caller-owned `xTurnClient`; callbacks are the caller's from the config.
     unsafe {
         if slot == Slot::Dispatch {
             dispatch(id);
@@ -436,7 +443,8 @@ enum Call {
 /// Runs the queued callbacks of client `id`, one at a time, re-checking
 /// that the client still exists before each.
 unsafe fn dispatch(id: usize) {
-    // SAFETY: the client is found by id in the registry on every round (it may be destroyed by a callback), so the struct and its callbacks are live when used.
+    // SAFETY: the client is found by id in the registry on every round (it may be destroyed by a
+    // callback), so the struct and its callbacks are live when used.
     unsafe {
         let mut first = true;
         loop {
@@ -514,7 +522,8 @@ pub unsafe extern "C" fn xTurnClientInit(
     config: *const xTurnConfig,
 ) {
     ffi_boundary!((), {
-        // SAFETY: `tc`, `loop` and `config` are NULL or valid for this call, as `turn_client.h` requires of its caller; the boundary helpers turn NULL into an error before any access.
+        // SAFETY: `tc` and `config` are NULL or valid, as `turn_client.h` requires of its caller,
+        // and NULL is rejected before any access; `loop` is only stored, for the timers.
         unsafe {
             if tc.is_null() {
                 return;
@@ -551,7 +560,8 @@ pub unsafe extern "C" fn xTurnClientInit(
 #[no_mangle]
 pub unsafe extern "C" fn xTurnClientDestroy(tc: *mut xTurnClient) {
     ffi_boundary!((), {
-        // SAFETY: `tc` is NULL or valid for this call, as `turn_client.h` requires of its caller; the boundary helpers turn NULL into an error before any access.
+        // SAFETY: `tc` is NULL or valid for this call, as `turn_client.h` requires of its caller;
+        // the boundary helpers turn NULL into an error before any access.
         unsafe {
             if tc.is_null() {
                 return;
@@ -601,7 +611,8 @@ pub unsafe extern "C" fn xTurnClientDestroy(tc: *mut xTurnClient) {
 #[no_mangle]
 pub unsafe extern "C" fn xTurnClientAllocate(tc: *mut xTurnClient) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
-        // SAFETY: `tc` is NULL or valid for this call, as `turn_client.h` requires of its caller; the boundary helpers turn NULL into an error before any access.
+        // SAFETY: `tc` is NULL or valid for this call, as `turn_client.h` requires of its caller;
+        // the boundary helpers turn NULL into an error before any access.
         unsafe {
             let r = with_client(tc, |e, now| {
                 if e.lp.is_null() {
@@ -625,7 +636,8 @@ pub unsafe extern "C" fn xTurnClientAllocate(tc: *mut xTurnClient) -> xErrno {
 /// The first Allocate could not be sent: the client drops the attempt
 /// and is Idle again (no callback, since the caller got the error).
 unsafe fn abandon(tc: *mut xTurnClient) {
-    // SAFETY: `tc` is NULL or the caller's `xTurnClient`, as `turn_client.h` requires; only registered clients are touched.
+    // SAFETY: `tc` is NULL or the caller's `xTurnClient`, as `turn_client.h` requires; only
+    // registered clients are touched.
     unsafe {
         let mut map = clients();
         if let Some(e) = map.get_mut(&key(tc)) {
@@ -655,7 +667,8 @@ pub unsafe extern "C" fn xTurnClientCreatePermission(
     peer: *const sockaddr,
 ) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
-        // SAFETY: `tc` and `peer` are NULL or valid for this call, as `turn_client.h` requires of its caller; the boundary helpers turn NULL into an error before any access.
+        // SAFETY: `tc` and `peer` are NULL or valid for this call, as `turn_client.h` requires of
+        // its caller; the boundary helpers turn NULL into an error before any access.
         unsafe {
             let Some(peer) = sockaddr_to_std(peer) else {
                 return xErrno_InvalidArg;
@@ -681,7 +694,8 @@ pub unsafe extern "C" fn xTurnClientChannelBind(
     peer: *const sockaddr,
 ) -> c_int {
     ffi_boundary!(-1, {
-        // SAFETY: `tc` and `peer` are NULL or valid for this call, as `turn_client.h` requires of its caller; the boundary helpers turn NULL into an error before any access.
+        // SAFETY: `tc` and `peer` are NULL or valid for this call, as `turn_client.h` requires of
+        // its caller; the boundary helpers turn NULL into an error before any access.
         unsafe {
             let Some(peer) = sockaddr_to_std(peer) else {
                 return -1;
@@ -708,7 +722,8 @@ pub unsafe extern "C" fn xTurnClientSendData(
     len: usize,
 ) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
-        // SAFETY: `tc`, `peer` and `data` are NULL or valid for this call, as `turn_client.h` requires of its caller; the boundary helpers turn NULL into an error before any access.
+        // SAFETY: `tc`, `peer` and `data` are NULL or valid for this call, as `turn_client.h`
+        // requires of its caller; the boundary helpers turn NULL into an error before any access.
         unsafe {
             let (Some(peer), Some(data)) = (sockaddr_to_std(peer), bytes(data, len)) else {
                 return xErrno_InvalidArg;
@@ -739,7 +754,9 @@ pub unsafe extern "C" fn xTurnClientOnMessage(
     from: *const sockaddr,
 ) -> bool {
     ffi_boundary!(false, {
-        // SAFETY: `tc`, `msg`, `raw_buf` and `from` are NULL or valid for this call, as `turn_client.h` requires of its caller; the boundary helpers turn NULL into an error before any access.
+        // SAFETY: `tc`, `msg`, `raw_buf` and `from` are NULL or valid for this call, as
+        // `turn_client.h` requires of its caller; the boundary helpers turn NULL into an error
+        // before any access.
         unsafe {
             let (Some(m), Some(from)) = (opt_ref(msg), sockaddr_to_std(from)) else {
                 return false;
@@ -774,7 +791,8 @@ pub unsafe extern "C" fn xTurnClientOnMessage(
 /// # Safety
 /// A non-NULL `tc` must point to the caller's `xTurnClient`.
 unsafe fn dispatch_inline(tc: *mut xTurnClient) {
-    // SAFETY: `tc` is the caller's live `xTurnClient` inside one of its public calls; the registry is consulted before any access.
+    // SAFETY: `tc` is the caller's live `xTurnClient` inside one of its public calls; the registry
+    // is consulted before any access.
     unsafe {
         let id = {
             let mut map = clients();
@@ -802,7 +820,8 @@ pub unsafe extern "C" fn xTurnClientOnChannelData(
     len: usize,
 ) -> bool {
     ffi_boundary!(false, {
-        // SAFETY: `tc` and `buf` are NULL or valid for this call, as `turn_client.h` requires of its caller; the boundary helpers turn NULL into an error before any access.
+        // SAFETY: `tc` and `buf` are NULL or valid for this call, as `turn_client.h` requires of
+        // its caller; the boundary helpers turn NULL into an error before any access.
         unsafe {
             if buf.is_null() {
                 return false;

@@ -407,7 +407,8 @@ unsafe fn set_opt<T>(
     name: &'static str,
     value: &T,
 ) -> Result<(), SctpError> {
-    // SAFETY: the caller guarantees a live socket under the usrsctp lock (# Safety); `value` is a live `T` and the length passed is its size.
+    // SAFETY: the caller guarantees a live socket under the usrsctp lock (# Safety); `value` is a
+    // live `T` and the length passed is its size.
     unsafe {
         let r = sys::usrsctp_setsockopt(
             sock,
@@ -1294,7 +1295,9 @@ unsafe fn configure_socket(
     id: usize,
     cfg: &SctpConfig,
 ) -> Result<(), SctpError> {
-    // SAFETY: the caller guarantees a live socket under the usrsctp lock (# Safety); every option value is a local of the struct type its option expects, and the all-zero `sctp_paddrparams` is valid plain C data.
+    // SAFETY: the caller guarantees a live socket under the usrsctp lock (# Safety); every option
+    // value is a local of the struct type its option expects, and the all-zero `sctp_paddrparams`
+    // is valid plain C data.
     unsafe {
         if sys::usrsctp_set_non_blocking(sock, 1) < 0 {
             return Err(SctpError::SocketOption("non-blocking", errno()));
@@ -1444,7 +1447,8 @@ unsafe fn set_sack_policy(
     delay: Duration,
     mtu: u16,
 ) -> Result<(), SctpError> {
-    // SAFETY: the caller guarantees a live socket under the usrsctp lock (# Safety); `sack` is the struct SCTP_DELAYED_SACK expects.
+    // SAFETY: the caller guarantees a live socket under the usrsctp lock (# Safety); `sack` is the
+    // struct SCTP_DELAYED_SACK expects.
     unsafe {
         let sack = sys::sctp_sack_info {
             sack_assoc_id: sys::SCTP_FUTURE_ASSOC,
@@ -1471,7 +1475,9 @@ unsafe fn set_path_params(
     cfg: &SctpConfig,
     remote: &sys::sockaddr_conn,
 ) -> Result<(), SctpError> {
-    // SAFETY: the caller guarantees a live socket under the usrsctp lock (# Safety); all-zero is valid for the plain C `sctp_paddrparams`, and the copy writes a `sockaddr_conn` into its larger, separate `sockaddr_storage` field.
+    // SAFETY: the caller guarantees a live socket under the usrsctp lock (# Safety); all-zero is
+    // valid for the plain C `sctp_paddrparams`, and the copy writes a `sockaddr_conn` into its
+    // larger, separate `sockaddr_storage` field.
     unsafe {
         let mut params: sys::sctp_paddrparams = std::mem::zeroed();
         std::ptr::copy_nonoverlapping(

@@ -32,12 +32,14 @@ impl Log {
 }
 
 unsafe fn log<'a>(arg: *mut c_void) -> &'a Log {
-    // SAFETY: `arg` is the pointer this test registered with the callback: a live value on the test's stack that outlives the loop run calling it.
+    // SAFETY: `arg` is the pointer this test registered with the callback: a live value on the
+    // test's stack that outlives the loop run calling it.
     unsafe { &*(arg as *const Log) }
 }
 
 unsafe extern "C" fn on_fd(fd: c_int, mask: xEventMask, arg: *mut c_void) {
-    // SAFETY: `arg` is the pointer this test registered with the callback: a live value on the test's stack that outlives the loop run calling it.
+    // SAFETY: `arg` is the pointer this test registered with the callback: a live value on the
+    // test's stack that outlives the loop run calling it.
     unsafe {
         log(arg).push(fd as i64, mask);
     }
@@ -45,7 +47,8 @@ unsafe extern "C" fn on_fd(fd: c_int, mask: xEventMask, arg: *mut c_void) {
 
 /// Reads one byte per callback (does not drain).
 unsafe extern "C" fn read_one(fd: c_int, mask: xEventMask, arg: *mut c_void) {
-    // SAFETY: `arg` is the pointer this test registered with the callback: a live value on the test's stack that outlives the loop run calling it.
+    // SAFETY: `arg` is the pointer this test registered with the callback: a live value on the
+    // test's stack that outlives the loop run calling it.
     unsafe {
         let mut b = 0u8;
         libc::read(fd, (&mut b as *mut u8).cast(), 1);
@@ -161,7 +164,8 @@ fn hangup_is_reported_as_readable() {
 }
 
 unsafe extern "C" fn drain_udp(fd: c_int, mask: xEventMask, arg: *mut c_void) {
-    // SAFETY: `arg` is the pointer this test registered with the callback: a live value on the test's stack that outlives the loop run calling it.
+    // SAFETY: `arg` is the pointer this test registered with the callback: a live value on the
+    // test's stack that outlives the loop run calling it.
     unsafe {
         let mut buf = [0u8; 64];
         loop {
@@ -234,7 +238,8 @@ fn udp_datagrams_are_drained_per_edge() {
 }
 
 unsafe extern "C" fn on_timer(arg: *mut c_void) {
-    // SAFETY: `arg` is the pointer this test registered with the callback: a live value on the test's stack that outlives the loop run calling it.
+    // SAFETY: `arg` is the pointer this test registered with the callback: a live value on the
+    // test's stack that outlives the loop run calling it.
     unsafe {
         let (log, tag) = *(arg as *const (&Log, i64));
         log.push(tag, 0);
@@ -315,7 +320,8 @@ struct CancelOther {
 }
 
 unsafe extern "C" fn cancel_other(arg: *mut c_void) {
-    // SAFETY: `arg` is the pointer this test registered with the callback: a live value on the test's stack that outlives the loop run calling it.
+    // SAFETY: `arg` is the pointer this test registered with the callback: a live value on the
+    // test's stack that outlives the loop run calling it.
     unsafe {
         let c = &*(arg as *const CancelOther);
         c.log.push(1, 0);
@@ -325,7 +331,8 @@ unsafe extern "C" fn cancel_other(arg: *mut c_void) {
 }
 
 unsafe extern "C" fn must_not_fire(arg: *mut c_void) {
-    // SAFETY: `arg` is the pointer this test registered with the callback: a live value on the test's stack that outlives the loop run calling it.
+    // SAFETY: `arg` is the pointer this test registered with the callback: a live value on the
+    // test's stack that outlives the loop run calling it.
     unsafe {
         (*(arg as *const CancelOther)).log.push(99, 0);
     }
@@ -349,7 +356,8 @@ fn timer_cancelled_by_an_earlier_timer_of_the_same_batch_does_not_fire() {
 }
 
 unsafe extern "C" fn rearm_zero(arg: *mut c_void) {
-    // SAFETY: `arg` is the pointer this test registered with the callback: a live value on the test's stack that outlives the loop run calling it.
+    // SAFETY: `arg` is the pointer this test registered with the callback: a live value on the
+    // test's stack that outlives the loop run calling it.
     unsafe {
         let (lp, n) = &*(arg as *const (xEventLoop, AtomicUsize));
         n.fetch_add(1, Ordering::SeqCst);
@@ -376,7 +384,8 @@ struct Posted {
 }
 
 unsafe extern "C" fn on_post(arg: *mut c_void) {
-    // SAFETY: `arg` is the pointer this test registered with the callback: a live value on the test's stack that outlives the loop run calling it.
+    // SAFETY: `arg` is the pointer this test registered with the callback: a live value on the
+    // test's stack that outlives the loop run calling it.
     unsafe {
         let (p, i) = &*(arg as *const (Arc<Posted>, usize));
         let mut order = p.order.lock().unwrap();
@@ -419,7 +428,8 @@ fn post_from_another_thread_runs_in_order_on_the_loop() {
 }
 
 unsafe extern "C" fn post_again(arg: *mut c_void) {
-    // SAFETY: `arg` is the pointer this test registered with the callback: a live value on the test's stack that outlives the loop run calling it.
+    // SAFETY: `arg` is the pointer this test registered with the callback: a live value on the
+    // test's stack that outlives the loop run calling it.
     unsafe {
         let (lp, n) = &*(arg as *const (xEventLoop, AtomicUsize));
         n.fetch_add(1, Ordering::SeqCst);
@@ -518,7 +528,8 @@ struct Pair {
 }
 
 unsafe extern "C" fn delete_the_other(fd: c_int, _mask: xEventMask, arg: *mut c_void) {
-    // SAFETY: `arg` is the pointer this test registered with the callback: a live value on the test's stack that outlives the loop run calling it.
+    // SAFETY: `arg` is the pointer this test registered with the callback: a live value on the
+    // test's stack that outlives the loop run calling it.
     unsafe {
         let p = &*(arg as *const Pair);
         p.ran.lock().unwrap().push(fd);
@@ -559,7 +570,8 @@ struct Readd {
 }
 
 unsafe extern "C" fn readd_self(fd: c_int, mask: xEventMask, arg: *mut c_void) {
-    // SAFETY: `arg` is the pointer this test registered with the callback: a live value on the test's stack that outlives the loop run calling it.
+    // SAFETY: `arg` is the pointer this test registered with the callback: a live value on the
+    // test's stack that outlives the loop run calling it.
     unsafe {
         let r = &*(arg as *const Readd);
         let mut b = [0u8; 8];
@@ -594,7 +606,8 @@ fn delete_and_add_inside_a_callback() {
 }
 
 unsafe extern "C" fn destroy_loop(arg: *mut c_void) {
-    // SAFETY: `arg` is the pointer this test registered with the callback: a live value on the test's stack that outlives the loop run calling it.
+    // SAFETY: `arg` is the pointer this test registered with the callback: a live value on the
+    // test's stack that outlives the loop run calling it.
     unsafe {
         let (lp, n) = &*(arg as *const (xEventLoop, AtomicUsize));
         n.fetch_add(1, Ordering::SeqCst);
@@ -636,7 +649,8 @@ fn destroy_does_not_close_user_fds() {
 }
 
 unsafe extern "C" fn on_signal(signo: c_int, arg: *mut c_void) {
-    // SAFETY: `arg` is the pointer this test registered with the callback: a live value on the test's stack that outlives the loop run calling it.
+    // SAFETY: `arg` is the pointer this test registered with the callback: a live value on the
+    // test's stack that outlives the loop run calling it.
     unsafe {
         log(arg).push(signo as i64, 0);
     }

@@ -13,7 +13,8 @@ use xbase::types::*;
 struct Seen(Mutex<Vec<(xSocket, xEventMask)>>);
 
 unsafe extern "C" fn on_sock(sock: xSocket, mask: xEventMask, arg: *mut c_void) {
-    // SAFETY: `arg` is the pointer this test registered with the socket: a live value on the test's stack that outlives the loop run calling it.
+    // SAFETY: `arg` is the pointer this test registered with the socket: a live value on the test's
+    // stack that outlives the loop run calling it.
     unsafe {
         let seen = &*(arg as *const Seen);
         if mask & xEvent_Read != 0 {
