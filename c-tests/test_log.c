@@ -16,6 +16,7 @@
 #include <xp2p/peer_connection.h>
 
 #include "check.h"
+#include "pc_pair.h"
 
 #define WAIT_MS 120000
 #define MAX_COMPONENTS 16
@@ -94,35 +95,8 @@ static void on_log(xP2PLogLevel level, const char *component, const char *messag
 }
 
 /* Two PeerConnections on loopback, one message each way. */
-typedef struct Side {
-  xPeerConnection pc;
-  struct Side *other;
-  xPeerConnectionState state;
-  int opened, msgs;
-} Side;
-static Side A, B;
+static PcSide A, B;
 
-static void on_state(xPeerConnection pc, xPeerConnectionState s, void *arg) {
-  (void)pc;
-  ((Side *)arg)->state = s;
-}
-static void on_candidate(xPeerConnection pc, const char *line, void *arg) {
-  Side *x = (Side *)arg;
-  (void)pc;
-  if (line && x->other->pc) xPeerConnectionAddIceCandidate(x->other->pc, line);
-}
-static void on_open(xDataChannel ch, void *arg) {
-  (void)ch;
-  ((Side *)arg)->opened++;
-}
-static void on_message(xDataChannel ch, xDataChannelMsgType t, const uint8_t *d, size_t n,
-                       void *arg) {
-  (void)ch;
-  (void)t;
-  (void)d;
-  (void)n;
-  ((Side *)arg)->msgs++;
-}
 static void spin_until(xEventLoop loop, int (*cond)(void)) {
   uint64_t end = xMonoMs() + WAIT_MS;
   while (xMonoMs() < end && !(cond && cond())) xEventWait(loop, 5);
@@ -132,40 +106,13 @@ static int b_got(void) { return B.msgs >= 1; }
 
 /* Two PeerConnections connect on loopback and A sends one message. */
 static void session(xEventLoop loop) {
-  xPeerConnectionConf c;
   xDataChannelConf dc;
   xDataChannel ch;
-  char *offer, *answer;
   uint64_t end;
-  memset(&A, 0, sizeof A);
-  memset(&B, 0, sizeof B);
-  A.other = &B;
-  B.other = &A;
-  memset(&c, 0, sizeof c);
-  c.on_state_change = on_state;
-  c.on_ice_candidate = on_candidate;
-  c.on_dc_open = on_open;
-  c.on_dc_message = on_message;
-  c.ctx = &A;
-  A.pc = xPeerConnectionCreate(loop, &c);
-  c.ctx = &B;
-  B.pc = xPeerConnectionCreate(loop, &c);
-  CHECK(A.pc && B.pc);
-  if (!A.pc || !B.pc) return;
-  memset(&dc, 0, sizeof dc);
-  snprintf(dc.label, sizeof dc.label, "log");
-  dc.ordered = true;
+  if (!pc_pair_create(&A, loop, &B, loop)) return;
+  dc = pc_pair_channel("log", true);
   ch = xPeerConnectionCreateDataChannel(A.pc, &dc);
-  offer = xPeerConnectionCreateOffer(A.pc);
-  CHECK(offer != NULL);
-  if (offer) {
-    CHECK_EQ_INT(xPeerConnectionSetRemoteDescription(B.pc, offer), xErrno_Ok);
-    answer = xPeerConnectionCreateAnswer(B.pc);
-    CHECK(answer != NULL);
-    if (answer) CHECK_EQ_INT(xPeerConnectionSetRemoteDescription(A.pc, answer), xErrno_Ok);
-    free(answer);
-  }
-  free(offer);
+  pc_pair_negotiate(&A, &B);
   end = xMonoMs() + WAIT_MS;
   while (xMonoMs() < end && !(A.opened >= 1 && A.state == xPeerConnectionState_Connected &&
                               B.state == xPeerConnectionState_Connected))

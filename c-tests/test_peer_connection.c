@@ -12,6 +12,7 @@
 #include <xp2p/peer_connection.h>
 
 #include "check.h"
+#include "pc_pair.h"
 #include "datachannel_null.h"
 
 #define MAX_MSGS 64
@@ -145,14 +146,6 @@ static void create_pair(xEventLoop loop, Side *a, Side *b) {
   b->pc = xPeerConnectionCreate(loop, &cb);
 }
 
-static xDataChannelConf channel(const char *label, bool ordered) {
-  xDataChannelConf c;
-  memset(&c, 0, sizeof c);
-  snprintf(c.label, sizeof c.label, "%s", label);
-  c.ordered = ordered;
-  return c;
-}
-
 typedef int (*Cond)(Side *a, Side *b);
 static void spin(xEventLoop loop, int ms, Cond cond, Side *a, Side *b) {
   uint64_t end = xMonoMs() + (cond ? check_wait_ms((uint64_t)ms) : (uint64_t)ms);
@@ -216,7 +209,7 @@ static void bad_handles(xEventLoop loop) {
   Side x;
   xPeerConnectionConf c;
   xPeerConnection pc;
-  xDataChannelConf dc = channel("early", true);
+  xDataChannelConf dc = pc_pair_channel("early", true);
   xDataChannel ch;
   memset(&x, 0, sizeof x);
   c = conf_for(&x);
@@ -260,7 +253,7 @@ static void full_exchange(xEventLoop loop) {
   static Side a, b;
   static uint8_t buf[262144 + 1];
   static const size_t sizes[] = {0, 1, 1200, 65536, 262144};
-  xDataChannelConf dc = channel("chat", true);
+  xDataChannelConf dc = pc_pair_channel("chat", true);
   xDataChannel ach, extra[2 * EXTRA];
   size_t i;
   int k;
@@ -300,10 +293,10 @@ static void full_exchange(xEventLoop loop) {
     char label[16];
     xDataChannelConf c;
     snprintf(label, sizeof label, "a%d", k);
-    c = channel(label, k % 2 == 0);
+    c = pc_pair_channel(label, k % 2 == 0);
     extra[k] = xPeerConnectionCreateDataChannel(a.pc, &c);
     snprintf(label, sizeof label, "b%d", k);
-    c = channel(label, k % 2 == 0);
+    c = pc_pair_channel(label, k % 2 == 0);
     extra[EXTRA + k] = xPeerConnectionCreateDataChannel(b.pc, &c);
   }
   spin(loop, 20000, many_open, &a, &b);
@@ -326,7 +319,7 @@ static void full_exchange(xEventLoop loop) {
   /* XDC_MAX_CHANNELS (64) per PeerConnection, local and remote channels
    * together: one more fits on A, then neither side can add one. */
   {
-    xDataChannelConf c = channel("last", true);
+    xDataChannelConf c = pc_pair_channel("last", true);
     xDataChannel last = xPeerConnectionCreateDataChannel(a.pc, &c);
     CHECK(last != NULL);
     CHECK(xPeerConnectionCreateDataChannel(a.pc, &c) == NULL);
@@ -363,7 +356,7 @@ static int opened_4(Side *a, Side *b) { return a->opened >= 2 && b->opened >= 2;
 static void component_views(xEventLoop loop) {
   static Side a, b;
   static uint8_t buf[65536];
-  xDataChannelConf dc = channel("via-mgr", true);
+  xDataChannelConf dc = pc_pair_channel("via-mgr", true);
   xIceAgent ice;
   xDtlsTransport dtls, bdtls;
   xSctpTransport sctp;
@@ -500,7 +493,7 @@ static void component_views(xEventLoop loop) {
 
 static void wrong_fingerprint(xEventLoop loop) {
   static Side a, b;
-  xDataChannelConf dc = channel("chat", true);
+  xDataChannelConf dc = pc_pair_channel("chat", true);
   create_pair(loop, &a, &b);
   a.tamper = 1;
   xPeerConnectionCreateDataChannel(a.pc, &dc);
@@ -524,7 +517,7 @@ static int low_seen(Side *a, Side *b) {
 static void buffered_amount(xEventLoop loop) {
   static Side a, b;
   static uint8_t chunk[65536];
-  xDataChannelConf dc = channel("bulk", true);
+  xDataChannelConf dc = pc_pair_channel("bulk", true);
   xDataChannel ch;
   size_t peak = 0;
   int k, sent = 0;
@@ -562,7 +555,7 @@ static int b_destroyed(Side *a, Side *b) {
 /* Destroying a PeerConnection from inside each kind of its callbacks. */
 static void destroy_inside(xEventLoop loop, int kind) {
   static Side a, b;
-  xDataChannelConf dc = channel("chat", true);
+  xDataChannelConf dc = pc_pair_channel("chat", true);
   xDataChannel ch;
   create_pair(loop, &a, &b);
   b.destroy_on = kind;

@@ -20,6 +20,7 @@
 #include <xp2p/stats.h>
 
 #include "check.h"
+#include "pc_pair.h"
 
 #define MSGS 1000
 #define MSG_SIZE 1000
@@ -27,70 +28,16 @@
 #define BACK_SIZE 100
 #define WAIT_MS 120000
 
-typedef struct Side {
-  xPeerConnection pc;
-  struct Side *other;
-  xPeerConnectionState state;
-  xDataChannel remote;
-  int opened;
-  int msgs;
-  size_t bytes;
-} Side;
-
-static void on_state(xPeerConnection pc, xPeerConnectionState s, void *arg) {
-  (void)pc;
-  ((Side *)arg)->state = s;
-}
-
-static void on_candidate(xPeerConnection pc, const char *line, void *arg) {
-  Side *x = (Side *)arg;
-  (void)pc;
-  if (line && x->other->pc) xPeerConnectionAddIceCandidate(x->other->pc, line);
-}
-
-static void on_datachannel(xPeerConnection pc, xDataChannel ch, void *arg) {
-  (void)pc;
-  ((Side *)arg)->remote = ch;
-}
-
-static void on_open(xDataChannel ch, void *arg) {
-  (void)ch;
-  ((Side *)arg)->opened++;
-}
-
-static void on_message(xDataChannel ch, xDataChannelMsgType type, const uint8_t *data, size_t len,
-                       void *arg) {
-  Side *x = (Side *)arg;
-  (void)ch;
-  (void)type;
-  (void)data;
-  x->msgs++;
-  x->bytes += len;
-}
-
-static xPeerConnectionConf conf_for(Side *x) {
-  xPeerConnectionConf c;
-  memset(&c, 0, sizeof c);
-  c.on_state_change = on_state;
-  c.on_ice_candidate = on_candidate;
-  c.on_datachannel = on_datachannel;
-  c.on_dc_open = on_open;
-  c.on_dc_message = on_message;
-  c.ctx = x;
-  return c;
-}
-
 typedef int (*Cond)(void *arg);
 static void spin(xEventLoop loop, int ms, Cond cond, void *arg) {
   uint64_t end = xMonoMs() + (cond ? check_wait_ms((uint64_t)ms) : (uint64_t)ms);
   while (xMonoMs() < end && !(cond && cond(arg))) xEventWait(loop, 5);
 }
 
-static Side A, B;
+static PcSide A, B;
 static int connected(void *arg) {
   (void)arg;
-  return A.state == xPeerConnectionState_Connected && B.state == xPeerConnectionState_Connected &&
-         A.opened >= 1 && B.opened >= 1 && B.remote != NULL;
+  return pc_pair_connected(&A, &B) && B.opened >= 1;
 }
 static int b_has_all(void *arg) {
   (void)arg;
@@ -202,26 +149,15 @@ static void versioned_structs(xPeerConnection pc, xDataChannel ch) {
 
 static void peer_connection_transfer(xEventLoop loop) {
   static uint8_t payload[MSG_SIZE];
-  xPeerConnectionConf ca, cb;
   xDataChannelConf dc;
   xDataChannel ch;
-  char *offer, *answer;
   xPeerConnectionStats sa, sb, s0;
   xDataChannelStats ta, tb;
   xIceStats is;
   int sent = 0, i;
   uint64_t payload_bytes = (uint64_t)MSGS * MSG_SIZE;
 
-  memset(&A, 0, sizeof A);
-  memset(&B, 0, sizeof B);
-  A.other = &B;
-  B.other = &A;
-  ca = conf_for(&A);
-  cb = conf_for(&B);
-  A.pc = xPeerConnectionCreate(loop, &ca);
-  B.pc = xPeerConnectionCreate(loop, &cb);
-  CHECK(A.pc && B.pc);
-  if (!A.pc || !B.pc) return;
+  if (!pc_pair_create(&A, loop, &B, loop)) return;
 
   /* Before anything happened. */
   s0 = pc_stats(A.pc);
@@ -235,28 +171,14 @@ static void peer_connection_transfer(xEventLoop loop) {
   CHECK_EQ_INT(s0.sctp_cwnd, 0);
   CHECK_EQ_INT(s0.open_channels, 0);
 
-  memset(&dc, 0, sizeof dc);
-  snprintf(dc.label, sizeof dc.label, "stats");
-  dc.ordered = true;
+  dc = pc_pair_channel("stats", true);
   ch = xPeerConnectionCreateDataChannel(A.pc, &dc);
   CHECK(ch != NULL);
   ta = dc_stats(ch);
   CHECK_EQ_INT(ta.state, xDataChannelState_Connecting);
   CHECK_EQ_INT(ta.messages_sent, 0);
 
-  offer = xPeerConnectionCreateOffer(A.pc);
-  CHECK(offer != NULL);
-  if (!offer) return;
-  xPeerConnectionSetLocalDescription(A.pc, offer);
-  CHECK_EQ_INT(xPeerConnectionSetRemoteDescription(B.pc, offer), xErrno_Ok);
-  answer = xPeerConnectionCreateAnswer(B.pc);
-  CHECK(answer != NULL);
-  if (answer) {
-    xPeerConnectionSetLocalDescription(B.pc, answer);
-    CHECK_EQ_INT(xPeerConnectionSetRemoteDescription(A.pc, answer), xErrno_Ok);
-  }
-  free(offer);
-  free(answer);
+  if (!pc_pair_negotiate(&A, &B)) return;
   spin(loop, WAIT_MS, connected, NULL);
   CHECK(connected(NULL));
   if (!connected(NULL)) return;

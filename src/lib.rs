@@ -18,7 +18,6 @@ pub mod sctp;
 pub mod sdp;
 pub mod stun;
 pub mod turn;
-pub mod wire;
 
 #[doc(hidden)]
 pub mod ffi;

@@ -117,6 +117,7 @@ unsafe extern "C" fn on_candidate(_a: xIceAgent, line: *const c_char, arg: *mut 
     if line.is_null() {
         return;
     }
+    // SAFETY: the agent passes a NUL-terminated candidate line valid during the callback.
     let text = unsafe { CStr::from_ptr(line) }.to_string_lossy();
     p.lines
         .lock()
@@ -128,6 +129,8 @@ fn take_c_string(p: *mut c_char) -> String {
     assert!(!p.is_null());
     // SAFETY: a malloc'ed C string from the library, freed here.
     let s = unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned();
+    // SAFETY: `p` is the NUL-terminated string the library malloc'ed for us; freed once, after the
+    // copy.
     unsafe { libc::free(p.cast()) };
     s
 }
@@ -198,6 +201,7 @@ fn agents_connect_through_names_in_descriptions_and_trickled_lines() {
                 let c = CString::new(l).unwrap();
                 // SAFETY: a live agent and a C string.
                 assert_eq!(
+                    // SAFETY: the agent handle is live and `c` is a NUL-terminated CString.
                     unsafe { xIceAgentAddRemoteCandidate(agents[1 - i], c.as_ptr()) },
                     0
                 );
@@ -224,6 +228,7 @@ fn agents_connect_through_names_in_descriptions_and_trickled_lines() {
     let bad = CString::new("a=candidate:1 1 udp 1 bad_name.local 1 typ host").unwrap();
     // SAFETY: a live agent and a C string.
     assert_eq!(
+        // SAFETY: the agent handle is live and `bad` is a NUL-terminated CString.
         unsafe { xIceAgentAddRemoteCandidate(agents[0], bad.as_ptr()) },
         xbase::types::xErrno_InvalidArg
     );

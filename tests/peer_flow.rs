@@ -6,97 +6,30 @@
 //! transfer completes and the sender drains.
 
 mod harness;
+#[path = "peer_support/virtual_pair.rs"]
+mod virtual_pair;
 
-use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use openssl::sha::Sha256;
-use parking_lot::{Mutex, MutexGuard};
 
-use harness::peer_node::negotiate;
-use harness::{LinkConfig, Network, NodeId, PeerNode, Realm};
-use xp2p::channel::{ChannelConfig, ChannelError, ChannelId, MessageKind};
-use xp2p::peer::{PeerConfig, PeerError, PeerEvent, DEFAULT_RECV_BUFFER_LIMIT};
+use harness::{Network, PeerNode};
+use virtual_pair::Opening;
+use xp2p::channel::{ChannelError, MessageKind};
+use xp2p::peer::{PeerError, DEFAULT_RECV_BUFFER_LIMIT};
 
-const A: &str = "10.0.0.1:40000";
-const B: &str = "10.0.0.2:40000";
 const MSG: usize = 64 * 1024;
 const TOTAL: usize = 48 << 20;
-
-fn addr(s: &str) -> SocketAddr {
-    s.parse().unwrap()
-}
-
-fn config(seed: u64) -> PeerConfig {
-    PeerConfig {
-        rng_seed: Some(seed),
-        ..PeerConfig::default()
-    }
-}
 
 fn message(i: usize) -> Vec<u8> {
     (0..MSG).map(|j| ((i * 31 + j) % 251) as u8).collect()
 }
 
-/// Where the last virtual clock of these tests stopped: usrsctp's timer
-/// wheel is global and follows the latest `now` any association gave it,
-/// so these tests run one at a time, each on a clock that starts after the
-/// previous one ended.
-static CLOCK: Mutex<Option<Instant>> = Mutex::new(None);
-
-/// Two connected PeerConnections (a, b) and a reliable channel from a to b.
-fn connected(
-    seed: u64,
-) -> (
-    Network,
-    NodeId,
-    NodeId,
-    ChannelId,
-    MutexGuard<'static, Option<Instant>>,
-) {
-    let clock = CLOCK.lock();
-    let start = clock.unwrap_or_else(harness::net::base_instant);
-    let link = LinkConfig {
-        delay: Duration::from_millis(5),
-        ..LinkConfig::clean()
-    };
-    let mut net = Network::starting_at(seed, link, start);
-    let now = net.now();
-    let a = net.add_node(
-        PeerNode::new(config(seed * 10), addr(A), now),
-        &[addr(A)],
-        Realm::Public,
-    );
-    let b = net.add_node(
-        PeerNode::new(config(seed * 10 + 1), addr(B), now),
-        &[addr(B)],
-        Realm::Public,
-    );
-    negotiate(&mut net, a, b);
-    let tx = net
-        .node::<PeerNode>(a)
-        .pc
-        .create_data_channel(ChannelConfig::new("bulk"))
-        .unwrap();
-    let deadline = net.now() + Duration::from_secs(20);
-    let open = net.run_until(deadline, |n| {
-        n.node::<PeerNode>(a)
-            .events
-            .contains(&PeerEvent::ChannelOpen(tx))
-            && n.node::<PeerNode>(b).remote_channel("bulk").is_some()
-    });
-    assert!(open, "not connected");
-    (net, a, b, tx, clock)
-}
-
-/// Ends a test: the next one starts its clock after this one's.
-fn finish(net: &Network, mut clock: MutexGuard<'static, Option<Instant>>) {
-    *clock = Some(net.now() + Duration::from_secs(1));
-}
-
 #[test]
 fn receiver_that_does_not_pull_pushes_back_on_the_sender_and_loses_nothing() {
-    let (mut net, a, b, tx, clock) = connected(21);
+    let mut s = Opening::new(21).open();
+    let (a, b, tx) = (s.a, s.b, s.tx);
+    let net = &mut s.net;
     let rx = net.node::<PeerNode>(b).remote_channel("bulk").unwrap();
     assert_eq!(
         net.node::<PeerNode>(b).pc.recv_buffer_limit(),
@@ -176,7 +109,6 @@ fn receiver_that_does_not_pull_pushes_back_on_the_sender_and_loses_nothing() {
         n.node::<PeerNode>(a).pc.channels().buffered_amount(tx) == 0
     });
     assert!(drained, "a's buffered amount did not drain");
-    finish(&net, clock);
 }
 
 /// Messages larger than the bound (256 KiB against the 64 KiB minimum)
@@ -184,7 +116,9 @@ fn receiver_that_does_not_pull_pushes_back_on_the_sender_and_loses_nothing() {
 /// application pulling one message at a time gets all of them.
 #[test]
 fn messages_larger_than_the_bound_still_flow() {
-    let (mut net, a, b, tx, clock) = connected(22);
+    let mut s = Opening::new(22).open();
+    let (a, b, tx) = (s.a, s.b, s.tx);
+    let net = &mut s.net;
     let rx = net.node::<PeerNode>(b).remote_channel("bulk").unwrap();
     net.node::<PeerNode>(b).pc.set_recv_buffer_limit(1);
     assert_eq!(net.node::<PeerNode>(b).pc.recv_buffer_limit(), 64 * 1024);
@@ -220,5 +154,4 @@ fn messages_larger_than_the_bound_still_flow() {
     }
     let got = net.node::<PeerNode>(b).rx.remove(&rx).unwrap();
     assert_eq!(got.hash.finish(), want.finish());
-    finish(&net, clock);
 }

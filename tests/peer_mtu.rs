@@ -6,6 +6,8 @@
 #![cfg(feature = "pmtu")]
 
 mod harness;
+#[path = "peer_support/virtual_pair.rs"]
+mod virtual_pair;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -15,62 +17,19 @@ use std::time::{Duration, Instant};
 use openssl::sha::Sha256;
 use parking_lot::Mutex;
 
-use harness::peer_node::{negotiate, StunFilter};
-use harness::{LinkConfig, Network, NodeId, PeerNode, Realm};
-use xp2p::channel::{ChannelConfig, ChannelError, ChannelId, MessageKind};
+use harness::peer_node::StunFilter;
+use harness::{Network, NodeId, PeerNode};
+use virtual_pair::{config, link, report, Opening, Setup};
+use xp2p::channel::{ChannelError, MessageKind};
 use xp2p::driver::io::{self, Endpoint as IoEndpoint, SharedEndpoint, Transmit};
 use xp2p::peer::{
-    PathMtuConfig, PeerConfig, PeerError, PeerEvent, PeerState, PeerStats, BASE_DATAGRAM,
-    MAX_DATAGRAM,
+    PathMtuConfig, PeerConfig, PeerError, PeerState, PeerStats, BASE_DATAGRAM, MAX_DATAGRAM,
 };
 use xp2p::stun::Message;
 
-const A: &str = "10.0.0.1:40000";
-const B: &str = "10.0.0.2:40000";
 /// The STUN PADDING attribute the probes carry.
 const PADDING: u16 = 0x0026;
 const MESSAGE: usize = 64 * 1024;
-
-fn addr(s: &str) -> SocketAddr {
-    s.parse().unwrap()
-}
-
-fn link(mtu: usize) -> LinkConfig {
-    LinkConfig {
-        delay: Duration::from_millis(5),
-        mtu,
-        ..LinkConfig::clean()
-    }
-}
-
-fn config(seed: u64) -> PeerConfig {
-    PeerConfig {
-        rng_seed: Some(seed),
-        ..PeerConfig::default()
-    }
-}
-
-/// Where the last virtual clock of these tests stopped. usrsctp's timer
-/// wheel is global and follows the latest `now` any association gave it,
-/// so tests with PeerConnections run one at a time, each on a clock that
-/// starts after the previous one ended.
-static CLOCK: Mutex<Option<Instant>> = Mutex::new(None);
-
-/// Two connected PeerConnections and a reliable channel from a to b.
-struct Setup {
-    net: Network,
-    a: NodeId,
-    b: NodeId,
-    tx: ChannelId,
-    rx: ChannelId,
-    clock: parking_lot::MutexGuard<'static, Option<Instant>>,
-}
-
-impl Drop for Setup {
-    fn drop(&mut self) {
-        *self.clock = Some(self.net.now() + Duration::from_secs(1));
-    }
-}
 
 fn setup(seed: u64, mtu: usize, cfg_a: PeerConfig, cfg_b: PeerConfig) -> Setup {
     setup_with(seed, mtu, cfg_a, cfg_b, StunFilter::None)
@@ -83,56 +42,14 @@ fn setup_with(
     cfg_b: PeerConfig,
     filter: StunFilter,
 ) -> Setup {
-    let clock = CLOCK.lock();
-    let start = clock.unwrap_or_else(harness::net::base_instant);
-    let mut net = Network::starting_at(seed, link(mtu), start);
-    let now = net.now();
-    let a = net.add_node(
-        PeerNode::new(cfg_a, addr(A), now),
-        &[addr(A)],
-        Realm::Public,
-    );
-    let mut pb = PeerNode::new(cfg_b, addr(B), now);
-    pb.filter = filter;
-    let b = net.add_node(pb, &[addr(B)], Realm::Public);
-    negotiate(&mut net, a, b);
-    let tx = net
-        .node::<PeerNode>(a)
-        .pc
-        .create_data_channel(ChannelConfig::new("bulk"))
-        .unwrap();
-    let deadline = net.now() + Duration::from_secs(20);
-    let ok = net.run_until(deadline, |n| {
-        n.node::<PeerNode>(a)
-            .events
-            .contains(&PeerEvent::ChannelOpen(tx))
-            && n.node::<PeerNode>(b).remote_channel("bulk").is_some()
-    });
-    assert!(ok, "not connected: {}", report(&mut net, a, b));
-    let rx = net.node::<PeerNode>(b).remote_channel("bulk").unwrap();
-    Setup {
-        net,
-        a,
-        b,
-        tx,
-        rx,
-        clock,
+    Opening {
+        link: link(mtu),
+        cfg_a,
+        cfg_b,
+        filter_b: filter,
+        ..Opening::new(seed)
     }
-}
-
-fn report(net: &mut Network, a: NodeId, b: NodeId) -> String {
-    let mut side = |id: NodeId| {
-        let n = net.node::<PeerNode>(id);
-        format!(
-            "{:?} stats {:?} ice {:?} dtls {:?}",
-            n.pc,
-            n.pc.stats(),
-            n.pc.ice().stats(),
-            n.pc.dtls().map(|d| d.stats())
-        )
-    };
-    let (sa, sb) = (side(a), side(b));
-    format!("\n  a: {sa}\n  b: {sb}\n  net: {:?}", net.stats)
+    .open()
 }
 
 /// What the datagrams logged so far looked like; the log is emptied.

@@ -5,100 +5,28 @@
 //! message travels in datagrams of the path's size.
 
 mod harness;
+#[path = "peer_support/virtual_pair.rs"]
+mod virtual_pair;
 
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use parking_lot::Mutex;
-
-use harness::peer_node::negotiate;
-use harness::{Datagram, LinkConfig, Network, NodeId, PeerNode, Realm};
+use harness::{Datagram, PeerNode};
+use virtual_pair::{link, Opening, Setup};
 use xp2p::channel::ChannelError;
-use xp2p::channel::{ChannelConfig, ChannelId, MessageKind};
-use xp2p::peer::{PeerConfig, PeerError, PeerEvent};
+use xp2p::channel::MessageKind;
+use xp2p::peer::PeerError;
 
-const A: &str = "10.0.0.1:40000";
-const B: &str = "10.0.0.2:40000";
 /// The first byte of a DTLS application-data record.
 const DTLS_APPLICATION_DATA: u8 = 23;
 
-fn addr(s: &str) -> SocketAddr {
-    s.parse().unwrap()
-}
-
-fn config(seed: u64) -> PeerConfig {
-    PeerConfig {
-        rng_seed: Some(seed),
-        ..PeerConfig::default()
-    }
-}
-
-/// Where the last virtual clock of these tests stopped: usrsctp's timer
-/// wheel is global and follows the latest `now` any association gave it,
-/// so these tests run one at a time, each on a clock that starts after the
-/// previous one ended.
-static CLOCK: Mutex<Option<Instant>> = Mutex::new(None);
-
-/// Two connected PeerConnections on a link of `mtu` bytes and a reliable
-/// channel from a to b (`tx` on a, `rx` on b).
-struct Setup {
-    net: Network,
-    a: NodeId,
-    b: NodeId,
-    tx: ChannelId,
-    rx: ChannelId,
-    clock: parking_lot::MutexGuard<'static, Option<Instant>>,
-}
-
-impl Drop for Setup {
-    fn drop(&mut self) {
-        *self.clock = Some(self.net.now() + Duration::from_secs(1));
-    }
-}
-
+/// A connected pair on a link of `mtu` bytes, channel `"c"`.
 fn setup(seed: u64, mtu: usize) -> Setup {
-    let clock = CLOCK.lock();
-    let start = clock.unwrap_or_else(harness::net::base_instant);
-    let link = LinkConfig {
-        delay: Duration::from_millis(5),
-        mtu,
-        ..LinkConfig::clean()
-    };
-    let mut net = Network::starting_at(seed, link, start);
-    let now = net.now();
-    let a = net.add_node(
-        PeerNode::new(config(seed * 10), addr(A), now),
-        &[addr(A)],
-        Realm::Public,
-    );
-    let b = net.add_node(
-        PeerNode::new(config(seed * 10 + 1), addr(B), now),
-        &[addr(B)],
-        Realm::Public,
-    );
-    negotiate(&mut net, a, b);
-    let tx = net
-        .node::<PeerNode>(a)
-        .pc
-        .create_data_channel(ChannelConfig::new("c"))
-        .unwrap();
-    let deadline = net.now() + Duration::from_secs(20);
-    let ok = net.run_until(deadline, |n| {
-        n.node::<PeerNode>(a)
-            .events
-            .contains(&PeerEvent::ChannelOpen(tx))
-            && n.node::<PeerNode>(b).remote_channel("c").is_some()
-    });
-    assert!(ok, "not connected");
-    let rx = net.node::<PeerNode>(b).remote_channel("c").unwrap();
-    Setup {
-        net,
-        a,
-        b,
-        tx,
-        rx,
-        clock,
+    Opening {
+        link: link(mtu),
+        label: "c",
+        ..Opening::new(seed)
     }
+    .open()
 }
 
 /// Everything the node's PeerConnection has to send now.

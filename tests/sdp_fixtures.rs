@@ -115,7 +115,9 @@ fn check_fixture(sdp_path: &Path, expect: &BTreeMap<String, String>) -> Vec<Stri
     let decoded = SessionDescription::decode(&text_str);
 
     // The C decoder must agree on accept/refuse.
+    // SAFETY: xIceSdp is a plain C struct for which all-zero is valid.
     let mut c_sdp: Box<xIceSdp> = unsafe { Box::new(std::mem::zeroed()) };
+    // SAFETY: `text` has the length passed and `c_sdp` is a live, writable xIceSdp.
     let c_rc = unsafe { xIceSdpDecode(text.as_ptr().cast(), text.len(), &mut *c_sdp) };
 
     if let Some(want) = expect.get("error") {

@@ -188,6 +188,8 @@ proptest! {
         prop_assert_eq!(m.verify_fingerprint().is_ok(), fingerprint);
 
         // The C decoder and iterator see the same attributes.
+        // SAFETY: the decoder and iterator read only `bytes`, of the length passed, into live
+        // locals.
         unsafe {
             let mut cm: xStunMsg = std::mem::zeroed();
             prop_assert_eq!(xStunMsgDecode(&mut cm, bytes.as_ptr(), bytes.len()), 0);
@@ -260,6 +262,7 @@ proptest! {
         bytes.extend_from_slice(&0x2112A442u32.to_be_bytes());
         bytes.extend_from_slice(&txn);
         bytes.extend_from_slice(&body);
+        // SAFETY: the C functions read only `bytes`, of the length passed, into live locals.
         unsafe {
             let _ = xStunMsgIsStun(bytes.as_ptr(), bytes.len());
             let mut m: xStunMsg = std::mem::zeroed();
@@ -290,6 +293,7 @@ proptest! {
         bytes in proptest::collection::vec(any::<u8>(), 0..64),
     ) {
         watch_panics();
+        // SAFETY: the C functions read only the input, of the length passed, into live locals.
         unsafe {
             let mut m: xStunMsg = std::mem::zeroed();
             let rc = xStunMsgDecode(&mut m, bytes.as_ptr(), bytes.len());
@@ -307,6 +311,7 @@ fn rust_parse_is_stricter_than_the_c_decoder() {
     v.extend_from_slice(&[0; 12]);
     v.extend_from_slice(&[0xAA, 0xBB, 0xCC]);
     assert_eq!(Message::parse(&v), Err(StunError::Malformed));
+    // SAFETY: the C functions read only `v`, of the length passed, into live locals.
     unsafe {
         let mut m: xStunMsg = std::mem::zeroed();
         assert_eq!(xStunMsgDecode(&mut m, v.as_ptr(), v.len()), 0);

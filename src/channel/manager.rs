@@ -845,24 +845,9 @@ impl ChannelManager {
         Some(msg)
     }
 
-    /// Length of the oldest received message, to size a buffer for
-    /// [`Self::recv_into`].
+    /// Length of the oldest received message, if any.
     pub fn peek_message_len(&self, id: ChannelId) -> Option<usize> {
         self.channels.get(&id)?.recv.front().map(|m| m.1.len())
-    }
-
-    /// Copies the oldest received message into `buf` and takes it. Returns
-    /// its kind and length, or `None` when there is no message or `buf` is
-    /// too small (the message then stays queued; see
-    /// [`Self::peek_message_len`]).
-    pub fn recv_into(&mut self, id: ChannelId, buf: &mut [u8]) -> Option<(MessageKind, usize)> {
-        let len = self.peek_message_len(id)?;
-        if len > buf.len() {
-            return None;
-        }
-        let (kind, data) = self.recv(id)?;
-        buf[..len].copy_from_slice(&data);
-        Some((kind, len))
     }
 
     pub fn state(&self, id: ChannelId) -> Option<ChannelState> {
@@ -1168,10 +1153,10 @@ mod tests {
             .filter(|e| matches!(e, ChannelEvent::Error(_, ChannelError::RecvQueueFull)))
             .count();
         assert_eq!(errors, 1);
-        let mut buf = [0u8; 2];
-        assert_eq!(m.recv_into(id, &mut buf), None);
-        let mut buf = [0u8; 8];
-        assert_eq!(m.recv_into(id, &mut buf), Some((MessageKind::Binary, 3)));
-        assert_eq!(&buf[..3], b"abc");
+        assert_eq!(m.peek_message_len(id), Some(3));
+        assert_eq!(m.recv(id), Some((MessageKind::Binary, b"abc".to_vec())));
+        assert_eq!(m.recv(id), Some((MessageKind::Binary, b"abc".to_vec())));
+        assert_eq!(m.recv(id), None);
+        assert_eq!(m.peek_message_len(id), None);
     }
 }

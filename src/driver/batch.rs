@@ -115,7 +115,10 @@ pub fn send_batch<T>(
         // pointers set below point into these arrays, which outlive the
         // call.
         let mut msgs: [libc::mmsghdr; MAX_SEND_BATCH] = unsafe { zeroed() };
+        // SAFETY: mmsghdr is plain C data for which all-zero is valid (null pointers, zero
+        // lengths).
         let mut iovs: [libc::iovec; MAX_SEND_BATCH] = unsafe { zeroed() };
+        // SAFETY: iovec and sockaddr_storage are plain C data for which all-zero is valid.
         let mut addrs: [libc::sockaddr_storage; MAX_SEND_BATCH] = unsafe { zeroed() };
         let mut cmsgs = [[0u64; CMSG_WORDS]; MAX_SEND_BATCH];
         let mut counts = [0usize; MAX_SEND_BATCH];
@@ -225,6 +228,7 @@ impl RecvBatch {
         let n = max.min(MAX_RECV_BATCH);
         // SAFETY: all-zero values are valid for these plain C structs.
         let mut msgs: [libc::mmsghdr; MAX_RECV_BATCH] = unsafe { zeroed() };
+        // SAFETY: mmsghdr and iovec are plain C data for which all-zero is valid.
         let mut iovs: [libc::iovec; MAX_RECV_BATCH] = unsafe { zeroed() };
         for (k, chunk) in self.buf.chunks_exact_mut(self.slot).take(n).enumerate() {
             iovs[k] = libc::iovec {

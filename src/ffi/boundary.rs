@@ -16,7 +16,9 @@ pub(crate) use xbase::ffi_boundary;
 /// # Safety
 /// A non-NULL `p` must point to a valid `T` for `'a`.
 pub(crate) unsafe fn opt_ref<'a, T>(p: *const T) -> Option<&'a T> {
-    p.as_ref()
+    // SAFETY: the caller guarantees (# Safety) that a non-NULL `p` points to a valid `T` for `'a`;
+    // `as_ref` maps NULL to `None`.
+    unsafe { p.as_ref() }
 }
 
 /// A mutable reference from a C pointer, `None` for NULL.
@@ -24,7 +26,9 @@ pub(crate) unsafe fn opt_ref<'a, T>(p: *const T) -> Option<&'a T> {
 /// # Safety
 /// A non-NULL `p` must point to a valid, unaliased `T` for `'a`.
 pub(crate) unsafe fn opt_mut<'a, T>(p: *mut T) -> Option<&'a mut T> {
-    p.as_mut()
+    // SAFETY: the caller guarantees (# Safety) that a non-NULL `p` points to a valid, unaliased `T`
+    // for `'a`; `as_mut` maps NULL to `None`.
+    unsafe { p.as_mut() }
 }
 
 /// A byte slice from a C pointer and length: empty for length 0 (any
@@ -33,12 +37,16 @@ pub(crate) unsafe fn opt_mut<'a, T>(p: *mut T) -> Option<&'a mut T> {
 /// # Safety
 /// A non-NULL `p` must point to `len` readable bytes for `'a`.
 pub(crate) unsafe fn bytes<'a>(p: *const u8, len: usize) -> Option<&'a [u8]> {
-    if len == 0 {
-        Some(&[])
-    } else if p.is_null() {
-        None
-    } else {
-        Some(std::slice::from_raw_parts(p, len))
+    // SAFETY: `p` is non-NULL here and `len` > 0, and the caller guarantees (# Safety) `len`
+    // readable bytes at `p` for `'a`.
+    unsafe {
+        if len == 0 {
+            Some(&[])
+        } else if p.is_null() {
+            None
+        } else {
+            Some(std::slice::from_raw_parts(p, len))
+        }
     }
 }
 
@@ -47,10 +55,14 @@ pub(crate) unsafe fn bytes<'a>(p: *const u8, len: usize) -> Option<&'a [u8]> {
 /// # Safety
 /// A non-NULL `p` must point to a NUL-terminated string valid for `'a`.
 pub(crate) unsafe fn cstr_bytes<'a>(p: *const c_char) -> Option<&'a [u8]> {
-    if p.is_null() {
-        None
-    } else {
-        Some(CStr::from_ptr(p).to_bytes())
+    // SAFETY: `p` is non-NULL here, and the caller guarantees (# Safety) a NUL-terminated string at
+    // `p` valid for `'a`.
+    unsafe {
+        if p.is_null() {
+            None
+        } else {
+            Some(CStr::from_ptr(p).to_bytes())
+        }
     }
 }
 
@@ -93,27 +105,32 @@ pub(crate) fn malloc_string(text: &str) -> *mut c_char {
 /// # Safety
 /// A non-NULL `sa` must point to a socket address of its family's size.
 pub(crate) unsafe fn sockaddr_to_std(sa: *const sockaddr) -> Option<SocketAddr> {
-    let family = opt_ref(sa)?.sa_family as i32;
-    match family {
-        libc::AF_INET => {
-            let sin = &*(sa as *const sockaddr_in);
-            let ip = Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr));
-            Some(SocketAddr::V4(SocketAddrV4::new(
-                ip,
-                u16::from_be(sin.sin_port),
-            )))
+    // SAFETY: the caller guarantees (# Safety) that a non-NULL `sa` holds an address of its
+    // family's size, so reading it as `sockaddr_in`/`sockaddr_in6` after checking `sa_family` stays
+    // in bounds.
+    unsafe {
+        let family = opt_ref(sa)?.sa_family as i32;
+        match family {
+            libc::AF_INET => {
+                let sin = &*(sa as *const sockaddr_in);
+                let ip = Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr));
+                Some(SocketAddr::V4(SocketAddrV4::new(
+                    ip,
+                    u16::from_be(sin.sin_port),
+                )))
+            }
+            libc::AF_INET6 => {
+                let sin6 = &*(sa as *const sockaddr_in6);
+                let ip = Ipv6Addr::from(sin6.sin6_addr.s6_addr);
+                Some(SocketAddr::V6(SocketAddrV6::new(
+                    ip,
+                    u16::from_be(sin6.sin6_port),
+                    sin6.sin6_flowinfo,
+                    sin6.sin6_scope_id,
+                )))
+            }
+            _ => None,
         }
-        libc::AF_INET6 => {
-            let sin6 = &*(sa as *const sockaddr_in6);
-            let ip = Ipv6Addr::from(sin6.sin6_addr.s6_addr);
-            Some(SocketAddr::V6(SocketAddrV6::new(
-                ip,
-                u16::from_be(sin6.sin6_port),
-                sin6.sin6_flowinfo,
-                sin6.sin6_scope_id,
-            )))
-        }
-        _ => None,
     }
 }
 
@@ -165,6 +182,7 @@ mod tests {
             assert_eq!(storage_to_std(&ss), Some(addr));
         }
         assert_eq!(storage_to_std(&empty_storage()), None);
+        // SAFETY: NULL is allowed and yields None.
         assert_eq!(unsafe { sockaddr_to_std(std::ptr::null()) }, None);
     }
 

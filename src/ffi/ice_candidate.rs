@@ -129,10 +129,15 @@ pub unsafe extern "C" fn xIceCandidateFoundation(
     stun_server: *const sockaddr,
 ) {
     ffi_boundary!((), {
-        if let Some(c) = opt_mut(cand) {
-            let base = storage_to_std(&c.base_addr).map(|a| a.ip());
-            let text = foundation_from_parts(c.r#type as u8, base, sockaddr_to_std(stun_server));
-            copy_to_c_array(&mut c.foundation, text.as_bytes());
+        // SAFETY: `cand` and `stun_server` are NULL or valid for this call, as `ice_candidate.h`
+        // requires of its caller; the boundary helpers turn NULL into an error before any access.
+        unsafe {
+            if let Some(c) = opt_mut(cand) {
+                let base = storage_to_std(&c.base_addr).map(|a| a.ip());
+                let text =
+                    foundation_from_parts(c.r#type as u8, base, sockaddr_to_std(stun_server));
+                copy_to_c_array(&mut c.foundation, text.as_bytes());
+            }
         }
     })
 }
@@ -160,18 +165,22 @@ pub unsafe extern "C" fn xIceCandidateTypeFromStr(
     r#type: *mut xIceCandidateType,
 ) -> xErrno {
     ffi_boundary!(xbase::types::xErrno_Unknown, {
-        let (Some(s), Some(out)) = (cstr_bytes(str), opt_mut(r#type)) else {
-            return xErrno_InvalidArg;
-        };
-        match std::str::from_utf8(s)
-            .ok()
-            .and_then(|s| s.parse::<CandidateKind>().ok())
-        {
-            Some(kind) => {
-                *out = xIceCandidateType::from(kind.code());
-                xErrno_Ok
+        // SAFETY: `str` and `type` are NULL or valid for this call, as `ice_candidate.h` requires
+        // of its caller; the boundary helpers turn NULL into an error before any access.
+        unsafe {
+            let (Some(s), Some(out)) = (cstr_bytes(str), opt_mut(r#type)) else {
+                return xErrno_InvalidArg;
+            };
+            match std::str::from_utf8(s)
+                .ok()
+                .and_then(|s| s.parse::<CandidateKind>().ok())
+            {
+                Some(kind) => {
+                    *out = xIceCandidateType::from(kind.code());
+                    xErrno_Ok
+                }
+                None => xErrno_InvalidArg,
             }
-            None => xErrno_InvalidArg,
         }
     })
 }
@@ -180,7 +189,11 @@ pub unsafe extern "C" fn xIceCandidateTypeFromStr(
 /// other family.
 #[no_mangle]
 pub unsafe extern "C" fn xSockaddrPort(addr: *const sockaddr) -> u16 {
-    ffi_boundary!(0, { sockaddr_to_std(addr).map_or(0, |a| a.port()) })
+    ffi_boundary!(0, {
+        // SAFETY: `addr` is NULL or valid for this call, as `ice_candidate.h` requires of its
+        // caller; the boundary helpers turn NULL into an error before any access.
+        unsafe { sockaddr_to_std(addr).map_or(0, |a| a.port()) }
+    })
 }
 
 /// `inet_ntop` text of an AF_INET/AF_INET6 address into `buf`; returns
@@ -192,29 +205,33 @@ pub unsafe extern "C" fn xSockaddrIP(
     len: usize,
 ) -> *const c_char {
     ffi_boundary!(std::ptr::null(), {
-        let Some(a) = opt_ref(addr) else {
-            return std::ptr::null();
-        };
-        if buf.is_null() || len == 0 {
-            return std::ptr::null();
-        }
-        let src: *const libc::c_void = match a.sa_family as c_int {
-            libc::AF_INET => {
-                let sin = addr.cast::<libc::sockaddr_in>();
-                std::ptr::addr_of!((*sin).sin_addr).cast()
+        // SAFETY: `addr` and `buf` are NULL or valid for this call, as `ice_candidate.h` requires
+        // of its caller; the boundary helpers turn NULL into an error before any access.
+        unsafe {
+            let Some(a) = opt_ref(addr) else {
+                return std::ptr::null();
+            };
+            if buf.is_null() || len == 0 {
+                return std::ptr::null();
             }
-            libc::AF_INET6 => {
-                let sin6 = addr.cast::<libc::sockaddr_in6>();
-                std::ptr::addr_of!((*sin6).sin6_addr).cast()
+            let src: *const libc::c_void = match a.sa_family as c_int {
+                libc::AF_INET => {
+                    let sin = addr.cast::<libc::sockaddr_in>();
+                    std::ptr::addr_of!((*sin).sin_addr).cast()
+                }
+                libc::AF_INET6 => {
+                    let sin6 = addr.cast::<libc::sockaddr_in6>();
+                    std::ptr::addr_of!((*sin6).sin6_addr).cast()
+                }
+                _ => return std::ptr::null(),
+            };
+            let cap = libc::socklen_t::try_from(len).unwrap_or(libc::socklen_t::MAX);
+            let r = inet_ntop(c_int::from(a.sa_family), src, buf, cap);
+            if r.is_null() {
+                std::ptr::null()
+            } else {
+                buf.cast_const()
             }
-            _ => return std::ptr::null(),
-        };
-        let cap = libc::socklen_t::try_from(len).unwrap_or(libc::socklen_t::MAX);
-        let r = inet_ntop(c_int::from(a.sa_family), src, buf, cap);
-        if r.is_null() {
-            std::ptr::null()
-        } else {
-            buf.cast_const()
         }
     })
 }
@@ -249,6 +266,7 @@ mod tests {
 
     #[test]
     fn priorities_and_type_names() {
+        // SAFETY: the functions take plain integers and NUL-terminated literals.
         unsafe {
             assert_eq!(xIceCandidatePriority(0, 65535, 1), 2_130_706_431);
             assert_eq!(xIceCandidatePriority(1, 65535, 1), 1_694_498_815);
@@ -287,6 +305,7 @@ mod tests {
         let p4 = (&v4 as *const sockaddr_storage).cast::<sockaddr>();
         let p6 = (&v6 as *const sockaddr_storage).cast::<sockaddr>();
         let mut buf = [0 as c_char; 64];
+        // SAFETY: `p4`/`p6` point to live sockaddr_storage locals and `buf` has the length passed.
         unsafe {
             assert_eq!(xSockaddrPort(p4), 12345);
             assert_eq!(xSockaddrPort(p6), 443);
@@ -312,6 +331,7 @@ mod tests {
         c.r#type = 1;
         c.base_addr = std_to_storage(&"192.168.1.10:5000".parse().unwrap());
         let server = std_to_storage(&"1.2.3.4:3478".parse().unwrap());
+        // SAFETY: `c` and `server` are live locals of the types the functions expect.
         unsafe {
             xIceCandidateFoundation(&mut c, (&server as *const sockaddr_storage).cast());
             let expect = foundation_from_parts(

@@ -12,9 +12,13 @@ pub const XICE_SHA1_DIGEST_SIZE: usize = 20;
 #[no_mangle]
 pub unsafe extern "C" fn xIceMD5(input: *const u8, len: usize, output: *mut u8) {
     ffi_boundary!((), {
-        if let (Some(data), false) = (bytes(input, len), output.is_null()) {
-            let d = crate::crypto::md5(data);
-            std::ptr::copy_nonoverlapping(d.as_ptr(), output, d.len());
+        // SAFETY: `input` and `output` are NULL or valid for this call, as `ice_crypto.h` requires
+        // of its caller; the boundary helpers turn NULL into an error before any access.
+        unsafe {
+            if let (Some(data), false) = (bytes(input, len), output.is_null()) {
+                let d = crate::crypto::md5(data);
+                std::ptr::copy_nonoverlapping(d.as_ptr(), output, d.len());
+            }
         }
     })
 }
@@ -24,9 +28,13 @@ pub unsafe extern "C" fn xIceMD5(input: *const u8, len: usize, output: *mut u8) 
 #[no_mangle]
 pub unsafe extern "C" fn xIceSHA1(input: *const u8, len: usize, output: *mut u8) {
     ffi_boundary!((), {
-        if let (Some(data), false) = (bytes(input, len), output.is_null()) {
-            let d = crate::crypto::sha1(data);
-            std::ptr::copy_nonoverlapping(d.as_ptr(), output, d.len());
+        // SAFETY: `input` and `output` are NULL or valid for this call, as `ice_crypto.h` requires
+        // of its caller; the boundary helpers turn NULL into an error before any access.
+        unsafe {
+            if let (Some(data), false) = (bytes(input, len), output.is_null()) {
+                let d = crate::crypto::sha1(data);
+                std::ptr::copy_nonoverlapping(d.as_ptr(), output, d.len());
+            }
         }
     })
 }
@@ -43,14 +51,18 @@ pub unsafe extern "C" fn xIceHmacSHA1(
     output: *mut u8,
 ) {
     ffi_boundary!((), {
-        if output.is_null() {
-            return;
+        // SAFETY: `key`, `data` and `output` are NULL or valid for this call, as `ice_crypto.h`
+        // requires of its caller; the boundary helpers turn NULL into an error before any access.
+        unsafe {
+            if output.is_null() {
+                return;
+            }
+            let d = match (bytes(key, key_len), bytes(data, data_len)) {
+                (Some(k), Some(m)) => crate::crypto::hmac_sha1(k, m),
+                _ => [0; XICE_SHA1_DIGEST_SIZE],
+            };
+            std::ptr::copy_nonoverlapping(d.as_ptr(), output, d.len());
         }
-        let d = match (bytes(key, key_len), bytes(data, data_len)) {
-            (Some(k), Some(m)) => crate::crypto::hmac_sha1(k, m),
-            _ => [0; XICE_SHA1_DIGEST_SIZE],
-        };
-        std::ptr::copy_nonoverlapping(d.as_ptr(), output, d.len());
     })
 }
 
@@ -58,5 +70,9 @@ pub unsafe extern "C" fn xIceHmacSHA1(
 /// 0 for NULL `data` with a non-zero `len`.
 #[no_mangle]
 pub unsafe extern "C" fn xIceCrc32(data: *const u8, len: usize) -> u32 {
-    ffi_boundary!(0, { bytes(data, len).map_or(0, crate::crypto::crc32) })
+    ffi_boundary!(0, {
+        // SAFETY: `data` is NULL or valid for this call, as `ice_crypto.h` requires of its caller;
+        // the boundary helpers turn NULL into an error before any access.
+        unsafe { bytes(data, len).map_or(0, crate::crypto::crc32) }
+    })
 }

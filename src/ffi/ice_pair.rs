@@ -35,15 +35,19 @@ pub unsafe extern "C" fn xIcePairPriority(controlling_prio: u32, controlled_prio
 #[no_mangle]
 pub unsafe extern "C" fn xIcePairCompare(a: *const c_void, b: *const c_void) -> c_int {
     ffi_boundary!(0, {
-        let a = opt_ref(a.cast::<xIcePair>()).map(|p| p.priority);
-        let b = opt_ref(b.cast::<xIcePair>()).map(|p| p.priority);
-        let ord = match (a, b) {
-            (Some(a), Some(b)) => compare_priority_desc(a, b),
-            (None, None) => Ordering::Equal,
-            (None, Some(_)) => Ordering::Greater,
-            (Some(_), None) => Ordering::Less,
-        };
-        ord as c_int
+        // SAFETY: `a` and `b` are NULL or valid for this call, as `ice_pair.h` requires of its
+        // caller; the boundary helpers turn NULL into an error before any access.
+        unsafe {
+            let a = opt_ref(a.cast::<xIcePair>()).map(|p| p.priority);
+            let b = opt_ref(b.cast::<xIcePair>()).map(|p| p.priority);
+            let ord = match (a, b) {
+                (Some(a), Some(b)) => compare_priority_desc(a, b),
+                (None, None) => Ordering::Equal,
+                (None, Some(_)) => Ordering::Greater,
+                (Some(_), None) => Ordering::Less,
+            };
+            ord as c_int
+        }
     })
 }
 
@@ -52,14 +56,18 @@ pub unsafe extern "C" fn xIcePairCompare(a: *const c_void, b: *const c_void) -> 
 #[no_mangle]
 pub unsafe extern "C" fn xIcePairSort(pairs: *mut xIcePair, count: c_int) {
     ffi_boundary!((), {
-        let Ok(n) = usize::try_from(count) else {
-            return;
-        };
-        if pairs.is_null() || n == 0 {
-            return;
+        // SAFETY: `pairs` is NULL or valid for this call, as `ice_pair.h` requires of its caller;
+        // the boundary helpers turn NULL into an error before any access.
+        unsafe {
+            let Ok(n) = usize::try_from(count) else {
+                return;
+            };
+            if pairs.is_null() || n == 0 {
+                return;
+            }
+            let slice = std::slice::from_raw_parts_mut(pairs, n);
+            sort_by_priority_desc(slice, |p| p.priority);
         }
-        let slice = std::slice::from_raw_parts_mut(pairs, n);
-        sort_by_priority_desc(slice, |p| p.priority);
     })
 }
 
@@ -89,6 +97,7 @@ mod tests {
 
     #[test]
     fn priority_compare_sort() {
+        // SAFETY: `pairs` is a live local array of the count passed.
         unsafe {
             assert_eq!(xIcePairPriority(100, 50), (50u64 << 32) + 201);
             assert_eq!(xIcePairPriority(100, 100), (100u64 << 32) + 200);

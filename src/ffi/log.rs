@@ -108,13 +108,17 @@ pub unsafe extern "C" fn xP2PLogSetCallback(cb: xP2PLogCallback, ctx: *mut c_voi
 #[no_mangle]
 pub unsafe extern "C" fn xP2PLogSetFilter(spec: *const c_char) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
-        let spec = cstr_bytes(spec).unwrap_or(b"");
-        let Ok(spec) = std::str::from_utf8(spec) else {
-            return xErrno_InvalidArg;
-        };
-        match crate::logging::set_filter(spec) {
-            Ok(()) => xErrno_Ok,
-            Err(_) => xErrno_InvalidArg,
+        // SAFETY: `spec` is NULL or valid for this call, as `log.h` requires of its caller; the
+        // boundary helpers turn NULL into an error before any access.
+        unsafe {
+            let spec = cstr_bytes(spec).unwrap_or(b"");
+            let Ok(spec) = std::str::from_utf8(spec) else {
+                return xErrno_InvalidArg;
+            };
+            match crate::logging::set_filter(spec) {
+                Ok(()) => xErrno_Ok,
+                Err(_) => xErrno_InvalidArg,
+            }
         }
     })
 }
@@ -139,12 +143,16 @@ pub unsafe extern "C" fn xP2PLogSetLevel(level: xP2PLogLevel) -> xErrno {
 #[no_mangle]
 pub unsafe extern "C" fn xP2PLogGetLevel(component: *const c_char) -> xP2PLogLevel {
     ffi_boundary!(xP2PLogLevel_Off, {
-        let f = crate::logging::filter();
-        let l = match cstr_bytes(component).and_then(|b| std::str::from_utf8(b).ok()) {
-            Some(c) => f.level_of(c),
-            None => f.default,
-        };
-        l.to_level().map_or(xP2PLogLevel_Off, level_code)
+        // SAFETY: `component` is NULL or valid for this call, as `log.h` requires of its caller;
+        // the boundary helpers turn NULL into an error before any access.
+        unsafe {
+            let f = crate::logging::filter();
+            let l = match cstr_bytes(component).and_then(|b| std::str::from_utf8(b).ok()) {
+                Some(c) => f.level_of(c),
+                None => f.default,
+            };
+            l.to_level().map_or(xP2PLogLevel_Off, level_code)
+        }
     })
 }
 

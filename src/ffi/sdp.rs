@@ -47,41 +47,51 @@ pub struct xIceSdp {
 /// Copies `text` and a NUL into `out`; its length, or -1 (and an empty
 /// string when `cap > 0`) if it does not fit.
 unsafe fn write_out(text: &str, out: *mut c_char, cap: usize) -> c_int {
-    if out.is_null() {
-        return -1;
-    }
-    let Ok(n) = c_int::try_from(text.len()) else {
-        return -1;
-    };
-    if text.len() >= cap {
-        if cap > 0 {
-            *out = 0;
+    // SAFETY: `out` is non-NULL (checked) and holds `cap` bytes (the caller's contract for the
+    // encoders); at most `text.len() + 1 < cap` bytes are written.
+    unsafe {
+        if out.is_null() {
+            return -1;
         }
-        return -1;
+        let Ok(n) = c_int::try_from(text.len()) else {
+            return -1;
+        };
+        if text.len() >= cap {
+            if cap > 0 {
+                *out = 0;
+            }
+            return -1;
+        }
+        std::ptr::copy_nonoverlapping(text.as_ptr().cast::<c_char>(), out, text.len());
+        *out.add(text.len()) = 0;
+        n
     }
-    std::ptr::copy_nonoverlapping(text.as_ptr().cast::<c_char>(), out, text.len());
-    *out.add(text.len()) = 0;
-    n
 }
 
 /// The Rust candidates of a C array; `None` for a negative count, a NULL
 /// array with a positive count, or a candidate that cannot be written.
 unsafe fn c_candidates(cands: *const xIceCandidate, count: c_int) -> Option<Vec<Candidate>> {
-    let n = usize::try_from(count).ok()?;
-    if n == 0 {
-        return Some(Vec::new());
+    // SAFETY: `cands` is non-NULL (checked) and, per the encoders' contract, points to `count`
+    // candidates; `count` is non-negative here.
+    unsafe {
+        let n = usize::try_from(count).ok()?;
+        if n == 0 {
+            return Some(Vec::new());
+        }
+        if cands.is_null() {
+            return None;
+        }
+        std::slice::from_raw_parts(cands, n)
+            .iter()
+            .map(xIceCandidate::rust_candidate)
+            .collect()
     }
-    if cands.is_null() {
-        return None;
-    }
-    std::slice::from_raw_parts(cands, n)
-        .iter()
-        .map(xIceCandidate::rust_candidate)
-        .collect()
 }
 
 unsafe fn c_text(p: *const c_char) -> Option<String> {
-    cstr_bytes(p).map(|b| String::from_utf8_lossy(b).into_owned())
+    // SAFETY: `p` is NULL or a NUL-terminated string, per the contract of the public function that
+    // passes it on.
+    unsafe { cstr_bytes(p).map(|b| String::from_utf8_lossy(b).into_owned()) }
 }
 
 /// Writes the ICE-only description (spec section 4.1) into `out`: the number of
@@ -99,21 +109,26 @@ pub unsafe extern "C" fn xIceSdpEncode(
     out_cap: usize,
 ) -> c_int {
     ffi_boundary!(-1, {
-        let (Some(ufrag), Some(pwd), Some(cands)) = (
-            c_text(ufrag),
-            c_text(pwd),
-            c_candidates(candidates, cand_count),
-        ) else {
-            return -1;
-        };
-        let text = encode_ice(&IceParams {
-            ufrag: &ufrag,
-            pwd: &pwd,
-            candidates: &cands,
-            trickle,
-            end_of_candidates: false,
-        });
-        write_out(&text, out, out_cap)
+        // SAFETY: `ufrag`, `pwd`, `candidates` and `out` are NULL or valid for this call, as
+        // `sdp.h` requires of its caller; the boundary helpers turn NULL into an error before any
+        // access.
+        unsafe {
+            let (Some(ufrag), Some(pwd), Some(cands)) = (
+                c_text(ufrag),
+                c_text(pwd),
+                c_candidates(candidates, cand_count),
+            ) else {
+                return -1;
+            };
+            let text = encode_ice(&IceParams {
+                ufrag: &ufrag,
+                pwd: &pwd,
+                candidates: &cands,
+                trickle,
+                end_of_candidates: false,
+            });
+            write_out(&text, out, out_cap)
+        }
     })
 }
 
@@ -129,39 +144,43 @@ pub unsafe extern "C" fn xIceSdpDecode(
     out: *mut xIceSdp,
 ) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
-        if sdp_str.is_null() || out.is_null() {
-            return xErrno_InvalidArg;
+        // SAFETY: `sdp_str` and `out` are NULL or valid for this call, as `sdp.h` requires of its
+        // caller; the boundary helpers turn NULL into an error before any access.
+        unsafe {
+            if sdp_str.is_null() || out.is_null() {
+                return xErrno_InvalidArg;
+            }
+            std::ptr::write_bytes(out, 0, 1);
+            let out = &mut *out;
+            // C string semantics: the text ends at a NUL within `sdp_len`.
+            let len = libc::strnlen(sdp_str, sdp_len);
+            let raw = std::slice::from_raw_parts(sdp_str.cast::<u8>(), len);
+            let Ok(d) = SessionDescription::decode(&String::from_utf8_lossy(raw)) else {
+                return xErrno_InvalidArg;
+            };
+            copy_to_c_array(&mut out.ice_ufrag, d.ufrag.as_bytes());
+            copy_to_c_array(&mut out.ice_pwd, d.pwd.as_bytes());
+            out.trickle = d.trickle();
+            out.end_of_candidates = d.end_of_candidates;
+            let kept = d
+                .candidates
+                .iter()
+                .filter_map(xIceCandidate::from_candidate);
+            for (slot, c) in out.candidates.iter_mut().zip(kept) {
+                *slot = c;
+                out.candidate_count += 1;
+            }
+            out.is_webrtc = d.is_webrtc;
+            if let Some(fp) = d.fingerprint() {
+                copy_to_c_array(&mut out.fingerprint, fp.text.as_bytes());
+            }
+            out.setup = d.setup.map_or(xIceSdpSetup_Active, Setup::code);
+            if let Some(mid) = &d.mid {
+                copy_to_c_array(&mut out.mid, mid.as_bytes());
+            }
+            out.sctp_port = d.sctp_port.unwrap_or(0);
+            xErrno_Ok
         }
-        std::ptr::write_bytes(out, 0, 1);
-        let out = &mut *out;
-        // C string semantics: the text ends at a NUL within `sdp_len`.
-        let len = libc::strnlen(sdp_str, sdp_len);
-        let raw = std::slice::from_raw_parts(sdp_str.cast::<u8>(), len);
-        let Ok(d) = SessionDescription::decode(&String::from_utf8_lossy(raw)) else {
-            return xErrno_InvalidArg;
-        };
-        copy_to_c_array(&mut out.ice_ufrag, d.ufrag.as_bytes());
-        copy_to_c_array(&mut out.ice_pwd, d.pwd.as_bytes());
-        out.trickle = d.trickle();
-        out.end_of_candidates = d.end_of_candidates;
-        let kept = d
-            .candidates
-            .iter()
-            .filter_map(xIceCandidate::from_candidate);
-        for (slot, c) in out.candidates.iter_mut().zip(kept) {
-            *slot = c;
-            out.candidate_count += 1;
-        }
-        out.is_webrtc = d.is_webrtc;
-        if let Some(fp) = d.fingerprint() {
-            copy_to_c_array(&mut out.fingerprint, fp.text.as_bytes());
-        }
-        out.setup = d.setup.map_or(xIceSdpSetup_Active, Setup::code);
-        if let Some(mid) = &d.mid {
-            copy_to_c_array(&mut out.mid, mid.as_bytes());
-        }
-        out.sctp_port = d.sctp_port.unwrap_or(0);
-        xErrno_Ok
     })
 }
 
@@ -177,10 +196,14 @@ pub unsafe extern "C" fn xIceSdpEncodeCandidate(
     cap: usize,
 ) -> c_int {
     ffi_boundary!(-1, {
-        let Some(c) = opt_ref(cand).and_then(xIceCandidate::rust_candidate) else {
-            return -1;
-        };
-        write_out(&format!("a={c}\r\n"), out, cap)
+        // SAFETY: `cand` and `out` are NULL or valid for this call, as `sdp.h` requires of its
+        // caller; the boundary helpers turn NULL into an error before any access.
+        unsafe {
+            let Some(c) = opt_ref(cand).and_then(xIceCandidate::rust_candidate) else {
+                return -1;
+            };
+            write_out(&format!("a={c}\r\n"), out, cap)
+        }
     })
 }
 
@@ -194,20 +217,24 @@ pub unsafe extern "C" fn xIceSdpDecodeCandidate(
     cand: *mut xIceCandidate,
 ) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
-        let (Some(line), Some(cand)) = (c_text(line), opt_mut(cand)) else {
-            return xErrno_InvalidArg;
-        };
-        *cand = xIceCandidate::zeroed();
-        match Candidate::parse(&line)
-            .ok()
-            .as_ref()
-            .and_then(xIceCandidate::from_candidate)
-        {
-            Some(c) => {
-                *cand = c;
-                xErrno_Ok
+        // SAFETY: `line` and `cand` are NULL or valid for this call, as `sdp.h` requires of its
+        // caller; the boundary helpers turn NULL into an error before any access.
+        unsafe {
+            let (Some(line), Some(cand)) = (c_text(line), opt_mut(cand)) else {
+                return xErrno_InvalidArg;
+            };
+            *cand = xIceCandidate::zeroed();
+            match Candidate::parse(&line)
+                .ok()
+                .as_ref()
+                .and_then(xIceCandidate::from_candidate)
+            {
+                Some(c) => {
+                    *cand = c;
+                    xErrno_Ok
+                }
+                None => xErrno_InvalidArg,
             }
-            None => xErrno_InvalidArg,
         }
     })
 }
@@ -232,30 +259,35 @@ pub unsafe extern "C" fn xIceSdpEncodeWebRTC(
     out_cap: usize,
 ) -> c_int {
     ffi_boundary!(-1, {
-        let (Some(ufrag), Some(pwd), Some(fingerprint), Some(mid), Some(cands)) = (
-            c_text(ufrag),
-            c_text(pwd),
-            c_text(fingerprint),
-            c_text(mid),
-            c_candidates(candidates, cand_count),
-        ) else {
-            return -1;
-        };
-        let text = encode_webrtc(&WebRtcParams {
-            ice: IceParams {
-                ufrag: &ufrag,
-                pwd: &pwd,
-                candidates: &cands,
-                trickle,
-                end_of_candidates: false,
-            },
-            fingerprint: &fingerprint,
-            setup: Setup::from_code(i64::from(setup)).unwrap_or(Setup::Actpass),
-            mid: &mid,
-            sctp_port,
-            max_message_size: None,
-        });
-        write_out(&text, out, out_cap)
+        // SAFETY: `ufrag`, `pwd`, `candidates`, `fingerprint`, `mid` and `out` are NULL or valid
+        // for this call, as `sdp.h` requires of its caller; the boundary helpers turn NULL into an
+        // error before any access.
+        unsafe {
+            let (Some(ufrag), Some(pwd), Some(fingerprint), Some(mid), Some(cands)) = (
+                c_text(ufrag),
+                c_text(pwd),
+                c_text(fingerprint),
+                c_text(mid),
+                c_candidates(candidates, cand_count),
+            ) else {
+                return -1;
+            };
+            let text = encode_webrtc(&WebRtcParams {
+                ice: IceParams {
+                    ufrag: &ufrag,
+                    pwd: &pwd,
+                    candidates: &cands,
+                    trickle,
+                    end_of_candidates: false,
+                },
+                fingerprint: &fingerprint,
+                setup: Setup::from_code(i64::from(setup)).unwrap_or(Setup::Actpass),
+                mid: &mid,
+                sctp_port,
+                max_message_size: None,
+            });
+            write_out(&text, out, out_cap)
+        }
     })
 }
 
@@ -304,6 +336,7 @@ mod tests {
     fn candidate_encode_decode() {
         let mut c = host("12345", "192.168.1.100:5000", 2_130_706_431);
         let mut buf = [0 as c_char; 256];
+        // SAFETY: `c` is a live candidate and `buf` has the length passed.
         unsafe {
             let n = xIceSdpEncodeCandidate(&c, buf.as_mut_ptr(), buf.len());
             assert_eq!(
@@ -358,6 +391,8 @@ mod tests {
             .collect();
         let mut buf = vec![0 as c_char; 16384];
         let mut sdp = zeroed_sdp();
+        // SAFETY: every pointer is to a live local or a NUL-terminated literal, buffers of the
+        // lengths passed.
         unsafe {
             let n = xIceSdpEncode(
                 c"ufrag".as_ptr(),
@@ -440,6 +475,8 @@ mod tests {
     fn webrtc_encode_decode() {
         let mut buf = vec![0 as c_char; 4096];
         let mut sdp = zeroed_sdp();
+        // SAFETY: every pointer is to a live local or a NUL-terminated literal, buffers of the
+        // lengths passed.
         unsafe {
             let n = xIceSdpEncodeWebRTC(
                 c"ufrag".as_ptr(),

@@ -151,30 +151,6 @@ pub struct xDataChannelStats {
     pub buffered_amount: u64,
 }
 
-/// The ICE part, shared by the agent and the PeerConnection structs.
-struct IcePart {
-    state: xIceState,
-    has_selected_pair: bool,
-    relayed: bool,
-    local_type: xIceCandidateType,
-    remote_type: xIceCandidateType,
-    protocol: c_int,
-    relay_transport: c_int,
-    local_address: sockaddr_storage,
-    remote_address: sockaddr_storage,
-    relay_server: sockaddr_storage,
-    rtt_us: i64,
-    datagrams_sent: u64,
-    bytes_sent: u64,
-    datagrams_received: u64,
-    bytes_received: u64,
-    checks_sent: u64,
-    retransmits: u64,
-    consent_checks_sent: u64,
-    dropped: u64,
-    relay_failures: u64,
-}
-
 fn storage_of(a: &CandidateAddress) -> sockaddr_storage {
     match a {
         CandidateAddress::Ip(sa) => std_to_storage(sa),
@@ -182,59 +158,61 @@ fn storage_of(a: &CandidateAddress) -> sockaddr_storage {
     }
 }
 
-fn ice_part(agent: &IceAgent) -> IcePart {
-    let st = agent.stats();
-    let empty = super::boundary::empty_storage;
-    let mut p = IcePart {
-        state: agent.state().code(),
-        has_selected_pair: false,
-        relayed: false,
-        local_type: -1,
-        remote_type: -1,
-        protocol: 0,
-        relay_transport: XP2P_RELAY_NONE,
-        local_address: empty(),
-        remote_address: empty(),
-        relay_server: empty(),
-        rtt_us: agent
+/// Fills the ICE fields of `$s`, an `xIceStats` or an
+/// `xPeerConnectionStats` (the same names in both), from `$agent`: one
+/// writer for both structs.
+macro_rules! write_ice_fields {
+    ($s:expr, $agent:expr) => {{
+        let s = &mut $s;
+        let agent: &IceAgent = $agent;
+        let st = agent.stats();
+        let empty = super::boundary::empty_storage;
+        s.has_selected_pair = false;
+        s.relayed = false;
+        s.local_type = -1;
+        s.remote_type = -1;
+        s.protocol = 0;
+        s.relay_transport = XP2P_RELAY_NONE;
+        s.local_address = empty();
+        s.remote_address = empty();
+        s.relay_server = empty();
+        s.rtt_us = agent
             .selected_rtt()
-            .map_or(-1, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX)),
-        datagrams_sent: st.datagrams_sent,
-        bytes_sent: st.bytes_sent,
-        datagrams_received: st.datagrams_received,
-        bytes_received: st.bytes_received,
-        checks_sent: st.checks_sent,
-        retransmits: st.retransmits,
-        consent_checks_sent: st.consent_checks_sent,
-        dropped: st.dropped_malformed
+            .map_or(-1, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX));
+        s.datagrams_sent = st.datagrams_sent;
+        s.bytes_sent = st.bytes_sent;
+        s.datagrams_received = st.datagrams_received;
+        s.bytes_received = st.bytes_received;
+        s.checks_sent = st.checks_sent;
+        s.retransmits = st.retransmits;
+        s.consent_checks_sent = st.consent_checks_sent;
+        s.dropped = st.dropped_malformed
             + st.dropped_unauthenticated
             + st.dropped_unmatched
             + st.dropped_unknown_source
-            + st.dropped_other,
-        relay_failures: st.relay_failures,
-    };
-    if let Some((local, remote)) = agent.selected_candidates() {
-        p.has_selected_pair = true;
-        p.local_type = local.kind as xIceCandidateType;
-        p.remote_type = remote.kind as xIceCandidateType;
-        p.protocol = c_int::from(local.transport != Transport::Udp);
-        p.local_address = storage_of(&local.address);
-        p.remote_address = storage_of(&remote.address);
-        if let Some((server, stream)) = agent.selected_relay() {
-            p.relayed = true;
-            p.relay_server = std_to_storage(&server);
-            p.relay_transport = if stream {
-                XP2P_RELAY_STREAM
-            } else {
-                XP2P_RELAY_UDP
-            };
+            + st.dropped_other;
+        s.relay_failures = st.relay_failures;
+        if let Some((local, remote)) = agent.selected_candidates() {
+            s.has_selected_pair = true;
+            s.local_type = local.kind as xIceCandidateType;
+            s.remote_type = remote.kind as xIceCandidateType;
+            s.protocol = c_int::from(local.transport != Transport::Udp);
+            s.local_address = storage_of(&local.address);
+            s.remote_address = storage_of(&remote.address);
+            if let Some((server, stream)) = agent.selected_relay() {
+                s.relayed = true;
+                s.relay_server = std_to_storage(&server);
+                s.relay_transport = if stream {
+                    XP2P_RELAY_STREAM
+                } else {
+                    XP2P_RELAY_UDP
+                };
+            }
         }
-    }
-    p
+    }};
 }
 
 fn pc_stats(pc: &PeerConnection) -> xPeerConnectionStats {
-    let i = ice_part(pc.ice());
     let pst = pc.stats();
     let dtls_stats = pc.dtls().map(|d| d.stats()).unwrap_or_default();
     let sctp = pc.sctp().map(|s| s.stats()).unwrap_or_default();
@@ -243,26 +221,8 @@ fn pc_stats(pc: &PeerConnection) -> xPeerConnectionStats {
     // its padding zero).
     let mut s: xPeerConnectionStats = unsafe { std::mem::zeroed() };
     s.state = pc.state().code();
-    s.ice_state = i.state;
-    s.has_selected_pair = i.has_selected_pair;
-    s.relayed = i.relayed;
-    s.local_type = i.local_type;
-    s.remote_type = i.remote_type;
-    s.protocol = i.protocol;
-    s.relay_transport = i.relay_transport;
-    s.local_address = i.local_address;
-    s.remote_address = i.remote_address;
-    s.relay_server = i.relay_server;
-    s.rtt_us = i.rtt_us;
-    s.datagrams_sent = i.datagrams_sent;
-    s.bytes_sent = i.bytes_sent;
-    s.datagrams_received = i.datagrams_received;
-    s.bytes_received = i.bytes_received;
-    s.checks_sent = i.checks_sent;
-    s.retransmits = i.retransmits;
-    s.consent_checks_sent = i.consent_checks_sent;
-    s.dropped = i.dropped;
-    s.relay_failures = i.relay_failures;
+    s.ice_state = pc.ice().state().code();
+    write_ice_fields!(s, pc.ice());
     if let Some(d) = pc.dtls() {
         if let Some(cipher) = d.cipher_name() {
             copy_to_c_array(&mut s.dtls_version, d.protocol_version().as_bytes());
@@ -296,30 +256,12 @@ fn pc_stats(pc: &PeerConnection) -> xPeerConnectionStats {
 }
 
 fn ice_stats(agent: &IceAgent) -> xIceStats {
-    let i = ice_part(agent);
-    xIceStats {
-        size: 0,
-        state: i.state,
-        has_selected_pair: i.has_selected_pair,
-        relayed: i.relayed,
-        local_type: i.local_type,
-        remote_type: i.remote_type,
-        protocol: i.protocol,
-        relay_transport: i.relay_transport,
-        local_address: i.local_address,
-        remote_address: i.remote_address,
-        relay_server: i.relay_server,
-        rtt_us: i.rtt_us,
-        datagrams_sent: i.datagrams_sent,
-        bytes_sent: i.bytes_sent,
-        datagrams_received: i.datagrams_received,
-        bytes_received: i.bytes_received,
-        checks_sent: i.checks_sent,
-        retransmits: i.retransmits,
-        consent_checks_sent: i.consent_checks_sent,
-        dropped: i.dropped,
-        relay_failures: i.relay_failures,
-    }
+    // SAFETY: all-zero is a valid value of this plain C struct (and leaves
+    // its padding zero).
+    let mut s: xIceStats = unsafe { std::mem::zeroed() };
+    s.state = agent.state().code();
+    write_ice_fields!(s, agent);
+    s
 }
 
 /// The caller's `size` (the struct's first field), or `None` when `out`
@@ -328,11 +270,15 @@ fn ice_stats(agent: &IceAgent) -> xIceStats {
 /// # Safety
 /// A non-NULL `out` must point to at least `size_of::<usize>()` bytes.
 unsafe fn caller_size(out: *const c_void) -> Option<usize> {
-    if out.is_null() {
-        return None;
+    // SAFETY: `out` is non-NULL (checked) and the caller guarantees (# Safety) at least one `usize`
+    // there; the read is unaligned-safe.
+    unsafe {
+        if out.is_null() {
+            return None;
+        }
+        let size = std::ptr::read_unaligned(out.cast::<usize>());
+        (size >= std::mem::size_of::<usize>()).then_some(size)
     }
-    let size = std::ptr::read_unaligned(out.cast::<usize>());
-    (size >= std::mem::size_of::<usize>()).then_some(size)
 }
 
 /// Writes the first `min(size, sizeof T)` bytes of `full` to `out` and
@@ -341,9 +287,13 @@ unsafe fn caller_size(out: *const c_void) -> Option<usize> {
 /// # Safety
 /// `out` must point to `size` writable bytes; `T` starts with a `usize`.
 unsafe fn write_prefix<T>(out: *mut c_void, size: usize, full: &T) {
-    let n = size.min(std::mem::size_of::<T>());
-    std::ptr::copy_nonoverlapping((full as *const T).cast::<u8>(), out.cast::<u8>(), n);
-    std::ptr::write_unaligned(out.cast::<usize>(), n);
+    // SAFETY: the caller guarantees (# Safety) `size` writable bytes at `out`; we copy at most
+    // `min(size, size_of::<T>())` bytes from a valid `T`, and `size` is at least one `usize`.
+    unsafe {
+        let n = size.min(std::mem::size_of::<T>());
+        std::ptr::copy_nonoverlapping((full as *const T).cast::<u8>(), out.cast::<u8>(), n);
+        std::ptr::write_unaligned(out.cast::<usize>(), n);
+    }
 }
 
 /// Fills `stats` (whose `size` the caller set) for the PeerConnection.
@@ -355,14 +305,18 @@ pub unsafe extern "C" fn xPeerConnectionGetStats(
     stats: *mut xPeerConnectionStats,
 ) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
-        let Some(size) = caller_size(stats.cast()) else {
-            return xErrno_InvalidArg;
-        };
-        let Some(full) = with_endpoint(pc as usize, None, |ep| Some(pc_stats(&ep.pc))) else {
-            return xErrno_InvalidArg;
-        };
-        write_prefix(stats.cast(), size, &full);
-        xErrno_Ok
+        // SAFETY: `stats` is NULL or points to the caller's struct of at least its `size` bytes
+        // (`stats.h`); `pc` is only looked up in the handle registry, never dereferenced.
+        unsafe {
+            let Some(size) = caller_size(stats.cast()) else {
+                return xErrno_InvalidArg;
+            };
+            let Some(full) = with_endpoint(pc as usize, None, |ep| Some(pc_stats(&ep.pc))) else {
+                return xErrno_InvalidArg;
+            };
+            write_prefix(stats.cast(), size, &full);
+            xErrno_Ok
+        }
     })
 }
 
@@ -375,32 +329,36 @@ pub unsafe extern "C" fn xDataChannelGetStats(
     stats: *mut xDataChannelStats,
 ) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
-        let Some(size) = caller_size(stats.cast()) else {
-            return xErrno_InvalidArg;
-        };
-        let full = with_manager(channel, None, |m, id| {
-            let t = m.traffic(id)?;
-            Some(xDataChannelStats {
-                size: 0,
-                state: match m.state(id)? {
-                    ChannelState::Connecting => 0,
-                    ChannelState::Open => 1,
-                    ChannelState::Closing => 2,
-                    ChannelState::Closed => 3,
-                },
-                stream_id: m.stream_id(id).map_or(-1, c_int::from),
-                messages_sent: t.messages_sent,
-                bytes_sent: t.bytes_sent,
-                messages_received: t.messages_received,
-                bytes_received: t.bytes_received,
-                buffered_amount: m.buffered_amount(id) as u64,
-            })
-        });
-        let Some(full) = full else {
-            return xErrno_InvalidArg;
-        };
-        write_prefix(stats.cast(), size, &full);
-        xErrno_Ok
+        // SAFETY: `stats` is NULL or points to the caller's struct of at least its `size` bytes
+        // (`stats.h`); `channel` is only looked up in the handle registry, never dereferenced.
+        unsafe {
+            let Some(size) = caller_size(stats.cast()) else {
+                return xErrno_InvalidArg;
+            };
+            let full = with_manager(channel, None, |m, id| {
+                let t = m.traffic(id)?;
+                Some(xDataChannelStats {
+                    size: 0,
+                    state: match m.state(id)? {
+                        ChannelState::Connecting => 0,
+                        ChannelState::Open => 1,
+                        ChannelState::Closing => 2,
+                        ChannelState::Closed => 3,
+                    },
+                    stream_id: m.stream_id(id).map_or(-1, c_int::from),
+                    messages_sent: t.messages_sent,
+                    bytes_sent: t.bytes_sent,
+                    messages_received: t.messages_received,
+                    bytes_received: t.bytes_received,
+                    buffered_amount: m.buffered_amount(id) as u64,
+                })
+            });
+            let Some(full) = full else {
+                return xErrno_InvalidArg;
+            };
+            write_prefix(stats.cast(), size, &full);
+            xErrno_Ok
+        }
     })
 }
 
@@ -411,14 +369,18 @@ pub unsafe extern "C" fn xDataChannelGetStats(
 #[no_mangle]
 pub unsafe extern "C" fn xIceAgentGetStats(agent: xIceAgent, stats: *mut xIceStats) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
-        let Some(size) = caller_size(stats.cast()) else {
-            return xErrno_InvalidArg;
-        };
-        let Some(full) = with_ice(agent, None, |a| Some(ice_stats(a))) else {
-            return xErrno_InvalidArg;
-        };
-        write_prefix(stats.cast(), size, &full);
-        xErrno_Ok
+        // SAFETY: `stats` is NULL or points to the caller's struct of at least its `size` bytes
+        // (`stats.h`); `agent` is only looked up in the handle registry, never dereferenced.
+        unsafe {
+            let Some(size) = caller_size(stats.cast()) else {
+                return xErrno_InvalidArg;
+            };
+            let Some(full) = with_ice(agent, None, |a| Some(ice_stats(a))) else {
+                return xErrno_InvalidArg;
+            };
+            write_prefix(stats.cast(), size, &full);
+            xErrno_Ok
+        }
     })
 }
 
@@ -450,6 +412,7 @@ mod tests {
         let mut buf = [0xAAu8; 64];
         let old = offset_of!(xDataChannelStats, messages_received);
         buf[..8].copy_from_slice(&old.to_ne_bytes());
+        // SAFETY: `buf` is a live 64-byte buffer starting with a usize size.
         unsafe {
             let size = caller_size(buf.as_ptr().cast()).unwrap();
             write_prefix(buf.as_mut_ptr().cast(), size, &full);
@@ -462,7 +425,9 @@ mod tests {
             "bytes_sent written"
         );
         let tiny = [4u8, 0, 0, 0, 0, 0, 0, 0];
+        // SAFETY: `tiny` holds 8 readable bytes.
         assert_eq!(unsafe { caller_size(tiny.as_ptr().cast()) }, None);
+        // SAFETY: NULL is allowed and yields None.
         assert_eq!(unsafe { caller_size(std::ptr::null()) }, None);
     }
 }

@@ -59,13 +59,18 @@ fn errno(e: StunError) -> xErrno {
 
 /// The free space of a writer; `None` for NULL or a corrupt writer.
 unsafe fn free_space<'a>(w: &xStunAttrWriter) -> Option<&'a mut [u8]> {
-    if w.buf.is_null() || w.pos > w.cap {
-        return None;
+    // SAFETY: a writer's `buf` holds `cap` bytes (the `xStunAttrWriterInit` contract the caller of
+    // a writer function upholds); `buf` is non-NULL and `pos <= cap` were checked just above, so
+    // `buf + pos .. buf + cap` is in bounds.
+    unsafe {
+        if w.buf.is_null() || w.pos > w.cap {
+            return None;
+        }
+        Some(std::slice::from_raw_parts_mut(
+            w.buf.add(w.pos),
+            w.cap - w.pos,
+        ))
     }
-    Some(std::slice::from_raw_parts_mut(
-        w.buf.add(w.pos),
-        w.cap - w.pos,
-    ))
 }
 
 /// Runs `write` on the free space of `w` and advances `pos`.
@@ -73,43 +78,57 @@ unsafe fn append(
     w: *mut xStunAttrWriter,
     write: impl FnOnce(&mut [u8]) -> Result<usize, StunError>,
 ) -> xErrno {
-    let Some(w) = opt_mut(w) else {
-        return xErrno_InvalidArg;
-    };
-    let Some(out) = free_space(w) else {
-        return if w.buf.is_null() {
-            xErrno_InvalidArg
-        } else {
-            xErrno_NoMemory
+    // SAFETY: `w` is NULL or a writer initialised over `cap` valid bytes, as the public writer
+    // functions require of their caller; NULL is rejected by `opt_mut`.
+    unsafe {
+        let Some(w) = opt_mut(w) else {
+            return xErrno_InvalidArg;
         };
-    };
-    match write(out) {
-        Ok(n) => {
-            w.pos += n;
-            xErrno_Ok
+        let Some(out) = free_space(w) else {
+            return if w.buf.is_null() {
+                xErrno_InvalidArg
+            } else {
+                xErrno_NoMemory
+            };
+        };
+        match write(out) {
+            Ok(n) => {
+                w.pos += n;
+                xErrno_Ok
+            }
+            Err(e) => errno(e),
         }
-        Err(e) => errno(e),
     }
 }
 
 unsafe fn append_attr(w: *mut xStunAttrWriter, attr: &Attribute<'_>, id: &TransactionId) -> xErrno {
-    append(w, |out| write_attr(out, attr, id))
+    // SAFETY: `w` is NULL or a valid writer, passed through from a public writer function whose
+    // caller guarantees it.
+    unsafe { append(w, |out| write_attr(out, attr, id)) }
 }
 
 unsafe fn append_raw(w: *mut xStunAttrWriter, typ: xStunAttrType, value: &[u8]) -> xErrno {
-    append(w, |out| write_raw_attr(out, typ as u16, value))
+    // SAFETY: `w` is NULL or a valid writer, passed through from a public writer function whose
+    // caller guarantees it.
+    unsafe { append(w, |out| write_raw_attr(out, typ as u16, value)) }
 }
 
 unsafe fn txn_id(p: *const u8) -> Option<TransactionId> {
-    bytes(p, XSTUN_TXN_ID_SIZE)?.try_into().ok()
+    // SAFETY: `p` is NULL or points to a 12-byte transaction id, as the public functions taking
+    // `txn_id` require of their caller.
+    unsafe { bytes(p, XSTUN_TXN_ID_SIZE)?.try_into().ok() }
 }
 
 /// Sets up `w` over `cap` bytes at `buf`, with nothing written.
 #[no_mangle]
 pub unsafe extern "C" fn xStunAttrWriterInit(w: *mut xStunAttrWriter, buf: *mut u8, cap: usize) {
     ffi_boundary!((), {
-        if let Some(w) = opt_mut(w) {
-            *w = xStunAttrWriter { buf, cap, pos: 0 };
+        // SAFETY: `w` and `buf` are NULL or valid for this call, as `stun_attr.h` requires of its
+        // caller; the boundary helpers turn NULL into an error before any access.
+        unsafe {
+            if let Some(w) = opt_mut(w) {
+                *w = xStunAttrWriter { buf, cap, pos: 0 };
+            }
         }
     })
 }
@@ -121,15 +140,19 @@ unsafe fn write_address(
     make: fn(SocketAddr) -> Attribute<'static>,
     xor: bool,
 ) -> xErrno {
-    let Some(a) = sockaddr_to_std(addr) else {
-        return xErrno_InvalidArg;
-    };
-    let id = match (xor, txn_id(id)) {
-        (false, _) => [0; XSTUN_TXN_ID_SIZE],
-        (true, Some(id)) => id,
-        (true, None) => return xErrno_InvalidArg,
-    };
-    append_attr(w, &make(a), &id)
+    // SAFETY: `w`, `addr` and `id` come from the public writer functions, whose caller guarantees
+    // each is NULL or valid (`addr` of its family's size, `id` 12 bytes).
+    unsafe {
+        let Some(a) = sockaddr_to_std(addr) else {
+            return xErrno_InvalidArg;
+        };
+        let id = match (xor, txn_id(id)) {
+            (false, _) => [0; XSTUN_TXN_ID_SIZE],
+            (true, Some(id)) => id,
+            (true, None) => return xErrno_InvalidArg,
+        };
+        append_attr(w, &make(a), &id)
+    }
 }
 
 /// XOR-MAPPED-ADDRESS for an IPv4 or IPv6 `addr`. InvalidArg for NULL
@@ -141,7 +164,9 @@ pub unsafe extern "C" fn xStunAttrWriteXorMappedAddress(
     txn_id: *const u8,
 ) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
-        write_address(w, addr, txn_id, Attribute::XorMappedAddress, true)
+        // SAFETY: `w`, `addr` and `txn_id` are NULL or valid for this call, as `stun_attr.h`
+        // requires of its caller; the boundary helpers turn NULL into an error before any access.
+        unsafe { write_address(w, addr, txn_id, Attribute::XorMappedAddress, true) }
     })
 }
 
@@ -152,7 +177,9 @@ pub unsafe extern "C" fn xStunAttrWriteMappedAddress(
     addr: *const sockaddr,
 ) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
-        write_address(w, addr, std::ptr::null(), Attribute::MappedAddress, false)
+        // SAFETY: `w` and `addr` are NULL or valid for this call, as `stun_attr.h` requires of its
+        // caller; the boundary helpers turn NULL into an error before any access.
+        unsafe { write_address(w, addr, std::ptr::null(), Attribute::MappedAddress, false) }
     })
 }
 
@@ -165,21 +192,28 @@ pub unsafe extern "C" fn xStunAttrWriteUsername(
     local_ufrag: *const c_char,
 ) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
-        let (Some(r), Some(l)) = (cstr_bytes(remote_ufrag), cstr_bytes(local_ufrag)) else {
-            return xErrno_InvalidArg;
-        };
-        if r.len() + 1 + l.len() > MAX_USERNAME {
-            return xErrno_NoMemory;
+        // SAFETY: `w`, `remote_ufrag` and `local_ufrag` are NULL or valid for this call, as
+        // `stun_attr.h` requires of its caller; the boundary helpers turn NULL into an error before
+        // any access.
+        unsafe {
+            let (Some(r), Some(l)) = (cstr_bytes(remote_ufrag), cstr_bytes(local_ufrag)) else {
+                return xErrno_InvalidArg;
+            };
+            if r.len() + 1 + l.len() > MAX_USERNAME {
+                return xErrno_NoMemory;
+            }
+            append(w, |out| {
+                write_raw_attr_parts(out, xStunAttrType_Username as u16, &[r, b":", l])
+            })
         }
-        append(w, |out| {
-            write_raw_attr_parts(out, xStunAttrType_Username as u16, &[r, b":", l])
-        })
     })
 }
 
 /// The header of the message being built, read from `msg_buf`.
 unsafe fn header(msg_buf: *const u8) -> Option<[u8; XSTUN_HEADER_SIZE]> {
-    bytes(msg_buf, XSTUN_HEADER_SIZE)?.try_into().ok()
+    // SAFETY: `msg_buf` is NULL or the message buffer the writer belongs to, which starts with the
+    // 20-byte header (the caller's contract for the MESSAGE-INTEGRITY/FINGERPRINT writers).
+    unsafe { bytes(msg_buf, XSTUN_HEADER_SIZE)?.try_into().ok() }
 }
 
 /// Appends an attribute whose value is computed from the header and the
@@ -190,18 +224,23 @@ unsafe fn append_check<const N: usize>(
     typ: xStunAttrType,
     compute: impl FnOnce(&[u8; XSTUN_HEADER_SIZE], &[u8]) -> [u8; N],
 ) -> xErrno {
-    let (Some(wr), Some(head)) = (opt_ref(w), header(msg_buf)) else {
-        return xErrno_InvalidArg;
-    };
-    if wr.buf.is_null() || wr.pos > wr.cap {
-        return xErrno_InvalidArg;
+    // SAFETY: `w` and `msg_buf` come from the MESSAGE-INTEGRITY/FINGERPRINT writers, whose caller
+    // guarantees a writer over `cap` valid bytes right after the header in `msg_buf`; NULL and `pos
+    // > cap` are rejected before the slices are made.
+    unsafe {
+        let (Some(wr), Some(head)) = (opt_ref(w), header(msg_buf)) else {
+            return xErrno_InvalidArg;
+        };
+        if wr.buf.is_null() || wr.pos > wr.cap {
+            return xErrno_InvalidArg;
+        }
+        if wr.cap - wr.pos < XSTUN_ATTR_HEADER_SIZE + N {
+            return xErrno_NoMemory;
+        }
+        // Hash first with shared borrows only, then write.
+        let value = compute(&head, std::slice::from_raw_parts(wr.buf, wr.pos));
+        append_raw(w, typ, &value)
     }
-    if wr.cap - wr.pos < XSTUN_ATTR_HEADER_SIZE + N {
-        return xErrno_NoMemory;
-    }
-    // Hash first with shared borrows only, then write.
-    let value = compute(&head, std::slice::from_raw_parts(wr.buf, wr.pos));
-    append_raw(w, typ, &value)
 }
 
 /// MESSAGE-INTEGRITY: HMAC-SHA1 under `key` over the header in `msg_buf`
@@ -215,12 +254,16 @@ pub unsafe extern "C" fn xStunAttrWriteMessageIntegrity(
     key_len: usize,
 ) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
-        let Some(key) = bytes(key, key_len).filter(|_| !key.is_null()) else {
-            return xErrno_InvalidArg;
-        };
-        append_check(w, msg_buf, xStunAttrType_MessageIntegrity, |h, body| {
-            compute_integrity(h, body, key)
-        })
+        // SAFETY: `w`, `msg_buf` and `key` are NULL or valid for this call, as `stun_attr.h`
+        // requires of its caller; the boundary helpers turn NULL into an error before any access.
+        unsafe {
+            let Some(key) = bytes(key, key_len).filter(|_| !key.is_null()) else {
+                return xErrno_InvalidArg;
+            };
+            append_check(w, msg_buf, xStunAttrType_MessageIntegrity, |h, body| {
+                compute_integrity(h, body, key)
+            })
+        }
     })
 }
 
@@ -233,9 +276,13 @@ pub unsafe extern "C" fn xStunAttrWriteFingerprint(
     msg_buf: *mut u8,
 ) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
-        append_check(w, msg_buf, xStunAttrType_Fingerprint, |h, body| {
-            compute_fingerprint(h, body).to_be_bytes()
-        })
+        // SAFETY: `w` and `msg_buf` are NULL or valid for this call, as `stun_attr.h` requires of
+        // its caller; the boundary helpers turn NULL into an error before any access.
+        unsafe {
+            append_check(w, msg_buf, xStunAttrType_Fingerprint, |h, body| {
+                compute_fingerprint(h, body).to_be_bytes()
+            })
+        }
     })
 }
 
@@ -243,7 +290,9 @@ pub unsafe extern "C" fn xStunAttrWriteFingerprint(
 #[no_mangle]
 pub unsafe extern "C" fn xStunAttrWritePriority(w: *mut xStunAttrWriter, priority: u32) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
-        append_raw(w, xStunAttrType_Priority, &priority.to_be_bytes())
+        // SAFETY: `w` is NULL or valid for this call, as `stun_attr.h` requires of its caller; the
+        // boundary helpers turn NULL into an error before any access.
+        unsafe { append_raw(w, xStunAttrType_Priority, &priority.to_be_bytes()) }
     })
 }
 
@@ -251,7 +300,9 @@ pub unsafe extern "C" fn xStunAttrWritePriority(w: *mut xStunAttrWriter, priorit
 #[no_mangle]
 pub unsafe extern "C" fn xStunAttrWriteUseCandidate(w: *mut xStunAttrWriter) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
-        append_raw(w, xStunAttrType_UseCandidate, &[])
+        // SAFETY: `w` is NULL or valid for this call, as `stun_attr.h` requires of its caller; the
+        // boundary helpers turn NULL into an error before any access.
+        unsafe { append_raw(w, xStunAttrType_UseCandidate, &[]) }
     })
 }
 
@@ -262,7 +313,9 @@ pub unsafe extern "C" fn xStunAttrWriteIceControlling(
     tie_breaker: u64,
 ) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
-        append_raw(w, xStunAttrType_IceControlling, &tie_breaker.to_be_bytes())
+        // SAFETY: `w` is NULL or valid for this call, as `stun_attr.h` requires of its caller; the
+        // boundary helpers turn NULL into an error before any access.
+        unsafe { append_raw(w, xStunAttrType_IceControlling, &tie_breaker.to_be_bytes()) }
     })
 }
 
@@ -273,7 +326,9 @@ pub unsafe extern "C" fn xStunAttrWriteIceControlled(
     tie_breaker: u64,
 ) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
-        append_raw(w, xStunAttrType_IceControlled, &tie_breaker.to_be_bytes())
+        // SAFETY: `w` is NULL or valid for this call, as `stun_attr.h` requires of its caller; the
+        // boundary helpers turn NULL into an error before any access.
+        unsafe { append_raw(w, xStunAttrType_IceControlled, &tie_breaker.to_be_bytes()) }
     })
 }
 
@@ -286,21 +341,29 @@ pub unsafe extern "C" fn xStunAttrWriteErrorCode(
     reason: *const c_char,
 ) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
-        if !(300..=699).contains(&code) {
-            return xErrno_InvalidArg;
+        // SAFETY: `w` and `reason` are NULL or valid for this call, as `stun_attr.h` requires of
+        // its caller; the boundary helpers turn NULL into an error before any access.
+        unsafe {
+            if !(300..=699).contains(&code) {
+                return xErrno_InvalidArg;
+            }
+            let reason = cstr_bytes(reason).unwrap_or_default();
+            let head = [0, 0, (code / 100) as u8, (code % 100) as u8];
+            append(w, |out| {
+                write_raw_attr_parts(out, xStunAttrType_ErrorCode as u16, &[&head, reason])
+            })
         }
-        let reason = cstr_bytes(reason).unwrap_or_default();
-        let head = [0, 0, (code / 100) as u8, (code % 100) as u8];
-        append(w, |out| {
-            write_raw_attr_parts(out, xStunAttrType_ErrorCode as u16, &[&head, reason])
-        })
     })
 }
 
 unsafe fn write_text(w: *mut xStunAttrWriter, typ: xStunAttrType, s: *const c_char) -> xErrno {
-    match cstr_bytes(s) {
-        Some(v) => append_raw(w, typ, v),
-        None => xErrno_InvalidArg,
+    // SAFETY: `w` and `s` come from a public writer function whose caller guarantees a valid writer
+    // (or NULL) and a NUL-terminated string (or NULL).
+    unsafe {
+        match cstr_bytes(s) {
+            Some(v) => append_raw(w, typ, v),
+            None => xErrno_InvalidArg,
+        }
     }
 }
 
@@ -311,7 +374,9 @@ pub unsafe extern "C" fn xStunAttrWriteRealm(
     realm: *const c_char,
 ) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
-        write_text(w, xStunAttrType_Realm, realm)
+        // SAFETY: `w` and `realm` are NULL or valid for this call, as `stun_attr.h` requires of its
+        // caller; the boundary helpers turn NULL into an error before any access.
+        unsafe { write_text(w, xStunAttrType_Realm, realm) }
     })
 }
 
@@ -322,7 +387,9 @@ pub unsafe extern "C" fn xStunAttrWriteNonce(
     nonce: *const c_char,
 ) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
-        write_text(w, xStunAttrType_Nonce, nonce)
+        // SAFETY: `w` and `nonce` are NULL or valid for this call, as `stun_attr.h` requires of its
+        // caller; the boundary helpers turn NULL into an error before any access.
+        unsafe { write_text(w, xStunAttrType_Nonce, nonce) }
     })
 }
 
@@ -330,7 +397,9 @@ pub unsafe extern "C" fn xStunAttrWriteNonce(
 #[no_mangle]
 pub unsafe extern "C" fn xStunAttrWriteLifetime(w: *mut xStunAttrWriter, lifetime: u32) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
-        append_raw(w, xStunAttrType_Lifetime, &lifetime.to_be_bytes())
+        // SAFETY: `w` is NULL or valid for this call, as `stun_attr.h` requires of its caller; the
+        // boundary helpers turn NULL into an error before any access.
+        unsafe { append_raw(w, xStunAttrType_Lifetime, &lifetime.to_be_bytes()) }
     })
 }
 
@@ -341,11 +410,15 @@ pub unsafe extern "C" fn xStunAttrWriteRequestedTransport(
     transport: u32,
 ) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
-        append_raw(
-            w,
-            xStunAttrType_RequestedTransport,
-            &transport.to_be_bytes(),
-        )
+        // SAFETY: `w` is NULL or valid for this call, as `stun_attr.h` requires of its caller; the
+        // boundary helpers turn NULL into an error before any access.
+        unsafe {
+            append_raw(
+                w,
+                xStunAttrType_RequestedTransport,
+                &transport.to_be_bytes(),
+            )
+        }
     })
 }
 
@@ -357,7 +430,9 @@ pub unsafe extern "C" fn xStunAttrWriteXorPeerAddress(
     txn_id: *const u8,
 ) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
-        write_address(w, addr, txn_id, Attribute::XorPeerAddress, true)
+        // SAFETY: `w`, `addr` and `txn_id` are NULL or valid for this call, as `stun_attr.h`
+        // requires of its caller; the boundary helpers turn NULL into an error before any access.
+        unsafe { write_address(w, addr, txn_id, Attribute::XorPeerAddress, true) }
     })
 }
 
@@ -368,8 +443,12 @@ pub unsafe extern "C" fn xStunAttrWriteChannelNumber(
     channel: u16,
 ) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
-        let c = channel.to_be_bytes();
-        append_raw(w, xStunAttrType_ChannelNumber, &[c[0], c[1], 0, 0])
+        // SAFETY: `w` is NULL or valid for this call, as `stun_attr.h` requires of its caller; the
+        // boundary helpers turn NULL into an error before any access.
+        unsafe {
+            let c = channel.to_be_bytes();
+            append_raw(w, xStunAttrType_ChannelNumber, &[c[0], c[1], 0, 0])
+        }
     })
 }
 
@@ -381,9 +460,13 @@ pub unsafe extern "C" fn xStunAttrWriteData(
     len: usize,
 ) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
-        match bytes(data, len) {
-            Some(v) => append_raw(w, xStunAttrType_Data, v),
-            None => xErrno_InvalidArg,
+        // SAFETY: `w` and `data` are NULL or valid for this call, as `stun_attr.h` requires of its
+        // caller; the boundary helpers turn NULL into an error before any access.
+        unsafe {
+            match bytes(data, len) {
+                Some(v) => append_raw(w, xStunAttrType_Data, v),
+                None => xErrno_InvalidArg,
+            }
         }
     })
 }
@@ -395,7 +478,9 @@ pub unsafe extern "C" fn xStunAttrWriteSoftware(
     software: *const c_char,
 ) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
-        write_text(w, xStunAttrType_Software, software)
+        // SAFETY: `w` and `software` are NULL or valid for this call, as `stun_attr.h` requires of
+        // its caller; the boundary helpers turn NULL into an error before any access.
+        unsafe { write_text(w, xStunAttrType_Software, software) }
     })
 }
 
@@ -403,19 +488,23 @@ pub unsafe extern "C" fn xStunAttrWriteSoftware(
 #[no_mangle]
 pub unsafe extern "C" fn xStunAttrIterInit(iter: *mut xStunAttrIter, msg: *const xStunMsg) {
     ffi_boundary!((), {
-        if let Some(it) = opt_mut(iter) {
-            *it = match opt_ref(msg) {
-                Some(m) if !m.attrs.is_null() => xStunAttrIter {
-                    data: m.attrs,
-                    len: usize::from(m.attrs_len),
-                    pos: 0,
-                },
-                _ => xStunAttrIter {
-                    data: std::ptr::null(),
-                    len: 0,
-                    pos: 0,
-                },
-            };
+        // SAFETY: `iter` and `msg` are NULL or valid for this call, as `stun_attr.h` requires of
+        // its caller; the boundary helpers turn NULL into an error before any access.
+        unsafe {
+            if let Some(it) = opt_mut(iter) {
+                *it = match opt_ref(msg) {
+                    Some(m) if !m.attrs.is_null() => xStunAttrIter {
+                        data: m.attrs,
+                        len: usize::from(m.attrs_len),
+                        pos: 0,
+                    },
+                    _ => xStunAttrIter {
+                        data: std::ptr::null(),
+                        len: 0,
+                        pos: 0,
+                    },
+                };
+            }
         }
     })
 }
@@ -426,32 +515,40 @@ pub unsafe extern "C" fn xStunAttrIterInit(iter: *mut xStunAttrIter, msg: *const
 #[no_mangle]
 pub unsafe extern "C" fn xStunAttrIterNext(iter: *mut xStunAttrIter, attr: *mut xStunAttr) -> bool {
     ffi_boundary!(false, {
-        let (Some(it), Some(out)) = (opt_mut(iter), opt_mut(attr)) else {
-            return false;
-        };
-        if it.data.is_null() || it.pos >= it.len {
-            return false;
+        // SAFETY: `iter` and `attr` are NULL or valid for this call, as `stun_attr.h` requires of
+        // its caller; the boundary helpers turn NULL into an error before any access.
+        unsafe {
+            let (Some(it), Some(out)) = (opt_mut(iter), opt_mut(attr)) else {
+                return false;
+            };
+            if it.data.is_null() || it.pos >= it.len {
+                return false;
+            }
+            let data = std::slice::from_raw_parts(it.data, it.len);
+            let Some(a) = attr_at(data, it.pos) else {
+                it.pos = it.len;
+                return false;
+            };
+            *out = xStunAttr {
+                r#type: xStunAttrType::from(a.typ),
+                length: a.value.len() as u16,
+                value: a.value.as_ptr(),
+            };
+            it.pos = (a.offset + XSTUN_ATTR_HEADER_SIZE + pad4(a.value.len())).min(it.len);
+            true
         }
-        let data = std::slice::from_raw_parts(it.data, it.len);
-        let Some(a) = attr_at(data, it.pos) else {
-            it.pos = it.len;
-            return false;
-        };
-        *out = xStunAttr {
-            r#type: xStunAttrType::from(a.typ),
-            length: a.value.len() as u16,
-            value: a.value.as_ptr(),
-        };
-        it.pos = (a.offset + XSTUN_ATTR_HEADER_SIZE + pad4(a.value.len())).min(it.len);
-        true
     })
 }
 
 /// The value of a C attribute; `None` for NULL or a NULL value with a
 /// non-zero length.
 unsafe fn attr_value<'a>(attr: *const xStunAttr) -> Option<&'a [u8]> {
-    let a = opt_ref(attr)?;
-    bytes(a.value, usize::from(a.length))
+    // SAFETY: `attr` is NULL or an attribute filled by `xStunAttrIterNext`, whose `value` points to
+    // `length` bytes of the message the caller keeps alive.
+    unsafe {
+        let a = opt_ref(attr)?;
+        bytes(a.value, usize::from(a.length))
+    }
 }
 
 unsafe fn decode_address(
@@ -459,17 +556,21 @@ unsafe fn decode_address(
     id: Option<TransactionId>,
     out: *mut sockaddr_storage,
 ) -> xErrno {
-    let (Some(v), Some(out)) = (attr_value(attr), opt_mut(out)) else {
-        return xErrno_InvalidArg;
-    };
-    match decode_address_prefix(v, id.as_ref()) {
-        Ok(a) => {
-            *out = std_to_storage(&a);
-            xErrno_Ok
-        }
-        Err(_) => {
-            *out = empty_storage();
-            xErrno_InvalidArg
+    // SAFETY: `attr` and `out` come from the public decoders, whose caller guarantees each is NULL
+    // or valid; NULL is rejected before any access.
+    unsafe {
+        let (Some(v), Some(out)) = (attr_value(attr), opt_mut(out)) else {
+            return xErrno_InvalidArg;
+        };
+        match decode_address_prefix(v, id.as_ref()) {
+            Ok(a) => {
+                *out = std_to_storage(&a);
+                xErrno_Ok
+            }
+            Err(_) => {
+                *out = empty_storage();
+                xErrno_InvalidArg
+            }
         }
     }
 }
@@ -484,9 +585,13 @@ pub unsafe extern "C" fn xStunAttrDecodeXorMappedAddress(
     out: *mut sockaddr_storage,
 ) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
-        match self::txn_id(txn_id) {
-            Some(id) => decode_address(attr, Some(id), out),
-            None => xErrno_InvalidArg,
+        // SAFETY: `attr`, `txn_id` and `out` are NULL or valid for this call, as `stun_attr.h`
+        // requires of its caller; the boundary helpers turn NULL into an error before any access.
+        unsafe {
+            match self::txn_id(txn_id) {
+                Some(id) => decode_address(attr, Some(id), out),
+                None => xErrno_InvalidArg,
+            }
         }
     })
 }
@@ -497,7 +602,11 @@ pub unsafe extern "C" fn xStunAttrDecodeMappedAddress(
     attr: *const xStunAttr,
     out: *mut sockaddr_storage,
 ) -> xErrno {
-    ffi_boundary!(xErrno_Unknown, { decode_address(attr, None, out) })
+    ffi_boundary!(xErrno_Unknown, {
+        // SAFETY: `attr` and `out` are NULL or valid for this call, as `stun_attr.h` requires of
+        // its caller; the boundary helpers turn NULL into an error before any access.
+        unsafe { decode_address(attr, None, out) }
+    })
 }
 
 /// Decodes ERROR-CODE: `*code` = class·100 + number; `reason` and
@@ -511,25 +620,30 @@ pub unsafe extern "C" fn xStunAttrDecodeErrorCode(
     reason_len: *mut usize,
 ) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
-        let (Some(v), Some(code)) = (attr_value(attr), opt_mut(code)) else {
-            return xErrno_InvalidArg;
-        };
-        if v.len() < 4 {
-            return xErrno_InvalidArg;
-        }
-        *code = c_int::from(v[2] & 0x07) * 100 + c_int::from(v[3]);
-        let phrase = &v[4..];
-        if let Some(r) = opt_mut(reason) {
-            *r = if phrase.is_empty() {
-                std::ptr::null()
-            } else {
-                phrase.as_ptr().cast()
+        // SAFETY: `attr`, `code`, `reason` and `reason_len` are NULL or valid for this call, as
+        // `stun_attr.h` requires of its caller; the boundary helpers turn NULL into an error before
+        // any access.
+        unsafe {
+            let (Some(v), Some(code)) = (attr_value(attr), opt_mut(code)) else {
+                return xErrno_InvalidArg;
             };
+            if v.len() < 4 {
+                return xErrno_InvalidArg;
+            }
+            *code = c_int::from(v[2] & 0x07) * 100 + c_int::from(v[3]);
+            let phrase = &v[4..];
+            if let Some(r) = opt_mut(reason) {
+                *r = if phrase.is_empty() {
+                    std::ptr::null()
+                } else {
+                    phrase.as_ptr().cast()
+                };
+            }
+            if let Some(n) = opt_mut(reason_len) {
+                *n = phrase.len();
+            }
+            xErrno_Ok
         }
-        if let Some(n) = opt_mut(reason_len) {
-            *n = phrase.len();
-        }
-        xErrno_Ok
     })
 }
 
@@ -541,19 +655,23 @@ unsafe fn prefix_of<'a>(
     msg_len: usize,
     attr: *const xStunAttr,
 ) -> Option<(&'a [u8; XSTUN_HEADER_SIZE], &'a [u8], &'a [u8])> {
-    let a = opt_ref(attr)?;
-    if msg_buf.is_null() || a.value.is_null() {
-        return None;
+    // SAFETY: `msg_buf` holds `msg_len` bytes and `attr.value` points into it (the verify
+    // functions' contract); the offsets are checked against `msg_len` before the slices are made.
+    unsafe {
+        let a = opt_ref(attr)?;
+        if msg_buf.is_null() || a.value.is_null() {
+            return None;
+        }
+        let start = (a.value as usize).checked_sub(msg_buf as usize)?;
+        let end = start.checked_add(usize::from(a.length))?;
+        if start < XSTUN_HEADER_SIZE + XSTUN_ATTR_HEADER_SIZE || end > msg_len {
+            return None;
+        }
+        let msg = std::slice::from_raw_parts(msg_buf, msg_len);
+        let (head, rest) = msg.split_at(XSTUN_HEADER_SIZE);
+        let body = &rest[..start - XSTUN_ATTR_HEADER_SIZE - XSTUN_HEADER_SIZE];
+        Some((head.try_into().ok()?, body, &msg[start..end]))
     }
-    let start = (a.value as usize).checked_sub(msg_buf as usize)?;
-    let end = start.checked_add(usize::from(a.length))?;
-    if start < XSTUN_HEADER_SIZE + XSTUN_ATTR_HEADER_SIZE || end > msg_len {
-        return None;
-    }
-    let msg = std::slice::from_raw_parts(msg_buf, msg_len);
-    let (head, rest) = msg.split_at(XSTUN_HEADER_SIZE);
-    let body = &rest[..start - XSTUN_ATTR_HEADER_SIZE - XSTUN_HEADER_SIZE];
-    Some((head.try_into().ok()?, body, &msg[start..end]))
 }
 
 /// Checks a MESSAGE-INTEGRITY attribute found in the message at `msg_buf`
@@ -569,20 +687,24 @@ pub unsafe extern "C" fn xStunAttrVerifyMessageIntegrity(
     key_len: usize,
 ) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
-        let (Some((head, body, value)), Some(key)) = (
-            prefix_of(msg_buf, msg_len, attr),
-            bytes(key, key_len).filter(|_| !key.is_null()),
-        ) else {
-            return xErrno_InvalidArg;
-        };
-        if value.len() != XSTUN_SHA1_DIGEST_SIZE {
-            return xErrno_InvalidArg;
-        }
-        let mac = compute_integrity(head, body, key);
-        if mac.iter().zip(value).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0 {
-            xErrno_Ok
-        } else {
-            xErrno_InvalidArg
+        // SAFETY: `msg_buf`, `attr` and `key` are NULL or valid for this call, as `stun_attr.h`
+        // requires of its caller; the boundary helpers turn NULL into an error before any access.
+        unsafe {
+            let (Some((head, body, value)), Some(key)) = (
+                prefix_of(msg_buf, msg_len, attr),
+                bytes(key, key_len).filter(|_| !key.is_null()),
+            ) else {
+                return xErrno_InvalidArg;
+            };
+            if value.len() != XSTUN_SHA1_DIGEST_SIZE {
+                return xErrno_InvalidArg;
+            }
+            let mac = compute_integrity(head, body, key);
+            if mac.iter().zip(value).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0 {
+                xErrno_Ok
+            } else {
+                xErrno_InvalidArg
+            }
         }
     })
 }
@@ -597,12 +719,16 @@ pub unsafe extern "C" fn xStunAttrVerifyFingerprint(
     attr: *const xStunAttr,
 ) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
-        let Some((head, body, value)) = prefix_of(msg_buf, msg_len, attr) else {
-            return xErrno_InvalidArg;
-        };
-        match <[u8; 4]>::try_from(value) {
-            Ok(v) if u32::from_be_bytes(v) == compute_fingerprint(head, body) => xErrno_Ok,
-            _ => xErrno_InvalidArg,
+        // SAFETY: `msg_buf` and `attr` are NULL or valid for this call, as `stun_attr.h` requires
+        // of its caller; the boundary helpers turn NULL into an error before any access.
+        unsafe {
+            let Some((head, body, value)) = prefix_of(msg_buf, msg_len, attr) else {
+                return xErrno_InvalidArg;
+            };
+            match <[u8; 4]>::try_from(value) {
+                Ok(v) if u32::from_be_bytes(v) == compute_fingerprint(head, body) => xErrno_Ok,
+                _ => xErrno_InvalidArg,
+            }
         }
     })
 }
@@ -634,21 +760,26 @@ mod tests {
     /// Builds a Binding request with the given writers, in place after the
     /// header, and returns the whole message.
     unsafe fn build(f: impl FnOnce(*mut xStunAttrWriter, *mut u8)) -> Vec<u8> {
-        let mut buf = [0u8; 512];
-        let id = [7u8; 12];
-        let mut msg: xStunMsg = std::mem::zeroed();
-        xStunMsgInit(&mut msg, xStunMsgType_BindingRequest, id.as_ptr());
-        xStunMsgEncode(&msg, buf.as_mut_ptr(), buf.len());
-        let mut w: xStunAttrWriter = std::mem::zeroed();
-        xStunAttrWriterInit(&mut w, buf.as_mut_ptr().add(20), buf.len() - 20);
-        f(&mut w, buf.as_mut_ptr());
-        msg.attrs_len = w.pos as u16;
-        let n = xStunMsgEncode(&msg, buf.as_mut_ptr(), buf.len());
-        buf[..n as usize].to_vec()
+        // SAFETY: test helper: every pointer passed points into the local 512-byte buffer or to
+        // locals that outlive the calls.
+        unsafe {
+            let mut buf = [0u8; 512];
+            let id = [7u8; 12];
+            let mut msg: xStunMsg = std::mem::zeroed();
+            xStunMsgInit(&mut msg, xStunMsgType_BindingRequest, id.as_ptr());
+            xStunMsgEncode(&msg, buf.as_mut_ptr(), buf.len());
+            let mut w: xStunAttrWriter = std::mem::zeroed();
+            xStunAttrWriterInit(&mut w, buf.as_mut_ptr().add(20), buf.len() - 20);
+            f(&mut w, buf.as_mut_ptr());
+            msg.attrs_len = w.pos as u16;
+            let n = xStunMsgEncode(&msg, buf.as_mut_ptr(), buf.len());
+            buf[..n as usize].to_vec()
+        }
     }
 
     #[test]
     fn written_message_parses_and_verifies_in_rust() {
+        // SAFETY: the writers get the writer and buffer `build` set up over its local buffer.
         unsafe {
             let bytes = build(|w, mb| {
                 assert_eq!(xStunAttrWriteUsername(w, c"ab".as_ptr(), c"cd".as_ptr()), 0);
@@ -673,6 +804,8 @@ mod tests {
 
     #[test]
     fn iterate_decode_and_verify_in_c() {
+        // SAFETY: every pointer is to a live local buffer, message or address of the size the
+        // callee expects.
         unsafe {
             let addr: SocketAddr = "[2001:db8::5]:4242".parse().unwrap();
             let ss = std_to_storage(&addr);
@@ -738,6 +871,8 @@ mod tests {
 
     #[test]
     fn writer_errors() {
+        // SAFETY: every pointer is to a live local buffer of the capacity passed, or NULL where the
+        // test checks NULL.
         unsafe {
             let mut small = [0u8; 8];
             let mut w: xStunAttrWriter = std::mem::zeroed();
@@ -805,6 +940,8 @@ mod tests {
 
     #[test]
     fn iterator_stops_on_truncation_and_decoders_check_lengths() {
+        // SAFETY: the iterator and decoders read only the local message buffer of the length
+        // passed.
         unsafe {
             // PRIORITY, then an attribute claiming 8 bytes with only 4 left.
             let body = [0u8, 0x24, 0, 4, 1, 2, 3, 4, 0x80, 0x22, 0, 8, 1, 2, 3, 4];

@@ -27,16 +27,20 @@ pub struct xStunMsg {
 #[no_mangle]
 pub unsafe extern "C" fn xStunMsgInit(msg: *mut xStunMsg, r#type: xStunMsgType, txn_id: *const u8) {
     ffi_boundary!((), {
-        if let Some(m) = opt_mut(msg) {
-            *m = xStunMsg {
-                r#type,
-                length: 0,
-                txn_id: [0; XSTUN_TXN_ID_SIZE],
-                attrs: std::ptr::null(),
-                attrs_len: 0,
-            };
-            if let Some(id) = bytes(txn_id, XSTUN_TXN_ID_SIZE) {
-                m.txn_id.copy_from_slice(id);
+        // SAFETY: `msg` and `txn_id` are NULL or valid for this call, as `stun_msg.h` requires of
+        // its caller; the boundary helpers turn NULL into an error before any access.
+        unsafe {
+            if let Some(m) = opt_mut(msg) {
+                *m = xStunMsg {
+                    r#type,
+                    length: 0,
+                    txn_id: [0; XSTUN_TXN_ID_SIZE],
+                    attrs: std::ptr::null(),
+                    attrs_len: 0,
+                };
+                if let Some(id) = bytes(txn_id, XSTUN_TXN_ID_SIZE) {
+                    m.txn_id.copy_from_slice(id);
+                }
             }
         }
     })
@@ -54,28 +58,32 @@ pub unsafe extern "C" fn xStunMsgEncode(
     buf_len: usize,
 ) -> c_int {
     ffi_boundary!(-1, {
-        let Some(m) = opt_ref(msg) else { return -1 };
-        let total = XSTUN_HEADER_SIZE + usize::from(m.attrs_len);
-        if buf.is_null() || buf_len < total {
-            return -1;
+        // SAFETY: `msg` and `buf` are NULL or valid for this call, as `stun_msg.h` requires of its
+        // caller; the boundary helpers turn NULL into an error before any access.
+        unsafe {
+            let Some(m) = opt_ref(msg) else { return -1 };
+            let total = XSTUN_HEADER_SIZE + usize::from(m.attrs_len);
+            if buf.is_null() || buf_len < total {
+                return -1;
+            }
+            if !m.attrs.is_null() {
+                // Raw copy: `attrs` may already sit in `buf` after the header.
+                std::ptr::copy(
+                    m.attrs,
+                    buf.add(XSTUN_HEADER_SIZE),
+                    usize::from(m.attrs_len),
+                );
+            }
+            let mut head = [0u8; XSTUN_HEADER_SIZE];
+            Header {
+                typ: m.r#type as u16,
+                length: m.attrs_len,
+                txn_id: m.txn_id,
+            }
+            .write(&mut head);
+            std::ptr::copy_nonoverlapping(head.as_ptr(), buf, XSTUN_HEADER_SIZE);
+            total as c_int
         }
-        if !m.attrs.is_null() {
-            // Raw copy: `attrs` may already sit in `buf` after the header.
-            std::ptr::copy(
-                m.attrs,
-                buf.add(XSTUN_HEADER_SIZE),
-                usize::from(m.attrs_len),
-            );
-        }
-        let mut head = [0u8; XSTUN_HEADER_SIZE];
-        Header {
-            typ: m.r#type as u16,
-            length: m.attrs_len,
-            txn_id: m.txn_id,
-        }
-        .write(&mut head);
-        std::ptr::copy_nonoverlapping(head.as_ptr(), buf, XSTUN_HEADER_SIZE);
-        total as c_int
     })
 }
 
@@ -90,24 +98,28 @@ pub unsafe extern "C" fn xStunMsgDecode(
     buf_len: usize,
 ) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
-        let (Some(m), false) = (opt_mut(msg), buf.is_null()) else {
-            return xErrno_InvalidArg;
-        };
-        let Some(h) = bytes(buf, buf_len).and_then(Header::parse) else {
-            return xErrno_InvalidArg;
-        };
-        *m = xStunMsg {
-            r#type: xStunMsgType::from(h.typ),
-            length: h.length,
-            txn_id: h.txn_id,
-            attrs: if h.length == 0 {
-                std::ptr::null()
-            } else {
-                buf.add(XSTUN_HEADER_SIZE)
-            },
-            attrs_len: h.length,
-        };
-        xErrno_Ok
+        // SAFETY: `msg` and `buf` are NULL or valid for this call, as `stun_msg.h` requires of its
+        // caller; the boundary helpers turn NULL into an error before any access.
+        unsafe {
+            let (Some(m), false) = (opt_mut(msg), buf.is_null()) else {
+                return xErrno_InvalidArg;
+            };
+            let Some(h) = bytes(buf, buf_len).and_then(Header::parse) else {
+                return xErrno_InvalidArg;
+            };
+            *m = xStunMsg {
+                r#type: xStunMsgType::from(h.typ),
+                length: h.length,
+                txn_id: h.txn_id,
+                attrs: if h.length == 0 {
+                    std::ptr::null()
+                } else {
+                    buf.add(XSTUN_HEADER_SIZE)
+                },
+                attrs_len: h.length,
+            };
+            xErrno_Ok
+        }
     })
 }
 
@@ -116,7 +128,9 @@ pub unsafe extern "C" fn xStunMsgDecode(
 #[no_mangle]
 pub unsafe extern "C" fn xStunMsgIsStun(buf: *const u8, buf_len: usize) -> bool {
     ffi_boundary!(false, {
-        !buf.is_null() && bytes(buf, buf_len).is_some_and(looks_like_stun)
+        // SAFETY: `buf` is NULL or valid for this call, as `stun_msg.h` requires of its caller; the
+        // boundary helpers turn NULL into an error before any access.
+        unsafe { !buf.is_null() && bytes(buf, buf_len).is_some_and(looks_like_stun) }
     })
 }
 
@@ -138,6 +152,7 @@ mod tests {
 
     #[test]
     fn encode_decode_round_trip_with_payload() {
+        // SAFETY: every pointer is to a live local buffer or message of the size passed.
         unsafe {
             let id: [u8; 12] = *b"abcdefghijkl";
             let mut m: xStunMsg = std::mem::zeroed();

@@ -117,12 +117,16 @@ fn remove_slot(mgr: &mut xStunTxnMgr, txn: *mut xStunTxn) -> bool {
 /// # Safety
 /// `b` must be a live block created by `start`.
 unsafe fn free_block(b: *mut TxnBlock) {
-    let (lp, timer, id) = ((*b).txn.r#loop, (*b).txn.timer, (*b).id);
-    if !timer.is_null() && !lp.is_null() {
-        xEventLoopTimerCancel(lp, timer);
+    // SAFETY: `b` came from `Box::into_raw` in `start` and is still registered (callers take it
+    // from a live slot), so it is valid and freed exactly once here.
+    unsafe {
+        let (lp, timer, id) = ((*b).txn.r#loop, (*b).txn.timer, (*b).id);
+        if !timer.is_null() && !lp.is_null() {
+            xEventLoopTimerCancel(lp, timer);
+        }
+        live().remove(&id);
+        drop(Box::from_raw(b));
     }
-    live().remove(&id);
-    drop(Box::from_raw(b));
 }
 
 fn ms(d: std::time::Duration) -> u64 {
@@ -134,56 +138,69 @@ fn ms(d: std::time::Duration) -> u64 {
 /// # Safety
 /// `b` must be a live block.
 unsafe fn arm(b: *mut TxnBlock, delay_ms: u64) {
-    let t = &mut (*b).txn;
-    if !t.r#loop.is_null() && t.timer.is_null() {
-        t.timer = xEventLoopTimerAfter(t.r#loop, Some(on_timer), (*b).id as *mut c_void, delay_ms);
+    // SAFETY: `b` is a live block from `start` or `lookup`; its loop pointer is the caller's
+    // `xEventLoop` given to `xStunTxnMgrInit`.
+    unsafe {
+        let t = &mut (*b).txn;
+        if !t.r#loop.is_null() && t.timer.is_null() {
+            t.timer =
+                xEventLoopTimerAfter(t.r#loop, Some(on_timer), (*b).id as *mut c_void, delay_ms);
+        }
     }
 }
 
 unsafe extern "C" fn on_timer(arg: *mut c_void) {
-    ffi_boundary!((), { timer_fired(arg as usize) })
+    ffi_boundary!((), {
+        // SAFETY: `arg` is a transaction id, not a pointer; `timer_fired` looks it up in the live
+        // registry before touching any block.
+        unsafe { timer_fired(arg as usize) }
+    })
 }
 
 /// One retransmission timer expiry of transaction `id`.
 unsafe fn timer_fired(id: usize) {
-    let Some(b) = lookup(id) else { return };
-    (*b).txn.timer = std::ptr::null_mut();
-    if (*b).txn.cancelled {
-        return;
-    }
-    match (*b).backoff.on_elapsed() {
-        Step::Retransmit(wait) => {
-            let t = &mut (*b).txn;
-            t.retransmit_count += 1;
-            t.rto_ms = u32::try_from(ms(wait)).unwrap_or(u32::MAX);
-            let (send, data, len, dest, arg) = (
-                t.send_fn,
-                t.msg_buf.as_ptr(),
-                t.msg_len,
-                std::ptr::addr_of!(t.dest).cast::<sockaddr>(),
-                t.send_arg,
-            );
-            if let Some(send) = send {
-                // A failed retransmission is not fatal: the next one or the
-                // timeout follows.
-                send(data, len, dest, arg);
-            }
-            // The send callback may have cancelled everything.
-            if let Some(b) = lookup(id) {
-                if !(*b).txn.cancelled {
-                    arm(b, ms(wait));
+    // SAFETY: `lookup` returns only blocks still registered as live, so `b` is valid; the send
+    // callback and its argument are the caller's, given with the transaction.
+    unsafe {
+        let Some(b) = lookup(id) else { return };
+        (*b).txn.timer = std::ptr::null_mut();
+        if (*b).txn.cancelled {
+            return;
+        }
+        match (*b).backoff.on_elapsed() {
+            Step::Retransmit(wait) => {
+                let t = &mut (*b).txn;
+                t.retransmit_count += 1;
+                t.rto_ms = u32::try_from(ms(wait)).unwrap_or(u32::MAX);
+                let (send, data, len, dest, arg) = (
+                    t.send_fn,
+                    t.msg_buf.as_ptr(),
+                    t.msg_len,
+                    std::ptr::addr_of!(t.dest).cast::<sockaddr>(),
+                    t.send_arg,
+                );
+                if let Some(send) = send {
+                    // A failed retransmission is not fatal: the next one or the
+                    // timeout follows.
+                    send(data, len, dest, arg);
+                }
+                // The send callback may have cancelled everything.
+                if let Some(b) = lookup(id) {
+                    if !(*b).txn.cancelled {
+                        arm(b, ms(wait));
+                    }
                 }
             }
-        }
-        Step::TimedOut => {
-            (*b).txn.cancelled = true;
-            if let Some(mgr) = opt_mut((*b).mgr) {
-                remove_slot(mgr, b.cast());
-            }
-            let (cb, ctx) = ((*b).txn.on_complete, (*b).txn.ctx);
-            free_block(b);
-            if let Some(cb) = cb {
-                cb(std::ptr::null(), std::ptr::null(), ctx);
+            Step::TimedOut => {
+                (*b).txn.cancelled = true;
+                if let Some(mgr) = opt_mut((*b).mgr) {
+                    remove_slot(mgr, b.cast());
+                }
+                let (cb, ctx) = ((*b).txn.on_complete, (*b).txn.ctx);
+                free_block(b);
+                if let Some(cb) = cb {
+                    cb(std::ptr::null(), std::ptr::null(), ctx);
+                }
             }
         }
     }
@@ -193,12 +210,16 @@ unsafe fn timer_fired(id: usize) {
 #[no_mangle]
 pub unsafe extern "C" fn xStunTxnMgrInit(mgr: *mut xStunTxnMgr, r#loop: xEventLoop) {
     ffi_boundary!((), {
-        if let Some(m) = opt_mut(mgr) {
-            *m = xStunTxnMgr {
-                txns: [std::ptr::null_mut(); XSTUN_TXN_MAX],
-                count: 0,
-                r#loop,
-            };
+        // SAFETY: `mgr` is NULL or a writable manager, as `stun_txn.h` requires of its caller (NULL
+        // is skipped); `loop` is only stored, for the timers.
+        unsafe {
+            if let Some(m) = opt_mut(mgr) {
+                *m = xStunTxnMgr {
+                    txns: [std::ptr::null_mut(); XSTUN_TXN_MAX],
+                    count: 0,
+                    r#loop,
+                };
+            }
         }
     })
 }
@@ -206,26 +227,38 @@ pub unsafe extern "C" fn xStunTxnMgrInit(mgr: *mut xStunTxnMgr, r#loop: xEventLo
 /// Same as `xStunTxnMgrCancelAll`. NULL: nothing happens.
 #[no_mangle]
 pub unsafe extern "C" fn xStunTxnMgrDestroy(mgr: *mut xStunTxnMgr) {
-    ffi_boundary!((), { cancel_all(mgr) })
+    ffi_boundary!((), {
+        // SAFETY: `mgr` is NULL or a manager initialised by `xStunTxnMgrInit`, as `stun_txn.h`
+        // requires of its caller.
+        unsafe { cancel_all(mgr) }
+    })
 }
 
 /// Cancels the timers of and frees every transaction (count → 0) without
 /// calling `on_complete`.
 #[no_mangle]
 pub unsafe extern "C" fn xStunTxnMgrCancelAll(mgr: *mut xStunTxnMgr) {
-    ffi_boundary!((), { cancel_all(mgr) })
+    ffi_boundary!((), {
+        // SAFETY: `mgr` is NULL or a manager initialised by `xStunTxnMgrInit`, as `stun_txn.h`
+        // requires of its caller.
+        unsafe { cancel_all(mgr) }
+    })
 }
 
 unsafe fn cancel_all(mgr: *mut xStunTxnMgr) {
-    let Some(m) = opt_mut(mgr) else { return };
-    let n = slots(m).len();
-    for i in 0..n {
-        let t = std::mem::replace(&mut m.txns[i], std::ptr::null_mut());
-        if !t.is_null() {
-            free_block(t.cast());
+    // SAFETY: `mgr` is NULL or a manager initialised by `xStunTxnMgrInit` (the caller's contract);
+    // its non-NULL slots are live blocks from `start`.
+    unsafe {
+        let Some(m) = opt_mut(mgr) else { return };
+        let n = slots(m).len();
+        for i in 0..n {
+            let t = std::mem::replace(&mut m.txns[i], std::ptr::null_mut());
+            if !t.is_null() {
+                free_block(t.cast());
+            }
         }
+        m.count = 0;
     }
-    m.count = 0;
 }
 
 /// Records and sends a request whose bytes `fill` writes into the
@@ -241,56 +274,62 @@ unsafe fn start(
     on_complete: xStunTxnFunc,
     cb_arg: *mut c_void,
 ) -> xErrno {
-    let (Some(m), Some(dest), Some(send)) = (opt_ref(mgr), sockaddr_to_std(dest), send_fn) else {
-        return xErrno_InvalidArg;
-    };
-    if slots(m).len() >= XSTUN_TXN_MAX {
-        return xErrno_NoMemory;
-    }
-    let cfg = RetransmitConfig::XKIT;
-    let backoff = Backoff::new(cfg);
-    let mut block = Box::new(TxnBlock {
-        txn: xStunTxn {
-            txn_id,
-            msg_buf: [0; XSTUN_MAX_MSG_SIZE],
-            msg_len: 0,
-            dest: std_to_storage(&dest),
-            on_complete,
-            ctx: cb_arg,
-            send_fn,
+    // SAFETY: `mgr` and `dest` come from the public send functions, whose caller guarantees each is
+    // NULL or valid; NULL is rejected before use, and the block is owned by the manager until
+    // freed.
+    unsafe {
+        let (Some(m), Some(dest), Some(send)) = (opt_ref(mgr), sockaddr_to_std(dest), send_fn)
+        else {
+            return xErrno_InvalidArg;
+        };
+        if slots(m).len() >= XSTUN_TXN_MAX {
+            return xErrno_NoMemory;
+        }
+        let cfg = RetransmitConfig::XKIT;
+        let backoff = Backoff::new(cfg);
+        let mut block = Box::new(TxnBlock {
+            txn: xStunTxn {
+                txn_id,
+                msg_buf: [0; XSTUN_MAX_MSG_SIZE],
+                msg_len: 0,
+                dest: std_to_storage(&dest),
+                on_complete,
+                ctx: cb_arg,
+                send_fn,
+                send_arg,
+                r#loop: m.r#loop,
+                timer: std::ptr::null_mut(),
+                retransmit_count: 0,
+                rto_ms: u32::try_from(ms(backoff.current_wait())).unwrap_or(u32::MAX),
+                cancelled: false,
+            },
+            backoff,
+            mgr,
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+        });
+        block.txn.msg_len = fill(&mut block.txn.msg_buf);
+        let b = Box::into_raw(block);
+        live().insert((*b).id, b as usize);
+        let t = std::ptr::addr_of!((*b).txn);
+        let rc = send(
+            (*t).msg_buf.as_ptr(),
+            (*t).msg_len,
+            std::ptr::addr_of!((*t).dest).cast(),
             send_arg,
-            r#loop: m.r#loop,
-            timer: std::ptr::null_mut(),
-            retransmit_count: 0,
-            rto_ms: u32::try_from(ms(backoff.current_wait())).unwrap_or(u32::MAX),
-            cancelled: false,
-        },
-        backoff,
-        mgr,
-        id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-    });
-    block.txn.msg_len = fill(&mut block.txn.msg_buf);
-    let b = Box::into_raw(block);
-    live().insert((*b).id, b as usize);
-    let t = std::ptr::addr_of!((*b).txn);
-    let rc = send(
-        (*t).msg_buf.as_ptr(),
-        (*t).msg_len,
-        std::ptr::addr_of!((*t).dest).cast(),
-        send_arg,
-    );
-    // The callback may have filled the manager meanwhile.
-    let full = opt_ref(mgr).is_none_or(|m| slots(m).len() >= XSTUN_TXN_MAX);
-    if rc != xErrno_Ok || full {
-        free_block(b);
-        return if rc != xErrno_Ok { rc } else { xErrno_NoMemory };
+        );
+        // The callback may have filled the manager meanwhile.
+        let full = opt_ref(mgr).is_none_or(|m| slots(m).len() >= XSTUN_TXN_MAX);
+        if rc != xErrno_Ok || full {
+            free_block(b);
+            return if rc != xErrno_Ok { rc } else { xErrno_NoMemory };
+        }
+        arm(b, ms(cfg.initial_rto));
+        let m = &mut *mgr;
+        let n = slots(m).len();
+        m.txns[n] = b.cast();
+        m.count = (n + 1) as c_int;
+        xErrno_Ok
     }
-    arm(b, ms(cfg.initial_rto));
-    let m = &mut *mgr;
-    let n = slots(m).len();
-    m.txns[n] = b.cast();
-    m.count = (n + 1) as c_int;
-    xErrno_Ok
 }
 
 /// Starts a transaction: a random 12-byte id, the header and `attrs`
@@ -313,27 +352,32 @@ pub unsafe extern "C" fn xStunTxnMgrSend(
     cb_arg: *mut c_void,
 ) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
-        let Some(attrs) = bytes(attrs, usize::from(attrs_len)) else {
-            return xErrno_InvalidArg;
-        };
-        let total = XSTUN_HEADER_SIZE + attrs.len();
-        if opt_ref(mgr).is_some() && total > XSTUN_MAX_MSG_SIZE {
-            return xErrno_NoMemory;
+        // SAFETY: `mgr`, `attrs` (`attrs_len` bytes) and `dest` are NULL or valid, as `stun_txn.h`
+        // requires of its caller, and NULL is rejected before any read; `send_arg` and `cb_arg` are
+        // only handed back to the caller's callbacks.
+        unsafe {
+            let Some(attrs) = bytes(attrs, usize::from(attrs_len)) else {
+                return xErrno_InvalidArg;
+            };
+            let total = XSTUN_HEADER_SIZE + attrs.len();
+            if opt_ref(mgr).is_some() && total > XSTUN_MAX_MSG_SIZE {
+                return xErrno_NoMemory;
+            }
+            let mut id = [0u8; XSTUN_TXN_ID_SIZE];
+            rand::thread_rng().fill_bytes(&mut id);
+            let header = Header {
+                typ: msg_type as u16,
+                length: attrs_len,
+                txn_id: id,
+            };
+            let fill = |buf: &mut [u8; XSTUN_MAX_MSG_SIZE]| {
+                let (head, body) = buf.split_at_mut(XSTUN_HEADER_SIZE);
+                header.write(head.try_into().expect("20-byte header"));
+                body[..attrs.len()].copy_from_slice(attrs);
+                total
+            };
+            start(mgr, fill, id, dest, send_fn, send_arg, on_complete, cb_arg)
         }
-        let mut id = [0u8; XSTUN_TXN_ID_SIZE];
-        rand::thread_rng().fill_bytes(&mut id);
-        let header = Header {
-            typ: msg_type as u16,
-            length: attrs_len,
-            txn_id: id,
-        };
-        let fill = |buf: &mut [u8; XSTUN_MAX_MSG_SIZE]| {
-            let (head, body) = buf.split_at_mut(XSTUN_HEADER_SIZE);
-            header.write(head.try_into().expect("20-byte header"));
-            body[..attrs.len()].copy_from_slice(attrs);
-            total
-        };
-        start(mgr, fill, id, dest, send_fn, send_arg, on_complete, cb_arg)
     })
 }
 
@@ -352,19 +396,24 @@ pub unsafe extern "C" fn xStunTxnMgrSendRaw(
     cb_arg: *mut c_void,
 ) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
-        if msg_buf.is_null() || !(XSTUN_HEADER_SIZE..=XSTUN_MAX_MSG_SIZE).contains(&msg_len) {
-            return xErrno_InvalidArg;
+        // SAFETY: `mgr`, `msg_buf` (`msg_len` bytes) and `dest` are NULL or valid, as `stun_txn.h`
+        // requires of its caller, and NULL is rejected before any read; `send_arg` and `cb_arg` are
+        // only handed back to the caller's callbacks.
+        unsafe {
+            if msg_buf.is_null() || !(XSTUN_HEADER_SIZE..=XSTUN_MAX_MSG_SIZE).contains(&msg_len) {
+                return xErrno_InvalidArg;
+            }
+            let Some(msg) = bytes(msg_buf, msg_len) else {
+                return xErrno_InvalidArg;
+            };
+            let mut id = [0u8; XSTUN_TXN_ID_SIZE];
+            id.copy_from_slice(&msg[8..XSTUN_HEADER_SIZE]);
+            let fill = |buf: &mut [u8; XSTUN_MAX_MSG_SIZE]| {
+                buf[..msg.len()].copy_from_slice(msg);
+                msg.len()
+            };
+            start(mgr, fill, id, dest, send_fn, send_arg, on_complete, cb_arg)
         }
-        let Some(msg) = bytes(msg_buf, msg_len) else {
-            return xErrno_InvalidArg;
-        };
-        let mut id = [0u8; XSTUN_TXN_ID_SIZE];
-        id.copy_from_slice(&msg[8..XSTUN_HEADER_SIZE]);
-        let fill = |buf: &mut [u8; XSTUN_MAX_MSG_SIZE]| {
-            buf[..msg.len()].copy_from_slice(msg);
-            msg.len()
-        };
-        start(mgr, fill, id, dest, send_fn, send_arg, on_complete, cb_arg)
     })
 }
 
@@ -382,23 +431,27 @@ pub unsafe extern "C" fn xStunTxnMgrOnResponse(
     from: *const sockaddr,
 ) -> bool {
     ffi_boundary!(false, {
-        let _ = (raw_buf, raw_len);
-        let (Some(m), Some(resp)) = (opt_mut(mgr), opt_ref(msg)) else {
-            return false;
-        };
-        let found = slots(m)
-            .iter()
-            .copied()
-            .find(|&t| !t.is_null() && !(*t).cancelled && (*t).txn_id == resp.txn_id);
-        let Some(t) = found else { return false };
-        remove_slot(m, t);
-        let b: *mut TxnBlock = t.cast();
-        let (cb, ctx) = ((*b).txn.on_complete, (*b).txn.ctx);
-        free_block(b);
-        if let Some(cb) = cb {
-            cb(msg, from, ctx);
+        // SAFETY: `mgr` and `msg` are NULL or valid, as `stun_txn.h` requires of its caller; the
+        // slots of a live manager hold only live blocks from `start`.
+        unsafe {
+            let _ = (raw_buf, raw_len);
+            let (Some(m), Some(resp)) = (opt_mut(mgr), opt_ref(msg)) else {
+                return false;
+            };
+            let found = slots(m)
+                .iter()
+                .copied()
+                .find(|&t| !t.is_null() && !(*t).cancelled && (*t).txn_id == resp.txn_id);
+            let Some(t) = found else { return false };
+            remove_slot(m, t);
+            let b: *mut TxnBlock = t.cast();
+            let (cb, ctx) = ((*b).txn.on_complete, (*b).txn.ctx);
+            free_block(b);
+            if let Some(cb) = cb {
+                cb(msg, from, ctx);
+            }
+            true
         }
-        true
     })
 }
 
@@ -449,15 +502,19 @@ mod tests {
         _arg: *mut c_void,
     ) -> xErrno {
         ffi_boundary!(xErrno_Unknown, {
-            LOG.with(|l| {
-                let mut l = l.borrow_mut();
-                l.sends.push(std::slice::from_raw_parts(data, len).to_vec());
-                if l.fail {
-                    xErrno_Unknown
-                } else {
-                    xErrno_Ok
-                }
-            })
+            // SAFETY: test callback: the manager passes `data` with `len` readable bytes of the
+            // transaction's buffer.
+            unsafe {
+                LOG.with(|l| {
+                    let mut l = l.borrow_mut();
+                    l.sends.push(std::slice::from_raw_parts(data, len).to_vec());
+                    if l.fail {
+                        xErrno_Unknown
+                    } else {
+                        xErrno_Ok
+                    }
+                })
+            }
         })
     }
 
@@ -480,23 +537,29 @@ mod tests {
     }
 
     unsafe fn send_one(m: &mut xStunTxnMgr) -> xErrno {
-        let d = dest();
-        xStunTxnMgrSend(
-            m,
-            xStunMsgType_BindingRequest,
-            std::ptr::null(),
-            0,
-            std::ptr::addr_of!(d).cast(),
-            Some(send),
-            std::ptr::null_mut(),
-            Some(done),
-            std::ptr::null_mut(),
-        )
+        // SAFETY: test helper: `m` is a live manager and every pointer passed is to a local that
+        // outlives the call.
+        unsafe {
+            let d = dest();
+            xStunTxnMgrSend(
+                m,
+                xStunMsgType_BindingRequest,
+                std::ptr::null(),
+                0,
+                std::ptr::addr_of!(d).cast(),
+                Some(send),
+                std::ptr::null_mut(),
+                Some(done),
+                std::ptr::null_mut(),
+            )
+        }
     }
 
     #[test]
     fn send_response_and_limits_without_a_loop() {
         reset();
+        // SAFETY: `m` is a zeroed manager this test initialises and destroys; all other pointers
+        // are live locals.
         unsafe {
             let mut m: xStunTxnMgr = std::mem::zeroed();
             xStunTxnMgrInit(&mut m, std::ptr::null_mut());
@@ -549,6 +612,8 @@ mod tests {
     #[test]
     fn null_and_bad_arguments() {
         reset();
+        // SAFETY: `m` is a zeroed manager this test initialises and destroys; all other pointers
+        // are live locals.
         unsafe {
             let mut m: xStunTxnMgr = std::mem::zeroed();
             xStunTxnMgrInit(&mut m, std::ptr::null_mut());
@@ -616,6 +681,8 @@ mod tests {
     #[test]
     fn timer_steps_retransmit_then_time_out_and_leave_the_manager() {
         reset();
+        // SAFETY: `m` is a zeroed manager this test initialises and destroys; all other pointers
+        // are live locals.
         unsafe {
             let mut m: xStunTxnMgr = std::mem::zeroed();
             xStunTxnMgrInit(&mut m, std::ptr::null_mut());

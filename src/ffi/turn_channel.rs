@@ -34,15 +34,19 @@ pub unsafe extern "C" fn xTurnChannelDataEncode(
     out_cap: usize,
 ) -> c_int {
     ffi_boundary!(-1, {
-        let (Some(data), false) = (bytes(data, usize::from(data_len)), out.is_null()) else {
-            return -1;
-        };
-        // Only the frame's bytes are ever touched.
-        let cap = out_cap.min(encoded_len(data.len()));
-        let out = std::slice::from_raw_parts_mut(out, cap);
-        ChannelData { channel, data }
-            .encode(out)
-            .map_or(-1, |n| n as c_int)
+        // SAFETY: `data` and `out` are NULL or valid for this call, as `turn_channel.h` requires of
+        // its caller; the boundary helpers turn NULL into an error before any access.
+        unsafe {
+            let (Some(data), false) = (bytes(data, usize::from(data_len)), out.is_null()) else {
+                return -1;
+            };
+            // Only the frame's bytes are ever touched.
+            let cap = out_cap.min(encoded_len(data.len()));
+            let out = std::slice::from_raw_parts_mut(out, cap);
+            ChannelData { channel, data }
+                .encode(out)
+                .map_or(-1, |n| n as c_int)
+        }
     })
 }
 
@@ -58,22 +62,27 @@ pub unsafe extern "C" fn xTurnChannelDataDecode(
     data_len: *mut u16,
 ) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
-        let (false, Some(ch), Some(d), Some(dl)) = (
-            buf.is_null(),
-            opt_mut(channel),
-            opt_mut(data),
-            opt_mut(data_len),
-        ) else {
-            return xErrno_InvalidArg;
-        };
-        match ChannelData::decode(std::slice::from_raw_parts(buf, buf_len)) {
-            Ok(frame) => {
-                *ch = frame.channel;
-                *d = frame.data.as_ptr();
-                *dl = frame.data.len() as u16;
-                xErrno_Ok
+        // SAFETY: `buf`, `channel`, `data` and `data_len` are NULL or valid for this call, as
+        // `turn_channel.h` requires of its caller; the boundary helpers turn NULL into an error
+        // before any access.
+        unsafe {
+            let (false, Some(ch), Some(d), Some(dl)) = (
+                buf.is_null(),
+                opt_mut(channel),
+                opt_mut(data),
+                opt_mut(data_len),
+            ) else {
+                return xErrno_InvalidArg;
+            };
+            match ChannelData::decode(std::slice::from_raw_parts(buf, buf_len)) {
+                Ok(frame) => {
+                    *ch = frame.channel;
+                    *d = frame.data.as_ptr();
+                    *dl = frame.data.len() as u16;
+                    xErrno_Ok
+                }
+                Err(_) => xErrno_InvalidArg,
             }
-            Err(_) => xErrno_InvalidArg,
         }
     })
 }
@@ -95,6 +104,8 @@ mod tests {
     fn encode_decode_and_nulls() {
         let mut out = [0u8; 16];
         let (mut ch, mut d, mut dl) = (0u16, std::ptr::null::<u8>(), 0u16);
+        // SAFETY: `out` and the out-parameters are live locals; capacities are the buffers'
+        // lengths.
         unsafe {
             let n = xTurnChannelDataEncode(0x4001, b"hello".as_ptr(), 5, out.as_mut_ptr(), 16);
             assert_eq!(n, 12);

@@ -219,54 +219,62 @@ fn opt_storage(a: Option<SocketAddr>) -> sockaddr_storage {
 /// # Safety
 /// `tc` must point to the caller's live `xTurnClient`.
 unsafe fn mirror(tc: *mut xTurnClient, e: &Entry) {
-    let t = &mut *tc;
-    let c = &e.client;
-    t.state = state_value(c.state());
-    t.r#loop = e.lp;
-    t.txn_mgr.r#loop = e.lp;
-    t.txn_mgr.count = 0;
-    t.txn_mgr.txns = [std::ptr::null_mut(); XSTUN_TXN_MAX];
-    t.relayed_addr = opt_storage(c.relayed_addr());
-    t.mapped_addr = opt_storage(c.mapped_addr());
-    t.lifetime = c.lifetime();
-    t.refresh_timer = e.timers[Slot::Refresh as usize].handle;
-    copy_to_c_array(&mut t.realm, c.realm().unwrap_or("").as_bytes());
-    copy_to_c_array(&mut t.nonce, c.nonce().unwrap_or("").as_bytes());
-    t.has_credentials = c.realm().is_some();
-    let mut n = 0;
-    for slot in t.permissions.iter_mut() {
-        *slot = empty_storage();
+    // SAFETY: `tc` is the non-NULL, caller-owned `xTurnClient` registered in the client map (the
+    // public functions check it), valid for the call.
+    unsafe {
+        let t = &mut *tc;
+        let c = &e.client;
+        t.state = state_value(c.state());
+        t.r#loop = e.lp;
+        t.txn_mgr.r#loop = e.lp;
+        t.txn_mgr.count = 0;
+        t.txn_mgr.txns = [std::ptr::null_mut(); XSTUN_TXN_MAX];
+        t.relayed_addr = opt_storage(c.relayed_addr());
+        t.mapped_addr = opt_storage(c.mapped_addr());
+        t.lifetime = c.lifetime();
+        t.refresh_timer = e.timers[Slot::Refresh as usize].handle;
+        copy_to_c_array(&mut t.realm, c.realm().unwrap_or("").as_bytes());
+        copy_to_c_array(&mut t.nonce, c.nonce().unwrap_or("").as_bytes());
+        t.has_credentials = c.realm().is_some();
+        let mut n = 0;
+        for slot in t.permissions.iter_mut() {
+            *slot = empty_storage();
+        }
+        for (slot, ip) in t.permissions.iter_mut().zip(c.permission_ips()) {
+            *slot = std_to_storage(&SocketAddr::new(ip, 0));
+            n += 1;
+        }
+        t.permission_count = n;
+        let mut n = 0;
+        for slot in t.channels.iter_mut() {
+            *slot = xTurnChannel {
+                number: 0,
+                peer: empty_storage(),
+                bound: false,
+            };
+        }
+        for (slot, (peer, number, confirmed)) in t.channels.iter_mut().zip(c.channel_bindings()) {
+            *slot = xTurnChannel {
+                number,
+                peer: std_to_storage(&peer),
+                bound: confirmed,
+            };
+            n += 1;
+        }
+        t.channel_count = n;
+        t.next_channel = c.next_channel_number();
     }
-    for (slot, ip) in t.permissions.iter_mut().zip(c.permission_ips()) {
-        *slot = std_to_storage(&SocketAddr::new(ip, 0));
-        n += 1;
-    }
-    t.permission_count = n;
-    let mut n = 0;
-    for slot in t.channels.iter_mut() {
-        *slot = xTurnChannel {
-            number: 0,
-            peer: empty_storage(),
-            bound: false,
-        };
-    }
-    for (slot, (peer, number, confirmed)) in t.channels.iter_mut().zip(c.channel_bindings()) {
-        *slot = xTurnChannel {
-            number,
-            peer: std_to_storage(&peer),
-            bound: confirmed,
-        };
-        n += 1;
-    }
-    t.channel_count = n;
-    t.next_channel = c.next_channel_number();
 }
 
 unsafe extern "C" fn on_timer(arg: *mut c_void) {
     ffi_boundary!((), {
-        let v = arg as usize;
-        let slot = SLOTS[(v & 3).min(2)];
-        timer_fired(v >> 2, slot)
+        // SAFETY: `arg` packs a client id and a timer slot, not a pointer; `timer_fired` finds the
+        // client through the registry.
+        unsafe {
+            let v = arg as usize;
+            let slot = SLOTS[(v & 3).min(2)];
+            timer_fired(v >> 2, slot)
+        }
     })
 }
 
@@ -283,24 +291,28 @@ fn delay_ms(now: Instant, at: Instant) -> u64 {
 /// # Safety
 /// `e.lp` must be the live loop the client was initialised with.
 unsafe fn set_timer(e: &mut Entry, slot: Slot, now: Instant, want: Option<Instant>) {
-    if e.lp.is_null() {
-        return;
-    }
-    let t = &mut e.timers[slot as usize];
-    if t.at == want && (want.is_none() || !t.handle.is_null()) {
-        return;
-    }
-    if !t.handle.is_null() {
-        xEventLoopTimerCancel(e.lp, t.handle);
-        t.handle = std::ptr::null_mut();
-    }
-    t.at = want;
-    if let Some(at) = want {
-        let arg = (e.id << 2) | slot as usize;
-        t.handle =
-            xEventLoopTimerAfter(e.lp, Some(on_timer), arg as *mut c_void, delay_ms(now, at));
-        if t.handle.is_null() {
-            t.at = None;
+    // SAFETY: `e.lp` is non-NULL (checked), the caller's `xEventLoop` from `xTurnClientInit`; the
+    // cancelled handle was returned by that loop and not yet fired.
+    unsafe {
+        if e.lp.is_null() {
+            return;
+        }
+        let t = &mut e.timers[slot as usize];
+        if t.at == want && (want.is_none() || !t.handle.is_null()) {
+            return;
+        }
+        if !t.handle.is_null() {
+            xEventLoopTimerCancel(e.lp, t.handle);
+            t.handle = std::ptr::null_mut();
+        }
+        t.at = want;
+        if let Some(at) = want {
+            let arg = (e.id << 2) | slot as usize;
+            t.handle =
+                xEventLoopTimerAfter(e.lp, Some(on_timer), arg as *mut c_void, delay_ms(now, at));
+            if t.handle.is_null() {
+                t.at = None;
+            }
         }
     }
 }
@@ -317,15 +329,19 @@ impl Outgoing {
     /// Sends every datagram; returns the last send's result (`Ok` when
     /// there was nothing to send).
     unsafe fn send(self) -> xErrno {
-        let mut rc = xErrno_Ok;
-        let Some(send) = self.send_fn else {
-            return rc;
-        };
-        let dest = std::ptr::addr_of!(self.server).cast::<sockaddr>();
-        for d in &self.datagrams {
-            rc = send(d.as_ptr(), d.len(), dest, self.send_arg);
+        // SAFETY: `send_fn`/`send_arg` are the caller's, given in the config, and each datagram is
+        // a live `Vec`; `server` is a `sockaddr_storage` read as a `sockaddr`.
+        unsafe {
+            let mut rc = xErrno_Ok;
+            let Some(send) = self.send_fn else {
+                return rc;
+            };
+            let dest = std::ptr::addr_of!(self.server).cast::<sockaddr>();
+            for d in &self.datagrams {
+                rc = send(d.as_ptr(), d.len(), dest, self.send_arg);
+            }
+            rc
         }
-        rc
     }
 }
 
@@ -335,31 +351,35 @@ impl Outgoing {
 /// # Safety
 /// `tc` must point to the caller's live `xTurnClient` of `e`.
 unsafe fn settle(tc: *mut xTurnClient, e: &mut Entry, now: Instant) -> Outgoing {
-    let mut datagrams = Vec::new();
-    while let Some(d) = e.client.poll_transmit() {
-        datagrams.push(d);
-    }
-    let timers = e.client.timers();
-    let refresh = timers
-        .iter()
-        .find(|(k, _)| *k == TurnTimer::AllocationRefresh)
-        .and_then(|(_, t)| *t);
-    let main = timers
-        .iter()
-        .filter(|(k, _)| *k != TurnTimer::AllocationRefresh)
-        .filter_map(|(_, t)| *t)
-        .min();
-    set_timer(e, Slot::Main, now, main);
-    set_timer(e, Slot::Refresh, now, refresh);
-    if e.client.has_events() && e.timers[Slot::Dispatch as usize].handle.is_null() {
-        set_timer(e, Slot::Dispatch, now, Some(now));
-    }
-    mirror(tc, e);
-    Outgoing {
-        send_fn: e.cfg.send_fn,
-        send_arg: e.cfg.send_arg,
-        server: std_to_storage(&e.client.server()),
-        datagrams,
+    // SAFETY: `tc` is the registered, caller-owned struct `e` belongs to, valid for the call
+    // (checked by the public functions or found by id in the registry).
+    unsafe {
+        let mut datagrams = Vec::new();
+        while let Some(d) = e.client.poll_transmit() {
+            datagrams.push(d);
+        }
+        let timers = e.client.timers();
+        let refresh = timers
+            .iter()
+            .find(|(k, _)| *k == TurnTimer::AllocationRefresh)
+            .and_then(|(_, t)| *t);
+        let main = timers
+            .iter()
+            .filter(|(k, _)| *k != TurnTimer::AllocationRefresh)
+            .filter_map(|(_, t)| *t)
+            .min();
+        set_timer(e, Slot::Main, now, main);
+        set_timer(e, Slot::Refresh, now, refresh);
+        if e.client.has_events() && e.timers[Slot::Dispatch as usize].handle.is_null() {
+            set_timer(e, Slot::Dispatch, now, Some(now));
+        }
+        mirror(tc, e);
+        Outgoing {
+            send_fn: e.cfg.send_fn,
+            send_arg: e.cfg.send_arg,
+            server: std_to_storage(&e.client.server()),
+            datagrams,
+        }
     }
 }
 
@@ -372,37 +392,45 @@ unsafe fn with_client<R>(
     tc: *mut xTurnClient,
     op: impl FnOnce(&mut Entry, Instant) -> R,
 ) -> Option<(R, xErrno)> {
-    if tc.is_null() {
-        return None;
+    // SAFETY: `tc` is non-NULL (checked) and registered in the client map, so it is the caller's
+    // live `xTurnClient`.
+    unsafe {
+        if tc.is_null() {
+            return None;
+        }
+        let now = clock::now();
+        let (r, out) = {
+            let mut map = clients();
+            let e = map.get_mut(&key(tc))?;
+            let r = op(e, now);
+            (r, settle(tc, e, now))
+        };
+        let rc = out.send();
+        Some((r, rc))
     }
-    let now = clock::now();
-    let (r, out) = {
-        let mut map = clients();
-        let e = map.get_mut(&key(tc))?;
-        let r = op(e, now);
-        (r, settle(tc, e, now))
-    };
-    let rc = out.send();
-    Some((r, rc))
 }
 
 /// One loop timer of client `id` fired.
 unsafe fn timer_fired(id: usize, slot: Slot) {
-    if slot == Slot::Dispatch {
-        dispatch(id);
-        return;
-    }
-    let now = clock::now();
-    let out = {
-        let mut map = clients();
-        let Some((addr, e)) = find_by_id(&mut map, id) else {
+    // SAFETY: the client is found by id in the registry, so its struct address is a live,
+    // caller-owned `xTurnClient`; callbacks are the caller's from the config.
+    unsafe {
+        if slot == Slot::Dispatch {
+            dispatch(id);
             return;
+        }
+        let now = clock::now();
+        let out = {
+            let mut map = clients();
+            let Some((addr, e)) = find_by_id(&mut map, id) else {
+                return;
+            };
+            e.timers[slot as usize] = NO_TIMER;
+            e.client.handle_timeout(now);
+            settle(addr as *mut xTurnClient, e, now)
         };
-        e.timers[slot as usize] = NO_TIMER;
-        e.client.handle_timeout(now);
-        settle(addr as *mut xTurnClient, e, now)
-    };
-    out.send();
+        out.send();
+    }
 }
 
 /// A callback to run once the table lock is released.
@@ -415,51 +443,55 @@ enum Call {
 /// Runs the queued callbacks of client `id`, one at a time, re-checking
 /// that the client still exists before each.
 unsafe fn dispatch(id: usize) {
-    let mut first = true;
-    loop {
-        let (call, ctx) = {
-            let mut map = clients();
-            let Some((addr, e)) = find_by_id(&mut map, id) else {
-                return;
+    // SAFETY: the client is found by id in the registry on every round (it may be destroyed by a
+    // callback), so the struct and its callbacks are live when used.
+    unsafe {
+        let mut first = true;
+        loop {
+            let (call, ctx) = {
+                let mut map = clients();
+                let Some((addr, e)) = find_by_id(&mut map, id) else {
+                    return;
+                };
+                if first {
+                    e.timers[Slot::Dispatch as usize] = NO_TIMER;
+                    first = false;
+                }
+                let Some(ev) = e.client.poll_event() else {
+                    return;
+                };
+                let call = match ev {
+                    TurnEvent::Allocated {
+                        relayed,
+                        mapped,
+                        lifetime,
+                    } => Call::Allocated(e.cfg.on_allocated, relayed, mapped, lifetime),
+                    TurnEvent::Failed(why) => Call::Failed(e.cfg.on_failed, failure_errno(why)),
+                    TurnEvent::Data { .. } => match e.client.recv() {
+                        Some((peer, data)) => Call::Data(e.cfg.on_data, peer, data),
+                        None => continue,
+                    },
+                    _ => continue,
+                };
+                mirror(addr as *mut xTurnClient, e);
+                (call, e.cfg.ctx)
             };
-            if first {
-                e.timers[Slot::Dispatch as usize] = NO_TIMER;
-                first = false;
+            match call {
+                Call::Allocated(Some(cb), relayed, mapped, lifetime) => {
+                    let r = std_to_storage(&relayed);
+                    let m = mapped.as_ref().map(std_to_storage);
+                    let mp = m
+                        .as_ref()
+                        .map_or(std::ptr::null(), |m| (m as *const sockaddr_storage).cast());
+                    cb(std::ptr::addr_of!(r).cast(), mp, lifetime, ctx);
+                }
+                Call::Failed(Some(cb), err) => cb(err, ctx),
+                Call::Data(Some(cb), peer, data) => {
+                    let p = std_to_storage(&peer);
+                    cb(data.as_ptr(), data.len(), std::ptr::addr_of!(p).cast(), ctx);
+                }
+                _ => {}
             }
-            let Some(ev) = e.client.poll_event() else {
-                return;
-            };
-            let call = match ev {
-                TurnEvent::Allocated {
-                    relayed,
-                    mapped,
-                    lifetime,
-                } => Call::Allocated(e.cfg.on_allocated, relayed, mapped, lifetime),
-                TurnEvent::Failed(why) => Call::Failed(e.cfg.on_failed, failure_errno(why)),
-                TurnEvent::Data { .. } => match e.client.recv() {
-                    Some((peer, data)) => Call::Data(e.cfg.on_data, peer, data),
-                    None => continue,
-                },
-                _ => continue,
-            };
-            mirror(addr as *mut xTurnClient, e);
-            (call, e.cfg.ctx)
-        };
-        match call {
-            Call::Allocated(Some(cb), relayed, mapped, lifetime) => {
-                let r = std_to_storage(&relayed);
-                let m = mapped.as_ref().map(std_to_storage);
-                let mp = m
-                    .as_ref()
-                    .map_or(std::ptr::null(), |m| (m as *const sockaddr_storage).cast());
-                cb(std::ptr::addr_of!(r).cast(), mp, lifetime, ctx);
-            }
-            Call::Failed(Some(cb), err) => cb(err, ctx),
-            Call::Data(Some(cb), peer, data) => {
-                let p = std_to_storage(&peer);
-                cb(data.as_ptr(), data.len(), std::ptr::addr_of!(p).cast(), ctx);
-            }
-            _ => {}
         }
     }
 }
@@ -490,30 +522,34 @@ pub unsafe extern "C" fn xTurnClientInit(
     config: *const xTurnConfig,
 ) {
     ffi_boundary!((), {
-        if tc.is_null() {
-            return;
+        // SAFETY: `tc` and `config` are NULL or valid, as `turn_client.h` requires of its caller,
+        // and NULL is rejected before any access; `loop` is only stored, for the timers.
+        unsafe {
+            if tc.is_null() {
+                return;
+            }
+            // A struct re-initialised without Destroy: forget the old client
+            // (its timers, if any fire, find nothing).
+            clients().remove(&key(tc));
+            std::ptr::write_bytes(tc, 0, 1);
+            let t = &mut *tc;
+            t.r#loop = r#loop;
+            t.txn_mgr.r#loop = r#loop;
+            t.state = xTurnState_Idle;
+            t.next_channel = crate::turn::client::FIRST_CHANNEL;
+            let Some(cfg) = opt_ref(config) else { return };
+            t.config = *cfg;
+            let Some(rcfg) = rust_config(cfg) else { return };
+            let e = Entry {
+                id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+                client: TurnClient::new(rcfg),
+                lp: r#loop,
+                cfg: *cfg,
+                timers: [NO_TIMER; 3],
+            };
+            mirror(tc, &e);
+            clients().insert(key(tc), e);
         }
-        // A struct re-initialised without Destroy: forget the old client
-        // (its timers, if any fire, find nothing).
-        clients().remove(&key(tc));
-        std::ptr::write_bytes(tc, 0, 1);
-        let t = &mut *tc;
-        t.r#loop = r#loop;
-        t.txn_mgr.r#loop = r#loop;
-        t.state = xTurnState_Idle;
-        t.next_channel = crate::turn::client::FIRST_CHANNEL;
-        let Some(cfg) = opt_ref(config) else { return };
-        t.config = *cfg;
-        let Some(rcfg) = rust_config(cfg) else { return };
-        let e = Entry {
-            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-            client: TurnClient::new(rcfg),
-            lp: r#loop,
-            cfg: *cfg,
-            timers: [NO_TIMER; 3],
-        };
-        mirror(tc, &e);
-        clients().insert(key(tc), e);
     })
 }
 
@@ -524,40 +560,44 @@ pub unsafe extern "C" fn xTurnClientInit(
 #[no_mangle]
 pub unsafe extern "C" fn xTurnClientDestroy(tc: *mut xTurnClient) {
     ffi_boundary!((), {
-        if tc.is_null() {
-            return;
-        }
-        let now = clock::now();
-        let out = {
-            let mut map = clients();
-            let Some(mut e) = map.remove(&key(tc)) else {
+        // SAFETY: `tc` is NULL or valid for this call, as `turn_client.h` requires of its caller;
+        // the boundary helpers turn NULL into an error before any access.
+        unsafe {
+            if tc.is_null() {
                 return;
-            };
-            for slot in SLOTS {
-                let h = e.timers[slot as usize].handle;
-                if !h.is_null() && !e.lp.is_null() {
-                    xEventLoopTimerCancel(e.lp, h);
+            }
+            let now = clock::now();
+            let out = {
+                let mut map = clients();
+                let Some(mut e) = map.remove(&key(tc)) else {
+                    return;
+                };
+                for slot in SLOTS {
+                    let h = e.timers[slot as usize].handle;
+                    if !h.is_null() && !e.lp.is_null() {
+                        xEventLoopTimerCancel(e.lp, h);
+                    }
+                    e.timers[slot as usize] = NO_TIMER;
                 }
-                e.timers[slot as usize] = NO_TIMER;
-            }
-            e.client.close(now);
-            let mut datagrams = Vec::new();
-            while let Some(d) = e.client.poll_transmit() {
-                datagrams.push(d);
-            }
-            mirror(tc, &e);
-            Outgoing {
-                send_fn: e.cfg.send_fn,
-                send_arg: e.cfg.send_arg,
-                server: std_to_storage(&e.client.server()),
-                // Only the deallocation; nothing else is retried.
-                datagrams: datagrams.into_iter().take(1).collect(),
-            }
-        };
-        let t = &mut *tc;
-        t.state = xTurnState_Idle;
-        t.refresh_timer = std::ptr::null_mut();
-        out.send();
+                e.client.close(now);
+                let mut datagrams = Vec::new();
+                while let Some(d) = e.client.poll_transmit() {
+                    datagrams.push(d);
+                }
+                mirror(tc, &e);
+                Outgoing {
+                    send_fn: e.cfg.send_fn,
+                    send_arg: e.cfg.send_arg,
+                    server: std_to_storage(&e.client.server()),
+                    // Only the deallocation; nothing else is retried.
+                    datagrams: datagrams.into_iter().take(1).collect(),
+                }
+            };
+            let t = &mut *tc;
+            t.state = xTurnState_Idle;
+            t.refresh_timer = std::ptr::null_mut();
+            out.send();
+        }
     })
 }
 
@@ -571,19 +611,23 @@ pub unsafe extern "C" fn xTurnClientDestroy(tc: *mut xTurnClient) {
 #[no_mangle]
 pub unsafe extern "C" fn xTurnClientAllocate(tc: *mut xTurnClient) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
-        let r = with_client(tc, |e, now| {
-            if e.lp.is_null() {
-                return Err(TurnError::InvalidState);
-            }
-            e.client.allocate(now)
-        });
-        match r {
-            None | Some((Err(_), _)) => xErrno_InvalidArg,
-            Some((Ok(()), rc)) => {
-                if rc != xErrno_Ok {
-                    abandon(tc);
+        // SAFETY: `tc` is NULL or valid for this call, as `turn_client.h` requires of its caller;
+        // the boundary helpers turn NULL into an error before any access.
+        unsafe {
+            let r = with_client(tc, |e, now| {
+                if e.lp.is_null() {
+                    return Err(TurnError::InvalidState);
                 }
-                rc
+                e.client.allocate(now)
+            });
+            match r {
+                None | Some((Err(_), _)) => xErrno_InvalidArg,
+                Some((Ok(()), rc)) => {
+                    if rc != xErrno_Ok {
+                        abandon(tc);
+                    }
+                    rc
+                }
             }
         }
     })
@@ -592,20 +636,24 @@ pub unsafe extern "C" fn xTurnClientAllocate(tc: *mut xTurnClient) -> xErrno {
 /// The first Allocate could not be sent: the client drops the attempt
 /// and is Idle again (no callback, since the caller got the error).
 unsafe fn abandon(tc: *mut xTurnClient) {
-    let mut map = clients();
-    if let Some(e) = map.get_mut(&key(tc)) {
-        let now = clock::now();
-        e.client.close(now);
-        while e.client.poll_transmit().is_some() {}
-        while e.client.poll_event().is_some() {}
-        for slot in SLOTS {
-            let h = e.timers[slot as usize].handle;
-            if !h.is_null() {
-                xEventLoopTimerCancel(e.lp, h);
+    // SAFETY: `tc` is NULL or the caller's `xTurnClient`, as `turn_client.h` requires; only
+    // registered clients are touched.
+    unsafe {
+        let mut map = clients();
+        if let Some(e) = map.get_mut(&key(tc)) {
+            let now = clock::now();
+            e.client.close(now);
+            while e.client.poll_transmit().is_some() {}
+            while e.client.poll_event().is_some() {}
+            for slot in SLOTS {
+                let h = e.timers[slot as usize].handle;
+                if !h.is_null() {
+                    xEventLoopTimerCancel(e.lp, h);
+                }
+                e.timers[slot as usize] = NO_TIMER;
             }
-            e.timers[slot as usize] = NO_TIMER;
+            mirror(tc, e);
         }
-        mirror(tc, e);
     }
 }
 
@@ -619,13 +667,17 @@ pub unsafe extern "C" fn xTurnClientCreatePermission(
     peer: *const sockaddr,
 ) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
-        let Some(peer) = sockaddr_to_std(peer) else {
-            return xErrno_InvalidArg;
-        };
-        match with_client(tc, |e, now| e.client.create_permission(now, peer.ip())) {
-            Some((Ok(()), _)) => xErrno_Ok,
-            Some((Err(TurnError::LimitReached), _)) => xErrno_NoMemory,
-            _ => xErrno_InvalidArg,
+        // SAFETY: `tc` and `peer` are NULL or valid for this call, as `turn_client.h` requires of
+        // its caller; the boundary helpers turn NULL into an error before any access.
+        unsafe {
+            let Some(peer) = sockaddr_to_std(peer) else {
+                return xErrno_InvalidArg;
+            };
+            match with_client(tc, |e, now| e.client.create_permission(now, peer.ip())) {
+                Some((Ok(()), _)) => xErrno_Ok,
+                Some((Err(TurnError::LimitReached), _)) => xErrno_NoMemory,
+                _ => xErrno_InvalidArg,
+            }
         }
     })
 }
@@ -642,12 +694,16 @@ pub unsafe extern "C" fn xTurnClientChannelBind(
     peer: *const sockaddr,
 ) -> c_int {
     ffi_boundary!(-1, {
-        let Some(peer) = sockaddr_to_std(peer) else {
-            return -1;
-        };
-        match with_client(tc, |e, now| e.client.bind_channel(now, peer)) {
-            Some((Ok(n), _)) => c_int::from(n),
-            _ => -1,
+        // SAFETY: `tc` and `peer` are NULL or valid for this call, as `turn_client.h` requires of
+        // its caller; the boundary helpers turn NULL into an error before any access.
+        unsafe {
+            let Some(peer) = sockaddr_to_std(peer) else {
+                return -1;
+            };
+            match with_client(tc, |e, now| e.client.bind_channel(now, peer)) {
+                Some((Ok(n), _)) => c_int::from(n),
+                _ => -1,
+            }
         }
     })
 }
@@ -666,13 +722,17 @@ pub unsafe extern "C" fn xTurnClientSendData(
     len: usize,
 ) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
-        let (Some(peer), Some(data)) = (sockaddr_to_std(peer), bytes(data, len)) else {
-            return xErrno_InvalidArg;
-        };
-        match with_client(tc, |e, now| e.client.send_to(now, peer, data)) {
-            Some((Ok(()), rc)) => rc,
-            Some((Err(TurnError::NoPermission), _)) => xErrno_NotFound,
-            _ => xErrno_InvalidArg,
+        // SAFETY: `tc`, `peer` and `data` are NULL or valid for this call, as `turn_client.h`
+        // requires of its caller; the boundary helpers turn NULL into an error before any access.
+        unsafe {
+            let (Some(peer), Some(data)) = (sockaddr_to_std(peer), bytes(data, len)) else {
+                return xErrno_InvalidArg;
+            };
+            match with_client(tc, |e, now| e.client.send_to(now, peer, data)) {
+                Some((Ok(()), rc)) => rc,
+                Some((Err(TurnError::NoPermission), _)) => xErrno_NotFound,
+                _ => xErrno_InvalidArg,
+            }
         }
     })
 }
@@ -694,29 +754,34 @@ pub unsafe extern "C" fn xTurnClientOnMessage(
     from: *const sockaddr,
 ) -> bool {
     ffi_boundary!(false, {
-        let (Some(m), Some(from)) = (opt_ref(msg), sockaddr_to_std(from)) else {
-            return false;
-        };
-        let owned;
-        let data: &[u8] = match bytes(raw_buf, raw_len) {
-            Some(raw) if raw.len() >= HEADER_LEN => raw,
-            _ => {
-                let Some(attrs) = bytes(m.attrs, usize::from(m.attrs_len)) else {
-                    return false;
-                };
-                let mut v = Vec::with_capacity(HEADER_LEN + attrs.len());
-                v.extend_from_slice(&(m.r#type as u16).to_be_bytes());
-                v.extend_from_slice(&m.attrs_len.to_be_bytes());
-                v.extend_from_slice(&MAGIC_COOKIE.to_be_bytes());
-                v.extend_from_slice(&m.txn_id);
-                v.extend_from_slice(attrs);
-                owned = v;
-                &owned
-            }
-        };
-        let r = with_client(tc, |e, now| e.client.handle_datagram(now, from, data));
-        dispatch_inline(tc);
-        r.is_some_and(|(r, _)| r)
+        // SAFETY: `tc`, `msg`, `raw_buf` and `from` are NULL or valid for this call, as
+        // `turn_client.h` requires of its caller; the boundary helpers turn NULL into an error
+        // before any access.
+        unsafe {
+            let (Some(m), Some(from)) = (opt_ref(msg), sockaddr_to_std(from)) else {
+                return false;
+            };
+            let owned;
+            let data: &[u8] = match bytes(raw_buf, raw_len) {
+                Some(raw) if raw.len() >= HEADER_LEN => raw,
+                _ => {
+                    let Some(attrs) = bytes(m.attrs, usize::from(m.attrs_len)) else {
+                        return false;
+                    };
+                    let mut v = Vec::with_capacity(HEADER_LEN + attrs.len());
+                    v.extend_from_slice(&(m.r#type as u16).to_be_bytes());
+                    v.extend_from_slice(&m.attrs_len.to_be_bytes());
+                    v.extend_from_slice(&MAGIC_COOKIE.to_be_bytes());
+                    v.extend_from_slice(&m.txn_id);
+                    v.extend_from_slice(attrs);
+                    owned = v;
+                    &owned
+                }
+            };
+            let r = with_client(tc, |e, now| e.client.handle_datagram(now, from, data));
+            dispatch_inline(tc);
+            r.is_some_and(|(r, _)| r)
+        }
     })
 }
 
@@ -726,19 +791,23 @@ pub unsafe extern "C" fn xTurnClientOnMessage(
 /// # Safety
 /// A non-NULL `tc` must point to the caller's `xTurnClient`.
 unsafe fn dispatch_inline(tc: *mut xTurnClient) {
-    let id = {
-        let mut map = clients();
-        let Some(e) = map.get_mut(&key(tc)) else {
-            return;
+    // SAFETY: `tc` is the caller's live `xTurnClient` inside one of its public calls; the registry
+    // is consulted before any access.
+    unsafe {
+        let id = {
+            let mut map = clients();
+            let Some(e) = map.get_mut(&key(tc)) else {
+                return;
+            };
+            let h = e.timers[Slot::Dispatch as usize].handle;
+            if !h.is_null() {
+                xEventLoopTimerCancel(e.lp, h);
+            }
+            e.timers[Slot::Dispatch as usize] = NO_TIMER;
+            e.id
         };
-        let h = e.timers[Slot::Dispatch as usize].handle;
-        if !h.is_null() {
-            xEventLoopTimerCancel(e.lp, h);
-        }
-        e.timers[Slot::Dispatch as usize] = NO_TIMER;
-        e.id
-    };
-    dispatch(id);
+        dispatch(id);
+    }
 }
 
 /// Takes a ChannelData message from the server: its payload goes to
@@ -751,18 +820,22 @@ pub unsafe extern "C" fn xTurnClientOnChannelData(
     len: usize,
 ) -> bool {
     ffi_boundary!(false, {
-        if buf.is_null() {
-            return false;
+        // SAFETY: `tc` and `buf` are NULL or valid for this call, as `turn_client.h` requires of
+        // its caller; the boundary helpers turn NULL into an error before any access.
+        unsafe {
+            if buf.is_null() {
+                return false;
+            }
+            let Some(data) = bytes(buf, len) else {
+                return false;
+            };
+            let r = with_client(tc, |e, now| {
+                let server = e.client.server();
+                e.client.handle_datagram(now, server, data)
+            });
+            dispatch_inline(tc);
+            r.is_some_and(|(r, _)| r)
         }
-        let Some(data) = bytes(buf, len) else {
-            return false;
-        };
-        let r = with_client(tc, |e, now| {
-            let server = e.client.server();
-            e.client.handle_datagram(now, server, data)
-        });
-        dispatch_inline(tc);
-        r.is_some_and(|(r, _)| r)
     })
 }
 

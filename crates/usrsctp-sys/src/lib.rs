@@ -551,6 +551,8 @@ mod tests {
     /// trip needs no association and no global init.
     #[test]
     fn links_and_calls_system_usrsctp() {
+        // SAFETY: sysctl getters and setters take and return plain integers; usrsctp needs no init
+        // for them.
         unsafe {
             let before = usrsctp_sysctl_get_sctp_ecn_enable();
             assert_eq!(usrsctp_sysctl_set_sctp_ecn_enable(0), 0);

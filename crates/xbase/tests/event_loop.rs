@@ -32,23 +32,34 @@ impl Log {
 }
 
 unsafe fn log<'a>(arg: *mut c_void) -> &'a Log {
-    &*(arg as *const Log)
+    // SAFETY: `arg` is the pointer this test registered with the callback: a live value on the
+    // test's stack that outlives the loop run calling it.
+    unsafe { &*(arg as *const Log) }
 }
 
 unsafe extern "C" fn on_fd(fd: c_int, mask: xEventMask, arg: *mut c_void) {
-    log(arg).push(fd as i64, mask);
+    // SAFETY: `arg` is the pointer this test registered with the callback: a live value on the
+    // test's stack that outlives the loop run calling it.
+    unsafe {
+        log(arg).push(fd as i64, mask);
+    }
 }
 
 /// Reads one byte per callback (does not drain).
 unsafe extern "C" fn read_one(fd: c_int, mask: xEventMask, arg: *mut c_void) {
-    let mut b = 0u8;
-    libc::read(fd, (&mut b as *mut u8).cast(), 1);
-    log(arg).push(b as i64, mask);
+    // SAFETY: `arg` is the pointer this test registered with the callback: a live value on the
+    // test's stack that outlives the loop run calling it.
+    unsafe {
+        let mut b = 0u8;
+        libc::read(fd, (&mut b as *mut u8).cast(), 1);
+        log(arg).push(b as i64, mask);
+    }
 }
 
 fn pipe() -> (c_int, c_int) {
     let mut fds = [0; 2];
     assert_eq!(
+        // SAFETY: `fds` is a two-int array pipe2 fills.
         unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) },
         0
     );
@@ -56,12 +67,14 @@ fn pipe() -> (c_int, c_int) {
 }
 
 fn write_bytes(fd: c_int, data: &[u8]) {
+    // SAFETY: `data` is a live slice of the length passed.
     let n = unsafe { libc::write(fd, data.as_ptr().cast(), data.len()) };
     assert_eq!(n, data.len() as isize);
 }
 
 fn close(fds: &[c_int]) {
     for &fd in fds {
+        // SAFETY: each fd is this test's own, closed once here.
         unsafe { libc::close(fd) };
     }
 }
@@ -109,6 +122,7 @@ fn pipe_readiness_is_edge_triggered() {
     assert_eq!(xEventWait(lp.0, 20), 0);
     // The fd is still open: the data is there.
     let mut buf = [0u8; 4];
+    // SAFETY: `buf` has the 4 writable bytes read is given.
     assert_eq!(unsafe { libc::read(r, buf.as_mut_ptr().cast(), 4) }, 2);
     close(&[r, w]);
 }
@@ -150,17 +164,22 @@ fn hangup_is_reported_as_readable() {
 }
 
 unsafe extern "C" fn drain_udp(fd: c_int, mask: xEventMask, arg: *mut c_void) {
-    let mut buf = [0u8; 64];
-    loop {
-        let n = libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), 0);
-        if n < 0 {
-            break;
+    // SAFETY: `arg` is the pointer this test registered with the callback: a live value on the
+    // test's stack that outlives the loop run calling it.
+    unsafe {
+        let mut buf = [0u8; 64];
+        loop {
+            let n = libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), 0);
+            if n < 0 {
+                break;
+            }
+            log(arg).push(n as i64, mask);
         }
-        log(arg).push(n as i64, mask);
     }
 }
 
 fn udp_bound() -> (c_int, libc::sockaddr_in) {
+    // SAFETY: plain socket calls on a fresh fd; `sin` and `len` are locals of the sizes passed.
     unsafe {
         let fd = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_NONBLOCK, 0);
         assert!(fd >= 0);
@@ -184,6 +203,7 @@ fn udp_bound() -> (c_int, libc::sockaddr_in) {
 
 fn udp_send(fd: c_int, to: &libc::sockaddr_in, data: &[u8]) {
     let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+    // SAFETY: `data` and `to` are live locals of the lengths passed.
     let n = unsafe {
         libc::sendto(
             fd,
@@ -218,8 +238,12 @@ fn udp_datagrams_are_drained_per_edge() {
 }
 
 unsafe extern "C" fn on_timer(arg: *mut c_void) {
-    let (log, tag) = *(arg as *const (&Log, i64));
-    log.push(tag, 0);
+    // SAFETY: `arg` is the pointer this test registered with the callback: a live value on the
+    // test's stack that outlives the loop run calling it.
+    unsafe {
+        let (log, tag) = *(arg as *const (&Log, i64));
+        log.push(tag, 0);
+    }
 }
 
 /// Dispatches until `n` events were logged or `ms` passed.
@@ -296,14 +320,22 @@ struct CancelOther {
 }
 
 unsafe extern "C" fn cancel_other(arg: *mut c_void) {
-    let c = &*(arg as *const CancelOther);
-    c.log.push(1, 0);
-    let t = *c.other.lock().unwrap();
-    c.log.push(2, xEventLoopTimerCancel(c.lp, t));
+    // SAFETY: `arg` is the pointer this test registered with the callback: a live value on the
+    // test's stack that outlives the loop run calling it.
+    unsafe {
+        let c = &*(arg as *const CancelOther);
+        c.log.push(1, 0);
+        let t = *c.other.lock().unwrap();
+        c.log.push(2, xEventLoopTimerCancel(c.lp, t));
+    }
 }
 
 unsafe extern "C" fn must_not_fire(arg: *mut c_void) {
-    (*(arg as *const CancelOther)).log.push(99, 0);
+    // SAFETY: `arg` is the pointer this test registered with the callback: a live value on the
+    // test's stack that outlives the loop run calling it.
+    unsafe {
+        (*(arg as *const CancelOther)).log.push(99, 0);
+    }
 }
 
 #[test]
@@ -324,9 +356,13 @@ fn timer_cancelled_by_an_earlier_timer_of_the_same_batch_does_not_fire() {
 }
 
 unsafe extern "C" fn rearm_zero(arg: *mut c_void) {
-    let (lp, n) = &*(arg as *const (xEventLoop, AtomicUsize));
-    n.fetch_add(1, Ordering::SeqCst);
-    xEventLoopTimerAfter(*lp, Some(rearm_zero), arg, 0);
+    // SAFETY: `arg` is the pointer this test registered with the callback: a live value on the
+    // test's stack that outlives the loop run calling it.
+    unsafe {
+        let (lp, n) = &*(arg as *const (xEventLoop, AtomicUsize));
+        n.fetch_add(1, Ordering::SeqCst);
+        xEventLoopTimerAfter(*lp, Some(rearm_zero), arg, 0);
+    }
 }
 
 #[test]
@@ -348,11 +384,15 @@ struct Posted {
 }
 
 unsafe extern "C" fn on_post(arg: *mut c_void) {
-    let (p, i) = &*(arg as *const (Arc<Posted>, usize));
-    let mut order = p.order.lock().unwrap();
-    order.push(*i);
-    if order.len() == p.n {
-        xEventLoopStop(p.lp as xEventLoop);
+    // SAFETY: `arg` is the pointer this test registered with the callback: a live value on the
+    // test's stack that outlives the loop run calling it.
+    unsafe {
+        let (p, i) = &*(arg as *const (Arc<Posted>, usize));
+        let mut order = p.order.lock().unwrap();
+        order.push(*i);
+        if order.len() == p.n {
+            xEventLoopStop(p.lp as xEventLoop);
+        }
     }
 }
 
@@ -388,9 +428,13 @@ fn post_from_another_thread_runs_in_order_on_the_loop() {
 }
 
 unsafe extern "C" fn post_again(arg: *mut c_void) {
-    let (lp, n) = &*(arg as *const (xEventLoop, AtomicUsize));
-    n.fetch_add(1, Ordering::SeqCst);
-    xEventLoopPost(*lp, Some(post_again), arg);
+    // SAFETY: `arg` is the pointer this test registered with the callback: a live value on the
+    // test's stack that outlives the loop run calling it.
+    unsafe {
+        let (lp, n) = &*(arg as *const (xEventLoop, AtomicUsize));
+        n.fetch_add(1, Ordering::SeqCst);
+        xEventLoopPost(*lp, Some(post_again), arg);
+    }
 }
 
 #[test]
@@ -484,11 +528,15 @@ struct Pair {
 }
 
 unsafe extern "C" fn delete_the_other(fd: c_int, _mask: xEventMask, arg: *mut c_void) {
-    let p = &*(arg as *const Pair);
-    p.ran.lock().unwrap().push(fd);
-    let srcs = *p.srcs.lock().unwrap();
-    let other = if fd == p.fds[0] { srcs[1] } else { srcs[0] };
-    assert_eq!(xEventDel(p.lp, other), xErrno_Ok);
+    // SAFETY: `arg` is the pointer this test registered with the callback: a live value on the
+    // test's stack that outlives the loop run calling it.
+    unsafe {
+        let p = &*(arg as *const Pair);
+        p.ran.lock().unwrap().push(fd);
+        let srcs = *p.srcs.lock().unwrap();
+        let other = if fd == p.fds[0] { srcs[1] } else { srcs[0] };
+        assert_eq!(xEventDel(p.lp, other), xErrno_Ok);
+    }
 }
 
 #[test]
@@ -522,14 +570,18 @@ struct Readd {
 }
 
 unsafe extern "C" fn readd_self(fd: c_int, mask: xEventMask, arg: *mut c_void) {
-    let r = &*(arg as *const Readd);
-    let mut b = [0u8; 8];
-    while libc::read(fd, b.as_mut_ptr().cast(), 8) > 0 {}
-    let mut src = r.src.lock().unwrap();
-    assert_eq!(xEventDel(r.lp, *src), xErrno_Ok);
-    *src = xEventAdd(r.lp, fd, xEvent_Read, Some(on_fd), r.log.arg());
-    assert!(!src.is_null());
-    r.log.push(-1, mask);
+    // SAFETY: `arg` is the pointer this test registered with the callback: a live value on the
+    // test's stack that outlives the loop run calling it.
+    unsafe {
+        let r = &*(arg as *const Readd);
+        let mut b = [0u8; 8];
+        while libc::read(fd, b.as_mut_ptr().cast(), 8) > 0 {}
+        let mut src = r.src.lock().unwrap();
+        assert_eq!(xEventDel(r.lp, *src), xErrno_Ok);
+        *src = xEventAdd(r.lp, fd, xEvent_Read, Some(on_fd), r.log.arg());
+        assert!(!src.is_null());
+        r.log.push(-1, mask);
+    }
 }
 
 #[test]
@@ -554,9 +606,13 @@ fn delete_and_add_inside_a_callback() {
 }
 
 unsafe extern "C" fn destroy_loop(arg: *mut c_void) {
-    let (lp, n) = &*(arg as *const (xEventLoop, AtomicUsize));
-    n.fetch_add(1, Ordering::SeqCst);
-    xEventLoopDestroy(*lp);
+    // SAFETY: `arg` is the pointer this test registered with the callback: a live value on the
+    // test's stack that outlives the loop run calling it.
+    unsafe {
+        let (lp, n) = &*(arg as *const (xEventLoop, AtomicUsize));
+        n.fetch_add(1, Ordering::SeqCst);
+        xEventLoopDestroy(*lp);
+    }
 }
 
 #[test]
@@ -584,6 +640,7 @@ fn destroy_does_not_close_user_fds() {
     xEventLoopDestroy(lp);
     write_bytes(w, b"z");
     let mut b = 0u8;
+    // SAFETY: `b` is one writable byte.
     assert_eq!(unsafe { libc::read(r, (&mut b as *mut u8).cast(), 1) }, 1);
     assert!(log.take().is_empty());
     close(&[r, w]);
@@ -592,7 +649,11 @@ fn destroy_does_not_close_user_fds() {
 }
 
 unsafe extern "C" fn on_signal(signo: c_int, arg: *mut c_void) {
-    log(arg).push(signo as i64, 0);
+    // SAFETY: `arg` is the pointer this test registered with the callback: a live value on the
+    // test's stack that outlives the loop run calling it.
+    unsafe {
+        log(arg).push(signo as i64, 0);
+    }
 }
 
 #[test]
@@ -603,9 +664,11 @@ fn signal_watch_reports_raised_signals() {
         xEventLoopSignalWatch(lp.0, libc::SIGUSR1, Some(on_signal), log.arg()),
         xErrno_Ok
     );
+    // SAFETY: raising a signal this test installed a handler for.
     assert_eq!(unsafe { libc::raise(libc::SIGUSR1) }, 0);
     assert_eq!(xEventWait(lp.0, 1000), 1);
     assert_eq!(log.take(), vec![(libc::SIGUSR1 as i64, 0)]);
+    // SAFETY: raising a signal this test installed a handler for.
     assert_eq!(unsafe { libc::raise(libc::SIGUSR1) }, 0);
     assert_eq!(xEventWait(lp.0, 1000), 1);
     assert_eq!(log.take(), vec![(libc::SIGUSR1 as i64, 0)]);
@@ -640,8 +703,10 @@ fn strerror_is_never_null() {
         let p = xstrerror(e);
         assert!(!p.is_null());
     }
+    // SAFETY: xstrerror returns a static NUL-terminated string.
     let s = unsafe { std::ffi::CStr::from_ptr(xstrerror(xErrno_InvalidArg)) };
     assert_eq!(s.to_str().unwrap(), "invalid argument");
+    // SAFETY: xstrerror returns a static NUL-terminated string.
     let s = unsafe { std::ffi::CStr::from_ptr(xstrerror(1000)) };
     assert_eq!(s.to_str().unwrap(), "unknown error");
 }

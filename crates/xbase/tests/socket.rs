@@ -13,19 +13,25 @@ use xbase::types::*;
 struct Seen(Mutex<Vec<(xSocket, xEventMask)>>);
 
 unsafe extern "C" fn on_sock(sock: xSocket, mask: xEventMask, arg: *mut c_void) {
-    let seen = &*(arg as *const Seen);
-    if mask & xEvent_Read != 0 {
-        let mut buf = [0u8; 64];
-        while libc::recv(xSocketFd(sock), buf.as_mut_ptr().cast(), buf.len(), 0) > 0 {}
+    // SAFETY: `arg` is the pointer this test registered with the socket: a live value on the test's
+    // stack that outlives the loop run calling it.
+    unsafe {
+        let seen = &*(arg as *const Seen);
+        if mask & xEvent_Read != 0 {
+            let mut buf = [0u8; 64];
+            while libc::recv(xSocketFd(sock), buf.as_mut_ptr().cast(), buf.len(), 0) > 0 {}
+        }
+        seen.0.lock().unwrap().push((sock, mask));
     }
-    seen.0.lock().unwrap().push((sock, mask));
 }
 
 fn is_open(fd: c_int) -> bool {
+    // SAFETY: fcntl F_GETFD on an fd, no pointers.
     unsafe { libc::fcntl(fd, libc::F_GETFD) >= 0 }
 }
 
 fn bind_loopback(fd: c_int) -> libc::sockaddr_in {
+    // SAFETY: `sin` and `len` are locals of the sizes passed to bind/getsockname.
     unsafe {
         let mut sin: libc::sockaddr_in = std::mem::zeroed();
         sin.sin_family = libc::AF_INET as libc::sa_family_t;
@@ -58,9 +64,11 @@ fn udp_socket_receives_and_destroy_closes() {
     let fd = xSocketFd(sock);
     assert!(fd >= 0);
     assert_eq!(xSocketMask(sock), xEvent_Read);
+    // SAFETY: fcntl F_GETFL on an fd, no pointers.
     let fl = unsafe { libc::fcntl(fd, libc::F_GETFL) };
     assert_ne!(fl & libc::O_NONBLOCK, 0);
     assert_ne!(
+        // SAFETY: fcntl F_GETFD on an fd, no pointers.
         unsafe { libc::fcntl(fd, libc::F_GETFD) } & libc::FD_CLOEXEC,
         0
     );
@@ -69,6 +77,7 @@ fn udp_socket_receives_and_destroy_closes() {
     let tx = xSocketCreate(lp, libc::AF_INET, libc::SOCK_DGRAM, 0, 0, None, null_mut());
     assert!(!tx.is_null());
     let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+    // SAFETY: `data` and `to` are live locals of the lengths passed.
     let sent = unsafe {
         libc::sendto(
             xSocketFd(tx),
@@ -136,11 +145,13 @@ fn read_idle_timeout_reports_timeout() {
 #[test]
 fn create_from_fd_adopts_the_fd() {
     let lp = xEventLoopCreate();
+    // SAFETY: plain socket call, no pointers.
     let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM, 0) };
     let sock = xSocketCreateFromFd(lp, fd, xEvent_Write, None, null_mut());
     assert!(!sock.is_null());
     assert_eq!(xSocketFd(sock), fd);
     assert_ne!(
+        // SAFETY: fcntl F_GETFL on an fd, no pointers.
         unsafe { libc::fcntl(fd, libc::F_GETFL) } & libc::O_NONBLOCK,
         0
     );

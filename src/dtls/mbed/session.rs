@@ -36,6 +36,7 @@ unsafe extern "C" fn send_cb(arg: *mut c_void, buf: *const u8, len: usize) -> c_
         // long as the mbedTLS session, and not borrowed by Rust while
         // mbedTLS runs; `buf` is readable for `len` bytes.
         let pipe = unsafe { &mut *(arg as *mut Pipe) };
+        // SAFETY: mbedTLS hands the send callback `len` readable bytes at `buf`.
         let data = unsafe { std::slice::from_raw_parts(buf, len) };
         let _ = pipe.write(data);
         c_int::try_from(len).unwrap_or(ERR_INTERNAL)

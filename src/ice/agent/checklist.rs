@@ -13,11 +13,11 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use crate::ice::PairState;
+use crate::ice::{CandidateKind, PairState};
 use crate::stun::txn::RetransmitTimer;
 use crate::stun::TransactionId;
 
-use super::Role;
+use super::{IceAgent, IceEvent, Role};
 
 /// The connectivity check in flight on a pair.
 #[derive(Debug, Clone)]
@@ -232,6 +232,95 @@ impl Checklist {
             .iter()
             .filter(|p| matches!(p.state, PairState::Waiting | PairState::InProgress))
             .count()
+    }
+}
+
+// ----- the agent's side: forming and ranking pairs, roles -----
+
+impl IceAgent {
+    pub(super) fn pair_priority(&self, local_prio: u32, remote_prio: u32) -> u64 {
+        if self.role.is_controlling() {
+            crate::ice::pair_priority(local_prio, remote_prio)
+        } else {
+            crate::ice::pair_priority(remote_prio, local_prio)
+        }
+    }
+
+    /// Pairs local base `l` with remote `r` when they match (host or
+    /// usable relayed local, same component and family) and the pair does
+    /// not exist yet. A relayed local asks its server for a permission for
+    /// the remote's address right away, so the first check can pass.
+    pub(super) fn form_pair(&mut self, l: usize, r: usize) -> Option<usize> {
+        let relay = match self.locals[l].cand.kind {
+            CandidateKind::Host => None,
+            CandidateKind::Relay => Some(self.relays.of_relayed(self.locals[l].addr)?),
+            _ => return None,
+        };
+        let (lc, rc) = (&self.locals[l], &self.remotes[r]);
+        if lc.cand.component != rc.cand.component || lc.addr.is_ipv4() != rc.addr.is_ipv4() {
+            return None;
+        }
+        if let Some(p) = self.list.find(l, r) {
+            return Some(p);
+        }
+        let priority = self.pair_priority(lc.cand.priority, rc.cand.priority);
+        let foundation = format!("{}:{}", lc.cand.foundation, rc.cand.foundation);
+        let raddr = rc.addr;
+        let added = self
+            .list
+            .add(Pair::new(l, r, priority, foundation), self.cfg.max_pairs);
+        if added.is_none() {
+            self.stats.pairs_dropped += 1;
+        }
+        if let (Some(ri), Some(_)) = (relay, added) {
+            let now = self.last_now;
+            self.relays.permit(now, ri, raddr, &mut self.transmits);
+        }
+        self.dirty = true;
+        added
+    }
+
+    /// Recomputes priority, foundation and valid priority of a pair.
+    pub(super) fn refresh_pair(&mut self, pi: usize) {
+        let p = &self.list.pairs[pi];
+        let (lc, rc) = (&self.locals[p.local].cand, &self.remotes[p.remote].cand);
+        let priority = self.pair_priority(lc.priority, rc.priority);
+        let foundation = format!("{}:{}", lc.foundation, rc.foundation);
+        let valid_priority = p
+            .valid_local
+            .map(|v| self.pair_priority(self.locals[v].cand.priority, rc.priority))
+            .unwrap_or(0);
+        let p = &mut self.list.pairs[pi];
+        p.priority = priority;
+        p.foundation = foundation;
+        p.valid_priority = valid_priority;
+    }
+
+    pub(super) fn refresh_pairs_of_remote(&mut self, r: usize) {
+        for pi in 0..self.list.pairs.len() {
+            if self.list.pairs[pi].remote == r {
+                self.refresh_pair(pi);
+            }
+        }
+    }
+
+    pub(super) fn apply_role(&mut self, role: Role) {
+        self.role = role;
+        for pi in 0..self.list.pairs.len() {
+            self.refresh_pair(pi);
+        }
+        if !role.is_controlling() {
+            self.nominate_next = None;
+            self.nominating = None;
+        }
+    }
+
+    /// Switches role after a conflict and reports it.
+    pub(super) fn switch_role(&mut self, role: Role) {
+        if role != self.role {
+            self.apply_role(role);
+            self.events.push_back(IceEvent::RoleChanged(role));
+        }
     }
 }
 

@@ -219,12 +219,18 @@ impl Call {
     /// # Safety
     /// Runs user C code with the pointer the user registered.
     unsafe fn run(self) {
-        match self {
-            Call::Fd(f, fd, m, a) => f(fd, m, a.0),
-            Call::Socket(f, id, m, a) => f(handle(id), m, a.0),
-            Call::Timer(f, a) => f(a.0),
-            Call::Signal(f, signo, a) => f(signo, a.0),
-            Call::Post(f, a) => f(a.0),
+        // SAFETY: each callback and its pointer are the pair the user
+        // registered together; the C contract is that the callback accepts
+        // that pointer (and the fd, socket handle or signal number we pass),
+        // which the caller of `run` relies on (# Safety).
+        unsafe {
+            match self {
+                Call::Fd(f, fd, m, a) => f(fd, m, a.0),
+                Call::Socket(f, id, m, a) => f(handle(id), m, a.0),
+                Call::Timer(f, a) => f(a.0),
+                Call::Signal(f, signo, a) => f(signo, a.0),
+                Call::Post(f, a) => f(a.0),
+            }
         }
     }
 }
@@ -716,14 +722,22 @@ fn socket_idle_fired(inner: &mut Inner, timer: usize, source: usize, dir: usize)
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ffi_boundary;
 
-    unsafe extern "C" fn nop_fd(_: c_int, _: xEventMask, _: *mut c_void) {}
-    unsafe extern "C" fn nop(_: *mut c_void) {}
-    unsafe extern "C" fn nop_sock(_: xSocket, _: xEventMask, _: *mut c_void) {}
+    unsafe extern "C" fn nop_fd(_: c_int, _: xEventMask, _: *mut c_void) {
+        ffi_boundary!((), {})
+    }
+    unsafe extern "C" fn nop(_: *mut c_void) {
+        ffi_boundary!((), {})
+    }
+    unsafe extern "C" fn nop_sock(_: xSocket, _: xEventMask, _: *mut c_void) {
+        ffi_boundary!((), {})
+    }
 
     fn pipe() -> [c_int; 2] {
         let mut fds = [0; 2];
         assert_eq!(
+            // SAFETY: `fds` is a two-int array pipe2 fills.
             unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK) },
             0
         );
@@ -745,7 +759,9 @@ mod tests {
         assert_eq!(lp.counts(), (0, 0, 0));
         assert_eq!(lp.wait(-1).unwrap(), 0);
         destroy(id);
+        // SAFETY: `p[0]` is this test's pipe end, closed once.
         unsafe { libc::close(p[0]) };
+        // SAFETY: `p[1]` is this test's pipe end, closed once.
         unsafe { libc::close(p[1]) };
     }
 
@@ -757,9 +773,11 @@ mod tests {
         let old = lp
             .add(p[0], xEvent_Read, nop_fd, UserPtr(std::ptr::null_mut()))
             .unwrap();
+        // SAFETY: `p[0]` is this test's pipe end, closed once.
         unsafe { libc::close(p[0]) };
         let q = pipe();
         // Make the new pipe's read end take the old fd number.
+        // SAFETY: both are open fds this test owns; dup2 only renumbers.
         assert_eq!(unsafe { libc::dup2(q[0], p[0]) }, p[0]);
         let new = lp
             .add(p[0], xEvent_Read, nop_fd, UserPtr(std::ptr::null_mut()))
@@ -769,6 +787,7 @@ mod tests {
         assert_eq!(lp.delete(old), xErrno_NotFound);
         assert_eq!(lp.delete(new), xErrno_Ok);
         for fd in [p[0], p[1], q[0], q[1]] {
+            // SAFETY: each fd is this test's own, closed once here.
             unsafe { libc::close(fd) };
         }
         destroy(id);
@@ -799,7 +818,9 @@ mod tests {
         assert_eq!(lp.counts(), (1, 1, 0));
         assert_eq!(lp.delete(src), xErrno_Ok);
         assert_eq!(lp.counts(), (0, 0, 0));
+        // SAFETY: `p[0]` is this test's pipe end, closed once.
         unsafe { libc::close(p[0]) };
+        // SAFETY: `p[1]` is this test's pipe end, closed once.
         unsafe { libc::close(p[1]) };
         destroy(id);
     }
