@@ -6,9 +6,10 @@
 //! keeps the handshake, its retransmissions and every alert; once it is
 //! over, it hands the key block over (its key-export callback, see
 //! `xm_record_keys`) and this module seals and opens the application_data
-//! records of that epoch with the `aes-gcm` crate (AES-NI and carry-less
-//! multiply detected at run time), exactly as RFC 5288 and RFC 6347 lay them
-//! out:
+//! records of that epoch with `ring`'s AES-GCM (the stitched AES-NI and
+//! carry-less multiply assembly OpenSSL and BoringSSL use, chosen at run
+//! time by CPU; portable code elsewhere), exactly as RFC 5288 and RFC 6347
+//! lay them out:
 //!
 //! * record: type 23, version DTLS 1.2, epoch and 48-bit sequence number,
 //!   length; body = 8-byte explicit nonce, ciphertext, 16-byte tag;
@@ -25,10 +26,7 @@
 //! whichever of the two read it. Only the AES-GCM suites are handled;
 //! with ChaCha20-Poly1305 mbedTLS keeps every record.
 
-use aes_gcm::aead::consts::U12;
-use aes_gcm::aead::generic_array::GenericArray;
-use aes_gcm::aead::{AeadInPlace, KeyInit};
-use aes_gcm::{Aes128Gcm, Aes256Gcm};
+use ring::aead::{Aad, LessSafeKey, Nonce, Tag, UnboundKey, AES_128_GCM, AES_256_GCM};
 
 use xp2p_mbedtls as sys;
 
@@ -63,42 +61,40 @@ pub struct RecordStats {
     pub forged: u64,
 }
 
-enum Gcm {
-    Aes128(Box<Aes128Gcm>),
-    Aes256(Box<Aes256Gcm>),
-}
+/// One direction's AES-GCM key.
+struct Gcm(LessSafeKey);
 
 impl Gcm {
     fn new(suite: u16, key: &[u8]) -> Option<Gcm> {
-        match suite {
-            SUITE_AES128_GCM => Aes128Gcm::new_from_slice(key)
-                .ok()
-                .map(|c| Gcm::Aes128(Box::new(c))),
-            SUITE_AES256_GCM => Aes256Gcm::new_from_slice(key)
-                .ok()
-                .map(|c| Gcm::Aes256(Box::new(c))),
-            _ => None,
-        }
+        let alg = match suite {
+            SUITE_AES128_GCM => &AES_128_GCM,
+            SUITE_AES256_GCM => &AES_256_GCM,
+            _ => return None,
+        };
+        UnboundKey::new(alg, key)
+            .ok()
+            .map(|k| Gcm(LessSafeKey::new(k)))
     }
 
+    /// Encrypts `buf` in place; the tag.
     fn seal(&self, nonce: &[u8; 12], aad: &[u8], buf: &mut [u8]) -> Option<[u8; AEAD_TAG_LEN]> {
-        let nonce = GenericArray::<u8, U12>::from_slice(nonce);
-        let tag = match self {
-            Gcm::Aes128(c) => c.encrypt_in_place_detached(nonce, aad, buf),
-            Gcm::Aes256(c) => c.encrypt_in_place_detached(nonce, aad, buf),
-        }
-        .ok()?;
-        Some(tag.into())
+        let nonce = Nonce::assume_unique_for_key(*nonce);
+        let tag = self
+            .0
+            .seal_in_place_separate_tag(nonce, Aad::from(aad), buf)
+            .ok()?;
+        tag.as_ref().try_into().ok()
     }
 
+    /// Decrypts `buf` in place if it and `aad` authenticate with `tag`.
     fn open(&self, nonce: &[u8; 12], aad: &[u8], buf: &mut [u8], tag: &[u8]) -> bool {
-        let nonce = GenericArray::<u8, U12>::from_slice(nonce);
-        let tag = GenericArray::from_slice(tag);
-        match self {
-            Gcm::Aes128(c) => c.decrypt_in_place_detached(nonce, aad, buf, tag),
-            Gcm::Aes256(c) => c.decrypt_in_place_detached(nonce, aad, buf, tag),
-        }
-        .is_ok()
+        let Ok(tag) = Tag::try_from(tag) else {
+            return false;
+        };
+        let nonce = Nonce::assume_unique_for_key(*nonce);
+        self.0
+            .open_in_place_separate_tag(nonce, Aad::from(aad), tag, buf, 0..)
+            .is_ok()
     }
 }
 
