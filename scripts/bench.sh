@@ -5,6 +5,7 @@
 #
 #   scripts/bench.sh [--runs N] [--quick] [--only COND[,COND...]]
 #                    [--metrics M[,M...]] [--no-ndc] [--src DIR] [--build-only]
+#                    [--dtls B[,B...]]
 #
 #   --runs N        runs of every measurement (default 5); the table gives
 #                   the median and the min-max of the N runs
@@ -25,6 +26,11 @@
 #   --src DIR       build libxp2p from the source tree DIR (also: XP2P_SRC=DIR);
 #                   default: this tree. cargo builds in DIR/target (release)
 #   --build-only    build, print the path of xp2p_bench, exit
+#   --dtls B,...    build one libxp2p package per DTLS backend (openssl,
+#                   mbedtls: CMake XP2P_DTLS), run them alternately in the
+#                   same runs, and print them side by side with their ratio
+#                   (the first one is also the libxp2p column of the main
+#                   table); default: one build with the default backend
 #
 # The reference is libdatachannel 0.24.5 inside node-datachannel 0.33.4 from
 # npm (bench/ndc_bench.mjs), installed into build/bench/ndc. Every run checks
@@ -43,12 +49,12 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 out=${XP2P_BENCH_DIR:-$root/build/bench}
 src=${XP2P_SRC:-$root}
-runs=5 ndc=1 quick=0 build_only=0
+runs=5 ndc=1 quick=0 build_only=0 dtls=
 conds_all=loopback,veth,rtt50,rtt50-loss1
 metrics_all=throughput,rate,latency,open,idle
 conds=$conds_all metrics=$metrics_all
 usage() {
-  sed -n '5,22p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '5,34p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 while [ $# -gt 0 ]; do
@@ -60,12 +66,14 @@ while [ $# -gt 0 ]; do
     --metrics) metrics=${2:?}; shift 2 ;;
     --src) src=${2:?}; shift 2 ;;
     --build-only) build_only=1; shift ;;
+    --dtls) dtls=${2:?}; shift 2 ;;
     *) usage ;;
   esac
 done
 [[ $runs =~ ^[1-9][0-9]*$ ]] || usage
 for c in ${conds//,/ }; do [[ ,$conds_all, == *,$c,* ]] || { echo "bench: unknown condition $c" >&2; usage; }; done
 for m in ${metrics//,/ }; do [[ ,$metrics_all, == *,$m,* ]] || { echo "bench: unknown metric $m" >&2; usage; }; done
+for b in ${dtls//,/ }; do [[ $b =~ ^(openssl|mbedtls)$ ]] || { echo "bench: unknown DTLS backend $b" >&2; usage; }; done
 has() { [[ ,$1, == *,$2,* ]]; }
 src=$(cd "$src" && pwd)
 
@@ -88,6 +96,23 @@ mkdir -p "$out"
 } >"$out/build$tag.log" 2>&1 || { tail -40 "$out/build$tag.log" >&2; echo "bench: build failed, see $out/build$tag.log" >&2; exit 1; }
 bench=$out/build$tag/xp2p_bench
 linkem=$out/build$tag/linkem
+# --dtls: one more package and bench build per backend (fresh build
+# directories per backend: XP2P_DTLS picks XP2P_TURN_TLS's default at the
+# first configure), built one after the other in the same cargo target.
+declare -A bench_of
+bench_of[xp2p]=$bench
+dtls_stacks=
+for b in ${dtls//,/ }; do
+  {
+    cmake -S "$src" -B "$out/pkg$tag-$b" -DCMAKE_INSTALL_PREFIX="$prefix-$b" -DCMAKE_BUILD_TYPE=Release -DXP2P_DTLS="$b"
+    cmake --build "$out/pkg$tag-$b"
+    cmake --install "$out/pkg$tag-$b"
+    cmake -S "$root/bench" -B "$out/build$tag-$b" -DCMAKE_PREFIX_PATH="$prefix-$b" -DCMAKE_BUILD_TYPE=Release
+    cmake --build "$out/build$tag-$b"
+  } >"$out/build$tag-$b.log" 2>&1 || { tail -40 "$out/build$tag-$b.log" >&2; echo "bench: $b build failed, see $out/build$tag-$b.log" >&2; exit 1; }
+  bench_of[xp2p-$b]=$out/build$tag-$b/xp2p_bench
+  dtls_stacks="$dtls_stacks xp2p-$b"
+done
 if [ "$build_only" = 1 ]; then echo "$bench"; exit 0; fi
 
 if [ "$(id -u)" != 0 ] && [ "$conds" != loopback ]; then
@@ -159,6 +184,13 @@ if [ "$ndc" = 1 ]; then
 fi
 export NDC_MODULE=$ndc_mod
 stacks=xp2p; [ "$ndc" = 1 ] && stacks="xp2p ndc"
+# With --dtls the backends' builds replace the default one; the first is
+# "xp2p" of the main table.
+xp2p_main=xp2p
+if [ -n "$dtls_stacks" ]; then
+  xp2p_main=$(echo $dtls_stacks | cut -d' ' -f1)
+  stacks="$dtls_stacks"; [ "$ndc" = 1 ] && stacks="$stacks ndc"
+fi
 
 # ---- conditions: namespaces, links, probes -------------------------------------
 # net_* per condition: client namespace, server namespace, client address,
@@ -315,9 +347,9 @@ run_pair() {
     pre_b=(ip netns exec "${ns_b[$c]}" env "XP2P_INTERFACES=${if_b[$c]}")
     bind_a=${ip_a[$c]} bind_b=${ip_b[$c]}
   fi
-  if [ "$st" = xp2p ]; then
-    srv=("${pre_b[@]}" "$bench" server --signal "$sock")
-    cli=("${pre_a[@]}" "$bench" client --signal "$sock" "$@")
+  if [ "$st" != ndc ]; then
+    srv=("${pre_b[@]}" "${bench_of[$st]}" server --signal "$sock")
+    cli=("${pre_a[@]}" "${bench_of[$st]}" client --signal "$sock" "$@")
   else
     srv=("${pre_b[@]}" node "$ndc_js" server --signal "$sock" --bind "$bind_b")
     cli=("${pre_a[@]}" node "$ndc_js" client --signal "$sock" --bind "$bind_a" "$@")
@@ -387,8 +419,8 @@ measure() {
   fi
   if has "$metrics" idle && [ "$c" = loopback ]; then
     local log=$base-idle.client ok=1
-    if [ "$st" = xp2p ]; then
-      XP2P_INTERFACES=lo timeout 900 "$bench" memory --pairs "$idle_levels" --idle "$idle_s" >"$log" 2>&1 || ok=0
+    if [ "$st" != ndc ]; then
+      XP2P_INTERFACES=lo timeout 900 "${bench_of[$st]}" memory --pairs "$idle_levels" --idle "$idle_s" >"$log" 2>&1 || ok=0
     else
       # node-datachannel may crash while tearing thousands of connections
       # down at exit, after its RESULT lines: the figures count, the exit
@@ -452,14 +484,37 @@ echo "|---|---|---|---|---|"
 for k in "${keys[@]:-}"; do
   [ -n "$k" ] || continue
   IFS='|' read -r name cond dir <<<"$k"
-  a=$(med "$k" xp2p) b=$(med "$k" ndc)
+  a=$(med "$k" "$xp2p_main") b=$(med "$k" ndc)
   ratio=$(awk -v a="$a" -v b="$b" -v d="$dir" 'BEGIN {
     if (a == "-" || b == "-" || a <= 0 || b <= 0) { print "-"; exit }
     printf "%.2f\n", d == "+" ? a / b : b / a }')
-  echo "| $name | $cond | $(stat "$k" xp2p) | $(stat "$k" ndc) | $ratio |"
+  echo "| $name | $cond | $(stat "$k" "$xp2p_main") | $(stat "$k" ndc) | $ratio |"
 done
 echo
 echo "(ratio > 1: libxp2p better; throughput and rate: libxp2p / libdatachannel, the rest: libdatachannel / libxp2p)"
+# --dtls with two or more backends: each against the first, same runs.
+set -- $dtls_stacks
+if [ $# -ge 2 ]; then
+  first=$1; shift
+  for other in "$@"; do
+    echo
+    echo "DTLS backends (libxp2p, same runs): ${other#xp2p-} against ${first#xp2p-}"
+    echo
+    echo "| metric | condition | ${first#xp2p-} | ${other#xp2p-} | ratio |"
+    echo "|---|---|---|---|---|"
+    for k in "${keys[@]:-}"; do
+      [ -n "$k" ] || continue
+      IFS='|' read -r name cond dir <<<"$k"
+      a=$(med "$k" "$other") b=$(med "$k" "$first")
+      ratio=$(awk -v a="$a" -v b="$b" -v d="$dir" 'BEGIN {
+        if (a == "-" || b == "-" || a <= 0 || b <= 0) { print "-"; exit }
+        printf "%.2f\n", d == "+" ? a / b : b / a }')
+      echo "| $name | $cond | $(stat "$k" "$first") | $(stat "$k" "$other") | $ratio |"
+    done
+    echo
+    echo "(ratio > 1: ${other#xp2p-} better; throughput and rate: ${other#xp2p-} / ${first#xp2p-}, the rest: ${first#xp2p-} / ${other#xp2p-})"
+  done
+fi
 echo "per-run values: $(for k in "${keys[@]:-}"; do for st in $stacks; do printf '%s [%s]:%s; ' "${k%|*}" "$st" "${vals[$k|$st]:-}"; done; done)" >"$logs/values.txt"
 echo "per-run values: $logs/values.txt"
 if [ -s "$failures" ]; then

@@ -68,6 +68,21 @@ tests/crossbackend/run.sh "$root/build/prefix" "$root/build/mbedtls/prefix"
 step "mbedTLS build <-> aiortc (both roles)"
 ln -sfn "$root/build/venv-aiortc" "$root/build/mbedtls/venv-aiortc" # the venv installed above
 XP2P_BUILD_DIR="$root/build/mbedtls" tests/interop/run.sh chat-offers aiortc-offers
+# Chromium: both roles and 50 MB each way; the other cases (mDNS off, the
+# 100 MB stall, TURN relay, media sections) exercise ICE, SCTP and SDP, which
+# do not depend on the DTLS backend, and run against the default build above.
+step "mbedTLS build <-> headless Chromium (both roles, 50 MB each way)"
+if [ "$(id -u)" = 0 ]; then
+  XP2P_BUILD_DIR="$root/build/mbedtls" timeout 600 tests/chromium/run.sh browser-offers xp2p-offers bulk
+else
+  echo "skipped: needs root to create the network namespace"
+fi
+step "mbedTLS build <-> libdatachannel (all five cases: both roles, 50 MB each way)"
+if [ -d "$root/build/ndc-interop/node_modules" ]; then # node-datachannel as installed above
+  mkdir -p "$root/build/mbedtls/ndc-interop"
+  ln -sfn "$root/build/ndc-interop/node_modules" "$root/build/mbedtls/ndc-interop/node_modules"
+fi
+XP2P_BUILD_DIR="$root/build/mbedtls" timeout 600 tests/ndc/run.sh
 if [ -n "$fuzz_pid" ]; then
   step "fuzz targets (started after cargo test)"
   fuzz_rc=0

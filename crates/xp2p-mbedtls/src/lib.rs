@@ -72,4 +72,20 @@ extern "C" {
     pub fn xm_cipher_name(s: *const xm_session) -> *const c_char;
     pub fn xm_version(s: *const xm_session) -> *const c_char;
     pub fn xm_srtp_profile(s: *const xm_session) -> c_uint;
+
+    pub fn xm_record_keys(
+        s: *const xm_session,
+        suite: *mut u16,
+        client_key: *mut u8,
+        server_key: *mut u8,
+        keylen: *mut size_t,
+        client_iv: *mut u8,
+        server_iv: *mut u8,
+        ivlen: *mut size_t,
+    ) -> c_int;
+    pub fn xm_forget_keys(s: *mut xm_session);
+    pub fn xm_in_epoch(s: *const xm_session) -> u16;
+    pub fn xm_take_out_seq(s: *mut xm_session, epoch_seq: *mut u64) -> c_int;
+    pub fn xm_replay_check(s: *const xm_session, seq: u64) -> c_int;
+    pub fn xm_replay_update(s: *mut xm_session, seq: u64);
 }

@@ -22,6 +22,7 @@
 #include <mbedtls/entropy.h>
 #include <mbedtls/error.h>
 #include <mbedtls/pk.h>
+#include <mbedtls/platform_util.h>
 #include <mbedtls/sha256.h>
 #include <mbedtls/ssl.h>
 #include <mbedtls/ssl_ciphersuites.h>
@@ -34,6 +35,9 @@
 #if !defined(MBEDTLS_SSL_PROTO_DTLS) || !defined(MBEDTLS_PK_WRITE_C) || \
     !defined(MBEDTLS_ECDSA_C) || !defined(MBEDTLS_GCM_C)
 #error "mbedTLS built without DTLS, key writing, ECDSA or GCM"
+#endif
+#if !defined(MBEDTLS_SSL_EXPORT_KEYS) || !defined(MBEDTLS_SSL_DTLS_ANTI_REPLAY)
+#error "mbedTLS built without key export or DTLS anti-replay"
 #endif
 
 /* Return codes shared with the Rust side. */
@@ -265,6 +269,11 @@ typedef struct xm_session {
     int mismatch;
     uint8_t remote[32];
     int has_remote;
+    /* The key block of the last key derivation (RFC 5246 6.3): client and
+     * server MAC keys, write keys and implicit IVs, in that order. */
+    uint8_t keyblk[2 * 48 + 2 * 32 + 2 * 16];
+    size_t maclen, keylen, ivlen;
+    int has_keys;
 } xm_session;
 
 static const int g_suites[] = {
@@ -378,10 +387,36 @@ static int verify_cb(void *p, mbedtls_x509_crt *crt, int depth, uint32_t *flags)
     return 0;
 }
 
+/* mbedTLS hands over the key block when it derives the keys; the caller
+ * protects application data with it (xm_record_keys). */
+static int export_keys(void *p, const unsigned char *ms, const unsigned char *kb,
+                       size_t maclen, size_t keylen, size_t ivlen,
+                       const unsigned char client_random[32],
+                       const unsigned char server_random[32], mbedtls_tls_prf_types prf)
+{
+    xm_session *s = p;
+    size_t need = 2 * (maclen + keylen + ivlen);
+    (void)ms;
+    (void)client_random;
+    (void)server_random;
+    (void)prf;
+    mbedtls_platform_zeroize(s->keyblk, sizeof s->keyblk);
+    s->has_keys = 0;
+    if (maclen > 48 || keylen > 32 || ivlen > 16 || need > sizeof s->keyblk)
+        return 0; /* not a suite the caller protects itself */
+    memcpy(s->keyblk, kb, need);
+    s->maclen = maclen;
+    s->keylen = keylen;
+    s->ivlen = ivlen;
+    s->has_keys = 1;
+    return 0;
+}
+
 void xm_session_free(xm_session *s)
 {
     if (s == NULL)
         return;
+    mbedtls_platform_zeroize(s->keyblk, sizeof s->keyblk);
     mbedtls_ssl_free(&s->ssl);
     mbedtls_ssl_config_free(&s->conf);
     mbedtls_x509_crt_free(&s->own);
@@ -470,6 +505,7 @@ xm_session *xm_session_new(int server, const uint8_t *cert, size_t cert_len,
         goto fail;
 #endif
     mbedtls_ssl_conf_handshake_timeout(&s->conf, retransmit_min_ms, retransmit_max_ms);
+    mbedtls_ssl_conf_export_keys_ext_cb(&s->conf, export_keys, s);
     ret = mbedtls_ssl_setup(&s->ssl, &s->conf);
     if (ret != 0)
         goto fail;
@@ -642,4 +678,100 @@ unsigned xm_srtp_profile(const xm_session *s)
     (void)s;
     return 0;
 #endif
+}
+
+/* ---- application data records protected by the caller ---- */
+
+/*
+ * The negotiated suite (IANA number) and the keys of the established
+ * epoch, once the handshake is over: write keys (keylen bytes each) and
+ * implicit IVs (ivlen bytes each) of client and server. Returns 0 when
+ * there are none or the suite uses MAC keys (not an AEAD suite).
+ */
+int xm_record_keys(const xm_session *s, uint16_t *suite, uint8_t client_key[32],
+                   uint8_t server_key[32], size_t *keylen, uint8_t client_iv[16],
+                   uint8_t server_iv[16], size_t *ivlen)
+{
+    const char *name;
+    const uint8_t *k;
+    if (!s->has_keys || s->maclen != 0 || s->ssl.state != MBEDTLS_SSL_HANDSHAKE_OVER)
+        return 0;
+    name = mbedtls_ssl_get_ciphersuite(&s->ssl);
+    if (name == NULL)
+        return 0;
+    *suite = (uint16_t)mbedtls_ssl_get_ciphersuite_id(name);
+    k = s->keyblk;
+    memcpy(client_key, k, s->keylen);
+    memcpy(server_key, k + s->keylen, s->keylen);
+    memcpy(client_iv, k + 2 * s->keylen, s->ivlen);
+    memcpy(server_iv, k + 2 * s->keylen + s->ivlen, s->ivlen);
+    *keylen = s->keylen;
+    *ivlen = s->ivlen;
+    return 1;
+}
+
+/* Forgets the exported key block (the caller holds its own copy). */
+void xm_forget_keys(xm_session *s)
+{
+    mbedtls_platform_zeroize(s->keyblk, sizeof s->keyblk);
+    s->has_keys = 0;
+}
+
+/* The epoch of incoming records. */
+uint16_t xm_in_epoch(const xm_session *s)
+{
+    return s->ssl.in_epoch;
+}
+
+/*
+ * Takes the next outgoing record number (epoch << 48 | sequence) from the
+ * counter mbedTLS writes its own records with, so the caller's records and
+ * mbedTLS's (alerts, close_notify) share one sequence space. Returns -1 when
+ * the sequence space of the epoch is exhausted (RFC 6347 4.1).
+ */
+int xm_take_out_seq(xm_session *s, uint64_t *epoch_seq)
+{
+    uint64_t v = 0;
+    int i;
+    for (i = 0; i < 8; i++)
+        v = (v << 8) | s->ssl.cur_out_ctr[i];
+    if ((v & 0xffffffffffffULL) == 0xffffffffffffULL)
+        return -1;
+    *epoch_seq = v;
+    v++;
+    for (i = 7; i >= 0; i--) {
+        s->ssl.cur_out_ctr[i] = (unsigned char)v;
+        v >>= 8;
+    }
+    return 0;
+}
+
+/*
+ * The replay window of incoming records (RFC 6347 4.1.2.6), the one
+ * mbedTLS keeps for the records it reads: `seq` (48 bits) is fresh when
+ * xm_replay_check returns 0; xm_replay_update marks it seen once the
+ * record authenticated. Same semantics as mbedTLS's own check.
+ */
+int xm_replay_check(const xm_session *s, uint64_t seq)
+{
+    uint64_t bit;
+    if (seq > s->ssl.in_window_top)
+        return 0;
+    bit = s->ssl.in_window_top - seq;
+    if (bit >= 64)
+        return -1;
+    return (s->ssl.in_window & ((uint64_t)1 << bit)) != 0 ? -1 : 0;
+}
+
+void xm_replay_update(xm_session *s, uint64_t seq)
+{
+    if (seq > s->ssl.in_window_top) {
+        uint64_t shift = seq - s->ssl.in_window_top;
+        s->ssl.in_window = shift >= 64 ? 1 : (s->ssl.in_window << shift) | 1;
+        s->ssl.in_window_top = seq;
+    } else {
+        uint64_t bit = s->ssl.in_window_top - seq;
+        if (bit < 64)
+            s->ssl.in_window |= (uint64_t)1 << bit;
+    }
 }

@@ -12,10 +12,11 @@ use xp2p_mbedtls as sys;
 
 use super::error_text;
 use super::hello::{Absorbed, HelloReassembly};
+use super::records::{Dropped, RecordProtection, RecordStats};
 use crate::dtls::common::{
     earliest, records_well_formed, DtlsConfig, DtlsStats, RecvQueue, AEAD_TAG_LEN,
     GCM_EXPLICIT_NONCE_LEN, MAX_DATAGRAM, MAX_EARLY_DATAGRAMS, MAX_RECORD_PLAINTEXT,
-    MAX_SEND_QUEUE_DATAGRAMS, MIN_MTU, SCRATCH_LEN,
+    MAX_SEND_QUEUE_DATAGRAMS, MIN_MTU, RECORD_HEADER_LEN, SCRATCH_LEN,
 };
 use crate::dtls::pipe::Pipe;
 use crate::dtls::{
@@ -151,6 +152,12 @@ pub struct DtlsSession {
     recv: RecvQueue,
     scratch: Box<[u8]>,
     stats: DtlsStats,
+    /// Application data of the established epoch, sealed and opened here
+    /// (AES-GCM suites; see `records.rs`). `None`: mbedTLS does it.
+    records: Option<RecordProtection>,
+    /// The record being sealed.
+    sealed: Vec<u8>,
+    record_stats: RecordStats,
 }
 
 impl std::fmt::Debug for DtlsSession {
@@ -196,6 +203,9 @@ impl DtlsSession {
             recv: RecvQueue::default(),
             scratch: vec![0u8; SCRATCH_LEN].into_boxed_slice(),
             stats: DtlsStats::default(),
+            records: None,
+            sealed: Vec::new(),
+            record_stats: RecordStats::default(),
             cfg,
         })
     }
@@ -298,6 +308,13 @@ impl DtlsSession {
 
     pub fn stats(&self) -> DtlsStats {
         self.stats
+    }
+
+    /// What the session's own record protection did (all zero when mbedTLS
+    /// protects every record, e.g. with ChaCha20-Poly1305).
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(crate) fn record_stats(&self) -> RecordStats {
+        self.record_stats
     }
 
     /// Starts the handshake: a client sends its ClientHello, a server
@@ -439,6 +456,18 @@ impl DtlsSession {
         if self.raw.pipe_ref().output_len() >= MAX_SEND_QUEUE_DATAGRAMS {
             return Err(DtlsError::QueueFull);
         }
+        if let Some(records) = &self.records {
+            // SAFETY: live session, used by nothing else meanwhile.
+            if !unsafe { records.seal(self.raw.s(), data, &mut self.sealed) } {
+                return Err(DtlsError::Crypto(
+                    "record sequence numbers exhausted".into(),
+                ));
+            }
+            let _ = self.raw.pipe().write(&self.sealed);
+            self.stats.messages_sent += 1;
+            self.record_stats.sealed += 1;
+            return Ok(());
+        }
         // SAFETY: live session; `data` is readable for its length.
         let r = unsafe { sys::xm_write(self.raw.s(), data.as_ptr(), data.len()) };
         if r == sys::XM_OK {
@@ -518,7 +547,57 @@ impl DtlsSession {
                 Absorbed::Complete(record) => return self.process_records(&record),
             }
         }
+        if self.state == DtlsState::Connected && self.records.is_some() {
+            return self.process_split(data);
+        }
         self.process_records(data);
+    }
+
+    /// Once connected with our own record protection: application data of
+    /// the epoch is opened here, every other record (alerts, handshake
+    /// retransmissions, other epochs) goes to mbedTLS one by one, in the
+    /// datagram's order. `data` holds well-formed records (checked by
+    /// `handle_datagram`).
+    fn process_split(&mut self, data: &[u8]) {
+        let mut rest = data;
+        while self.state == DtlsState::Connected {
+            let Some(header) = rest.get(..RECORD_HEADER_LEN) else {
+                break;
+            };
+            let len = RECORD_HEADER_LEN + usize::from(u16::from_be_bytes([header[11], header[12]]));
+            let Some((record, tail)) = rest.split_at_checked(len) else {
+                break;
+            };
+            rest = tail;
+            match &self.records {
+                Some(r) if r.is_ours(record) => {
+                    // SAFETY: live session, used by nothing else meanwhile.
+                    let opened = unsafe { r.open(self.raw.s(), record, &mut self.scratch) };
+                    match opened {
+                        Ok(n) => {
+                            self.record_stats.opened += 1;
+                            self.deliver(n);
+                        }
+                        Err(Dropped::Replayed) => self.record_stats.replayed += 1,
+                        Err(Dropped::Forged) => self.record_stats.forged += 1,
+                    }
+                }
+                _ => self.process_records(record),
+            }
+        }
+    }
+
+    /// Queues the message decrypted into `scratch[..n]`.
+    fn deliver(&mut self, n: usize) {
+        let was_empty = self.recv.is_empty();
+        if self.recv.push(&self.scratch[..n]) {
+            self.stats.messages_received += 1;
+            if was_empty {
+                self.events.push_back(DtlsEvent::Readable);
+            }
+        } else {
+            self.stats.recv_overflow += 1;
+        }
     }
 
     fn process_records(&mut self, data: &[u8]) {
@@ -583,6 +662,8 @@ impl DtlsSession {
         }
         self.update_max_payload();
         self.min_protected = self.min_protected_for();
+        // SAFETY: live session, used by nothing else meanwhile.
+        self.records = unsafe { RecordProtection::take(self.raw.s(), self.role) };
         self.state = DtlsState::Connected;
         self.handshake_deadline = None;
         self.events.push_back(DtlsEvent::Connected);
@@ -603,16 +684,8 @@ impl DtlsSession {
             };
             match status {
                 sys::XM_OK => {
-                    let n = usize::try_from(n).unwrap_or(0);
-                    let was_empty = self.recv.is_empty();
-                    if self.recv.push(&self.scratch[..n]) {
-                        self.stats.messages_received += 1;
-                        if was_empty {
-                            self.events.push_back(DtlsEvent::Readable);
-                        }
-                    } else {
-                        self.stats.recv_overflow += 1;
-                    }
+                    let n = usize::try_from(n).unwrap_or(0).min(self.scratch.len());
+                    self.deliver(n);
                 }
                 sys::XM_WANT => break,
                 sys::XM_CLOSED => {
