@@ -13,6 +13,7 @@ pub mod error;
 pub mod ice;
 pub mod logging;
 pub mod mdns;
+pub mod object;
 pub mod peer;
 pub mod sctp;
 pub mod sdp;

@@ -19,7 +19,6 @@ pub mod ice_crypto;
 pub mod ice_pair;
 pub mod ice_private;
 pub mod log;
-pub(crate) mod loop_timer;
 pub mod peer_connection;
 pub mod sctp_transport;
 pub mod sdp;
