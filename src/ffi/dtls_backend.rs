@@ -6,12 +6,11 @@
 
 use super::boundary::{bytes, ffi_boundary};
 use crate::driver::clock;
-use crate::driver::registry::Registry;
-use crate::dtls::{Certificate, DtlsConfig, DtlsError, DtlsRole, DtlsSession, DtlsState};
+use crate::dtls::{DtlsError, DtlsRole, DtlsState};
+use crate::object::backend::{self, BackendCtx};
+use crate::object::{cabi, handle, Handle};
 use libc::{c_char, c_int, c_void};
-use parking_lot::Mutex;
 use std::sync::Arc;
-use std::time::Duration;
 use xbase::types::*;
 
 pub const XDTLS_FINGERPRINT_SIZE: usize = 32;
@@ -85,19 +84,8 @@ pub struct xDtlsBackend {
 // SAFETY: the table is immutable; `name` points to a static string.
 unsafe impl Sync for xDtlsBackend {}
 
-/// One backend session: the sans-IO DTLS session and where its datagrams go.
-struct BackendCtx {
-    session: Mutex<DtlsSession>,
-    send_fn: unsafe extern "C" fn(*const u8, usize, *mut c_void) -> xErrno,
-    send_arg: usize,
-}
-
-/// Live sessions; a context pointer is a registry token, so NULL, stale and
-/// foreign contexts are rejected, never dereferenced.
-static CONTEXTS: Registry<BackendCtx> = Registry::new();
-
-/// The backend's handshake limit: the caller's transport keeps its own.
-const BACKEND_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(60);
+// The send callback is the one the object layer calls.
+const _: fn(xDtlsSendFn) -> Option<cabi::SendFn> = |f| f;
 
 fn backend_role(role: xDtlsRole) -> DtlsRole {
     if role == xDtlsRole_Active {
@@ -107,29 +95,11 @@ fn backend_role(role: xDtlsRole) -> DtlsRole {
     }
 }
 
+/// The live session a context pointer names; a context pointer is a handle
+/// of the object registry, so NULL, stale and foreign contexts are
+/// rejected, never dereferenced.
 fn ctx_of(ctx: *mut xDtlsBackendCtx) -> Option<Arc<BackendCtx>> {
-    CONTEXTS.get(ctx as *const c_void)
-}
-
-impl BackendCtx {
-    /// Sends every queued datagram through `send_fn`, without the session
-    /// lock held (the callback may feed a peer that answers at once).
-    fn flush(&self) {
-        loop {
-            let datagrams: Vec<Vec<u8>> = {
-                let mut s = self.session.lock();
-                while s.poll_event().is_some() {}
-                std::iter::from_fn(|| s.poll_transmit()).collect()
-            };
-            if datagrams.is_empty() {
-                return;
-            }
-            for d in datagrams {
-                // SAFETY: the caller's callback with its own argument.
-                unsafe { (self.send_fn)(d.as_ptr(), d.len(), self.send_arg as *mut c_void) };
-            }
-        }
-    }
+    handle::get(Handle::<BackendCtx>::from_ptr(ctx as *const c_void))
 }
 
 unsafe extern "C" fn backend_create(
@@ -141,27 +111,16 @@ unsafe extern "C" fn backend_create(
         let Some(send_fn) = send_fn else {
             return std::ptr::null_mut();
         };
-        let Ok(cert) = Certificate::generate() else {
-            return std::ptr::null_mut();
-        };
-        let mut cfg = DtlsConfig::new(backend_role(role), cert);
-        cfg.handshake_timeout = BACKEND_HANDSHAKE_TIMEOUT;
-        let Ok(session) = DtlsSession::new(cfg) else {
-            return std::ptr::null_mut();
-        };
-        CONTEXTS
-            .insert(Arc::new(BackendCtx {
-                session: Mutex::new(session),
-                send_fn,
-                send_arg: send_arg as usize,
-            }))
-            .cast()
+        match backend::create(backend_role(role), send_fn, send_arg) {
+            Some(h) => h.as_ptr().cast(),
+            None => std::ptr::null_mut(),
+        }
     })
 }
 
 unsafe extern "C" fn backend_destroy(ctx: *mut xDtlsBackendCtx) {
     ffi_boundary!((), {
-        CONTEXTS.remove(ctx as *const c_void);
+        handle::remove(Handle::<BackendCtx>::from_ptr(ctx as *const c_void));
     })
 }
 
@@ -198,23 +157,10 @@ unsafe extern "C" fn backend_handshake(ctx: *mut xDtlsBackendCtx) -> xErrno {
         let Some(c) = ctx_of(ctx) else {
             return xErrno_InvalidArg;
         };
-        {
-            let now = clock::now();
-            let mut s = c.session.lock();
-            if s.state() == DtlsState::New {
-                if s.start(now).is_err() {
-                    return xErrno_InvalidState;
-                }
-            } else if s.poll_timeout().is_some_and(|t| t <= now) {
-                s.handle_timeout(now);
-            }
-        }
-        c.flush();
-        let state = c.session.lock().state();
-        match state {
-            DtlsState::Connected => xErrno_Ok,
-            DtlsState::New | DtlsState::Connecting => xErrno_Again,
-            DtlsState::Failed | DtlsState::Closed => xErrno_InvalidState,
+        match c.handshake_step() {
+            Some(DtlsState::Connected) => xErrno_Ok,
+            Some(DtlsState::New | DtlsState::Connecting) => xErrno_Again,
+            Some(DtlsState::Failed | DtlsState::Closed) | None => xErrno_InvalidState,
         }
     })
 }

@@ -15,6 +15,7 @@
 //! No file here imports `crate::ffi`; `tests/module_graph.rs` checks that
 //! the files of `src/` import each other without a cycle.
 
+pub mod backend;
 pub mod cabi;
 pub mod callbacks;
 pub mod dtls;
