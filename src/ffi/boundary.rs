@@ -1,6 +1,9 @@
 //! The one FFI boundary: every `extern "C"` body runs inside `ffi_boundary!`,
 //! and the helpers here turn C pointers into checked Rust values.
 
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
+
 use libc::c_char;
 use std::ffi::CStr;
 
@@ -15,7 +18,8 @@ pub(crate) use xbase::ffi_boundary;
 /// # Safety
 /// A non-NULL `p` must point to a valid `T` for `'a`.
 pub(crate) unsafe fn opt_ref<'a, T>(p: *const T) -> Option<&'a T> {
-    p.as_ref()
+    // SAFETY: a non-NULL `p` points to a valid `T` for `'a` (contract above).
+    unsafe { p.as_ref() }
 }
 
 /// A mutable reference from a C pointer, `None` for NULL.
@@ -23,7 +27,9 @@ pub(crate) unsafe fn opt_ref<'a, T>(p: *const T) -> Option<&'a T> {
 /// # Safety
 /// A non-NULL `p` must point to a valid, unaliased `T` for `'a`.
 pub(crate) unsafe fn opt_mut<'a, T>(p: *mut T) -> Option<&'a mut T> {
-    p.as_mut()
+    // SAFETY: a non-NULL `p` points to a valid, unaliased `T` for `'a`
+    // (contract above).
+    unsafe { p.as_mut() }
 }
 
 /// A byte slice from a C pointer and length: empty for length 0 (any
@@ -37,7 +43,9 @@ pub(crate) unsafe fn bytes<'a>(p: *const u8, len: usize) -> Option<&'a [u8]> {
     } else if p.is_null() {
         None
     } else {
-        Some(std::slice::from_raw_parts(p, len))
+        // SAFETY: `p` is non-NULL and points to `len` readable bytes for
+        // `'a` (contract above).
+        Some(unsafe { std::slice::from_raw_parts(p, len) })
     }
 }
 
@@ -49,7 +57,9 @@ pub(crate) unsafe fn cstr_bytes<'a>(p: *const c_char) -> Option<&'a [u8]> {
     if p.is_null() {
         None
     } else {
-        Some(CStr::from_ptr(p).to_bytes())
+        // SAFETY: `p` is non-NULL and NUL-terminated, valid for `'a`
+        // (contract above).
+        Some(unsafe { CStr::from_ptr(p) }.to_bytes())
     }
 }
 

@@ -12,6 +12,9 @@
 //! are posted to the SCTP transport's loop. A manager handle may also be the
 //! view of a PeerConnection's channels (`xPeerConnectionGetDataChannelMgr`).
 
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
+
 use super::boundary::{bytes, c_array_bytes, ffi_boundary, opt_ref};
 use super::sctp_transport::xSctpTransport;
 use crate::channel::{ChannelConfig, ChannelState, MessageKind};

@@ -4,6 +4,9 @@
 //! second TLS library. libxp2p's backend is "openssl" or "mbedtls",
 //! chosen at build time: `crate::dtls`.
 
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
+
 use super::boundary::{bytes, ffi_boundary};
 use crate::driver::clock;
 use crate::dtls::{DtlsError, DtlsRole, DtlsState};
@@ -143,7 +146,9 @@ unsafe extern "C" fn backend_get_fingerprint(ctx: *mut xDtlsBackendCtx, out: *mu
             return xErrno_InvalidArg;
         };
         let fp = c.session.lock().local_fingerprint();
-        std::ptr::copy_nonoverlapping(fp.0.as_ptr(), out, XDTLS_FINGERPRINT_SIZE);
+        // SAFETY: `out` is non-NULL and holds 32 bytes (vtable contract);
+        // `fp.0` is 32 bytes.
+        unsafe { std::ptr::copy_nonoverlapping(fp.0.as_ptr(), out, XDTLS_FINGERPRINT_SIZE) };
         xErrno_Ok
     })
 }
@@ -181,8 +186,9 @@ unsafe extern "C" fn backend_feed_input(
     len: usize,
 ) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
-        let (Some(c), Some(input)) = (ctx_of(ctx), bytes(data, len).filter(|b| !b.is_empty()))
-        else {
+        // SAFETY: a non-NULL `data` points to `len` bytes (vtable contract).
+        let input = unsafe { bytes(data, len) }.filter(|b| !b.is_empty());
+        let (Some(c), Some(input)) = (ctx_of(ctx), input) else {
             return xErrno_InvalidArg;
         };
         c.session.lock().handle_datagram(clock::now(), input);
@@ -196,7 +202,9 @@ unsafe extern "C" fn backend_encrypt_send(
     len: usize,
 ) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
-        let (Some(c), Some(msg)) = (ctx_of(ctx), bytes(data, len).filter(|b| !b.is_empty())) else {
+        // SAFETY: a non-NULL `data` points to `len` bytes (vtable contract).
+        let msg = unsafe { bytes(data, len) }.filter(|b| !b.is_empty());
+        let (Some(c), Some(msg)) = (ctx_of(ctx), msg) else {
             return xErrno_InvalidArg;
         };
         let r = c.session.lock().send(msg);
@@ -229,24 +237,21 @@ unsafe extern "C" fn backend_decrypt_read(
         let dst: &mut [u8] = if buf_cap == 0 {
             &mut []
         } else {
-            std::slice::from_raw_parts_mut(buf, buf_cap)
+            // SAFETY: `buf` is non-NULL (checked) and holds `buf_cap`
+            // writable bytes (vtable contract).
+            unsafe { std::slice::from_raw_parts_mut(buf, buf_cap) }
         };
         let r = c.session.lock().recv(dst);
-        match r {
-            Ok(Some(n)) => {
-                *out_len = n;
-                xErrno_Ok
-            }
-            Ok(None) => {
-                *out_len = 0;
-                xErrno_Again
-            }
-            Err(DtlsError::BufferTooSmall { needed }) => {
-                *out_len = needed;
-                xErrno_NoMemory
-            }
-            Err(_) => xErrno_Unknown,
-        }
+        let (len, errno) = match r {
+            Ok(Some(n)) => (n, xErrno_Ok),
+            Ok(None) => (0, xErrno_Again),
+            Err(DtlsError::BufferTooSmall { needed }) => (needed, xErrno_NoMemory),
+            Err(_) => return xErrno_Unknown,
+        };
+        // SAFETY: `out_len` is non-NULL (checked) and writable (vtable
+        // contract).
+        unsafe { *out_len = len };
+        errno
     })
 }
 
@@ -261,7 +266,11 @@ unsafe extern "C" fn backend_get_remote_fingerprint(
         let fp = c.session.lock().remote_fingerprint();
         match fp {
             Some(fp) => {
-                std::ptr::copy_nonoverlapping(fp.0.as_ptr(), out, XDTLS_FINGERPRINT_SIZE);
+                // SAFETY: `out` is non-NULL and holds 32 bytes (vtable
+                // contract); `fp.0` is 32 bytes.
+                unsafe {
+                    std::ptr::copy_nonoverlapping(fp.0.as_ptr(), out, XDTLS_FINGERPRINT_SIZE)
+                };
                 xErrno_Ok
             }
             None => xErrno_InvalidState,

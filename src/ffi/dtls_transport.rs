@@ -17,6 +17,9 @@
 //! PeerConnection's DTLS session (`xPeerConnectionGetDtlsTransport`): its
 //! getters read the PeerConnection; it cannot be started, fed or destroyed.
 
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
+
 use super::boundary::{bytes, cstr_bytes, ffi_boundary, opt_ref};
 use super::dtls_backend::*;
 use crate::driver::loop_queue::LoopQueue;
@@ -141,7 +144,9 @@ pub unsafe extern "C" fn xDtlsTransportCreate(conf: *const xDtlsTransportConf) -
         let Ok(session) = DtlsSession::new(cfg) else {
             return std::ptr::null_mut();
         };
-        let Ok(queue) = LoopQueue::attach(conf.r#loop) else {
+        // SAFETY: `conf->loop` is a live loop (caller contract), checked
+        // non-NULL above.
+        let Ok(queue) = (unsafe { LoopQueue::attach(conf.r#loop) }) else {
             return std::ptr::null_mut();
         };
         let cb = DtlsCallbacks {

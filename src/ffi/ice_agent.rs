@@ -6,6 +6,9 @@
 //! `AddRemoteCandidate`, `Closed` in `Destroy`), run inside that call once
 //! every internal lock is released.
 
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
+
 use super::boundary::{bytes, cstr_bytes, ffi_boundary, malloc_string, opt_ref};
 use super::ice_candidate::xIceCandidate;
 use crate::driver::clock;
@@ -150,7 +153,8 @@ fn fill_candidates<'a>(list: &mut Vec<xIceCandidate>, cands: impl Iterator<Item 
 /// # Safety
 /// A non-NULL `p` must be a NUL-terminated string.
 unsafe fn dup_str(p: *const c_char) -> Option<String> {
-    cstr_bytes(p)
+    // SAFETY: a non-NULL `p` is NUL-terminated (contract above).
+    unsafe { cstr_bytes(p) }
         .and_then(|b| std::str::from_utf8(b).ok())
         .filter(|s| !s.is_empty())
         .map(str::to_owned)
@@ -161,7 +165,9 @@ unsafe fn dup_str(p: *const c_char) -> Option<String> {
 /// # Safety
 /// A non-NULL `p` must be a NUL-terminated string that outlives the use.
 unsafe fn text<'a>(p: *const c_char) -> Option<&'a str> {
-    cstr_bytes(p).and_then(|b| std::str::from_utf8(b).ok())
+    // SAFETY: a non-NULL `p` is NUL-terminated and outlives the use
+    // (contract above).
+    unsafe { cstr_bytes(p) }.and_then(|b| std::str::from_utf8(b).ok())
 }
 
 /// Creates an agent bound to `loop`. NULL if `loop` or `conf` is NULL or

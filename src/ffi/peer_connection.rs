@@ -5,6 +5,9 @@
 //! which runs inside `xPeerConnectionDestroy` as upstream; none runs after
 //! `xPeerConnectionDestroy` returns.
 
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
+
 use super::boundary::{cstr_bytes, ffi_boundary, malloc_string, opt_ref};
 use super::datachannel::*;
 use super::dtls_transport::xDtlsTransport;

@@ -22,6 +22,9 @@
 //! (`xPeerConnectionGetSctpTransport`): its getters read the PeerConnection;
 //! it cannot be started, fed, sent on or destroyed.
 
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
+
 use super::boundary::{bytes, ffi_boundary, opt_ref};
 use super::dtls_transport::xDtlsTransport;
 use crate::driver::loop_queue::LoopQueue;
@@ -128,7 +131,9 @@ pub unsafe extern "C" fn xSctpTransportCreate(conf: *const xSctpTransportConf) -
         let Ok(assoc) = SctpAssociation::new(cfg) else {
             return std::ptr::null_mut();
         };
-        let Ok(queue) = LoopQueue::attach(conf.r#loop) else {
+        // SAFETY: `conf->loop` is a live loop (caller contract), checked
+        // non-NULL above.
+        let Ok(queue) = (unsafe { LoopQueue::attach(conf.r#loop) }) else {
             return std::ptr::null_mut();
         };
         let timeout = match conf.assoc_timeout_ms {

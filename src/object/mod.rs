@@ -15,6 +15,9 @@
 //! No file here imports `crate::ffi`; `tests/module_graph.rs` checks that
 //! the files of `src/` import each other without a cycle.
 
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
+
 pub mod backend;
 pub mod cabi;
 pub mod callbacks;
