@@ -15,6 +15,7 @@ pub mod logging;
 pub mod mdns;
 pub mod object;
 pub mod peer;
+pub mod pipeline;
 pub mod sctp;
 pub mod sdp;
 pub mod stun;

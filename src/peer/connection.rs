@@ -11,8 +11,7 @@ use super::{
     DEFAULT_RECV_BUFFER_LIMIT, DEFAULT_SCTP_PORT, MID, MIN_RECV_BUFFER_LIMIT,
 };
 use crate::channel::{
-    self, ChannelConfig, ChannelError, ChannelEvent, ChannelId, ChannelManager, Limits,
-    MessageKind, SctpSend,
+    self, ChannelConfig, ChannelError, ChannelEvent, ChannelId, ChannelManager, Limits, MessageKind,
 };
 use crate::dtls::{
     Certificate, DtlsConfig, DtlsEvent, DtlsRole, DtlsSession, DtlsState, Fingerprint,
@@ -23,10 +22,8 @@ use crate::ice::agent::{
 };
 use crate::ice::{Candidate, Transport};
 use crate::mdns::PendingCandidates;
-use crate::sctp::{
-    Reliability as SctpReliability, ResetDirection, SctpAssociation, SctpConfig, SctpError,
-    SctpEvent,
-};
+use crate::pipeline::{Pipeline, BUNDLE_BELOW};
+use crate::sctp::{ResetDirection, SctpAssociation, SctpConfig, SctpError, SctpEvent};
 use crate::sdp::{
     encode_webrtc, encode_webrtc_answer, IceParams, SessionDescription, Setup, WebRtcParams,
 };
@@ -39,9 +36,6 @@ const MAX_EARLY_DTLS: usize = 32;
 const SCRATCH_LEN: usize = 18 * 1024;
 
 /// Bytes kept free between the SCTP path MTU and one DTLS record.
-/// Messages smaller than this are queued for bundling rather than handed
-/// to SCTP at once (see [`PeerConnection::send`]).
-const BUNDLE_BELOW: usize = 1024;
 const SCTP_MTU_MARGIN: usize = 32;
 /// The largest SCTP path MTU an association starts with: what an
 /// Ethernet-sized datagram (1472 bytes of UDP payload) carries under the
@@ -118,9 +112,9 @@ pub struct PeerConnection {
     early_dtls: VecDeque<Vec<u8>>,
     sctp: Option<SctpAssociation>,
     channels: ChannelManager,
-    /// Channel messages taken from the channels but not yet by SCTP (one
-    /// refused with `WouldBlock`, and the one looked ahead at), sent first.
-    pending_send: VecDeque<SctpSend>,
+    /// DTLS → SCTP → channels, composed (and the channel messages SCTP
+    /// has not taken yet).
+    pipe: Pipeline,
     state: PeerState,
     ice_connected: bool,
     consent_stale: bool,
@@ -244,7 +238,7 @@ impl PeerConnection {
             early_dtls: VecDeque::new(),
             sctp: None,
             channels,
-            pending_send: VecDeque::new(),
+            pipe: Pipeline::new(),
             state: PeerState::New,
             ice_connected: false,
             consent_stale: false,
@@ -360,9 +354,12 @@ impl PeerConnection {
 
     /// Counters of what was dropped between layers, and the path MTU.
     pub fn stats(&self) -> PeerStats {
+        let pipe = self.pipe.stats();
         PeerStats {
             path_mtu: self.pmtu.current(),
             path_mtu_probes: self.pmtu.stats(),
+            dtls_send_errors: self.stats.dtls_send_errors + pipe.dtls_send_errors,
+            sctp_send_errors: self.stats.sctp_send_errors + pipe.sctp_send_errors,
             ..self.stats
         }
     }
@@ -869,7 +866,7 @@ impl PeerConnection {
         self.sctp
             .as_ref()
             .is_some_and(SctpAssociation::is_connected)
-            && self.pending_send.is_empty()
+            && !self.pipe.has_pending()
             && self.channels.queued_sctp_sends() > 0
     }
 
@@ -911,7 +908,7 @@ impl PeerConnection {
         }
         self.closing = true;
         self.channels.association_lost();
-        self.pending_send.clear();
+        self.pipe.clear_pending();
         self.flush_outbound();
         if let Some(sctp) = self.sctp.as_mut() {
             // As browsers do: the SCTP ABORT first, then DTLS close_notify;
@@ -995,31 +992,26 @@ impl PeerConnection {
             return;
         }
         self.channels.association_lost();
-        self.pending_send.clear();
+        self.pipe.clear_pending();
         if let Some(sctp) = self.sctp.as_mut() {
             sctp.close();
         }
         self.set_state(PeerState::Failed);
     }
 
-    /// Moves everything between the layers until nothing changes.
+    /// Moves what an input caused through the layers, once, in the
+    /// pipeline's order (`crate::pipeline`): ICE events, DTLS in, SCTP in,
+    /// channels, SCTP out, DTLS out. No stage feeds an earlier one.
     fn process(&mut self, now: Instant) {
         self.last_now = self.last_now.max(now);
         self.read_wanted = false;
-        // Each round moves data at least one layer further; the bound only
-        // guards against a layer that keeps reporting work.
-        for _ in 0..64 {
-            let mut progress = self.translate_ice_events_at(now);
-            if self.ice_connected {
-                self.start_dtls(now);
-            }
-            progress |= self.process_dtls(now);
-            progress |= self.process_sctp(now);
-            progress |= self.flush_outbound();
-            if !progress {
-                break;
-            }
+        self.translate_ice_events_at(now);
+        if self.ice_connected {
+            self.start_dtls(now);
         }
+        self.process_dtls(now);
+        self.process_sctp(now);
+        self.flush_outbound();
         // Reading stopped with the queue already low (a message larger
         // than the budget was still being read): another turn at once.
         if self.is_read_paused() && self.channels.recv_queued() <= self.recv_limit / 2 {
@@ -1215,7 +1207,7 @@ impl PeerConnection {
                         // The peer closed the connection.
                         self.closing = true;
                         self.channels.association_lost();
-                        self.pending_send.clear();
+                        self.pipe.clear_pending();
                         if let Some(sctp) = self.sctp.as_mut() {
                             sctp.close();
                         }
@@ -1229,14 +1221,16 @@ impl PeerConnection {
             }
         }
         if let (Some(dtls), Some(sctp)) = (self.dtls.as_mut(), self.sctp.as_mut()) {
-            while let Ok(Some(n)) = dtls.recv(&mut self.scratch) {
-                progress = true;
-                #[cfg(feature = "fuzzing")]
-                if n >= 8 {
-                    self.fuzz_sctp_header.copy_from_slice(&self.scratch[..8]);
-                }
-                sctp.handle_packet(now, &self.scratch[..n]);
-            }
+            #[cfg(feature = "fuzzing")]
+            let header = &mut self.fuzz_sctp_header;
+            progress |= self
+                .pipe
+                .dtls_to_sctp(now, dtls, sctp, &mut self.scratch, |_record| {
+                    #[cfg(feature = "fuzzing")]
+                    if _record.len() >= 8 {
+                        header.copy_from_slice(&_record[..8]);
+                    }
+                });
         }
         progress
     }
@@ -1261,15 +1255,20 @@ impl PeerConnection {
             let ev = events.remove(i);
             self.on_sctp_event(now, ev);
         }
-        if let Some(sctp) = self.sctp.as_mut() {
-            while let Some((stream, ppid, data)) = sctp.recv() {
-                progress = true;
-                self.channels.handle_sctp_message(stream, ppid, &data);
+        // SCTP in, to quiescence: what the application pulled since the
+        // last turn may be read again, and reading that resumes delivers
+        // more.
+        loop {
+            if let Some(sctp) = self.sctp.as_mut() {
+                let channels = &mut self.channels;
+                progress |= self.pipe.sctp_to_channels(sctp, |stream, ppid, data| {
+                    channels.handle_sctp_message(stream, ppid, data)
+                });
+            }
+            if !self.update_read_budget() {
+                break;
             }
         }
-        // What the application pulled since the last turn may be read
-        // again; reading that resumes leaves messages for the next round.
-        progress |= self.update_read_budget();
         for ev in events {
             progress = true;
             self.on_sctp_event(now, ev);
@@ -1324,7 +1323,7 @@ impl PeerConnection {
                 if !self.closing && !self.state.is_terminal() {
                     self.closing = true;
                     self.channels.association_lost();
-                    self.pending_send.clear();
+                    self.pipe.clear_pending();
                     self.set_state(PeerState::Closed);
                 } else {
                     self.channels.association_lost();
@@ -1338,94 +1337,28 @@ impl PeerConnection {
     fn flush_outbound(&mut self) -> bool {
         let mut moved = false;
         if let Some(sctp) = self.sctp.as_mut() {
-            // A full send buffer takes nothing until SCTP reports it
-            // writable again (a SACK freed room): trying each message
-            // meanwhile costs a refused send per call.
-            if sctp.is_connected() && !sctp.is_blocked() {
-                // While more messages follow a small one, SCTP holds small
-                // packets back (Nagle) so the batch is bundled up to the
-                // path MTU; the last one goes with NODELAY and sends what
-                // is held. Held data always has data in flight before it,
-                // whose SACK sends it if the batch ends in `WouldBlock`.
-                // A lone message, and a large one (it fills packets by
-                // itself), go with NODELAY as set at creation: no socket
-                // option call for them.
-                let mut corked = false;
-                while let Some(next) = self
-                    .pending_send
-                    .pop_front()
-                    .or_else(|| self.channels.poll_sctp_send())
-                {
-                    if self.pending_send.is_empty() {
-                        self.pending_send.extend(self.channels.poll_sctp_send());
+            let events = &mut self.events;
+            moved |= self
+                .pipe
+                .channels_to_sctp(&mut self.channels, sctp, |channels, stream, e| {
+                    if let (Some(id), SctpError::MessageTooLarge { size, max }) =
+                        (channels.channel_by_stream(stream), e)
+                    {
+                        events.push_back(PeerEvent::ChannelError(
+                            id,
+                            ChannelError::TooLarge { size, max },
+                        ));
                     }
-                    let more = !self.pending_send.is_empty() && next.data.len() < BUNDLE_BELOW;
-                    if more != corked && sctp.set_nodelay(!more).is_ok() {
-                        corked = more;
-                    }
-                    let r = sctp.send(
-                        next.stream,
-                        next.ppid,
-                        &next.data,
-                        next.ordered,
-                        SctpReliability::from(next.reliability),
-                    );
-                    match r {
-                        Ok(()) => {
-                            moved = true;
-                            if next.counted > 0 {
-                                self.channels.on_sent(next.stream, next.counted);
-                            }
-                        }
-                        Err(SctpError::WouldBlock) => {
-                            self.pending_send.push_front(next);
-                            break;
-                        }
-                        Err(e) => {
-                            moved = true;
-                            self.stats.sctp_send_errors += 1;
-                            if next.counted > 0 {
-                                self.channels.on_sent(next.stream, next.counted);
-                            }
-                            if let (Some(id), SctpError::MessageTooLarge { size, max }) =
-                                (self.channels.channel_by_stream(next.stream), e)
-                            {
-                                self.events.push_back(PeerEvent::ChannelError(
-                                    id,
-                                    ChannelError::TooLarge { size, max },
-                                ));
-                            }
-                        }
-                    }
-                }
-                if corked {
-                    let _ = sctp.set_nodelay(true);
-                }
-                if self.pending_send.is_empty() {
-                    while let Some(stream) = self.channels.poll_stream_reset() {
-                        moved = true;
-                        let _ = sctp.reset_stream(stream);
-                    }
-                }
-            }
-            while let Some(pkt) = sctp.poll_transmit() {
-                moved = true;
-                match self.dtls.as_mut() {
-                    Some(dtls) if dtls.state() == DtlsState::Connected => {
-                        if dtls.send(&pkt).is_err() {
-                            self.stats.dtls_send_errors += 1;
-                        }
-                        dtls_to_ice(
-                            dtls,
-                            &mut self.ice,
-                            &mut self.scratch,
-                            &mut self.stats,
-                            &mut self.pmtu,
-                        );
-                    }
-                    _ => self.stats.dtls_send_errors += 1,
-                }
-            }
+                });
+            let (ice, scratch, stats, pmtu) = (
+                &mut self.ice,
+                &mut self.scratch,
+                &mut self.stats,
+                &mut self.pmtu,
+            );
+            moved |= self.pipe.sctp_to_dtls(sctp, self.dtls.as_mut(), |dtls| {
+                dtls_to_ice(dtls, ice, scratch, stats, pmtu);
+            });
         }
         moved |= self.drain_dtls();
         while let Some(ev) = self.channels.poll_event() {
@@ -1478,13 +1411,10 @@ fn dtls_to_ice(
     stats: &mut PeerStats,
     pmtu: &mut PathMtu,
 ) -> bool {
-    let mut moved = false;
-    while let Ok(Some(n)) = dtls.poll_transmit_into(scratch) {
-        moved = true;
-        pmtu.on_sent(n);
-        if ice.send(&scratch[..n]).is_err() {
+    Pipeline::dtls_out(dtls, scratch, |datagram| {
+        pmtu.on_sent(datagram.len());
+        if ice.send(datagram).is_err() {
             stats.ice_send_errors += 1;
         }
-    }
-    moved
+    })
 }
