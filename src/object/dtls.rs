@@ -15,7 +15,6 @@ use crate::driver::loop_queue::LoopQueue;
 use crate::dtls::{DtlsError, DtlsEvent, DtlsRole, DtlsSession, DtlsState, MAX_RECORD_PLAINTEXT};
 use libc::{c_int, c_void};
 use parking_lot::{Mutex, MutexGuard};
-use std::collections::VecDeque;
 use std::sync::Arc;
 use xbase::ffi_boundary;
 use xbase::types::xEventLoop;
@@ -312,37 +311,34 @@ pub fn role(h: Handle<DtlsObject>) -> Option<DtlsRole> {
     with_session(h, |s| s.role())
 }
 
-/// Encrypts SCTP packets and sends them through `send_fn` (posted to the
-/// loop, in order), from the front of `packets`, while the transport is
-/// connected; what it cannot send yet stays in `packets`. Packets DTLS
-/// refuses (too large) are dropped. Returns the records received meanwhile
-/// for the consumer (called by the SCTP transport without its lock held).
-pub fn send_packets(h: Handle<DtlsObject>, packets: &mut VecDeque<Vec<u8>>) -> Vec<Vec<u8>> {
+/// SCTP packets out through the transport `h` (the pipeline's SCTP out
+/// and DTLS out stages): runs `f` with the session (`None` when `h` is
+/// dead) and the drain to call after each record, which queues the
+/// datagrams for `send_fn`. The datagrams go to `send_fn` from the loop,
+/// in order (the SCTP transport sends from inside other objects' calls, a
+/// data channel manager holding its lock); records that arrived meanwhile
+/// are returned for the consumer. Called by the SCTP transport with its
+/// lock held (the lock order is SCTP, then DTLS).
+pub fn send_through<R>(
+    h: Handle<DtlsObject>,
+    f: impl FnOnce(Option<&mut DtlsSession>, &mut dyn FnMut(&mut DtlsSession)) -> R,
+) -> (R, Vec<Vec<u8>>) {
     let Some(obj) = handle::get(h) else {
-        return Vec::new();
+        return (f(None, &mut |_| {}), Vec::new());
     };
     let mut inner = obj.inner.lock();
-    let mut records = Vec::new();
     let mut calls = Vec::new();
-    while inner.session.state() == DtlsState::Connected {
-        let Some(pkt) = packets.pop_front() else {
-            break;
-        };
-        let _ = inner.session.send(&pkt);
-        // Drained after every packet, so the send queue never fills.
-        let handoff = obj.drain(h, &mut inner);
-        records.extend(handoff.records);
-        calls.extend(handoff.calls);
-    }
-    if inner.session.state() == DtlsState::Failed || inner.session.state() == DtlsState::Closed {
-        packets.clear();
-    }
+    let r = f(Some(&mut inner.session), &mut |s: &mut DtlsSession| {
+        while let Some(datagram) = s.poll_transmit() {
+            calls.push(Call::Send(datagram));
+        }
+    });
+    let handoff = obj.drain(h, &mut inner);
     drop(inner);
-    // The SCTP transport sends from inside other objects' calls (a data
-    // channel manager holding its lock): user code runs from the loop.
+    calls.extend(handoff.calls);
     if !calls.is_empty() {
         let cb = obj.cb;
         obj.queue.post(Box::new(move || run_calls(h, cb, calls)));
     }
-    records
+    (r, handoff.records)
 }

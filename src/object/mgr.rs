@@ -13,11 +13,11 @@ use super::dtls::{self, DtlsObject};
 use super::handle::{self, Handle};
 use super::sctp::{self, send_errno, Link, SctpObject};
 use crate::channel::{
-    ChannelConfig, ChannelError, ChannelEvent, ChannelId, ChannelManager, MessageKind, SctpSend,
+    ChannelConfig, ChannelError, ChannelEvent, ChannelId, ChannelManager, MessageKind,
     LOCAL_MAX_MESSAGE_SIZE,
 };
 use crate::driver::loop_queue::{LoopQueue, Task};
-use crate::sctp::SctpError;
+use crate::pipeline::Pipeline;
 use libc::c_void;
 use parking_lot::Mutex;
 use std::collections::HashMap;
@@ -38,8 +38,9 @@ struct MgrInner {
     mgr: ChannelManager,
     /// Handle and callbacks of every channel.
     channels: HashMap<ChannelId, (Handle<MgrChannel>, ChannelCallbacks)>,
-    /// A message the SCTP transport refused with `Again`, retried first.
-    pending: Option<SctpSend>,
+    /// The channels → SCTP composition (and the messages the SCTP
+    /// transport had no room for yet, sent first).
+    pipe: Pipeline,
     /// While a feeding call (`xDataChannelMgrOnData`, `…OnStreamClose`)
     /// runs: the callbacks it causes, run inside that call once the lock
     /// is released (upstream ran them there). Otherwise callbacks are
@@ -121,7 +122,7 @@ impl MgrObject {
             Some(Link::Ended) | None => {
                 if inner.mgr.is_up() || inner.mgr.live_channels() > 0 {
                     inner.mgr.association_lost();
-                    inner.pending = None;
+                    inner.pipe.clear_pending();
                 }
             }
         }
@@ -129,51 +130,30 @@ impl MgrObject {
         self.dispatch(m, &mut inner);
     }
 
+    /// The pipeline's channels stage: queued messages and stream resets
+    /// to the SCTP transport, which then sends them; a message it refuses
+    /// for good is reported to the channel's `on_error`.
     fn flush(&self, inner: &mut MgrInner) {
         if !inner.mgr.is_up() {
             return;
         }
-        loop {
-            let next = match inner.pending.take() {
-                Some(s) => s,
-                None => match inner.mgr.poll_sctp_send() {
-                    Some(s) => s,
-                    None => break,
-                },
-            };
-            let r = sctp::send_message(
-                self.sctp,
-                next.stream,
-                next.ppid,
-                &next.data,
-                next.ordered,
-                crate::sctp::Reliability::from(next.reliability),
-            );
-            match r {
-                Err(SctpError::WouldBlock) => {
-                    inner.pending = Some(next);
-                    return;
+        let mut failed = Vec::new();
+        let (pipe, mgr) = (&mut inner.pipe, &mut inner.mgr);
+        let sent = sctp::send_from(self.sctp, |assoc| {
+            pipe.channels_to_sctp(mgr, assoc, |channels, stream, e| {
+                if let Some(id) = channels.channel_by_stream(stream) {
+                    failed.push((id, send_errno(&e)));
                 }
-                Ok(()) => {
-                    if next.counted > 0 {
-                        inner.mgr.on_sent(next.stream, next.counted);
-                    }
-                }
-                Err(e) => {
-                    if next.counted > 0 {
-                        inner.mgr.on_sent(next.stream, next.counted);
-                    }
-                    if let Some(id) = inner.mgr.channel_by_stream(next.stream) {
-                        let err = send_errno(&e);
-                        if let Some(&(h, cb)) = inner.channels.get(&id) {
-                            self.post_error(inner, h, cb, err);
-                        }
-                    }
-                }
-            }
+            })
+        });
+        if sent.is_none() {
+            // The transport is gone: what waited for it never goes.
+            inner.pipe.clear_pending();
         }
-        while let Some(stream) = inner.mgr.poll_stream_reset() {
-            let _ = sctp::reset_stream(self.sctp, stream);
+        for (id, err) in failed {
+            if let Some(&(h, cb)) = inner.channels.get(&id) {
+                self.post_error(inner, h, cb, err);
+            }
         }
     }
 
@@ -281,7 +261,7 @@ pub fn create(sctp: Handle<SctpObject>, cb: MgrCallbacks) -> Option<Handle<MgrOb
         inner: Mutex::new(MgrInner {
             mgr: ChannelManager::new(LOCAL_MAX_MESSAGE_SIZE, LOCAL_MAX_MESSAGE_SIZE),
             channels: HashMap::new(),
-            pending: None,
+            pipe: Pipeline::new(),
             inline: None,
             listener: None,
         }),

@@ -10,10 +10,10 @@ use super::handle::{self, Handle};
 use super::timer::{ms_until, post_if_live, LoopTimer};
 use crate::driver::clock;
 use crate::driver::loop_queue::LoopQueue;
+use crate::pipeline::Pipeline;
 use crate::sctp::{Reliability, SctpAssociation, SctpError, SctpEvent};
 use libc::c_void;
 use parking_lot::Mutex;
-use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use xbase::ffi_boundary;
@@ -21,6 +21,13 @@ use xbase::types::*;
 
 /// SCTP packets kept while the DTLS handshake is not done.
 const MAX_HELD: usize = 64;
+
+/// Stage 1 of a pass: records that came late, then this input's.
+fn inbound_records(inner: &mut Inner, now: Instant, inbound: Vec<Vec<u8>>) {
+    let late = std::mem::take(&mut inner.late);
+    inner.pipe.records_to_sctp(now, &mut inner.assoc, late);
+    inner.pipe.records_to_sctp(now, &mut inner.assoc, inbound);
+}
 
 /// The C callbacks of a transport.
 #[derive(Clone, Copy)]
@@ -50,8 +57,11 @@ struct Inner {
     assoc_deadline: Option<Instant>,
     /// Bytes were accepted since the buffered amount was last 0.
     low_armed: bool,
-    /// SCTP packets waiting for the DTLS handshake.
-    held: VecDeque<Vec<u8>>,
+    /// The DTLS → SCTP composition (and the packets waiting for the DTLS
+    /// handshake).
+    pipe: Pipeline,
+    /// Records DTLS handed back while SCTP was sending: the next input.
+    late: Vec<Vec<u8>>,
     /// Data channel managers told about state changes and room in the send
     /// buffer, by the id [`add_listener`] gave.
     listeners: Vec<(u64, Listener)>,
@@ -78,39 +88,28 @@ pub enum Link {
 }
 
 impl SctpObject {
-    /// Moves packets between SCTP and DTLS until neither has more, posting
-    /// what SCTP reports. Runs on the loop thread without any lock held.
-    fn pump(&self, h: Handle<SctpObject>, mut inbound: Vec<Vec<u8>>) {
-        for _ in 0..64 {
-            let now = clock::now();
-            let mut out = {
-                let mut inner = self.inner.lock();
-                for p in inbound.drain(..) {
-                    inner.assoc.handle_packet(now, &p);
-                }
-                self.collect(h, &mut inner);
-                while let Some(p) = inner.assoc.poll_transmit() {
-                    inner.held.push_back(p);
-                }
-                std::mem::take(&mut inner.held)
-            };
-            if out.is_empty() {
-                break;
-            }
-            inbound = dtls::send_packets(self.dtls, &mut out);
-            if !out.is_empty() {
-                let mut inner = self.inner.lock();
-                out.extend(inner.held.drain(..));
-                while out.len() > MAX_HELD {
-                    out.pop_front();
-                }
-                inner.held = out;
-            }
-            if inbound.is_empty() {
-                break;
-            }
+    /// One pass of the pipeline for one input (`crate::pipeline`): the
+    /// records `inbound` from DTLS into SCTP, what SCTP reports posted to
+    /// the loop, SCTP's packets out through DTLS. Runs on the loop thread
+    /// without any lock held.
+    fn pump(&self, h: Handle<SctpObject>, inbound: Vec<Vec<u8>>) {
+        let now = clock::now();
+        let mut guard = self.inner.lock();
+        let inner = &mut *guard;
+        inbound_records(inner, now, inbound);
+        self.collect(h, inner);
+        let ((), late) = dtls::send_through(self.dtls, |session, after_each| {
+            inner
+                .pipe
+                .sctp_to_dtls(&mut inner.assoc, session, after_each);
+        });
+        // Records never arrive while SCTP sends; any that did are the
+        // next input.
+        if !late.is_empty() {
+            inner.late.extend(late);
+            self.queue.post(Box::new(move || from_dtls(h, Vec::new())));
         }
-        Self::arm_timer(h, &mut self.inner.lock());
+        Self::arm_timer(h, inner);
     }
 
     /// Posts the association's events and messages to the loop.
@@ -285,7 +284,8 @@ pub fn create(
             assoc_timeout,
             assoc_deadline: None,
             low_armed: false,
-            held: VecDeque::new(),
+            pipe: Pipeline::holding(MAX_HELD),
+            late: Vec::new(),
             listeners: Vec::new(),
             next_listener: 0,
         }),
@@ -303,20 +303,21 @@ pub fn create(
 /// gets records again. Dead handles are ignored.
 pub fn destroy(h: Handle<SctpObject>) {
     let Some(obj) = handle::remove(h) else { return };
-    let mut packets = VecDeque::new();
     {
-        let mut inner = obj.inner.lock();
+        let mut guard = obj.inner.lock();
+        let inner = &mut *guard;
         inner.timer.cancel();
+        inner.listeners.clear();
         if inner.connected {
             inner.assoc.close();
-            while let Some(p) = inner.assoc.poll_transmit() {
-                packets.push_back(p);
-            }
+            let _ = dtls::send_through(obj.dtls, |session, after_each| {
+                inner
+                    .pipe
+                    .sctp_to_dtls(&mut inner.assoc, session, after_each);
+            });
         }
-        inner.listeners.clear();
     }
     dtls::detach_consumer(obj.dtls);
-    let _ = dtls::send_packets(obj.dtls, &mut packets);
     obj.queue.detach();
 }
 
@@ -347,6 +348,24 @@ pub fn feed(h: Handle<SctpObject>, packet: &[u8]) -> bool {
     };
     obj.pump(h, vec![packet.to_vec()]);
     true
+}
+
+/// Runs the pipeline's channels stage of a data channel manager on the
+/// association of the transport `h`, then sends what it queued; `None` for
+/// a dead handle.
+pub fn send_from<R>(h: Handle<SctpObject>, f: impl FnOnce(&mut SctpAssociation) -> R) -> Option<R> {
+    let obj = handle::get(h)?;
+    let r = {
+        let mut inner = obj.inner.lock();
+        let before = inner.assoc.buffered_amount();
+        let r = f(&mut inner.assoc);
+        if inner.assoc.buffered_amount() > before {
+            inner.low_armed = true;
+        }
+        r
+    };
+    obj.pump(h, Vec::new());
+    Some(r)
 }
 
 /// Sends one message on the transport `h`.
