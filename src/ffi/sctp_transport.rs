@@ -32,7 +32,7 @@ use crate::object::lookup::{self, Dtls, Sctp};
 use crate::object::pc::with_endpoint;
 use crate::object::sctp::{self, send_errno, SctpCallbacks, SctpObject};
 use crate::object::{cabi, Handle};
-use crate::sctp::{Reliability, SctpAssociation, SctpConfig};
+use crate::sctp::{SctpAssociation, SctpConfig};
 use libc::c_void;
 use std::time::Duration;
 use xbase::types::*;
@@ -213,7 +213,7 @@ pub unsafe extern "C" fn xSctpTransportSend(
             Ok(h) => h,
             Err(e) => return e,
         };
-        match sctp::send_message(h, stream_id, ppid, payload, ordered, Reliability::Reliable) {
+        match sctp::send_message(h, stream_id, ppid, payload, ordered) {
             Ok(()) => xErrno_Ok,
             Err(e) => send_errno(&e),
         }

@@ -368,21 +368,23 @@ pub fn send_from<R>(h: Handle<SctpObject>, f: impl FnOnce(&mut SctpAssociation) 
     Some(r)
 }
 
-/// Sends one message on the transport `h`.
+/// Sends one reliable message (`xSctpTransportSend`) on `stream` of the
+/// transport `h`: `data` with `ppid`, in order unless `ordered` is false.
 pub fn send_message(
     h: Handle<SctpObject>,
     stream: u16,
     ppid: u32,
     data: &[u8],
     ordered: bool,
-    reliability: Reliability,
 ) -> Result<(), SctpError> {
     let Some(obj) = handle::get(h) else {
         return Err(SctpError::NotConnected);
     };
     let r = {
         let mut inner = obj.inner.lock();
-        let r = inner.assoc.send(stream, ppid, data, ordered, reliability);
+        let r = inner
+            .assoc
+            .send(stream, ppid, data, ordered, Reliability::Reliable);
         if r.is_ok() {
             inner.low_armed = true;
         }
