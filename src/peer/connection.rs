@@ -960,45 +960,45 @@ impl PeerConnection {
         progress
     }
 
+    /// SCTP in, to quiescence: its events and messages, again while
+    /// reading resumes (what the application pulled since the last turn
+    /// may be read again) or handling its events made more.
     fn process_sctp(&mut self, now: Instant) -> bool {
-        let Some(sctp) = self.sctp.as_mut() else {
-            return false;
-        };
         let mut progress = false;
-        let mut events = Vec::new();
-        while let Some(ev) = sctp.poll_event() {
-            events.push(ev);
-        }
-        // The association's establishment first: the peer's first messages
-        // (a DCEP OPEN) can arrive in the same turn, and the channels take
-        // messages only once the association is up.
-        if let Some(i) = events
-            .iter()
-            .position(|e| matches!(e, SctpEvent::Connected { .. }))
-        {
-            progress = true;
-            let ev = events.remove(i);
-            self.on_sctp_event(now, ev);
-        }
-        // SCTP in, to quiescence: what the application pulled since the
-        // last turn may be read again, and reading that resumes delivers
-        // more.
         loop {
+            let Some(sctp) = self.sctp.as_mut() else {
+                return progress;
+            };
+            let mut events = Vec::new();
+            while let Some(ev) = sctp.poll_event() {
+                events.push(ev);
+            }
+            let quiet = events.is_empty();
+            // The association's establishment first: the peer's first
+            // messages (a DCEP OPEN) can arrive in the same turn, and the
+            // channels take messages only once the association is up.
+            if let Some(i) = events
+                .iter()
+                .position(|e| matches!(e, SctpEvent::Connected { .. }))
+            {
+                let ev = events.remove(i);
+                self.on_sctp_event(now, ev);
+            }
             if let Some(sctp) = self.sctp.as_mut() {
                 let channels = &mut self.channels;
                 progress |= self.pipe.sctp_to_channels(sctp, |stream, ppid, data| {
                     channels.handle_sctp_message(stream, ppid, data)
                 });
             }
-            if !self.update_read_budget() {
-                break;
+            let resumed = self.update_read_budget();
+            for ev in events {
+                self.on_sctp_event(now, ev);
+            }
+            progress |= !quiet;
+            if quiet && !resumed {
+                return progress;
             }
         }
-        for ev in events {
-            progress = true;
-            self.on_sctp_event(now, ev);
-        }
-        progress
     }
 
     fn on_sctp_event(&mut self, now: Instant, ev: SctpEvent) {
