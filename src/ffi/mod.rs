@@ -1,6 +1,8 @@
-//! The C ABI: one module per public header, each a thin checked layer over
-//! the Rust API of its protocol layer. Every exported function body runs in
-//! `ffi_boundary!` (panic-safe) and checks its pointers.
+//! The C ABI: one module per public header, each holding that header's
+//! types and thin `extern "C"` functions that check and convert their
+//! arguments and call the objects behind the handles (`crate::object`) or
+//! the codecs. Every exported function body runs in `ffi_boundary!`
+//! (panic-safe) and checks its pointers. Nothing below `ffi` imports it.
 //!
 //! Each `src/ffi/<name>.rs` is also the cbindgen input of
 //! `include/xp2p/<name>.h` (see `scripts/gen-headers.sh`).
