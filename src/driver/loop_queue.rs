@@ -11,13 +11,13 @@
 //! (README, "Receive flow control"). So the queue stays short even when the loop
 //! stalls.
 
-use crate::ffi::boundary::ffi_boundary;
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::ffi::c_void;
 use std::io;
 use std::os::fd::RawFd;
 use std::sync::Arc;
+use xbase::ffi_boundary;
 use xbase::types::{xEventLoop, xEventMask, xEventSource, xEvent_Read};
 
 /// A unit of work for the loop thread.

@@ -7,6 +7,5 @@ pub mod io;
 pub mod loop_queue;
 pub mod mdns;
 pub mod netif;
-pub mod registry;
 pub mod resolve;
 pub mod turn_stream;

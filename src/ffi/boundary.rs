@@ -1,9 +1,11 @@
 //! The one FFI boundary: every `extern "C"` body runs inside `ffi_boundary!`,
 //! and the helpers here turn C pointers into checked Rust values.
 
-use libc::{c_char, sockaddr, sockaddr_in, sockaddr_in6, sockaddr_storage};
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
+
+use libc::c_char;
 use std::ffi::CStr;
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 
 /// Runs an `extern "C"` body behind `catch_unwind` (the macro libxbase
 /// uses too): a panic returns the given fallback instead of unwinding into
@@ -16,8 +18,7 @@ pub(crate) use xbase::ffi_boundary;
 /// # Safety
 /// A non-NULL `p` must point to a valid `T` for `'a`.
 pub(crate) unsafe fn opt_ref<'a, T>(p: *const T) -> Option<&'a T> {
-    // SAFETY: the caller guarantees (# Safety) that a non-NULL `p` points to a valid `T` for `'a`;
-    // `as_ref` maps NULL to `None`.
+    // SAFETY: a non-NULL `p` points to a valid `T` for `'a` (contract above).
     unsafe { p.as_ref() }
 }
 
@@ -26,8 +27,8 @@ pub(crate) unsafe fn opt_ref<'a, T>(p: *const T) -> Option<&'a T> {
 /// # Safety
 /// A non-NULL `p` must point to a valid, unaliased `T` for `'a`.
 pub(crate) unsafe fn opt_mut<'a, T>(p: *mut T) -> Option<&'a mut T> {
-    // SAFETY: the caller guarantees (# Safety) that a non-NULL `p` points to a valid, unaliased `T`
-    // for `'a`; `as_mut` maps NULL to `None`.
+    // SAFETY: a non-NULL `p` points to a valid, unaliased `T` for `'a`
+    // (contract above).
     unsafe { p.as_mut() }
 }
 
@@ -37,16 +38,14 @@ pub(crate) unsafe fn opt_mut<'a, T>(p: *mut T) -> Option<&'a mut T> {
 /// # Safety
 /// A non-NULL `p` must point to `len` readable bytes for `'a`.
 pub(crate) unsafe fn bytes<'a>(p: *const u8, len: usize) -> Option<&'a [u8]> {
-    // SAFETY: `p` is non-NULL here and `len` > 0, and the caller guarantees (# Safety) `len`
-    // readable bytes at `p` for `'a`.
-    unsafe {
-        if len == 0 {
-            Some(&[])
-        } else if p.is_null() {
-            None
-        } else {
-            Some(std::slice::from_raw_parts(p, len))
-        }
+    if len == 0 {
+        Some(&[])
+    } else if p.is_null() {
+        None
+    } else {
+        // SAFETY: `p` is non-NULL and points to `len` readable bytes for
+        // `'a` (contract above).
+        Some(unsafe { std::slice::from_raw_parts(p, len) })
     }
 }
 
@@ -55,14 +54,12 @@ pub(crate) unsafe fn bytes<'a>(p: *const u8, len: usize) -> Option<&'a [u8]> {
 /// # Safety
 /// A non-NULL `p` must point to a NUL-terminated string valid for `'a`.
 pub(crate) unsafe fn cstr_bytes<'a>(p: *const c_char) -> Option<&'a [u8]> {
-    // SAFETY: `p` is non-NULL here, and the caller guarantees (# Safety) a NUL-terminated string at
-    // `p` valid for `'a`.
-    unsafe {
-        if p.is_null() {
-            None
-        } else {
-            Some(CStr::from_ptr(p).to_bytes())
-        }
+    if p.is_null() {
+        None
+    } else {
+        // SAFETY: `p` is non-NULL and NUL-terminated, valid for `'a`
+        // (contract above).
+        Some(unsafe { CStr::from_ptr(p) }.to_bytes())
     }
 }
 
@@ -100,91 +97,15 @@ pub(crate) fn malloc_string(text: &str) -> *mut c_char {
     p.cast()
 }
 
-/// Reads an IPv4 or IPv6 socket address; `None` for NULL or another family.
-///
-/// # Safety
-/// A non-NULL `sa` must point to a socket address of its family's size.
-pub(crate) unsafe fn sockaddr_to_std(sa: *const sockaddr) -> Option<SocketAddr> {
-    // SAFETY: the caller guarantees (# Safety) that a non-NULL `sa` holds an address of its
-    // family's size, so reading it as `sockaddr_in`/`sockaddr_in6` after checking `sa_family` stays
-    // in bounds.
-    unsafe {
-        let family = opt_ref(sa)?.sa_family as i32;
-        match family {
-            libc::AF_INET => {
-                let sin = &*(sa as *const sockaddr_in);
-                let ip = Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr));
-                Some(SocketAddr::V4(SocketAddrV4::new(
-                    ip,
-                    u16::from_be(sin.sin_port),
-                )))
-            }
-            libc::AF_INET6 => {
-                let sin6 = &*(sa as *const sockaddr_in6);
-                let ip = Ipv6Addr::from(sin6.sin6_addr.s6_addr);
-                Some(SocketAddr::V6(SocketAddrV6::new(
-                    ip,
-                    u16::from_be(sin6.sin6_port),
-                    sin6.sin6_flowinfo,
-                    sin6.sin6_scope_id,
-                )))
-            }
-            _ => None,
-        }
-    }
-}
-
-/// Reads a `sockaddr_storage` holding an IPv4 or IPv6 address.
-pub(crate) fn storage_to_std(ss: &sockaddr_storage) -> Option<SocketAddr> {
-    // SAFETY: a sockaddr_storage is large enough for either family.
-    unsafe { sockaddr_to_std((ss as *const sockaddr_storage).cast()) }
-}
-
-/// A zeroed `sockaddr_storage` (family `AF_UNSPEC`).
-pub(crate) fn empty_storage() -> sockaddr_storage {
-    // SAFETY: all-zero is a valid sockaddr_storage.
-    unsafe { std::mem::zeroed() }
-}
-
-/// Writes a Rust socket address as a C `sockaddr_storage`.
-pub(crate) fn std_to_storage(addr: &SocketAddr) -> sockaddr_storage {
-    let mut ss = empty_storage();
-    match addr {
-        SocketAddr::V4(a) => {
-            // SAFETY: sockaddr_storage is larger than and aligned for sockaddr_in.
-            let sin = unsafe { &mut *(&mut ss as *mut sockaddr_storage).cast::<sockaddr_in>() };
-            sin.sin_family = libc::AF_INET as libc::sa_family_t;
-            sin.sin_port = a.port().to_be();
-            sin.sin_addr.s_addr = u32::from(*a.ip()).to_be();
-        }
-        SocketAddr::V6(a) => {
-            // SAFETY: sockaddr_storage is larger than and aligned for sockaddr_in6.
-            let sin6 = unsafe { &mut *(&mut ss as *mut sockaddr_storage).cast::<sockaddr_in6>() };
-            sin6.sin6_family = libc::AF_INET6 as libc::sa_family_t;
-            sin6.sin6_port = a.port().to_be();
-            sin6.sin6_addr.s6_addr = a.ip().octets();
-            sin6.sin6_flowinfo = a.flowinfo();
-            sin6.sin6_scope_id = a.scope_id();
-        }
-    }
-    ss
-}
+/// The socket address conversions live below the C layer (the objects
+/// hand addresses to C callbacks too).
+pub(crate) use crate::object::cabi::{
+    empty_storage, sockaddr_to_std, std_to_storage, storage_to_std,
+};
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sockaddr_round_trip_v4_v6() {
-        for text in ["10.0.0.1:12345", "[2001:db8::1]:443", "0.0.0.0:0"] {
-            let addr: SocketAddr = text.parse().unwrap();
-            let ss = std_to_storage(&addr);
-            assert_eq!(storage_to_std(&ss), Some(addr));
-        }
-        assert_eq!(storage_to_std(&empty_storage()), None);
-        // SAFETY: NULL is allowed and yields None.
-        assert_eq!(unsafe { sockaddr_to_std(std::ptr::null()) }, None);
-    }
 
     #[test]
     fn c_array_copy_truncates_and_terminates() {

@@ -4,14 +4,16 @@
 //! second TLS library. libxp2p's backend is "openssl" or "mbedtls",
 //! chosen at build time: `crate::dtls`.
 
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
+
 use super::boundary::{bytes, ffi_boundary};
 use crate::driver::clock;
-use crate::driver::registry::Registry;
-use crate::dtls::{Certificate, DtlsConfig, DtlsError, DtlsRole, DtlsSession, DtlsState};
+use crate::dtls::{DtlsError, DtlsRole, DtlsState};
+use crate::object::backend::{self, BackendCtx};
+use crate::object::{cabi, handle, Handle};
 use libc::{c_char, c_int, c_void};
-use parking_lot::Mutex;
 use std::sync::Arc;
-use std::time::Duration;
 use xbase::types::*;
 
 pub const XDTLS_FINGERPRINT_SIZE: usize = 32;
@@ -85,19 +87,8 @@ pub struct xDtlsBackend {
 // SAFETY: the table is immutable; `name` points to a static string.
 unsafe impl Sync for xDtlsBackend {}
 
-/// One backend session: the sans-IO DTLS session and where its datagrams go.
-struct BackendCtx {
-    session: Mutex<DtlsSession>,
-    send_fn: unsafe extern "C" fn(*const u8, usize, *mut c_void) -> xErrno,
-    send_arg: usize,
-}
-
-/// Live sessions; a context pointer is a registry token, so NULL, stale and
-/// foreign contexts are rejected, never dereferenced.
-static CONTEXTS: Registry<BackendCtx> = Registry::new();
-
-/// The backend's handshake limit: the caller's transport keeps its own.
-const BACKEND_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(60);
+// The send callback is the one the object layer calls.
+const _: fn(xDtlsSendFn) -> Option<cabi::SendFn> = |f| f;
 
 fn backend_role(role: xDtlsRole) -> DtlsRole {
     if role == xDtlsRole_Active {
@@ -107,29 +98,11 @@ fn backend_role(role: xDtlsRole) -> DtlsRole {
     }
 }
 
+/// The live session a context pointer names; a context pointer is a handle
+/// of the object registry, so NULL, stale and foreign contexts are
+/// rejected, never dereferenced.
 fn ctx_of(ctx: *mut xDtlsBackendCtx) -> Option<Arc<BackendCtx>> {
-    CONTEXTS.get(ctx as *const c_void)
-}
-
-impl BackendCtx {
-    /// Sends every queued datagram through `send_fn`, without the session
-    /// lock held (the callback may feed a peer that answers at once).
-    fn flush(&self) {
-        loop {
-            let datagrams: Vec<Vec<u8>> = {
-                let mut s = self.session.lock();
-                while s.poll_event().is_some() {}
-                std::iter::from_fn(|| s.poll_transmit()).collect()
-            };
-            if datagrams.is_empty() {
-                return;
-            }
-            for d in datagrams {
-                // SAFETY: the caller's callback with its own argument.
-                unsafe { (self.send_fn)(d.as_ptr(), d.len(), self.send_arg as *mut c_void) };
-            }
-        }
-    }
+    handle::get(Handle::<BackendCtx>::from_ptr(ctx as *const c_void))
 }
 
 unsafe extern "C" fn backend_create(
@@ -141,27 +114,16 @@ unsafe extern "C" fn backend_create(
         let Some(send_fn) = send_fn else {
             return std::ptr::null_mut();
         };
-        let Ok(cert) = Certificate::generate() else {
-            return std::ptr::null_mut();
-        };
-        let mut cfg = DtlsConfig::new(backend_role(role), cert);
-        cfg.handshake_timeout = BACKEND_HANDSHAKE_TIMEOUT;
-        let Ok(session) = DtlsSession::new(cfg) else {
-            return std::ptr::null_mut();
-        };
-        CONTEXTS
-            .insert(Arc::new(BackendCtx {
-                session: Mutex::new(session),
-                send_fn,
-                send_arg: send_arg as usize,
-            }))
-            .cast()
+        match backend::create(backend_role(role), send_fn, send_arg) {
+            Some(h) => h.as_ptr().cast(),
+            None => std::ptr::null_mut(),
+        }
     })
 }
 
 unsafe extern "C" fn backend_destroy(ctx: *mut xDtlsBackendCtx) {
     ffi_boundary!((), {
-        CONTEXTS.remove(ctx as *const c_void);
+        handle::remove(Handle::<BackendCtx>::from_ptr(ctx as *const c_void));
     })
 }
 
@@ -184,7 +146,9 @@ unsafe extern "C" fn backend_get_fingerprint(ctx: *mut xDtlsBackendCtx, out: *mu
             return xErrno_InvalidArg;
         };
         let fp = c.session.lock().local_fingerprint();
-        std::ptr::copy_nonoverlapping(fp.0.as_ptr(), out, XDTLS_FINGERPRINT_SIZE);
+        // SAFETY: `out` is non-NULL and holds 32 bytes (vtable contract);
+        // `fp.0` is 32 bytes.
+        unsafe { std::ptr::copy_nonoverlapping(fp.0.as_ptr(), out, XDTLS_FINGERPRINT_SIZE) };
         xErrno_Ok
     })
 }
@@ -198,23 +162,10 @@ unsafe extern "C" fn backend_handshake(ctx: *mut xDtlsBackendCtx) -> xErrno {
         let Some(c) = ctx_of(ctx) else {
             return xErrno_InvalidArg;
         };
-        {
-            let now = clock::now();
-            let mut s = c.session.lock();
-            if s.state() == DtlsState::New {
-                if s.start(now).is_err() {
-                    return xErrno_InvalidState;
-                }
-            } else if s.poll_timeout().is_some_and(|t| t <= now) {
-                s.handle_timeout(now);
-            }
-        }
-        c.flush();
-        let state = c.session.lock().state();
-        match state {
-            DtlsState::Connected => xErrno_Ok,
-            DtlsState::New | DtlsState::Connecting => xErrno_Again,
-            DtlsState::Failed | DtlsState::Closed => xErrno_InvalidState,
+        match c.handshake_step() {
+            Some(DtlsState::Connected) => xErrno_Ok,
+            Some(DtlsState::New | DtlsState::Connecting) => xErrno_Again,
+            Some(DtlsState::Failed | DtlsState::Closed) | None => xErrno_InvalidState,
         }
     })
 }
@@ -235,8 +186,9 @@ unsafe extern "C" fn backend_feed_input(
     len: usize,
 ) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
-        let (Some(c), Some(input)) = (ctx_of(ctx), bytes(data, len).filter(|b| !b.is_empty()))
-        else {
+        // SAFETY: a non-NULL `data` points to `len` bytes (vtable contract).
+        let input = unsafe { bytes(data, len) }.filter(|b| !b.is_empty());
+        let (Some(c), Some(input)) = (ctx_of(ctx), input) else {
             return xErrno_InvalidArg;
         };
         c.session.lock().handle_datagram(clock::now(), input);
@@ -250,7 +202,9 @@ unsafe extern "C" fn backend_encrypt_send(
     len: usize,
 ) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
-        let (Some(c), Some(msg)) = (ctx_of(ctx), bytes(data, len).filter(|b| !b.is_empty())) else {
+        // SAFETY: a non-NULL `data` points to `len` bytes (vtable contract).
+        let msg = unsafe { bytes(data, len) }.filter(|b| !b.is_empty());
+        let (Some(c), Some(msg)) = (ctx_of(ctx), msg) else {
             return xErrno_InvalidArg;
         };
         let r = c.session.lock().send(msg);
@@ -283,24 +237,21 @@ unsafe extern "C" fn backend_decrypt_read(
         let dst: &mut [u8] = if buf_cap == 0 {
             &mut []
         } else {
-            std::slice::from_raw_parts_mut(buf, buf_cap)
+            // SAFETY: `buf` is non-NULL (checked) and holds `buf_cap`
+            // writable bytes (vtable contract).
+            unsafe { std::slice::from_raw_parts_mut(buf, buf_cap) }
         };
         let r = c.session.lock().recv(dst);
-        match r {
-            Ok(Some(n)) => {
-                *out_len = n;
-                xErrno_Ok
-            }
-            Ok(None) => {
-                *out_len = 0;
-                xErrno_Again
-            }
-            Err(DtlsError::BufferTooSmall { needed }) => {
-                *out_len = needed;
-                xErrno_NoMemory
-            }
-            Err(_) => xErrno_Unknown,
-        }
+        let (len, errno) = match r {
+            Ok(Some(n)) => (n, xErrno_Ok),
+            Ok(None) => (0, xErrno_Again),
+            Err(DtlsError::BufferTooSmall { needed }) => (needed, xErrno_NoMemory),
+            Err(_) => return xErrno_Unknown,
+        };
+        // SAFETY: `out_len` is non-NULL (checked) and writable (vtable
+        // contract).
+        unsafe { *out_len = len };
+        errno
     })
 }
 
@@ -315,7 +266,11 @@ unsafe extern "C" fn backend_get_remote_fingerprint(
         let fp = c.session.lock().remote_fingerprint();
         match fp {
             Some(fp) => {
-                std::ptr::copy_nonoverlapping(fp.0.as_ptr(), out, XDTLS_FINGERPRINT_SIZE);
+                // SAFETY: `out` is non-NULL and holds 32 bytes (vtable
+                // contract); `fp.0` is 32 bytes.
+                unsafe {
+                    std::ptr::copy_nonoverlapping(fp.0.as_ptr(), out, XDTLS_FINGERPRINT_SIZE)
+                };
                 xErrno_Ok
             }
             None => xErrno_InvalidState,

@@ -17,19 +17,20 @@
 //! PeerConnection's DTLS session (`xPeerConnectionGetDtlsTransport`): its
 //! getters read the PeerConnection; it cannot be started, fed or destroyed.
 
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
+
 use super::boundary::{bytes, cstr_bytes, ffi_boundary, opt_ref};
 use super::dtls_backend::*;
-use super::loop_timer::{ms_until, Handle, Handles, LoopTimer};
-use crate::driver::clock;
 use crate::driver::loop_queue::LoopQueue;
 use crate::dtls::{
-    Certificate, DtlsConfig, DtlsError, DtlsEvent, DtlsRole, DtlsSession, DtlsState, Fingerprint,
-    MAX_RECORD_PLAINTEXT,
+    Certificate, DtlsConfig, DtlsError, DtlsRole, DtlsSession, DtlsState, Fingerprint,
 };
+use crate::object::dtls::{self, DtlsCallbacks, DtlsObject};
+use crate::object::lookup::{self, Dtls};
+use crate::object::pc::with_endpoint;
+use crate::object::{cabi, Handle};
 use libc::{c_char, c_void};
-use parking_lot::{Mutex, MutexGuard};
-use std::collections::VecDeque;
-use std::sync::Arc;
 use std::time::Duration;
 use xbase::types::*;
 
@@ -57,132 +58,10 @@ pub struct xDtlsTransportConf {
     pub handshake_timeout_ms: u32,
 }
 
-/// Largest chunk handed to `on_data` at once (spec §4.4).
-const DATA_CHUNK: usize = 4096;
-/// Room for the record header, explicit nonce, tag and padding of the
-/// offered suites, above the plaintext of one record.
-const RECORD_OVERHEAD: usize = 256;
-
-#[derive(Clone, Copy)]
-struct Callbacks {
-    send_fn: xDtlsSendFn,
-    send_arg: usize,
-    on_state_change: xDtlsOnStateChange,
-    on_data: xDtlsOnData,
-    ctx: usize,
-}
-
-struct Inner {
-    session: DtlsSession,
-    timer: LoopTimer,
-    /// The `xSctpTransport` (handle token) that consumes decrypted records.
-    consumer: Option<usize>,
-}
-
-pub(crate) struct DtlsObject {
-    /// Carries the datagrams of an SCTP transport over this one to
-    /// `send_fn` on the loop (see [`send_packets`]).
-    queue: Arc<LoopQueue>,
-    cb: Callbacks,
-    inner: Mutex<Inner>,
-}
-
-/// Transports created with `xDtlsTransportCreate` and views of the DTLS
-/// session of PeerConnections.
-static TRANSPORTS: Handles<DtlsObject> = Handles::new();
-
-/// Registers the view of a PeerConnection's DTLS session.
-pub(crate) fn register_pc_view(pc: usize) -> usize {
-    TRANSPORTS.register_pc_view(pc)
-}
-
-/// Makes a view handle stale.
-pub(crate) fn unregister_view(handle: usize) {
-    TRANSPORTS.unregister(handle);
-}
-
-/// A callback a drain leaves for after the transport's lock is released.
-enum Call {
-    Send(Vec<u8>),
-    State(xDtlsState),
-    Data(Vec<u8>),
-}
-
-/// Work a drain leaves for after the transport's lock is released: the
-/// callbacks, records for the SCTP consumer, and whether the handshake just
-/// completed.
-#[derive(Default)]
-#[must_use]
-struct Handoff {
-    handle: usize,
-    cb: Option<Callbacks>,
-    calls: Vec<Call>,
-    consumer: Option<usize>,
-    records: Vec<Vec<u8>>,
-    connected: bool,
-}
-
-/// Runs `calls` in order on the calling thread; stops once `handle` is
-/// destroyed (a callback may destroy it). Call without any lock held.
-fn run_calls(handle: usize, cb: Callbacks, calls: Vec<Call>) {
-    for call in calls {
-        if !TRANSPORTS.is_live(handle) {
-            return;
-        }
-        match call {
-            Call::Send(datagram) => {
-                if let Some(f) = cb.send_fn {
-                    // SAFETY: user callback with its own argument.
-                    unsafe {
-                        f(
-                            datagram.as_ptr(),
-                            datagram.len(),
-                            cb.send_arg as *mut c_void,
-                        )
-                    };
-                }
-            }
-            Call::State(state) => {
-                if let Some(f) = cb.on_state_change {
-                    // SAFETY: user callback with its own ctx.
-                    unsafe { f(handle as xDtlsTransport, state, cb.ctx as *mut c_void) };
-                }
-            }
-            Call::Data(msg) => {
-                let Some(f) = cb.on_data else { continue };
-                for chunk in msg.chunks(DATA_CHUNK) {
-                    if !TRANSPORTS.is_live(handle) {
-                        return;
-                    }
-                    // SAFETY: user callback; the bytes live for the call.
-                    unsafe {
-                        f(
-                            handle as xDtlsTransport,
-                            chunk.as_ptr(),
-                            chunk.len(),
-                            cb.ctx as *mut c_void,
-                        )
-                    };
-                }
-            }
-        }
-    }
-}
-
-impl Handoff {
-    /// Runs the callbacks, then hands the records to the consumer (call
-    /// without any lock held).
-    fn finish(self) {
-        if let Some(cb) = self.cb {
-            run_calls(self.handle, cb, self.calls);
-        }
-        if let Some(sctp) = self.consumer {
-            if !self.records.is_empty() || self.connected {
-                super::sctp_transport::from_dtls(sctp, self.records);
-            }
-        }
-    }
-}
+// The callback types are the ones the object layer calls.
+const _: fn(xDtlsOnStateChange) -> Option<cabi::StateFn> = |f| f;
+const _: fn(xDtlsOnData) -> Option<cabi::DataFn> = |f| f;
+const _: fn(xDtlsSendFn) -> Option<cabi::SendFn> = |f| f;
 
 fn role_of(role: xDtlsRole) -> DtlsRole {
     if role == xDtlsRole_Active {
@@ -211,159 +90,30 @@ fn errno(e: &DtlsError) -> xErrno {
     }
 }
 
-impl DtlsObject {
-    /// Collects what the session produced, in order: datagrams for
-    /// `send_fn`, state changes, received data; then re-arms the timer for
-    /// the session's next deadline. Runs on the loop thread; the callbacks
-    /// run from [`Handoff::finish`] once the lock is released.
-    fn drain(&self, handle: usize, inner: &mut Inner) -> Handoff {
-        let mut handoff = Handoff {
-            handle,
-            cb: Some(self.cb),
-            consumer: inner.consumer,
-            ..Handoff::default()
-        };
-        while let Some(datagram) = inner.session.poll_transmit() {
-            handoff.calls.push(Call::Send(datagram));
-        }
-        while let Some(ev) = inner.session.poll_event() {
-            match ev {
-                DtlsEvent::Connected => {
-                    handoff.connected = true;
-                    handoff.calls.push(Call::State(xDtlsState_Connected));
-                }
-                DtlsEvent::Closed => handoff.calls.push(Call::State(xDtlsState_Closed)),
-                DtlsEvent::Failed(_) => handoff.calls.push(Call::State(xDtlsState_Failed)),
-                DtlsEvent::Readable => {
-                    while let Some(msg) = inner.session.recv_vec() {
-                        if inner.consumer.is_some() {
-                            handoff.records.push(msg);
-                        } else {
-                            handoff.calls.push(Call::Data(msg));
-                        }
-                    }
-                }
-            }
-        }
-        // Wait a millisecond past the deadline, so the session sees it passed.
-        let ms = inner
-            .session
-            .poll_timeout()
-            .map(|d| ms_until(d).saturating_add(1));
-        inner.timer.rearm(ms, on_timer, handle);
-        handoff
-    }
-
-    /// Drains what the session produced, releases the lock and then hands
-    /// the records to the consumer.
-    fn release(&self, handle: usize, mut inner: MutexGuard<'_, Inner>) {
-        let handoff = self.drain(handle, &mut inner);
-        drop(inner);
-        handoff.finish();
+/// A transport created with `xDtlsTransportCreate` (InvalidArg for bad
+/// handles, InvalidState for the view of a PeerConnection's session).
+fn own(t: xDtlsTransport) -> Result<Handle<DtlsObject>, xErrno> {
+    match lookup::dtls(t) {
+        Some(Dtls::Own(h)) => Ok(h),
+        Some(Dtls::Pc(_)) => Err(xErrno_InvalidState),
+        None => Err(xErrno_InvalidArg),
     }
 }
 
-/// Timer callback on the caller's loop: drives retransmission and the
-/// handshake timeout.
-unsafe extern "C" fn on_timer(arg: *mut c_void) {
-    ffi_boundary!((), {
-        TRANSPORTS.with_own(arg, (), (), |obj| {
-            let mut inner = obj.inner.lock();
-            inner.timer.fired();
-            inner.session.handle_timeout(clock::now());
-            obj.release(arg as usize, inner);
-        })
-    })
-}
-
-/// Runs `f` on a transport created by `xDtlsTransportCreate`; `view` is
-/// returned for the view of a PeerConnection's session, `dead` for NULL,
-/// stale and foreign handles.
-fn with_transport<R>(t: xDtlsTransport, dead: R, view: R, f: impl FnOnce(&DtlsObject) -> R) -> R {
-    TRANSPORTS.with_own(t, dead, view, f)
-}
-
-/// Runs `read` on the PeerConnection behind a view handle; `own` on a
-/// transport of this module; `dead` for bad handles and destroyed
+/// Runs `own` on the session of a transport of this header, `read` on the
+/// PeerConnection behind a view; `dead` for bad handles and destroyed
 /// PeerConnections.
 fn read_transport<R>(
     t: xDtlsTransport,
     dead: R,
-    own: impl FnOnce(&DtlsObject) -> R,
+    own: impl FnOnce(&mut DtlsSession) -> R,
     read: impl FnOnce(&crate::peer::PeerConnection) -> R,
 ) -> R {
-    match TRANSPORTS.get(t).as_deref() {
-        Some(Handle::Own(obj)) => own(obj),
-        Some(Handle::Pc(pc)) => super::peer_connection::with_endpoint(*pc, dead, |ep| read(&ep.pc)),
+    match lookup::dtls(t) {
+        Some(Dtls::Own(h)) => dtls::with_session(h, own).unwrap_or(dead),
+        Some(Dtls::Pc(pc)) => with_endpoint(pc, dead, |ep| read(&ep.pc)),
         None => dead,
     }
-}
-
-/// Makes the SCTP transport `sctp` the consumer of the decrypted records of
-/// the transport `dtls`. Fails for bad handles, views and transports that
-/// already have a consumer.
-pub(crate) fn attach_consumer(dtls: usize, sctp: usize) -> bool {
-    with_transport(dtls as xDtlsTransport, false, false, |obj| {
-        let mut inner = obj.inner.lock();
-        if inner.consumer.is_some() {
-            return false;
-        }
-        inner.consumer = Some(sctp);
-        true
-    })
-}
-
-/// Ends what [`attach_consumer`] started; `on_data` gets records again.
-pub(crate) fn detach_consumer(dtls: usize, sctp: usize) {
-    with_transport(dtls as xDtlsTransport, (), (), |obj| {
-        let mut inner = obj.inner.lock();
-        if inner.consumer == Some(sctp) {
-            inner.consumer = None;
-        }
-    })
-}
-
-/// The DTLS role of a transport of this module.
-pub(crate) fn role(dtls: usize) -> Option<DtlsRole> {
-    with_transport(dtls as xDtlsTransport, None, None, |obj| {
-        Some(obj.inner.lock().session.role())
-    })
-}
-
-/// Encrypts SCTP packets and sends them through `send_fn` (posted to the
-/// loop, in order), from the front of `packets`, while the transport is
-/// connected; what it cannot send yet
-/// stays in `packets`. Packets DTLS refuses (too large) are dropped.
-/// Returns the records received meanwhile for the consumer (called by the
-/// SCTP transport without its lock held).
-pub(crate) fn send_packets(dtls: usize, packets: &mut VecDeque<Vec<u8>>) -> Vec<Vec<u8>> {
-    with_transport(dtls as xDtlsTransport, Vec::new(), Vec::new(), |obj| {
-        let mut inner = obj.inner.lock();
-        let mut records = Vec::new();
-        let mut calls = Vec::new();
-        while inner.session.state() == DtlsState::Connected {
-            let Some(pkt) = packets.pop_front() else {
-                break;
-            };
-            let _ = inner.session.send(&pkt);
-            // Drained after every packet, so the send queue never fills.
-            let handoff = obj.drain(dtls, &mut inner);
-            records.extend(handoff.records);
-            calls.extend(handoff.calls);
-        }
-        if inner.session.state() == DtlsState::Failed || inner.session.state() == DtlsState::Closed
-        {
-            packets.clear();
-        }
-        drop(inner);
-        // The SCTP transport sends from inside other objects' calls (a data
-        // channel manager holding its lock): user code runs from the loop.
-        if !calls.is_empty() {
-            let cb = obj.cb;
-            obj.queue.post(Box::new(move || run_calls(dtls, cb, calls)));
-        }
-        records
-    })
 }
 
 /// Creates a transport with a fresh ECDSA P-256 certificate. NULL if
@@ -372,7 +122,8 @@ pub(crate) fn send_packets(dtls: usize, packets: &mut VecDeque<Vec<u8>>) -> Vec<
 #[no_mangle]
 pub unsafe extern "C" fn xDtlsTransportCreate(conf: *const xDtlsTransportConf) -> xDtlsTransport {
     ffi_boundary!(std::ptr::null_mut(), {
-        let Some(conf) = opt_ref(conf) else {
+        // SAFETY: a non-NULL `conf` points to a valid conf (caller contract).
+        let Some(conf) = (unsafe { opt_ref(conf) }) else {
             return std::ptr::null_mut();
         };
         if conf.r#loop.is_null() || conf.send_fn.is_none() {
@@ -393,24 +144,19 @@ pub unsafe extern "C" fn xDtlsTransportCreate(conf: *const xDtlsTransportConf) -
         let Ok(session) = DtlsSession::new(cfg) else {
             return std::ptr::null_mut();
         };
-        let Ok(queue) = LoopQueue::attach(conf.r#loop) else {
+        // SAFETY: `conf->loop` is a live loop (caller contract), checked
+        // non-NULL above.
+        let Ok(queue) = (unsafe { LoopQueue::attach(conf.r#loop) }) else {
             return std::ptr::null_mut();
         };
-        TRANSPORTS.insert_own(DtlsObject {
-            queue,
-            cb: Callbacks {
-                send_fn: conf.send_fn,
-                send_arg: conf.send_arg as usize,
-                on_state_change: conf.on_state_change,
-                on_data: conf.on_data,
-                ctx: conf.ctx as usize,
-            },
-            inner: Mutex::new(Inner {
-                session,
-                timer: LoopTimer::new(conf.r#loop),
-                consumer: None,
-            }),
-        })
+        let cb = DtlsCallbacks {
+            send_fn: conf.send_fn,
+            send_arg: conf.send_arg as usize,
+            on_state_change: conf.on_state_change,
+            on_data: conf.on_data,
+            ctx: conf.ctx as usize,
+        };
+        dtls::create(conf.r#loop, queue, cb, session).as_ptr()
     })
 }
 
@@ -423,20 +169,18 @@ pub unsafe extern "C" fn xDtlsTransportCreate(conf: *const xDtlsTransportConf) -
 #[no_mangle]
 pub unsafe extern "C" fn xDtlsTransportDestroy(transport: xDtlsTransport) {
     ffi_boundary!((), {
-        let mut cb = None;
-        TRANSPORTS.destroy_own(transport, |obj| {
-            obj.inner.lock().timer.cancel();
-            obj.queue.detach();
-            cb = Some(obj.cb);
-        });
-        if let Some(Callbacks {
+        let Some(Dtls::Own(h)) = lookup::dtls(transport) else {
+            return;
+        };
+        if let Some(DtlsCallbacks {
             on_state_change: Some(f),
             ctx,
             ..
-        }) = cb
+        }) = dtls::destroy(h)
         {
-            // SAFETY: user callback with its own ctx; no lock held.
-            f(transport, xDtlsState_Closed, ctx as *mut c_void);
+            // SAFETY: the user's callback with its own ctx, no lock held;
+            // the handle is already stale, as the header says.
+            unsafe { f(transport, xDtlsState_Closed, ctx as *mut c_void) };
         }
     })
 }
@@ -448,17 +192,12 @@ pub unsafe extern "C" fn xDtlsTransportDestroy(transport: xDtlsTransport) {
 #[no_mangle]
 pub unsafe extern "C" fn xDtlsTransportStart(transport: xDtlsTransport) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
-        with_transport(transport, xErrno_InvalidArg, xErrno_InvalidState, |obj| {
-            let mut inner = obj.inner.lock();
-            if let Err(e) = inner.session.start(clock::now()) {
-                return errno(&e);
-            }
-            let mut handoff = obj.drain(transport as usize, &mut inner);
-            handoff.calls.insert(0, Call::State(xDtlsState_Connecting));
-            drop(inner);
-            handoff.finish();
-            xErrno_Ok
-        })
+        match own(transport).map(dtls::start) {
+            Ok(Some(Ok(()))) => xErrno_Ok,
+            Ok(Some(Err(e))) => errno(&e),
+            Ok(None) => xErrno_InvalidArg,
+            Err(e) => e,
+        }
     })
 }
 
@@ -472,15 +211,15 @@ pub unsafe extern "C" fn xDtlsTransportFeedInput(
     len: usize,
 ) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
-        let Some(input) = bytes(data, len).filter(|b| !b.is_empty()) else {
+        // SAFETY: a non-NULL `data` points to `len` bytes (caller contract).
+        let Some(input) = unsafe { bytes(data, len) }.filter(|b| !b.is_empty()) else {
             return xErrno_InvalidArg;
         };
-        with_transport(transport, xErrno_InvalidArg, xErrno_InvalidState, |obj| {
-            let mut inner = obj.inner.lock();
-            inner.session.handle_datagram(clock::now(), input);
-            obj.release(transport as usize, inner);
-            xErrno_Ok
-        })
+        match own(transport).map(|h| dtls::feed(h, input)) {
+            Ok(true) => xErrno_Ok,
+            Ok(false) => xErrno_InvalidArg,
+            Err(e) => e,
+        }
     })
 }
 
@@ -496,36 +235,17 @@ pub unsafe extern "C" fn xDtlsTransportSend(
     len: usize,
 ) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
-        let Some(msg) = bytes(data, len).filter(|b| !b.is_empty()) else {
+        // SAFETY: a non-NULL `data` points to `len` bytes (caller contract).
+        let Some(msg) = unsafe { bytes(data, len) }.filter(|b| !b.is_empty()) else {
             return xErrno_InvalidArg;
         };
-        with_transport(transport, xErrno_InvalidArg, xErrno_InvalidState, |obj| {
-            let mut inner = obj.inner.lock();
-            if inner.session.state() != DtlsState::Connected {
-                return xErrno_InvalidState;
-            }
-            let r = send_record(&mut inner.session, msg);
-            obj.release(transport as usize, inner);
-            match r {
-                Ok(()) => xErrno_Ok,
-                Err(e) => errno(&e),
-            }
-        })
+        match own(transport).map(|h| dtls::send(h, msg)) {
+            Ok(Some(Ok(()))) => xErrno_Ok,
+            Ok(Some(Err(e))) => errno(&e),
+            Ok(None) => xErrno_InvalidArg,
+            Err(e) => e,
+        }
     })
-}
-
-/// Sends `msg` as one record. One larger than a record fits in the
-/// session's datagram size is written with the datagram size raised for it,
-/// then restored, so the other records keep their size.
-fn send_record(session: &mut DtlsSession, msg: &[u8]) -> Result<(), DtlsError> {
-    if msg.len() <= session.max_payload() || msg.len() > MAX_RECORD_PLAINTEXT {
-        return session.send(msg);
-    }
-    let mtu = session.mtu();
-    session.set_mtu(MAX_RECORD_PLAINTEXT + RECORD_OVERHEAD)?;
-    let r = session.send(msg);
-    let _ = session.set_mtu(mtu);
-    r
 }
 
 /// The fingerprint of the local certificate; `None` for bad handles and
@@ -534,7 +254,7 @@ fn local_fingerprint(transport: xDtlsTransport) -> Option<Fingerprint> {
     read_transport(
         transport,
         None,
-        |obj| Some(obj.inner.lock().session.local_fingerprint()),
+        |s| Some(s.local_fingerprint()),
         |pc| Some(pc.certificate().fingerprint()),
     )
 }
@@ -553,7 +273,11 @@ pub unsafe extern "C" fn xDtlsTransportGetFingerprint(
         let fp = local_fingerprint(transport);
         match fp {
             Some(fp) => {
-                std::ptr::copy_nonoverlapping(fp.0.as_ptr(), out, XDTLS_FINGERPRINT_SIZE);
+                // SAFETY: `out` is non-NULL and holds 32 bytes (header
+                // contract); `fp.0` is 32 bytes.
+                unsafe {
+                    std::ptr::copy_nonoverlapping(fp.0.as_ptr(), out, XDTLS_FINGERPRINT_SIZE)
+                };
                 xErrno_Ok
             }
             None => xErrno_InvalidArg,
@@ -578,8 +302,12 @@ pub unsafe extern "C" fn xDtlsTransportGetFingerprintStr(
         };
         let text = fp.to_hex();
         let n = text.len().min(XDTLS_FINGERPRINT_STR_SIZE - 1);
-        std::ptr::copy_nonoverlapping(text.as_ptr(), out.cast::<u8>(), n);
-        *out.add(n) = 0;
+        // SAFETY: `out` is non-NULL and holds 96 bytes (header contract);
+        // `n` + 1 <= 96.
+        unsafe {
+            std::ptr::copy_nonoverlapping(text.as_ptr(), out.cast::<u8>(), n);
+            *out.add(n) = 0;
+        }
         xErrno_Ok
     })
 }
@@ -593,7 +321,7 @@ pub unsafe extern "C" fn xDtlsTransportGetState(transport: xDtlsTransport) -> xD
         read_transport(
             transport,
             xDtlsState_Closed,
-            |obj| state_code(obj.inner.lock().session.state()),
+            |s| state_code(s.state()),
             |pc| {
                 let s = pc.dtls().map_or(DtlsState::New, |d| d.state());
                 // A closed PeerConnection never started or ended its session.
@@ -611,12 +339,7 @@ pub unsafe extern "C" fn xDtlsTransportGetState(transport: xDtlsTransport) -> xD
 #[no_mangle]
 pub unsafe extern "C" fn xDtlsTransportGetRole(transport: xDtlsTransport) -> xDtlsRole {
     ffi_boundary!(xDtlsRole_Passive, {
-        let role = read_transport(
-            transport,
-            None,
-            |obj| Some(obj.inner.lock().session.role()),
-            |pc| pc.dtls_role(),
-        );
+        let role = read_transport(transport, None, |s| Some(s.role()), |pc| pc.dtls_role());
         match role {
             Some(DtlsRole::Client) => xDtlsRole_Active,
             _ => xDtlsRole_Passive,
@@ -633,16 +356,20 @@ pub unsafe extern "C" fn xDtlsTransportSetRole(
     role: xDtlsRole,
 ) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
-        with_transport(transport, xErrno_InvalidArg, xErrno_InvalidState, |obj| {
-            let mut inner = obj.inner.lock();
-            if inner.session.state() != DtlsState::New {
+        let h = match own(transport) {
+            Ok(h) => h,
+            Err(e) => return e,
+        };
+        let r = dtls::with_session(h, |s| {
+            if s.state() != DtlsState::New {
                 return xErrno_InvalidState;
             }
-            match inner.session.set_role(role_of(role)) {
+            match s.set_role(role_of(role)) {
                 Ok(()) => xErrno_Ok,
                 Err(e) => errno(&e),
             }
-        })
+        });
+        r.unwrap_or(xErrno_InvalidArg)
     })
 }
 
@@ -655,15 +382,34 @@ pub unsafe extern "C" fn xDtlsFingerprintFromStr(str: *const c_char, out: *mut u
         if out.is_null() {
             return xErrno_InvalidArg;
         }
-        let Some(text) = cstr_bytes(str).and_then(|b| std::str::from_utf8(b).ok()) else {
+        // SAFETY: a non-NULL `str` is NUL-terminated (caller contract).
+        let Some(text) = unsafe { cstr_bytes(str) }.and_then(|b| std::str::from_utf8(b).ok())
+        else {
             return xErrno_InvalidArg;
         };
         match Fingerprint::from_hex(text) {
             Ok(fp) => {
-                std::ptr::copy_nonoverlapping(fp.0.as_ptr(), out, XDTLS_FINGERPRINT_SIZE);
+                // SAFETY: `out` is non-NULL and holds 32 bytes (header
+                // contract); `fp.0` is 32 bytes.
+                unsafe {
+                    std::ptr::copy_nonoverlapping(fp.0.as_ptr(), out, XDTLS_FINGERPRINT_SIZE)
+                };
                 xErrno_Ok
             }
             Err(_) => xErrno_InvalidArg,
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_object_layer_uses_the_header_values() {
+        assert_eq!(cabi::DTLS_CONNECTING, xDtlsState_Connecting);
+        assert_eq!(cabi::DTLS_CONNECTED, xDtlsState_Connected);
+        assert_eq!(cabi::DTLS_FAILED, xDtlsState_Failed);
+        assert_eq!(cabi::DTLS_CLOSED, xDtlsState_Closed);
+    }
 }

@@ -6,23 +6,21 @@
 //! `AddRemoteCandidate`, `Closed` in `Destroy`), run inside that call once
 //! every internal lock is released.
 
-use super::boundary::{bytes, cstr_bytes, ffi_boundary, malloc_string, opt_ref, std_to_storage};
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
+
+use super::boundary::{bytes, cstr_bytes, ffi_boundary, malloc_string, opt_ref};
 use super::ice_candidate::xIceCandidate;
-use crate::driver::io::{self, Endpoint, EndpointId, SharedEndpoint, Transmit};
+use crate::driver::clock;
 use crate::driver::loop_queue::LoopQueue;
-use crate::driver::mdns::MdnsLookups;
-use crate::driver::registry::Registry;
-use crate::driver::{clock, netif, resolve};
-use crate::ice::agent::{AgentConfig, IceAgent, IceEvent, IceState, Received, Role};
+use crate::ice::agent::Role;
 use crate::ice::{Candidate, CandidateKind, IceError};
-use crate::mdns::PendingCandidates;
-use crate::sdp::{encode_ice, IceParams, SessionDescription};
+use crate::object::cabi;
+use crate::object::ice::{self, AbiCache, AgentSettings, IceCallbacks};
+use crate::object::lookup::{self, Agent};
+use crate::object::pc::{self, IceView};
 use libc::{c_char, c_int, c_void, sockaddr};
 use parking_lot::Mutex;
-use std::ffi::CString;
-use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::Instant;
 use xbase::types::*;
 
 /// Opaque handle of an ICE agent.
@@ -71,56 +69,11 @@ pub struct xIceConf {
 
 /// Most local candidates the C view reports (`XICE_MAX_CANDIDATES`).
 const MAX_C_CANDIDATES: usize = 32;
-/// Largest description `xIceAgentCreateOffer`/`Answer` return (`XSDP_MAX_SIZE`).
-const MAX_SDP: usize = 4096;
-
-/// The C callbacks of one agent, as plain values the I/O thread can carry.
-#[derive(Clone, Copy)]
-struct Callbacks {
-    on_state_change: xIceOnStateChange,
-    on_candidate: xIceOnCandidate,
-    on_data: xIceOnData,
-    ctx: usize,
-}
-
-/// The DTLS input hook of `xIceAgentSetDtlsInputCallback`.
-#[derive(Clone, Copy)]
-struct DtlsHook {
-    func: xIceDtlsInputFn,
-    arg: usize,
-}
-
-/// What the I/O thread drives: the agent plus the glue that posts its
-/// events to the caller's loop.
-struct AgentEndpoint {
-    agent: IceAgent,
-    handle: usize,
-    queue: Arc<LoopQueue>,
-    callbacks: Callbacks,
-    dtls: Option<DtlsHook>,
-    /// Remote `.local` candidates wait here for their name to resolve
-    /// (and end-of-candidates while any waits); `mdns` looks them up.
-    pending: PendingCandidates,
-    mdns: Arc<MdnsLookups>,
-    mdns_owner: Option<EndpointId>,
-}
-
-/// The object behind an `xIceAgent` handle.
-struct AgentObject {
-    lp: usize,
-    queue: Arc<LoopQueue>,
-    endpoint: Arc<Mutex<AgentEndpoint>>,
-    io_id: Mutex<Option<EndpointId>>,
-    enable_ipv6: bool,
-    stun_server: Option<String>,
-    /// `turn_server` with both credentials; `None` without TURN.
-    turn: Option<resolve::TurnSetting>,
-    ufrag: CString,
-    pwd: CString,
-    /// Storage behind `xIceAgentGetLocalCandidates`; capacity fixed at
-    /// creation so the returned pointer stays valid while the agent lives.
-    local_c: Mutex<CandidateView>,
-}
+// The callback types are the ones the object layer calls.
+const _: fn(xIceOnStateChange) -> Option<cabi::StateFn> = |f| f;
+const _: fn(xIceOnCandidate) -> Option<cabi::TextFn> = |f| f;
+const _: fn(xIceOnData) -> Option<cabi::DataFn> = |f| f;
+const _: fn(xIceDtlsInputFn) -> Option<cabi::DtlsInputFn> = |f| f;
 
 /// The C views of the local candidates. Their `sock` field is always NULL
 /// (sockets belong to the I/O thread), so the views move between threads.
@@ -128,40 +81,58 @@ struct CandidateView(Vec<xIceCandidate>);
 // SAFETY: the only raw pointer in xIceCandidate, `sock`, is never set here.
 unsafe impl Send for CandidateView {}
 
-static AGENTS: Registry<AgentObject> = Registry::new();
-
-/// The view of a PeerConnection's agent (`xPeerConnectionGetIceAgent`):
-/// getters read the PeerConnection's agent; calls that would take it over
-/// get InvalidState or do nothing.
-pub(crate) struct IceView {
-    pc: usize,
-    lp: usize,
-    ufrag: CString,
-    pwd: CString,
-    local_c: Mutex<CandidateView>,
+/// Storage for the candidate views of one agent or view.
+pub(crate) fn candidate_cache() -> AbiCache {
+    Mutex::new(Box::new(CandidateView(Vec::with_capacity(
+        MAX_C_CANDIDATES,
+    ))))
 }
 
-static VIEWS: Registry<IceView> = Registry::new();
-
-/// Registers the view of the agent of the PeerConnection `pc`.
-pub(crate) fn register_pc_view(pc: usize, lp: xEventLoop, ufrag: &str, pwd: &str) -> usize {
-    VIEWS.insert(Arc::new(IceView {
-        pc,
-        lp: lp as usize,
-        ufrag: CString::new(ufrag).unwrap_or_default(),
-        pwd: CString::new(pwd).unwrap_or_default(),
-        local_c: Mutex::new(CandidateView(Vec::with_capacity(MAX_C_CANDIDATES))),
-    })) as usize
+/// Refreshes the candidate views in `cache` from `cands`; returns the array
+/// and its length (valid while the cache's owner lives).
+fn refresh<'a>(
+    cache: &AbiCache,
+    cands: impl Iterator<Item = &'a Candidate>,
+) -> (*const xIceCandidate, c_int) {
+    let mut guard = cache.lock();
+    match guard.downcast_mut::<CandidateView>() {
+        Some(view) => {
+            fill_candidates(&mut view.0, cands);
+            (view.0.as_ptr(), view.0.len() as c_int)
+        }
+        None => (std::ptr::null(), 0),
+    }
 }
 
-/// Makes a view handle stale.
-pub(crate) fn unregister_view(handle: usize) {
-    VIEWS.remove(handle as *const c_void);
+/// The PeerConnection view an `xIceAgent` handle names, if it is one.
+fn view(agent: xIceAgent) -> Option<std::sync::Arc<IceView>> {
+    match lookup::agent(agent) {
+        Some(Agent::Pc(v)) => Some(v),
+        _ => None,
+    }
 }
 
-fn view(agent: xIceAgent) -> Option<Arc<IceView>> {
-    VIEWS.get(agent)
+/// The description of a view's agent, `malloc`ed.
+fn view_description(v: &IceView) -> *mut c_char {
+    let text = pc::with_endpoint(v.pc, None, |ep| ice::ice_description(ep.pc.ice()));
+    text.map_or(std::ptr::null_mut(), |t| malloc_string(&t))
 }
+
+/// Runs `f` on a standalone agent, or returns `dead`.
+fn with_agent<R>(
+    agent: xIceAgent,
+    dead: R,
+    f: impl FnOnce(&ice::AgentObject, crate::object::Handle<ice::AgentObject>) -> R,
+) -> R {
+    match lookup::agent(agent) {
+        Some(Agent::Own(obj, h)) => f(&obj, h),
+        _ => dead,
+    }
+}
+
+/// Runs `f` on the protocol agent behind `agent` (standalone or the view
+/// of a PeerConnection's); `dead` for NULL, stale or foreign handles.
+pub(crate) use lookup::with_ice;
 
 /// Fills the C views of the local candidates (at most 32).
 fn fill_candidates<'a>(list: &mut Vec<xIceCandidate>, cands: impl Iterator<Item = &'a Candidate>) {
@@ -177,257 +148,13 @@ fn fill_candidates<'a>(list: &mut Vec<xIceCandidate>, cands: impl Iterator<Item 
     }
 }
 
-/// The ICE-only description of an agent (`None` beyond 4096 bytes).
-fn ice_description(agent: &IceAgent) -> Option<String> {
-    let cands: Vec<Candidate> = agent.local_candidates().cloned().collect();
-    let (ufrag, pwd) = agent.local_credentials();
-    let text = encode_ice(&IceParams {
-        ufrag,
-        pwd,
-        candidates: &cands,
-        trickle: true,
-        end_of_candidates: false,
-    });
-    (text.len() <= MAX_SDP).then_some(text)
-}
-
-/// The description of a view's agent, `malloc`ed.
-fn view_description(v: &IceView) -> *mut c_char {
-    let text = super::peer_connection::with_endpoint(v.pc, None, |ep| ice_description(ep.pc.ice()));
-    text.map_or(std::ptr::null_mut(), |t| malloc_string(&t))
-}
-
-fn is_live(handle: usize) -> bool {
-    AGENTS.get(handle as *const c_void).is_some()
-}
-
-impl AgentEndpoint {
-    /// A remote candidate: to the agent, or held while its name resolves.
-    fn remote_candidate(&mut self, now: Instant, c: Candidate) -> Result<(), IceError> {
-        if let Some(why) = c.address.unreachable_reason() {
-            return Err(IceError::InvalidField(why));
-        }
-        match self.pending.take(c)? {
-            Some(c) => self.agent.add_remote_candidate(now, c),
-            None => Ok(()),
-        }
-    }
-
-    fn remote_end_of_candidates(&mut self) {
-        if self.pending.end_of_candidates() {
-            self.agent.remote_end_of_candidates();
-        }
-    }
-
-    /// The lookups to start (after the endpoint lock is released).
-    fn lookups(&mut self) -> (Arc<MdnsLookups>, Vec<String>) {
-        let names = std::iter::from_fn(|| self.pending.poll_lookup()).collect();
-        (self.mdns.clone(), names)
-    }
-
-    /// Applies the lookup results that arrived; true if any did.
-    fn apply_resolutions(&mut self, now: Instant) -> bool {
-        let results = self.mdns.take_results();
-        for r in &results {
-            let released = self.pending.resolved(&r.name, r.addr);
-            for c in released.ready {
-                let _ = self.agent.add_remote_candidate(now, c);
-            }
-            if released.end_of_candidates {
-                self.agent.remote_end_of_candidates();
-            }
-        }
-        !results.is_empty()
-    }
-
-    fn post_state(&self, state: IceState) {
-        let (h, cb) = (self.handle, self.callbacks);
-        if let Some(f) = cb.on_state_change {
-            self.queue.post(Box::new(move || {
-                if is_live(h) {
-                    // SAFETY: user callback with the user's own ctx.
-                    unsafe { f(h as xIceAgent, state.code(), cb.ctx as *mut c_void) };
-                }
-            }));
-        }
-    }
-
-    fn post_candidate(&self, line: Option<String>) {
-        let (h, cb) = (self.handle, self.callbacks);
-        let Some(f) = cb.on_candidate else { return };
-        let text = line.and_then(|l| CString::new(l).ok());
-        self.queue.post(Box::new(move || {
-            if is_live(h) {
-                let p = text.as_ref().map_or(std::ptr::null(), |c| c.as_ptr());
-                // SAFETY: user callback; `p` is NULL or a live C string.
-                unsafe { f(h as xIceAgent, p, cb.ctx as *mut c_void) };
-            }
-        }));
-    }
-}
-
-impl Endpoint for AgentEndpoint {
-    fn handle_link_failed(
-        &mut self,
-        now: Instant,
-        link: SocketAddr,
-        why: crate::turn::stream::StreamFailure,
-    ) {
-        self.agent.turn_link_failed(now, link, why);
-    }
-
-    fn handle_datagram(&mut self, now: Instant, local: SocketAddr, from: SocketAddr, data: &[u8]) {
-        let h = self.handle;
-        // Relayed datagrams: the payload inside, from the peer.
-        let input = self.agent.handle_datagram_payload(now, local, from, data);
-        let (data, from) = (input.payload, input.from);
-        match input.received {
-            Received::Data => {
-                let cb = self.callbacks;
-                if let Some(f) = cb.on_data {
-                    let copy = data.to_vec();
-                    self.queue.post(Box::new(move || {
-                        if is_live(h) {
-                            // SAFETY: user callback; the bytes live for the call.
-                            unsafe {
-                                f(
-                                    h as xIceAgent,
-                                    copy.as_ptr(),
-                                    copy.len(),
-                                    cb.ctx as *mut c_void,
-                                )
-                            };
-                        }
-                    }));
-                }
-            }
-            Received::Dtls => {
-                if let Some(hook) = self.dtls {
-                    if let Some(f) = hook.func {
-                        let copy = data.to_vec();
-                        let addr = std_to_storage(&from);
-                        self.queue.post(Box::new(move || {
-                            if is_live(h) {
-                                // SAFETY: user callback; data and address live for the call.
-                                unsafe {
-                                    f(
-                                        copy.as_ptr(),
-                                        copy.len(),
-                                        (&addr as *const libc::sockaddr_storage).cast(),
-                                        hook.arg as *mut c_void,
-                                    )
-                                };
-                            }
-                        }));
-                    }
-                }
-            }
-            Received::Consumed | Received::ChannelData | Received::Dropped => {}
-        }
-    }
-
-    fn handle_timeout(&mut self, now: Instant) {
-        self.agent.handle_timeout(now);
-    }
-
-    fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.agent.poll_transmit().map(|t| Transmit {
-            local: t.local,
-            dest: t.dest,
-            data: t.data,
-        })
-    }
-
-    fn poll_timeout(&mut self) -> Option<Instant> {
-        self.agent.poll_timeout()
-    }
-
-    fn dispatch_events(&mut self) {
-        if self.apply_resolutions(clock::now()) {
-            // New pairs want checks: another turn for this endpoint.
-            if let Some(id) = self.mdns_owner {
-                io::kick(id);
-            }
-        }
-        while let Some(ev) = self.agent.poll_event() {
-            match ev {
-                IceEvent::StateChanged(s) => self.post_state(s),
-                IceEvent::LocalCandidate(c) => self.post_candidate(Some(candidate_line(&c))),
-                IceEvent::GatheringComplete => self.post_candidate(None),
-                IceEvent::SelectedPair { .. }
-                | IceEvent::RoleChanged(_)
-                | IceEvent::ConsentStale
-                | IceEvent::ConsentRestored
-                | IceEvent::RelayFailed { .. } => {}
-            }
-        }
-    }
-}
-
-/// The SDP line a candidate is signalled with (`a=candidate:…\r\n`).
-fn candidate_line(c: &Candidate) -> String {
-    format!("{}\r\n", c.to_sdp_attribute())
-}
-
-/// A callback to run inside an API call, after the locks are released.
-enum Deliver {
-    State(IceState),
-    /// A candidate line, or end-of-candidates.
-    Candidate(Option<CString>),
-}
-
-impl AgentEndpoint {
-    /// Takes the events an API call just caused, for [`deliver_now`]; the
-    /// I/O thread will not see them again.
-    fn take_events(&mut self) -> (Callbacks, Vec<Deliver>) {
-        let mut out = Vec::new();
-        while let Some(ev) = self.agent.poll_event() {
-            match ev {
-                IceEvent::StateChanged(s) => out.push(Deliver::State(s)),
-                IceEvent::LocalCandidate(c) => {
-                    out.push(Deliver::Candidate(CString::new(candidate_line(&c)).ok()))
-                }
-                IceEvent::GatheringComplete => out.push(Deliver::Candidate(None)),
-                _ => {}
-            }
-        }
-        (self.callbacks, out)
-    }
-}
-
-/// Runs the callbacks of `events` in order on the calling (loop) thread,
-/// with no lock held; stops as soon as the agent is destroyed (a callback
-/// may destroy it).
-fn deliver_now(handle: usize, cb: Callbacks, events: Vec<Deliver>) {
-    for ev in events {
-        if !is_live(handle) {
-            return;
-        }
-        let ctx = cb.ctx as *mut c_void;
-        match ev {
-            Deliver::State(s) => {
-                if let Some(f) = cb.on_state_change {
-                    // SAFETY: user callback with the user's own ctx.
-                    unsafe { f(handle as xIceAgent, s.code(), ctx) };
-                }
-            }
-            Deliver::Candidate(line) => {
-                if let Some(f) = cb.on_candidate {
-                    let p = line.as_ref().map_or(std::ptr::null(), |c| c.as_ptr());
-                    // SAFETY: user callback; `p` is NULL or a live C string.
-                    unsafe { f(handle as xIceAgent, p, ctx) };
-                }
-            }
-        }
-    }
-}
-
 /// Duplicates an optional C string.
 ///
 /// # Safety
 /// A non-NULL `p` must be a NUL-terminated string.
 unsafe fn dup_str(p: *const c_char) -> Option<String> {
-    cstr_bytes(p)
+    // SAFETY: a non-NULL `p` is NUL-terminated (contract above).
+    unsafe { cstr_bytes(p) }
         .and_then(|b| std::str::from_utf8(b).ok())
         .filter(|s| !s.is_empty())
         .map(str::to_owned)
@@ -438,53 +165,9 @@ unsafe fn dup_str(p: *const c_char) -> Option<String> {
 /// # Safety
 /// A non-NULL `p` must be a NUL-terminated string that outlives the use.
 unsafe fn text<'a>(p: *const c_char) -> Option<&'a str> {
-    cstr_bytes(p).and_then(|b| std::str::from_utf8(b).ok())
-}
-
-/// The errno of an ICE error.
-fn errno(e: IceError) -> xErrno {
-    match e {
-        IceError::InvalidState => xErrno_InvalidState,
-        IceError::WouldBlock => xErrno_Again,
-        IceError::Limit(_) => xErrno_NoMemory,
-        _ => xErrno_InvalidArg,
-    }
-}
-
-/// Runs `f` on the protocol agent behind `agent`: an agent of
-/// `xIceAgentCreate` or the view of a PeerConnection's agent; `dead` for
-/// NULL, stale or foreign handles.
-pub(crate) fn with_ice<R>(agent: xIceAgent, dead: R, f: impl FnOnce(&IceAgent) -> R) -> R {
-    if let Some(obj) = AGENTS.get(agent) {
-        return f(&obj.endpoint.lock().agent);
-    }
-    match view(agent) {
-        Some(v) => super::peer_connection::with_endpoint(v.pc, dead, |ep| f(ep.pc.ice())),
-        None => dead,
-    }
-}
-
-/// Runs `f` on a live agent, or returns `dead`.
-fn with_agent<R>(agent: xIceAgent, dead: R, f: impl FnOnce(&AgentObject) -> R) -> R {
-    match AGENTS.get(agent) {
-        Some(obj) => f(&obj),
-        None => dead,
-    }
-}
-
-impl AgentObject {
-    /// After an API call changed the agent: let the I/O thread send and
-    /// re-arm its timers (before gathering there is nothing to drive yet).
-    fn kick(&self) {
-        if let Some(id) = *self.io_id.lock() {
-            io::kick(id);
-        }
-    }
-
-    fn description(&self) -> *mut c_char {
-        let text = ice_description(&self.endpoint.lock().agent);
-        text.map_or(std::ptr::null_mut(), |t| malloc_string(&t))
-    }
+    // SAFETY: a non-NULL `p` is NUL-terminated and outlives the use
+    // (contract above).
+    unsafe { cstr_bytes(p) }.and_then(|b| std::str::from_utf8(b).ok())
 }
 
 /// Creates an agent bound to `loop`. NULL if `loop` or `conf` is NULL or
@@ -492,7 +175,8 @@ impl AgentObject {
 #[no_mangle]
 pub unsafe extern "C" fn xIceAgentCreate(lp: xEventLoop, conf: *const xIceConf) -> xIceAgent {
     ffi_boundary!(std::ptr::null_mut(), {
-        let Some(conf) = opt_ref(conf) else {
+        // SAFETY: a non-NULL `conf` points to a valid conf (caller contract).
+        let Some(conf) = (unsafe { opt_ref(conf) }) else {
             return std::ptr::null_mut();
         };
         if lp.is_null() {
@@ -503,58 +187,32 @@ pub unsafe extern "C" fn xIceAgentCreate(lp: xEventLoop, conf: *const xIceConf) 
         } else {
             Role::Controlled
         };
-        let Ok(agent) = IceAgent::new(
-            AgentConfig {
+        // SAFETY: the strings of `conf` are NULL or NUL-terminated (caller
+        // contract); they are copied before this returns.
+        let settings = unsafe {
+            AgentSettings {
                 role,
-                ..AgentConfig::default()
-            },
-            clock::now(),
-        ) else {
+                enable_ipv6: conf.enable_ipv6,
+                stun_server: dup_str(conf.stun_server),
+                turn_server: text(conf.turn_server),
+                turn_username: text(conf.turn_username),
+                turn_password: text(conf.turn_password),
+                callbacks: IceCallbacks {
+                    on_state_change: conf.on_state_change,
+                    on_candidate: conf.on_candidate,
+                    on_data: conf.on_data,
+                    ctx: conf.ctx as usize,
+                },
+            }
+        };
+        // SAFETY: `lp` is a live loop (caller contract), checked non-NULL.
+        let Ok(queue) = (unsafe { LoopQueue::attach(lp) }) else {
             return std::ptr::null_mut();
         };
-        let Ok(queue) = LoopQueue::attach(lp) else {
-            return std::ptr::null_mut();
-        };
-        let (ufrag, pwd) = agent.local_credentials();
-        let (Ok(ufrag), Ok(pwd)) = (CString::new(ufrag), CString::new(pwd)) else {
-            queue.detach();
-            return std::ptr::null_mut();
-        };
-        let callbacks = Callbacks {
-            on_state_change: conf.on_state_change,
-            on_candidate: conf.on_candidate,
-            on_data: conf.on_data,
-            ctx: conf.ctx as usize,
-        };
-        let endpoint = Arc::new(Mutex::new(AgentEndpoint {
-            agent,
-            handle: 0,
-            queue: queue.clone(),
-            callbacks,
-            dtls: None,
-            pending: PendingCandidates::new(),
-            mdns: Arc::new(MdnsLookups::new()),
-            mdns_owner: None,
-        }));
-        let obj = Arc::new(AgentObject {
-            lp: lp as usize,
-            queue,
-            endpoint: endpoint.clone(),
-            io_id: Mutex::new(None),
-            enable_ipv6: conf.enable_ipv6,
-            stun_server: dup_str(conf.stun_server),
-            turn: resolve::TurnSetting::from_conf(
-                text(conf.turn_server),
-                text(conf.turn_username),
-                text(conf.turn_password),
-            ),
-            ufrag,
-            pwd,
-            local_c: Mutex::new(CandidateView(Vec::with_capacity(MAX_C_CANDIDATES))),
-        });
-        let handle = AGENTS.insert(obj);
-        endpoint.lock().handle = handle as usize;
-        handle
+        match ice::create(queue, settings, candidate_cache()) {
+            Some(h) => h.as_ptr(),
+            None => std::ptr::null_mut(),
+        }
     })
 }
 
@@ -567,24 +225,8 @@ pub unsafe extern "C" fn xIceAgentCreate(lp: xEventLoop, conf: *const xIceConf) 
 #[no_mangle]
 pub unsafe extern "C" fn xIceAgentDestroy(agent: xIceAgent) {
     ffi_boundary!((), {
-        let Some(obj) = AGENTS.remove(agent) else {
-            return;
-        };
-        // Closing first queues the TURN deallocation, which the I/O thread
-        // sends before the sockets close.
-        obj.endpoint.lock().agent.close();
-        if let Some(id) = obj.io_id.lock().take() {
-            io::unregister(id);
-        }
-        let (mdns, cb) = {
-            let ep = obj.endpoint.lock();
-            (ep.mdns.clone(), ep.callbacks)
-        };
-        mdns.stop();
-        obj.queue.detach();
-        if let Some(f) = cb.on_state_change {
-            // SAFETY: user callback with the user's own ctx; no lock held.
-            unsafe { f(agent, xIceState_Closed, cb.ctx as *mut c_void) };
+        if let Some(Agent::Own(_, h)) = lookup::agent(agent) {
+            ice::destroy(h);
         }
     })
 }
@@ -603,66 +245,7 @@ pub unsafe extern "C" fn xIceAgentGather(agent: xIceAgent) -> xErrno {
         if view(agent).is_some() {
             return xErrno_InvalidState; // the PeerConnection gathers
         }
-        with_agent(agent, xErrno_InvalidArg, |obj| {
-            if obj.io_id.lock().is_some() {
-                return xErrno_InvalidState;
-            }
-            let sockets = netif::bind_host_sockets(obj.enable_ipv6);
-            let now = clock::now();
-            let mut ep = obj.endpoint.lock();
-            for s in &sockets {
-                if let Ok(local) = s.local_addr() {
-                    ep.agent.add_host_candidate(local);
-                }
-            }
-            if obj.stun_server.is_some() {
-                ep.agent.expect_stun_servers();
-            }
-            match &obj.turn {
-                Some(t) if t.over_stream() => ep.agent.expect_stream_turn_server(),
-                Some(_) => ep.agent.expect_turn_servers(1),
-                None => {}
-            }
-            if let Err(e) = ep.agent.gather(now) {
-                return errno(e);
-            }
-            if sockets.is_empty() {
-                return xErrno_SysError;
-            }
-            // Taken before the I/O thread can see the agent, which would
-            // otherwise post them to the loop as well.
-            let (cb, events) = ep.take_events();
-            drop(ep);
-            let shared: SharedEndpoint = obj.endpoint.clone();
-            let Ok(id) = io::register(shared, sockets) else {
-                return xErrno_SysError;
-            };
-            *obj.io_id.lock() = Some(id);
-            {
-                let mut ep = obj.endpoint.lock();
-                ep.mdns_owner = Some(id);
-                ep.mdns.set_owner(id);
-            }
-            if let Some(list) = obj.stun_server.clone() {
-                let endpoint = obj.endpoint.clone();
-                resolve::stun_servers_in_background(list, move |servers| {
-                    endpoint
-                        .lock()
-                        .agent
-                        .add_stun_servers(clock::now(), &servers);
-                    io::kick(id);
-                });
-            }
-            if let Some(turn) = obj.turn.clone() {
-                let endpoint = obj.endpoint.clone();
-                turn.resolve_in_background(id, move |r| {
-                    endpoint.lock().agent.turn_server_resolved(clock::now(), r);
-                    io::kick(id);
-                });
-            }
-            deliver_now(agent as usize, cb, events);
-            xErrno_Ok
-        })
+        with_agent(agent, xErrno_InvalidArg, |obj, h| obj.gather(h))
     })
 }
 
@@ -674,7 +257,10 @@ pub unsafe extern "C" fn xIceAgentCreateOffer(agent: xIceAgent) -> *mut c_char {
         if let Some(v) = view(agent) {
             return view_description(&v);
         }
-        with_agent(agent, std::ptr::null_mut(), AgentObject::description)
+        with_agent(agent, std::ptr::null_mut(), |obj, _| {
+            obj.offer()
+                .map_or(std::ptr::null_mut(), |t| malloc_string(&t))
+        })
     })
 }
 
@@ -685,7 +271,10 @@ pub unsafe extern "C" fn xIceAgentCreateAnswer(agent: xIceAgent) -> *mut c_char 
         if let Some(v) = view(agent) {
             return view_description(&v);
         }
-        with_agent(agent, std::ptr::null_mut(), AgentObject::description)
+        with_agent(agent, std::ptr::null_mut(), |obj, _| {
+            obj.offer()
+                .map_or(std::ptr::null_mut(), |t| malloc_string(&t))
+        })
     })
 }
 
@@ -697,34 +286,16 @@ pub unsafe extern "C" fn xIceAgentSetRemoteDescription(
     sdp: *const c_char,
 ) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
-        let Some(text) = cstr_bytes(sdp).and_then(|b| std::str::from_utf8(b).ok()) else {
+        // SAFETY: a non-NULL `sdp` is NUL-terminated (caller contract).
+        let Some(text) = (unsafe { cstr_bytes(sdp) }).and_then(|b| std::str::from_utf8(b).ok())
+        else {
             return xErrno_InvalidArg;
         };
         if view(agent).is_some() {
             return xErrno_InvalidState; // the PeerConnection applies descriptions
         }
-        with_agent(agent, xErrno_InvalidArg, |obj| {
-            let Ok(desc) = SessionDescription::decode(text) else {
-                return xErrno_InvalidArg;
-            };
-            let now = clock::now();
-            let mut ep = obj.endpoint.lock();
-            ep.agent.set_remote_credentials(&desc.ufrag, &desc.pwd);
-            for c in desc.candidates {
-                // Rejects are candidates this agent can't use, which is not
-                // an error of the description as a whole.
-                let _ = ep.remote_candidate(now, c);
-            }
-            if desc.end_of_candidates {
-                ep.remote_end_of_candidates();
-            }
-            let (mdns, names) = ep.lookups();
-            let (cb, events) = ep.take_events();
-            drop(ep);
-            mdns.start(names);
-            obj.kick();
-            deliver_now(agent as usize, cb, events);
-            xErrno_Ok
+        with_agent(agent, xErrno_InvalidArg, |obj, h| {
+            obj.set_remote_description(h, text)
         })
     })
 }
@@ -737,11 +308,15 @@ pub unsafe extern "C" fn xIceAgentAddRemoteCandidate(
     candidate_sdp: *const c_char,
 ) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
-        let Some(line) = cstr_bytes(candidate_sdp).and_then(|b| std::str::from_utf8(b).ok()) else {
+        // SAFETY: a non-NULL `candidate_sdp` is NUL-terminated (caller
+        // contract).
+        let Some(line) =
+            (unsafe { cstr_bytes(candidate_sdp) }).and_then(|b| std::str::from_utf8(b).ok())
+        else {
             return xErrno_InvalidArg;
         };
         if let Some(v) = view(agent) {
-            return super::peer_connection::with_endpoint(v.pc, xErrno_InvalidArg, |ep| {
+            return pc::with_endpoint(v.pc, xErrno_InvalidArg, |ep| {
                 let r = ep.pc.add_remote_candidate(clock::now(), line);
                 ep.kick();
                 match r {
@@ -751,27 +326,8 @@ pub unsafe extern "C" fn xIceAgentAddRemoteCandidate(
                 }
             });
         }
-        with_agent(agent, xErrno_InvalidArg, |obj| {
-            let line = line.trim();
-            let now = clock::now();
-            let mut ep = obj.endpoint.lock();
-            if line.trim_start_matches("a=") == "end-of-candidates" {
-                ep.remote_end_of_candidates();
-            } else {
-                let Ok(cand) = Candidate::parse(line) else {
-                    return xErrno_InvalidArg;
-                };
-                if let Err(e) = ep.remote_candidate(now, cand) {
-                    return errno(e);
-                }
-            }
-            let (mdns, names) = ep.lookups();
-            let (cb, events) = ep.take_events();
-            drop(ep);
-            mdns.start(names);
-            obj.kick();
-            deliver_now(agent as usize, cb, events);
-            xErrno_Ok
+        with_agent(agent, xErrno_InvalidArg, |obj, h| {
+            obj.add_remote_candidate(h, line)
         })
     })
 }
@@ -785,22 +341,15 @@ pub unsafe extern "C" fn xIceAgentSend(agent: xIceAgent, data: *const u8, len: u
         if data.is_null() {
             return xErrno_InvalidArg;
         }
-        let Some(payload) = bytes(data, len) else {
+        // SAFETY: `data` is non-NULL and points to `len` bytes (caller
+        // contract).
+        let Some(payload) = (unsafe { bytes(data, len) }) else {
             return xErrno_InvalidArg;
         };
         if view(agent).is_some() {
             return xErrno_InvalidState; // the PeerConnection's data path
         }
-        with_agent(agent, xErrno_InvalidArg, |obj| {
-            let r = obj.endpoint.lock().agent.send(payload);
-            match r {
-                Ok(()) => {
-                    obj.kick();
-                    xErrno_Ok
-                }
-                Err(e) => errno(e),
-            }
-        })
+        with_agent(agent, xErrno_InvalidArg, |obj, _| obj.send(payload))
     })
 }
 
@@ -813,7 +362,7 @@ pub unsafe extern "C" fn xIceAgentGetUfrag(agent: xIceAgent) -> *const c_char {
             // destroyed, so the pointer stays valid as long as the handle.
             return v.ufrag.as_ptr();
         }
-        with_agent(agent, std::ptr::null(), |obj| obj.ufrag.as_ptr())
+        with_agent(agent, std::ptr::null(), |obj, _| obj.ufrag().as_ptr())
     })
 }
 
@@ -824,7 +373,7 @@ pub unsafe extern "C" fn xIceAgentGetPwd(agent: xIceAgent) -> *const c_char {
         if let Some(v) = view(agent) {
             return v.pwd.as_ptr();
         }
-        with_agent(agent, std::ptr::null(), |obj| obj.pwd.as_ptr())
+        with_agent(agent, std::ptr::null(), |obj, _| obj.pwd().as_ptr())
     })
 }
 
@@ -833,9 +382,9 @@ pub unsafe extern "C" fn xIceAgentGetPwd(agent: xIceAgent) -> *const c_char {
 pub unsafe extern "C" fn xIceAgentGetLoop(agent: xIceAgent) -> xEventLoop {
     ffi_boundary!(std::ptr::null_mut(), {
         if let Some(v) = view(agent) {
-            return v.lp as xEventLoop;
+            return v.event_loop();
         }
-        with_agent(agent, std::ptr::null_mut(), |obj| obj.lp as xEventLoop)
+        with_agent(agent, std::ptr::null_mut(), |obj, _| obj.event_loop())
     })
 }
 
@@ -849,21 +398,20 @@ pub unsafe extern "C" fn xIceAgentGetLocalCandidates(
 ) -> *const xIceCandidate {
     ffi_boundary!(std::ptr::null(), {
         let (ptr, n) = if let Some(v) = view(agent) {
-            super::peer_connection::with_endpoint(v.pc, (std::ptr::null(), 0), |ep| {
-                let mut local = v.local_c.lock();
-                fill_candidates(&mut local.0, ep.pc.ice().local_candidates());
-                (local.0.as_ptr(), local.0.len() as c_int)
+            pc::with_endpoint(v.pc, (std::ptr::null(), 0), |ep| {
+                refresh(&v.abi_cache, ep.pc.ice().local_candidates())
             })
         } else {
-            with_agent(agent, (std::ptr::null(), 0), |obj| {
-                let ep = obj.endpoint.lock();
-                let mut local = obj.local_c.lock();
-                fill_candidates(&mut local.0, ep.agent.local_candidates());
-                (local.0.as_ptr(), local.0.len() as c_int)
+            with_agent(agent, (std::ptr::null(), 0), |obj, h| {
+                ice::with_agent(h, (std::ptr::null(), 0), |a| {
+                    refresh(&obj.abi_cache, a.local_candidates())
+                })
             })
         };
         if !out_count.is_null() {
-            *out_count = n;
+            // SAFETY: a non-NULL `out_count` points to a writable int
+            // (caller contract).
+            unsafe { *out_count = n };
         }
         ptr
     })
@@ -878,12 +426,7 @@ pub unsafe extern "C" fn xIceAgentSetDtlsInputCallback(
     arg: *mut c_void,
 ) {
     ffi_boundary!((), {
-        with_agent(agent, (), |obj| {
-            obj.endpoint.lock().dtls = func.map(|_| DtlsHook {
-                func,
-                arg: arg as usize,
-            });
-        })
+        with_agent(agent, (), |obj, _| obj.set_dtls_hook(func, arg))
     })
 }
 
@@ -891,14 +434,11 @@ pub unsafe extern "C" fn xIceAgentSetDtlsInputCallback(
 #[no_mangle]
 pub unsafe extern "C" fn xIceAgentSetRole(agent: xIceAgent, role: xIceRole) {
     ffi_boundary!((), {
-        with_agent(agent, (), |obj| {
-            let role = if role == xIceRole_Controlling {
-                Role::Controlling
-            } else {
-                Role::Controlled
-            };
-            obj.endpoint.lock().agent.set_role(role);
-            obj.kick();
-        })
+        let role = if role == xIceRole_Controlling {
+            Role::Controlling
+        } else {
+            Role::Controlled
+        };
+        with_agent(agent, (), |obj, _| obj.set_role(role))
     })
 }

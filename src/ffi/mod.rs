@@ -1,6 +1,8 @@
-//! The C ABI: one module per public header, each a thin checked layer over
-//! the Rust API of its protocol layer. Every exported function body runs in
-//! `ffi_boundary!` (panic-safe) and checks its pointers.
+//! The C ABI: one module per public header, each holding that header's
+//! types and thin `extern "C"` functions that check and convert their
+//! arguments and call the objects behind the handles (`crate::object`) or
+//! the codecs. Every exported function body runs in `ffi_boundary!`
+//! (panic-safe) and checks its pointers. Nothing below `ffi` imports it.
 //!
 //! Each `src/ffi/<name>.rs` is also the cbindgen input of
 //! `include/xp2p/<name>.h` (see `scripts/gen-headers.sh`).
@@ -8,60 +10,17 @@
 
 pub mod boundary;
 
-// Being rewritten onto one object layer; made lint-clean there.
-#[allow(
-    unsafe_op_in_unsafe_fn,
-    clippy::undocumented_unsafe_blocks,
-    clippy::missing_safety_doc
-)]
 pub mod datachannel;
-// Being rewritten onto one object layer; made lint-clean there.
-#[allow(
-    unsafe_op_in_unsafe_fn,
-    clippy::undocumented_unsafe_blocks,
-    clippy::missing_safety_doc
-)]
 pub mod dtls_backend;
-// Being rewritten onto one object layer; made lint-clean there.
-#[allow(
-    unsafe_op_in_unsafe_fn,
-    clippy::undocumented_unsafe_blocks,
-    clippy::missing_safety_doc
-)]
 pub mod dtls_transport;
 pub mod flow;
-// Being rewritten onto one object layer; made lint-clean there.
-#[allow(
-    unsafe_op_in_unsafe_fn,
-    clippy::undocumented_unsafe_blocks,
-    clippy::missing_safety_doc
-)]
 pub mod ice_agent;
 pub mod ice_candidate;
 pub mod ice_crypto;
 pub mod ice_pair;
 pub mod ice_private;
 pub mod log;
-// Being rewritten onto one object layer; made lint-clean there.
-#[allow(
-    unsafe_op_in_unsafe_fn,
-    clippy::undocumented_unsafe_blocks,
-    clippy::missing_safety_doc
-)]
-pub(crate) mod loop_timer;
-// Being rewritten onto one object layer; made lint-clean there.
-#[allow(
-    unsafe_op_in_unsafe_fn,
-    clippy::undocumented_unsafe_blocks,
-    clippy::missing_safety_doc
-)]
 pub mod peer_connection;
-// Being rewritten onto one object layer; made lint-clean there.
-#[allow(
-    unsafe_op_in_unsafe_fn,
-    clippy::undocumented_unsafe_blocks,
-    clippy::missing_safety_doc
-)]
 pub mod sctp_transport;
 pub mod sdp;
 pub mod stats;

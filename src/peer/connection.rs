@@ -11,8 +11,7 @@ use super::{
     DEFAULT_RECV_BUFFER_LIMIT, DEFAULT_SCTP_PORT, MID, MIN_RECV_BUFFER_LIMIT,
 };
 use crate::channel::{
-    self, ChannelConfig, ChannelError, ChannelEvent, ChannelId, ChannelManager, Limits,
-    MessageKind, SctpSend,
+    self, ChannelConfig, ChannelError, ChannelEvent, ChannelId, ChannelManager, Limits, MessageKind,
 };
 use crate::dtls::{
     Certificate, DtlsConfig, DtlsEvent, DtlsRole, DtlsSession, DtlsState, Fingerprint,
@@ -23,25 +22,22 @@ use crate::ice::agent::{
 };
 use crate::ice::{Candidate, Transport};
 use crate::mdns::PendingCandidates;
-use crate::sctp::{
-    Reliability as SctpReliability, ResetDirection, SctpAssociation, SctpConfig, SctpError,
-    SctpEvent,
-};
+use crate::pipeline::{Pipeline, BUNDLE_BELOW};
+use crate::sctp::{ResetDirection, SctpAssociation, SctpConfig, SctpError, SctpEvent};
 use crate::sdp::{
     encode_webrtc, encode_webrtc_answer, IceParams, SessionDescription, Setup, WebRtcParams,
 };
 
 /// DTLS datagrams kept while no DTLS session exists yet (they can only come
 /// from an authenticated ICE peer, so this is a small bound).
+mod signaling;
+
 const MAX_EARLY_DTLS: usize = 32;
 /// Scratch space for one DTLS record in or out (a record is at most 16 KiB
 /// of plaintext plus its overhead).
 const SCRATCH_LEN: usize = 18 * 1024;
 
 /// Bytes kept free between the SCTP path MTU and one DTLS record.
-/// Messages smaller than this are queued for bundling rather than handed
-/// to SCTP at once (see [`PeerConnection::send`]).
-const BUNDLE_BELOW: usize = 1024;
 const SCTP_MTU_MARGIN: usize = 32;
 /// The largest SCTP path MTU an association starts with: what an
 /// Ethernet-sized datagram (1472 bytes of UDP payload) carries under the
@@ -118,9 +114,9 @@ pub struct PeerConnection {
     early_dtls: VecDeque<Vec<u8>>,
     sctp: Option<SctpAssociation>,
     channels: ChannelManager,
-    /// Channel messages taken from the channels but not yet by SCTP (one
-    /// refused with `WouldBlock`, and the one looked ahead at), sent first.
-    pending_send: VecDeque<SctpSend>,
+    /// DTLS → SCTP → channels, composed (and the channel messages SCTP
+    /// has not taken yet).
+    pipe: Pipeline,
     state: PeerState,
     ice_connected: bool,
     consent_stale: bool,
@@ -244,7 +240,7 @@ impl PeerConnection {
             early_dtls: VecDeque::new(),
             sctp: None,
             channels,
-            pending_send: VecDeque::new(),
+            pipe: Pipeline::new(),
             state: PeerState::New,
             ice_connected: false,
             consent_stale: false,
@@ -360,9 +356,12 @@ impl PeerConnection {
 
     /// Counters of what was dropped between layers, and the path MTU.
     pub fn stats(&self) -> PeerStats {
+        let pipe = self.pipe.stats();
         PeerStats {
             path_mtu: self.pmtu.current(),
             path_mtu_probes: self.pmtu.stats(),
+            dtls_send_errors: self.stats.dtls_send_errors + pipe.dtls_send_errors,
+            sctp_send_errors: self.stats.sctp_send_errors + pipe.sctp_send_errors,
             ..self.stats
         }
     }
@@ -472,260 +471,6 @@ impl PeerConnection {
         }
         self.process(now);
         Ok(())
-    }
-
-    /// Makes us the offerer and returns the offer: WebRTC SDP (spec §4.2
-    /// layout) with the candidates gathered so far, trickle, `a=setup:actpass`,
-    /// mid `0`, our sctp-port, `a=max-message-size` and our fingerprint.
-    /// Starts gathering if needed.
-    pub fn create_offer(&mut self, now: Instant) -> Result<String, PeerError> {
-        if self.state == PeerState::Closed {
-            return Err(PeerError::InvalidState("closed"));
-        }
-        if self.side == Side::Answerer {
-            return Err(PeerError::InvalidState("already answering a remote offer"));
-        }
-        self.side = Side::Offerer;
-        self.gather(now)?;
-        Ok(self.local_description(Setup::Actpass))
-    }
-
-    /// Returns the answer to the remote offer set with
-    /// [`set_remote_description`](Self::set_remote_description):
-    /// `a=setup:active` (we are the DTLS client) unless the offer said
-    /// `active`, then `passive`. The answer mirrors the offer (RFC 3264,
-    /// RFC 8843): one section per offered one, in order, with the offered
-    /// mids; the data-channel section is accepted, every other one (audio,
-    /// video) rejected with port 0; `a=group:BUNDLE` repeats the accepted
-    /// mid when the offer bundled it. Starts gathering if needed.
-    pub fn create_answer(&mut self, now: Instant) -> Result<String, PeerError> {
-        if self.state == PeerState::Closed {
-            return Err(PeerError::InvalidState("closed"));
-        }
-        if self.side != Side::Answerer || self.remote.is_none() {
-            return Err(PeerError::InvalidState("no remote offer"));
-        }
-        self.gather(now)?;
-        let setup = match self.dtls_role {
-            Some(DtlsRole::Server) => Setup::Passive,
-            _ => Setup::Active,
-        };
-        Ok(self.local_description(setup))
-    }
-
-    /// Applies our own description: starts gathering if needed; the text
-    /// itself is not used (offer and answer come from this object).
-    pub fn set_local_description(&mut self, now: Instant, sdp: &str) -> Result<(), PeerError> {
-        let _ = sdp;
-        self.gather(now)
-    }
-
-    /// Applies the peer's offer or answer: its `sha-256` fingerprint is
-    /// pinned for the DTLS handshake, `a=setup` decides our DTLS role, the
-    /// ICE role follows the offer/answer side (offerer controlling), and the
-    /// ICE credentials and candidates go to the agent.
-    ///
-    /// Refused, with nothing applied, as browsers refuse them:
-    /// [`PeerError::Sdp`] for SDP that does not parse;
-    /// [`PeerError::InvalidDescription`] for a description that is not a
-    /// data-channel one, has no `sha-256` fingerprint, an `a=ice-ufrag` not
-    /// of 4–256 or an `a=ice-pwd` not of 22–256 ice-chars, an `a=sctp-port`
-    /// outside 1–65535 or an `a=max-message-size` that is not a non-negative
-    /// integer; [`PeerError::InvalidState`] for a description of the wrong
-    /// type in the current offer/answer state (RFC 8829 §5.6): our own
-    /// description (our fingerprint), an offer (`a=setup:actpass`) while we
-    /// wait for the answer to ours, an answer (`a=setup:passive`, which no
-    /// offer carries) without an offer of ours, or any description once one
-    /// was applied (no renegotiation). An `a=setup:active` description
-    /// without an offer of ours is taken as an offer (legacy offerers).
-    /// Candidates of the description that can never work are skipped.
-    pub fn set_remote_description(&mut self, now: Instant, sdp: &str) -> Result<(), PeerError> {
-        if self.state == PeerState::Closed {
-            return Err(PeerError::InvalidState("closed"));
-        }
-        if self.remote.is_some() {
-            return Err(PeerError::InvalidState("remote description already set"));
-        }
-        let desc = SessionDescription::decode(sdp)?;
-        if !desc.is_webrtc {
-            return Err(PeerError::InvalidDescription(
-                "not a WebRTC data-channel description",
-            ));
-        }
-        if !is_valid_ufrag(&desc.ufrag) {
-            return Err(PeerError::InvalidDescription(
-                "a=ice-ufrag is not 4 to 256 ice-chars",
-            ));
-        }
-        if !is_valid_pwd(&desc.pwd) {
-            return Err(PeerError::InvalidDescription(
-                "a=ice-pwd is not 22 to 256 ice-chars",
-            ));
-        }
-        if let Some(&attr) = desc.invalid_attributes.first() {
-            return Err(PeerError::InvalidDescription(match attr {
-                "sctp-port" => "a=sctp-port is not 1 to 65535",
-                "max-message-size" => "a=max-message-size is not a non-negative integer",
-                _ => "an attribute has an illegal value",
-            }));
-        }
-        let fingerprint = desc
-            .fingerprints
-            .iter()
-            .find(|f| f.algorithm == "sha-256" && f.bytes.len() == FINGERPRINT_LEN)
-            .map(|f| {
-                let mut b = [0u8; FINGERPRINT_LEN];
-                b.copy_from_slice(&f.bytes);
-                Fingerprint(b)
-            })
-            .ok_or(PeerError::InvalidDescription("no sha-256 fingerprint"))?;
-        if fingerprint == self.certificate.fingerprint() {
-            return Err(PeerError::InvalidState(
-                "the description is our own (our fingerprint)",
-            ));
-        }
-        match (self.side, desc.setup) {
-            (Side::Offerer, Some(Setup::Actpass)) => {
-                return Err(PeerError::InvalidState(
-                    "an offer while waiting for the answer to ours",
-                ))
-            }
-            (Side::Undecided, Some(Setup::Passive)) => {
-                return Err(PeerError::InvalidState("an answer without an offer"))
-            }
-            _ => {}
-        }
-        // RFC 4145: no a=setup means active. An offerer is the DTLS server
-        // when the answer says active, else the client; an answerer is the
-        // server when the offer says active, else (actpass, passive) the
-        // client.
-        let role = match desc.setup {
-            None | Some(Setup::Active) => DtlsRole::Server,
-            Some(Setup::Passive) | Some(Setup::Actpass) => DtlsRole::Client,
-        };
-        let ice_role = match self.side {
-            Side::Offerer => Role::Controlling,
-            Side::Undecided | Side::Answerer => {
-                self.side = Side::Answerer;
-                self.offer = Some(SessionDescription {
-                    candidates: Vec::new(),
-                    ..desc.clone()
-                });
-                Role::Controlled
-            }
-        };
-        let remote_mms = match desc.max_message_size {
-            None => channel::DEFAULT_REMOTE_MAX_MESSAGE_SIZE,
-            Some(n) => usize::try_from(n).unwrap_or(0),
-        };
-        let mut dtls_cfg = DtlsConfig::new(role, self.certificate.clone());
-        dtls_cfg.remote_fingerprint = Some(fingerprint);
-        dtls_cfg.handshake_timeout = self.dtls_handshake_timeout;
-        let mut dtls = DtlsSession::new(dtls_cfg)?;
-        while let Some(d) = self.early_dtls.pop_front() {
-            dtls.handle_datagram(now, &d);
-        }
-        self.dtls = Some(dtls);
-        self.dtls_role = Some(role);
-        self.remote = Some(Remote {
-            sctp_port: desc
-                .sctp_port
-                .filter(|&p| p != 0)
-                .unwrap_or(DEFAULT_SCTP_PORT),
-            max_message_size: remote_mms,
-        });
-        self.channels.set_remote_max_message_size(remote_mms);
-
-        self.ice.set_role(ice_role);
-        self.ice.set_remote_credentials(&desc.ufrag, &desc.pwd);
-        for cand in desc.candidates {
-            let _ = self.take_remote_candidate(now, cand);
-        }
-        if desc.end_of_candidates {
-            self.remote_end_of_candidates();
-        }
-        if self.ice_connected {
-            self.start_dtls(now);
-        }
-        self.process(now);
-        Ok(())
-    }
-
-    /// Adds a trickled remote candidate: `a=candidate:…`, `candidate:…`,
-    /// the bare value, or `a=end-of-candidates` (also an empty line, as
-    /// browsers signal it). TCP candidates are ignored.
-    pub fn add_remote_candidate(&mut self, now: Instant, line: &str) -> Result<(), PeerError> {
-        if self.state == PeerState::Closed {
-            return Err(PeerError::InvalidState("closed"));
-        }
-        let line = line.trim_matches(|c: char| c.is_ascii_whitespace());
-        let bare = line.strip_prefix("a=").unwrap_or(line);
-        if bare.is_empty() || bare == "end-of-candidates" {
-            self.remote_end_of_candidates();
-            self.process(now);
-            return Ok(());
-        }
-        let cand = Candidate::parse(line)?;
-        if cand.transport != Transport::Udp {
-            return Ok(());
-        }
-        self.take_remote_candidate(now, cand)?;
-        self.process(now);
-        Ok(())
-    }
-
-    /// Hands a remote candidate to ICE, or, when its address is an mDNS
-    /// name, keeps it until the name is resolved
-    /// ([`Self::mdns_resolved`]) and asks the driver to look it up.
-    /// Candidates that can never work (port 0, unspecified, broadcast or
-    /// multicast address) are refused before an mDNS name is looked up.
-    fn take_remote_candidate(&mut self, now: Instant, cand: Candidate) -> Result<(), PeerError> {
-        if let Some(why) = cand.address.unreachable_reason() {
-            return Err(PeerError::Ice(crate::ice::IceError::InvalidField(why)));
-        }
-        if let Some(cand) = self.mdns.take(cand)? {
-            self.ice.add_remote_candidate(now, cand)?;
-        }
-        Ok(())
-    }
-
-    fn remote_end_of_candidates(&mut self) {
-        if self.mdns.end_of_candidates() {
-            self.ice.remote_end_of_candidates();
-        }
-    }
-
-    /// The next mDNS name (lower case) the driver should resolve for a
-    /// remote candidate; report the outcome with [`Self::mdns_resolved`].
-    pub fn poll_mdns_lookup(&mut self) -> Option<String> {
-        self.mdns.poll_lookup()
-    }
-
-    /// Remote candidates still waiting for their name to resolve.
-    pub fn mdns_pending(&self) -> usize {
-        self.mdns.len()
-    }
-
-    /// The outcome of looking `name` up: the candidates with that name are
-    /// added to ICE with `addr` (and the candidate's port), or dropped and
-    /// counted when `addr` is `None`. A deferred end-of-candidates reaches
-    /// ICE once no candidate is waiting any more.
-    pub fn mdns_resolved(&mut self, now: Instant, name: &str, addr: Option<IpAddr>) {
-        let released = self.mdns.resolved(name, addr);
-        self.stats.mdns_dropped += released.dropped as u64;
-        for cand in released.ready {
-            let added =
-                self.state != PeerState::Closed && self.ice.add_remote_candidate(now, cand).is_ok();
-            if added {
-                self.stats.mdns_resolved += 1;
-            } else {
-                self.stats.mdns_dropped += 1;
-            }
-        }
-        if released.end_of_candidates {
-            self.ice.remote_end_of_candidates();
-        }
-        self.process(now);
     }
 
     /// Creates a channel. The id is usable at once; the channel opens
@@ -883,7 +628,7 @@ impl PeerConnection {
         self.sctp
             .as_ref()
             .is_some_and(SctpAssociation::is_connected)
-            && self.pending_send.is_empty()
+            && !self.pipe.has_pending()
             && self.channels.queued_sctp_sends() > 0
     }
 
@@ -925,7 +670,7 @@ impl PeerConnection {
         }
         self.closing = true;
         self.channels.association_lost();
-        self.pending_send.clear();
+        self.pipe.clear_pending();
         self.flush_outbound();
         if let Some(sctp) = self.sctp.as_mut() {
             // As browsers do: the SCTP ABORT first, then DTLS close_notify;
@@ -965,29 +710,6 @@ impl PeerConnection {
         while self.ice.poll_event().is_some() {}
     }
 
-    fn local_description(&self, setup: Setup) -> String {
-        let candidates: Vec<Candidate> = self.ice.local_candidates().cloned().collect();
-        let (ufrag, pwd) = self.ice.local_credentials();
-        let params = WebRtcParams {
-            ice: IceParams {
-                ufrag,
-                pwd,
-                candidates: &candidates,
-                trickle: true,
-                end_of_candidates: false,
-            },
-            fingerprint: &self.fingerprint_text,
-            setup,
-            mid: MID,
-            sctp_port: self.local_port,
-            max_message_size: Some(self.max_message_size as u64),
-        };
-        match &self.offer {
-            Some(offer) if self.side == Side::Answerer => encode_webrtc_answer(&params, offer),
-            _ => encode_webrtc(&params),
-        }
-    }
-
     fn set_state(&mut self, s: PeerState) {
         if self.state == s {
             return;
@@ -1009,31 +731,26 @@ impl PeerConnection {
             return;
         }
         self.channels.association_lost();
-        self.pending_send.clear();
+        self.pipe.clear_pending();
         if let Some(sctp) = self.sctp.as_mut() {
             sctp.close();
         }
         self.set_state(PeerState::Failed);
     }
 
-    /// Moves everything between the layers until nothing changes.
+    /// Moves what an input caused through the layers, once, in the
+    /// pipeline's order (`crate::pipeline`): ICE events, DTLS in, SCTP in,
+    /// channels, SCTP out, DTLS out. No stage feeds an earlier one.
     fn process(&mut self, now: Instant) {
         self.last_now = self.last_now.max(now);
         self.read_wanted = false;
-        // Each round moves data at least one layer further; the bound only
-        // guards against a layer that keeps reporting work.
-        for _ in 0..64 {
-            let mut progress = self.translate_ice_events_at(now);
-            if self.ice_connected {
-                self.start_dtls(now);
-            }
-            progress |= self.process_dtls(now);
-            progress |= self.process_sctp(now);
-            progress |= self.flush_outbound();
-            if !progress {
-                break;
-            }
+        self.translate_ice_events_at(now);
+        if self.ice_connected {
+            self.start_dtls(now);
         }
+        self.process_dtls(now);
+        self.process_sctp(now);
+        self.flush_outbound();
         // Reading stopped with the queue already low (a message larger
         // than the budget was still being read): another turn at once.
         if self.is_read_paused() && self.channels.recv_queued() <= self.recv_limit / 2 {
@@ -1229,7 +946,7 @@ impl PeerConnection {
                         // The peer closed the connection.
                         self.closing = true;
                         self.channels.association_lost();
-                        self.pending_send.clear();
+                        self.pipe.clear_pending();
                         if let Some(sctp) = self.sctp.as_mut() {
                             sctp.close();
                         }
@@ -1243,52 +960,59 @@ impl PeerConnection {
             }
         }
         if let (Some(dtls), Some(sctp)) = (self.dtls.as_mut(), self.sctp.as_mut()) {
-            while let Ok(Some(n)) = dtls.recv(&mut self.scratch) {
-                progress = true;
-                #[cfg(feature = "fuzzing")]
-                if n >= 8 {
-                    self.fuzz_sctp_header.copy_from_slice(&self.scratch[..8]);
-                }
-                sctp.handle_packet(now, &self.scratch[..n]);
-            }
+            #[cfg(feature = "fuzzing")]
+            let header = &mut self.fuzz_sctp_header;
+            progress |= self
+                .pipe
+                .dtls_to_sctp(now, dtls, sctp, &mut self.scratch, |_record| {
+                    #[cfg(feature = "fuzzing")]
+                    if _record.len() >= 8 {
+                        header.copy_from_slice(&_record[..8]);
+                    }
+                });
         }
         progress
     }
 
+    /// SCTP in, to quiescence: its events and messages, again while
+    /// reading resumes (what the application pulled since the last turn
+    /// may be read again) or handling its events made more.
     fn process_sctp(&mut self, now: Instant) -> bool {
-        let Some(sctp) = self.sctp.as_mut() else {
-            return false;
-        };
         let mut progress = false;
-        let mut events = Vec::new();
-        while let Some(ev) = sctp.poll_event() {
-            events.push(ev);
-        }
-        // The association's establishment first: the peer's first messages
-        // (a DCEP OPEN) can arrive in the same turn, and the channels take
-        // messages only once the association is up.
-        if let Some(i) = events
-            .iter()
-            .position(|e| matches!(e, SctpEvent::Connected { .. }))
-        {
-            progress = true;
-            let ev = events.remove(i);
-            self.on_sctp_event(now, ev);
-        }
-        if let Some(sctp) = self.sctp.as_mut() {
-            while let Some((stream, ppid, data)) = sctp.recv() {
-                progress = true;
-                self.channels.handle_sctp_message(stream, ppid, &data);
+        loop {
+            let Some(sctp) = self.sctp.as_mut() else {
+                return progress;
+            };
+            let mut events = Vec::new();
+            while let Some(ev) = sctp.poll_event() {
+                events.push(ev);
+            }
+            let quiet = events.is_empty();
+            // The association's establishment first: the peer's first
+            // messages (a DCEP OPEN) can arrive in the same turn, and the
+            // channels take messages only once the association is up.
+            if let Some(i) = events
+                .iter()
+                .position(|e| matches!(e, SctpEvent::Connected { .. }))
+            {
+                let ev = events.remove(i);
+                self.on_sctp_event(now, ev);
+            }
+            if let Some(sctp) = self.sctp.as_mut() {
+                let channels = &mut self.channels;
+                progress |= self.pipe.sctp_to_channels(sctp, |stream, ppid, data| {
+                    channels.handle_sctp_message(stream, ppid, data)
+                });
+            }
+            let resumed = self.update_read_budget();
+            for ev in events {
+                self.on_sctp_event(now, ev);
+            }
+            progress |= !quiet;
+            if quiet && !resumed {
+                return progress;
             }
         }
-        // What the application pulled since the last turn may be read
-        // again; reading that resumes leaves messages for the next round.
-        progress |= self.update_read_budget();
-        for ev in events {
-            progress = true;
-            self.on_sctp_event(now, ev);
-        }
-        progress
     }
 
     fn on_sctp_event(&mut self, now: Instant, ev: SctpEvent) {
@@ -1338,7 +1062,7 @@ impl PeerConnection {
                 if !self.closing && !self.state.is_terminal() {
                     self.closing = true;
                     self.channels.association_lost();
-                    self.pending_send.clear();
+                    self.pipe.clear_pending();
                     self.set_state(PeerState::Closed);
                 } else {
                     self.channels.association_lost();
@@ -1352,94 +1076,28 @@ impl PeerConnection {
     fn flush_outbound(&mut self) -> bool {
         let mut moved = false;
         if let Some(sctp) = self.sctp.as_mut() {
-            // A full send buffer takes nothing until SCTP reports it
-            // writable again (a SACK freed room): trying each message
-            // meanwhile costs a refused send per call.
-            if sctp.is_connected() && !sctp.is_blocked() {
-                // While more messages follow a small one, SCTP holds small
-                // packets back (Nagle) so the batch is bundled up to the
-                // path MTU; the last one goes with NODELAY and sends what
-                // is held. Held data always has data in flight before it,
-                // whose SACK sends it if the batch ends in `WouldBlock`.
-                // A lone message, and a large one (it fills packets by
-                // itself), go with NODELAY as set at creation: no socket
-                // option call for them.
-                let mut corked = false;
-                while let Some(next) = self
-                    .pending_send
-                    .pop_front()
-                    .or_else(|| self.channels.poll_sctp_send())
-                {
-                    if self.pending_send.is_empty() {
-                        self.pending_send.extend(self.channels.poll_sctp_send());
+            let events = &mut self.events;
+            moved |= self
+                .pipe
+                .channels_to_sctp(&mut self.channels, sctp, |channels, stream, e| {
+                    if let (Some(id), SctpError::MessageTooLarge { size, max }) =
+                        (channels.channel_by_stream(stream), e)
+                    {
+                        events.push_back(PeerEvent::ChannelError(
+                            id,
+                            ChannelError::TooLarge { size, max },
+                        ));
                     }
-                    let more = !self.pending_send.is_empty() && next.data.len() < BUNDLE_BELOW;
-                    if more != corked && sctp.set_nodelay(!more).is_ok() {
-                        corked = more;
-                    }
-                    let r = sctp.send(
-                        next.stream,
-                        next.ppid,
-                        &next.data,
-                        next.ordered,
-                        SctpReliability::from(next.reliability),
-                    );
-                    match r {
-                        Ok(()) => {
-                            moved = true;
-                            if next.counted > 0 {
-                                self.channels.on_sent(next.stream, next.counted);
-                            }
-                        }
-                        Err(SctpError::WouldBlock) => {
-                            self.pending_send.push_front(next);
-                            break;
-                        }
-                        Err(e) => {
-                            moved = true;
-                            self.stats.sctp_send_errors += 1;
-                            if next.counted > 0 {
-                                self.channels.on_sent(next.stream, next.counted);
-                            }
-                            if let (Some(id), SctpError::MessageTooLarge { size, max }) =
-                                (self.channels.channel_by_stream(next.stream), e)
-                            {
-                                self.events.push_back(PeerEvent::ChannelError(
-                                    id,
-                                    ChannelError::TooLarge { size, max },
-                                ));
-                            }
-                        }
-                    }
-                }
-                if corked {
-                    let _ = sctp.set_nodelay(true);
-                }
-                if self.pending_send.is_empty() {
-                    while let Some(stream) = self.channels.poll_stream_reset() {
-                        moved = true;
-                        let _ = sctp.reset_stream(stream);
-                    }
-                }
-            }
-            while let Some(pkt) = sctp.poll_transmit() {
-                moved = true;
-                match self.dtls.as_mut() {
-                    Some(dtls) if dtls.state() == DtlsState::Connected => {
-                        if dtls.send(&pkt).is_err() {
-                            self.stats.dtls_send_errors += 1;
-                        }
-                        dtls_to_ice(
-                            dtls,
-                            &mut self.ice,
-                            &mut self.scratch,
-                            &mut self.stats,
-                            &mut self.pmtu,
-                        );
-                    }
-                    _ => self.stats.dtls_send_errors += 1,
-                }
-            }
+                });
+            let (ice, scratch, stats, pmtu) = (
+                &mut self.ice,
+                &mut self.scratch,
+                &mut self.stats,
+                &mut self.pmtu,
+            );
+            moved |= self.pipe.sctp_to_dtls(sctp, self.dtls.as_mut(), |dtls| {
+                dtls_to_ice(dtls, ice, scratch, stats, pmtu);
+            });
         }
         moved |= self.drain_dtls();
         while let Some(ev) = self.channels.poll_event() {
@@ -1492,13 +1150,10 @@ fn dtls_to_ice(
     stats: &mut PeerStats,
     pmtu: &mut PathMtu,
 ) -> bool {
-    let mut moved = false;
-    while let Ok(Some(n)) = dtls.poll_transmit_into(scratch) {
-        moved = true;
-        pmtu.on_sent(n);
-        if ice.send(&scratch[..n]).is_err() {
+    Pipeline::dtls_out(dtls, scratch, |datagram| {
+        pmtu.on_sent(datagram.len());
+        if ice.send(datagram).is_err() {
             stats.ice_send_errors += 1;
         }
-    }
-    moved
+    })
 }

@@ -22,7 +22,7 @@ use parking_lot::{const_mutex, Mutex, MutexGuard};
 use usrsctp_sys as sys;
 
 use super::checksum;
-use crate::ffi::boundary::ffi_boundary;
+use xbase::ffi_boundary;
 
 /// At most this many packets wait in one association's outbox; a peer that
 /// never polls cannot make usrsctp grow it without bound (SCTP retransmits).
