@@ -634,3 +634,43 @@ fn ticked_associations_sleep_until_usrsctp_has_something_for_them() {
     assert!(retransmitted > 0);
     assert_eq!(p.seen_b.messages, vec![(1, 53, msg)]);
 }
+
+/// `Writable` means the refused message now fits: usrsctp calls its socket
+/// writable as soon as any room is free, which a large message may not
+/// fit, and a sender retrying on that looped through refused sends (over
+/// a thousand per 64 KiB message on a 1500-byte path). The association
+/// stays blocked until the whole message fits, and the retry succeeds.
+#[test]
+fn writable_comes_when_the_refused_message_fits() {
+    let mut p = Pair::connected(config(), 0.0, 21);
+    let msg = payload(200_000, 21);
+    let mut accepted = 0;
+    while p.a.send(3, 53, &msg, true, Reliability::Reliable).is_ok() {
+        accepted += 1;
+        assert!(accepted < 100, "send never blocked");
+    }
+    assert_eq!(p.a.stats().sends_refused, 1);
+    let mut blocked_checks = 0;
+    let writable = p.run_until(Duration::from_secs(20), |p| {
+        if p.seen_a.has(SctpEvent::Writable) {
+            return true;
+        }
+        assert!(p.a.is_blocked(), "unblocked without a Writable event");
+        blocked_checks += 1;
+        false
+    });
+    assert!(writable, "Writable never came");
+    assert!(blocked_checks >= 1);
+    assert!(!p.a.is_blocked());
+    p.a.send(3, 53, &msg, true, Reliability::Reliable)
+        .expect("the refused message fits once Writable is reported");
+    assert_eq!(p.a.stats().sends_refused, 1);
+    assert!(
+        p.run_until(Duration::from_secs(20), |p| p.seen_b.messages.len()
+            == accepted + 1),
+        "delivered {} of {}",
+        p.seen_b.messages.len(),
+        accepted + 1
+    );
+    assert!(p.seen_b.messages.iter().all(|m| m.2 == msg));
+}

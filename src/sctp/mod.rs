@@ -338,6 +338,20 @@ pub struct SctpAssociation {
     buffered: usize,
     /// A send hit `WouldBlock`; report `Writable` when room comes back.
     blocked: bool,
+    /// Size of the message refused with `WouldBlock`: `Writable` waits
+    /// until usrsctp's send buffer has room for it (usrsctp's own
+    /// writability only means "some room", which a large message may not
+    /// fit; reporting it sent callers into a loop of refused sends).
+    blocked_need: usize,
+    /// What usrsctp had queued when that message was refused: `Writable`
+    /// also waits for some of it to be acknowledged, so a refusal for
+    /// another reason (usrsctp's limit on queued chunks) costs one retry
+    /// per acknowledgement at most.
+    blocked_queued: usize,
+    /// usrsctp's send buffer limit (`SO_SNDBUF` as it reads back).
+    send_limit: usize,
+    /// Sends refused with `WouldBlock`.
+    sends_refused: u64,
     /// Outgoing resets not yet accepted by usrsctp (one may be in flight).
     pending_resets: Vec<u16>,
     /// Messages dropped for exceeding `max_message_size`.
@@ -379,6 +393,10 @@ pub struct SctpStats {
     /// exceeding the maximum message size.
     pub dropped_bad_checksum: u64,
     pub dropped_oversize: u64,
+    /// Sends refused with `WouldBlock` (each refused message counts once
+    /// per attempt: a sender that retries only after
+    /// [`SctpEvent::Writable`] sees about one per blocking).
+    pub sends_refused: u64,
 }
 
 // SAFETY: the socket pointer is only ever used under the global usrsctp
@@ -480,6 +498,24 @@ impl SctpAssociation {
             stack::unregister(id);
             return Err(e);
         }
+        let mut limit: c_int = 0;
+        let mut len = size_of::<c_int>() as socklen_t;
+        // SAFETY: `sock` is live and the lock held; `limit` is sized as
+        // passed.
+        let r = unsafe {
+            sys::usrsctp_getsockopt(
+                sock,
+                libc::SOL_SOCKET,
+                libc::SO_SNDBUF,
+                (&mut limit as *mut c_int).cast(),
+                &mut len,
+            )
+        };
+        let send_limit = if r == 0 && limit > 0 {
+            limit as usize
+        } else {
+            cfg.send_space
+        };
         Ok(SctpAssociation {
             id,
             sock,
@@ -494,6 +530,10 @@ impl SctpAssociation {
             read_buf: vec![0; READ_CHUNK],
             buffered: 0,
             blocked: false,
+            blocked_need: 0,
+            blocked_queued: 0,
+            send_limit,
+            sends_refused: 0,
             pending_resets: Vec::new(),
             dropped_oversize: 0,
             dropped_bad_checksum: 0,
@@ -701,6 +741,7 @@ impl SctpAssociation {
             retransmitted_chunks: self.retransmitted_chunks,
             dropped_bad_checksum: self.dropped_bad_checksum,
             dropped_oversize: self.dropped_oversize,
+            sends_refused: self.sends_refused,
             ..SctpStats::default()
         };
         if self.sock.is_null() || self.state != State::Connected {
@@ -908,6 +949,8 @@ impl SctpAssociation {
                 let e = errno();
                 if is_would_block(e) {
                     self.blocked = true;
+                    self.blocked_need = data.len();
+                    self.sends_refused += 1;
                     Err(SctpError::WouldBlock)
                 } else {
                     Err(SctpError::Io(e))
@@ -918,6 +961,9 @@ impl SctpAssociation {
                 Ok(())
             }
         };
+        if result == Err(SctpError::WouldBlock) {
+            self.blocked_queued = self.send_queue_use().unwrap_or(0);
+        }
         self.drain();
         result
     }
@@ -1028,6 +1074,39 @@ impl SctpAssociation {
         self.drain_with(false);
     }
 
+    /// Whether usrsctp's send buffer has room for the refused message of
+    /// `len` bytes: what it queues (payload and chunk overhead, a little
+    /// more than the count usrsctp refuses on) plus `len` within its
+    /// limit, and less queued than at the refusal. True when usrsctp cannot
+    /// tell, so that a sender is never stranded.
+    fn room_for(&self, len: usize) -> bool {
+        match self.send_queue_use() {
+            Some(queued) => queued < self.blocked_queued && queued + len <= self.send_limit,
+            None => true,
+        }
+    }
+
+    /// Bytes usrsctp holds in its send buffer (`SCTP_GET_SNDBUF_USE`).
+    fn send_queue_use(&self) -> Option<usize> {
+        let mut stat = sys::sctp_sockstat::default();
+        let mut optlen = size_of::<sys::sctp_sockstat>() as socklen_t;
+        let r = {
+            let _stack = stack::lock_initialised();
+            // SAFETY: live socket under the lock; `stat` is sized as passed.
+            unsafe {
+                sys::usrsctp_getsockopt(
+                    self.sock,
+                    sys::IPPROTO_SCTP,
+                    sys::SCTP_GET_SNDBUF_USE,
+                    (&mut stat as *mut sys::sctp_sockstat).cast(),
+                    &mut optlen,
+                )
+            }
+        };
+        (r == 0 && optlen as usize >= size_of::<sys::sctp_sockstat>())
+            .then_some(stat.ss_total_sndbuf as usize)
+    }
+
     /// [`Self::drain`]; `resume`: read even without a readiness upcall
     /// (data left waiting while the budget was spent).
     fn drain_with(&mut self, resume: bool) {
@@ -1042,7 +1121,11 @@ impl SctpAssociation {
             // SAFETY: live socket under the lock.
             unsafe { sys::usrsctp_get_events(self.sock) }
         };
-        if self.blocked && events & sys::SCTP_EVENT_WRITE != 0 && self.state == State::Connected {
+        if self.blocked
+            && events & sys::SCTP_EVENT_WRITE != 0
+            && self.state == State::Connected
+            && self.room_for(self.blocked_need)
+        {
             self.blocked = false;
             self.events.push_back(SctpEvent::Writable);
         }

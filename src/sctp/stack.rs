@@ -147,6 +147,11 @@ pub(crate) fn id_ptr(id: usize) -> *mut c_void {
     id as *mut c_void
 }
 
+/// usrsctp's default limit on chunks queued for sending per association.
+const DEFAULT_MAX_CHUNKS_ON_QUEUE: u32 = 512;
+/// The message size for which the chunk limit equals the send space.
+const MIN_CHUNK_PAYLOAD: u32 = 100;
+
 /// Global sysctl values applied once, at the first initialisation.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct GlobalSettings {
@@ -178,6 +183,14 @@ pub(crate) fn lock(settings: &GlobalSettings) -> MutexGuard<'static, Stack> {
                 settings.max_streams,
             ));
             sys::usrsctp_sysctl_set_sctp_sendspace(settings.send_space);
+            // usrsctp refuses a send once 512 chunks are queued (its
+            // default), about 700 KB of 1370-byte chunks: below the send
+            // space, so a bulk sender was held by the chunk count. One
+            // chunk per 100 bytes of send space lets the send space bind
+            // for any message of 100 bytes or more.
+            sys::usrsctp_sysctl_set_sctp_max_chunks_on_queue(
+                (settings.send_space / MIN_CHUNK_PAYLOAD).max(DEFAULT_MAX_CHUNKS_ON_QUEUE),
+            );
             sys::usrsctp_sysctl_set_sctp_recvspace(settings.recv_space);
             sys::usrsctp_sysctl_set_sctp_initial_cwnd(settings.initial_cwnd);
         }
