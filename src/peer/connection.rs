@@ -1202,6 +1202,12 @@ impl PeerConnection {
         let mut events = Vec::new();
         if let Some(dtls) = self.dtls.as_mut() {
             while let Some(ev) = dtls.poll_event() {
+                // One per received record while data flows, and nothing
+                // to do: not collected (no allocation per datagram).
+                if matches!(ev, DtlsEvent::Readable) {
+                    progress = true;
+                    continue;
+                }
                 events.push(ev);
             }
         }
@@ -1248,6 +1254,19 @@ impl PeerConnection {
         let mut progress = false;
         let mut events = Vec::new();
         while let Some(ev) = sctp.poll_event() {
+            // Per message and per acknowledgement while data flows, and
+            // nothing to do beyond another round: not collected (no
+            // allocation per datagram).
+            if matches!(
+                ev,
+                SctpEvent::Message { .. }
+                    | SctpEvent::SendFailed { .. }
+                    | SctpEvent::Writable
+                    | SctpEvent::SenderDry
+            ) {
+                progress = true;
+                continue;
+            }
             events.push(ev);
         }
         // The association's establishment first: the peer's first messages
@@ -1415,13 +1434,8 @@ impl PeerConnection {
                         if dtls.send(&pkt).is_err() {
                             self.stats.dtls_send_errors += 1;
                         }
-                        dtls_to_ice(
-                            dtls,
-                            &mut self.ice,
-                            &mut self.scratch,
-                            &mut self.stats,
-                            &mut self.pmtu,
-                        );
+                        crate::datagram::recycle(pkt);
+                        dtls_to_ice(dtls, &mut self.ice, &mut self.stats, &mut self.pmtu);
                     }
                     _ => self.stats.dtls_send_errors += 1,
                 }
@@ -1450,13 +1464,7 @@ impl PeerConnection {
     /// DTLS datagrams → ICE.
     fn drain_dtls(&mut self) -> bool {
         match self.dtls.as_mut() {
-            Some(dtls) => dtls_to_ice(
-                dtls,
-                &mut self.ice,
-                &mut self.scratch,
-                &mut self.stats,
-                &mut self.pmtu,
-            ),
+            Some(dtls) => dtls_to_ice(dtls, &mut self.ice, &mut self.stats, &mut self.pmtu),
             None => false,
         }
     }
@@ -1469,20 +1477,20 @@ fn sctp_mtu_for(dtls: &DtlsSession) -> u16 {
     u16::try_from(dtls.max_payload().saturating_sub(SCTP_MTU_MARGIN)).unwrap_or(u16::MAX)
 }
 
-/// Hands every datagram DTLS has queued to ICE, through `scratch`; whether
-/// there was any.
+/// Hands every datagram DTLS has queued to ICE; whether there was any.
 fn dtls_to_ice(
     dtls: &mut DtlsSession,
     ice: &mut IceAgent,
-    scratch: &mut [u8],
     stats: &mut PeerStats,
     pmtu: &mut PathMtu,
 ) -> bool {
+    // Each record's buffer (from the datagram pool) becomes the transmit:
+    // no copy and no allocation between DTLS and the socket.
     let mut moved = false;
-    while let Ok(Some(n)) = dtls.poll_transmit_into(scratch) {
+    while let Some(d) = dtls.poll_transmit() {
         moved = true;
-        pmtu.on_sent(n);
-        if ice.send(&scratch[..n]).is_err() {
+        pmtu.on_sent(d.len());
+        if ice.send_buffer(d).is_err() {
             stats.ice_send_errors += 1;
         }
     }
