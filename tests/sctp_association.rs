@@ -674,3 +674,44 @@ fn writable_comes_when_the_refused_message_fits() {
     );
     assert!(p.seen_b.messages.iter().all(|m| m.2 == msg));
 }
+
+/// A message read from usrsctp in one piece takes the read buffer itself
+/// from 4 KiB on: 64 KiB messages arrive with no payload byte copied out
+/// of it, small ones are copied (a 64 KiB buffer each would waste memory).
+#[test]
+fn whole_large_messages_are_not_copied_out_of_the_read_buffer() {
+    let mut p = Pair::connected(config(), 0.0, 23);
+    for i in 0..8u8 {
+        p.queue_a.push(Outgoing {
+            stream: 4,
+            ppid: 53,
+            data: payload(65536, i),
+            ordered: true,
+            reliability: Reliability::Reliable,
+        });
+    }
+    assert!(
+        p.run_until(Duration::from_secs(20), |p| p.seen_b.messages.len() == 8),
+        "delivered {} of 8",
+        p.seen_b.messages.len()
+    );
+    for (i, m) in p.seen_b.messages.iter().enumerate() {
+        assert!(m.2 == payload(65536, i as u8), "message {i} corrupted");
+    }
+    assert_eq!(p.b.stats().payload_bytes_copied, 0);
+    for i in 0..10u8 {
+        p.queue_a.push(Outgoing {
+            stream: 4,
+            ppid: 53,
+            data: payload(100, i),
+            ordered: true,
+            reliability: Reliability::Reliable,
+        });
+    }
+    assert!(p.run_until(Duration::from_secs(20), |p| p.seen_b.messages.len() == 18));
+    assert_eq!(p.b.stats().payload_bytes_copied, 1000);
+    assert!(p.seen_b.messages[8..]
+        .iter()
+        .enumerate()
+        .all(|(i, m)| m.2 == payload(100, i as u8)));
+}

@@ -1283,7 +1283,7 @@ impl PeerConnection {
         if let Some(sctp) = self.sctp.as_mut() {
             while let Some((stream, ppid, data)) = sctp.recv() {
                 progress = true;
-                self.channels.handle_sctp_message(stream, ppid, &data);
+                self.channels.handle_sctp_message_owned(stream, ppid, data);
             }
         }
         // What the application pulled since the last turn may be read

@@ -312,6 +312,10 @@ const MAXSEG_OVERHEAD: u32 = 48;
 /// Size of the buffer each `usrsctp_recvv` reads into; larger messages
 /// arrive in several reads and are reassembled.
 const READ_CHUNK: usize = 64 * 1024;
+/// A message read whole takes the read buffer itself from this size on;
+/// a smaller one is copied out (a 64 KiB buffer per small message would
+/// waste memory).
+const HAND_OVER_FROM: usize = 4096;
 /// What one whole message read costs against the read budget on top of
 /// its bytes (as the channel layer counts what waits for the application).
 const READ_MESSAGE_COST: usize = 64;
@@ -352,6 +356,8 @@ pub struct SctpAssociation {
     send_limit: usize,
     /// Sends refused with `WouldBlock`.
     sends_refused: u64,
+    /// Payload bytes copied from the read buffer into messages.
+    payload_bytes_copied: u64,
     /// Outgoing resets not yet accepted by usrsctp (one may be in flight).
     pending_resets: Vec<u16>,
     /// Messages dropped for exceeding `max_message_size`.
@@ -397,6 +403,10 @@ pub struct SctpStats {
     /// per attempt: a sender that retries only after
     /// [`SctpEvent::Writable`] sees about one per blocking).
     pub sends_refused: u64,
+    /// Payload bytes copied out of usrsctp's read buffer into messages: a
+    /// message read whole from 4 KiB on takes the buffer itself and
+    /// counts nothing; smaller ones and messages read in parts are copied.
+    pub payload_bytes_copied: u64,
 }
 
 // SAFETY: the socket pointer is only ever used under the global usrsctp
@@ -527,13 +537,14 @@ impl SctpAssociation {
             inbox: VecDeque::new(),
             partial: HashMap::new(),
             notification: Vec::new(),
-            read_buf: vec![0; READ_CHUNK],
+            read_buf: Vec::with_capacity(READ_CHUNK),
             buffered: 0,
             blocked: false,
             blocked_need: 0,
             blocked_queued: 0,
             send_limit,
             sends_refused: 0,
+            payload_bytes_copied: 0,
             pending_resets: Vec::new(),
             dropped_oversize: 0,
             dropped_bad_checksum: 0,
@@ -742,6 +753,7 @@ impl SctpAssociation {
             dropped_bad_checksum: self.dropped_bad_checksum,
             dropped_oversize: self.dropped_oversize,
             sends_refused: self.sends_refused,
+            payload_bytes_copied: self.payload_bytes_copied,
             ..SctpStats::default()
         };
         if self.sock.is_null() || self.state != State::Connected {
@@ -1141,6 +1153,8 @@ impl SctpAssociation {
             let mut infolen = size_of::<sys::sctp_rcvinfo>() as socklen_t;
             let mut infotype: c_uint = 0;
             let mut flags: c_int = 0;
+            self.read_buf.clear();
+            self.read_buf.reserve(READ_CHUNK);
             let n = {
                 let _stack = stack::lock_initialised();
                 // SAFETY: live socket under the lock; every out pointer is
@@ -1149,7 +1163,7 @@ impl SctpAssociation {
                     sys::usrsctp_recvv(
                         self.sock,
                         self.read_buf.as_mut_ptr().cast(),
-                        self.read_buf.len(),
+                        READ_CHUNK,
                         std::ptr::null_mut(),
                         std::ptr::null_mut(),
                         (&mut info as *mut sys::sctp_rcvinfo).cast(),
@@ -1176,7 +1190,10 @@ impl SctpAssociation {
                 }
                 break;
             }
-            let n = n as usize;
+            let n = (n as usize).min(READ_CHUNK);
+            // SAFETY: the buffer has room for READ_CHUNK bytes (reserved
+            // above) and usrsctp wrote the first `n` of them.
+            unsafe { self.read_buf.set_len(n) };
             let eor = flags & sys::MSG_EOR != 0;
             if let Some(budget) = self.read_budget.as_mut() {
                 let cost = if eor { n + READ_MESSAGE_COST } else { n };
@@ -1205,6 +1222,21 @@ impl SctpAssociation {
 
     fn take_data(&mut self, stream: u16, ppid: u32, n: usize, eor: bool) {
         let max = self.cfg.max_message_size;
+        if eor && n >= HAND_OVER_FROM && n <= max && !self.partial.contains_key(&stream) {
+            // A whole message in one read: the read buffer itself becomes
+            // the message (no copy), and a new one takes its place.
+            let mut data = std::mem::replace(&mut self.read_buf, Vec::with_capacity(READ_CHUNK));
+            if data.capacity() >= 2 * n {
+                data.shrink_to_fit();
+            }
+            self.events.push_back(SctpEvent::Message {
+                stream,
+                ppid,
+                len: data.len(),
+            });
+            self.inbox.push_back((stream, ppid, data));
+            return;
+        }
         let entry = self
             .partial
             .entry(stream)
@@ -1215,6 +1247,7 @@ impl SctpAssociation {
                 entry.1 = Vec::new();
             } else {
                 entry.1.extend_from_slice(&self.read_buf[..n]);
+                self.payload_bytes_copied += n as u64;
             }
         }
         if eor {
