@@ -1235,13 +1235,17 @@ impl PeerConnection {
             }
         }
         if let (Some(dtls), Some(sctp)) = (self.dtls.as_mut(), self.sctp.as_mut()) {
-            while let Ok(Some(n)) = dtls.recv(&mut self.scratch) {
-                progress = true;
+            #[cfg(feature = "fuzzing")]
+            let header = &mut self.fuzz_sctp_header;
+            // Each decrypted packet goes to SCTP from DTLS's queue itself.
+            while let Ok(true) = dtls.recv_with(&mut self.scratch, |packet| {
                 #[cfg(feature = "fuzzing")]
-                if n >= 8 {
-                    self.fuzz_sctp_header.copy_from_slice(&self.scratch[..8]);
+                if packet.len() >= 8 {
+                    header.copy_from_slice(&packet[..8]);
                 }
-                sctp.handle_packet(now, &self.scratch[..n]);
+                sctp.handle_packet(now, packet);
+            }) {
+                progress = true;
             }
         }
         progress
