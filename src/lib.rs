@@ -6,6 +6,7 @@
 
 pub mod channel;
 pub mod crypto;
+pub mod datagram;
 pub mod dcep;
 pub mod driver;
 pub mod dtls;

@@ -99,10 +99,12 @@ impl Pipeline {
         mut on_record: impl FnMut(&[u8]),
     ) -> bool {
         let mut moved = false;
-        while let Ok(Some(n)) = dtls.recv(scratch) {
+        // Each decrypted packet goes to SCTP from DTLS's queue itself.
+        while let Ok(true) = dtls.recv_with(scratch, |packet| {
+            on_record(packet);
+            sctp.handle_packet(now, packet);
+        }) {
             moved = true;
-            on_record(&scratch[..n]);
-            sctp.handle_packet(now, &scratch[..n]);
         }
         moved
     }
@@ -128,12 +130,12 @@ impl Pipeline {
     pub fn sctp_to_channels(
         &mut self,
         sctp: &mut SctpAssociation,
-        mut deliver: impl FnMut(u16, u32, &[u8]),
+        mut deliver: impl FnMut(u16, u32, Vec<u8>),
     ) -> bool {
         let mut moved = false;
         while let Some((stream, ppid, data)) = sctp.recv() {
             moved = true;
-            deliver(stream, ppid, &data);
+            deliver(stream, ppid, data);
         }
         moved
     }
@@ -234,6 +236,7 @@ impl Pipeline {
                     if dtls.send(&pkt).is_err() {
                         self.stats.dtls_send_errors += 1;
                     }
+                    crate::datagram::recycle(pkt);
                     // Drained after every packet, so DTLS's queue never fills.
                     after_each(dtls);
                 }
@@ -264,17 +267,15 @@ impl Pipeline {
         moved
     }
 
-    /// Stage 5, DTLS out: every datagram DTLS has queued to `send`, through
-    /// `scratch`. Whether there was any.
-    pub fn dtls_out(
-        dtls: &mut DtlsSession,
-        scratch: &mut [u8],
-        mut send: impl FnMut(&[u8]),
-    ) -> bool {
+    /// Stage 5, DTLS out: every datagram DTLS has queued to `send`. Each
+    /// record's buffer (from the datagram pool) is handed over as it is: no
+    /// copy and no allocation between DTLS and the socket. Whether there
+    /// was any.
+    pub fn dtls_out(dtls: &mut DtlsSession, mut send: impl FnMut(Vec<u8>)) -> bool {
         let mut moved = false;
-        while let Ok(Some(n)) = dtls.poll_transmit_into(scratch) {
+        while let Some(d) = dtls.poll_transmit() {
             moved = true;
-            send(&scratch[..n]);
+            send(d);
         }
         moved
     }

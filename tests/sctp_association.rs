@@ -654,3 +654,84 @@ fn ticked_associations_sleep_until_usrsctp_has_something_for_them() {
     assert!(retransmitted > 0);
     assert_eq!(p.seen_b.messages, vec![(1, 53, msg)]);
 }
+
+/// `Writable` means the refused message now fits: usrsctp calls its socket
+/// writable as soon as any room is free, which a large message may not
+/// fit, and a sender retrying on that looped through refused sends (over
+/// a thousand per 64 KiB message on a 1500-byte path). The association
+/// stays blocked until the whole message fits, and the retry succeeds.
+#[test]
+fn writable_comes_when_the_refused_message_fits() {
+    let mut p = Pair::connected(config(), 0.0, 21);
+    let msg = payload(200_000, 21);
+    let mut accepted = 0;
+    while p.a.send(3, 53, &msg, true, Reliability::Reliable).is_ok() {
+        accepted += 1;
+        assert!(accepted < 100, "send never blocked");
+    }
+    assert_eq!(p.a.stats().sends_refused, 1);
+    let mut blocked_checks = 0;
+    let writable = p.run_until(Duration::from_secs(20), |p| {
+        if p.seen_a.has(SctpEvent::Writable) {
+            return true;
+        }
+        assert!(p.a.is_blocked(), "unblocked without a Writable event");
+        blocked_checks += 1;
+        false
+    });
+    assert!(writable, "Writable never came");
+    assert!(blocked_checks >= 1);
+    assert!(!p.a.is_blocked());
+    p.a.send(3, 53, &msg, true, Reliability::Reliable)
+        .expect("the refused message fits once Writable is reported");
+    assert_eq!(p.a.stats().sends_refused, 1);
+    assert!(
+        p.run_until(Duration::from_secs(20), |p| p.seen_b.messages.len()
+            == accepted + 1),
+        "delivered {} of {}",
+        p.seen_b.messages.len(),
+        accepted + 1
+    );
+    assert!(p.seen_b.messages.iter().all(|m| m.2 == msg));
+}
+
+/// A message read from usrsctp in one piece takes the read buffer itself
+/// from 4 KiB on: 64 KiB messages arrive with no payload byte copied out
+/// of it, small ones are copied (a 64 KiB buffer each would waste memory).
+#[test]
+fn whole_large_messages_are_not_copied_out_of_the_read_buffer() {
+    let mut p = Pair::connected(config(), 0.0, 23);
+    for i in 0..8u8 {
+        p.queue_a.push(Outgoing {
+            stream: 4,
+            ppid: 53,
+            data: payload(65536, i),
+            ordered: true,
+            reliability: Reliability::Reliable,
+        });
+    }
+    assert!(
+        p.run_until(Duration::from_secs(20), |p| p.seen_b.messages.len() == 8),
+        "delivered {} of 8",
+        p.seen_b.messages.len()
+    );
+    for (i, m) in p.seen_b.messages.iter().enumerate() {
+        assert!(m.2 == payload(65536, i as u8), "message {i} corrupted");
+    }
+    assert_eq!(p.b.stats().payload_bytes_copied, 0);
+    for i in 0..10u8 {
+        p.queue_a.push(Outgoing {
+            stream: 4,
+            ppid: 53,
+            data: payload(100, i),
+            ordered: true,
+            reliability: Reliability::Reliable,
+        });
+    }
+    assert!(p.run_until(Duration::from_secs(20), |p| p.seen_b.messages.len() == 18));
+    assert_eq!(p.b.stats().payload_bytes_copied, 1000);
+    assert!(p.seen_b.messages[8..]
+        .iter()
+        .enumerate()
+        .all(|(i, m)| m.2 == payload(100, i as u8)));
+}

@@ -413,6 +413,16 @@ impl ChannelManager {
     /// signalled by [`ChannelEvent::Message`]. Everything else is dropped
     /// and counted in [`Self::stats`].
     pub fn handle_sctp_message(&mut self, stream: u16, ppid: u32, data: &[u8]) {
+        self.take_sctp_message(stream, ppid, Payload::Borrowed(data));
+    }
+
+    /// [`handle_sctp_message`](Self::handle_sctp_message) of a message the
+    /// caller owns: a user message is queued as it is, without a copy.
+    pub fn handle_sctp_message_owned(&mut self, stream: u16, ppid: u32, data: Vec<u8>) {
+        self.take_sctp_message(stream, ppid, Payload::Owned(data));
+    }
+
+    fn take_sctp_message(&mut self, stream: u16, ppid: u32, data: Payload<'_>) {
         if !self.is_up() {
             log::debug!(target: "dc", "dropped a message on stream {stream}: association not up");
             self.stats.unknown_stream += 1;
@@ -420,7 +430,7 @@ impl ChannelManager {
         }
         let (kind, empty) = match ppid {
             PPID_DCEP => {
-                self.handle_dcep(stream, data);
+                self.handle_dcep(stream, data.as_slice());
                 return;
             }
             PPID_STRING => (MessageKind::Text, false),
@@ -461,7 +471,7 @@ impl ChannelManager {
                 return;
             }
         }
-        let payload: &[u8] = if empty { &[] } else { data };
+        let payload = if empty { Payload::Borrowed(&[]) } else { data };
         if self.local_max_message_size != 0 && payload.len() > self.local_max_message_size {
             log::debug!(target: "dc", "dropped a message of {} bytes on stream {stream}: above our max-message-size", payload.len());
             self.stats.oversize += 1;
@@ -488,7 +498,7 @@ impl ChannelManager {
         self.recv_queued += payload.len() + RECV_MESSAGE_COST;
         ch.traffic.messages_received += 1;
         ch.traffic.bytes_received += payload.len() as u64;
-        ch.recv.push_back((kind, payload.to_vec()));
+        ch.recv.push_back((kind, payload.into_vec()));
         self.events.push_back(ChannelEvent::Message(id, kind));
     }
 
@@ -926,6 +936,32 @@ fn dcep_send(stream: u16, data: Vec<u8>) -> SctpSend {
     }
 }
 
+/// A received message, borrowed or owned by the caller.
+enum Payload<'a> {
+    Borrowed(&'a [u8]),
+    Owned(Vec<u8>),
+}
+
+impl Payload<'_> {
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            Payload::Borrowed(d) => d,
+            Payload::Owned(v) => v,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.as_slice().len()
+    }
+
+    fn into_vec(self) -> Vec<u8> {
+        match self {
+            Payload::Borrowed(d) => d.to_vec(),
+            Payload::Owned(v) => v,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1120,6 +1156,25 @@ mod tests {
             assert_eq!(m.recv(id), Some((MessageKind::Binary, b"abc".to_vec())));
         }
         assert_eq!(m.recv(id), None);
+        assert_eq!(m.recv_queued(), 0);
+    }
+
+    /// An owned message is queued as it is: the application receives the
+    /// very buffer SCTP handed over, not a copy.
+    #[test]
+    fn owned_messages_are_queued_without_a_copy() {
+        let mut m = mgr(DtlsRole::Server);
+        m.association_up(8).unwrap();
+        m.handle_sctp_message(0, PPID_DCEP, &open_msg("o"));
+        let id = m.channel_by_stream(0).unwrap();
+        let msg = vec![7u8; 65536];
+        let at = msg.as_ptr();
+        m.handle_sctp_message_owned(0, PPID_BINARY, msg);
+        m.handle_sctp_message_owned(0, PPID_BINARY_EMPTY, vec![0]);
+        let (kind, got) = m.recv(id).unwrap();
+        assert_eq!((kind, got.len()), (MessageKind::Binary, 65536));
+        assert_eq!(got.as_ptr(), at);
+        assert_eq!(m.recv(id), Some((MessageKind::Binary, Vec::new())));
         assert_eq!(m.recv_queued(), 0);
     }
 

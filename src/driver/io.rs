@@ -22,14 +22,7 @@ use super::turn_stream::{OnOpen, TurnStream};
 use crate::turn::stream::StreamFailure;
 use crate::turn::tls::TlsClient;
 
-/// A datagram an endpoint wants sent from one of its sockets.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Transmit {
-    /// The local address of the socket to send from.
-    pub local: SocketAddr,
-    pub dest: SocketAddr,
-    pub data: Vec<u8>,
-}
+pub use crate::datagram::Transmit;
 
 /// What the I/O thread drives. Implementations are sans-IO state machines
 /// plus the glue that posts their events to the caller's loop.
@@ -729,6 +722,7 @@ impl IoThread {
                     failed.push((*token, why));
                 }
             }
+            crate::datagram::recycle(t.data);
         }
         let more = taken == MAX_SENDS_PER_TURN;
         // Runs of transmits from one socket, in order; once a socket's
@@ -786,7 +780,8 @@ impl IoThread {
                 reg.pending.push_front(t);
             }
         }
-        out.clear();
+        // The kernel has the sent datagrams: their buffers serve the next.
+        crate::datagram::recycle_all(out.drain(..).map(|(_, t)| t.data));
         self.out = out;
         reg.deadline = ep.poll_timeout();
         *reg.direct.deadline.lock() = reg.deadline;

@@ -7,15 +7,11 @@
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 
-/// Buffers kept for reuse by outgoing datagrams.
-const MAX_SPARE: usize = 32;
-
 #[derive(Debug, Default)]
 pub(crate) struct Pipe {
     input: Vec<u8>,
     has_input: bool,
     out: VecDeque<Vec<u8>>,
-    spare: Vec<Vec<u8>>,
 }
 
 impl Pipe {
@@ -66,9 +62,7 @@ impl Pipe {
 
     /// Returns a buffer for reuse by a later outgoing datagram.
     pub(crate) fn recycle(&mut self, v: Vec<u8>) {
-        if self.spare.len() < MAX_SPARE {
-            self.spare.push(v);
-        }
+        crate::datagram::recycle(v);
     }
 }
 
@@ -86,9 +80,9 @@ impl Read for Pipe {
 
 impl Write for Pipe {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let mut v = self.spare.pop().unwrap_or_default();
-        v.clear();
-        v.extend_from_slice(buf);
+        // From the process-wide pool: the buffer may travel on, uncopied,
+        // as the transmit that carries the record to the socket.
+        let v = crate::datagram::buffer_from(buf);
         self.out.push_back(v);
         Ok(buf.len())
     }

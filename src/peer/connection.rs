@@ -933,6 +933,12 @@ impl PeerConnection {
         let mut events = Vec::new();
         if let Some(dtls) = self.dtls.as_mut() {
             while let Some(ev) = dtls.poll_event() {
+                // One per received record while data flows, and nothing
+                // to do: not collected (no allocation per datagram).
+                if matches!(ev, DtlsEvent::Readable) {
+                    progress = true;
+                    continue;
+                }
                 events.push(ev);
             }
         }
@@ -984,10 +990,24 @@ impl PeerConnection {
                 return progress;
             };
             let mut events = Vec::new();
+            let mut flowing = false;
             while let Some(ev) = sctp.poll_event() {
+                // Per message and per acknowledgement while data flows, and
+                // nothing to do beyond another round: not collected (no
+                // allocation per datagram).
+                if matches!(
+                    ev,
+                    SctpEvent::Message { .. }
+                        | SctpEvent::SendFailed { .. }
+                        | SctpEvent::Writable
+                        | SctpEvent::SenderDry
+                ) {
+                    flowing = true;
+                    continue;
+                }
                 events.push(ev);
             }
-            let quiet = events.is_empty();
+            let quiet = events.is_empty() && !flowing;
             // The association's establishment first: the peer's first
             // messages (a DCEP OPEN) can arrive in the same turn, and the
             // channels take messages only once the association is up.
@@ -1001,7 +1021,7 @@ impl PeerConnection {
             if let Some(sctp) = self.sctp.as_mut() {
                 let channels = &mut self.channels;
                 progress |= self.pipe.sctp_to_channels(sctp, |stream, ppid, data| {
-                    channels.handle_sctp_message(stream, ppid, data)
+                    channels.handle_sctp_message_owned(stream, ppid, data)
                 });
             }
             let resumed = self.update_read_budget();
@@ -1089,14 +1109,9 @@ impl PeerConnection {
                         ));
                     }
                 });
-            let (ice, scratch, stats, pmtu) = (
-                &mut self.ice,
-                &mut self.scratch,
-                &mut self.stats,
-                &mut self.pmtu,
-            );
+            let (ice, stats, pmtu) = (&mut self.ice, &mut self.stats, &mut self.pmtu);
             moved |= self.pipe.sctp_to_dtls(sctp, self.dtls.as_mut(), |dtls| {
-                dtls_to_ice(dtls, ice, scratch, stats, pmtu);
+                dtls_to_ice(dtls, ice, stats, pmtu);
             });
         }
         moved |= self.drain_dtls();
@@ -1122,13 +1137,7 @@ impl PeerConnection {
     /// DTLS datagrams → ICE.
     fn drain_dtls(&mut self) -> bool {
         match self.dtls.as_mut() {
-            Some(dtls) => dtls_to_ice(
-                dtls,
-                &mut self.ice,
-                &mut self.scratch,
-                &mut self.stats,
-                &mut self.pmtu,
-            ),
+            Some(dtls) => dtls_to_ice(dtls, &mut self.ice, &mut self.stats, &mut self.pmtu),
             None => false,
         }
     }
@@ -1141,18 +1150,16 @@ fn sctp_mtu_for(dtls: &DtlsSession) -> u16 {
     u16::try_from(dtls.max_payload().saturating_sub(SCTP_MTU_MARGIN)).unwrap_or(u16::MAX)
 }
 
-/// Hands every datagram DTLS has queued to ICE, through `scratch`; whether
-/// there was any.
+/// Hands every datagram DTLS has queued to ICE; whether there was any.
 fn dtls_to_ice(
     dtls: &mut DtlsSession,
     ice: &mut IceAgent,
-    scratch: &mut [u8],
     stats: &mut PeerStats,
     pmtu: &mut PathMtu,
 ) -> bool {
-    Pipeline::dtls_out(dtls, scratch, |datagram| {
+    Pipeline::dtls_out(dtls, |datagram| {
         pmtu.on_sent(datagram.len());
-        if ice.send(datagram).is_err() {
+        if ice.send_buffer(datagram).is_err() {
             stats.ice_send_errors += 1;
         }
     })

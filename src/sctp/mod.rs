@@ -312,6 +312,10 @@ const MAXSEG_OVERHEAD: u32 = 48;
 /// Size of the buffer each `usrsctp_recvv` reads into; larger messages
 /// arrive in several reads and are reassembled.
 const READ_CHUNK: usize = 64 * 1024;
+/// A message read whole takes the read buffer itself from this size on;
+/// a smaller one is copied out (a 64 KiB buffer per small message would
+/// waste memory).
+const HAND_OVER_FROM: usize = 4096;
 /// What one whole message read costs against the read budget on top of
 /// its bytes (as the channel layer counts what waits for the application).
 const READ_MESSAGE_COST: usize = 64;
@@ -338,6 +342,22 @@ pub struct SctpAssociation {
     buffered: usize,
     /// A send hit `WouldBlock`; report `Writable` when room comes back.
     blocked: bool,
+    /// Size of the message refused with `WouldBlock`: `Writable` waits
+    /// until usrsctp's send buffer has room for it (usrsctp's own
+    /// writability only means "some room", which a large message may not
+    /// fit; reporting it sent callers into a loop of refused sends).
+    blocked_need: usize,
+    /// What usrsctp had queued when that message was refused: `Writable`
+    /// also waits for some of it to be acknowledged, so a refusal for
+    /// another reason (usrsctp's limit on queued chunks) costs one retry
+    /// per acknowledgement at most.
+    blocked_queued: usize,
+    /// usrsctp's send buffer limit (`SO_SNDBUF` as it reads back).
+    send_limit: usize,
+    /// Sends refused with `WouldBlock`.
+    sends_refused: u64,
+    /// Payload bytes copied from the read buffer into messages.
+    payload_bytes_copied: u64,
     /// Outgoing resets not yet accepted by usrsctp (one may be in flight).
     pending_resets: Vec<u16>,
     /// Messages dropped for exceeding `max_message_size`.
@@ -379,6 +399,14 @@ pub struct SctpStats {
     /// exceeding the maximum message size.
     pub dropped_bad_checksum: u64,
     pub dropped_oversize: u64,
+    /// Sends refused with `WouldBlock` (each refused message counts once
+    /// per attempt: a sender that retries only after
+    /// [`SctpEvent::Writable`] sees about one per blocking).
+    pub sends_refused: u64,
+    /// Payload bytes copied out of usrsctp's read buffer into messages: a
+    /// message read whole from 4 KiB on takes the buffer itself and
+    /// counts nothing; smaller ones and messages read in parts are copied.
+    pub payload_bytes_copied: u64,
 }
 
 // SAFETY: the socket pointer is only ever used under the global usrsctp
@@ -485,6 +513,24 @@ impl SctpAssociation {
             stack::unregister(id);
             return Err(e);
         }
+        let mut limit: c_int = 0;
+        let mut len = size_of::<c_int>() as socklen_t;
+        // SAFETY: `sock` is live and the lock held; `limit` is sized as
+        // passed.
+        let r = unsafe {
+            sys::usrsctp_getsockopt(
+                sock,
+                libc::SOL_SOCKET,
+                libc::SO_SNDBUF,
+                (&mut limit as *mut c_int).cast(),
+                &mut len,
+            )
+        };
+        let send_limit = if r == 0 && limit > 0 {
+            limit as usize
+        } else {
+            cfg.send_space
+        };
         Ok(SctpAssociation {
             id,
             sock,
@@ -496,9 +542,14 @@ impl SctpAssociation {
             inbox: VecDeque::new(),
             partial: HashMap::new(),
             notification: Vec::new(),
-            read_buf: vec![0; READ_CHUNK],
+            read_buf: Vec::with_capacity(READ_CHUNK),
             buffered: 0,
             blocked: false,
+            blocked_need: 0,
+            blocked_queued: 0,
+            send_limit,
+            sends_refused: 0,
+            payload_bytes_copied: 0,
             pending_resets: Vec::new(),
             dropped_oversize: 0,
             dropped_bad_checksum: 0,
@@ -706,6 +757,8 @@ impl SctpAssociation {
             retransmitted_chunks: self.retransmitted_chunks,
             dropped_bad_checksum: self.dropped_bad_checksum,
             dropped_oversize: self.dropped_oversize,
+            sends_refused: self.sends_refused,
+            payload_bytes_copied: self.payload_bytes_copied,
             ..SctpStats::default()
         };
         if self.sock.is_null() || self.state != State::Connected {
@@ -913,6 +966,8 @@ impl SctpAssociation {
                 let e = errno();
                 if is_would_block(e) {
                     self.blocked = true;
+                    self.blocked_need = data.len();
+                    self.sends_refused += 1;
                     Err(SctpError::WouldBlock)
                 } else {
                     Err(SctpError::Io(e))
@@ -923,6 +978,9 @@ impl SctpAssociation {
                 Ok(())
             }
         };
+        if result == Err(SctpError::WouldBlock) {
+            self.blocked_queued = self.send_queue_use().unwrap_or(0);
+        }
         self.drain();
         result
     }
@@ -1033,6 +1091,39 @@ impl SctpAssociation {
         self.drain_with(false);
     }
 
+    /// Whether usrsctp's send buffer has room for the refused message of
+    /// `len` bytes: what it queues (payload and chunk overhead, a little
+    /// more than the count usrsctp refuses on) plus `len` within its
+    /// limit, and less queued than at the refusal. True when usrsctp cannot
+    /// tell, so that a sender is never stranded.
+    fn room_for(&self, len: usize) -> bool {
+        match self.send_queue_use() {
+            Some(queued) => queued < self.blocked_queued && queued + len <= self.send_limit,
+            None => true,
+        }
+    }
+
+    /// Bytes usrsctp holds in its send buffer (`SCTP_GET_SNDBUF_USE`).
+    fn send_queue_use(&self) -> Option<usize> {
+        let mut stat = sys::sctp_sockstat::default();
+        let mut optlen = size_of::<sys::sctp_sockstat>() as socklen_t;
+        let r = {
+            let _stack = stack::lock_initialised();
+            // SAFETY: live socket under the lock; `stat` is sized as passed.
+            unsafe {
+                sys::usrsctp_getsockopt(
+                    self.sock,
+                    sys::IPPROTO_SCTP,
+                    sys::SCTP_GET_SNDBUF_USE,
+                    (&mut stat as *mut sys::sctp_sockstat).cast(),
+                    &mut optlen,
+                )
+            }
+        };
+        (r == 0 && optlen as usize >= size_of::<sys::sctp_sockstat>())
+            .then_some(stat.ss_total_sndbuf as usize)
+    }
+
     /// [`Self::drain`]; `resume`: read even without a readiness upcall
     /// (data left waiting while the budget was spent).
     fn drain_with(&mut self, resume: bool) {
@@ -1047,7 +1138,11 @@ impl SctpAssociation {
             // SAFETY: live socket under the lock.
             unsafe { sys::usrsctp_get_events(self.sock) }
         };
-        if self.blocked && events & sys::SCTP_EVENT_WRITE != 0 && self.state == State::Connected {
+        if self.blocked
+            && events & sys::SCTP_EVENT_WRITE != 0
+            && self.state == State::Connected
+            && self.room_for(self.blocked_need)
+        {
             self.blocked = false;
             self.events.push_back(SctpEvent::Writable);
         }
@@ -1063,6 +1158,8 @@ impl SctpAssociation {
             let mut infolen = size_of::<sys::sctp_rcvinfo>() as socklen_t;
             let mut infotype: c_uint = 0;
             let mut flags: c_int = 0;
+            self.read_buf.clear();
+            self.read_buf.reserve(READ_CHUNK);
             let n = {
                 let _stack = stack::lock_initialised();
                 // SAFETY: live socket under the lock; every out pointer is
@@ -1071,7 +1168,7 @@ impl SctpAssociation {
                     sys::usrsctp_recvv(
                         self.sock,
                         self.read_buf.as_mut_ptr().cast(),
-                        self.read_buf.len(),
+                        READ_CHUNK,
                         std::ptr::null_mut(),
                         std::ptr::null_mut(),
                         (&mut info as *mut sys::sctp_rcvinfo).cast(),
@@ -1098,7 +1195,10 @@ impl SctpAssociation {
                 }
                 break;
             }
-            let n = n as usize;
+            let n = (n as usize).min(READ_CHUNK);
+            // SAFETY: the buffer has room for READ_CHUNK bytes (reserved
+            // above) and usrsctp wrote the first `n` of them.
+            unsafe { self.read_buf.set_len(n) };
             let eor = flags & sys::MSG_EOR != 0;
             if let Some(budget) = self.read_budget.as_mut() {
                 let cost = if eor { n + READ_MESSAGE_COST } else { n };
@@ -1127,6 +1227,21 @@ impl SctpAssociation {
 
     fn take_data(&mut self, stream: u16, ppid: u32, n: usize, eor: bool) {
         let max = self.cfg.max_message_size;
+        if eor && n >= HAND_OVER_FROM && n <= max && !self.partial.contains_key(&stream) {
+            // A whole message in one read: the read buffer itself becomes
+            // the message (no copy), and a new one takes its place.
+            let mut data = std::mem::replace(&mut self.read_buf, Vec::with_capacity(READ_CHUNK));
+            if data.capacity() >= 2 * n {
+                data.shrink_to_fit();
+            }
+            self.events.push_back(SctpEvent::Message {
+                stream,
+                ppid,
+                len: data.len(),
+            });
+            self.inbox.push_back((stream, ppid, data));
+            return;
+        }
         let entry = self
             .partial
             .entry(stream)
@@ -1137,6 +1252,7 @@ impl SctpAssociation {
                 entry.1 = Vec::new();
             } else {
                 entry.1.extend_from_slice(&self.read_buf[..n]);
+                self.payload_bytes_copied += n as u64;
             }
         }
         if eor {
@@ -1441,14 +1557,15 @@ const SACK_EVERY_PACKET_ABOVE: u16 = 4000;
 /// usrsctp's own default for [`max_chunks_on_queue`]: 512 chunks.
 const USRSCTP_MAX_CHUNKS_ON_QUEUE: u32 = 512;
 
-/// How many chunks an association may hold: one per 256 bytes of the larger
-/// of its send and receive spaces, never below usrsctp's 512. usrsctp stops
-/// taking sends (and treats its receive window as full) at this count
+/// How many chunks an association may hold: one per 100 bytes of the larger
+/// of its send and receive spaces (so the spaces bind for any message of 100
+/// bytes or more), never below usrsctp's 512. usrsctp stops moving queued
+/// data into chunks (and treats its receive window as full) at this count
 /// whatever room the spaces have left: at its default of 512 chunks of about
 /// 1370 bytes, a 1500-byte path carries at most ~700 KB per round trip
 /// (14 MB/s at 50 ms), however large the send space and the peer's window.
 pub(crate) fn max_chunks_on_queue(send_space: usize, recv_space: usize) -> u32 {
-    let per_space = send_space.max(recv_space) / 256;
+    let per_space = send_space.max(recv_space) / 100;
     u32::try_from(per_space)
         .unwrap_or(u32::MAX)
         .max(USRSCTP_MAX_CHUNKS_ON_QUEUE)

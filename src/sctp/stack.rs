@@ -258,7 +258,7 @@ unsafe extern "C" fn conn_output(
             if s.outbox.len() >= OUTBOX_LIMIT {
                 s.outbox_dropped += 1;
             } else {
-                let mut packet = packet.to_vec();
+                let mut packet = crate::datagram::buffer_from(packet);
                 checksum::seal(&mut packet);
                 s.outbox.push_back(packet);
             }

@@ -243,6 +243,12 @@ impl Network {
     }
 
     fn send(&mut self, id: NodeId, d: Datagram) {
+        self.route(id, &d);
+        // Done with it, as the I/O thread is once the kernel has it.
+        xp2p::datagram::recycle(d.data);
+    }
+
+    fn route(&mut self, id: NodeId, d: &Datagram) {
         self.stats.sent += 1;
         self.log.push(LogEntry {
             at: self.now,

@@ -489,6 +489,17 @@ impl DtlsSession {
         self.recv.pop_into(buf)
     }
 
+    /// Hands the next received message to `f` without copying it where
+    /// it can (through `scratch` otherwise, which must hold a message);
+    /// whether there was one.
+    pub fn recv_with(
+        &mut self,
+        scratch: &mut [u8],
+        f: impl FnOnce(&[u8]),
+    ) -> Result<bool, DtlsError> {
+        self.recv.pop_with(scratch, f)
+    }
+
     /// The next received message as an owned vector.
     pub fn recv_vec(&mut self) -> Option<Vec<u8>> {
         let len = self.recv.front_len()?;

@@ -98,13 +98,7 @@ pub const MAX_QUEUED_TRANSMITS: usize = 4096;
 /// The component every candidate of this agent has (data channels use one).
 pub const COMPONENT: u16 = 1;
 
-/// A datagram to send from the socket bound at `local`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Transmit {
-    pub local: SocketAddr,
-    pub dest: SocketAddr,
-    pub data: Vec<u8>,
-}
+pub use crate::datagram::Transmit;
 
 #[derive(Debug, Clone)]
 struct LocalCand {
@@ -663,18 +657,49 @@ impl IceAgent {
     /// `Connected` or `Completed`; [`IceError::WouldBlock`] while
     /// [`MAX_QUEUED_TRANSMITS`] datagrams wait to be polled.
     pub fn send(&mut self, data: &[u8]) -> Result<(), IceError> {
-        if !self.state.is_connected() {
-            return Err(IceError::InvalidState);
-        }
-        let (local, dest) = self.selected_pair().ok_or(IceError::InvalidState)?;
-        if self.transmits.len() >= MAX_QUEUED_TRANSMITS {
-            return Err(IceError::WouldBlock);
-        }
+        let (local, dest) = self.data_path()?;
         if !self.push_transmit(local, dest, data) {
             return Err(IceError::WouldBlock);
         }
         self.stats.data_sent += 1;
         Ok(())
+    }
+
+    /// [`send`](Self::send) of a buffer the caller is done with (from
+    /// [`crate::datagram::buffer`]): on a direct pair it becomes the
+    /// transmit's own, uncopied; a relayed or refused one goes back to the
+    /// pool.
+    pub fn send_buffer(&mut self, data: Vec<u8>) -> Result<(), IceError> {
+        let (local, dest) = match self.data_path() {
+            Ok(pair) => pair,
+            Err(e) => {
+                crate::datagram::recycle(data);
+                return Err(e);
+            }
+        };
+        if self.relays.of_relayed(local).is_some() {
+            let ok = self.push_transmit(local, dest, &data);
+            crate::datagram::recycle(data);
+            if !ok {
+                return Err(IceError::WouldBlock);
+            }
+        } else {
+            self.transmits.push_back(Transmit { local, dest, data });
+        }
+        self.stats.data_sent += 1;
+        Ok(())
+    }
+
+    /// The selected pair, when data may be queued on it.
+    fn data_path(&self) -> Result<(SocketAddr, SocketAddr), IceError> {
+        if !self.state.is_connected() {
+            return Err(IceError::InvalidState);
+        }
+        let pair = self.selected_pair().ok_or(IceError::InvalidState)?;
+        if self.transmits.len() >= MAX_QUEUED_TRANSMITS {
+            return Err(IceError::WouldBlock);
+        }
+        Ok(pair)
     }
 
     /// Stops everything: state `Closed`, nothing more is sent.

@@ -564,7 +564,7 @@ impl IceAgent {
             self.transmits.push_back(Transmit {
                 local,
                 dest,
-                data: data.to_vec(),
+                data: crate::datagram::buffer_from(data),
             });
             return true;
         };
