@@ -11,10 +11,10 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use harness::peer_node::negotiate;
-use harness::{LinkConfig, Network, PeerNode, Realm};
+use harness::{LinkConfig, Network, NodeId, PeerNode, Realm};
 use xp2p::channel::{ChannelConfig, ChannelError, MessageKind};
 use xp2p::peer::{PeerConfig, PeerError, PeerEvent};
 
@@ -63,6 +63,33 @@ fn counted<R>(f: impl FnOnce() -> R) -> R {
 
 fn addr(s: &str) -> SocketAddr {
     s.parse().unwrap()
+}
+
+/// a's datagrams to b as the I/O thread sends them: at most 64 per turn
+/// (a's calls counted), each given back to the pool once delivered. The
+/// number sent.
+fn pump(net: &mut Network, a: NodeId, b: NodeId, now: Instant) -> u64 {
+    let mut out = Vec::with_capacity(64);
+    let mut sent = 0u64;
+    loop {
+        let node_a = net.node::<PeerNode>(a);
+        while out.len() < 64 {
+            match counted(|| node_a.pc.poll_transmit()) {
+                Some(t) => out.push(t),
+                None => break,
+            }
+        }
+        node_a.drain();
+        if out.is_empty() {
+            return sent;
+        }
+        sent += out.len() as u64;
+        let node_b = net.node::<PeerNode>(b);
+        for t in out.drain(..) {
+            node_b.pc.handle_datagram(now, t.dest, t.local, &t.data);
+            xp2p::datagram::recycle(t.data);
+        }
+    }
 }
 
 #[test]
@@ -120,29 +147,29 @@ fn bulk_send_allocates_no_buffer_per_datagram() {
                     }
                 }
             });
-            let mut out = Vec::with_capacity(1024);
-            while let Some(t) = counted(|| node_a.pc.poll_transmit()) {
-                out.push(t);
-            }
-            node_a.drain();
-            datagrams += out.len() as u64;
+            // As the I/O thread: at most a turn's 64 datagrams at a time,
+            // each given back to the pool once sent, and what arrives in
+            // reads of at most 32 datagrams, each followed by a flush.
+            let mut sent_now = pump(&mut net, a, b, now);
             let node_b = net.node::<PeerNode>(b);
-            for t in out.drain(..) {
-                node_b.pc.handle_datagram(now, t.dest, t.local, &t.data);
-                xp2p::datagram::recycle(t.data);
-            }
             node_b.drain();
             let mut back = Vec::new();
             while let Some(t) = node_b.pc.poll_transmit() {
                 back.push(t);
             }
-            let moved = datagrams > 0 && !back.is_empty();
-            let node_a = net.node::<PeerNode>(a);
-            for t in back {
-                counted(|| node_a.pc.handle_datagram(now, t.dest, t.local, &t.data));
-                xp2p::datagram::recycle(t.data);
+            let moved = sent_now > 0 && !back.is_empty();
+            let mut back = back.into_iter().peekable();
+            while back.peek().is_some() {
+                let node_a = net.node::<PeerNode>(a);
+                for t in back.by_ref().take(32) {
+                    counted(|| node_a.pc.handle_datagram(now, t.dest, t.local, &t.data));
+                    xp2p::datagram::recycle(t.data);
+                }
+                node_a.drain();
+                sent_now += pump(&mut net, a, b, now);
             }
-            node_a.drain();
+            datagrams += sent_now;
+            net.node::<PeerNode>(b).drain();
             if !moved {
                 idle += 1;
                 now += Duration::from_millis(5);
