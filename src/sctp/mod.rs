@@ -1094,12 +1094,12 @@ impl SctpAssociation {
     /// Whether usrsctp's send buffer has room for the refused message of
     /// `len` bytes: what it queues (payload and chunk overhead, a little
     /// more than the count usrsctp refuses on) plus `len` within its
-    /// limit, and less queued than at the refusal. True when usrsctp cannot
-    /// tell, so that a sender is never stranded.
+    /// limit, and less queued than at the refusal. True with nothing queued
+    /// and when usrsctp cannot tell, so that a sender is never stranded.
     fn room_for(&self, len: usize) -> bool {
         match self.send_queue_use() {
+            Some(0) | None => true,
             Some(queued) => queued < self.blocked_queued && queued + len <= self.send_limit,
-            None => true,
         }
     }
 
