@@ -342,9 +342,9 @@ impl IceAgent {
     pub fn selected_relay(&self) -> Option<(SocketAddr, bool)> {
         let p = &self.list.pairs[self.selected?];
         let local = p.valid_local.unwrap_or(p.local);
-        let r = self.relays.of_local(local)?;
-        let stream = r.link.is_some_and(|l| self.host_index(l).is_none());
-        Some((r.client.server(), stream))
+        let (server, link) = self.relays.server_of_local(local)?;
+        let stream = link.is_some_and(|l| self.host_index(l).is_none());
+        Some((server, stream))
     }
 
     /// The latest round-trip time measured on the selected pair: its

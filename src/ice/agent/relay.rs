@@ -39,7 +39,7 @@ use crate::turn::stream::StreamFailure;
 
 /// Where one relay stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum RelayPhase {
+enum RelayPhase {
     /// Configured; allocation starts with gathering.
     Waiting,
     Allocating,
@@ -51,20 +51,20 @@ pub(crate) enum RelayPhase {
 
 /// One TURN server and its allocation.
 #[derive(Debug)]
-pub(crate) struct Relay {
-    pub client: TurnClient,
+struct Relay {
+    client: TurnClient,
     /// The local address the server is reached through; `None` until
     /// gathering picks the first host base of the server's family.
-    pub link: Option<SocketAddr>,
+    link: Option<SocketAddr>,
     /// The server as configured (the client's follows redirects).
-    pub configured: SocketAddr,
+    configured: SocketAddr,
     /// Index of the relay candidate in the agent's locals, once allocated.
-    pub local: Option<usize>,
-    pub phase: RelayPhase,
+    local: Option<usize>,
+    phase: RelayPhase,
     /// Over TCP or TLS (the client never retransmits): bounded by the
     /// connection's and the transaction's own timeouts, not by the gather
     /// timeout.
-    pub stream: bool,
+    stream: bool,
 }
 
 impl Relay {
@@ -212,9 +212,11 @@ impl Relays {
         self.relays.iter().map(|r| &r.client)
     }
 
-    /// The relay whose candidate is the agent's local `l`.
-    pub fn of_local(&self, l: usize) -> Option<&Relay> {
-        self.relays.iter().find(|r| r.local == Some(l))
+    /// The TURN server of the relay whose candidate is the agent's local
+    /// `l`, and the local address it is reached from.
+    pub fn server_of_local(&self, l: usize) -> Option<(SocketAddr, Option<SocketAddr>)> {
+        let r = self.relays.iter().find(|r| r.local == Some(l))?;
+        Some((r.client.server(), r.link))
     }
 
     /// The usable relay whose relayed address is `addr`.
