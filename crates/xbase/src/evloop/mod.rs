@@ -17,11 +17,11 @@ pub(crate) mod timers;
 
 use crate::types::*;
 use libc::{c_int, c_void};
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, LazyLock, Mutex, MutexGuard, RwLock};
 use timers::{next_id, Timers};
 
 /// A user pointer handed back to C callbacks. The loop never dereferences
@@ -98,7 +98,7 @@ struct Inner {
     fds: HashMap<RawFd, usize>,
     timers: Timers<TimerAction>,
     posts: VecDeque<(PostFn, UserPtr)>,
-    signals: BTreeMap<c_int, SignalWatch>,
+    signals: HashMap<c_int, SignalWatch>,
     /// A thread is blocked in epoll_wait with a timeout computed from the
     /// state as it was; changes that need an earlier wake-up must wake it.
     polling: bool,
@@ -115,13 +115,13 @@ pub(crate) struct EventLoop {
 }
 
 /// Live loops by handle.
-static LOOPS: RwLock<BTreeMap<usize, Arc<EventLoop>>> = RwLock::new(BTreeMap::new());
+static LOOPS: LazyLock<RwLock<HashMap<usize, Arc<EventLoop>>>> = LazyLock::new(Default::default);
 
-fn loops_read() -> std::sync::RwLockReadGuard<'static, BTreeMap<usize, Arc<EventLoop>>> {
+fn loops_read() -> std::sync::RwLockReadGuard<'static, HashMap<usize, Arc<EventLoop>>> {
     LOOPS.read().unwrap_or_else(|e| e.into_inner())
 }
 
-fn loops_write() -> std::sync::RwLockWriteGuard<'static, BTreeMap<usize, Arc<EventLoop>>> {
+fn loops_write() -> std::sync::RwLockWriteGuard<'static, HashMap<usize, Arc<EventLoop>>> {
     LOOPS.write().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -267,7 +267,7 @@ impl EventLoop {
                 fds: HashMap::new(),
                 timers: Timers::new(),
                 posts: VecDeque::new(),
-                signals: BTreeMap::new(),
+                signals: HashMap::new(),
                 polling: false,
             }),
         })

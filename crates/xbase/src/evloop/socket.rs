@@ -6,9 +6,9 @@
 use super::{lookup, os, Callback, EventLoop, SocketFn, UserPtr};
 use crate::types::*;
 use libc::c_int;
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
 
 struct SocketEntry {
     loop_id: usize,
@@ -16,9 +16,11 @@ struct SocketEntry {
     mask: xEventMask,
 }
 
-static SOCKETS: Mutex<BTreeMap<usize, SocketEntry>> = Mutex::new(BTreeMap::new());
+// A hash map, as every other table of this crate: one map type less in
+// the library (docs/size.md).
+static SOCKETS: LazyLock<Mutex<HashMap<usize, SocketEntry>>> = LazyLock::new(Default::default);
 
-fn sockets() -> MutexGuard<'static, BTreeMap<usize, SocketEntry>> {
+fn sockets() -> MutexGuard<'static, HashMap<usize, SocketEntry>> {
     SOCKETS.lock().unwrap_or_else(|e| e.into_inner())
 }
 
