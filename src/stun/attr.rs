@@ -1,8 +1,18 @@
 //! Typed STUN/ICE/TURN attributes: decoding from a [`RawAttr`] and the value
 //! encoding used by [`super::MessageBuilder`].
 
-use super::{RawAttr, StunError, TransactionId, MAGIC_COOKIE};
+use super::{StunError, TransactionId, MAGIC_COOKIE};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
+/// One attribute as it appears in a message: its type, its value (without
+/// padding) and where its 4-byte header starts, counted from the start of
+/// the message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RawAttr<'a> {
+    pub typ: u16,
+    pub value: &'a [u8],
+    pub offset: usize,
+}
 
 /// Attribute type numbers (RFC 5389, RFC 5766, RFC 8445).
 pub mod attr_type {

@@ -14,11 +14,11 @@ mod attr;
 mod msg;
 pub mod txn;
 
-pub use attr::{attr_type, AttrTypeList, Attribute};
+pub use attr::{attr_type, AttrTypeList, Attribute, RawAttr};
 pub use attr::{decode_address_prefix, MAX_TEXT_LEN, MAX_USERNAME_LEN};
 pub use msg::{
     attr_at, compute_fingerprint, compute_integrity, looks_like_stun, pad4, write_attr,
-    write_raw_attr, write_raw_attr_parts, Attributes, Header, Message, MessageBuilder, RawAttr,
+    write_raw_attr, write_raw_attr_parts, Attributes, Header, Message, MessageBuilder,
 };
 
 /// The fixed value in bytes 4..8 of every RFC 5389 message.

@@ -1,21 +1,11 @@
 //! The STUN message: a checked zero-copy view for parsing and a builder that
 //! writes into a caller buffer.
 
-use super::attr::{attr_type, Attribute};
+use super::attr::{attr_type, Attribute, RawAttr};
 use super::{
     Class, MessageType, StunError, TransactionId, ATTR_HEADER_LEN, FINGERPRINT_LEN,
     FINGERPRINT_XOR, HEADER_LEN, INTEGRITY_LEN, MAGIC_COOKIE, TXN_ID_LEN,
 };
-
-/// One attribute as it appears in a message: its type, its value (without
-/// padding) and where its 4-byte header starts, counted from the start of
-/// the message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RawAttr<'a> {
-    pub typ: u16,
-    pub value: &'a [u8],
-    pub offset: usize,
-}
 
 /// A well-formed RFC 5389 message borrowed from a datagram.
 ///
