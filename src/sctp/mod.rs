@@ -589,28 +589,10 @@ impl SctpAssociation {
         if self.sock.is_null() || self.buffered == 0 {
             return self.buffered;
         }
-        let mut stat = sys::sctp_sockstat::default();
-        let mut len = size_of::<sys::sctp_sockstat>() as socklen_t;
-        let r = {
-            let _stack = stack::lock_initialised();
-            // SAFETY: live socket under the lock; `stat` is sized as passed.
-            unsafe {
-                sys::usrsctp_getsockopt(
-                    self.sock,
-                    sys::IPPROTO_SCTP,
-                    sys::SCTP_GET_SNDBUF_USE,
-                    (&mut stat as *mut sys::sctp_sockstat).cast(),
-                    &mut len,
-                )
-            }
-        };
-        if r == 0 && len as usize >= size_of::<sys::sctp_sockstat>() {
-            // usrsctp counts a little chunk overhead too; our count is exact
-            // for payload, so the smaller of the two is the best bound.
-            self.buffered.min(stat.ss_total_sndbuf as usize)
-        } else {
-            self.buffered
-        }
+        // usrsctp counts a little chunk overhead too; our count is exact for
+        // payload, so the smaller of the two is the best bound.
+        self.send_queue_use()
+            .map_or(self.buffered, |used| self.buffered.min(used))
     }
 
     /// Sends one whole message. `ordered == false` delivers it as soon as it
