@@ -93,7 +93,7 @@ static RUNTIME: Mutex<Option<Runtime>> = Mutex::new(None);
 /// thread sends before anything else of the endpoint, and whether the I/O
 /// thread holds datagrams of the endpoint back (a full socket buffer), in
 /// which case nothing may overtake them.
-pub(crate) struct Direct {
+pub struct Direct {
     sockets: Vec<(SocketAddr, std::net::UdpSocket)>,
     spill: Mutex<VecDeque<Transmit>>,
     held: AtomicBool,
@@ -222,7 +222,13 @@ pub fn kick(id: EndpointId) {
     }
 }
 
-/// Sends what endpoint `id` has to send from the calling thread, which
+/// What an API thread needs to send for endpoint `id` itself ([`send_now`]);
+/// looked up once, at registration, and kept by the endpoint's owner.
+pub fn direct(id: EndpointId) -> Option<Arc<Direct>> {
+    DIRECT.lock().as_ref().and_then(|m| m.get(&id).cloned())
+}
+
+/// Sends what an endpoint has to send from the calling thread, which
 /// holds the endpoint's lock (as the I/O thread does when it sends, so the
 /// two never interleave one endpoint's datagrams). Used for a message that
 /// goes out alone: it reaches the socket inside the API call, with no
@@ -232,10 +238,7 @@ pub fn kick(id: EndpointId) {
 /// in the spill, sent first by the I/O thread), the endpoint's deadline
 /// moved earlier than the I/O thread knows, or usrsctp's timers are on
 /// the idle interval.
-pub fn send_now(id: EndpointId, ep: &mut dyn Endpoint) -> bool {
-    let Some(direct) = DIRECT.lock().as_ref().and_then(|m| m.get(&id).cloned()) else {
-        return false;
-    };
+pub fn send_now(direct: &Direct, ep: &mut dyn Endpoint) -> bool {
     if direct.held.load(Ordering::Acquire) {
         return false;
     }
@@ -977,7 +980,7 @@ mod tests {
                 dest: client.local_addr().unwrap(),
                 data: b"direct".to_vec(),
             });
-            let _ = send_now(id, &mut *guard);
+            let _ = send_now(&direct(id).unwrap(), &mut *guard);
             assert!(guard.out.is_empty(), "the datagram left the endpoint");
             let (n, from) = client.recv_from(&mut buf).unwrap();
             assert_eq!((&buf[..n], from), (&b"direct"[..], server_addr));
@@ -991,7 +994,7 @@ mod tests {
                 dest: client.local_addr().unwrap(),
                 data: b"nowhere".to_vec(),
             });
-            assert!(!send_now(id, &mut *guard));
+            assert!(!send_now(&direct(id).unwrap(), &mut *guard));
         }
 
         unregister(id);

@@ -71,6 +71,9 @@ pub struct PcEndpoint {
     cb: PcCallbacks,
     channels: HashMap<ChannelId, ChannelEntry>,
     io_id: Option<EndpointId>,
+    /// The I/O driver's sockets of this connection, for sends made by the
+    /// API thread itself ([`io::send_now`]).
+    direct: Option<Arc<io::Direct>>,
     /// Set by Destroy: events still produced are discarded, so no handle
     /// is created and no callback posted for a destroyed PeerConnection.
     destroyed: bool,
@@ -164,7 +167,15 @@ impl PcEndpoint {
         let Some(id) = self.io_id else {
             return;
         };
-        if !(self.pc.sends_alone() && io::send_now(id, self)) {
+        // Taken out for the call (which needs the endpoint itself) and put
+        // back: no reference count touched per send.
+        let direct = self.direct.take();
+        let sent = match &direct {
+            Some(d) => self.pc.sends_alone() && io::send_now(d, self),
+            None => false,
+        };
+        self.direct = direct;
+        if !sent {
             io::kick(id);
         }
     }
@@ -414,6 +425,7 @@ impl PcObject {
         {
             let mut ep = self.endpoint.lock();
             ep.io_id = Some(id);
+            ep.direct = io::direct(id);
             // The I/O thread advances usrsctp's timers for every
             // connection at once and wakes this one only when they
             // produced something for it.
@@ -473,6 +485,7 @@ pub fn create(queue: Arc<LoopQueue>, s: PcSettings<'_>) -> Option<Handle<PcObjec
         cb: s.callbacks,
         channels: HashMap::new(),
         io_id: None,
+        direct: None,
         destroyed: false,
         mdns: mdns.clone(),
         delivering: HashSet::new(),
@@ -507,6 +520,7 @@ pub fn destroy(h: Handle<PcObject>) {
     }
     ep.pc.close();
     let io_id = ep.io_id.take();
+    ep.direct = None;
     drop(ep);
     let views = std::mem::take(&mut *obj.views.lock());
     views.ice.map(handle::remove);
