@@ -15,6 +15,8 @@
 //!   and the application datagrams it received.
 //! * [`peer_node::PeerNode`]: a PeerConnection as an endpoint, hashing what
 //!   its channels receive.
+//! * [`wall_clock`]: the process's `gettimeofday` follows the furthest
+//!   virtual clock, so usrsctp's two clocks agree.
 
 #![allow(dead_code, unused_imports)]
 
@@ -23,6 +25,7 @@ pub mod net;
 pub mod peer_node;
 pub mod stun_server;
 pub mod turn_server;
+pub mod wall_clock;
 
 pub use ice_node::IceNode;
 pub use net::{Datagram, Endpoint, Filtering, LinkConfig, Network, NodeId, Realm};

@@ -383,11 +383,13 @@ impl Network {
             }
             let Some(next) = self.next_event().filter(|&t| t <= deadline) else {
                 self.now = self.now.max(deadline);
+                super::wall_clock::note_virtual_now(self.now);
                 self.flush();
                 return done(self);
             };
             if next > self.now {
                 self.now = next;
+                super::wall_clock::note_virtual_now(next);
                 stuck = 0;
             } else {
                 stuck += 1;
