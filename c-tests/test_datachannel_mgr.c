@@ -18,7 +18,7 @@
 
 #define MAX_EV 256
 /* Text messages of 64 KiB sent in one burst: more than the SCTP send
- * buffer (1 MiB) takes at once. */
+ * buffer (2 MiB) takes at once. */
 #define TEXT_BURST 100
 
 typedef struct Msg {
@@ -326,7 +326,7 @@ static void full_stack(xEventLoop loop) {
   CHECK(a->msgs[0].ch == rb0 && a->msgs[0].len == 4 && a->msgs[0].first == 'b');
 
   /* Buffered amount counts text too: a burst beyond the SCTP send buffer
-   * (1 MiB) waits in the manager, then drains, and the low callback fires. */
+   * (2 MiB) waits in the manager, then drains, and the low callback fires. */
   g_ch = a1;
   xDataChannelSetBufferedAmountLowThreshold(a1, 1000);
   n = 0;

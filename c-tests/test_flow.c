@@ -22,7 +22,7 @@
 #define WAIT_MS 60000
 /* A's buffered amount that shows B stopped taking data: beyond what B's
  * SCTP receive buffer (4 MiB) and its bound hold, and A's SCTP send buffer
- * (1 MiB) holds, A keeps the rest. */
+ * (2 MiB) holds, A keeps the rest. */
 #define BACKED_UP (1u << 20)
 #define SEND_MSGS 192
 
@@ -96,7 +96,7 @@ int main(void) {
   if (!connected(NULL)) return CHECK_DONE();
 
   /* B's loop stops; A sends 12 MiB, more than B's SCTP receive buffer
-   * (4 MiB) and its bound plus A's SCTP send buffer (1 MiB) hold, and only
+   * (4 MiB) and its bound plus A's SCTP send buffer (2 MiB) hold, and only
    * A's loop runs for a while. */
   CHECK_EQ_INT(xPeerConnectionSetRecvBufferLimit(B.pc, XP2P_RECV_BUFFER_MIN), xErrno_Ok);
   bound = XP2P_RECV_BUFFER_MIN + 2 * MSG + 64;

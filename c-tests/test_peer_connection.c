@@ -529,7 +529,7 @@ static void buffered_amount(xEventLoop loop) {
   spin(loop, 20000, connected, &a, &b);
   CHECK_EQ_INT(a.state, xPeerConnectionState_Connected);
   xDataChannelSetBufferedAmountLowThreshold(ch, 65536);
-  /* 10 MiB: more than the SCTP send buffer (1 MiB) takes at once. */
+  /* 10 MiB: more than the SCTP send buffer (2 MiB) takes at once. */
   for (k = 0; k < 160; k++) {
     if (xDataChannelSendBinary(ch, chunk, sizeof chunk) == xErrno_Ok) sent++;
     if (xDataChannelGetBufferedAmount(ch) > peak) peak = xDataChannelGetBufferedAmount(ch);

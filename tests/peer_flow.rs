@@ -78,7 +78,7 @@ fn receiver_that_does_not_pull_pushes_back_on_the_sender_and_loses_nothing() {
     let buffered = net.node::<PeerNode>(a).pc.channels().buffered_amount(tx);
     println!("stalled: sent {sent}, b queued {queued}, a buffered {buffered}");
     // Everything sent and not held by b's stack (its queue, usrsctp's
-    // receive buffer of 4 MiB) nor by a's usrsctp send buffer (1 MiB)
+    // receive buffer of 4 MiB) nor by a's usrsctp send buffer (2 MiB)
     // waits at a's channel.
     assert!(
         buffered >= sent - queued - (7 << 20),

@@ -312,6 +312,26 @@ fn buffered_amount_back_pressure_and_writable() {
 }
 
 #[test]
+fn usrsctp_chunk_cap_follows_the_send_and_receive_spaces() {
+    // usrsctp keeps at most `sctp_max_chunks_on_queue` chunks (512 by
+    // default) queued and in flight, and treats its receive window as full
+    // at that many unread chunks, whatever room the spaces have: with
+    // ~1370-byte chunks on a 1500-byte path that capped a 50 ms path at
+    // ~14 MB/s (scripts/bench.sh, rtt50). Associations raise the cap with
+    // their spaces.
+    let cfg = config();
+    let want = cfg.send_space.max(cfg.recv_space) / 256;
+    let _p = Pair::connected(cfg, 0.0, 12);
+    // SAFETY: a plain read of a usrsctp setting, after initialisation.
+    let cap = unsafe { usrsctp_sys::usrsctp_sysctl_get_sctp_max_chunks_on_queue() };
+    assert!(
+        cap as usize >= want,
+        "chunk cap {cap}, want at least {want}"
+    );
+    assert!(cap > 512, "chunk cap {cap} is usrsctp's default");
+}
+
+#[test]
 fn send_checks_size_stream_and_state() {
     let mut lone = SctpAssociation::new(config()).unwrap();
     assert_eq!(

@@ -82,7 +82,7 @@ impl Default for SctpConfig {
             remote_port: DEFAULT_PORT,
             max_streams: DEFAULT_MAX_STREAMS,
             max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
-            send_space: 1024 * 1024,
+            send_space: 2 * 1024 * 1024,
             recv_space: 4 * 1024 * 1024,
             rto_initial: Duration::from_millis(1000),
             rto_min: Duration::from_millis(200),

@@ -39,6 +39,7 @@ pub use config::{
     CongestionControl, Reliability, ResetDirection, SctpConfig, SctpError, SctpEvent,
     DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_MAX_STREAMS, DEFAULT_PORT,
 };
+pub(crate) use options::max_chunks_on_queue;
 use options::{configure_socket, errno, is_would_block, set_opt, set_path_params, set_sack_policy};
 
 pub use stack::{data_activity_pending, has_ticked, take_data_activity, take_woken, tick};
@@ -202,6 +203,7 @@ impl SctpAssociation {
             recv_space: cfg.recv_space.min(u32::MAX as usize) as u32,
             max_streams: cfg.max_streams,
             initial_cwnd: cfg.initial_cwnd,
+            max_chunks_on_queue: max_chunks_on_queue(cfg.send_space, cfg.recv_space),
         };
         let id = stack::next_id();
         let _guard = stack::lock(&settings);

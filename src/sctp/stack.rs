@@ -154,6 +154,9 @@ pub(crate) struct GlobalSettings {
     pub(crate) recv_space: u32,
     pub(crate) max_streams: u16,
     pub(crate) initial_cwnd: u32,
+    /// Chunks an association may hold queued or in flight, and hold
+    /// received and unread (`sctp_max_chunks_on_queue`).
+    pub(crate) max_chunks_on_queue: u32,
 }
 
 /// Takes the usrsctp lock, initialising the library on first use.
@@ -180,6 +183,7 @@ pub(crate) fn lock(settings: &GlobalSettings) -> MutexGuard<'static, Stack> {
             sys::usrsctp_sysctl_set_sctp_sendspace(settings.send_space);
             sys::usrsctp_sysctl_set_sctp_recvspace(settings.recv_space);
             sys::usrsctp_sysctl_set_sctp_initial_cwnd(settings.initial_cwnd);
+            sys::usrsctp_sysctl_set_sctp_max_chunks_on_queue(settings.max_chunks_on_queue);
         }
         stack.initialised = true;
     }
