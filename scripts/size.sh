@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Stripped sizes of every library variant, per cargo profile, and what each
-# links dynamically (docs/size.md).
+# links dynamically (README, "Building for a device").
 #   scripts/size.sh [--profile NAME]...   (default: release, then device)
 # Variants (cargo features):
 #   xp2p-default          OpenSSL DTLS, TURN over TCP and TLS, mDNS, PMTU

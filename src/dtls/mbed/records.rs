@@ -2,7 +2,7 @@
 //! rather than by mbedTLS.
 //!
 //! mbedTLS 2.28 runs AES-GCM block by block, and on a busy link that is
-//! where the mbedTLS build spends its time (docs/mbedspeed.md). mbedTLS
+//! where the mbedTLS build spends its time (README, "Speed of the mbedTLS build"). mbedTLS
 //! keeps the handshake, its retransmissions and every alert; once it is
 //! over, it hands the key block over (its key-export callback, see
 //! `xm_record_keys`) and this module seals and opens the application_data

@@ -17,7 +17,7 @@ struct SocketEntry {
 }
 
 // A hash map, as every other table of this crate: one map type less in
-// the library (docs/size.md).
+// the library (README, "Building for a device").
 static SOCKETS: LazyLock<Mutex<HashMap<usize, SocketEntry>>> = LazyLock::new(Default::default);
 
 fn sockets() -> MutexGuard<'static, HashMap<usize, SocketEntry>> {
