@@ -34,6 +34,7 @@
 #[cfg(not(any(feature = "dtls-openssl", feature = "dtls-mbedtls")))]
 compile_error!("enable a DTLS backend: feature `dtls-openssl` or `dtls-mbedtls`");
 
+mod base;
 mod common;
 mod fingerprint;
 mod pipe;

@@ -1,6 +1,5 @@
 //! The DTLS session state machine over mbedTLS.
 
-use std::collections::VecDeque;
 use std::ffi::CStr;
 use std::io::Write;
 use std::os::raw::{c_int, c_void};
@@ -13,10 +12,9 @@ use xp2p_mbedtls as sys;
 use super::error_text;
 use super::hello::{Absorbed, HelloReassembly};
 use super::records::{Dropped, RecordProtection, RecordStats};
+use crate::dtls::base::{mtu_in_range, SessionBase};
 use crate::dtls::common::{
-    earliest, records_well_formed, DtlsConfig, DtlsStats, RecvQueue, AEAD_TAG_LEN,
-    GCM_EXPLICIT_NONCE_LEN, MAX_DATAGRAM, MAX_EARLY_DATAGRAMS, MAX_RECORD_PLAINTEXT,
-    MAX_SEND_QUEUE_DATAGRAMS, MIN_MTU, RECORD_HEADER_LEN, SCRATCH_LEN,
+    DtlsConfig, DtlsStats, AEAD_TAG_LEN, GCM_EXPLICIT_NONCE_LEN, RECORD_HEADER_LEN,
 };
 use crate::dtls::pipe::Pipe;
 use crate::dtls::{
@@ -132,26 +130,15 @@ impl Drop for Raw {
 pub struct DtlsSession {
     raw: Raw,
     cfg: DtlsConfig,
-    role: DtlsRole,
-    state: DtlsState,
-    remote_fingerprint: Option<Fingerprint>,
-    mtu: usize,
-    max_payload: usize,
+    base: SessionBase,
     /// Smallest body of a protected record with the negotiated cipher
     /// (see `min_protected_for`), fixed once connected.
     min_protected: usize,
     /// The caller's clock at `start`: mbedTLS's timer counts milliseconds
     /// from here.
     origin: Option<Instant>,
-    handshake_deadline: Option<Instant>,
-    retransmit_deadline: Option<Instant>,
-    early: VecDeque<Vec<u8>>,
     /// A server's fragmented ClientHello being put back together.
     hello: HelloReassembly,
-    events: VecDeque<DtlsEvent>,
-    recv: RecvQueue,
-    scratch: Box<[u8]>,
-    stats: DtlsStats,
     /// Application data of the established epoch, sealed and opened here
     /// (AES-GCM suites; see `records.rs`). `None`: mbedTLS does it.
     records: Option<RecordProtection>,
@@ -163,11 +150,11 @@ pub struct DtlsSession {
 impl std::fmt::Debug for DtlsSession {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DtlsSession")
-            .field("role", &self.role)
-            .field("state", &self.state)
+            .field("role", &self.base.role)
+            .field("state", &self.base.state)
             .field("local", &self.cfg.certificate.fingerprint())
-            .field("remote", &self.remote_fingerprint)
-            .field("stats", &self.stats)
+            .field("remote", &self.base.remote_fingerprint)
+            .field("stats", &self.base.stats)
             .finish_non_exhaustive()
     }
 }
@@ -176,33 +163,14 @@ impl DtlsSession {
     /// Builds the mbedTLS configuration and session; nothing is sent until
     /// [`start`](Self::start).
     pub fn new(cfg: DtlsConfig) -> Result<DtlsSession, DtlsError> {
-        if cfg.mtu < MIN_MTU || cfg.mtu > MAX_DATAGRAM {
-            return Err(DtlsError::InvalidConfig("mtu"));
-        }
-        if cfg.handshake_timeout.is_zero() {
-            return Err(DtlsError::InvalidConfig("handshake_timeout"));
-        }
-        if cfg.retransmit_initial.is_zero() {
-            return Err(DtlsError::InvalidConfig("retransmit_initial"));
-        }
+        let base = SessionBase::new(&cfg)?;
         let raw = Raw::new(&cfg, cfg.role)?;
         Ok(DtlsSession {
             raw,
-            role: cfg.role,
-            state: DtlsState::New,
-            remote_fingerprint: None,
-            mtu: cfg.mtu,
-            max_payload: 0,
+            base,
             min_protected: AEAD_TAG_LEN,
             origin: None,
-            handshake_deadline: None,
-            retransmit_deadline: None,
-            early: VecDeque::new(),
             hello: HelloReassembly::default(),
-            events: VecDeque::new(),
-            recv: RecvQueue::default(),
-            scratch: vec![0u8; SCRATCH_LEN].into_boxed_slice(),
-            stats: DtlsStats::default(),
             records: None,
             sealed: Vec::new(),
             record_stats: RecordStats::default(),
@@ -211,24 +179,22 @@ impl DtlsSession {
     }
 
     pub fn state(&self) -> DtlsState {
-        self.state
+        self.base.state
     }
 
     pub fn role(&self) -> DtlsRole {
-        self.role
+        self.base.role
     }
 
     /// Changes the role; only before [`start`](Self::start). The certificate
     /// (and so the fingerprint) stays the same.
     pub fn set_role(&mut self, role: DtlsRole) -> Result<(), DtlsError> {
-        if self.state != DtlsState::New {
-            return Err(DtlsError::InvalidState);
-        }
-        if role != self.role {
+        self.base.check_role_change()?;
+        if role != self.base.role {
             let mut cfg = self.cfg.clone();
-            cfg.mtu = self.mtu;
+            cfg.mtu = self.base.mtu;
             self.raw = Raw::new(&cfg, role)?;
-            self.role = role;
+            self.base.role = role;
         }
         Ok(())
     }
@@ -247,13 +213,13 @@ impl DtlsSession {
     /// handshake has completed (also set when it completed with a
     /// certificate that did not match).
     pub fn remote_fingerprint(&self) -> Option<Fingerprint> {
-        self.remote_fingerprint
+        self.base.remote_fingerprint
     }
 
     /// The negotiated cipher suite (OpenSSL's name, as the OpenSSL backend
     /// reports it) once connected.
     pub fn cipher_name(&self) -> Option<&'static str> {
-        if self.state != DtlsState::Connected {
+        if self.base.state != DtlsState::Connected {
             return None;
         }
         // SAFETY: the shim returns NULL or a static NUL-terminated string.
@@ -269,11 +235,11 @@ impl DtlsSession {
     /// Largest message [`send`](Self::send) accepts: one record in one
     /// datagram of the MTU with the negotiated cipher. 0 before connected.
     pub fn max_payload(&self) -> usize {
-        self.max_payload
+        self.base.max_payload
     }
 
     pub fn mtu(&self) -> usize {
-        self.mtu
+        self.base.mtu
     }
 
     /// Changes the datagram size limit at any time (path MTU discovery):
@@ -282,13 +248,13 @@ impl DtlsSession {
     /// [`MAX_RECORD_PLAINTEXT`]). [`DtlsError::InvalidConfig`] outside
     /// [`MIN_MTU`]..=65535.
     pub fn set_mtu(&mut self, mtu: usize) -> Result<(), DtlsError> {
-        let Some(m) = u16::try_from(mtu).ok().filter(|_| mtu >= MIN_MTU) else {
+        let Some(m) = u16::try_from(mtu).ok().filter(|_| mtu_in_range(mtu)) else {
             return Err(DtlsError::InvalidConfig("mtu"));
         };
         // SAFETY: live session.
         unsafe { sys::xm_set_mtu(self.raw.s(), m) };
-        self.mtu = mtu;
-        if self.state == DtlsState::Connected {
+        self.base.mtu = mtu;
+        if self.base.state == DtlsState::Connected {
             self.update_max_payload();
         }
         Ok(())
@@ -297,17 +263,11 @@ impl DtlsSession {
     fn update_max_payload(&mut self) {
         // SAFETY: live session.
         let n = unsafe { sys::xm_max_payload(self.raw.s()) };
-        // 13-byte header, 8-byte explicit nonce and 16-byte tag for AES-GCM,
-        // the largest overhead of the offered suites.
-        let payload = usize::try_from(n)
-            .ok()
-            .filter(|&n| n > 0)
-            .map_or(self.mtu - 37, |n| n.min(self.mtu));
-        self.max_payload = payload.min(MAX_RECORD_PLAINTEXT);
+        self.base.set_max_payload(usize::try_from(n).unwrap_or(0));
     }
 
     pub fn stats(&self) -> DtlsStats {
-        self.stats
+        self.base.stats
     }
 
     /// What the session's own record protection did (all zero when mbedTLS
@@ -320,20 +280,13 @@ impl DtlsSession {
     /// Starts the handshake: a client sends its ClientHello, a server
     /// waits (and answers datagrams that arrived before the start).
     pub fn start(&mut self, now: Instant) -> Result<(), DtlsError> {
-        if self.state != DtlsState::New {
-            return Err(DtlsError::InvalidState);
-        }
+        self.base.begin(now)?;
         self.origin = Some(now);
-        self.state = DtlsState::Connecting;
-        self.handshake_deadline = Some(now + self.cfg.handshake_timeout);
         self.set_now(now);
         // SAFETY: live session.
         let r = unsafe { sys::xm_handshake(self.raw.s()) };
         self.after_handshake_step(r);
-        while let Some(d) = self.early.pop_front() {
-            if self.state != DtlsState::Connecting && self.state != DtlsState::Connected {
-                break;
-            }
+        while let Some(d) = self.base.next_early() {
             self.process(&d);
         }
         self.update_timer();
@@ -343,25 +296,8 @@ impl DtlsSession {
     /// One datagram from the peer (already demultiplexed as DTLS). Never
     /// fails: anything malformed is dropped and counted.
     pub fn handle_datagram(&mut self, now: Instant, data: &[u8]) {
-        self.stats.datagrams_in += 1;
-        if !records_well_formed(data, self.min_protected) {
-            self.stats.malformed += 1;
+        if !self.base.admit(data, self.min_protected) {
             return;
-        }
-        match self.state {
-            DtlsState::New => {
-                if self.early.len() < MAX_EARLY_DATAGRAMS {
-                    self.early.push_back(data.to_vec());
-                } else {
-                    self.stats.ignored += 1;
-                }
-                return;
-            }
-            DtlsState::Failed | DtlsState::Closed => {
-                self.stats.ignored += 1;
-                return;
-            }
-            DtlsState::Connecting | DtlsState::Connected => {}
         }
         self.set_now(now);
         self.process(data);
@@ -371,23 +307,18 @@ impl DtlsSession {
     /// Handles the deadline reported by [`poll_timeout`](Self::poll_timeout):
     /// the overall handshake timeout, and mbedTLS's retransmission.
     pub fn handle_timeout(&mut self, now: Instant) {
-        if self.state == DtlsState::Connecting && self.handshake_deadline.is_some_and(|d| now >= d)
-        {
-            self.fail(DtlsFailure::HandshakeTimeout);
+        if !self.base.timeout_continues(now) {
             return;
         }
-        if !matches!(self.state, DtlsState::Connecting | DtlsState::Connected) {
-            return;
-        }
-        if self.retransmit_deadline.is_some_and(|d| now >= d) {
+        if self.base.retransmit_due(now) {
             self.set_now(now);
             // SAFETY: live session.
             let before = unsafe { sys::xm_timer_expirations(self.raw.s()) };
-            if self.state == DtlsState::Connecting {
+            if self.base.state == DtlsState::Connecting {
                 // SAFETY: live session.
                 let r = unsafe { sys::xm_handshake(self.raw.s()) };
                 if r == sys::XM_ERR_TIMEOUT {
-                    self.fail(DtlsFailure::RetransmitLimit);
+                    self.base.fail(DtlsFailure::RetransmitLimit);
                     return;
                 }
                 self.after_handshake_step(r);
@@ -396,16 +327,14 @@ impl DtlsSession {
             }
             // SAFETY: live session.
             let after = unsafe { sys::xm_timer_expirations(self.raw.s()) };
-            self.stats.retransmits += after - before;
+            self.base.stats.retransmits += after - before;
         }
         self.update_timer();
     }
 
     /// The next datagram to send (each at most the MTU).
     pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
-        let d = self.raw.pipe().pop_output()?;
-        self.stats.datagrams_out += 1;
-        Some(d)
+        self.base.poll_transmit(self.raw.pipe())
     }
 
     /// Copies the next datagram into `buf`; its buffer is reused by later
@@ -413,27 +342,16 @@ impl DtlsSession {
     /// A buffer smaller than the datagram (never the case with `buf.len() >=
     /// mtu`) leaves it queued.
     pub fn poll_transmit_into(&mut self, buf: &mut [u8]) -> Result<Option<usize>, DtlsError> {
-        let n = self
-            .raw
-            .pipe()
-            .pop_output_into(buf)
-            .map_err(|needed| DtlsError::BufferTooSmall { needed })?;
-        self.stats.datagrams_out += u64::from(n.is_some());
-        Ok(n)
+        self.base.poll_transmit_into(self.raw.pipe(), buf)
     }
 
     pub fn poll_event(&mut self) -> Option<DtlsEvent> {
-        self.events.pop_front()
+        self.base.poll_event()
     }
 
     /// When [`handle_timeout`](Self::handle_timeout) wants to be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        match self.state {
-            DtlsState::Connecting | DtlsState::Connected => {
-                earliest(self.handshake_deadline, self.retransmit_deadline)
-            }
-            _ => None,
-        }
+        self.base.poll_timeout()
     }
 
     /// Encrypts one message as one record in one datagram. Errors before
@@ -441,21 +359,8 @@ impl DtlsSession {
     /// than [`max_payload`](Self::max_payload), and when the send queue is
     /// full.
     pub fn send(&mut self, data: &[u8]) -> Result<(), DtlsError> {
-        if self.state != DtlsState::Connected {
-            return Err(DtlsError::NotConnected);
-        }
-        if data.is_empty() {
-            return Err(DtlsError::EmptyMessage);
-        }
-        if data.len() > self.max_payload {
-            return Err(DtlsError::MessageTooLarge {
-                len: data.len(),
-                max: self.max_payload,
-            });
-        }
-        if self.raw.pipe_ref().output_len() >= MAX_SEND_QUEUE_DATAGRAMS {
-            return Err(DtlsError::QueueFull);
-        }
+        self.base
+            .check_send(data.len(), self.raw.pipe_ref().output_len())?;
         if let Some(records) = &self.records {
             // SAFETY: live session, used by nothing else meanwhile.
             if !unsafe { records.seal(self.raw.s(), data, &mut self.sealed) } {
@@ -464,14 +369,14 @@ impl DtlsSession {
                 ));
             }
             let _ = self.raw.pipe().write(&self.sealed);
-            self.stats.messages_sent += 1;
+            self.base.stats.messages_sent += 1;
             self.record_stats.sealed += 1;
             return Ok(());
         }
         // SAFETY: live session; `data` is readable for its length.
         let r = unsafe { sys::xm_write(self.raw.s(), data.as_ptr(), data.len()) };
         if r == sys::XM_OK {
-            self.stats.messages_sent += 1;
+            self.base.stats.messages_sent += 1;
             Ok(())
         } else {
             Err(DtlsError::Crypto(error_text(r)))
@@ -480,13 +385,13 @@ impl DtlsSession {
 
     /// Length of the next received message.
     pub fn next_message_len(&self) -> Option<usize> {
-        self.recv.front_len()
+        self.base.next_message_len()
     }
 
     /// Copies the next received message into `buf`: `Ok(None)` when none
     /// is queued; a buffer that is too small leaves the message queued.
     pub fn recv(&mut self, buf: &mut [u8]) -> Result<Option<usize>, DtlsError> {
-        self.recv.pop_into(buf)
+        self.base.recv(buf)
     }
 
     /// Hands the next received message to `f` without copying it where
@@ -497,23 +402,18 @@ impl DtlsSession {
         scratch: &mut [u8],
         f: impl FnOnce(&[u8]),
     ) -> Result<bool, DtlsError> {
-        self.recv.pop_with(scratch, f)
+        self.base.recv_with(scratch, f)
     }
 
     /// The next received message as an owned vector.
     pub fn recv_vec(&mut self) -> Option<Vec<u8>> {
-        let len = self.recv.front_len()?;
-        let mut v = vec![0u8; len];
-        match self.recv.pop_into(&mut v) {
-            Ok(Some(_)) => Some(v),
-            _ => None,
-        }
+        self.base.recv_vec()
     }
 
     /// Sends close_notify (when connected) and closes the session; queued
     /// received messages can still be read.
     pub fn close(&mut self) {
-        match self.state {
+        match self.base.state {
             DtlsState::Connected => {
                 // SAFETY: live session; the alert lands in the pipe.
                 let _ = unsafe { sys::xm_close_notify(self.raw.s()) };
@@ -521,8 +421,7 @@ impl DtlsSession {
             DtlsState::New | DtlsState::Connecting => self.raw.pipe().clear_output(),
             DtlsState::Failed | DtlsState::Closed => return,
         }
-        self.early.clear();
-        self.set_closed();
+        self.base.closed_locally();
     }
 
     // ---- internals ----
@@ -551,14 +450,14 @@ impl DtlsSession {
     /// Hands one datagram to mbedTLS; a server first reassembles a
     /// fragmented ClientHello, which mbedTLS cannot (see `hello.rs`).
     fn process(&mut self, data: &[u8]) {
-        if self.role == DtlsRole::Server && self.state == DtlsState::Connecting {
+        if self.base.role == DtlsRole::Server && self.base.state == DtlsState::Connecting {
             match self.hello.absorb(data) {
                 Absorbed::No => {}
                 Absorbed::Partial => return,
                 Absorbed::Complete(record) => return self.process_records(&record),
             }
         }
-        if self.state == DtlsState::Connected && self.records.is_some() {
+        if self.base.state == DtlsState::Connected && self.records.is_some() {
             return self.process_split(data);
         }
         self.process_records(data);
@@ -571,7 +470,7 @@ impl DtlsSession {
     /// `handle_datagram`).
     fn process_split(&mut self, data: &[u8]) {
         let mut rest = data;
-        while self.state == DtlsState::Connected {
+        while self.base.state == DtlsState::Connected {
             let Some(header) = rest.get(..RECORD_HEADER_LEN) else {
                 break;
             };
@@ -583,11 +482,11 @@ impl DtlsSession {
             match &self.records {
                 Some(r) if r.is_ours(record) => {
                     // SAFETY: live session, used by nothing else meanwhile.
-                    let opened = unsafe { r.open(self.raw.s(), record, &mut self.scratch) };
+                    let opened = unsafe { r.open(self.raw.s(), record, &mut self.base.scratch) };
                     match opened {
                         Ok(n) => {
                             self.record_stats.opened += 1;
-                            self.deliver(n);
+                            self.base.deliver(n);
                         }
                         Err(Dropped::Replayed) => self.record_stats.replayed += 1,
                         Err(Dropped::Forged) => self.record_stats.forged += 1,
@@ -598,25 +497,12 @@ impl DtlsSession {
         }
     }
 
-    /// Queues the message decrypted into `scratch[..n]`.
-    fn deliver(&mut self, n: usize) {
-        let was_empty = self.recv.is_empty();
-        if self.recv.push(&self.scratch[..n]) {
-            self.stats.messages_received += 1;
-            if was_empty {
-                self.events.push_back(DtlsEvent::Readable);
-            }
-        } else {
-            self.stats.recv_overflow += 1;
-        }
-    }
-
     fn process_records(&mut self, data: &[u8]) {
         let s = self.raw.s();
         // SAFETY: live session; `data` outlives the calls below, and the
         // input is cleared before returning.
         unsafe { sys::xm_set_input(s, data.as_ptr(), data.len()) };
-        match self.state {
+        match self.base.state {
             DtlsState::Connecting => {
                 // SAFETY: live session.
                 let mut r = unsafe { sys::xm_handshake(s) };
@@ -630,7 +516,7 @@ impl DtlsSession {
                     r = unsafe { sys::xm_handshake(s) };
                 }
                 self.after_handshake_step(r);
-                if self.state == DtlsState::Connected {
+                if self.base.state == DtlsState::Connected {
                     self.drain_app_data();
                 }
             }
@@ -645,7 +531,7 @@ impl DtlsSession {
         match r {
             sys::XM_OK => self.on_handshake_done(),
             sys::XM_WANT => {}
-            sys::XM_ERR_TIMEOUT => self.fail(DtlsFailure::RetransmitLimit),
+            sys::XM_ERR_TIMEOUT => self.base.fail(DtlsFailure::RetransmitLimit),
             r => {
                 // SAFETY: live session.
                 let reason = if unsafe { sys::xm_mismatch(self.raw.s()) } != 0 {
@@ -653,7 +539,7 @@ impl DtlsSession {
                 } else {
                     DtlsFailure::Handshake(error_text(r))
                 };
-                self.fail(reason);
+                self.base.fail(reason);
             }
         }
     }
@@ -665,19 +551,20 @@ impl DtlsSession {
             self.fail_and_notify(DtlsFailure::NoPeerCertificate);
             return;
         }
-        let fp = Fingerprint(fp);
-        self.remote_fingerprint = Some(fp);
-        if self.cfg.remote_fingerprint.is_some_and(|e| e != fp) {
+        if !self
+            .base
+            .accept_fingerprint(Fingerprint(fp), self.cfg.remote_fingerprint)
+        {
             self.fail_and_notify(DtlsFailure::FingerprintMismatch);
             return;
         }
         self.update_max_payload();
         self.min_protected = self.min_protected_for();
         // SAFETY: live session, used by nothing else meanwhile.
-        self.records = unsafe { RecordProtection::take(self.raw.s(), self.role) };
-        self.state = DtlsState::Connected;
-        self.handshake_deadline = None;
-        self.events.push_back(DtlsEvent::Connected);
+        self.records = unsafe { RecordProtection::take(self.raw.s(), self.base.role) };
+        // SAFETY: the shim returns NULL or a static NUL-terminated string.
+        let cipher = unsafe { static_str(sys::xm_cipher_name(self.raw.s())) };
+        self.base.connected(self.protocol_version(), cipher);
     }
 
     /// Decrypts every pending record into the receive queue.
@@ -688,45 +575,30 @@ impl DtlsSession {
             let n = unsafe {
                 sys::xm_read(
                     self.raw.s(),
-                    self.scratch.as_mut_ptr(),
-                    self.scratch.len(),
+                    self.base.scratch.as_mut_ptr(),
+                    self.base.scratch.len(),
                     &mut status,
                 )
             };
             match status {
                 sys::XM_OK => {
-                    let n = usize::try_from(n).unwrap_or(0).min(self.scratch.len());
-                    self.deliver(n);
+                    let n = usize::try_from(n).unwrap_or(0).min(self.base.scratch.len());
+                    self.base.deliver(n);
                 }
                 sys::XM_WANT => break,
                 sys::XM_CLOSED => {
                     // The peer's close_notify; answer it as TLS 1.2 asks.
                     // SAFETY: live session.
                     let _ = unsafe { sys::xm_close_notify(self.raw.s()) };
-                    self.set_closed();
+                    self.base.closed_by_peer();
                     break;
                 }
                 e => {
-                    self.fail(DtlsFailure::Protocol(error_text(e)));
+                    self.base.fail(DtlsFailure::Protocol(error_text(e)));
                     break;
                 }
             }
         }
-    }
-
-    fn set_closed(&mut self) {
-        self.state = DtlsState::Closed;
-        self.handshake_deadline = None;
-        self.retransmit_deadline = None;
-        self.events.push_back(DtlsEvent::Closed);
-    }
-
-    fn fail(&mut self, reason: DtlsFailure) {
-        self.state = DtlsState::Failed;
-        self.handshake_deadline = None;
-        self.retransmit_deadline = None;
-        self.early.clear();
-        self.events.push_back(DtlsEvent::Failed(reason));
     }
 
     /// Fails after the handshake completed locally: the peer may think it is
@@ -734,20 +606,18 @@ impl DtlsSession {
     fn fail_and_notify(&mut self, reason: DtlsFailure) {
         // SAFETY: live session.
         let _ = unsafe { sys::xm_close_notify(self.raw.s()) };
-        self.fail(reason);
+        self.base.fail(reason);
     }
 
     /// Maps mbedTLS's timer (milliseconds from `origin` on the caller's
     /// clock) to an `Instant`.
     fn update_timer(&mut self) {
-        self.retransmit_deadline = match (self.state, self.origin) {
-            (DtlsState::Connecting | DtlsState::Connected, Some(origin)) => {
-                // SAFETY: live session.
-                let ms = unsafe { sys::xm_timer_deadline(self.raw.s()) };
-                (ms != u64::MAX).then(|| origin + Duration::from_millis(ms))
-            }
-            _ => None,
-        };
+        let deadline = self.origin.and_then(|origin| {
+            // SAFETY: live session.
+            let ms = unsafe { sys::xm_timer_deadline(self.raw.s()) };
+            (ms != u64::MAX).then(|| origin + Duration::from_millis(ms))
+        });
+        self.base.set_retransmit(deadline);
     }
 }
 
