@@ -35,6 +35,8 @@
 compile_error!("enable a DTLS backend: feature `dtls-openssl` or `dtls-mbedtls`");
 
 mod base;
+#[cfg(test)]
+mod cert_tests;
 mod common;
 mod fingerprint;
 mod pipe;

@@ -122,34 +122,13 @@ impl fmt::Debug for Certificate {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use openssl::nid::Nid;
-    use openssl::x509::X509;
 
-    // OpenSSL (a dev-dependency) reads what mbedTLS wrote.
+    // What mbedTLS writes beyond the shape every backend's certificate has
+    // (dtls/cert_tests.rs).
     #[test]
-    fn generated_certificate_shape() {
+    fn signature_algorithm_without_parameters_and_key_matches() {
         let c = Certificate::generate().unwrap();
         let der = c.to_der().unwrap();
-        let x = X509::from_der(&der).unwrap();
-        let cn = x
-            .subject_name()
-            .entries_by_nid(Nid::COMMONNAME)
-            .next()
-            .unwrap()
-            .data()
-            .to_string()
-            .unwrap();
-        assert_eq!(cn, CERT_COMMON_NAME);
-        assert_eq!(x.version(), 2);
-        let pk = x.public_key().unwrap();
-        let ec = pk.ec_key().unwrap();
-        assert_eq!(ec.group().curve_name(), Some(Nid::X9_62_PRIME256V1));
-        assert_eq!(
-            x.signature_algorithm().object().nid(),
-            Nid::ECDSA_WITH_SHA256
-        );
-        assert!(x.verify(&pk).unwrap(), "self-signed");
-        assert_eq!(c.fingerprint().0, openssl::sha::sha256(&der));
         // ecdsa-with-SHA256 without parameters (RFC 5758 §3.2), as strict
         // parsers require: in the certificate and in its TBS part.
         let alg = [
@@ -157,18 +136,9 @@ mod tests {
         ];
         let count = der.windows(alg.len()).filter(|w| *w == alg).count();
         assert_eq!(count, 2, "{der:02x?}");
-        let days = x.not_before().diff(x.not_after()).unwrap().days;
-        assert_eq!(days, CERT_VALIDITY_DAYS as i32);
-        assert!(x.serial_number().to_bn().unwrap().num_bits() > 0);
+        let x = openssl::x509::X509::from_der(&der).unwrap();
+        let pk = x.public_key().unwrap();
         let key = openssl::pkey::PKey::private_key_from_der(c.key_der()).unwrap();
         assert!(key.public_eq(&pk), "key matches certificate");
-    }
-
-    #[test]
-    fn certificates_differ() {
-        let a = Certificate::generate().unwrap();
-        let b = Certificate::generate().unwrap();
-        assert_ne!(a.fingerprint(), b.fingerprint());
-        assert_eq!(a.clone().fingerprint(), a.fingerprint());
     }
 }
