@@ -21,6 +21,7 @@ pub mod sctp;
 pub mod sdp;
 pub mod stun;
 pub mod turn;
+pub mod vecmap;
 
 #[doc(hidden)]
 pub mod ffi;
