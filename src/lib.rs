@@ -17,6 +17,7 @@ pub mod mdns;
 pub mod object;
 pub mod peer;
 pub mod pipeline;
+pub mod rng;
 pub mod sctp;
 pub mod sdp;
 pub mod stun;

@@ -22,7 +22,6 @@ use crate::stun::txn::{Backoff, RetransmitConfig, Step};
 use crate::stun::Header;
 use crate::vecmap::VecMap;
 use libc::{c_int, c_void, sockaddr, sockaddr_storage};
-use rand::RngCore;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use xbase::sys::{xEventLoopTimerAfter, xEventLoopTimerCancel};
@@ -364,7 +363,7 @@ pub unsafe extern "C" fn xStunTxnMgrSend(
                 return xErrno_NoMemory;
             }
             let mut id = [0u8; XSTUN_TXN_ID_SIZE];
-            rand::thread_rng().fill_bytes(&mut id);
+            crate::rng::os_fill(&mut id);
             let header = Header {
                 typ: msg_type as u16,
                 length: attrs_len,
