@@ -25,11 +25,12 @@
 //! Nothing on the per-packet path logs at info or above.
 
 use log::{Level, LevelFilter, Log, Metadata, Record};
-use parking_lot::{const_mutex, const_rwlock, Mutex, RwLock};
+use parking_lot::{const_mutex, Mutex};
 use std::fmt::{self, Write as _};
 use std::io::Write as _;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Once};
+use std::sync::{PoisonError, RwLock};
 
 /// The components, as written in filters and passed to sinks.
 pub const COMPONENTS: &[&str] = &["pc", "ice", "turn", "dtls", "sctp", "dc", "mdns", "io"];
@@ -118,7 +119,8 @@ fn parse_level(s: &str) -> Result<LevelFilter, FilterError> {
     }
 }
 
-static FILTER: RwLock<Filter> = const_rwlock(Filter::off());
+/// The standard library's lock, as for the handle table (`object/handle.rs`).
+static FILTER: RwLock<Filter> = RwLock::new(Filter::off());
 static SINK: Mutex<Option<Sink>> = const_mutex(None);
 static INIT: Once = Once::new();
 /// Whether our logger is the `log` crate's logger.
@@ -138,7 +140,11 @@ fn component_of(target: &str) -> &str {
 
 impl Log for Logger {
     fn enabled(&self, m: &Metadata<'_>) -> bool {
-        m.level() <= FILTER.read().level_of(component_of(m.target()))
+        m.level()
+            <= FILTER
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .level_of(component_of(m.target()))
     }
 
     fn log(&self, record: &Record<'_>) {
@@ -232,7 +238,7 @@ pub fn init() {
 
 fn apply(filter: Filter) {
     let max = filter.max();
-    *FILTER.write() = filter;
+    *FILTER.write().unwrap_or_else(PoisonError::into_inner) = filter;
     if OURS.load(Ordering::Acquire) {
         log::set_max_level(max);
     }
@@ -258,7 +264,10 @@ pub fn set_level(level: LevelFilter) {
 /// The filter in effect.
 pub fn filter() -> Filter {
     init();
-    FILTER.read().clone()
+    FILTER
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone()
 }
 
 /// Routes records to `sink`, or back to stderr with `None`.
