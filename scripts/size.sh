@@ -8,6 +8,10 @@
 #   xp2p-mbedtls          mbedTLS DTLS, TURN over TCP (no TLS), mDNS, PMTU
 #   xp2p-minimal-mbedtls  mbedTLS DTLS and PMTU discovery only: no TURN over
 #                         TCP or TLS, no mDNS
+#   xp2p-minimal-mbedtls-noring
+#                         as xp2p-minimal-mbedtls without `ring`: mbedTLS
+#                         protects every record itself (cargo feature
+#                         dtls-mbedtls-base, CMake -DXP2P_MBEDTLS_RING=OFF)
 #   xbase                 libxbase.so
 # Profiles: `release` (what the tests and a default CMake build use),
 # `small` (release with fat LTO, one codegen unit) and `device` (the device
@@ -67,24 +71,25 @@ variant() {
   strip --strip-all "build/size/$profile/$name.so"
 }
 
-names=(xp2p-default xp2p-mbedtls xp2p-minimal-mbedtls xbase)
-declare -A goal=([xp2p-default]=900 [xp2p-minimal-mbedtls]=600 [xbase]=150)
+names=(xp2p-default xp2p-mbedtls xp2p-minimal-mbedtls xp2p-minimal-mbedtls-noring xbase)
+declare -A goal=([xp2p-default]=900 [xp2p-minimal-mbedtls]=600 [xp2p-minimal-mbedtls-noring]=600 [xbase]=150)
 for profile in "${profiles[@]}"; do
   # Separate invocations: built together, cargo would unify xbase's features.
   variant "$profile" xp2p-default xp2p
   variant "$profile" xp2p-mbedtls xp2p --no-default-features --features dtls-mbedtls,turn-tcp,mdns,pmtu
   variant "$profile" xp2p-minimal-mbedtls xp2p --no-default-features --features dtls-mbedtls,pmtu
+  variant "$profile" xp2p-minimal-mbedtls-noring xp2p --no-default-features --features dtls-mbedtls-base,pmtu
   variant "$profile" xbase xbase
 done
 
-printf '%-22s %-8s %10s %8s %8s  %s\n' variant profile bytes KiB "goal" "dynamic dependencies (NEEDED)"
+printf '%-28s %-8s %10s %8s %8s  %s\n' variant profile bytes KiB "goal" "dynamic dependencies (NEEDED)"
 for name in "${names[@]}"; do
   for profile in "${profiles[@]}"; do
     f=build/size/$profile/$name.so
     bytes=$(stat -c %s "$f")
     needed=$(readelf -d "$f" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | tr '\n' ' ')
     g=${goal[$name]:-}
-    printf '%-22s %-8s %10d %8.1f %8s  %s\n' "$name" "$profile" "$bytes" \
+    printf '%-28s %-8s %10d %8.1f %8s  %s\n' "$name" "$profile" "$bytes" \
       "$(awk -v b="$bytes" 'BEGIN { print b / 1024 }')" "${g:+<=$g}" "$needed"
   done
 done

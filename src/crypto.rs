@@ -1,5 +1,6 @@
 //! The hash and checksum primitives STUN and TURN need, over RustCrypto and
-//! crc32fast. Both the protocol layers and `ice_crypto.h` call these.
+//! a table-driven CRC-32. Both the protocol layers and `ice_crypto.h` call
+//! these.
 
 use hmac::{Hmac, Mac};
 use md5::{Digest, Md5};
@@ -41,18 +42,44 @@ pub fn hmac_sha1(key: &[u8], data: &[u8]) -> [u8; SHA1_LEN] {
     hmac_sha1_parts(key, &[data])
 }
 
+/// The 256-entry table of the reflected CRC-32 polynomial 0xEDB88320, built
+/// at compile time (1 KiB). STUN's FINGERPRINT is its only user, once per
+/// message, so a byte at a time is fast enough.
+const CRC32_TABLE: [u32; 256] = {
+    let mut table = [0u32; 256];
+    let mut i = 0;
+    while i < 256 {
+        let mut c = i as u32;
+        let mut k = 0;
+        while k < 8 {
+            c = if c & 1 != 0 {
+                0xEDB8_8320 ^ (c >> 1)
+            } else {
+                c >> 1
+            };
+            k += 1;
+        }
+        table[i] = c;
+        i += 1;
+    }
+    table
+};
+
+fn crc32_update(mut crc: u32, data: &[u8]) -> u32 {
+    for &b in data {
+        crc = CRC32_TABLE[((crc ^ u32::from(b)) & 0xFF) as usize] ^ (crc >> 8);
+    }
+    crc
+}
+
 /// CRC-32 (reflected 0xEDB88320, init and final XOR 0xFFFFFFFF).
 pub fn crc32(data: &[u8]) -> u32 {
-    crc32fast::hash(data)
+    !crc32_update(!0, data)
 }
 
 /// CRC-32 over several parts, as if concatenated.
 pub fn crc32_parts(parts: &[&[u8]]) -> u32 {
-    let mut h = crc32fast::Hasher::new();
-    for p in parts {
-        h.update(p);
-    }
-    h.finalize()
+    !parts.iter().fold(!0, |crc, p| crc32_update(crc, p))
 }
 
 #[cfg(test)]
@@ -85,6 +112,23 @@ mod tests {
             "aa4ae5e15272d00e95705637ce8a3b55ed402112"
         );
         assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
+    }
+
+    #[test]
+    fn crc32_known_values() {
+        assert_eq!(crc32(b""), 0);
+        assert_eq!(crc32(b"a"), 0xE8B7_BE43);
+        assert_eq!(crc32(b"abc"), 0x3524_41C2);
+        assert_eq!(
+            crc32(b"The quick brown fox jumps over the lazy dog"),
+            0x414F_A339
+        );
+        assert_eq!(crc32(&[0u8; 32]), 0x190A_55AD);
+        assert_eq!(crc32(&[0xFFu8; 32]), 0xFF6C_AB0B);
+        let all: Vec<u8> = (0..=255).collect();
+        assert_eq!(crc32(&all), 0x2905_8C73);
+        assert_eq!(crc32_parts(&[]), 0);
+        assert_eq!(crc32_parts(&[b"", b"abc", b""]), crc32(b"abc"));
     }
 
     #[test]

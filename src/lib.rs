@@ -17,10 +17,12 @@ pub mod mdns;
 pub mod object;
 pub mod peer;
 pub mod pipeline;
+pub mod rng;
 pub mod sctp;
 pub mod sdp;
 pub mod stun;
 pub mod turn;
+pub mod vecmap;
 
 #[doc(hidden)]
 pub mod ffi;

@@ -25,11 +25,12 @@
 //! Nothing on the per-packet path logs at info or above.
 
 use log::{Level, LevelFilter, Log, Metadata, Record};
-use parking_lot::{const_mutex, const_rwlock, Mutex, RwLock};
+use parking_lot::{const_mutex, Mutex};
 use std::fmt::{self, Write as _};
 use std::io::Write as _;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Once};
+use std::sync::{PoisonError, RwLock};
 
 /// The components, as written in filters and passed to sinks.
 pub const COMPONENTS: &[&str] = &["pc", "ice", "turn", "dtls", "sctp", "dc", "mdns", "io"];
@@ -118,7 +119,8 @@ fn parse_level(s: &str) -> Result<LevelFilter, FilterError> {
     }
 }
 
-static FILTER: RwLock<Filter> = const_rwlock(Filter::off());
+/// The standard library's lock, as for the handle table (`object/handle.rs`).
+static FILTER: RwLock<Filter> = RwLock::new(Filter::off());
 static SINK: Mutex<Option<Sink>> = const_mutex(None);
 static INIT: Once = Once::new();
 /// Whether our logger is the `log` crate's logger.
@@ -138,7 +140,11 @@ fn component_of(target: &str) -> &str {
 
 impl Log for Logger {
     fn enabled(&self, m: &Metadata<'_>) -> bool {
-        m.level() <= FILTER.read().level_of(component_of(m.target()))
+        m.level()
+            <= FILTER
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .level_of(component_of(m.target()))
     }
 
     fn log(&self, record: &Record<'_>) {
@@ -171,28 +177,41 @@ fn emit(sink: Option<&Sink>, level: Level, component: &str, message: &str) {
     match sink {
         Some(f) => f(level, component, message),
         None => {
+            let (secs, micros) = monotonic_time();
+            // "[    3.000125]": the seconds right-aligned in five columns
+            // and six digits of microseconds, formatted from integers (no
+            // float formatting code in the library).
             let line = format!(
-                "[{:>12.6}] {:<5} {}: {}\n",
-                monotonic_seconds(),
-                level,
-                component,
-                message
+                "[{secs:>5}.{micros:06}] {:<5} {}: {}\n",
+                level, component, message
             );
             let _ = std::io::stderr().lock().write_all(line.as_bytes());
         }
     }
 }
 
-/// CLOCK_MONOTONIC in seconds: comparable between the processes of one
-/// machine (and with `chat --stats` output).
-pub fn monotonic_seconds() -> f64 {
+/// CLOCK_MONOTONIC as whole seconds and microseconds (rounded to the
+/// nearest): comparable between the processes of one machine (and with
+/// `chat --stats` output).
+pub fn monotonic_time() -> (u64, u32) {
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
     };
     // SAFETY: clock_gettime writes the timespec it is given.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    ts.tv_sec as f64 + ts.tv_nsec as f64 / 1e9
+    seconds_micros(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// Seconds and nanoseconds as seconds and microseconds, rounded to the
+/// nearest microsecond.
+fn seconds_micros(secs: u64, nanos: u32) -> (u64, u32) {
+    let micros = (nanos + 500) / 1000;
+    if micros >= 1_000_000 {
+        (secs + 1, micros - 1_000_000)
+    } else {
+        (secs, micros)
+    }
 }
 
 /// Installs the logger and reads `XP2P_LOG`, once; later calls return at
@@ -219,7 +238,7 @@ pub fn init() {
 
 fn apply(filter: Filter) {
     let max = filter.max();
-    *FILTER.write() = filter;
+    *FILTER.write().unwrap_or_else(PoisonError::into_inner) = filter;
     if OURS.load(Ordering::Acquire) {
         log::set_max_level(max);
     }
@@ -245,7 +264,10 @@ pub fn set_level(level: LevelFilter) {
 /// The filter in effect.
 pub fn filter() -> Filter {
     init();
-    FILTER.read().clone()
+    FILTER
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone()
 }
 
 /// Routes records to `sink`, or back to stderr with `None`.
@@ -276,6 +298,22 @@ mod tests {
         assert!(Filter::parse("ice=").is_err());
         assert!(Filter::parse("=debug").is_err());
         assert!(Filter::parse("i ce=debug").is_err());
+    }
+
+    #[test]
+    fn time_stamp_from_integers() {
+        assert_eq!(seconds_micros(3, 0), (3, 0));
+        assert_eq!(seconds_micros(3, 125_499), (3, 125));
+        assert_eq!(seconds_micros(3, 125_500), (3, 126));
+        assert_eq!(seconds_micros(3, 999_999_499), (3, 999_999));
+        assert_eq!(seconds_micros(3, 999_999_500), (4, 0));
+        let (secs, micros) = (3u64, 125u32);
+        assert_eq!(format!("[{secs:>5}.{micros:06}]"), "[    3.000125]");
+        assert_eq!(format!("[{:>12.6}]", 3.000125f64), "[    3.000125]");
+        let (s1, m1) = monotonic_time();
+        let (s2, m2) = monotonic_time();
+        assert!(m1 < 1_000_000 && m2 < 1_000_000);
+        assert!((s2, m2) >= (s1, m1));
     }
 
     #[test]

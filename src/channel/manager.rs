@@ -9,7 +9,8 @@ use crate::dcep::{
     ChannelType, DcepMessage, DcepOpen, Reliability, MAX_LABEL_LEN, MSG_OPEN, PPID_BINARY,
     PPID_BINARY_EMPTY, PPID_DCEP, PPID_STRING, PPID_STRING_EMPTY,
 };
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use crate::vecmap::VecMap;
+use std::collections::{HashMap, VecDeque};
 
 /// Where the SCTP association is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,7 +93,7 @@ pub struct ChannelManager {
     local_max_message_size: usize,
     limits: Limits,
     next_id: u32,
-    channels: BTreeMap<ChannelId, Channel>,
+    channels: VecMap<ChannelId, Channel>,
     /// Stream id → channel, for every channel that holds a stream id and is
     /// not Closed.
     streams: HashMap<u16, ChannelId>,
@@ -130,7 +131,7 @@ impl ChannelManager {
             local_max_message_size: max_message_size_local,
             limits: Limits::default(),
             next_id: 0,
-            channels: BTreeMap::new(),
+            channels: VecMap::new(),
             streams: HashMap::new(),
             live: 0,
             cursor: 0,

@@ -507,7 +507,9 @@ impl IoThread {
             .min()
     }
 
-    /// Applies queued commands; false on shutdown.
+    /// Applies queued commands; false on shutdown. Not inlined: one call
+    /// per loop turn, and `run` stays small.
+    #[inline(never)]
     fn run_commands(&mut self) -> bool {
         loop {
             let cmd = self.shared.commands.lock().pop_front();
@@ -534,6 +536,9 @@ impl IoThread {
         }
     }
 
+    // Cold: once per endpoint or connection, kept out of `run`'s loop.
+    #[cold]
+    #[inline(never)]
     fn add(
         &mut self,
         id: EndpointId,
@@ -578,6 +583,9 @@ impl IoThread {
         self.endpoints.insert(id, reg);
     }
 
+    // Cold: once per endpoint or connection, kept out of `run`'s loop.
+    #[cold]
+    #[inline(never)]
     fn remove(&mut self, id: EndpointId) {
         if let Some(mut reg) = self.endpoints.remove(&id) {
             // Last words (a TURN deallocation, say): sent once, best effort.
@@ -805,6 +813,9 @@ impl IoThread {
     /// Starts a TURN server connection for endpoint `id` and tells the
     /// opener its link; the endpoint is flushed after, so what it queued
     /// for the link waits in the stream.
+    // Cold: once per endpoint or connection, kept out of `run`'s loop.
+    #[cold]
+    #[inline(never)]
     fn open_stream(
         &mut self,
         id: EndpointId,
@@ -831,7 +842,8 @@ impl IoThread {
     }
 
     /// Connects, writes, reads and delivers what a TURN server connection
-    /// has; a failure ends it.
+    /// has; a failure ends it. Not inlined (TURN over TCP or TLS only).
+    #[inline(never)]
     fn service_stream(&mut self, token: Token, now: Instant) {
         let Some((id, s)) = self.streams.get_mut(&token) else {
             return;
@@ -859,6 +871,8 @@ impl IoThread {
     }
 
     /// Closes a TURN server connection that failed and tells its endpoint.
+    #[cold]
+    #[inline(never)]
     fn fail_stream(&mut self, token: Token, now: Instant, why: StreamFailure) {
         let Some((id, mut s)) = self.streams.remove(&token) else {
             return;

@@ -43,6 +43,11 @@ pub fn stun_servers_in_background(
     list: String,
     done: impl FnOnce(Vec<SocketAddr>) + Send + 'static,
 ) {
+    spawn_stun_resolution(list, Box::new(done));
+}
+
+/// One copy of the thread start for every caller's callback type.
+fn spawn_stun_resolution(list: String, done: Box<dyn FnOnce(Vec<SocketAddr>) + Send>) {
     let _ = std::thread::Builder::new()
         .name("xp2p-resolve".into())
         .spawn(move || done(stun_servers(&list)));
@@ -141,6 +146,11 @@ impl TurnSetting {
         endpoint: EndpointId,
         done: impl FnOnce(TurnResolved) + Send + 'static,
     ) {
+        self.spawn_resolution(endpoint, Box::new(done));
+    }
+
+    /// One copy of the thread start for every caller's callback type.
+    fn spawn_resolution(self, endpoint: EndpointId, done: Box<dyn FnOnce(TurnResolved) + Send>) {
         let _ = std::thread::Builder::new()
             .name("xp2p-resolve".into())
             .spawn(move || {

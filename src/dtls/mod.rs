@@ -31,7 +31,7 @@
 //!   on a virtual clock too. The overall handshake timeout uses the
 //!   caller's clock only.
 
-#[cfg(not(any(feature = "dtls-openssl", feature = "dtls-mbedtls")))]
+#[cfg(not(any(feature = "dtls-openssl", feature = "dtls-mbedtls-base")))]
 compile_error!("enable a DTLS backend: feature `dtls-openssl` or `dtls-mbedtls`");
 
 mod base;
@@ -42,16 +42,16 @@ mod fingerprint;
 mod pipe;
 
 // OpenSSL, unless mbedTLS is chosen.
-#[cfg(not(feature = "dtls-mbedtls"))]
+#[cfg(not(feature = "dtls-mbedtls-base"))]
 mod cert;
-#[cfg(not(feature = "dtls-mbedtls"))]
+#[cfg(not(feature = "dtls-mbedtls-base"))]
 mod ossl;
-#[cfg(not(feature = "dtls-mbedtls"))]
+#[cfg(not(feature = "dtls-mbedtls-base"))]
 mod session;
 
-#[cfg(feature = "dtls-mbedtls")]
+#[cfg(feature = "dtls-mbedtls-base")]
 mod mbed;
-#[cfg(feature = "dtls-mbedtls")]
+#[cfg(feature = "dtls-mbedtls-base")]
 use mbed::{cert, session};
 
 pub use cert::Certificate;
@@ -63,10 +63,10 @@ pub use fingerprint::{Fingerprint, CERT_COMMON_NAME, CERT_VALIDITY_DAYS, FINGERP
 pub use session::DtlsSession;
 
 /// The DTLS library this build uses: `"openssl"` or `"mbedtls"`.
-#[cfg(not(feature = "dtls-mbedtls"))]
+#[cfg(not(feature = "dtls-mbedtls-base"))]
 pub const BACKEND: &std::ffi::CStr = c"openssl";
 /// The DTLS library this build uses: `"openssl"` or `"mbedtls"`.
-#[cfg(feature = "dtls-mbedtls")]
+#[cfg(feature = "dtls-mbedtls-base")]
 pub const BACKEND: &std::ffi::CStr = c"mbedtls";
 
 use std::fmt;

@@ -16,7 +16,7 @@ pub(crate) struct Pipe {
 
 impl Pipe {
     /// Offers one datagram to OpenSSL's next read, replacing any unread one.
-    #[cfg_attr(feature = "dtls-mbedtls", allow(dead_code))]
+    #[cfg_attr(feature = "dtls-mbedtls-base", allow(dead_code))]
     pub(crate) fn set_input(&mut self, data: &[u8]) {
         self.input.clear();
         self.input.extend_from_slice(data);
@@ -24,7 +24,7 @@ impl Pipe {
     }
 
     /// Forgets a datagram OpenSSL did not read.
-    #[cfg_attr(feature = "dtls-mbedtls", allow(dead_code))]
+    #[cfg_attr(feature = "dtls-mbedtls-base", allow(dead_code))]
     pub(crate) fn clear_input(&mut self) {
         self.has_input = false;
     }

@@ -20,9 +20,8 @@ use super::ice_private::{xStunMsgType, XSTUN_HEADER_SIZE, XSTUN_MAX_MSG_SIZE, XS
 use super::stun_msg::xStunMsg;
 use crate::stun::txn::{Backoff, RetransmitConfig, Step};
 use crate::stun::Header;
+use crate::vecmap::VecMap;
 use libc::{c_int, c_void, sockaddr, sockaddr_storage};
-use rand::RngCore;
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use xbase::sys::{xEventLoopTimerAfter, xEventLoopTimerCancel};
@@ -83,10 +82,10 @@ struct TxnBlock {
 }
 
 /// Live transactions: id → block address.
-static LIVE: Mutex<BTreeMap<usize, usize>> = Mutex::new(BTreeMap::new());
+static LIVE: Mutex<VecMap<usize, usize>> = Mutex::new(VecMap::new());
 static NEXT_ID: AtomicUsize = AtomicUsize::new(1);
 
-fn live() -> std::sync::MutexGuard<'static, BTreeMap<usize, usize>> {
+fn live() -> std::sync::MutexGuard<'static, VecMap<usize, usize>> {
     LIVE.lock().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -364,7 +363,7 @@ pub unsafe extern "C" fn xStunTxnMgrSend(
                 return xErrno_NoMemory;
             }
             let mut id = [0u8; XSTUN_TXN_ID_SIZE];
-            rand::thread_rng().fill_bytes(&mut id);
+            crate::rng::os_fill(&mut id);
             let header = Header {
                 typ: msg_type as u16,
                 length: attrs_len,

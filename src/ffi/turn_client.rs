@@ -46,8 +46,8 @@ use crate::stun::txn::RetransmitConfig;
 use crate::stun::{HEADER_LEN, MAGIC_COOKIE};
 use crate::turn::client::{TurnClient, TurnConfig, TurnEvent, TurnFailure, TurnState, TurnTimer};
 use crate::turn::TurnError;
+use crate::vecmap::VecMap;
 use libc::{c_char, c_int, c_void, sockaddr, sockaddr_storage};
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
@@ -173,10 +173,10 @@ struct Entry {
 unsafe impl Send for Entry {}
 
 /// Live clients: `xTurnClient` address → entry.
-static CLIENTS: Mutex<BTreeMap<usize, Entry>> = Mutex::new(BTreeMap::new());
+static CLIENTS: Mutex<VecMap<usize, Entry>> = Mutex::new(VecMap::new());
 static NEXT_ID: AtomicUsize = AtomicUsize::new(1);
 
-fn clients() -> MutexGuard<'static, BTreeMap<usize, Entry>> {
+fn clients() -> MutexGuard<'static, VecMap<usize, Entry>> {
     CLIENTS.lock().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -185,7 +185,7 @@ fn key(tc: *const xTurnClient) -> usize {
 }
 
 /// The address and entry of client `id`.
-fn find_by_id(map: &mut BTreeMap<usize, Entry>, id: usize) -> Option<(usize, &mut Entry)> {
+fn find_by_id(map: &mut VecMap<usize, Entry>, id: usize) -> Option<(usize, &mut Entry)> {
     map.iter_mut()
         .find(|(_, e)| e.id == id)
         .map(|(&k, e)| (k, e))

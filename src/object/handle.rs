@@ -5,7 +5,6 @@
 //! generation and the kind, so a NULL, stale (destroyed) or foreign (of
 //! another kind) handle is rejected, never dereferenced.
 
-use parking_lot::RwLock;
 use std::any::Any;
 use std::collections::VecDeque;
 use std::ffi::c_void;
@@ -13,6 +12,7 @@ use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::marker::PhantomData;
 use std::sync::Arc;
+use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// Tokens start high and step by 16, so they look like aligned pointers to
 /// C and never collide with small integers or NULL.
@@ -110,16 +110,29 @@ struct Table {
     free: VecDeque<usize>,
 }
 
+/// The standard library's lock (its code is in the library anyway), not
+/// parking_lot's `RwLock`, whose code would come in for this alone.
 static TABLE: RwLock<Table> = RwLock::new(Table {
     slots: Vec::new(),
     free: VecDeque::new(),
 });
 
+/// The table for lookups. A panic while it was held left it consistent
+/// (every change is one assignment), so poisoning is ignored.
+fn read() -> RwLockReadGuard<'static, Table> {
+    TABLE.read().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The table for changes (see [`read`] on poisoning).
+fn write() -> RwLockWriteGuard<'static, Table> {
+    TABLE.write().unwrap_or_else(PoisonError::into_inner)
+}
+
 /// Registers `obj` and returns its new handle (never NULL, never one given
 /// out before, until a slot's 2^24 generations wrap). NULL when the table
 /// is full.
 pub fn insert<T: Any + Send + Sync>(obj: Arc<T>) -> Handle<T> {
-    let mut t = TABLE.write();
+    let mut t = write();
     let index = match t.free.pop_front() {
         Some(i) => i,
         None if t.slots.len() < MAX_SLOTS => {
@@ -140,7 +153,7 @@ pub fn insert<T: Any + Send + Sync>(obj: Arc<T>) -> Handle<T> {
 /// The object behind `h`, or `None` for NULL, stale and foreign handles.
 pub fn get<T: Any + Send + Sync>(h: Handle<T>) -> Option<Arc<T>> {
     let (index, generation) = h.decode()?;
-    let t = TABLE.read();
+    let t = read();
     let slot = t.slots.get(index)?;
     if slot.generation != generation {
         return None;
@@ -157,7 +170,7 @@ pub fn is_live<T: Any + Send + Sync>(h: Handle<T>) -> bool {
     let Some((index, generation)) = h.decode() else {
         return false;
     };
-    let t = TABLE.read();
+    let t = read();
     t.slots
         .get(index)
         .is_some_and(|s| s.generation == generation && s.obj.as_ref().is_some_and(|o| o.is::<T>()))
@@ -167,7 +180,7 @@ pub fn is_live<T: Any + Send + Sync>(h: Handle<T>) -> bool {
 /// object of kind `T`. Later lookups of `h` fail.
 pub fn remove<T: Any + Send + Sync>(h: Handle<T>) -> Option<Arc<T>> {
     let (index, generation) = h.decode()?;
-    let mut t = TABLE.write();
+    let mut t = write();
     let slot = t.slots.get_mut(index)?;
     if slot.generation != generation || !slot.obj.as_ref().is_some_and(|o| o.is::<T>()) {
         return None;

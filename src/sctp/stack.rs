@@ -13,7 +13,8 @@
 //! Lock order: [`USRSCTP`] first, then [`REGISTRY`]. The registry lock is
 //! only ever held briefly and never across a usrsctp call.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use crate::vecmap::VecMap;
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
 
@@ -56,11 +57,11 @@ pub(crate) struct Shared {
     pub(crate) owner: Option<u64>,
 }
 
-static REGISTRY: Mutex<BTreeMap<usize, Shared>> = const_mutex(BTreeMap::new());
+static REGISTRY: Mutex<VecMap<usize, Shared>> = const_mutex(VecMap::new());
 
 /// Owners whose associations got packets or events from usrsctp since
 /// [`take_woken`] last ran. Lock order: after [`REGISTRY`].
-static WOKEN: Mutex<BTreeSet<u64>> = const_mutex(BTreeSet::new());
+static WOKEN: Mutex<VecMap<u64, ()>> = const_mutex(VecMap::new());
 
 /// Associations whose timers are driven by [`tick`] rather than by their
 /// own deadline.
@@ -105,15 +106,16 @@ pub fn has_ticked() -> bool {
 
 /// The owners (see [`super::SctpAssociation::set_ticked_by`]) whose
 /// associations got packets to send or socket events since the last call:
-/// they need a `handle_timeout`. Everything else can stay asleep.
-pub fn take_woken() -> BTreeSet<u64> {
-    std::mem::take(&mut *WOKEN.lock())
+/// they need a `handle_timeout`. Everything else can stay asleep. In
+/// ascending order, each once.
+pub fn take_woken() -> Vec<u64> {
+    std::mem::take(&mut *WOKEN.lock()).into_keys().collect()
 }
 
 /// Records that `s` has something for its owner, if it has one.
 fn wake(s: &Shared) {
     if let Some(owner) = s.owner {
-        WOKEN.lock().insert(owner);
+        WOKEN.lock().insert(owner, ());
     }
 }
 

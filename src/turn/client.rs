@@ -26,8 +26,7 @@ use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use rand::rngs::StdRng;
-use rand::{RngCore, SeedableRng};
+use crate::rng::Rng;
 
 use super::channel::{encoded_len, is_channel_data, ChannelData};
 use super::TurnError;
@@ -279,7 +278,7 @@ pub struct TurnClient {
     server: SocketAddr,
     redirected: bool,
     state: TurnState,
-    rng: StdRng,
+    rng: Rng,
     creds: Option<Credentials>,
     relayed: Option<SocketAddr>,
     mapped: Option<SocketAddr>,
@@ -299,10 +298,7 @@ impl TurnClient {
     /// A client in [`TurnState::Idle`].
     pub fn new(cfg: TurnConfig) -> Self {
         crate::logging::init();
-        let rng = match cfg.rng_seed {
-            Some(seed) => StdRng::seed_from_u64(seed),
-            None => StdRng::from_entropy(),
-        };
+        let rng = Rng::new(cfg.rng_seed);
         TurnClient {
             server: cfg.server,
             cfg,

@@ -7,11 +7,13 @@
 //! handshake retransmits on a virtual clock too), and its use_srtp offer is
 //! `SRTP_AES128_CM_SHA1_80` only (mbedTLS 2.28 has no AEAD profile).
 //! Application data of the AES-GCM suites is sealed and opened in
-//! `records.rs` with the keys mbedTLS derived, not by mbedTLS (speed).
+//! `records.rs` with the keys mbedTLS derived, not by mbedTLS (speed),
+//! unless the build leaves `ring` out (feature `dtls-mbedtls-base` without
+//! `dtls-mbedtls`): then mbedTLS protects every record.
 
 pub(crate) mod cert;
 mod hello;
-#[cfg(test)]
+#[cfg(all(test, feature = "dtls-mbedtls"))]
 mod record_tests;
 pub(crate) mod records;
 pub(crate) mod session;

@@ -26,6 +26,12 @@
 //! whichever of the two read it. Only the AES-GCM suites are handled;
 //! with ChaCha20-Poly1305 mbedTLS keeps every record.
 
+//!
+//! A build without `ring` (feature `dtls-mbedtls-base` alone) has no key
+//! here: [`RecordProtection::take`] returns `None` and mbedTLS keeps every
+//! record, as with ChaCha20-Poly1305.
+
+#[cfg(feature = "dtls-mbedtls")]
 use ring::aead::{Aad, LessSafeKey, Nonce, Tag, UnboundKey, AES_128_GCM, AES_256_GCM};
 
 use xp2p_mbedtls as sys;
@@ -62,8 +68,29 @@ pub struct RecordStats {
 }
 
 /// One direction's AES-GCM key.
+#[cfg(feature = "dtls-mbedtls")]
 struct Gcm(LessSafeKey);
 
+/// Without `ring` there is no key: never constructed.
+#[cfg(not(feature = "dtls-mbedtls"))]
+enum Gcm {}
+
+#[cfg(not(feature = "dtls-mbedtls"))]
+impl Gcm {
+    fn new(_suite: u16, _key: &[u8]) -> Option<Gcm> {
+        None
+    }
+
+    fn seal(&self, _: &[u8; 12], _: &[u8], _: &mut [u8]) -> Option<[u8; AEAD_TAG_LEN]> {
+        match *self {}
+    }
+
+    fn open(&self, _: &[u8; 12], _: &[u8], _: &mut [u8], _: &[u8]) -> bool {
+        match *self {}
+    }
+}
+
+#[cfg(feature = "dtls-mbedtls")]
 impl Gcm {
     fn new(suite: u16, key: &[u8]) -> Option<Gcm> {
         let alg = match suite {

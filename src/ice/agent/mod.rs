@@ -72,8 +72,7 @@ use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use crate::rng::Rng;
 
 use crate::ice::{Candidate, CandidateAddress, CandidateKind, IceError, PairState, Transport};
 use crate::stun::txn::{RetransmitConfig, RetransmitTimer, TimerAction};
@@ -139,7 +138,7 @@ pub struct IceAgent {
     cfg: AgentConfig,
     role: Role,
     tie_breaker: u64,
-    rng: StdRng,
+    rng: Rng,
     local_ufrag: String,
     local_pwd: String,
     remote_creds: Option<(String, String)>,
@@ -178,9 +177,9 @@ pub struct IceAgent {
 
 const ICE_CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-fn random_ice_string(rng: &mut StdRng, len: usize) -> String {
+fn random_ice_string(rng: &mut Rng, len: usize) -> String {
     (0..len)
-        .map(|_| char::from(ICE_CHARS[rng.gen_range(0..ICE_CHARS.len())]))
+        .map(|_| char::from(ICE_CHARS[rng.below(ICE_CHARS.len())]))
         .collect()
 }
 
@@ -233,10 +232,7 @@ impl IceAgent {
     /// made of 4 (22) to 256 ice-chars.
     pub fn new(config: AgentConfig, now: Instant) -> Result<IceAgent, IceError> {
         crate::logging::init();
-        let mut rng = match config.rng_seed {
-            Some(seed) => StdRng::seed_from_u64(seed),
-            None => StdRng::from_entropy(),
-        };
+        let mut rng = Rng::new(config.rng_seed);
         let local_ufrag = match &config.ufrag {
             Some(u) if valid_ice_string(u, 4) => u.clone(),
             Some(_) => return Err(IceError::InvalidField("ufrag")),
@@ -247,7 +243,7 @@ impl IceAgent {
             Some(_) => return Err(IceError::InvalidField("pwd")),
             None => random_ice_string(&mut rng, 24),
         };
-        let tie_breaker = rng.gen();
+        let tie_breaker = rng.next_u64();
         let relays = Relays::new(&config.turn_servers);
         Ok(IceAgent {
             role: config.role,
@@ -932,7 +928,9 @@ impl IceAgent {
     }
 
     fn new_txn_id(&mut self) -> TransactionId {
-        self.rng.gen()
+        let mut id = TransactionId::default();
+        self.rng.fill_bytes(&mut id);
+        id
     }
 
     fn host_index(&self, addr: SocketAddr) -> Option<usize> {

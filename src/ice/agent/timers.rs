@@ -52,7 +52,7 @@ impl IceAgent {
     pub(super) fn consent_interval(&mut self) -> Duration {
         self.cfg
             .consent_interval
-            .mul_f64(self.rng.gen_range(0.8..=1.2))
+            .mul_f64(self.rng.range_f64(0.8, 1.2))
     }
 
     pub(super) fn consent_alive(&mut self, now: Instant) {
