@@ -59,6 +59,11 @@ cargo clippy -p xp2p --no-default-features --features dtls-mbedtls,turn-tcp,mdns
   --all-targets --quiet -- -D warnings
 cargo test -p xp2p --no-default-features --features dtls-mbedtls,turn-tcp,mdns,pmtu --quiet \
   --lib --test dtls_handshake --test dtls_malformed --test dtls_realtime --test peer_connection
+step "mbedTLS build without ring (the minimal device variant): clippy, Rust DTLS and PeerConnection tests"
+cargo clippy -p xp2p --no-default-features --features dtls-mbedtls-base,pmtu \
+  --all-targets --quiet -- -D warnings
+cargo test -p xp2p --no-default-features --features dtls-mbedtls-base,pmtu --quiet \
+  --lib --test dtls_handshake --test dtls_malformed --test dtls_realtime --test peer_connection
 step "mbedTLS build: installed package, DTLS/SCTP/DataChannel/PeerConnection C tests (ASan+UBSan)"
 XP2P_DTLS=mbedtls XP2P_BUILD_DIR="$root/build/mbedtls" XP2P_VALGRIND=0 \
   XP2P_CTESTS='^(test_abi_layout|test_dtls_backend|test_dtls_transport|test_sctp_transport|test_datachannel_mgr|test_peer_connection|quickstart_pair)$' \
