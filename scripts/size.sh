@@ -14,7 +14,8 @@
 #                         dtls-mbedtls-base, CMake -DXP2P_MBEDTLS_RING=OFF)
 #   xbase                 libxbase.so
 # Profiles: `release` (what the tests and a default CMake build use),
-# `small` (release with fat LTO, one codegen unit) and `device` (the device
+# `small` (release with fat LTO, one codegen unit), `device-tiny` (`device`
+# with our own code at opt-level "z": CMake -DXP2P_DEVICE_TINY=ON) and `device` (the device
 # build, CMake -DXP2P_DEVICE=ON: the standard library rebuilt for size with
 # .cargo/device.toml). Each build goes into target/ (target/<triple>/device
 # for the device build; cargo only redoes what changed) and is copied and
@@ -48,7 +49,7 @@ fi
 host=$(rustc -vV | sed -n 's/^host: //p')
 std_src=$(rustc --print sysroot)/lib/rustlib/src/rust/library/std/Cargo.toml
 for profile in "${profiles[@]}"; do
-  if [ "$profile" = device ] && [ ! -f "$std_src" ]; then
+  if [[ $profile == device* ]] && [ ! -f "$std_src" ]; then
     echo "installing the rust-src component (the device build rebuilds std)" >&2
     rustup component add rust-src
   fi
@@ -59,8 +60,8 @@ variant() {
   local profile=$1 name=$2 pkg=$3 lib=lib$3.so dir extra=() envs=(); shift 3
   case $profile in
     dev) dir=target/debug ;;
-    device)
-      dir=target/$host/device
+    device|device-tiny)
+      dir=target/$host/$profile
       extra=(--target "$host" --config "$root/.cargo/device.toml")
       envs=(RUSTC_BOOTSTRAP=1) ;;
     *) dir=target/$profile ;;
