@@ -19,8 +19,8 @@ use super::{DtlsError, DtlsEvent, DtlsFailure, DtlsRole, DtlsState, Fingerprint}
 /// offered suites).
 const WORST_RECORD_OVERHEAD: usize = 37;
 
-/// The library-independent half of a DTLS session.
-#[derive(Debug)]
+/// The library-independent half of a DTLS session. (No `Debug`: each
+/// session prints what matters, not its 16 KiB decryption buffer.)
 pub(crate) struct SessionBase {
     pub(crate) role: DtlsRole,
     pub(crate) state: DtlsState,

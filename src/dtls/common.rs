@@ -24,7 +24,8 @@ pub const MAX_SEND_QUEUE_DATAGRAMS: usize = 1024;
 /// Datagrams kept from before `start` (a peer that starts first).
 pub(crate) const MAX_EARLY_DATAGRAMS: usize = 8;
 /// Largest plaintext of one record (RFC 6347 §4.1: 2^14): the cap of
-/// [`DtlsSession::max_payload`] whatever the MTU.
+/// [`DtlsSession::max_payload`](crate::dtls::DtlsSession::max_payload)
+/// whatever the MTU.
 pub const MAX_RECORD_PLAINTEXT: usize = 16_384;
 /// Largest record body: 2^14 plaintext + 2048 expansion (RFC 6347 §4.1).
 pub(crate) const MAX_RECORD_BODY: usize = 16_384 + 2_048;

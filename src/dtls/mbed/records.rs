@@ -2,8 +2,8 @@
 //! rather than by mbedTLS.
 //!
 //! mbedTLS 2.28 runs AES-GCM block by block, and on a busy link that is
-//! where the mbedTLS build spends its time (README, "Speed of the mbedTLS build"). mbedTLS
-//! keeps the handshake, its retransmissions and every alert; once it is
+//! where the mbedTLS build spends its time (README, "Speed of the mbedTLS
+//! build"). mbedTLS keeps the handshake, its retransmissions and every alert; once it is
 //! over, it hands the key block over (its key-export callback, see
 //! `xm_record_keys`) and this module seals and opens the application_data
 //! records of that epoch with `ring`'s AES-GCM (the stitched AES-NI and
@@ -25,7 +25,6 @@
 //! updated only after a record authenticated, so a number is accepted once
 //! whichever of the two read it. Only the AES-GCM suites are handled;
 //! with ChaCha20-Poly1305 mbedTLS keeps every record.
-
 //!
 //! A build without `ring` (feature `dtls-mbedtls-base` alone) has no key
 //! here: [`RecordProtection::take`] returns `None` and mbedTLS keeps every

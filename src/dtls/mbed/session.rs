@@ -245,8 +245,9 @@ impl DtlsSession {
     /// Changes the datagram size limit at any time (path MTU discovery):
     /// records written from now on fit `mtu` bytes, and once connected
     /// [`max_payload`](Self::max_payload) follows (at most
-    /// [`MAX_RECORD_PLAINTEXT`]). [`DtlsError::InvalidConfig`] outside
-    /// [`MIN_MTU`]..=65535.
+    /// [`MAX_RECORD_PLAINTEXT`](crate::dtls::MAX_RECORD_PLAINTEXT)).
+    /// [`DtlsError::InvalidConfig`] outside
+    /// [`MIN_MTU`](crate::dtls::MIN_MTU)..=65535.
     pub fn set_mtu(&mut self, mtu: usize) -> Result<(), DtlsError> {
         let Some(m) = u16::try_from(mtu).ok().filter(|_| mtu_in_range(mtu)) else {
             return Err(DtlsError::InvalidConfig("mtu"));
