@@ -64,6 +64,15 @@ cargo clippy -p xp2p --no-default-features --features dtls-mbedtls-base,pmtu \
   --all-targets --quiet -- -D warnings
 cargo test -p xp2p --no-default-features --features dtls-mbedtls-base,pmtu --quiet \
   --lib --test dtls_handshake --test dtls_malformed --test dtls_realtime --test peer_connection
+# The device build (README, "The device build") sets --cfg xp2p_device, which
+# turns on optimize(size) for the cold functions (tests/size_attrs.rs). A full
+# device build rebuilds std; checking the crate with the cfg set is enough to
+# catch an attribute rustc refuses. RUSTC_BOOTSTRAP names our crate only.
+step "device build's size attributes compile (cargo check --cfg xp2p_device, OpenSSL and mbedTLS without ring)"
+RUSTC_BOOTSTRAP=xp2p RUSTFLAGS="--cfg xp2p_device -D warnings" CARGO_TARGET_DIR="$root/target/device-cfg" \
+  cargo check -p xp2p --quiet
+RUSTC_BOOTSTRAP=xp2p RUSTFLAGS="--cfg xp2p_device -D warnings" CARGO_TARGET_DIR="$root/target/device-cfg" \
+  cargo check -p xp2p --no-default-features --features dtls-mbedtls-base,pmtu --quiet
 step "mbedTLS build: installed package, DTLS/SCTP/DataChannel/PeerConnection C tests (ASan+UBSan)"
 XP2P_DTLS=mbedtls XP2P_BUILD_DIR="$root/build/mbedtls" XP2P_VALGRIND=0 \
   XP2P_CTESTS='^(test_abi_layout|test_dtls_backend|test_dtls_transport|test_sctp_transport|test_datachannel_mgr|test_peer_connection|quickstart_pair)$' \

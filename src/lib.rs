@@ -3,6 +3,8 @@
 //! Protocol layers are sans-IO state machines with idiomatic Rust APIs; the
 //! `ffi` module is the thin, checked C boundary over them. See
 //! `ARCHITECTURE.md` and `STYLE.md` in the shared folder for the layering.
+// The device build optimizes cold code for size (tests/size_attrs.rs).
+#![cfg_attr(xp2p_device, feature(optimize_attribute))]
 
 pub mod channel;
 pub mod crypto;

@@ -70,6 +70,7 @@ impl Filter {
     /// Parses `level`, `component=level` items separated by commas (spaces
     /// around items are ignored; levels are `off`, `error`, `warn`, `info`,
     /// `debug`, `trace`, any case). An empty string is everything off.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn parse(spec: &str) -> Result<Filter, FilterError> {
         let mut f = Filter::off();
         for item in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
@@ -107,6 +108,7 @@ impl Filter {
     }
 }
 
+#[cfg_attr(xp2p_device, optimize(size))]
 fn parse_level(s: &str) -> Result<LevelFilter, FilterError> {
     match s.to_ascii_lowercase().as_str() {
         "off" | "none" => Ok(LevelFilter::Off),
@@ -131,6 +133,7 @@ static LOGGER: Logger = Logger;
 
 /// The component of a record's target: the target itself, or for a module
 /// path (`xp2p::ice::agent`) its second segment.
+#[cfg_attr(xp2p_device, optimize(size))]
 fn component_of(target: &str) -> &str {
     match target.strip_prefix("xp2p::") {
         Some(rest) => rest.split("::").next().unwrap_or(rest),
@@ -216,6 +219,7 @@ fn seconds_micros(secs: u64, nanos: u32) -> (u64, u32) {
 
 /// Installs the logger and reads `XP2P_LOG`, once; later calls return at
 /// once. Called by the layers' constructors and every logging call.
+#[cfg_attr(xp2p_device, optimize(size))]
 pub fn init() {
     INIT.call_once(|| {
         if log::set_logger(&LOGGER).is_err() {

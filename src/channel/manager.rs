@@ -221,6 +221,7 @@ impl ChannelManager {
     /// association is up the channel is Connecting and its OPEN is sent when
     /// [`Self::association_up`] runs. Negotiated channels open without DCEP
     /// when the association is up.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn create_channel(&mut self, cfg: ChannelConfig) -> Result<ChannelId, ChannelError> {
         if self.assoc == Assoc::Lost {
             return Err(ChannelError::AssociationClosed);
@@ -282,6 +283,7 @@ impl ChannelManager {
     /// stream ids to waiting channels in creation order and queues their
     /// OPENs; opens negotiated channels. Channels that cannot get a stream
     /// get an `Error` and `Closed` event.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn association_up(&mut self, max_streams: u16) -> Result<(), ChannelError> {
         let role = self.role.ok_or(ChannelError::RoleNotSet)?;
         match self.assoc {
@@ -338,6 +340,7 @@ impl ChannelManager {
     /// `Error(AssociationLost)` and `Closed` event. Queued sends and resets
     /// are discarded and buffered amounts drop to zero (without
     /// `BufferedAmountLow`). Creating channels fails from now on.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn association_lost(&mut self) {
         self.assoc = Assoc::Lost;
         self.send_queue.clear();
@@ -696,6 +699,7 @@ impl ChannelManager {
     /// Starts closing. Before the channel ever reached the wire it is
     /// Closed at once; otherwise it goes Closing and our outgoing stream is
     /// reset. No-op for unknown, Closing and Closed channels.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn close(&mut self, id: ChannelId) {
         let Some(ch) = self.channels.get_mut(&id) else {
             return;

@@ -81,6 +81,7 @@ pub enum DcepError {
 }
 
 impl fmt::Display for DcepError {
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             DcepError::Empty => f.write_str("empty DCEP message"),
@@ -111,6 +112,7 @@ pub enum Reliability {
 impl Reliability {
     /// The reliability parameter as carried in DATA_CHANNEL_OPEN (0 for
     /// reliable channels).
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn parameter(self) -> u32 {
         match self {
             Reliability::Reliable => 0,
@@ -127,6 +129,7 @@ pub struct ChannelType {
 }
 
 impl Default for ChannelType {
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn default() -> Self {
         ChannelType {
             reliability: Reliability::Reliable,
@@ -137,6 +140,7 @@ impl Default for ChannelType {
 
 impl ChannelType {
     /// The channel type byte (one of the `CHANNEL_*` constants).
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn to_byte(self) -> u8 {
         let base = match self.reliability {
             Reliability::Reliable => CHANNEL_RELIABLE,
@@ -153,6 +157,7 @@ impl ChannelType {
     /// Builds the channel type from the type byte and the reliability
     /// parameter of an OPEN. For reliable channels the parameter is ignored,
     /// as RFC 8832 §5.1 says.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn from_wire(byte: u8, parameter: u32) -> Result<Self, DcepError> {
         let reliability = match byte & !UNORDERED_BIT {
             CHANNEL_RELIABLE => Reliability::Reliable,
@@ -186,6 +191,7 @@ pub enum DcepMessage {
 
 impl DcepMessage {
     /// Parses one DCEP message (the whole SCTP user message with PPID 50).
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn decode(data: &[u8]) -> Result<Self, DcepError> {
         let (&kind, rest) = data.split_first().ok_or(DcepError::Empty)?;
         match kind {
@@ -202,6 +208,7 @@ impl DcepMessage {
     }
 
     /// Length of the wire form.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn encoded_len(&self) -> usize {
         match self {
             DcepMessage::Ack => 1,
@@ -211,6 +218,7 @@ impl DcepMessage {
 
     /// Appends the wire form to `out`. Fails only for a label or protocol
     /// longer than 65535 bytes (nothing is appended then).
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn encode_into(&self, out: &mut Vec<u8>) -> Result<(), DcepError> {
         match self {
             DcepMessage::Ack => out.push(MSG_ACK),
@@ -234,6 +242,7 @@ impl DcepMessage {
     }
 
     /// The wire form in a new vector.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn encode(&self) -> Result<Vec<u8>, DcepError> {
         let mut out = Vec::with_capacity(self.encoded_len());
         self.encode_into(&mut out)?;
@@ -241,6 +250,7 @@ impl DcepMessage {
     }
 }
 
+#[cfg_attr(xp2p_device, optimize(size))]
 fn decode_open(data: &[u8]) -> Result<DcepOpen, DcepError> {
     let header: &[u8; OPEN_HEADER_LEN] = data
         .get(..OPEN_HEADER_LEN)

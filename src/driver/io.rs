@@ -147,6 +147,7 @@ const SOCKET_BUFFER: libc::c_int = 4 << 20;
 
 /// Registers an endpoint with its bound sockets and returns its id. Starts
 /// the I/O thread if it isn't running.
+#[cfg_attr(xp2p_device, optimize(size))]
 pub fn register(
     endpoint: SharedEndpoint,
     sockets: Vec<std::net::UdpSocket>,
@@ -192,6 +193,7 @@ pub fn register(
 }
 
 /// Unregisters an endpoint (its sockets close). The last one stops the thread.
+#[cfg_attr(xp2p_device, optimize(size))]
 pub fn unregister(id: EndpointId) {
     if let Some(map) = DIRECT.lock().as_mut() {
         map.remove(&id);
@@ -320,6 +322,7 @@ fn send(shared: &Shared, cmd: Command) {
     let _ = shared.waker.wake();
 }
 
+#[cfg_attr(xp2p_device, optimize(size))]
 fn start() -> io::Result<Runtime> {
     let poll = Poll::new()?;
     let waker = Waker::new(poll.registry(), WAKER)?;
@@ -539,6 +542,7 @@ impl IoThread {
     // Cold: once per endpoint or connection, kept out of `run`'s loop.
     #[cold]
     #[inline(never)]
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn add(
         &mut self,
         id: EndpointId,
@@ -586,6 +590,7 @@ impl IoThread {
     // Cold: once per endpoint or connection, kept out of `run`'s loop.
     #[cold]
     #[inline(never)]
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn remove(&mut self, id: EndpointId) {
         if let Some(mut reg) = self.endpoints.remove(&id) {
             // Last words (a TURN deallocation, say): sent once, best effort.
@@ -816,6 +821,7 @@ impl IoThread {
     // Cold: once per endpoint or connection, kept out of `run`'s loop.
     #[cold]
     #[inline(never)]
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn open_stream(
         &mut self,
         id: EndpointId,
@@ -873,6 +879,7 @@ impl IoThread {
     /// Closes a TURN server connection that failed and tells its endpoint.
     #[cold]
     #[inline(never)]
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn fail_stream(&mut self, token: Token, now: Instant, why: StreamFailure) {
         let Some((id, mut s)) = self.streams.remove(&token) else {
             return;

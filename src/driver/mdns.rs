@@ -82,6 +82,7 @@ impl MdnsClient {
     /// Opens the sockets on the host interfaces (IPv4) and registers with
     /// the I/O thread. `sink` receives every [`Resolution`] on the I/O
     /// thread. Fails when not one socket could be opened.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn start(sink: impl FnMut(Resolution) + Send + 'static) -> std::io::Result<Self> {
         let ifaces: Vec<Ipv4Addr> = netif::host_addresses(false)
             .into_iter()
@@ -120,18 +121,21 @@ impl MdnsClient {
     }
 
     /// Starts looking `name` up (answered from the cache when known).
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn resolve(&self, name: &str) -> Result<(), MdnsError> {
         let r = self.endpoint.lock().resolver.resolve(clock::now(), name);
         io::kick(self.id);
         r
     }
 
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn stats(&self) -> ResolverStats {
         self.endpoint.lock().resolver.stats()
     }
 }
 
 impl Drop for MdnsClient {
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn drop(&mut self) {
         io::unregister(self.id);
         // The I/O thread may still hold the endpoint for a last turn;
@@ -170,11 +174,13 @@ impl Inbox {
 }
 
 impl MdnsLookups {
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn new() -> Self {
         Self::default()
     }
 
     /// The endpoint to kick when a result arrives.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn set_owner(&self, id: EndpointId) {
         self.inbox.owner.store(id, Ordering::Release);
         if !self.inbox.results.lock().is_empty() {
@@ -184,6 +190,7 @@ impl MdnsLookups {
 
     /// Looks `names` up. A name that cannot be (no socket, bad name, too
     /// many lookups) fails at once: its result is `None`.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn start(&self, names: Vec<String>) {
         if names.is_empty() {
             return;
@@ -209,16 +216,19 @@ impl MdnsLookups {
 
     /// Stops the lookups and closes the sockets; nothing is delivered
     /// afterwards. Call it without holding the owner's lock.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn stop(&self) {
         let client = self.client.lock().take();
         drop(client);
     }
 
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn stats(&self) -> Option<ResolverStats> {
         self.client.lock().as_ref().map(MdnsClient::stats)
     }
 }
 
+#[cfg_attr(xp2p_device, optimize(size))]
 fn set_int(fd: i32, level: i32, opt: i32, value: libc::c_int) -> bool {
     // SAFETY: setsockopt with a valid fd and an int option value.
     unsafe {
@@ -234,6 +244,7 @@ fn set_int(fd: i32, level: i32, opt: i32, value: libc::c_int) -> bool {
 
 /// `0.0.0.0:5353`, address reuse on, joined to the group on each of
 /// `ifaces`; None if it cannot be bound or joins nowhere.
+#[cfg_attr(xp2p_device, optimize(size))]
 fn listener(ifaces: &[Ipv4Addr]) -> Option<UdpSocket> {
     // SAFETY: plain socket creation; the fd is owned by the UdpSocket below.
     let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };

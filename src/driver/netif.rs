@@ -14,6 +14,7 @@ pub const INTERFACES_ENV: &str = "XP2P_INTERFACES";
 /// address (and IPv6 when `ipv6`, without link-local ones). A host whose only
 /// usable interface is loopback gets its loopback address(es), so two agents
 /// on it still connect. `XP2P_INTERFACES` limits the interfaces considered.
+#[cfg_attr(xp2p_device, optimize(size))]
 pub fn host_addresses(ipv6: bool) -> Vec<IpAddr> {
     let allowed: Option<Vec<String>> = std::env::var(INTERFACES_ENV).ok().map(|v| {
         v.split(',')
@@ -53,6 +54,7 @@ pub fn host_addresses(ipv6: bool) -> Vec<IpAddr> {
 /// One UDP socket on an ephemeral port per [`host_addresses`] entry, with
 /// [`set_no_fragmentation`] applied; addresses that cannot be bound are
 /// left out.
+#[cfg_attr(xp2p_device, optimize(size))]
 pub fn bind_host_sockets(ipv6: bool) -> Vec<UdpSocket> {
     host_addresses(ipv6)
         .into_iter()
@@ -73,6 +75,7 @@ pub fn bind_host_sockets(ipv6: bool) -> Vec<UdpSocket> {
 /// [`super::io::datagrams_too_large`]), and ICMP "fragmentation needed"
 /// does not shrink what the kernel lets through: the PeerConnection's own
 /// path MTU discovery (RFC 8899) decides the sizes.
+#[cfg_attr(xp2p_device, optimize(size))]
 pub fn set_no_fragmentation(sock: &UdpSocket) -> std::io::Result<()> {
     use std::os::fd::AsRawFd;
     let (level, opt, val) = match sock.local_addr()? {
@@ -104,12 +107,14 @@ pub fn set_no_fragmentation(sock: &UdpSocket) -> std::io::Result<()> {
     }
 }
 
+#[cfg_attr(xp2p_device, optimize(size))]
 fn is_link_local(ip: &Ipv6Addr) -> bool {
     (ip.segments()[0] & 0xffc0) == 0xfe80
 }
 
 /// (interface name, address, is loopback) of every up interface with an IP
 /// address.
+#[cfg_attr(xp2p_device, optimize(size))]
 fn interface_addresses() -> Vec<(String, IpAddr, bool)> {
     let mut out = Vec::new();
     let mut head: *mut libc::ifaddrs = std::ptr::null_mut();

@@ -17,6 +17,7 @@ pub type TurnResolved = Result<(TurnConfig, Option<SocketAddr>), RelayFailure>;
 
 /// Resolves `host:port[,host:port…]` to the first IPv4 address of each
 /// entry (as upstream); unresolvable entries are left out. May block.
+#[cfg_attr(xp2p_device, optimize(size))]
 pub fn stun_servers(list: &str) -> Vec<SocketAddr> {
     list.split(',')
         .map(str::trim)
@@ -39,6 +40,7 @@ pub fn stun_servers(list: &str) -> Vec<SocketAddr> {
 /// loop thread never does) and hands the result to `done` there. If no
 /// thread can be started, `done` never runs: gathering then completes at
 /// its timeout with host candidates only.
+#[cfg_attr(xp2p_device, optimize(size))]
 pub fn stun_servers_in_background(
     list: String,
     done: impl FnOnce(Vec<SocketAddr>) + Send + 'static,
@@ -47,6 +49,7 @@ pub fn stun_servers_in_background(
 }
 
 /// One copy of the thread start for every caller's callback type.
+#[cfg_attr(xp2p_device, optimize(size))]
 fn spawn_stun_resolution(list: String, done: Box<dyn FnOnce(Vec<SocketAddr>) + Send>) {
     let _ = std::thread::Builder::new()
         .name("xp2p-resolve".into())
@@ -67,12 +70,14 @@ pub struct TurnSetting {
 
 impl TurnSetting {
     /// Whether the server is reached over TCP or TLS.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn over_stream(&self) -> bool {
         matches!(&self.uri, Ok(u) if u.transport != TurnTransport::Udp)
     }
 
     /// A setting when the server and both credentials are given (and the
     /// server is not empty); otherwise TURN is not used, as upstream.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn from_conf(
         server: Option<&str>,
         username: Option<&str>,
@@ -94,6 +99,7 @@ impl TurnSetting {
     /// (the first IPv4 address is used, else the first address). Over TCP
     /// and TLS requests are not retransmitted ([`STREAM_RETRANSMIT`]). May
     /// block on name resolution.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn resolve(&self) -> Result<TurnConfig, RelayFailure> {
         let uri = match &self.uri {
             Ok(u) => u,
@@ -125,6 +131,7 @@ impl TurnSetting {
     /// The TLS client for a `turns:` server: the system store plus
     /// [`TurnSetting::ca_file`], the certificate checked against the host
     /// of the URI (also sent as SNI). Reads the CA files (may block).
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn tls_client(&self) -> Result<TlsClient, TlsError> {
         let host = match &self.uri {
             Ok(u) => u.host.as_str(),
@@ -141,6 +148,7 @@ impl TurnSetting {
     /// with the link of a stream connection, before the endpoint's next
     /// flush. If no thread can be started, `done` never runs: gathering
     /// then completes at its timeout without the relayed candidate.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn resolve_in_background(
         self,
         endpoint: EndpointId,
@@ -150,6 +158,7 @@ impl TurnSetting {
     }
 
     /// One copy of the thread start for every caller's callback type.
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn spawn_resolution(self, endpoint: EndpointId, done: Box<dyn FnOnce(TurnResolved) + Send>) {
         let _ = std::thread::Builder::new()
             .name("xp2p-resolve".into())

@@ -61,6 +61,7 @@ pub struct TurnStream {
 impl TurnStream {
     /// Starts connecting to `server` (TLS when `tls` is given) and
     /// registers the socket for readiness under `token`.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn open(
         registry: &Registry,
         token: Token,
@@ -91,16 +92,19 @@ impl TurnStream {
     }
 
     /// Stops readiness events (before the stream is dropped).
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn deregister(&mut self, registry: &Registry) {
         let _ = registry.deregister(&mut self.sock);
     }
 
     /// The connect (and handshake) deadline while it runs.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn deadline(&self) -> Option<Instant> {
         self.deadline
     }
 
     /// Whether the connect deadline has passed.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn timed_out(&self, now: Instant) -> bool {
         self.deadline.is_some_and(|d| d <= now)
     }
@@ -134,6 +138,7 @@ impl TurnStream {
     /// and decodes. Whole messages from the server are appended to `msgs`.
     /// `Ok(true)` when reads were cut short by the per-turn budget (call
     /// again next turn).
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn on_ready(
         &mut self,
         msgs: &mut Vec<Vec<u8>>,
@@ -172,6 +177,7 @@ impl TurnStream {
     /// Best-effort goodbye: writes what is queued (the deallocation), a TLS
     /// close_notify, and shuts the sending side; the socket closes when the
     /// stream is dropped.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn close(&mut self) {
         if let Codec::Tls(t) = &mut self.codec {
             t.close();
@@ -185,6 +191,7 @@ impl TurnStream {
         let _ = self.sock.shutdown(std::net::Shutdown::Write);
     }
 
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn decode(&mut self, data: &[u8], msgs: &mut Vec<Vec<u8>>) -> Result<(), StreamFailure> {
         match &mut self.codec {
             Codec::Tcp(d) => {

@@ -18,6 +18,7 @@ use super::{DtlsError, Fingerprint};
 
 impl Fingerprint {
     /// SHA-256 over the DER encoding of `cert`.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn of(cert: &X509Ref) -> Result<Fingerprint, DtlsError> {
         let digest = cert
             .digest(MessageDigest::sha256())
@@ -48,10 +49,12 @@ impl Certificate {
     /// The serial is random rather than a constant so that peers which cache
     /// certificates by issuer and serial never see two different keys under
     /// the same pair.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn generate() -> Result<Certificate, DtlsError> {
         Self::build().map_err(|e| DtlsError::Crypto(e.to_string()))
     }
 
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn build() -> Result<Certificate, openssl::error::ErrorStack> {
         let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1)?;
         let ec = EcKey::generate(&group)?;
@@ -93,33 +96,39 @@ impl Certificate {
     }
 
     /// The SHA-256 fingerprint of the certificate (DER).
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn fingerprint(&self) -> Fingerprint {
         self.fingerprint
     }
 
     /// `sha-256 AA:BB:…`, ready for an SDP `a=fingerprint` line.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn fingerprint_text(&self) -> String {
         self.fingerprint.to_sdp()
     }
 
     /// The certificate.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn x509(&self) -> &X509Ref {
         &self.cert
     }
 
     /// The DER encoding of the certificate.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn to_der(&self) -> Result<Vec<u8>, DtlsError> {
         self.cert
             .to_der()
             .map_err(|e| DtlsError::Crypto(e.to_string()))
     }
 
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub(crate) fn private_key(&self) -> &PKey<Private> {
         &self.key
     }
 }
 
 impl fmt::Debug for Certificate {
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Certificate")
             .field("fingerprint", &self.fingerprint)

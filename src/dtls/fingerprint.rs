@@ -23,11 +23,13 @@ pub struct Fingerprint(pub [u8; FINGERPRINT_LEN]);
 
 impl Fingerprint {
     /// The raw 32 bytes.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn as_bytes(&self) -> &[u8; FINGERPRINT_LEN] {
         &self.0
     }
 
     /// Uppercase colon-separated hex, `AA:BB:…` (95 characters).
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn to_hex(&self) -> String {
         let mut s = String::with_capacity(FINGERPRINT_LEN * 3);
         for (i, b) in self.0.iter().enumerate() {
@@ -41,6 +43,7 @@ impl Fingerprint {
     }
 
     /// The SDP attribute value form, `sha-256 AA:BB:…`.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn to_sdp(&self) -> String {
         format!("sha-256 {}", self.to_hex())
     }
@@ -48,6 +51,7 @@ impl Fingerprint {
     /// Parses hex digits, upper or lower case, skipping `:`. Any other
     /// character or an odd trailing nibble is an error; input after the
     /// 32nd byte is ignored; fewer than 32 bytes is an error.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn from_hex(text: &str) -> Result<Fingerprint, DtlsError> {
         let mut out = [0u8; FINGERPRINT_LEN];
         let mut filled = 0usize;
@@ -76,6 +80,7 @@ impl Fingerprint {
 
     /// Parses the SDP attribute value `sha-256 AA:BB:…` (hash name case
     /// insensitive). Other hash functions are not supported.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn from_sdp(value: &str) -> Result<Fingerprint, DtlsError> {
         let mut parts = value.split_ascii_whitespace();
         let (Some(hash), Some(hex), None) = (parts.next(), parts.next(), parts.next()) else {
@@ -93,18 +98,21 @@ impl Fingerprint {
 }
 
 impl fmt::Debug for Fingerprint {
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Fingerprint({})", self.to_hex())
     }
 }
 
 impl fmt::Display for Fingerprint {
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.to_sdp())
     }
 }
 
 impl From<[u8; FINGERPRINT_LEN]> for Fingerprint {
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn from(b: [u8; FINGERPRINT_LEN]) -> Self {
         Fingerprint(b)
     }
@@ -112,6 +120,7 @@ impl From<[u8; FINGERPRINT_LEN]> for Fingerprint {
 
 const HEX_UPPER: &[u8; 16] = b"0123456789ABCDEF";
 
+#[cfg_attr(xp2p_device, optimize(size))]
 fn hex_value(c: u8) -> Option<u8> {
     match c {
         b'0'..=b'9' => Some(c - b'0'),

@@ -50,6 +50,7 @@ impl std::fmt::Debug for DtlsSession {
 impl DtlsSession {
     /// Builds the OpenSSL context and session; nothing is sent until
     /// [`start`](Self::start).
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn new(cfg: DtlsConfig) -> Result<DtlsSession, DtlsError> {
         let base = SessionBase::new(&cfg)?;
         let mismatch = Arc::new(AtomicBool::new(false));
@@ -264,6 +265,7 @@ impl DtlsSession {
 
     /// Sends close_notify (when connected) and closes the session; queued
     /// received messages can still be read.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn close(&mut self) {
         match self.base.state {
             DtlsState::Connected => {
@@ -311,6 +313,7 @@ impl DtlsSession {
         self.stream.get_mut().clear_input();
     }
 
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn after_handshake_step(&mut self, r: Result<(), openssl::ssl::Error>) {
         match r {
             Ok(()) => self.on_handshake_done(),

@@ -115,6 +115,7 @@ const _: fn(xDataChannelOnBufferedAmountLow) -> Option<cabi::ChannelFn> = |f| f;
 const _: fn(xDataChannelOnRemoteOpen) -> Option<cabi::NewChannelFn> = |f| f;
 
 /// The callbacks a channel conf sets, with its ctx.
+#[cfg_attr(xp2p_device, optimize(size))]
 pub(crate) fn own_callbacks(conf: &xDataChannelConf) -> OwnCallbacks {
     OwnCallbacks {
         on_open: conf.on_open,
@@ -128,6 +129,7 @@ pub(crate) fn own_callbacks(conf: &xDataChannelConf) -> OwnCallbacks {
 
 /// The channel settings of a C conf: label, protocol, ordering and partial
 /// reliability (retransmits first, then lifetime).
+#[cfg_attr(xp2p_device, optimize(size))]
 pub(crate) fn channel_config(conf: &xDataChannelConf) -> ChannelConfig {
     let label = String::from_utf8_lossy(c_array_bytes(&conf.label)).into_owned();
     let protocol = String::from_utf8_lossy(c_array_bytes(&conf.protocol)).into_owned();
@@ -147,6 +149,7 @@ pub(crate) fn channel_config(conf: &xDataChannelConf) -> ChannelConfig {
     }
 }
 
+#[cfg_attr(xp2p_device, optimize(size))]
 fn peer_errno(e: &PeerError) -> xErrno {
     match e {
         PeerError::Channel(c) => channel_errno(c),
@@ -154,6 +157,7 @@ fn peer_errno(e: &PeerError) -> xErrno {
     }
 }
 
+#[cfg_attr(xp2p_device, optimize(size))]
 pub(crate) fn state_code(s: ChannelState) -> xDataChannelState {
     match s {
         ChannelState::Connecting => xDataChannelState_Connecting,
@@ -220,6 +224,7 @@ pub unsafe extern "C" fn xDataChannelSendBinary(
 /// Closes a channel (both directions are reset); `on_close` follows on the
 /// loop. No-op for NULL, stale or closed channels.
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xDataChannelClose(channel: xDataChannel) {
     ffi_boundary!((), {
         match lookup::channel(channel) {
@@ -233,6 +238,7 @@ pub unsafe extern "C" fn xDataChannelClose(channel: xDataChannel) {
 /// The channel's label (valid while the channel's handle is); `""` for
 /// NULL or stale handles.
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xDataChannelGetLabel(channel: xDataChannel) -> *const c_char {
     ffi_boundary!(c"".as_ptr(), {
         match lookup::channel(channel) {
@@ -246,6 +252,7 @@ pub unsafe extern "C" fn xDataChannelGetLabel(channel: xDataChannel) -> *const c
 
 /// The channel's state; Closed for NULL or stale handles.
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xDataChannelGetState(channel: xDataChannel) -> xDataChannelState {
     ffi_boundary!(xDataChannelState_Closed, {
         with_manager(channel, xDataChannelState_Closed, |m, id| {
@@ -256,6 +263,7 @@ pub unsafe extern "C" fn xDataChannelGetState(channel: xDataChannel) -> xDataCha
 
 /// The SCTP stream id (0 until the association assigns one, and for NULL).
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xDataChannelGetStreamId(channel: xDataChannel) -> u16 {
     ffi_boundary!(0, {
         with_manager(channel, 0, |m, id| m.stream_id(id).unwrap_or(0))
@@ -292,6 +300,7 @@ pub unsafe extern "C" fn xDataChannelSetBufferedAmountLowThreshold(
 /// a bad SCTP transport or a PeerConnection's (use
 /// `xPeerConnectionGetDataChannelMgr`).
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xDataChannelMgrCreate(
     conf: *const xDataChannelMgrConf,
 ) -> xDataChannelMgr {
@@ -325,6 +334,7 @@ pub unsafe extern "C" fn xDataChannelMgrCreate(
 /// are ignored, and so is the view of a PeerConnection's channels (the
 /// PeerConnection owns them).
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xDataChannelMgrDestroy(mgr: xDataChannelMgr) {
     ffi_boundary!((), {
         if let Some(Manager::Own(m)) = lookup::manager(mgr) {
@@ -363,6 +373,7 @@ pub unsafe extern "C" fn xDataChannelMgrOnData(
 /// reset is answered with ours), then `on_close` runs, inside this call.
 /// Ignored for NULL and for the view of a PeerConnection's channels.
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xDataChannelMgrOnStreamClose(mgr: xDataChannelMgr, stream_id: u16) {
     ffi_boundary!((), {
         if let Some(Manager::Own(m)) = lookup::manager(mgr) {
@@ -389,6 +400,7 @@ pub unsafe extern "C" fn xDataChannelMgrOnBufferedAmountLow(mgr: xDataChannelMgr
 /// of a PeerConnection's channels it is `xPeerConnectionCreateDataChannel`.
 /// NULL for NULL arguments, a bad label or protocol, or no free stream.
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xDataChannelCreate(
     mgr: xDataChannelMgr,
     conf: *const xDataChannelConf,

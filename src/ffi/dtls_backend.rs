@@ -90,6 +90,7 @@ unsafe impl Sync for xDtlsBackend {}
 // The send callback is the one the object layer calls.
 const _: fn(xDtlsSendFn) -> Option<cabi::SendFn> = |f| f;
 
+#[cfg_attr(xp2p_device, optimize(size))]
 fn backend_role(role: xDtlsRole) -> DtlsRole {
     if role == xDtlsRole_Active {
         DtlsRole::Client
@@ -101,10 +102,12 @@ fn backend_role(role: xDtlsRole) -> DtlsRole {
 /// The live session a context pointer names; a context pointer is a handle
 /// of the object registry, so NULL, stale and foreign contexts are
 /// rejected, never dereferenced.
+#[cfg_attr(xp2p_device, optimize(size))]
 fn ctx_of(ctx: *mut xDtlsBackendCtx) -> Option<Arc<BackendCtx>> {
     handle::get(Handle::<BackendCtx>::from_ptr(ctx as *const c_void))
 }
 
+#[cfg_attr(xp2p_device, optimize(size))]
 unsafe extern "C" fn backend_create(
     role: xDtlsRole,
     send_fn: xDtlsSendFn,
@@ -121,12 +124,14 @@ unsafe extern "C" fn backend_create(
     })
 }
 
+#[cfg_attr(xp2p_device, optimize(size))]
 unsafe extern "C" fn backend_destroy(ctx: *mut xDtlsBackendCtx) {
     ffi_boundary!((), {
         handle::remove(Handle::<BackendCtx>::from_ptr(ctx as *const c_void));
     })
 }
 
+#[cfg_attr(xp2p_device, optimize(size))]
 unsafe extern "C" fn backend_set_role(ctx: *mut xDtlsBackendCtx, role: xDtlsRole) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
         let Some(c) = ctx_of(ctx) else {
@@ -140,6 +145,7 @@ unsafe extern "C" fn backend_set_role(ctx: *mut xDtlsBackendCtx, role: xDtlsRole
     })
 }
 
+#[cfg_attr(xp2p_device, optimize(size))]
 unsafe extern "C" fn backend_get_fingerprint(ctx: *mut xDtlsBackendCtx, out: *mut u8) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
         let Some(c) = ctx_of(ctx).filter(|_| !out.is_null()) else {
@@ -157,6 +163,7 @@ unsafe extern "C" fn backend_get_fingerprint(ctx: *mut xDtlsBackendCtx, out: *mu
 /// its last flight when its timer has expired. Sends what is due. Ok once
 /// the handshake is done, Again while it runs, InvalidState when the
 /// session failed or closed.
+#[cfg_attr(xp2p_device, optimize(size))]
 unsafe extern "C" fn backend_handshake(ctx: *mut xDtlsBackendCtx) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
         let Some(c) = ctx_of(ctx) else {
@@ -170,6 +177,7 @@ unsafe extern "C" fn backend_handshake(ctx: *mut xDtlsBackendCtx) -> xErrno {
     })
 }
 
+#[cfg_attr(xp2p_device, optimize(size))]
 unsafe extern "C" fn backend_flush_output(ctx: *mut xDtlsBackendCtx) {
     ffi_boundary!((), {
         if let Some(c) = ctx_of(ctx) {
@@ -180,6 +188,7 @@ unsafe extern "C" fn backend_flush_output(ctx: *mut xDtlsBackendCtx) {
 
 /// Takes one datagram from the peer; the answers it causes wait for the
 /// next `handshake` or `flush_output`.
+#[cfg_attr(xp2p_device, optimize(size))]
 unsafe extern "C" fn backend_feed_input(
     ctx: *mut xDtlsBackendCtx,
     data: *const u8,
@@ -196,6 +205,7 @@ unsafe extern "C" fn backend_feed_input(
     })
 }
 
+#[cfg_attr(xp2p_device, optimize(size))]
 unsafe extern "C" fn backend_encrypt_send(
     ctx: *mut xDtlsBackendCtx,
     data: *const u8,
@@ -221,6 +231,7 @@ unsafe extern "C" fn backend_encrypt_send(
 /// Copies the next decrypted message into `buf`: Ok with its length,
 /// Again when none is waiting, NoMemory (with the needed length in
 /// `*out_len`) when `buf` is too small.
+#[cfg_attr(xp2p_device, optimize(size))]
 unsafe extern "C" fn backend_decrypt_read(
     ctx: *mut xDtlsBackendCtx,
     buf: *mut u8,
@@ -255,6 +266,7 @@ unsafe extern "C" fn backend_decrypt_read(
     })
 }
 
+#[cfg_attr(xp2p_device, optimize(size))]
 unsafe extern "C" fn backend_get_remote_fingerprint(
     ctx: *mut xDtlsBackendCtx,
     out: *mut u8,
@@ -278,6 +290,7 @@ unsafe extern "C" fn backend_get_remote_fingerprint(
     })
 }
 
+#[cfg_attr(xp2p_device, optimize(size))]
 unsafe extern "C" fn backend_is_handshake_done(ctx: *mut xDtlsBackendCtx) -> bool {
     ffi_boundary!(false, {
         ctx_of(ctx).is_some_and(|c| c.session.lock().state() == DtlsState::Connected)
@@ -307,6 +320,7 @@ static BACKEND: xDtlsBackend = xDtlsBackend {
 /// until it returns Ok (calling it again after a quiet second retransmits
 /// the last flight), then `encrypt_send` / `decrypt_read`.
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub extern "C" fn xDtlsBackendGet() -> *const xDtlsBackend {
     ffi_boundary!(std::ptr::null(), { &BACKEND as *const xDtlsBackend })
 }

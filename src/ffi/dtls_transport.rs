@@ -63,6 +63,7 @@ const _: fn(xDtlsOnStateChange) -> Option<cabi::StateFn> = |f| f;
 const _: fn(xDtlsOnData) -> Option<cabi::DataFn> = |f| f;
 const _: fn(xDtlsSendFn) -> Option<cabi::SendFn> = |f| f;
 
+#[cfg_attr(xp2p_device, optimize(size))]
 fn role_of(role: xDtlsRole) -> DtlsRole {
     if role == xDtlsRole_Active {
         DtlsRole::Client
@@ -71,6 +72,7 @@ fn role_of(role: xDtlsRole) -> DtlsRole {
     }
 }
 
+#[cfg_attr(xp2p_device, optimize(size))]
 fn state_code(s: DtlsState) -> xDtlsState {
     match s {
         DtlsState::New => xDtlsState_New,
@@ -81,6 +83,7 @@ fn state_code(s: DtlsState) -> xDtlsState {
     }
 }
 
+#[cfg_attr(xp2p_device, optimize(size))]
 fn errno(e: &DtlsError) -> xErrno {
     match e {
         DtlsError::InvalidState | DtlsError::NotConnected => xErrno_InvalidState,
@@ -92,6 +95,7 @@ fn errno(e: &DtlsError) -> xErrno {
 
 /// A transport created with `xDtlsTransportCreate` (InvalidArg for bad
 /// handles, InvalidState for the view of a PeerConnection's session).
+#[cfg_attr(xp2p_device, optimize(size))]
 fn own(t: xDtlsTransport) -> Result<Handle<DtlsObject>, xErrno> {
     match lookup::dtls(t) {
         Some(Dtls::Own(h)) => Ok(h),
@@ -120,6 +124,7 @@ fn read_transport<R>(
 /// `conf`, its loop or its `send_fn` is NULL, or key generation fails.
 /// `Actpass` acts as `Passive`; a zero timeout means 10 s.
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xDtlsTransportCreate(conf: *const xDtlsTransportConf) -> xDtlsTransport {
     ffi_boundary!(std::ptr::null_mut(), {
         // SAFETY: a non-NULL `conf` points to a valid conf (caller contract).
@@ -167,6 +172,7 @@ pub unsafe extern "C" fn xDtlsTransportCreate(conf: *const xDtlsTransportConf) -
 /// stops receiving. NULL, stale and foreign handles are ignored, and so is
 /// the view of a PeerConnection's session (the PeerConnection owns it).
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xDtlsTransportDestroy(transport: xDtlsTransport) {
     ffi_boundary!((), {
         let Some(Dtls::Own(h)) = lookup::dtls(transport) else {
@@ -190,6 +196,7 @@ pub unsafe extern "C" fn xDtlsTransportDestroy(transport: xDtlsTransport) {
 /// ClientHello through `send_fn`, also inside this call. InvalidArg for a
 /// bad handle, InvalidState unless New.
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xDtlsTransportStart(transport: xDtlsTransport) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
         match own(transport).map(dtls::start) {
@@ -205,6 +212,7 @@ pub unsafe extern "C" fn xDtlsTransportStart(transport: xDtlsTransport) -> xErrn
 /// input. Malformed datagrams are dropped and counted; they never crash
 /// and leave the state Connecting, Connected or Failed.
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xDtlsTransportFeedInput(
     transport: xDtlsTransport,
     data: *const u8,
@@ -250,6 +258,7 @@ pub unsafe extern "C" fn xDtlsTransportSend(
 
 /// The fingerprint of the local certificate; `None` for bad handles and
 /// the view of a destroyed PeerConnection's session.
+#[cfg_attr(xp2p_device, optimize(size))]
 fn local_fingerprint(transport: xDtlsTransport) -> Option<Fingerprint> {
     read_transport(
         transport,
@@ -262,6 +271,7 @@ fn local_fingerprint(transport: xDtlsTransport) -> Option<Fingerprint> {
 /// Writes the 32-byte SHA-256 fingerprint of the local certificate.
 /// InvalidArg for NULL arguments.
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xDtlsTransportGetFingerprint(
     transport: xDtlsTransport,
     out: *mut u8,
@@ -288,6 +298,7 @@ pub unsafe extern "C" fn xDtlsTransportGetFingerprint(
 /// Writes the local fingerprint as uppercase colon hex (95 characters and a
 /// NUL; `out` holds at least 96 bytes). InvalidArg for NULL arguments.
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xDtlsTransportGetFingerprintStr(
     transport: xDtlsTransport,
     out: *mut c_char,
@@ -316,6 +327,7 @@ pub unsafe extern "C" fn xDtlsTransportGetFingerprintStr(
 /// for the view of a destroyed PeerConnection's session. The view of a
 /// live PeerConnection's session is New until its remote description.
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xDtlsTransportGetState(transport: xDtlsTransport) -> xDtlsState {
     ffi_boundary!(xDtlsState_Closed, {
         read_transport(
@@ -337,6 +349,7 @@ pub unsafe extern "C" fn xDtlsTransportGetState(transport: xDtlsTransport) -> xD
 
 /// The effective role (never Actpass); Passive for a bad handle.
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xDtlsTransportGetRole(transport: xDtlsTransport) -> xDtlsRole {
     ffi_boundary!(xDtlsRole_Passive, {
         let role = read_transport(transport, None, |s| Some(s.role()), |pc| pc.dtls_role());
@@ -351,6 +364,7 @@ pub unsafe extern "C" fn xDtlsTransportGetRole(transport: xDtlsTransport) -> xDt
 /// certificate and fingerprint stay. InvalidArg for a bad handle,
 /// InvalidState after `Start`.
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xDtlsTransportSetRole(
     transport: xDtlsTransport,
     role: xDtlsRole,
@@ -377,6 +391,7 @@ pub unsafe extern "C" fn xDtlsTransportSetRole(
 /// into `out`. InvalidArg for NULL, a non-hex character, an odd trailing
 /// nibble or fewer than 32 bytes; input after 32 bytes is ignored.
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xDtlsFingerprintFromStr(str: *const c_char, out: *mut u8) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
         if out.is_null() {

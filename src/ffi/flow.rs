@@ -28,6 +28,7 @@ const _: () = assert!(XP2P_RECV_BUFFER_MIN == crate::peer::MIN_RECV_BUFFER_LIMIT
 /// `xErrno_InvalidArg` for a NULL, stale or foreign `pc`. Safe from any
 /// thread.
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xPeerConnectionSetRecvBufferLimit(
     pc: xPeerConnection,
     bytes: usize,
@@ -44,6 +45,7 @@ pub unsafe extern "C" fn xPeerConnectionSetRecvBufferLimit(
 /// The receive bound in effect (see `xPeerConnectionSetRecvBufferLimit`),
 /// or 0 for a NULL, stale or foreign `pc`. Safe from any thread.
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xPeerConnectionGetRecvBufferLimit(pc: xPeerConnection) -> usize {
     ffi_boundary!(0, {
         with_endpoint(pc as usize, 0, |ep| ep.pc.recv_buffer_limit())

@@ -82,6 +82,7 @@ struct CandidateView(Vec<xIceCandidate>);
 unsafe impl Send for CandidateView {}
 
 /// Storage for the candidate views of one agent or view.
+#[cfg_attr(xp2p_device, optimize(size))]
 pub(crate) fn candidate_cache() -> AbiCache {
     Mutex::new(Box::new(CandidateView(Vec::with_capacity(
         MAX_C_CANDIDATES,
@@ -90,6 +91,7 @@ pub(crate) fn candidate_cache() -> AbiCache {
 
 /// Refreshes the candidate views in `cache` from `cands`; returns the array
 /// and its length (valid while the cache's owner lives).
+#[cfg_attr(xp2p_device, optimize(size))]
 fn refresh<'a>(
     cache: &AbiCache,
     cands: impl Iterator<Item = &'a Candidate>,
@@ -105,6 +107,7 @@ fn refresh<'a>(
 }
 
 /// The PeerConnection view an `xIceAgent` handle names, if it is one.
+#[cfg_attr(xp2p_device, optimize(size))]
 fn view(agent: xIceAgent) -> Option<std::sync::Arc<IceView>> {
     match lookup::agent(agent) {
         Some(Agent::Pc(v)) => Some(v),
@@ -113,12 +116,14 @@ fn view(agent: xIceAgent) -> Option<std::sync::Arc<IceView>> {
 }
 
 /// The description of a view's agent, `malloc`ed.
+#[cfg_attr(xp2p_device, optimize(size))]
 fn view_description(v: &IceView) -> *mut c_char {
     let text = pc::with_endpoint(v.pc, None, |ep| ice::ice_description(ep.pc.ice()));
     text.map_or(std::ptr::null_mut(), |t| malloc_string(&t))
 }
 
 /// Runs `f` on a standalone agent, or returns `dead`.
+#[cfg_attr(xp2p_device, optimize(size))]
 fn with_agent<R>(
     agent: xIceAgent,
     dead: R,
@@ -135,6 +140,7 @@ fn with_agent<R>(
 pub(crate) use lookup::with_ice;
 
 /// Fills the C views of the local candidates (at most 32).
+#[cfg_attr(xp2p_device, optimize(size))]
 fn fill_candidates<'a>(list: &mut Vec<xIceCandidate>, cands: impl Iterator<Item = &'a Candidate>) {
     list.clear();
     for c in cands.take(MAX_C_CANDIDATES) {
@@ -152,6 +158,7 @@ fn fill_candidates<'a>(list: &mut Vec<xIceCandidate>, cands: impl Iterator<Item 
 ///
 /// # Safety
 /// A non-NULL `p` must be a NUL-terminated string.
+#[cfg_attr(xp2p_device, optimize(size))]
 unsafe fn dup_str(p: *const c_char) -> Option<String> {
     // SAFETY: a non-NULL `p` is NUL-terminated (contract above).
     unsafe { cstr_bytes(p) }
@@ -164,6 +171,7 @@ unsafe fn dup_str(p: *const c_char) -> Option<String> {
 ///
 /// # Safety
 /// A non-NULL `p` must be a NUL-terminated string that outlives the use.
+#[cfg_attr(xp2p_device, optimize(size))]
 unsafe fn text<'a>(p: *const c_char) -> Option<&'a str> {
     // SAFETY: a non-NULL `p` is NUL-terminated and outlives the use
     // (contract above).
@@ -173,6 +181,7 @@ unsafe fn text<'a>(p: *const c_char) -> Option<&'a str> {
 /// Creates an agent bound to `loop`. NULL if `loop` or `conf` is NULL or
 /// the agent cannot be set up. No sockets exist until `xIceAgentGather`.
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xIceAgentCreate(lp: xEventLoop, conf: *const xIceConf) -> xIceAgent {
     ffi_boundary!(std::ptr::null_mut(), {
         // SAFETY: a non-NULL `conf` points to a valid conf (caller contract).
@@ -223,6 +232,7 @@ pub unsafe extern "C" fn xIceAgentCreate(lp: xEventLoop, conf: *const xIceConf) 
 /// freed at once. Also safe from inside the agent's own callbacks. NULL,
 /// stale and foreign handles are ignored.
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xIceAgentDestroy(agent: xIceAgent) {
     ffi_boundary!((), {
         if let Some(Agent::Own(_, h)) = lookup::agent(agent) {
@@ -240,6 +250,7 @@ pub unsafe extern "C" fn xIceAgentDestroy(agent: xIceAgent) {
 /// candidates follow on the loop. InvalidArg for a bad handle,
 /// InvalidState when already gathered, SysError when no socket binds.
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xIceAgentGather(agent: xIceAgent) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
         if view(agent).is_some() {
@@ -252,6 +263,7 @@ pub unsafe extern "C" fn xIceAgentGather(agent: xIceAgent) -> xErrno {
 /// The ICE-only description with the current local candidates
 /// (`malloc`ed, caller `free`s); NULL for a bad handle or beyond 4096 bytes.
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xIceAgentCreateOffer(agent: xIceAgent) -> *mut c_char {
     ffi_boundary!(std::ptr::null_mut(), {
         if let Some(v) = view(agent) {
@@ -266,6 +278,7 @@ pub unsafe extern "C" fn xIceAgentCreateOffer(agent: xIceAgent) -> *mut c_char {
 
 /// Same as [`xIceAgentCreateOffer`] (ICE-only descriptions are symmetric).
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xIceAgentCreateAnswer(agent: xIceAgent) -> *mut c_char {
     ffi_boundary!(std::ptr::null_mut(), {
         if let Some(v) = view(agent) {
@@ -281,6 +294,7 @@ pub unsafe extern "C" fn xIceAgentCreateAnswer(agent: xIceAgent) -> *mut c_char 
 /// Applies the peer's description: credentials, candidates and
 /// end-of-candidates. InvalidArg for NULL arguments or undecodable SDP.
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xIceAgentSetRemoteDescription(
     agent: xIceAgent,
     sdp: *const c_char,
@@ -303,6 +317,7 @@ pub unsafe extern "C" fn xIceAgentSetRemoteDescription(
 /// Adds one trickled remote candidate (`a=candidate:…`, `candidate:…` or
 /// bare), or `a=end-of-candidates`. InvalidArg for NULL or a bad line.
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xIceAgentAddRemoteCandidate(
     agent: xIceAgent,
     candidate_sdp: *const c_char,
@@ -355,6 +370,7 @@ pub unsafe extern "C" fn xIceAgentSend(agent: xIceAgent, data: *const u8, len: u
 
 /// The local ufrag (valid while the agent lives); NULL for a bad handle.
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xIceAgentGetUfrag(agent: xIceAgent) -> *const c_char {
     ffi_boundary!(std::ptr::null(), {
         if let Some(v) = view(agent) {
@@ -368,6 +384,7 @@ pub unsafe extern "C" fn xIceAgentGetUfrag(agent: xIceAgent) -> *const c_char {
 
 /// The local password (valid while the agent lives); NULL for a bad handle.
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xIceAgentGetPwd(agent: xIceAgent) -> *const c_char {
     ffi_boundary!(std::ptr::null(), {
         if let Some(v) = view(agent) {
@@ -379,6 +396,7 @@ pub unsafe extern "C" fn xIceAgentGetPwd(agent: xIceAgent) -> *const c_char {
 
 /// The loop the agent was created with; NULL for a bad handle.
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xIceAgentGetLoop(agent: xIceAgent) -> xEventLoop {
     ffi_boundary!(std::ptr::null_mut(), {
         if let Some(v) = view(agent) {
@@ -392,6 +410,7 @@ pub unsafe extern "C" fn xIceAgentGetLoop(agent: xIceAgent) -> xEventLoop {
 /// by each call). NULL with `*out_count = 0` for a bad handle; `out_count`
 /// may be NULL.
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xIceAgentGetLocalCandidates(
     agent: xIceAgent,
     out_count: *mut c_int,
@@ -420,6 +439,7 @@ pub unsafe extern "C" fn xIceAgentGetLocalCandidates(
 /// Registers the consumer of DTLS-range datagrams (first byte 20–63) from
 /// authenticated remotes; NULL `func` unregisters. Called on the loop.
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xIceAgentSetDtlsInputCallback(
     agent: xIceAgent,
     func: xIceDtlsInputFn,
@@ -432,6 +452,7 @@ pub unsafe extern "C" fn xIceAgentSetDtlsInputCallback(
 
 /// Sets the role (before checks start; a role conflict may still switch it).
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xIceAgentSetRole(agent: xIceAgent, role: xIceRole) {
     ffi_boundary!((), {
         let role = if role == xIceRole_Controlling {

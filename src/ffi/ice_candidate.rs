@@ -35,6 +35,7 @@ pub struct xIceCandidate {
 
 impl xIceCandidate {
     /// An all-zero candidate (host, UDP, AF_UNSPEC addresses, no socket).
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub(crate) fn zeroed() -> Self {
         xIceCandidate {
             foundation: [0; XICE_FOUNDATION_MAX_LEN],
@@ -52,6 +53,7 @@ impl xIceCandidate {
     /// The C view of a candidate with an IP address; `None` for an mDNS
     /// address (not representable in `sockaddr_storage`). The foundation is
     /// cut to 31 characters; an mDNS related address is left unset.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub(crate) fn from_candidate(c: &Candidate) -> Option<Self> {
         let addr = c.address.socket_addr()?;
         let mut out = Self::zeroed();
@@ -74,6 +76,7 @@ impl xIceCandidate {
     /// host candidates carry no related address, the others always do
     /// (`0.0.0.0 0` when `rel_addr` is unset). `None` when the type,
     /// component or address cannot be written.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub(crate) fn rust_candidate(&self) -> Option<Candidate> {
         let kind = CandidateKind::from_code(i64::from(self.r#type))?;
         let addr = storage_to_std(&self.addr)?;
@@ -100,6 +103,7 @@ impl xIceCandidate {
 /// `(type_pref << 24) | (local_pref << 8) | (256 - component_id)`; an
 /// unknown type has preference 0.
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xIceCandidatePriority(
     r#type: xIceCandidateType,
     local_pref: u16,
@@ -112,10 +116,12 @@ pub unsafe extern "C" fn xIceCandidatePriority(
 
 /// Host 126, srflx 100, prflx 110, relay 0; 0 for an unknown type.
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xIceCandidateTypePref(r#type: xIceCandidateType) -> c_int {
     ffi_boundary!(0, { type_pref(r#type) as c_int })
 }
 
+#[cfg_attr(xp2p_device, optimize(size))]
 fn type_pref(t: xIceCandidateType) -> u32 {
     CandidateKind::from_code(i64::from(t)).map_or(0, CandidateKind::type_preference)
 }
@@ -124,6 +130,7 @@ fn type_pref(t: xIceCandidateType) -> u32 {
 /// `base_addr` bytes (4 or 16, none if unset) and, if `stun_server` is an
 /// IPv4/IPv6 address, its address and port bytes. NULL `cand`: nothing.
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xIceCandidateFoundation(
     cand: *mut xIceCandidate,
     stun_server: *const sockaddr,
@@ -144,6 +151,7 @@ pub unsafe extern "C" fn xIceCandidateFoundation(
 
 /// "host", "srflx", "prflx", "relay", or "unknown" (static strings).
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xIceCandidateTypeStr(r#type: xIceCandidateType) -> *const c_char {
     ffi_boundary!(c"unknown".as_ptr(), {
         let s = match CandidateKind::from_code(i64::from(r#type)) {
@@ -160,6 +168,7 @@ pub unsafe extern "C" fn xIceCandidateTypeStr(r#type: xIceCandidateType) -> *con
 /// Exact lowercase type name to `*type`; InvalidArg for NULL arguments or
 /// any other string.
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xIceCandidateTypeFromStr(
     str: *const c_char,
     r#type: *mut xIceCandidateType,
@@ -188,6 +197,7 @@ pub unsafe extern "C" fn xIceCandidateTypeFromStr(
 /// The host-order port of an AF_INET/AF_INET6 address; 0 for NULL or any
 /// other family.
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xSockaddrPort(addr: *const sockaddr) -> u16 {
     ffi_boundary!(0, {
         // SAFETY: `addr` is NULL or valid for this call, as `ice_candidate.h` requires of its
@@ -199,6 +209,7 @@ pub unsafe extern "C" fn xSockaddrPort(addr: *const sockaddr) -> u16 {
 /// `inet_ntop` text of an AF_INET/AF_INET6 address into `buf`; returns
 /// `buf`, or NULL for NULL arguments, another family or a too-small buffer.
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xSockaddrIP(
     addr: *const sockaddr,
     buf: *mut c_char,

@@ -10,6 +10,7 @@ pub const XICE_SHA1_DIGEST_SIZE: usize = 20;
 /// Writes `output` (16 bytes) with MD5 of `input`. NULL `output` or NULL
 /// `input` with a non-zero `len`: nothing is written.
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xIceMD5(input: *const u8, len: usize, output: *mut u8) {
     ffi_boundary!((), {
         // SAFETY: `input` and `output` are NULL or valid for this call, as `ice_crypto.h` requires
@@ -26,6 +27,7 @@ pub unsafe extern "C" fn xIceMD5(input: *const u8, len: usize, output: *mut u8) 
 /// Writes `output` (20 bytes) with SHA-1 of `input`. NULL `output` or NULL
 /// `input` with a non-zero `len`: nothing is written.
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xIceSHA1(input: *const u8, len: usize, output: *mut u8) {
     ffi_boundary!((), {
         // SAFETY: `input` and `output` are NULL or valid for this call, as `ice_crypto.h` requires
@@ -43,6 +45,7 @@ pub unsafe extern "C" fn xIceSHA1(input: *const u8, len: usize, output: *mut u8)
 /// longer than 64 bytes are hashed first. A NULL `key` or `data` with a
 /// non-zero length zeroes `output`.
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xIceHmacSHA1(
     key: *const u8,
     key_len: usize,
@@ -69,6 +72,7 @@ pub unsafe extern "C" fn xIceHmacSHA1(
 /// CRC-32 (reflected 0xEDB88320, init and final XOR 0xFFFFFFFF) of `data`;
 /// 0 for NULL `data` with a non-zero `len`.
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xIceCrc32(data: *const u8, len: usize) -> u32 {
     ffi_boundary!(0, {
         // SAFETY: `data` is NULL or valid for this call, as `ice_crypto.h` requires of its caller;

@@ -26,6 +26,7 @@ pub struct xIcePair {
 /// `2^32 * min(G, D) + 2 * max(G, D) + (G > D ? 1 : 0)`, G being the
 /// controlling agent's candidate priority.
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xIcePairPriority(controlling_prio: u32, controlled_prio: u32) -> u64 {
     ffi_boundary!(0, { pair_priority(controlling_prio, controlled_prio) })
 }
@@ -33,6 +34,7 @@ pub unsafe extern "C" fn xIcePairPriority(controlling_prio: u32, controlled_prio
 /// A `qsort` comparator over `xIcePair` giving descending priority: negative
 /// when `a` sorts first. NULL pointers sort last.
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xIcePairCompare(a: *const c_void, b: *const c_void) -> c_int {
     ffi_boundary!(0, {
         // SAFETY: `a` and `b` are NULL or valid for this call, as `ice_pair.h` requires of its
@@ -54,6 +56,7 @@ pub unsafe extern "C" fn xIcePairCompare(a: *const c_void, b: *const c_void) -> 
 /// Sorts `count` pairs in place by descending priority (equal priorities
 /// keep their order). NULL `pairs` or `count <= 0`: nothing.
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xIcePairSort(pairs: *mut xIcePair, count: c_int) {
     ffi_boundary!((), {
         // SAFETY: `pairs` is NULL or valid for this call, as `ice_pair.h` requires of its caller;

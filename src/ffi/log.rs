@@ -42,6 +42,7 @@ pub type xP2PLogCallback = Option<
     ),
 >;
 
+#[cfg_attr(xp2p_device, optimize(size))]
 fn level_code(l: Level) -> xP2PLogLevel {
     match l {
         Level::Error => xP2PLogLevel_Error,
@@ -52,6 +53,7 @@ fn level_code(l: Level) -> xP2PLogLevel {
     }
 }
 
+#[cfg_attr(xp2p_device, optimize(size))]
 fn level_filter(l: xP2PLogLevel) -> Option<LevelFilter> {
     Some(match l {
         xP2PLogLevel_Off => LevelFilter::Off,
@@ -65,6 +67,7 @@ fn level_filter(l: xP2PLogLevel) -> Option<LevelFilter> {
 }
 
 /// A text as a C string; interior NULs become spaces.
+#[cfg_attr(xp2p_device, optimize(size))]
 fn c_text(s: &str) -> CString {
     CString::new(s.replace('\0', " ")).unwrap_or_default()
 }
@@ -74,6 +77,7 @@ fn c_text(s: &str) -> CString {
 /// levels and components enabled (`XP2P_LOG`, `xP2PLogSetFilter`).
 /// Returns `xErrno_Ok`.
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xP2PLogSetCallback(cb: xP2PLogCallback, ctx: *mut c_void) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
         let ctx = ctx as usize;
@@ -106,6 +110,7 @@ pub unsafe extern "C" fn xP2PLogSetCallback(cb: xP2PLogCallback, ctx: *mut c_voi
 /// logging off. `xErrno_InvalidArg` (nothing changed) for a string that
 /// does not parse.
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xP2PLogSetFilter(spec: *const c_char) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
         // SAFETY: `spec` is NULL or valid for this call, as `log.h` requires of its caller; the
@@ -126,6 +131,7 @@ pub unsafe extern "C" fn xP2PLogSetFilter(spec: *const c_char) -> xErrno {
 /// One level for every component (`xP2PLogLevel_Off` turns logging off).
 /// `xErrno_InvalidArg` for a value outside Off..Trace.
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xP2PLogSetLevel(level: xP2PLogLevel) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
         match level_filter(level) {
@@ -141,6 +147,7 @@ pub unsafe extern "C" fn xP2PLogSetLevel(level: xP2PLogLevel) -> xErrno {
 /// The level in effect for `component` (NULL: the default of components
 /// the filter does not name).
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xP2PLogGetLevel(component: *const c_char) -> xP2PLogLevel {
     ffi_boundary!(xP2PLogLevel_Off, {
         // SAFETY: `component` is NULL or valid for this call, as `log.h` requires of its caller;

@@ -69,19 +69,23 @@ const _: fn(xPeerConnectionOnDataChannel) -> Option<cabi::NewChannelFn> = |f| f;
 
 /// Runs `f` on the endpoint of the live PeerConnection `pc` (the handle's
 /// value), or returns `dead`.
+#[cfg_attr(xp2p_device, optimize(size))]
 pub(crate) fn with_endpoint<R>(pc: usize, dead: R, f: impl FnOnce(&mut PcEndpoint) -> R) -> R {
     pc::with_endpoint(handle(pc as xPeerConnection), dead, f)
 }
 
+#[cfg_attr(xp2p_device, optimize(size))]
 fn handle(pc: xPeerConnection) -> Handle<PcObject> {
     Handle::from_ptr(pc)
 }
 
+#[cfg_attr(xp2p_device, optimize(size))]
 fn text_of<'a>(p: *const c_char) -> Option<&'a str> {
     // SAFETY: a non-NULL `p` is a NUL-terminated string (caller contract).
     unsafe { cstr_bytes(p) }.and_then(|b| std::str::from_utf8(b).ok())
 }
 
+#[cfg_attr(xp2p_device, optimize(size))]
 fn errno(e: &PeerError) -> xErrno {
     match e {
         PeerError::Channel(c) => channel_errno(c),
@@ -95,6 +99,7 @@ fn errno(e: &PeerError) -> xErrno {
 /// NULL. The local SCTP port is `conf->sctp_port`, or 5000. Nothing is
 /// gathered until an offer, an answer or a local description is made.
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xPeerConnectionCreate(
     r#loop: xEventLoop,
     conf: *const xPeerConnectionConf,
@@ -146,6 +151,7 @@ pub unsafe extern "C" fn xPeerConnectionCreate(
 /// connection was already Closed); no callback runs after this returns.
 /// NULL, stale and foreign handles are ignored.
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xPeerConnectionDestroy(pc: xPeerConnection) {
     ffi_boundary!((), {
         pc::destroy(handle(pc));
@@ -156,6 +162,7 @@ pub unsafe extern "C" fn xPeerConnectionDestroy(pc: xPeerConnection) {
 /// `free`s it) with the candidates gathered so far; more follow through
 /// `on_ice_candidate`. NULL for a bad handle or on failure.
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xPeerConnectionCreateOffer(pc: xPeerConnection) -> *mut c_char {
     ffi_boundary!(std::ptr::null_mut(), {
         pc::description(handle(pc), true).map_or(std::ptr::null_mut(), |t| malloc_string(&t))
@@ -165,6 +172,7 @@ pub unsafe extern "C" fn xPeerConnectionCreateOffer(pc: xPeerConnection) -> *mut
 /// Returns the answer to the remote offer (`malloc`ed; the caller `free`s
 /// it). NULL for a bad handle or without a remote offer.
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xPeerConnectionCreateAnswer(pc: xPeerConnection) -> *mut c_char {
     ffi_boundary!(std::ptr::null_mut(), {
         pc::description(handle(pc), false).map_or(std::ptr::null_mut(), |t| malloc_string(&t))
@@ -174,6 +182,7 @@ pub unsafe extern "C" fn xPeerConnectionCreateAnswer(pc: xPeerConnection) -> *mu
 /// Applies `text` to the live PeerConnection with `apply` (after starting
 /// gathering when `gather`), lets the I/O thread act on the change, and
 /// maps the result. InvalidArg for NULL text or a bad handle.
+#[cfg_attr(xp2p_device, optimize(size))]
 fn apply_text(
     pc: xPeerConnection,
     text: *const c_char,
@@ -195,6 +204,7 @@ fn apply_text(
 /// description is the one CreateOffer/CreateAnswer returned). InvalidArg for
 /// NULL arguments.
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xPeerConnectionSetLocalDescription(
     pc: xPeerConnection,
     sdp: *const c_char,
@@ -208,6 +218,7 @@ pub unsafe extern "C" fn xPeerConnectionSetLocalDescription(
 /// DTLS fingerprint (verified during the handshake) and setup role, SCTP
 /// port, max-message-size. InvalidArg for NULL arguments or bad SDP.
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xPeerConnectionSetRemoteDescription(
     pc: xPeerConnection,
     sdp: *const c_char,
@@ -220,6 +231,7 @@ pub unsafe extern "C" fn xPeerConnectionSetRemoteDescription(
 /// Adds a trickled remote candidate (`a=candidate:…`, `candidate:…`, bare,
 /// or `a=end-of-candidates`). InvalidArg for NULL or a bad line.
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xPeerConnectionAddIceCandidate(
     pc: xPeerConnection,
     candidate_sdp: *const c_char,
@@ -239,6 +251,7 @@ pub unsafe extern "C" fn xPeerConnectionAddIceCandidate(
 /// conf leaves NULL fall back to the PeerConnection's `on_dc_*` with its
 /// ctx. NULL for NULL arguments, a bad label or too many channels.
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xPeerConnectionCreateDataChannel(
     pc: xPeerConnection,
     conf: *const xDataChannelConf,
@@ -255,6 +268,7 @@ pub unsafe extern "C" fn xPeerConnectionCreateDataChannel(
 
 /// The connection state; Closed for NULL, stale or foreign handles.
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xPeerConnectionGetState(pc: xPeerConnection) -> xPeerConnectionState {
     ffi_boundary!(xPeerConnectionState_Closed, {
         pc::with_endpoint(handle(pc), xPeerConnectionState_Closed, |ep| {
@@ -270,6 +284,7 @@ pub unsafe extern "C" fn xPeerConnectionGetState(pc: xPeerConnection) -> xPeerCo
 /// `xIceAgentDestroy` ignores it. The same handle every time; stale after
 /// `xPeerConnectionDestroy`. NULL for a bad handle.
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xPeerConnectionGetIceAgent(pc: xPeerConnection) -> xIceAgent {
     ffi_boundary!(std::ptr::null_mut(), {
         pc::ice_view(handle(pc), super::ice_agent::candidate_cache)
@@ -283,6 +298,7 @@ pub unsafe extern "C" fn xPeerConnectionGetIceAgent(pc: xPeerConnection) -> xIce
 /// `xDtlsTransportDestroy` ignores it. The same handle every time; stale
 /// after `xPeerConnectionDestroy`. NULL for a bad handle.
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xPeerConnectionGetDtlsTransport(pc: xPeerConnection) -> xDtlsTransport {
     ffi_boundary!(std::ptr::null_mut(), {
         pc::dtls_view(handle(pc)).map_or(std::ptr::null_mut(), |h| h.as_ptr())
@@ -295,6 +311,7 @@ pub unsafe extern "C" fn xPeerConnectionGetDtlsTransport(pc: xPeerConnection) ->
 /// get InvalidState and `xSctpTransportDestroy` ignores it. Stale after
 /// `xPeerConnectionDestroy`. NULL for a bad handle.
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xPeerConnectionGetSctpTransport(pc: xPeerConnection) -> xSctpTransport {
     ffi_boundary!(std::ptr::null_mut(), {
         pc::sctp_view(handle(pc)).map_or(std::ptr::null_mut(), |h| h.as_ptr())
@@ -308,6 +325,7 @@ pub unsafe extern "C" fn xPeerConnectionGetSctpTransport(pc: xPeerConnection) ->
 /// feeds and owns its channels). The same handle every time; stale after
 /// `xPeerConnectionDestroy`. NULL for a bad handle.
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xPeerConnectionGetDataChannelMgr(pc: xPeerConnection) -> xDataChannelMgr {
     ffi_boundary!(std::ptr::null_mut(), {
         pc::channels_view(handle(pc)).map_or(std::ptr::null_mut(), |h| h.as_ptr())

@@ -96,6 +96,7 @@ const _: fn(xSctpOnBufferedAmountLow) -> Option<cabi::SctpLowFn> = |f| f;
 
 /// A transport created with `xSctpTransportCreate` (InvalidArg for bad
 /// handles, InvalidState for the view of a PeerConnection's association).
+#[cfg_attr(xp2p_device, optimize(size))]
 fn own(t: xSctpTransport) -> Result<Handle<SctpObject>, xErrno> {
     match lookup::sctp(t) {
         Some(Sctp::Own(h)) => Ok(h),
@@ -110,6 +111,7 @@ fn own(t: xSctpTransport) -> Result<Handle<SctpObject>, xErrno> {
 /// one created with `xDtlsTransportCreate` or already has an SCTP
 /// transport. Ports 0 mean 5000, a zero association timeout 10 s.
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xSctpTransportCreate(conf: *const xSctpTransportConf) -> xSctpTransport {
     ffi_boundary!(std::ptr::null_mut(), {
         // SAFETY: a non-NULL `conf` points to a valid conf (caller contract).
@@ -160,6 +162,7 @@ pub unsafe extern "C" fn xSctpTransportCreate(conf: *const xSctpTransportConf) -
 /// returns. NULL, stale and foreign handles are ignored, and so is the view
 /// of a PeerConnection's association (the PeerConnection owns it).
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xSctpTransportDestroy(transport: xSctpTransport) {
     ffi_boundary!((), {
         if let Some(Sctp::Own(h)) = lookup::sctp(transport) {
@@ -173,6 +176,7 @@ pub unsafe extern "C" fn xSctpTransportDestroy(transport: xSctpTransport) {
 /// timeout. InvalidArg for a bad handle, InvalidState when already started
 /// or for a PeerConnection's association, SysError if usrsctp refuses.
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xSctpTransportStart(transport: xSctpTransport) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
         match own(transport).map(sctp::start) {
@@ -224,6 +228,7 @@ pub unsafe extern "C" fn xSctpTransportSend(
 /// transport's records reach SCTP by themselves). InvalidArg for NULL or
 /// empty input, InvalidState for a PeerConnection's association.
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xSctpTransportFeedInput(
     transport: xSctpTransport,
     data: *const u8,
@@ -246,6 +251,7 @@ pub unsafe extern "C" fn xSctpTransportFeedInput(
 /// `on_stream_close`. InvalidArg for a bad handle or stream, InvalidState
 /// when not connected or for a PeerConnection's association.
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xSctpTransportCloseStream(
     transport: xSctpTransport,
     stream_id: u16,
@@ -278,6 +284,7 @@ pub unsafe extern "C" fn xSctpTransportGetBufferedAmount(transport: xSctpTranspo
 /// Whether the association is up; false for NULL, stale and foreign
 /// handles.
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xSctpTransportIsConnected(transport: xSctpTransport) -> bool {
     ffi_boundary!(false, {
         match lookup::sctp(transport) {

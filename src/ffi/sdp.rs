@@ -70,6 +70,7 @@ unsafe fn write_out(text: &str, out: *mut c_char, cap: usize) -> c_int {
 
 /// The Rust candidates of a C array; `None` for a negative count, a NULL
 /// array with a positive count, or a candidate that cannot be written.
+#[cfg_attr(xp2p_device, optimize(size))]
 unsafe fn c_candidates(cands: *const xIceCandidate, count: c_int) -> Option<Vec<Candidate>> {
     // SAFETY: `cands` is non-NULL (checked) and, per the encoders' contract, points to `count`
     // candidates; `count` is non-negative here.
@@ -88,6 +89,7 @@ unsafe fn c_candidates(cands: *const xIceCandidate, count: c_int) -> Option<Vec<
     }
 }
 
+#[cfg_attr(xp2p_device, optimize(size))]
 unsafe fn c_text(p: *const c_char) -> Option<String> {
     // SAFETY: `p` is NULL or a NUL-terminated string, per the contract of the public function that
     // passes it on.
@@ -99,6 +101,7 @@ unsafe fn c_text(p: *const c_char) -> Option<String> {
 /// negative `cand_count`, NULL `candidates` with a positive count, an
 /// unwritable candidate, or a result that does not fit in `out_cap`.
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xIceSdpEncode(
     ufrag: *const c_char,
     pwd: *const c_char,
@@ -138,6 +141,7 @@ pub unsafe extern "C" fn xIceSdpEncode(
 /// and `sctp_port` 0 when absent. InvalidArg for NULL arguments, a missing
 /// ufrag or pwd, or a data-channel description without a fingerprint.
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xIceSdpDecode(
     sdp_str: *const c_char,
     sdp_len: usize,
@@ -190,6 +194,7 @@ pub unsafe extern "C" fn xIceSdpDecode(
 /// the length, or -1 for NULL arguments, an unknown type, a component
 /// outside 0-65535, an address that is not IPv4/IPv6, or a too-small `cap`.
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xIceSdpEncodeCandidate(
     cand: *const xIceCandidate,
     out: *mut c_char,
@@ -212,6 +217,7 @@ pub unsafe extern "C" fn xIceSdpEncodeCandidate(
 /// `transport` is 0 for UDP and 1 for TCP. InvalidArg for NULL arguments,
 /// a malformed line, or an address that is not an IP literal (mDNS).
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xIceSdpDecodeCandidate(
     line: *const c_char,
     cand: *mut xIceCandidate,
@@ -245,6 +251,7 @@ pub unsafe extern "C" fn xIceSdpDecodeCandidate(
 /// `xIceSdpEncode`) or a result that does not fit in `out_cap`. No
 /// `a=max-message-size` is written (the Rust encoder can add it).
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xIceSdpEncodeWebRTC(
     ufrag: *const c_char,
     pwd: *const c_char,

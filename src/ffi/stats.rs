@@ -151,6 +151,7 @@ pub struct xDataChannelStats {
     pub buffered_amount: u64,
 }
 
+#[cfg_attr(xp2p_device, optimize(size))]
 fn storage_of(a: &CandidateAddress) -> sockaddr_storage {
     match a {
         CandidateAddress::Ip(sa) => std_to_storage(sa),
@@ -212,6 +213,7 @@ macro_rules! write_ice_fields {
     }};
 }
 
+#[cfg_attr(xp2p_device, optimize(size))]
 fn pc_stats(pc: &PeerConnection) -> xPeerConnectionStats {
     let pst = pc.stats();
     let dtls_stats = pc.dtls().map(|d| d.stats()).unwrap_or_default();
@@ -255,6 +257,7 @@ fn pc_stats(pc: &PeerConnection) -> xPeerConnectionStats {
     s
 }
 
+#[cfg_attr(xp2p_device, optimize(size))]
 fn ice_stats(agent: &IceAgent) -> xIceStats {
     // SAFETY: all-zero is a valid value of this plain C struct (and leaves
     // its padding zero).
@@ -269,6 +272,7 @@ fn ice_stats(agent: &IceAgent) -> xIceStats {
 ///
 /// # Safety
 /// A non-NULL `out` must point to at least `size_of::<usize>()` bytes.
+#[cfg_attr(xp2p_device, optimize(size))]
 unsafe fn caller_size(out: *const c_void) -> Option<usize> {
     // SAFETY: `out` is non-NULL (checked) and the caller guarantees (# Safety) at least one `usize`
     // there; the read is unaligned-safe.
@@ -300,6 +304,7 @@ unsafe fn write_prefix<T>(out: *mut c_void, size: usize, full: &T) {
 /// `xErrno_InvalidArg` for a NULL, stale or foreign `pc`, a NULL `stats`
 /// or a `size` below `sizeof(size_t)`. Safe from any thread.
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xPeerConnectionGetStats(
     pc: xPeerConnection,
     stats: *mut xPeerConnectionStats,
@@ -324,6 +329,7 @@ pub unsafe extern "C" fn xPeerConnectionGetStats(
 /// PeerConnection or of a manager. `xErrno_InvalidArg` for a NULL, stale
 /// or foreign `channel`, a NULL `stats` or a `size` below `sizeof(size_t)`.
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xDataChannelGetStats(
     channel: xDataChannel,
     stats: *mut xDataChannelStats,
@@ -367,6 +373,7 @@ pub unsafe extern "C" fn xDataChannelGetStats(
 /// (`xPeerConnectionGetIceAgent`). `xErrno_InvalidArg` for a NULL, stale
 /// or foreign `agent`, a NULL `stats` or a `size` below `sizeof(size_t)`.
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xIceAgentGetStats(agent: xIceAgent, stats: *mut xIceStats) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
         // SAFETY: `stats` is NULL or points to the caller's struct of at least its `size` bytes

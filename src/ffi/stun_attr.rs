@@ -50,6 +50,7 @@ pub struct xStunAttr {
     pub value: *const u8,
 }
 
+#[cfg_attr(xp2p_device, optimize(size))]
 fn errno(e: StunError) -> xErrno {
     match e {
         StunError::BufferTooSmall => xErrno_NoMemory,
@@ -58,6 +59,7 @@ fn errno(e: StunError) -> xErrno {
 }
 
 /// The free space of a writer; `None` for NULL or a corrupt writer.
+#[cfg_attr(xp2p_device, optimize(size))]
 unsafe fn free_space<'a>(w: &xStunAttrWriter) -> Option<&'a mut [u8]> {
     // SAFETY: a writer's `buf` holds `cap` bytes (the `xStunAttrWriterInit` contract the caller of
     // a writer function upholds); `buf` is non-NULL and `pos <= cap` were checked just above, so
@@ -74,6 +76,7 @@ unsafe fn free_space<'a>(w: &xStunAttrWriter) -> Option<&'a mut [u8]> {
 }
 
 /// Runs `write` on the free space of `w` and advances `pos`.
+#[cfg_attr(xp2p_device, optimize(size))]
 unsafe fn append(
     w: *mut xStunAttrWriter,
     write: impl FnOnce(&mut [u8]) -> Result<usize, StunError>,
@@ -101,18 +104,21 @@ unsafe fn append(
     }
 }
 
+#[cfg_attr(xp2p_device, optimize(size))]
 unsafe fn append_attr(w: *mut xStunAttrWriter, attr: &Attribute<'_>, id: &TransactionId) -> xErrno {
     // SAFETY: `w` is NULL or a valid writer, passed through from a public writer function whose
     // caller guarantees it.
     unsafe { append(w, |out| write_attr(out, attr, id)) }
 }
 
+#[cfg_attr(xp2p_device, optimize(size))]
 unsafe fn append_raw(w: *mut xStunAttrWriter, typ: xStunAttrType, value: &[u8]) -> xErrno {
     // SAFETY: `w` is NULL or a valid writer, passed through from a public writer function whose
     // caller guarantees it.
     unsafe { append(w, |out| write_raw_attr(out, typ as u16, value)) }
 }
 
+#[cfg_attr(xp2p_device, optimize(size))]
 unsafe fn txn_id(p: *const u8) -> Option<TransactionId> {
     // SAFETY: `p` is NULL or points to a 12-byte transaction id, as the public functions taking
     // `txn_id` require of their caller.
@@ -121,6 +127,7 @@ unsafe fn txn_id(p: *const u8) -> Option<TransactionId> {
 
 /// Sets up `w` over `cap` bytes at `buf`, with nothing written.
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xStunAttrWriterInit(w: *mut xStunAttrWriter, buf: *mut u8, cap: usize) {
     ffi_boundary!((), {
         // SAFETY: `w` and `buf` are NULL or valid for this call, as `stun_attr.h` requires of its
@@ -158,6 +165,7 @@ unsafe fn write_address(
 /// XOR-MAPPED-ADDRESS for an IPv4 or IPv6 `addr`. InvalidArg for NULL
 /// arguments or another family; NoMemory when it does not fit.
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xStunAttrWriteXorMappedAddress(
     w: *mut xStunAttrWriter,
     addr: *const sockaddr,
@@ -172,6 +180,7 @@ pub unsafe extern "C" fn xStunAttrWriteXorMappedAddress(
 
 /// MAPPED-ADDRESS for an IPv4 or IPv6 `addr`.
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xStunAttrWriteMappedAddress(
     w: *mut xStunAttrWriter,
     addr: *const sockaddr,
@@ -186,6 +195,7 @@ pub unsafe extern "C" fn xStunAttrWriteMappedAddress(
 /// USERNAME `remote_ufrag ":" local_ufrag`. InvalidArg for a NULL part,
 /// NoMemory above 256 bytes or when it does not fit.
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xStunAttrWriteUsername(
     w: *mut xStunAttrWriter,
     remote_ufrag: *const c_char,
@@ -210,6 +220,7 @@ pub unsafe extern "C" fn xStunAttrWriteUsername(
 }
 
 /// The header of the message being built, read from `msg_buf`.
+#[cfg_attr(xp2p_device, optimize(size))]
 unsafe fn header(msg_buf: *const u8) -> Option<[u8; XSTUN_HEADER_SIZE]> {
     // SAFETY: `msg_buf` is NULL or the message buffer the writer belongs to, which starts with the
     // 20-byte header (the caller's contract for the MESSAGE-INTEGRITY/FINGERPRINT writers).
@@ -218,6 +229,7 @@ unsafe fn header(msg_buf: *const u8) -> Option<[u8; XSTUN_HEADER_SIZE]> {
 
 /// Appends an attribute whose value is computed from the header and the
 /// attributes written so far.
+#[cfg_attr(xp2p_device, optimize(size))]
 unsafe fn append_check<const N: usize>(
     w: *mut xStunAttrWriter,
     msg_buf: *const u8,
@@ -247,6 +259,7 @@ unsafe fn append_check<const N: usize>(
 /// (length counting through this attribute) and the attributes written so
 /// far. InvalidArg for NULL `w`, `msg_buf` or `key`.
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xStunAttrWriteMessageIntegrity(
     w: *mut xStunAttrWriter,
     msg_buf: *mut u8,
@@ -271,6 +284,7 @@ pub unsafe extern "C" fn xStunAttrWriteMessageIntegrity(
 /// through this attribute) and the attributes written so far, XOR
 /// 0x5354554E. InvalidArg for NULL `w` or `msg_buf`.
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xStunAttrWriteFingerprint(
     w: *mut xStunAttrWriter,
     msg_buf: *mut u8,
@@ -288,6 +302,7 @@ pub unsafe extern "C" fn xStunAttrWriteFingerprint(
 
 /// PRIORITY (4 bytes).
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xStunAttrWritePriority(w: *mut xStunAttrWriter, priority: u32) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
         // SAFETY: `w` is NULL or valid for this call, as `stun_attr.h` requires of its caller; the
@@ -298,6 +313,7 @@ pub unsafe extern "C" fn xStunAttrWritePriority(w: *mut xStunAttrWriter, priorit
 
 /// USE-CANDIDATE (empty).
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xStunAttrWriteUseCandidate(w: *mut xStunAttrWriter) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
         // SAFETY: `w` is NULL or valid for this call, as `stun_attr.h` requires of its caller; the
@@ -308,6 +324,7 @@ pub unsafe extern "C" fn xStunAttrWriteUseCandidate(w: *mut xStunAttrWriter) -> 
 
 /// ICE-CONTROLLING with a 64-bit tie-breaker.
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xStunAttrWriteIceControlling(
     w: *mut xStunAttrWriter,
     tie_breaker: u64,
@@ -321,6 +338,7 @@ pub unsafe extern "C" fn xStunAttrWriteIceControlling(
 
 /// ICE-CONTROLLED with a 64-bit tie-breaker.
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xStunAttrWriteIceControlled(
     w: *mut xStunAttrWriter,
     tie_breaker: u64,
@@ -335,6 +353,7 @@ pub unsafe extern "C" fn xStunAttrWriteIceControlled(
 /// ERROR-CODE: `code` 300..=699 (else InvalidArg) and the reason phrase
 /// (NULL = none).
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xStunAttrWriteErrorCode(
     w: *mut xStunAttrWriter,
     code: c_int,
@@ -369,6 +388,7 @@ unsafe fn write_text(w: *mut xStunAttrWriter, typ: xStunAttrType, s: *const c_ch
 
 /// REALM (string without its NUL; NULL → InvalidArg).
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xStunAttrWriteRealm(
     w: *mut xStunAttrWriter,
     realm: *const c_char,
@@ -382,6 +402,7 @@ pub unsafe extern "C" fn xStunAttrWriteRealm(
 
 /// NONCE (string without its NUL; NULL → InvalidArg).
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xStunAttrWriteNonce(
     w: *mut xStunAttrWriter,
     nonce: *const c_char,
@@ -395,6 +416,7 @@ pub unsafe extern "C" fn xStunAttrWriteNonce(
 
 /// LIFETIME in seconds (4 bytes).
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xStunAttrWriteLifetime(w: *mut xStunAttrWriter, lifetime: u32) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
         // SAFETY: `w` is NULL or valid for this call, as `stun_attr.h` requires of its caller; the
@@ -405,6 +427,7 @@ pub unsafe extern "C" fn xStunAttrWriteLifetime(w: *mut xStunAttrWriter, lifetim
 
 /// REQUESTED-TRANSPORT, the 4-byte value as given (`XTURN_TRANSPORT_UDP`).
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xStunAttrWriteRequestedTransport(
     w: *mut xStunAttrWriter,
     transport: u32,
@@ -424,6 +447,7 @@ pub unsafe extern "C" fn xStunAttrWriteRequestedTransport(
 
 /// XOR-PEER-ADDRESS for an IPv4 or IPv6 `addr`.
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xStunAttrWriteXorPeerAddress(
     w: *mut xStunAttrWriter,
     addr: *const sockaddr,
@@ -438,6 +462,7 @@ pub unsafe extern "C" fn xStunAttrWriteXorPeerAddress(
 
 /// CHANNEL-NUMBER: the channel then two zero bytes.
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xStunAttrWriteChannelNumber(
     w: *mut xStunAttrWriter,
     channel: u16,
@@ -454,6 +479,7 @@ pub unsafe extern "C" fn xStunAttrWriteChannelNumber(
 
 /// DATA: `len` raw bytes (InvalidArg for NULL `data` with a non-zero `len`).
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xStunAttrWriteData(
     w: *mut xStunAttrWriter,
     data: *const u8,
@@ -473,6 +499,7 @@ pub unsafe extern "C" fn xStunAttrWriteData(
 
 /// SOFTWARE (string without its NUL; NULL → InvalidArg).
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xStunAttrWriteSoftware(
     w: *mut xStunAttrWriter,
     software: *const c_char,
@@ -486,6 +513,7 @@ pub unsafe extern "C" fn xStunAttrWriteSoftware(
 
 /// Points `iter` at the attributes of `msg` (none for NULL `msg`).
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xStunAttrIterInit(iter: *mut xStunAttrIter, msg: *const xStunMsg) {
     ffi_boundary!((), {
         // SAFETY: `iter` and `msg` are NULL or valid for this call, as `stun_attr.h` requires of
@@ -513,6 +541,7 @@ pub unsafe extern "C" fn xStunAttrIterInit(iter: *mut xStunAttrIter, msg: *const
 /// (fewer than 4 bytes left, or a value running past the end) or for NULL
 /// arguments.
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xStunAttrIterNext(iter: *mut xStunAttrIter, attr: *mut xStunAttr) -> bool {
     ffi_boundary!(false, {
         // SAFETY: `iter` and `attr` are NULL or valid for this call, as `stun_attr.h` requires of
@@ -542,6 +571,7 @@ pub unsafe extern "C" fn xStunAttrIterNext(iter: *mut xStunAttrIter, attr: *mut 
 
 /// The value of a C attribute; `None` for NULL or a NULL value with a
 /// non-zero length.
+#[cfg_attr(xp2p_device, optimize(size))]
 unsafe fn attr_value<'a>(attr: *const xStunAttr) -> Option<&'a [u8]> {
     // SAFETY: `attr` is NULL or an attribute filled by `xStunAttrIterNext`, whose `value` points to
     // `length` bytes of the message the caller keeps alive.
@@ -551,6 +581,7 @@ unsafe fn attr_value<'a>(attr: *const xStunAttr) -> Option<&'a [u8]> {
     }
 }
 
+#[cfg_attr(xp2p_device, optimize(size))]
 unsafe fn decode_address(
     attr: *const xStunAttr,
     id: Option<TransactionId>,
@@ -579,6 +610,7 @@ unsafe fn decode_address(
 /// `out`. InvalidArg for NULL arguments, a short value (< 8 bytes IPv4,
 /// < 20 IPv6) or an unknown family.
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xStunAttrDecodeXorMappedAddress(
     attr: *const xStunAttr,
     txn_id: *const u8,
@@ -598,6 +630,7 @@ pub unsafe extern "C" fn xStunAttrDecodeXorMappedAddress(
 
 /// Decodes a MAPPED-ADDRESS value into `out`.
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xStunAttrDecodeMappedAddress(
     attr: *const xStunAttr,
     out: *mut sockaddr_storage,
@@ -613,6 +646,7 @@ pub unsafe extern "C" fn xStunAttrDecodeMappedAddress(
 /// `reason_len` (both optional) get the phrase, NULL/0 when there is none.
 /// InvalidArg for NULL `attr`/`code` or a value shorter than 4 bytes.
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xStunAttrDecodeErrorCode(
     attr: *const xStunAttr,
     code: *mut c_int,
@@ -650,6 +684,7 @@ pub unsafe extern "C" fn xStunAttrDecodeErrorCode(
 /// The message prefix before `attr` (which must lie inside the
 /// `msg_len`-byte message at `msg_buf`, after the header) split into the
 /// header and the attributes before it, with the attribute's value.
+#[cfg_attr(xp2p_device, optimize(size))]
 unsafe fn prefix_of<'a>(
     msg_buf: *const u8,
     msg_len: usize,
@@ -679,6 +714,7 @@ unsafe fn prefix_of<'a>(
 /// bytes, NULL arguments, or an attribute outside the `msg_len`-byte
 /// message.
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xStunAttrVerifyMessageIntegrity(
     msg_buf: *const u8,
     msg_len: usize,
@@ -713,6 +749,7 @@ pub unsafe extern "C" fn xStunAttrVerifyMessageIntegrity(
 /// match; InvalidArg on mismatch, a value that is not 4 bytes, NULL
 /// arguments, or an attribute outside the `msg_len`-byte message.
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xStunAttrVerifyFingerprint(
     msg_buf: *const u8,
     msg_len: usize,

@@ -25,6 +25,7 @@ pub struct xStunMsg {
 /// Zeroes `msg`, then sets its type and copies the 12-byte transaction id
 /// (left zero when `txn_id` is NULL). NULL `msg`: nothing happens.
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xStunMsgInit(msg: *mut xStunMsg, r#type: xStunMsgType, txn_id: *const u8) {
     ffi_boundary!((), {
         // SAFETY: `msg` and `txn_id` are NULL or valid for this call, as `stun_msg.h` requires of
@@ -52,6 +53,7 @@ pub unsafe extern "C" fn xStunMsgInit(msg: *mut xStunMsg, r#type: xStunMsgType, 
 /// that. With NULL `attrs` only the header is written, so attributes
 /// already built in place at `buf + 20` are kept.
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xStunMsgEncode(
     msg: *const xStunMsg,
     buf: *mut u8,
@@ -92,6 +94,7 @@ pub unsafe extern "C" fn xStunMsgEncode(
 /// bytes, a top bit set, a wrong magic cookie or a length running past
 /// `buf_len`.
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xStunMsgDecode(
     msg: *mut xStunMsg,
     buf: *const u8,
@@ -126,6 +129,7 @@ pub unsafe extern "C" fn xStunMsgDecode(
 /// Whether `buf` starts with a STUN header: at least 20 bytes, top two bits
 /// zero and the magic cookie. False for NULL.
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xStunMsgIsStun(buf: *const u8, buf_len: usize) -> bool {
     ffi_boundary!(false, {
         // SAFETY: `buf` is NULL or valid for this call, as `stun_msg.h` requires of its caller; the

@@ -85,6 +85,7 @@ struct TxnBlock {
 static LIVE: Mutex<VecMap<usize, usize>> = Mutex::new(VecMap::new());
 static NEXT_ID: AtomicUsize = AtomicUsize::new(1);
 
+#[cfg_attr(xp2p_device, optimize(size))]
 fn live() -> std::sync::MutexGuard<'static, VecMap<usize, usize>> {
     LIVE.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -94,12 +95,14 @@ fn lookup(id: usize) -> Option<*mut TxnBlock> {
 }
 
 /// The manager's transactions (count clamped to the array).
+#[cfg_attr(xp2p_device, optimize(size))]
 fn slots(mgr: &xStunTxnMgr) -> &[*mut xStunTxn] {
     let n = usize::try_from(mgr.count).unwrap_or(0).min(XSTUN_TXN_MAX);
     &mgr.txns[..n]
 }
 
 /// Takes `txn` out of the manager's array: the last entry fills the hole.
+#[cfg_attr(xp2p_device, optimize(size))]
 fn remove_slot(mgr: &mut xStunTxnMgr, txn: *mut xStunTxn) -> bool {
     let n = slots(mgr).len();
     let Some(i) = slots(mgr).iter().position(|&t| t == txn) else {
@@ -115,6 +118,7 @@ fn remove_slot(mgr: &mut xStunTxnMgr, txn: *mut xStunTxn) -> bool {
 ///
 /// # Safety
 /// `b` must be a live block created by `start`.
+#[cfg_attr(xp2p_device, optimize(size))]
 unsafe fn free_block(b: *mut TxnBlock) {
     // SAFETY: `b` came from `Box::into_raw` in `start` and is still registered (callers take it
     // from a live slot), so it is valid and freed exactly once here.
@@ -128,6 +132,7 @@ unsafe fn free_block(b: *mut TxnBlock) {
     }
 }
 
+#[cfg_attr(xp2p_device, optimize(size))]
 fn ms(d: std::time::Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
@@ -136,6 +141,7 @@ fn ms(d: std::time::Duration) -> u64 {
 ///
 /// # Safety
 /// `b` must be a live block.
+#[cfg_attr(xp2p_device, optimize(size))]
 unsafe fn arm(b: *mut TxnBlock, delay_ms: u64) {
     // SAFETY: `b` is a live block from `start` or `lookup`; its loop pointer is the caller's
     // `xEventLoop` given to `xStunTxnMgrInit`.
@@ -148,6 +154,7 @@ unsafe fn arm(b: *mut TxnBlock, delay_ms: u64) {
     }
 }
 
+#[cfg_attr(xp2p_device, optimize(size))]
 unsafe extern "C" fn on_timer(arg: *mut c_void) {
     ffi_boundary!((), {
         // SAFETY: `arg` is a transaction id, not a pointer; `timer_fired` looks it up in the live
@@ -157,6 +164,7 @@ unsafe extern "C" fn on_timer(arg: *mut c_void) {
 }
 
 /// One retransmission timer expiry of transaction `id`.
+#[cfg_attr(xp2p_device, optimize(size))]
 unsafe fn timer_fired(id: usize) {
     // SAFETY: `lookup` returns only blocks still registered as live, so `b` is valid; the send
     // callback and its argument are the caller's, given with the transaction.
@@ -207,6 +215,7 @@ unsafe fn timer_fired(id: usize) {
 
 /// Zeroes the manager and remembers the loop its timers run on.
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xStunTxnMgrInit(mgr: *mut xStunTxnMgr, r#loop: xEventLoop) {
     ffi_boundary!((), {
         // SAFETY: `mgr` is NULL or a writable manager, as `stun_txn.h` requires of its caller (NULL
@@ -225,6 +234,7 @@ pub unsafe extern "C" fn xStunTxnMgrInit(mgr: *mut xStunTxnMgr, r#loop: xEventLo
 
 /// Same as `xStunTxnMgrCancelAll`. NULL: nothing happens.
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xStunTxnMgrDestroy(mgr: *mut xStunTxnMgr) {
     ffi_boundary!((), {
         // SAFETY: `mgr` is NULL or a manager initialised by `xStunTxnMgrInit`, as `stun_txn.h`
@@ -236,6 +246,7 @@ pub unsafe extern "C" fn xStunTxnMgrDestroy(mgr: *mut xStunTxnMgr) {
 /// Cancels the timers of and frees every transaction (count → 0) without
 /// calling `on_complete`.
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xStunTxnMgrCancelAll(mgr: *mut xStunTxnMgr) {
     ffi_boundary!((), {
         // SAFETY: `mgr` is NULL or a manager initialised by `xStunTxnMgrInit`, as `stun_txn.h`
@@ -244,6 +255,7 @@ pub unsafe extern "C" fn xStunTxnMgrCancelAll(mgr: *mut xStunTxnMgr) {
     })
 }
 
+#[cfg_attr(xp2p_device, optimize(size))]
 unsafe fn cancel_all(mgr: *mut xStunTxnMgr) {
     // SAFETY: `mgr` is NULL or a manager initialised by `xStunTxnMgrInit` (the caller's contract);
     // its non-NULL slots are live blocks from `start`.
@@ -263,6 +275,7 @@ unsafe fn cancel_all(mgr: *mut xStunTxnMgr) {
 /// Records and sends a request whose bytes `fill` writes into the
 /// transaction buffer (returning their length).
 #[allow(clippy::too_many_arguments)]
+#[cfg_attr(xp2p_device, optimize(size))]
 unsafe fn start(
     mgr: *mut xStunTxnMgr,
     fill: impl FnOnce(&mut [u8; XSTUN_MAX_MSG_SIZE]) -> usize,
@@ -422,6 +435,7 @@ pub unsafe extern "C" fn xStunTxnMgrSendRaw(
 /// returned. False for NULL `mgr`/`msg` or an unknown id. No integrity
 /// check happens here (the caller verifies with its key).
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xStunTxnMgrOnResponse(
     mgr: *mut xStunTxnMgr,
     msg: *const xStunMsg,

@@ -176,15 +176,18 @@ unsafe impl Send for Entry {}
 static CLIENTS: Mutex<VecMap<usize, Entry>> = Mutex::new(VecMap::new());
 static NEXT_ID: AtomicUsize = AtomicUsize::new(1);
 
+#[cfg_attr(xp2p_device, optimize(size))]
 fn clients() -> MutexGuard<'static, VecMap<usize, Entry>> {
     CLIENTS.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+#[cfg_attr(xp2p_device, optimize(size))]
 fn key(tc: *const xTurnClient) -> usize {
     tc as usize
 }
 
 /// The address and entry of client `id`.
+#[cfg_attr(xp2p_device, optimize(size))]
 fn find_by_id(map: &mut VecMap<usize, Entry>, id: usize) -> Option<(usize, &mut Entry)> {
     map.iter_mut()
         .find(|(_, e)| e.id == id)
@@ -192,6 +195,7 @@ fn find_by_id(map: &mut VecMap<usize, Entry>, id: usize) -> Option<(usize, &mut 
 }
 
 /// The `xErrno` reported through `on_failed`.
+#[cfg_attr(xp2p_device, optimize(size))]
 fn failure_errno(why: TurnFailure) -> xErrno {
     match why {
         TurnFailure::Timeout => xErrno_Timeout,
@@ -201,6 +205,7 @@ fn failure_errno(why: TurnFailure) -> xErrno {
     }
 }
 
+#[cfg_attr(xp2p_device, optimize(size))]
 fn state_value(s: TurnState) -> xTurnState {
     match s {
         TurnState::Idle => xTurnState_Idle,
@@ -210,6 +215,7 @@ fn state_value(s: TurnState) -> xTurnState {
     }
 }
 
+#[cfg_attr(xp2p_device, optimize(size))]
 fn opt_storage(a: Option<SocketAddr>) -> sockaddr_storage {
     a.as_ref().map_or_else(empty_storage, std_to_storage)
 }
@@ -218,6 +224,7 @@ fn opt_storage(a: Option<SocketAddr>) -> sockaddr_storage {
 ///
 /// # Safety
 /// `tc` must point to the caller's live `xTurnClient`.
+#[cfg_attr(xp2p_device, optimize(size))]
 unsafe fn mirror(tc: *mut xTurnClient, e: &Entry) {
     // SAFETY: `tc` is the non-NULL, caller-owned `xTurnClient` registered in the client map (the
     // public functions check it), valid for the call.
@@ -266,6 +273,7 @@ unsafe fn mirror(tc: *mut xTurnClient, e: &Entry) {
     }
 }
 
+#[cfg_attr(xp2p_device, optimize(size))]
 unsafe extern "C" fn on_timer(arg: *mut c_void) {
     ffi_boundary!((), {
         // SAFETY: `arg` packs a client id and a timer slot, not a pointer; `timer_fired` finds the
@@ -280,6 +288,7 @@ unsafe extern "C" fn on_timer(arg: *mut c_void) {
 
 /// Milliseconds from `now` until `at`, rounded up so a timer never fires
 /// before its deadline.
+#[cfg_attr(xp2p_device, optimize(size))]
 fn delay_ms(now: Instant, at: Instant) -> u64 {
     let d = at.saturating_duration_since(now);
     let ms = d.as_millis() + u128::from(d.subsec_nanos() % 1_000_000 != 0);
@@ -290,6 +299,7 @@ fn delay_ms(now: Instant, at: Instant) -> u64 {
 ///
 /// # Safety
 /// `e.lp` must be the live loop the client was initialised with.
+#[cfg_attr(xp2p_device, optimize(size))]
 unsafe fn set_timer(e: &mut Entry, slot: Slot, now: Instant, want: Option<Instant>) {
     // SAFETY: `e.lp` is non-NULL (checked), the caller's `xEventLoop` from `xTurnClientInit`; the
     // cancelled handle was returned by that loop and not yet fired.
@@ -350,6 +360,7 @@ impl Outgoing {
 ///
 /// # Safety
 /// `tc` must point to the caller's live `xTurnClient` of `e`.
+#[cfg_attr(xp2p_device, optimize(size))]
 unsafe fn settle(tc: *mut xTurnClient, e: &mut Entry, now: Instant) -> Outgoing {
     // SAFETY: `tc` is the registered, caller-owned struct `e` belongs to, valid for the call
     // (checked by the public functions or found by id in the registry).
@@ -388,6 +399,7 @@ unsafe fn settle(tc: *mut xTurnClient, e: &mut Entry, now: Instant) -> Outgoing 
 ///
 /// # Safety
 /// A non-NULL `tc` must point to the caller's `xTurnClient`.
+#[cfg_attr(xp2p_device, optimize(size))]
 unsafe fn with_client<R>(
     tc: *mut xTurnClient,
     op: impl FnOnce(&mut Entry, Instant) -> R,
@@ -411,6 +423,7 @@ unsafe fn with_client<R>(
 }
 
 /// One loop timer of client `id` fired.
+#[cfg_attr(xp2p_device, optimize(size))]
 unsafe fn timer_fired(id: usize, slot: Slot) {
     // SAFETY: the client is found by id in the registry, so its struct address is a live,
     // caller-owned `xTurnClient`; callbacks are the caller's from the config.
@@ -442,6 +455,7 @@ enum Call {
 
 /// Runs the queued callbacks of client `id`, one at a time, re-checking
 /// that the client still exists before each.
+#[cfg_attr(xp2p_device, optimize(size))]
 unsafe fn dispatch(id: usize) {
     // SAFETY: the client is found by id in the registry on every round (it may be destroyed by a
     // callback), so the struct and its callbacks are live when used.
@@ -498,6 +512,7 @@ unsafe fn dispatch(id: usize) {
 
 /// The Rust configuration of a C one; `None` when the server is not an IP
 /// address, the credentials are not UTF-8 or `send_fn` is NULL.
+#[cfg_attr(xp2p_device, optimize(size))]
 fn rust_config(c: &xTurnConfig) -> Option<TurnConfig> {
     let server = storage_to_std(&c.server)?;
     c.send_fn?;
@@ -516,6 +531,7 @@ fn rust_config(c: &xTurnConfig) -> Option<TurnConfig> {
 /// (InvalidArg). NULL `tc`: nothing happens. The struct must stay at the
 /// same address until `xTurnClientDestroy`.
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xTurnClientInit(
     tc: *mut xTurnClient,
     r#loop: xEventLoop,
@@ -558,6 +574,7 @@ pub unsafe extern "C" fn xTurnClientInit(
 /// no callback runs after this returns. State Idle, `refresh_timer` NULL.
 /// NULL or never-initialised `tc`: nothing happens.
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xTurnClientDestroy(tc: *mut xTurnClient) {
     ffi_boundary!((), {
         // SAFETY: `tc` is NULL or valid for this call, as `turn_client.h` requires of its caller;
@@ -609,6 +626,7 @@ pub unsafe extern "C" fn xTurnClientDestroy(tc: *mut xTurnClient) {
 /// error if the first send fails (the client is then Idle again and may
 /// retry).
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xTurnClientAllocate(tc: *mut xTurnClient) -> xErrno {
     ffi_boundary!(xErrno_Unknown, {
         // SAFETY: `tc` is NULL or valid for this call, as `turn_client.h` requires of its caller;
@@ -635,6 +653,7 @@ pub unsafe extern "C" fn xTurnClientAllocate(tc: *mut xTurnClient) -> xErrno {
 
 /// The first Allocate could not be sent: the client drops the attempt
 /// and is Idle again (no callback, since the caller got the error).
+#[cfg_attr(xp2p_device, optimize(size))]
 unsafe fn abandon(tc: *mut xTurnClient) {
     // SAFETY: `tc` is NULL or the caller's `xTurnClient`, as `turn_client.h` requires; only
     // registered clients are touched.
@@ -662,6 +681,7 @@ unsafe fn abandon(tc: *mut xTurnClient) {
 /// InvalidArg for NULL arguments, a non-IP `peer` or a state other than
 /// Allocated; NoMemory for a 17th peer address.
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xTurnClientCreatePermission(
     tc: *mut xTurnClient,
     peer: *const sockaddr,
@@ -689,6 +709,7 @@ pub unsafe extern "C" fn xTurnClientCreatePermission(
 /// -1 for NULL arguments, a non-IP `peer`, a state other than Allocated,
 /// 8 channels already bound, or no permission slot left.
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xTurnClientChannelBind(
     tc: *mut xTurnClient,
     peer: *const sockaddr,
@@ -790,6 +811,7 @@ pub unsafe extern "C" fn xTurnClientOnMessage(
 ///
 /// # Safety
 /// A non-NULL `tc` must point to the caller's `xTurnClient`.
+#[cfg_attr(xp2p_device, optimize(size))]
 unsafe fn dispatch_inline(tc: *mut xTurnClient) {
     // SAFETY: `tc` is the caller's live `xTurnClient` inside one of its public calls; the registry
     // is consulted before any access.
@@ -814,6 +836,7 @@ unsafe fn dispatch_inline(tc: *mut xTurnClient) {
 /// `on_data` with the channel's peer, inside this call. False for NULL
 /// `tc`/`buf`, an undecodable frame or an unknown channel.
 #[no_mangle]
+#[cfg_attr(xp2p_device, optimize(size))]
 pub unsafe extern "C" fn xTurnClientOnChannelData(
     tc: *mut xTurnClient,
     buf: *const u8,

@@ -47,6 +47,7 @@ impl CandidateKind {
     ];
 
     /// The SDP token: `host`, `srflx`, `prflx` or `relay`.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn as_str(self) -> &'static str {
         match self {
             CandidateKind::Host => "host",
@@ -57,6 +58,7 @@ impl CandidateKind {
     }
 
     /// The type preference: host 126, prflx 110, srflx 100, relay 0.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn type_preference(self) -> u32 {
         match self {
             CandidateKind::Host => TYPE_PREF_HOST,
@@ -67,11 +69,13 @@ impl CandidateKind {
     }
 
     /// The C enum value (0–3).
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn code(self) -> u8 {
         self as u8
     }
 
     /// The type of a C enum value, `None` outside 0–3.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn from_code(code: i64) -> Option<Self> {
         match code {
             0 => Some(CandidateKind::Host),
@@ -83,12 +87,14 @@ impl CandidateKind {
     }
 
     /// The candidate priority of this type (see [`candidate_priority`]).
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn priority(self, local_pref: u16, component: u16) -> u32 {
         candidate_priority(self.type_preference(), local_pref, i32::from(component))
     }
 }
 
 impl fmt::Display for CandidateKind {
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
@@ -98,6 +104,7 @@ impl FromStr for CandidateKind {
     type Err = IceError;
 
     /// Exact lowercase tokens only, as RFC 8839 writes them.
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn from_str(s: &str) -> Result<Self, IceError> {
         match s {
             "host" => Ok(CandidateKind::Host),
@@ -112,6 +119,7 @@ impl FromStr for CandidateKind {
 /// `(type_pref << 24) | (local_pref << 8) | (256 − component)` (RFC 8445
 /// §5.1.2.1), computed with 32-bit wrap-around exactly as the C API does, so
 /// out-of-range inputs give the same bits there and here.
+#[cfg_attr(xp2p_device, optimize(size))]
 pub fn candidate_priority(type_pref: u32, local_pref: u16, component: i32) -> u32 {
     (type_pref << 24) | (u32::from(local_pref) << 8) | (256i32.wrapping_sub(component) as u32)
 }
@@ -120,6 +128,7 @@ pub fn candidate_priority(type_pref: u32, local_pref: u16, component: i32) -> u3
 /// address bytes (4 or 16) and, when the candidate came from a STUN or TURN
 /// server, that server's address bytes and port (big-endian). Candidates of
 /// the same type, base and server share a foundation.
+#[cfg_attr(xp2p_device, optimize(size))]
 pub fn foundation_from_parts(
     type_byte: u8,
     base: Option<IpAddr>,
@@ -138,6 +147,7 @@ pub fn foundation_from_parts(
     crate::crypto::crc32_parts(&parts).to_string()
 }
 
+#[cfg_attr(xp2p_device, optimize(size))]
 fn ip_bytes(ip: IpAddr) -> Vec<u8> {
     match ip {
         IpAddr::V4(v4) => v4.octets().to_vec(),
@@ -154,6 +164,7 @@ pub enum Transport {
 }
 
 impl Transport {
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn as_str(self) -> &'static str {
         match self {
             Transport::Udp => "UDP",
@@ -163,6 +174,7 @@ impl Transport {
 }
 
 impl fmt::Display for Transport {
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
@@ -172,6 +184,7 @@ impl FromStr for Transport {
     type Err = IceError;
 
     /// `UDP` or `TCP` in any letter case (Chromium writes `udp`).
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn from_str(s: &str) -> Result<Self, IceError> {
         if s.eq_ignore_ascii_case("udp") {
             Ok(Transport::Udp)
@@ -192,6 +205,7 @@ pub enum TcpType {
 }
 
 impl TcpType {
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn as_str(self) -> &'static str {
         match self {
             TcpType::Active => "active",
@@ -202,6 +216,7 @@ impl TcpType {
 }
 
 impl fmt::Display for TcpType {
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
@@ -210,6 +225,7 @@ impl fmt::Display for TcpType {
 impl FromStr for TcpType {
     type Err = IceError;
 
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn from_str(s: &str) -> Result<Self, IceError> {
         match s {
             "active" => Ok(TcpType::Active),
@@ -229,6 +245,7 @@ pub enum CandidateAddress {
 }
 
 impl CandidateAddress {
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn port(&self) -> u16 {
         match self {
             CandidateAddress::Ip(a) => a.port(),
@@ -237,6 +254,7 @@ impl CandidateAddress {
     }
 
     /// The socket address, `None` for an unresolved mDNS name.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn socket_addr(&self) -> Option<SocketAddr> {
         match self {
             CandidateAddress::Ip(a) => Some(*a),
@@ -244,6 +262,7 @@ impl CandidateAddress {
         }
     }
 
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn is_mdns(&self) -> bool {
         matches!(self, CandidateAddress::Mdns { .. })
     }
@@ -252,6 +271,7 @@ impl CandidateAddress {
     /// browsers judge it: port 0, or an unspecified (`0.0.0.0`, `::`),
     /// broadcast (`255.255.255.255`) or multicast address (IPv4-mapped
     /// IPv6 forms included). `None` when it may work.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn unreachable_reason(&self) -> Option<&'static str> {
         if self.port() == 0 {
             return Some("port");
@@ -268,6 +288,7 @@ impl CandidateAddress {
 
     /// Parses the address token of a candidate line (an IP literal, IPv6
     /// optionally in brackets, or an mDNS `.local` name) with its port.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn parse(host: &str, port: u16) -> Result<Self, IceError> {
         let bare = host
             .strip_prefix('[')
@@ -295,12 +316,14 @@ impl CandidateAddress {
 }
 
 impl From<SocketAddr> for CandidateAddress {
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn from(a: SocketAddr) -> Self {
         CandidateAddress::Ip(a)
     }
 }
 
 /// A DNS name under `.local` made of letters, digits, `-` and `.` labels.
+#[cfg_attr(xp2p_device, optimize(size))]
 fn is_mdns_hostname(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
     let Some(stem) = lower.strip_suffix(".local") else {
@@ -341,6 +364,7 @@ pub struct Candidate {
 
 impl Candidate {
     /// A host candidate on `addr`; its base is `addr` itself.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn host(addr: SocketAddr, component: u16, local_pref: u16) -> Self {
         Self::build(
             CandidateKind::Host,
@@ -355,6 +379,7 @@ impl Candidate {
 
     /// A server-reflexive candidate: `mapped` as seen by the STUN `server`
     /// from the local `base`.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn srflx(
         mapped: SocketAddr,
         base: SocketAddr,
@@ -376,6 +401,7 @@ impl Candidate {
 
     /// A peer-reflexive candidate learned from a check that arrived from
     /// `addr` on the local `base`.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn prflx(addr: SocketAddr, base: SocketAddr, component: u16, local_pref: u16) -> Self {
         let kind = CandidateKind::Prflx;
         Self::build(
@@ -391,6 +417,7 @@ impl Candidate {
 
     /// A relayed candidate allocated on the TURN `server`; `mapped` is the
     /// server-reflexive address the server reported (the related address).
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn relay(
         relayed: SocketAddr,
         mapped: SocketAddr,
@@ -410,6 +437,7 @@ impl Candidate {
         )
     }
 
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn build(
         kind: CandidateKind,
         addr: SocketAddr,
@@ -438,6 +466,7 @@ impl Candidate {
     /// (vertical tab, no-break space) are part of a token, at the ends of
     /// the line too, so that whatever parses formats to a line that parses
     /// back to the same candidate.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn parse(line: &str) -> Result<Self, IceError> {
         let s = line.trim_matches(|c: char| c.is_ascii_whitespace());
         let s = s
@@ -503,11 +532,13 @@ impl Candidate {
     }
 
     /// The SDP attribute line without line end: `a=candidate:…`.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn to_sdp_attribute(&self) -> String {
         format!("a={self}")
     }
 
     /// The value of one extension pair (for example `ufrag`), if present.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn extension(&self, name: &str) -> Option<&str> {
         self.extensions
             .iter()
@@ -519,6 +550,7 @@ impl Candidate {
 impl FromStr for Candidate {
     type Err = IceError;
 
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn from_str(s: &str) -> Result<Self, IceError> {
         Candidate::parse(s)
     }
@@ -527,6 +559,7 @@ impl FromStr for Candidate {
 /// `candidate:<foundation> <component> <UDP|TCP> <priority> <address> <port>
 /// typ <type>[ raddr <address> rport <port>][ tcptype <t>][ <name> <value>]…`
 impl fmt::Display for Candidate {
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
@@ -551,6 +584,7 @@ impl fmt::Display for Candidate {
 }
 
 /// 1 to `max_len` ASCII digits.
+#[cfg_attr(xp2p_device, optimize(size))]
 fn parse_digits(s: &str, max_len: usize, what: &'static str) -> Result<u64, IceError> {
     if s.is_empty() || s.len() > max_len || !s.bytes().all(|b| b.is_ascii_digit()) {
         return Err(IceError::InvalidField(what));
@@ -558,6 +592,7 @@ fn parse_digits(s: &str, max_len: usize, what: &'static str) -> Result<u64, IceE
     s.parse().map_err(|_| IceError::InvalidField(what))
 }
 
+#[cfg_attr(xp2p_device, optimize(size))]
 fn parse_port(s: &str) -> Result<u16, IceError> {
     let p = parse_digits(s, 5, "port")?;
     u16::try_from(p).map_err(|_| IceError::InvalidField("port"))

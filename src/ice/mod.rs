@@ -31,6 +31,7 @@ pub enum IceError {
 }
 
 impl std::fmt::Display for IceError {
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             IceError::Malformed => f.write_str("malformed candidate"),

@@ -15,11 +15,13 @@ pub enum PairState {
 
 impl PairState {
     /// The C enum value.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn code(self) -> i32 {
         self as i32
     }
 
     /// The state of a C enum value, `None` outside 0–4.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn from_code(code: i64) -> Option<Self> {
         match code {
             0 => Some(PairState::Frozen),
@@ -36,6 +38,7 @@ impl PairState {
 /// the controlling agent's candidate priority and D the controlled one's.
 /// Computed modulo 2^64 like the C API (RFC priorities stay below 2^31, where
 /// nothing wraps).
+#[cfg_attr(xp2p_device, optimize(size))]
 pub fn pair_priority(controlling: u32, controlled: u32) -> u64 {
     let (g, d) = (u64::from(controlling), u64::from(controlled));
     g.min(d)
@@ -45,11 +48,13 @@ pub fn pair_priority(controlling: u32, controlled: u32) -> u64 {
 }
 
 /// Orders pair priorities highest first.
+#[cfg_attr(xp2p_device, optimize(size))]
 pub fn compare_priority_desc(a: u64, b: u64) -> Ordering {
     b.cmp(&a)
 }
 
 /// Sorts `items` by descending priority; equal priorities keep their order.
+#[cfg_attr(xp2p_device, optimize(size))]
 pub fn sort_by_priority_desc<T>(items: &mut [T], priority: impl Fn(&T) -> u64) {
     items.sort_by(|a, b| compare_priority_desc(priority(a), priority(b)));
 }
@@ -68,6 +73,7 @@ pub struct CandidatePair {
 impl CandidatePair {
     /// A frozen pair; `controlling` says which side this agent is on, so
     /// that G and D are assigned correctly.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn new(
         local: usize,
         local_priority: u32,

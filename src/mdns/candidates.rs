@@ -31,6 +31,7 @@ pub struct Released {
     pub end_of_candidates: bool,
 }
 
+#[cfg_attr(xp2p_device, optimize(size))]
 fn name_of(c: &Candidate) -> Option<&str> {
     match &c.address {
         CandidateAddress::Mdns { hostname, .. } => Some(hostname),
@@ -39,6 +40,7 @@ fn name_of(c: &Candidate) -> Option<&str> {
 }
 
 impl PendingCandidates {
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn new() -> Self {
         Self::default()
     }
@@ -63,6 +65,7 @@ impl PendingCandidates {
 
     /// The peer's end-of-candidates: true to pass it on now, false when it
     /// is held until no candidate waits any more.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn end_of_candidates(&mut self) -> bool {
         if self.waiting.is_empty() {
             return true;
@@ -77,15 +80,18 @@ impl PendingCandidates {
     }
 
     /// Candidates waiting for their name.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn len(&self) -> usize {
         self.waiting.len()
     }
 
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn is_empty(&self) -> bool {
         self.waiting.is_empty()
     }
 
     /// The outcome of looking `name` up (`None`: it failed).
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn resolved(&mut self, name: &str, addr: Option<IpAddr>) -> Released {
         match addr {
             Some(ip) => log::debug!(target: "mdns", "{name} resolved to {ip}"),

@@ -66,6 +66,7 @@ pub enum MdnsError {
 }
 
 impl fmt::Display for MdnsError {
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             MdnsError::Truncated => "truncated packet",
@@ -82,6 +83,7 @@ impl std::error::Error for MdnsError {}
 
 /// Whether `name` is a host name under `.local` that a query can carry:
 /// LDH labels of 1 to 63 bytes, at most 253 bytes in all.
+#[cfg_attr(xp2p_device, optimize(size))]
 pub fn is_local_name(name: &str) -> bool {
     let name = name.strip_suffix('.').unwrap_or(name);
     let lower = name.to_ascii_lowercase();
@@ -98,6 +100,7 @@ pub fn is_local_name(name: &str) -> bool {
 }
 
 /// The form names are compared in: lower case, no trailing dot.
+#[cfg_attr(xp2p_device, optimize(size))]
 fn canonical(name: &str) -> String {
     name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase()
 }
@@ -106,6 +109,7 @@ fn canonical(name: &str) -> String {
 /// record type `qtype` ([`TYPE_A`] or [`TYPE_AAAA`]), class IN, asking for a
 /// multicast answer. The ID is 0, as RFC 6762 §18.1 asks for multicast
 /// queries.
+#[cfg_attr(xp2p_device, optimize(size))]
 pub fn encode_query(name: &str, qtype: u16) -> Result<Vec<u8>, MdnsError> {
     if !is_local_name(name) {
         return Err(MdnsError::InvalidName);
@@ -148,11 +152,13 @@ impl<'a> Reader<'a> {
         Ok(s)
     }
 
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn u16(&mut self) -> Result<u16, MdnsError> {
         let b = self.take(2)?;
         Ok(u16::from_be_bytes([b[0], b[1]]))
     }
 
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn u32(&mut self) -> Result<u32, MdnsError> {
         let b = self.take(4)?;
         Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
@@ -160,6 +166,7 @@ impl<'a> Reader<'a> {
 
     /// Reads a possibly compressed name at the cursor; the cursor ends
     /// after its in-place part.
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn name(&mut self) -> Result<String, MdnsError> {
         let data = self.data;
         let mut out = String::new();
@@ -223,6 +230,7 @@ impl<'a> Reader<'a> {
 /// non-zero response codes are [`MdnsError::NotAResponse`]; any structural
 /// fault is an error (never a panic). An A or AAAA record whose data has
 /// the wrong length is skipped.
+#[cfg_attr(xp2p_device, optimize(size))]
 pub fn parse_response(data: &[u8]) -> Result<Vec<AddressRecord>, MdnsError> {
     let mut r = Reader { data, pos: 0 };
     let _id = r.u16()?;
@@ -278,6 +286,7 @@ pub struct ResolverConfig {
 }
 
 impl Default for ResolverConfig {
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn default() -> Self {
         ResolverConfig {
             timeout: Duration::from_secs(5),
@@ -328,12 +337,14 @@ pub struct Resolver {
 }
 
 impl Default for Resolver {
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn default() -> Self {
         Resolver::new(ResolverConfig::default())
     }
 }
 
 impl Resolver {
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn new(cfg: ResolverConfig) -> Self {
         Resolver {
             cfg,
@@ -349,6 +360,7 @@ impl Resolver {
     /// Starts looking `name` up. A cached name resolves at once (the
     /// [`Resolution`] is ready from [`Resolver::poll_event`]); a name
     /// already being looked up is not asked twice (one resolution comes).
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn resolve(&mut self, now: Instant, name: &str) -> Result<(), MdnsError> {
         if !is_local_name(name) {
             return Err(MdnsError::InvalidName);
@@ -378,6 +390,7 @@ impl Resolver {
     }
 
     /// The resolved address of `name`, if cached.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn cached(&self, name: &str) -> Option<IpAddr> {
         self.cache.get(&canonical(name)).copied()
     }
@@ -411,6 +424,7 @@ impl Resolver {
         }
     }
 
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn remember(&mut self, name: &str, addr: IpAddr) {
         if self.cache.insert(name.to_owned(), addr).is_none() {
             self.cache_order.push_back(name.to_owned());
@@ -468,10 +482,12 @@ impl Resolver {
     }
 
     /// Lookups still running.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn pending(&self) -> usize {
         self.lookups.len()
     }
 
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn stats(&self) -> ResolverStats {
         self.stats
     }

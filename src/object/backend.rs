@@ -22,6 +22,7 @@ pub struct BackendCtx {
 }
 
 /// A new session with a fresh certificate; `None` if one cannot be made.
+#[cfg_attr(xp2p_device, optimize(size))]
 pub fn create(
     role: DtlsRole,
     send_fn: SendFn,

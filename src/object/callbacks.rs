@@ -159,6 +159,7 @@ pub struct ChannelObject<O> {
 
 impl<O: Send + Sync + 'static> ChannelObject<O> {
     /// Registers the handle of channel `id` of `owner`.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn register(
         owner: super::handle::Handle<O>,
         id: crate::channel::ChannelId,

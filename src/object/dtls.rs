@@ -123,6 +123,7 @@ fn run_calls(h: Handle<DtlsObject>, cb: DtlsCallbacks, calls: Vec<Call>) {
 impl Handoff {
     /// Runs the callbacks, then hands the records to the consumer (call
     /// without any lock held).
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn finish(self) {
         run_calls(self.handle, self.cb, self.calls);
         if let Some(sink) = self.consumer {
@@ -180,6 +181,7 @@ impl DtlsObject {
 
     /// Drains what the session produced, releases the lock and then runs
     /// the callbacks and hands the records to the consumer.
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn release(&self, h: Handle<DtlsObject>, mut inner: MutexGuard<'_, Inner>) {
         let handoff = self.drain(h, &mut inner);
         drop(inner);
@@ -202,6 +204,7 @@ unsafe extern "C" fn on_timer(arg: *mut c_void) {
 }
 
 /// Registers a transport over `session` with its callbacks.
+#[cfg_attr(xp2p_device, optimize(size))]
 pub fn create(
     lp: xEventLoop,
     queue: Arc<LoopQueue>,
@@ -221,6 +224,7 @@ pub fn create(
 
 /// Unregisters a transport and stops its timer; returns its callbacks (for
 /// the `Closed` report), `None` if `h` was not live.
+#[cfg_attr(xp2p_device, optimize(size))]
 pub fn destroy(h: Handle<DtlsObject>) -> Option<DtlsCallbacks> {
     let obj = handle::remove(h)?;
     obj.inner.lock().timer.cancel();
@@ -235,6 +239,7 @@ pub fn with_session<R>(h: Handle<DtlsObject>, f: impl FnOnce(&mut DtlsSession) -
 
 /// Starts the handshake; `Connecting` and the first flight are reported
 /// inside this call. `None` for a dead handle.
+#[cfg_attr(xp2p_device, optimize(size))]
 pub fn start(h: Handle<DtlsObject>) -> Option<Result<(), DtlsError>> {
     let obj = handle::get(h)?;
     let mut inner = obj.inner.lock();
@@ -287,6 +292,7 @@ fn send_record(session: &mut DtlsSession, msg: &[u8]) -> Result<(), DtlsError> {
 
 /// Makes `sink` the consumer of the decrypted records of the transport
 /// `h`. Fails for dead handles and transports that already have one.
+#[cfg_attr(xp2p_device, optimize(size))]
 pub fn attach_consumer(h: Handle<DtlsObject>, sink: RecordSink) -> bool {
     let Some(obj) = handle::get(h) else {
         return false;
@@ -300,6 +306,7 @@ pub fn attach_consumer(h: Handle<DtlsObject>, sink: RecordSink) -> bool {
 }
 
 /// Ends what [`attach_consumer`] started; `on_data` gets records again.
+#[cfg_attr(xp2p_device, optimize(size))]
 pub fn detach_consumer(h: Handle<DtlsObject>) {
     if let Some(obj) = handle::get(h) {
         obj.inner.lock().consumer = None;

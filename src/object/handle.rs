@@ -178,6 +178,7 @@ pub fn is_live<T: Any + Send + Sync>(h: Handle<T>) -> bool {
 
 /// Unregisters `h` and returns its object; `None` if it was not a live
 /// object of kind `T`. Later lookups of `h` fail.
+#[cfg_attr(xp2p_device, optimize(size))]
 pub fn remove<T: Any + Send + Sync>(h: Handle<T>) -> Option<Arc<T>> {
     let (index, generation) = h.decode()?;
     let mut t = write();

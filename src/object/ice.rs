@@ -91,6 +91,7 @@ pub struct AgentSettings<'a> {
 }
 
 /// The ICE-only description of an agent (`None` beyond 4096 bytes).
+#[cfg_attr(xp2p_device, optimize(size))]
 pub fn ice_description(agent: &IceAgent) -> Option<String> {
     let cands: Vec<Candidate> = agent.local_candidates().cloned().collect();
     let (ufrag, pwd) = agent.local_credentials();
@@ -110,6 +111,7 @@ fn is_live(h: Handle<AgentObject>) -> bool {
 
 impl AgentEndpoint {
     /// A remote candidate: to the agent, or held while its name resolves.
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn remote_candidate(&mut self, now: Instant, c: Candidate) -> Result<(), IceError> {
         if let Some(why) = c.address.unreachable_reason() {
             return Err(IceError::InvalidField(why));
@@ -120,6 +122,7 @@ impl AgentEndpoint {
         }
     }
 
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn remote_end_of_candidates(&mut self) {
         if self.pending.end_of_candidates() {
             self.agent.remote_end_of_candidates();
@@ -133,6 +136,7 @@ impl AgentEndpoint {
     }
 
     /// Applies the lookup results that arrived; true if any did.
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn apply_resolutions(&mut self, now: Instant) -> bool {
         let results = self.mdns.take_results();
         for r in &results {
@@ -147,6 +151,7 @@ impl AgentEndpoint {
         !results.is_empty()
     }
 
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn post_state(&self, state: IceState) {
         let (h, cb) = (self.handle, self.callbacks);
         if let Some(f) = cb.on_state_change {
@@ -159,6 +164,7 @@ impl AgentEndpoint {
         }
     }
 
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn post_candidate(&self, line: Option<String>) {
         let (h, cb) = (self.handle, self.callbacks);
         let Some(f) = cb.on_candidate else { return };
@@ -175,6 +181,7 @@ impl AgentEndpoint {
 }
 
 impl Endpoint for AgentEndpoint {
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn handle_link_failed(
         &mut self,
         now: Instant,
@@ -268,6 +275,7 @@ impl Endpoint for AgentEndpoint {
 }
 
 /// The SDP line a candidate is signalled with (`a=candidate:…\r\n`).
+#[cfg_attr(xp2p_device, optimize(size))]
 fn candidate_line(c: &Candidate) -> String {
     format!("{}\r\n", c.to_sdp_attribute())
 }
@@ -327,6 +335,7 @@ fn deliver_now(handle: Handle<AgentObject>, cb: IceCallbacks, events: Vec<Delive
 }
 
 /// The errno of an ICE error.
+#[cfg_attr(xp2p_device, optimize(size))]
 fn errno(e: IceError) -> xErrno {
     match e {
         IceError::InvalidState => xErrno_InvalidState,
@@ -345,6 +354,7 @@ impl AgentObject {
         }
     }
 
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn description(&self) -> Option<String> {
         ice_description(&self.endpoint.lock().agent)
     }
@@ -352,6 +362,7 @@ impl AgentObject {
 
 /// Creates an agent whose callbacks are posted to `queue` (attached for
 /// it; detached again when this fails); `None` if it cannot be set up.
+#[cfg_attr(xp2p_device, optimize(size))]
 pub fn create(
     queue: Arc<LoopQueue>,
     s: AgentSettings<'_>,
@@ -403,6 +414,7 @@ pub fn create(
 /// Destroys an agent: its sockets close and its timers stop;
 /// `on_state_change(Closed)` runs inside this call (after the agent left
 /// the registry). Dead handles are ignored.
+#[cfg_attr(xp2p_device, optimize(size))]
 pub fn destroy(h: Handle<AgentObject>) {
     let Some(obj) = handle::remove(h) else {
         return;
@@ -440,6 +452,7 @@ pub fn with_agent<R>(h: Handle<AgentObject>, dead: R, f: impl FnOnce(&IceAgent) 
 
 impl AgentObject {
     /// Gathers; see `xIceAgentGather`.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn gather(&self, h: Handle<AgentObject>) -> xErrno {
         if self.io_id.lock().is_some() {
             return xErrno_InvalidState;
@@ -502,11 +515,13 @@ impl AgentObject {
     }
 
     /// The ICE-only description with the current local candidates.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn offer(&self) -> Option<String> {
         self.description()
     }
 
     /// Applies the peer's description; see `xIceAgentSetRemoteDescription`.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn set_remote_description(&self, h: Handle<AgentObject>, text: &str) -> xErrno {
         let Ok(desc) = SessionDescription::decode(text) else {
             return xErrno_InvalidArg;
@@ -527,6 +542,7 @@ impl AgentObject {
     }
 
     /// Adds one trickled remote candidate or end-of-candidates.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn add_remote_candidate(&self, h: Handle<AgentObject>, line: &str) -> xErrno {
         let line = line.trim();
         let now = clock::now();
@@ -547,6 +563,7 @@ impl AgentObject {
 
     /// After remote input: starts the lookups, wakes the I/O thread and
     /// runs the callbacks the input caused, with no lock held.
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn after_remote(
         &self,
         h: Handle<AgentObject>,
@@ -585,6 +602,7 @@ impl AgentObject {
     }
 
     /// Sets or clears (`None`) the DTLS input hook.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn set_dtls_hook(&self, func: Option<DtlsInputFn>, arg: *mut c_void) {
         self.endpoint.lock().dtls = func.map(|func| DtlsHook {
             func,
@@ -592,6 +610,7 @@ impl AgentObject {
         });
     }
 
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn set_role(&self, role: Role) {
         self.endpoint.lock().agent.set_role(role);
         self.kick();

@@ -167,6 +167,7 @@ impl MgrObject {
         }
     }
 
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn post_error(
         &self,
         inner: &mut MgrInner,
@@ -248,6 +249,7 @@ impl MgrObject {
 }
 
 /// Creates a manager over the SCTP transport `sctp`; `None` for a dead one.
+#[cfg_attr(xp2p_device, optimize(size))]
 pub fn create(sctp: Handle<SctpObject>, cb: MgrCallbacks) -> Option<Handle<MgrObject>> {
     let (lp, dtls) = sctp::loop_and_dtls(sctp)?;
     // SAFETY: the loop of a live SCTP transport, which the caller keeps
@@ -276,6 +278,7 @@ pub fn create(sctp: Handle<SctpObject>, cb: MgrCallbacks) -> Option<Handle<MgrOb
 
 /// Destroys a manager: every channel handle of it becomes invalid and no
 /// callback of it runs after this returns. Dead handles are ignored.
+#[cfg_attr(xp2p_device, optimize(size))]
 pub fn destroy(m: Handle<MgrObject>) {
     let Some(obj) = handle::remove(m) else {
         return;
@@ -299,6 +302,7 @@ pub fn on_data(m: Handle<MgrObject>, stream: u16, ppid: u32, payload: &[u8]) {
 }
 
 /// One `on_stream_close` of the SCTP transport; callbacks run inside.
+#[cfg_attr(xp2p_device, optimize(size))]
 pub fn on_stream_close(m: Handle<MgrObject>, stream: u16) {
     with_mgr_inline(m, |inner| inner.mgr.handle_stream_closed(stream));
 }
@@ -309,6 +313,7 @@ pub fn on_buffered_amount_low(m: Handle<MgrObject>) {
 }
 
 /// Creates a channel of the manager `m` with its own callbacks.
+#[cfg_attr(xp2p_device, optimize(size))]
 pub fn create_channel(
     m: Handle<MgrObject>,
     cfg: ChannelConfig,
@@ -351,6 +356,7 @@ pub fn send(
 }
 
 /// Closes a channel of a manager.
+#[cfg_attr(xp2p_device, optimize(size))]
 pub fn close(ch: &MgrChannel) {
     with_mgr(ch.owner, (), |inner| inner.mgr.close(ch.id));
 }

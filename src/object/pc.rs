@@ -180,6 +180,7 @@ impl PcEndpoint {
         }
     }
 
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn post_state(&self, state: PeerState) {
         let (h, cb) = (self.handle, self.cb);
         if let Some(f) = cb.on_state_change {
@@ -193,6 +194,7 @@ impl PcEndpoint {
         }
     }
 
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn post_candidate(&self, line: Option<String>) {
         let (h, cb) = (self.handle, self.cb);
         let Some(f) = cb.on_ice_candidate else { return };
@@ -223,6 +225,7 @@ impl PcEndpoint {
         }));
     }
 
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn remote_channel(&mut self, id: ChannelId) {
         let label = self.pc.channels().label(id).unwrap_or("").to_owned();
         let handle = PcChannel::register(self.handle, id, &label);
@@ -318,6 +321,7 @@ fn deliver_messages(pc: Handle<PcObject>, id: ChannelId) {
 }
 
 impl Endpoint for PcEndpoint {
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn handle_link_failed(
         &mut self,
         now: Instant,
@@ -394,6 +398,7 @@ impl Endpoint for PcEndpoint {
 impl PcObject {
     /// Binds the host sockets, hands them to the I/O thread and starts
     /// gathering, once. Host candidates are known when this returns.
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn ensure_gathering(&self) -> Result<(), xErrno> {
         let mut ep = self.endpoint.lock();
         if ep.io_id.is_some() {
@@ -451,6 +456,7 @@ impl PcObject {
         Ok(())
     }
 
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn description(&self, offer: bool) -> Option<String> {
         self.ensure_gathering().ok()?;
         let mut ep = self.endpoint.lock();
@@ -468,6 +474,7 @@ impl PcObject {
 /// Creates a PeerConnection whose callbacks are posted to `queue`
 /// (attached for it; detached again when this fails); `None` if it cannot
 /// be set up.
+#[cfg_attr(xp2p_device, optimize(size))]
 pub fn create(queue: Arc<LoopQueue>, s: PcSettings<'_>) -> Option<Handle<PcObject>> {
     let cfg = PeerConfig {
         sctp_port: s.sctp_port,
@@ -507,6 +514,7 @@ pub fn create(queue: Arc<LoopQueue>, s: PcSettings<'_>) -> Option<Handle<PcObjec
 /// and timers stop, every channel and view handle becomes stale.
 /// `on_state_change(Closed)` runs inside this call unless the connection
 /// was already Closed. Dead handles are ignored.
+#[cfg_attr(xp2p_device, optimize(size))]
 pub fn destroy(h: Handle<PcObject>) {
     let Some(obj) = handle::remove(h) else {
         return;
@@ -546,6 +554,7 @@ pub fn destroy(h: Handle<PcObject>) {
 
 /// Starts gathering if needed and returns the offer (`offer`) or the
 /// answer; `None` for a dead handle or on failure.
+#[cfg_attr(xp2p_device, optimize(size))]
 pub fn description(h: Handle<PcObject>, offer: bool) -> Option<String> {
     handle::get(h)?.description(offer)
 }
@@ -554,6 +563,7 @@ pub fn description(h: Handle<PcObject>, offer: bool) -> Option<String> {
 /// lets the I/O thread act on the change and starts the mDNS lookups it
 /// asks for. `None` for a dead handle, `Some(Err(errno))` when gathering
 /// fails.
+#[cfg_attr(xp2p_device, optimize(size))]
 pub fn apply_text(
     h: Handle<PcObject>,
     text: &str,
@@ -576,6 +586,7 @@ pub fn apply_text(
 }
 
 /// Creates a channel on the PeerConnection `h` with its own callbacks.
+#[cfg_attr(xp2p_device, optimize(size))]
 pub fn create_channel(
     h: Handle<PcObject>,
     cfg: ChannelConfig,
@@ -605,6 +616,7 @@ pub fn send(ch: &PcChannel, kind: MessageKind, payload: &[u8]) -> Option<Result<
 }
 
 /// Closes a channel of a PeerConnection.
+#[cfg_attr(xp2p_device, optimize(size))]
 pub fn close_channel(ch: &PcChannel) {
     with_endpoint(ch.owner, (), |ep| {
         ep.pc.close_channel(ch.id);

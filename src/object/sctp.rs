@@ -157,6 +157,7 @@ impl SctpObject {
     }
 
     /// Enters the final state and reports `connected = false` once.
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn end(&self, h: Handle<SctpObject>, inner: &mut Inner) {
         if inner.ended {
             return;
@@ -168,6 +169,7 @@ impl SctpObject {
         self.post_state(h, false);
     }
 
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn post_state(&self, h: Handle<SctpObject>, connected: bool) {
         let cb = self.cb;
         if let Some(f) = cb.on_state_change {
@@ -197,6 +199,7 @@ impl SctpObject {
         }
     }
 
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn post_stream_close(&self, h: Handle<SctpObject>, stream: u16) {
         let cb = self.cb;
         if let Some(f) = cb.on_stream_close {
@@ -261,6 +264,7 @@ fn from_dtls(h: Handle<SctpObject>, records: Vec<Vec<u8>>) {
 
 /// Registers a transport over the DTLS transport `dtls` and makes it the
 /// consumer of its records. `None` if `dtls` is dead or already consumed.
+#[cfg_attr(xp2p_device, optimize(size))]
 pub fn create(
     lp: xEventLoop,
     queue: Arc<LoopQueue>,
@@ -301,6 +305,7 @@ pub fn create(
 /// Destroys a transport: the association is aborted (the peer sees an
 /// ABORT if DTLS is up), its timer stops and the DTLS transport's `on_data`
 /// gets records again. Dead handles are ignored.
+#[cfg_attr(xp2p_device, optimize(size))]
 pub fn destroy(h: Handle<SctpObject>) {
     let Some(obj) = handle::remove(h) else { return };
     {
@@ -323,6 +328,7 @@ pub fn destroy(h: Handle<SctpObject>) {
 
 /// Starts the association. `None` for a dead handle, `Some(false)` when
 /// already started, `Some(Err)` if usrsctp refuses.
+#[cfg_attr(xp2p_device, optimize(size))]
 pub fn start(h: Handle<SctpObject>) -> Option<Result<bool, SctpError>> {
     let obj = handle::get(h)?;
     {
@@ -395,6 +401,7 @@ pub fn send_message(
 }
 
 /// Resets the outgoing side of `stream` on the transport `h`.
+#[cfg_attr(xp2p_device, optimize(size))]
 pub fn reset_stream(h: Handle<SctpObject>, stream: u16) -> Result<(), SctpError> {
     let Some(obj) = handle::get(h) else {
         return Err(SctpError::NotConnected);
@@ -405,6 +412,7 @@ pub fn reset_stream(h: Handle<SctpObject>, stream: u16) -> Result<(), SctpError>
 }
 
 /// Where the association of the transport `h` is; `None` for dead handles.
+#[cfg_attr(xp2p_device, optimize(size))]
 pub fn link(h: Handle<SctpObject>) -> Option<Link> {
     let obj = handle::get(h)?;
     let inner = obj.inner.lock();
@@ -432,6 +440,7 @@ pub fn loop_and_dtls(h: Handle<SctpObject>) -> Option<(xEventLoop, Handle<DtlsOb
 
 /// Calls `listener` on the loop after state changes and when the send
 /// buffer has room; returns its id for [`remove_listener`].
+#[cfg_attr(xp2p_device, optimize(size))]
 pub fn add_listener(h: Handle<SctpObject>, listener: Listener) -> Option<u64> {
     let obj = handle::get(h)?;
     let mut inner = obj.inner.lock();
@@ -441,6 +450,7 @@ pub fn add_listener(h: Handle<SctpObject>, listener: Listener) -> Option<u64> {
     Some(id)
 }
 
+#[cfg_attr(xp2p_device, optimize(size))]
 pub fn remove_listener(h: Handle<SctpObject>, id: u64) {
     if let Some(obj) = handle::get(h) {
         obj.inner.lock().listeners.retain(|(l, _)| *l != id);

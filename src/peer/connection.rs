@@ -154,6 +154,7 @@ pub struct PeerConnection {
 }
 
 impl fmt::Debug for PeerConnection {
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PeerConnection")
             .field("state", &self.state)
@@ -165,6 +166,7 @@ impl fmt::Debug for PeerConnection {
     }
 }
 
+#[cfg_attr(xp2p_device, optimize(size))]
 fn dtls_to_channel_role(role: DtlsRole) -> channel::DtlsRole {
     match role {
         DtlsRole::Client => channel::DtlsRole::Client,
@@ -191,6 +193,7 @@ fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
 impl PeerConnection {
     /// Creates the ICE agent (controlling until the roles are known) and
     /// generates the DTLS certificate. Nothing is gathered or sent yet.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn new(cfg: PeerConfig, now: Instant) -> Result<Self, PeerError> {
         let mut ice_cfg = cfg.ice.clone();
         ice_cfg.role = Role::Controlling;
@@ -269,6 +272,7 @@ impl PeerConnection {
     /// ([`DEFAULT_RECV_BUFFER_LIMIT`]); values below 64 KiB are raised to
     /// 64 KiB. One message is always accepted, so the bound is exceeded by
     /// at most one message plus 64 KiB.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn set_recv_buffer_limit(&mut self, bytes: usize) {
         self.recv_limit = recv_limit_of(bytes);
         // The next turn applies it (and reads again if it was raised).
@@ -325,11 +329,13 @@ impl PeerConnection {
 
     /// Our certificate fingerprint as written in `a=fingerprint`:
     /// `sha-256 XX:…:XX`, uppercase.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn local_fingerprint(&self) -> String {
         self.fingerprint_text.clone()
     }
 
     /// Our DTLS certificate (the same for the whole connection).
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn certificate(&self) -> &Certificate {
         &self.certificate
     }
@@ -355,6 +361,7 @@ impl PeerConnection {
     }
 
     /// Counters of what was dropped between layers, and the path MTU.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn stats(&self) -> PeerStats {
         let pipe = self.pipe.stats();
         PeerStats {
@@ -392,6 +399,7 @@ impl PeerConnection {
     }
 
     /// Registers a socket the driver bound at `base` as a host candidate.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn add_host_candidate(&mut self, base: SocketAddr) {
         if self.state == PeerState::Closed {
             return;
@@ -402,11 +410,13 @@ impl PeerConnection {
 
     /// Announces STUN servers still being resolved (see
     /// [`IceAgent::expect_stun_servers`]).
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn expect_stun_servers(&mut self) {
         self.ice.expect_stun_servers();
     }
 
     /// Adds resolved STUN servers (possibly none).
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn add_stun_servers(&mut self, now: Instant, servers: &[SocketAddr]) {
         if self.state == PeerState::Closed {
             return;
@@ -417,18 +427,21 @@ impl PeerConnection {
 
     /// Announces TURN servers still being resolved (see
     /// [`IceAgent::expect_turn_servers`]).
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn expect_turn_servers(&mut self, n: usize) {
         self.ice.expect_turn_servers(n);
     }
 
     /// Announces a TURN server over TCP or TLS (see
     /// [`IceAgent::expect_stream_turn_server`]).
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn expect_stream_turn_server(&mut self) {
         self.ice.expect_stream_turn_server();
     }
 
     /// The outcome of resolving an announced TURN server (see
     /// [`IceAgent::turn_server_resolved`]).
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn turn_server_resolved(
         &mut self,
         now: Instant,
@@ -446,6 +459,7 @@ impl PeerConnection {
 
     /// The driver's TCP/TLS connection `link` to a TURN server failed (see
     /// [`IceAgent::turn_link_failed`]).
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn turn_link_failed(
         &mut self,
         now: Instant,
@@ -461,6 +475,7 @@ impl PeerConnection {
 
     /// Starts ICE gathering unless it already started. Host candidates are
     /// reported at once as [`PeerEvent::IceCandidate`].
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn gather(&mut self, now: Instant) -> Result<(), PeerError> {
         if self.state == PeerState::Closed {
             return Err(PeerError::InvalidState("closed"));
@@ -476,6 +491,7 @@ impl PeerConnection {
     /// Creates a channel. The id is usable at once; the channel opens
     /// ([`PeerEvent::ChannelOpen`]) once the SCTP association is up and the
     /// peer acknowledged it.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn create_data_channel(&mut self, cfg: ChannelConfig) -> Result<ChannelId, PeerError> {
         if self.state.is_terminal() {
             return Err(PeerError::InvalidState("connection closed or failed"));
@@ -505,6 +521,7 @@ impl PeerConnection {
 
     /// Starts closing a channel (stream reset); both sides see
     /// [`PeerEvent::ChannelClosed`].
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn close_channel(&mut self, id: ChannelId) {
         self.channels.close(id);
         self.flush_outbound();
@@ -531,6 +548,7 @@ impl PeerConnection {
     /// filled in, so that fuzzed chunks reach usrsctp and the channels.
     #[cfg(feature = "fuzzing")]
     #[doc(hidden)]
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn fuzz_sctp_packet(&mut self, now: Instant, packet: &[u8]) {
         if packet.len() < 12 {
             return;
@@ -661,6 +679,7 @@ impl PeerConnection {
     /// Closes the connection: DTLS close_notify to the peer (which then
     /// closes too), SCTP torn down, ICE closed; every channel is Closed and
     /// the state `Closed`.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn close(&mut self) {
         if self.state == PeerState::Closed {
             // Closed by the peer: ICE was released then; this is a no-op
@@ -698,6 +717,7 @@ impl PeerConnection {
     /// out first, then each TURN allocation's release (a Refresh with
     /// LIFETIME 0). A Closed connection never talks again, so an
     /// allocation kept past it would only wait to expire on the server.
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn release_ice(&mut self) {
         if self.ice.state() == IceState::Closed {
             return;
@@ -710,6 +730,7 @@ impl PeerConnection {
         while self.ice.poll_event().is_some() {}
     }
 
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn set_state(&mut self, s: PeerState) {
         if self.state == s {
             return;
@@ -726,6 +747,7 @@ impl PeerConnection {
         self.events.push_back(PeerEvent::StateChanged(s));
     }
 
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn fail(&mut self) {
         if self.state.is_terminal() {
             return;
@@ -787,6 +809,7 @@ impl PeerConnection {
 
     /// Sets the DTLS datagram size and the SCTP packet size under it
     /// (before the association exists: the size it will start with).
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn apply_path_mtu(&mut self, size: usize) {
         let Some(dtls) = self.dtls.as_mut() else {
             return;
@@ -813,6 +836,7 @@ impl PeerConnection {
         any
     }
 
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn on_ice_event(&mut self, now: Option<Instant>, ev: IceEvent) {
         match ev {
             IceEvent::StateChanged(s) => match s {
@@ -869,6 +893,7 @@ impl PeerConnection {
         }
     }
 
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn start_dtls(&mut self, now: Instant) {
         if self.state.is_terminal() {
             return;
@@ -885,6 +910,7 @@ impl PeerConnection {
         }
     }
 
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn start_sctp(&mut self, now: Instant) {
         if self.sctp.is_some() || self.state.is_terminal() {
             return;

@@ -95,6 +95,7 @@ pub const DEFAULT_RECV_BUFFER_LIMIT: usize = 4 * 1024 * 1024;
 pub const MIN_RECV_BUFFER_LIMIT: usize = 64 * 1024;
 
 impl Default for PeerConfig {
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn default() -> Self {
         PeerConfig {
             stun_servers: Vec::new(),
@@ -124,11 +125,13 @@ pub enum PeerState {
 
 impl PeerState {
     /// The C enum value.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn code(self) -> i32 {
         self as i32
     }
 
     /// `Failed` or `Closed`: nothing changes any more.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn is_terminal(self) -> bool {
         matches!(self, PeerState::Failed | PeerState::Closed)
     }
@@ -178,6 +181,7 @@ pub enum PeerError {
 }
 
 impl fmt::Display for PeerError {
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             PeerError::InvalidState(why) => write!(f, "invalid state: {why}"),
@@ -194,30 +198,35 @@ impl fmt::Display for PeerError {
 impl std::error::Error for PeerError {}
 
 impl From<SdpError> for PeerError {
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn from(e: SdpError) -> Self {
         PeerError::Sdp(e)
     }
 }
 
 impl From<IceError> for PeerError {
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn from(e: IceError) -> Self {
         PeerError::Ice(e)
     }
 }
 
 impl From<DtlsError> for PeerError {
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn from(e: DtlsError) -> Self {
         PeerError::Dtls(e)
     }
 }
 
 impl From<SctpError> for PeerError {
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn from(e: SctpError) -> Self {
         PeerError::Sctp(e)
     }
 }
 
 impl From<ChannelError> for PeerError {
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn from(e: ChannelError) -> Self {
         PeerError::Channel(e)
     }

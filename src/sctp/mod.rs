@@ -182,6 +182,7 @@ impl fmt::Debug for SctpAssociation {
 impl SctpAssociation {
     /// Creates the association's socket with every option set; nothing is
     /// sent until [`start`](Self::start).
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn new(mut cfg: SctpConfig) -> Result<Self, SctpError> {
         crate::logging::init();
         if cfg.zero_checksum {
@@ -361,6 +362,7 @@ impl SctpAssociation {
 
     /// Binds our port and connects to the peer's; the handshake packets
     /// come out of [`poll_transmit`](Self::poll_transmit).
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn start(&mut self, now: Instant) -> Result<(), SctpError> {
         if self.state != State::New {
             return Ok(());

@@ -75,6 +75,7 @@ impl SessionDescription {
     /// Decodes a session description. Errors: no ufrag, no pwd, or a
     /// data-channel description without a fingerprint. Unknown lines and
     /// attributes are skipped, bad candidate lines are counted and skipped.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn decode(text: &str) -> Result<Self, SdpError> {
         let (session, media) = split_sections(text);
 
@@ -197,12 +198,14 @@ impl SessionDescription {
     }
 
     /// `a=ice-options` includes `trickle`.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn trickle(&self) -> bool {
         self.ice_options.iter().any(|o| o == "trickle")
     }
 
     /// The fingerprint to verify the DTLS certificate with: the first
     /// `sha-256` one, else the first one.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn fingerprint(&self) -> Option<&Fingerprint> {
         self.fingerprints
             .iter()
@@ -228,6 +231,7 @@ struct Section<'a> {
 }
 
 impl<'a> Section<'a> {
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn values<'s>(&'s self, name: &'s str) -> impl Iterator<Item = &'a str> + 's {
         self.attrs
             .iter()
@@ -235,19 +239,23 @@ impl<'a> Section<'a> {
             .filter_map(|(_, v)| *v)
     }
 
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn value(&self, name: &str) -> Option<&'a str> {
         self.values(name).next()
     }
 
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn has(&self, name: &str) -> bool {
         self.attrs.iter().any(|(n, _)| *n == name)
     }
 
     /// `a=mid`, trimmed; `None` when absent or empty.
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn mid(&self) -> Option<&'a str> {
         self.value("mid").map(str::trim).filter(|v| !v.is_empty())
     }
 
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn is_datachannel(&self) -> bool {
         self.media.as_ref().is_some_and(|m| {
             m.media == "application"
@@ -256,6 +264,7 @@ impl<'a> Section<'a> {
         })
     }
 
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn is_ice_only(&self) -> bool {
         self.media
             .as_ref()
@@ -265,6 +274,7 @@ impl<'a> Section<'a> {
     /// The port of the pre-RFC 8841 forms, for a section without
     /// `a=sctp-port`: `a=sctpmap:5000 webrtc-datachannel 1024`, or the
     /// format of an `m=application … DTLS/SCTP 5000` line.
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn legacy_sctp_port(&self) -> Option<u16> {
         let from_map = self.values("sctpmap").find_map(|v| {
             let mut t = v.split_ascii_whitespace();
@@ -284,6 +294,7 @@ impl<'a> Section<'a> {
 
 /// Splits the text into the session level and the media sections. Lines
 /// may end in CRLF or LF; lines that are not `<letter>=…` are ignored.
+#[cfg_attr(xp2p_device, optimize(size))]
 fn split_sections(text: &str) -> (Section<'_>, Vec<Section<'_>>) {
     let mut session = Section::default();
     let mut media: Vec<Section<'_>> = Vec::new();
@@ -324,6 +335,7 @@ fn split_sections(text: &str) -> (Section<'_>, Vec<Section<'_>>) {
 }
 
 /// The mids of the BUNDLE group that holds `section`, if any.
+#[cfg_attr(xp2p_device, optimize(size))]
 fn bundle_group(session: &Section<'_>, section: &Section<'_>) -> Option<Vec<String>> {
     let mid = section.mid()?;
     session.values("group").find_map(|g| {
@@ -339,6 +351,7 @@ fn bundle_group(session: &Section<'_>, section: &Section<'_>) -> Option<Vec<Stri
 
 /// The index of the BUNDLE-tagged section (the first mid of the group)
 /// when section `i` is in a BUNDLE group.
+#[cfg_attr(xp2p_device, optimize(size))]
 fn bundle_tag(session: &Section<'_>, media: &[Section<'_>], i: usize) -> Option<usize> {
     let group = bundle_group(session, &media[i])?;
     let tag = group.first()?;

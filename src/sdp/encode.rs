@@ -40,6 +40,7 @@ const SESSION_HEADER: &str = "v=0\r\no=- 0 0 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n"
 /// `t=0 0`, `m=application 9 UDP/ICE 0`, `c=IN IP4 0.0.0.0`,
 /// `a=ice-ufrag`, `a=ice-pwd`, [`a=ice-options:trickle`], candidates,
 /// [`a=end-of-candidates`].
+#[cfg_attr(xp2p_device, optimize(size))]
 pub fn encode_ice(p: &IceParams<'_>) -> String {
     let mut s = String::with_capacity(256 + 128 * p.candidates.len());
     s.push_str(SESSION_HEADER);
@@ -57,6 +58,7 @@ pub fn encode_ice(p: &IceParams<'_>) -> String {
 /// `c=IN IP4 0.0.0.0`, `a=mid`, `a=ice-ufrag`, `a=ice-pwd`, `a=fingerprint`,
 /// `a=setup`, `a=sctp-port`, [`a=max-message-size`],
 /// [`a=ice-options:trickle`], candidates, [`a=end-of-candidates`].
+#[cfg_attr(xp2p_device, optimize(size))]
 pub fn encode_webrtc(p: &WebRtcParams<'_>) -> String {
     let mut s = String::with_capacity(512 + 128 * p.ice.candidates.len());
     s.push_str(SESSION_HEADER);
@@ -74,6 +76,7 @@ pub fn encode_webrtc(p: &WebRtcParams<'_>) -> String {
 /// answer's `a=group:BUNDLE` holds its mid alone (rejected sections leave
 /// the group); without an offered group the answer has none. An offer
 /// without media sections gets the layout of [`encode_webrtc`].
+#[cfg_attr(xp2p_device, optimize(size))]
 pub fn encode_webrtc_answer(p: &WebRtcParams<'_>, offer: &SessionDescription) -> String {
     let Some(selected) = offer.selected.filter(|&i| i < offer.media.len()) else {
         return encode_webrtc(p);

@@ -31,6 +31,7 @@ pub enum SdpError {
 }
 
 impl fmt::Display for SdpError {
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             SdpError::Malformed => f.write_str("malformed SDP"),
@@ -53,6 +54,7 @@ pub enum Setup {
 }
 
 impl Setup {
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn as_str(self) -> &'static str {
         match self {
             Setup::Active => "active",
@@ -62,11 +64,13 @@ impl Setup {
     }
 
     /// The C enum value.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn code(self) -> i32 {
         self as i32
     }
 
     /// The setup of a C enum value, `None` outside 0–2.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn from_code(code: i64) -> Option<Self> {
         match code {
             0 => Some(Setup::Active),
@@ -78,6 +82,7 @@ impl Setup {
 }
 
 impl fmt::Display for Setup {
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
@@ -88,6 +93,7 @@ impl FromStr for Setup {
 
     /// `active`, `passive` or `actpass` in any letter case (`holdconn` and
     /// anything else is not a role).
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn from_str(s: &str) -> Result<Self, SdpError> {
         [Setup::Active, Setup::Passive, Setup::Actpass]
             .into_iter()
@@ -111,6 +117,7 @@ pub struct Fingerprint {
 impl Fingerprint {
     /// A fingerprint from an algorithm and digest; `text` is the canonical
     /// `alg XX:XX:…` form with uppercase hex.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn new(algorithm: &str, bytes: &[u8]) -> Self {
         let algorithm = algorithm.to_ascii_lowercase();
         let hex: Vec<String> = bytes.iter().map(|b| format!("{b:02X}")).collect();
@@ -124,6 +131,7 @@ impl Fingerprint {
 
     /// Parses an attribute value such as `sha-256 AB:CD:…` (hex in either
     /// case, two digits per byte, colon-separated).
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn parse(value: &str) -> Result<Self, SdpError> {
         let text = value.trim_matches(|c: char| c.is_ascii_whitespace());
         let mut parts = text.split_ascii_whitespace();
@@ -149,6 +157,7 @@ impl Fingerprint {
 }
 
 impl fmt::Display for Fingerprint {
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.text)
     }

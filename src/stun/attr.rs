@@ -39,11 +39,13 @@ pub mod attr_type {
     pub const ICE_CONTROLLING: u16 = 0x802A;
 
     /// Types below 0x8000 must be understood by the receiver (RFC 5389 §15).
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn is_comprehension_required(t: u16) -> bool {
         t < 0x8000
     }
 
     /// Whether this codec knows the type (decodes it to a named variant).
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn is_known(t: u16) -> bool {
         matches!(
             t,
@@ -90,16 +92,19 @@ enum Repr<'a> {
 
 impl<'a> AttrTypeList<'a> {
     /// A list to encode.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn new(types: &'a [u16]) -> Self {
         AttrTypeList(Repr::Types(types))
     }
 
     /// The list in a received value; `None` for an odd length.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn from_bytes(value: &'a [u8]) -> Option<Self> {
         (value.len() % 2 == 0).then_some(AttrTypeList(Repr::Wire(value)))
     }
 
     /// Number of types listed.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn len(&self) -> usize {
         match self.0 {
             Repr::Wire(b) => b.len() / 2,
@@ -108,11 +113,13 @@ impl<'a> AttrTypeList<'a> {
     }
 
     /// Whether the list is empty.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// The listed types in order.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn iter(&self) -> impl Iterator<Item = u16> + 'a {
         let (wire, types): (&'a [u8], &'a [u16]) = match self.0 {
             Repr::Wire(b) => (b, &[]),
@@ -125,6 +132,7 @@ impl<'a> AttrTypeList<'a> {
 }
 
 impl PartialEq for AttrTypeList<'_> {
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn eq(&self, other: &Self) -> bool {
         self.iter().eq(other.iter())
     }
@@ -174,6 +182,7 @@ pub enum Attribute<'a> {
 
 impl<'a> Attribute<'a> {
     /// The attribute type number.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn typ(&self) -> u16 {
         use attr_type::*;
         match self {
@@ -205,6 +214,7 @@ impl<'a> Attribute<'a> {
     /// Decodes a raw attribute of a message with transaction id `txn_id`.
     /// Unknown types become [`Attribute::Other`]; a known type with a bad
     /// value is [`StunError::Malformed`].
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn decode(raw: &RawAttr<'a>, txn_id: &TransactionId) -> Result<Self, StunError> {
         use attr_type::*;
         let v = raw.value;
@@ -261,6 +271,7 @@ impl<'a> Attribute<'a> {
     }
 
     /// Length of the encoded value (without header and padding).
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn value_len(&self) -> usize {
         match self {
             Attribute::MappedAddress(a)
@@ -288,6 +299,7 @@ impl<'a> Attribute<'a> {
     }
 
     /// Checks that the value can be encoded (ranges and RFC length limits).
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub(crate) fn check(&self) -> Result<(), StunError> {
         let ok = match self {
             Attribute::Username(s) => s.len() <= MAX_USERNAME_LEN,
@@ -347,11 +359,13 @@ impl<'a> Attribute<'a> {
     }
 }
 
+#[cfg_attr(xp2p_device, optimize(size))]
 fn exact<const N: usize>(v: &[u8]) -> Result<[u8; N], StunError> {
     v.try_into().map_err(|_| StunError::Malformed)
 }
 
 /// The 16-byte XOR mask of an IPv6 address: cookie followed by txn id.
+#[cfg_attr(xp2p_device, optimize(size))]
 fn xor_mask(txn_id: &TransactionId) -> [u8; 16] {
     let mut m = [0u8; 16];
     m[..4].copy_from_slice(&MAGIC_COOKIE.to_be_bytes());
@@ -359,6 +373,7 @@ fn xor_mask(txn_id: &TransactionId) -> [u8; 16] {
     m
 }
 
+#[cfg_attr(xp2p_device, optimize(size))]
 fn address_len(a: &SocketAddr) -> usize {
     match a {
         SocketAddr::V4(_) => 8,
@@ -368,6 +383,7 @@ fn address_len(a: &SocketAddr) -> usize {
 
 /// Decodes a (XOR-)MAPPED-ADDRESS style value: reserved byte, family
 /// (1 = IPv4, 2 = IPv6), port, address. The length must match the family.
+#[cfg_attr(xp2p_device, optimize(size))]
 pub(crate) fn decode_address(
     v: &[u8],
     xor: Option<&TransactionId>,
@@ -381,6 +397,7 @@ pub(crate) fn decode_address(
 
 /// Like [`decode_address`] but lenient about bytes after the address (the
 /// C decoders' rule: at least 8 bytes for IPv4, 20 for IPv6).
+#[cfg_attr(xp2p_device, optimize(size))]
 pub fn decode_address_prefix(
     v: &[u8],
     xor: Option<&TransactionId>,

@@ -61,6 +61,7 @@ pub enum StunError {
 }
 
 impl std::fmt::Display for StunError {
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             StunError::Malformed => "malformed STUN message",
@@ -87,6 +88,7 @@ pub enum Class {
 
 impl Class {
     /// The 2-bit class number (0 request … 3 error response).
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn bits(self) -> u16 {
         match self {
             Class::Request => 0,
@@ -96,6 +98,7 @@ impl Class {
         }
     }
 
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn from_bits(b: u16) -> Class {
         match b & 3 {
             0 => Class::Request,
@@ -128,6 +131,7 @@ impl MessageType {
     pub const BINDING_ERROR_RESPONSE: MessageType = MessageType(0x0111);
 
     /// Combines a method (12 bits; higher bits are dropped) and a class.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn new(method: u16, class: Class) -> MessageType {
         let m = method & 0x0FFF;
         let c = class.bits();
@@ -141,21 +145,25 @@ impl MessageType {
     }
 
     /// The type from its 16-bit wire value; `None` if a top bit is set.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn from_raw(raw: u16) -> Option<MessageType> {
         (raw & 0xC000 == 0).then_some(MessageType(raw))
     }
 
     /// The 16-bit wire value.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn raw(self) -> u16 {
         self.0
     }
 
     /// The 12-bit method.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn method(self) -> u16 {
         (self.0 & 0x000F) | ((self.0 & 0x00E0) >> 1) | ((self.0 & 0x3E00) >> 2)
     }
 
     /// The class.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn class(self) -> Class {
         Class::from_bits(((self.0 & 0x0010) >> 4) | ((self.0 & 0x0100) >> 7))
     }
@@ -164,6 +172,7 @@ impl MessageType {
 /// The long-term credential key (RFC 5389 §15.4): MD5 of
 /// `username ":" realm ":" password` (all already SASLprep'd).
 /// A short-term credential key is simply the password bytes.
+#[cfg_attr(xp2p_device, optimize(size))]
 pub fn long_term_key(username: &[u8], realm: &[u8], password: &[u8]) -> [u8; 16] {
     crate::crypto::md5_parts(&[username, b":", realm, b":", password])
 }

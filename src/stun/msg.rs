@@ -20,6 +20,7 @@ pub struct Message<'a> {
 /// Whether `buf` starts like an RFC 5389 message (top bits zero and the
 /// magic cookie); cheap first-byte demultiplexing for a socket carrying
 /// STUN beside other protocols.
+#[cfg_attr(xp2p_device, optimize(size))]
 pub fn looks_like_stun(buf: &[u8]) -> bool {
     buf.len() >= HEADER_LEN && buf[0] & 0xC0 == 0 && buf[4..8] == MAGIC_COOKIE.to_be_bytes()
 }
@@ -27,6 +28,7 @@ pub fn looks_like_stun(buf: &[u8]) -> bool {
 impl<'a> Message<'a> {
     /// Parses a whole message. `buf` must hold exactly one message (as one
     /// UDP datagram does); any check failing is [`StunError::Malformed`].
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn parse(buf: &'a [u8]) -> Result<Self, StunError> {
         if !looks_like_stun(buf) {
             return Err(StunError::Malformed);
@@ -51,11 +53,13 @@ impl<'a> Message<'a> {
     }
 
     /// The message bytes.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn as_bytes(&self) -> &'a [u8] {
         self.buf
     }
 
     /// The message type.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn message_type(&self) -> MessageType {
         // parse() checked the top two bits.
         MessageType::from_raw(u16::from_be_bytes([self.buf[0], self.buf[1]]))
@@ -63,16 +67,19 @@ impl<'a> Message<'a> {
     }
 
     /// The message class.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn class(&self) -> Class {
         self.message_type().class()
     }
 
     /// The 12-bit method.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn method(&self) -> u16 {
         self.message_type().method()
     }
 
     /// The transaction id.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn transaction_id(&self) -> &'a TransactionId {
         let id: &'a [u8] = &self.buf[8..HEADER_LEN];
         id.try_into().unwrap_or(&[0; TXN_ID_LEN])
@@ -80,6 +87,7 @@ impl<'a> Message<'a> {
 
     /// Every attribute in wire order, including any that follow
     /// MESSAGE-INTEGRITY.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn raw_attributes(&self) -> Attributes<'a> {
         Attributes {
             buf: self.buf,
@@ -92,6 +100,7 @@ impl<'a> Message<'a> {
     /// The attributes that count (RFC 5389 §15.4): everything up to and
     /// including the first MESSAGE-INTEGRITY, then only a FINGERPRINT that
     /// ends the message.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn attributes(&self) -> Attributes<'a> {
         Attributes {
             all: false,
@@ -105,12 +114,14 @@ impl<'a> Message<'a> {
     }
 
     /// The first attribute of type `typ`, decoded.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn decode(&self, typ: u16) -> Option<Result<Attribute<'a>, StunError>> {
         self.get(typ)
             .map(|a| Attribute::decode(&a, self.transaction_id()))
     }
 
     /// All counted attributes, decoded.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn decoded(&self) -> impl Iterator<Item = Result<Attribute<'a>, StunError>> + 'a {
         let id = self.transaction_id();
         self.attributes().map(move |a| Attribute::decode(&a, id))
@@ -118,6 +129,7 @@ impl<'a> Message<'a> {
 
     /// Comprehension-required attribute types this codec does not know
     /// (a server answers a request carrying any with 420 + UNKNOWN-ATTRIBUTES).
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn unknown_required(&self) -> impl Iterator<Item = u16> + 'a {
         self.attributes()
             .map(|a| a.typ)
@@ -126,6 +138,7 @@ impl<'a> Message<'a> {
 
     /// Checks MESSAGE-INTEGRITY (HMAC-SHA1) with `key`: the password for
     /// short-term credentials, [`super::long_term_key`] for long-term ones.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn verify_integrity(&self, key: &[u8]) -> Result<(), StunError> {
         let mi = self
             .get(attr_type::MESSAGE_INTEGRITY)
@@ -143,11 +156,13 @@ impl<'a> Message<'a> {
     }
 
     /// Whether the message carries a MESSAGE-INTEGRITY attribute.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn has_integrity(&self) -> bool {
         self.get(attr_type::MESSAGE_INTEGRITY).is_some()
     }
 
     /// The last attribute, if it is FINGERPRINT.
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn fingerprint_attr(&self) -> Option<RawAttr<'a>> {
         self.raw_attributes()
             .last()
@@ -155,11 +170,13 @@ impl<'a> Message<'a> {
     }
 
     /// Whether the message ends with a FINGERPRINT attribute.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn has_fingerprint(&self) -> bool {
         self.fingerprint_attr().is_some()
     }
 
     /// Checks the FINGERPRINT attribute, which must be the last one.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn verify_fingerprint(&self) -> Result<(), StunError> {
         let fp = self.fingerprint_attr().ok_or(StunError::MissingAttribute)?;
         let got: [u8; FINGERPRINT_LEN] = fp.value.try_into().map_err(|_| StunError::Malformed)?;
@@ -184,6 +201,7 @@ pub struct Attributes<'a> {
 impl<'a> Iterator for Attributes<'a> {
     type Item = RawAttr<'a>;
 
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn next(&mut self) -> Option<RawAttr<'a>> {
         loop {
             let attr = attr_at(self.buf, self.pos)?;
@@ -203,6 +221,7 @@ impl<'a> Iterator for Attributes<'a> {
 /// value are wholly inside `buf` (its padding need not be). A lenient
 /// primitive for walking attribute bytes that were not checked by
 /// [`Message::parse`].
+#[cfg_attr(xp2p_device, optimize(size))]
 pub fn attr_at(buf: &[u8], pos: usize) -> Option<RawAttr<'_>> {
     let head = buf.get(pos..pos.checked_add(ATTR_HEADER_LEN)?)?;
     let typ = u16::from_be_bytes([head[0], head[1]]);
@@ -217,12 +236,14 @@ pub fn attr_at(buf: &[u8], pos: usize) -> Option<RawAttr<'_>> {
 }
 
 /// `n` rounded up to a multiple of 4 (attribute padding).
+#[cfg_attr(xp2p_device, optimize(size))]
 pub fn pad4(n: usize) -> usize {
     (n + 3) & !3
 }
 
 /// The header with its length field set as if the message ended `tail`
 /// bytes after `body` (the MESSAGE-INTEGRITY / FINGERPRINT input rule).
+#[cfg_attr(xp2p_device, optimize(size))]
 fn patched_header(header: &[u8; HEADER_LEN], body: &[u8], tail: usize) -> [u8; HEADER_LEN] {
     let mut h = *header;
     h[2..4].copy_from_slice(&((body.len() + tail) as u16).to_be_bytes());
@@ -232,6 +253,7 @@ fn patched_header(header: &[u8; HEADER_LEN], body: &[u8], tail: usize) -> [u8; H
 /// HMAC-SHA1 for a MESSAGE-INTEGRITY attribute that follows `body` (the
 /// attributes before it) in a message with header `header`; the header
 /// length counts through the MESSAGE-INTEGRITY attribute.
+#[cfg_attr(xp2p_device, optimize(size))]
 pub fn compute_integrity(
     header: &[u8; HEADER_LEN],
     body: &[u8],
@@ -243,12 +265,14 @@ pub fn compute_integrity(
 
 /// The FINGERPRINT value for an attribute that follows `body` in a message
 /// with header `header`.
+#[cfg_attr(xp2p_device, optimize(size))]
 pub fn compute_fingerprint(header: &[u8; HEADER_LEN], body: &[u8]) -> u32 {
     let h = patched_header(header, body, ATTR_HEADER_LEN + FINGERPRINT_LEN);
     crate::crypto::crc32_parts(&[&h, body]) ^ FINGERPRINT_XOR
 }
 
 /// Splits a message prefix into its header and the attribute bytes after it.
+#[cfg_attr(xp2p_device, optimize(size))]
 fn split_prefix(prefix: &[u8]) -> (&[u8; HEADER_LEN], &[u8]) {
     let (h, body) = prefix.split_at(HEADER_LEN);
     (h.try_into().expect("split at HEADER_LEN"), body)
@@ -287,6 +311,7 @@ pub fn write_attr(
 
 /// Writes an attribute header and the padding for a `vlen`-byte value at
 /// the start of `out`, returning the value slot.
+#[cfg_attr(xp2p_device, optimize(size))]
 fn reserve_attr(
     out: &mut [u8],
     typ: u16,
@@ -318,6 +343,7 @@ pub struct Header {
 
 impl Header {
     /// Reads the header of `buf`; `None` when a check fails.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn parse(buf: &[u8]) -> Option<Header> {
         if !looks_like_stun(buf) {
             return None;
@@ -342,6 +368,7 @@ impl Header {
     }
 }
 
+#[cfg_attr(xp2p_device, optimize(size))]
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
@@ -367,6 +394,7 @@ pub struct MessageBuilder<'b> {
 
 impl<'b> MessageBuilder<'b> {
     /// Starts a message of type `typ` in `buf`.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn new(
         buf: &'b mut [u8],
         typ: MessageType,
@@ -388,32 +416,38 @@ impl<'b> MessageBuilder<'b> {
 
     /// Uses `byte` for attribute padding instead of zero (RFC 5389 lets the
     /// sender choose; the RFC 5769 samples pad with spaces).
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn with_padding(mut self, byte: u8) -> Self {
         self.padding = byte;
         self
     }
 
     /// The transaction id.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn transaction_id(&self) -> &TransactionId {
         &self.txn_id
     }
 
     /// Bytes written so far (header included).
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn len(&self) -> usize {
         self.len
     }
 
     /// Whether only the header has been written.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn is_empty(&self) -> bool {
         self.len == HEADER_LEN
     }
 
     /// The message written so far.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn as_bytes(&self) -> &[u8] {
         &self.buf[..self.len]
     }
 
     /// Ends the builder, returning the message bytes.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn finish(self) -> &'b [u8] {
         let MessageBuilder { buf, len, .. } = self;
         &buf[..len]
@@ -422,6 +456,7 @@ impl<'b> MessageBuilder<'b> {
     /// Reserves room for an attribute with a `vlen`-byte value after the
     /// stage checks, writes its header and padding and returns the value
     /// slot.
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn reserve(&mut self, typ: u16, vlen: usize) -> Result<&mut [u8], StunError> {
         let allowed = match self.stage {
             Stage::Open => true,
@@ -455,6 +490,7 @@ impl<'b> MessageBuilder<'b> {
 
     /// Appends a typed attribute. Address attributes are XORed with this
     /// message's transaction id where the type asks for it.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn add(&mut self, attr: &Attribute<'_>) -> Result<(), StunError> {
         attr.check()?;
         let id = self.txn_id;
@@ -464,6 +500,7 @@ impl<'b> MessageBuilder<'b> {
     }
 
     /// Appends an attribute with an arbitrary type and value.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn add_raw(&mut self, typ: u16, value: &[u8]) -> Result<(), StunError> {
         self.reserve(typ, value.len())?.copy_from_slice(value);
         Ok(())
@@ -471,6 +508,7 @@ impl<'b> MessageBuilder<'b> {
 
     /// Appends MESSAGE-INTEGRITY computed with `key` over everything written
     /// so far. Afterwards only FINGERPRINT may be added.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn message_integrity(&mut self, key: &[u8]) -> Result<(), StunError> {
         if self.stage != Stage::Open {
             return Err(StunError::AttributeOrder);
@@ -484,6 +522,7 @@ impl<'b> MessageBuilder<'b> {
     }
 
     /// Appends FINGERPRINT over everything written so far; it must be last.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn fingerprint(&mut self) -> Result<(), StunError> {
         let start = self.len;
         self.reserve(attr_type::FINGERPRINT, FINGERPRINT_LEN)?;

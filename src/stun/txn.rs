@@ -41,6 +41,7 @@ impl RetransmitConfig {
 }
 
 impl Default for RetransmitConfig {
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn default() -> Self {
         RetransmitConfig::XKIT
     }
@@ -66,6 +67,7 @@ pub struct Backoff {
 
 impl Backoff {
     /// The schedule of a request that has just been sent for the first time.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn new(cfg: RetransmitConfig) -> Backoff {
         Backoff {
             cfg,
@@ -76,22 +78,26 @@ impl Backoff {
     }
 
     /// The current wait: the initial RTO until the first step.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn current_wait(&self) -> Duration {
         self.rto
     }
 
     /// Retransmissions done so far.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn retransmits(&self) -> u32 {
         self.retransmits
     }
 
     /// Whether the schedule has timed out.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn is_finished(&self) -> bool {
         self.finished
     }
 
     /// Called when the current wait has elapsed. After [`Step::TimedOut`]
     /// it keeps answering `TimedOut`.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn on_elapsed(&mut self) -> Step {
         if self.finished || self.retransmits >= self.cfg.max_retransmits {
             self.finished = true;
@@ -136,6 +142,7 @@ where
     T: Copy + Ord + Add<Duration, Output = T>,
 {
     /// Starts the schedule for a request first sent at `now`.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn new(cfg: RetransmitConfig, now: T) -> Self {
         let backoff = Backoff::new(cfg);
         let deadline = Some(now + backoff.current_wait());
@@ -167,11 +174,13 @@ where
     }
 
     /// Retransmissions done so far.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn retransmits(&self) -> u32 {
         self.backoff.retransmits()
     }
 
     /// Whether the transaction has timed out.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn is_timed_out(&self) -> bool {
         self.backoff.is_finished()
     }

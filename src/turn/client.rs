@@ -81,6 +81,7 @@ pub struct TurnConfig {
 impl TurnConfig {
     /// A configuration with the defaults: lifetime 600 s, RFC 5389
     /// retransmissions, OS-seeded ids.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn new(server: SocketAddr, username: &str, password: &str) -> Self {
         TurnConfig {
             server,
@@ -119,6 +120,7 @@ pub enum TurnFailure {
 }
 
 impl std::fmt::Display for TurnFailure {
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             TurnFailure::Unauthorized => {
@@ -227,6 +229,7 @@ enum TxnKind {
 }
 
 impl TxnKind {
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn method(self) -> u16 {
         match self {
             TxnKind::Allocate => method::ALLOCATE,
@@ -296,6 +299,7 @@ pub struct TurnClient {
 
 impl TurnClient {
     /// A client in [`TurnState::Idle`].
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn new(cfg: TurnConfig) -> Self {
         crate::logging::init();
         let rng = Rng::new(cfg.rng_seed);
@@ -322,53 +326,63 @@ impl TurnClient {
     }
 
     /// The current state.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn state(&self) -> TurnState {
         self.state
     }
 
     /// The counters.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn stats(&self) -> TurnStats {
         self.stats
     }
 
     /// Whether its requests are never retransmitted: the client runs over a
     /// reliable stream (TCP or TLS).
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn over_stream(&self) -> bool {
         self.cfg.retransmit.max_retransmits == 0
     }
 
     /// Where [`TurnClient::poll_transmit`]'s datagrams go (changes after an
     /// ALTERNATE-SERVER redirect).
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn server(&self) -> SocketAddr {
         self.server
     }
 
     /// The relayed address once allocated.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn relayed_addr(&self) -> Option<SocketAddr> {
         self.relayed
     }
 
     /// The server-reflexive address the server reported, if any.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn mapped_addr(&self) -> Option<SocketAddr> {
         self.mapped
     }
 
     /// The allocation lifetime the server granted, in seconds.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn lifetime(&self) -> u32 {
         self.lifetime
     }
 
     /// The realm learnt from the server, once challenged.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn realm(&self) -> Option<&str> {
         self.creds.as_ref().map(|c| c.realm.as_str())
     }
 
     /// The current nonce, once challenged.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn nonce(&self) -> Option<&str> {
         self.creds.as_ref().map(|c| c.nonce.as_str())
     }
 
     /// The channel number bound to `peer`, if any (confirmed or not).
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn channel_for(&self, peer: SocketAddr) -> Option<u16> {
         self.channels
             .iter()
@@ -377,18 +391,21 @@ impl TurnClient {
     }
 
     /// Whether a permission for `ip` is installed (requested or confirmed).
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn has_permission(&self, ip: IpAddr) -> bool {
         self.permissions.iter().any(|p| p.ip == ip)
     }
 
     /// The IP addresses with a permission (requested or confirmed), in the
     /// order they were first requested.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn permission_ips(&self) -> impl Iterator<Item = IpAddr> + '_ {
         self.permissions.iter().map(|p| p.ip)
     }
 
     /// The channels in the order they were bound: peer, number, and whether
     /// the server confirmed the binding (ChannelData is used only then).
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn channel_bindings(&self) -> impl Iterator<Item = (SocketAddr, u16, bool)> + '_ {
         self.channels
             .iter()
@@ -401,6 +418,7 @@ impl TurnClient {
     }
 
     /// Whether [`TurnClient::poll_event`] has something.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn has_events(&self) -> bool {
         !self.events.is_empty()
     }
@@ -408,6 +426,7 @@ impl TurnClient {
     /// Starts the allocation. Errors: [`TurnError::InvalidState`] unless
     /// idle (and no deallocation is in flight), [`TurnError::InvalidConfig`]
     /// if the username is too long.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn allocate(&mut self, now: Instant) -> Result<(), TurnError> {
         if self.state != TurnState::Idle || !self.txns.is_empty() {
             return Err(TurnError::InvalidState);
@@ -425,6 +444,7 @@ impl TurnClient {
     /// Installs (or refreshes) a permission for `peer`. Errors:
     /// [`TurnError::InvalidState`] unless allocated,
     /// [`TurnError::LimitReached`] for a 17th peer.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn create_permission(&mut self, now: Instant, peer: IpAddr) -> Result<(), TurnError> {
         if self.state != TurnState::Allocated {
             return Err(TurnError::InvalidState);
@@ -440,6 +460,7 @@ impl TurnClient {
     /// Binds a channel to `peer` (or returns the one already bound) and
     /// installs the permission for its IP. The channel is used for sending
     /// once the server confirms it ([`TurnEvent::ChannelBound`]).
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn bind_channel(&mut self, now: Instant, peer: SocketAddr) -> Result<u16, TurnError> {
         if self.state != TurnState::Allocated {
             return Err(TurnError::InvalidState);
@@ -521,6 +542,7 @@ impl TurnClient {
     /// [`TurnEvent::Deallocated`] when it is answered (or times out). The
     /// state is [`TurnState::Idle`] right away. Without an allocation this
     /// only abandons what is in flight.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn close(&mut self, now: Instant) {
         let had_allocation = self.state == TurnState::Allocated;
         self.reset();
@@ -721,6 +743,7 @@ impl TurnClient {
 
     // ---- internals ----
 
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn new_txn_id(&mut self) -> TransactionId {
         let mut id = [0u8; TXN_ID_LEN];
         self.rng.fill_bytes(&mut id);
@@ -751,10 +774,12 @@ impl TurnClient {
         }
     }
 
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn in_flight(&self, kind: TxnKind) -> bool {
         self.txns.iter().any(|t| t.kind == kind)
     }
 
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn touch_permission(&mut self, now: Instant, ip: IpAddr) {
         let refresh_at = now + PERMISSION_REFRESH;
         match self.permissions.iter_mut().find(|p| p.ip == ip) {
@@ -815,6 +840,7 @@ impl TurnClient {
         Ok(())
     }
 
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn run_retransmits(&mut self, now: Instant) {
         let mut timed_out = Vec::new();
         let mut i = 0;
@@ -845,6 +871,7 @@ impl TurnClient {
     }
 
     /// A request of `kind` failed for good.
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn on_txn_failed(&mut self, kind: TxnKind, why: TurnFailure) {
         match kind {
             TxnKind::Allocate => {
@@ -878,6 +905,7 @@ impl TurnClient {
     }
 
     /// Drops every transaction, permission, channel and timer.
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn reset(&mut self) {
         self.txns.clear();
         self.refresh_at = None;
@@ -889,12 +917,14 @@ impl TurnClient {
         self.lifetime = 0;
     }
 
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn fail(&mut self, why: TurnFailure) {
         self.reset();
         self.state = TurnState::Failed;
         self.push_event(TurnEvent::Failed(why));
     }
 
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn handle_response(&mut self, now: Instant, msg: &Message<'_>) -> bool {
         let Some(idx) = self.txns.iter().position(|t| &t.id == msg.transaction_id()) else {
             self.stats.unmatched += 1;
@@ -938,6 +968,7 @@ impl TurnClient {
         true
     }
 
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn on_success(&mut self, now: Instant, kind: TxnKind, msg: &Message<'_>) {
         let lifetime = match msg.decode(attr_type::LIFETIME) {
             Some(Ok(Attribute::Lifetime(l))) => Some(l),
@@ -995,6 +1026,7 @@ impl TurnClient {
         }
     }
 
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn confirm_permission(&mut self, ip: IpAddr) {
         if let Some(p) = self
             .permissions
@@ -1006,6 +1038,7 @@ impl TurnClient {
         }
     }
 
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn arm_refresh(&mut self, now: Instant, lifetime: u32) {
         self.lifetime = lifetime;
         self.refresh_at = (lifetime != 0).then(|| {
@@ -1014,6 +1047,7 @@ impl TurnClient {
         });
     }
 
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn on_error(&mut self, now: Instant, txn: Txn, code: u16, msg: &Message<'_>) {
         log::debug!(target: "turn", "{:?} answered by {} with error {code}", txn.kind, self.server);
         let text = |typ| match msg.decode(typ) {
@@ -1086,6 +1120,7 @@ impl TurnClient {
         }
     }
 
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn handle_data_indication(&mut self, msg: &Message<'_>) {
         if let Some((peer, data)) = self.indication_payload(msg) {
             self.deliver(peer, data);
@@ -1094,6 +1129,7 @@ impl TurnClient {
 
     /// The peer and payload of a Data indication from a permitted peer;
     /// anything else is counted and `None`.
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn indication_payload<'a>(&mut self, msg: &Message<'a>) -> Option<(SocketAddr, &'a [u8])> {
         let peer = match msg.decode(attr_type::XOR_PEER_ADDRESS) {
             Some(Ok(Attribute::XorPeerAddress(a))) => a,
@@ -1116,6 +1152,7 @@ impl TurnClient {
         Some((peer, data))
     }
 
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn handle_channel_data(&mut self, data: &[u8]) -> bool {
         match self.channel_payload(data) {
             Some((peer, payload)) => {
@@ -1128,6 +1165,7 @@ impl TurnClient {
 
     /// The peer and payload of ChannelData on a bound channel; anything
     /// else is counted and `None`.
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn channel_payload<'a>(&mut self, data: &'a [u8]) -> Option<(SocketAddr, &'a [u8])> {
         let Ok(cd) = ChannelData::decode(data) else {
             self.stats.malformed += 1;
@@ -1162,6 +1200,7 @@ impl TurnClient {
 }
 
 /// Encodes one message with `attrs`, then MESSAGE-INTEGRITY with `key`.
+#[cfg_attr(xp2p_device, optimize(size))]
 fn build_message(
     typ: MessageType,
     id: &TransactionId,

@@ -33,6 +33,7 @@ pub enum TurnError {
 }
 
 impl std::fmt::Display for TurnError {
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             TurnError::Malformed => f.write_str("malformed TURN data"),

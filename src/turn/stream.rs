@@ -51,6 +51,7 @@ pub enum StreamError {
 }
 
 impl std::fmt::Display for StreamError {
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             StreamError::Garbage => f.write_str("stream bytes are neither STUN nor ChannelData"),
@@ -87,6 +88,7 @@ pub enum StreamFailure {
 }
 
 impl std::fmt::Display for StreamFailure {
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             StreamFailure::ConnectFailed => "connection to the TURN server refused or failed",
@@ -102,6 +104,7 @@ impl std::fmt::Display for StreamFailure {
 /// The size of the frame starting at `buf` as `(message length, length on
 /// the wire)` (they differ by ChannelData padding), `None` when more bytes
 /// are needed to tell.
+#[cfg_attr(xp2p_device, optimize(size))]
 pub fn frame_len(buf: &[u8], max_frame: usize) -> Result<Option<(usize, usize)>, StreamError> {
     let Some(&first) = buf.first() else {
         return Ok(None);
@@ -154,6 +157,7 @@ pub fn frame_len(buf: &[u8], max_frame: usize) -> Result<Option<(usize, usize)>,
 /// Appends `msg` (one STUN or ChannelData message, as the TURN client
 /// produces them for UDP) to `out` as a stream frame: STUN unchanged,
 /// ChannelData padded to a multiple of 4 bytes.
+#[cfg_attr(xp2p_device, optimize(size))]
 pub fn encode_frame(msg: &[u8], out: &mut Vec<u8>) -> Result<(), StreamError> {
     match frame_len(msg, MAX_FRAME) {
         Ok(Some((len, wire))) if msg.len() >= len && msg.len() <= wire => {
@@ -175,6 +179,7 @@ pub struct FrameDecoder {
 }
 
 impl Default for FrameDecoder {
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn default() -> Self {
         FrameDecoder::new()
     }
@@ -182,12 +187,14 @@ impl Default for FrameDecoder {
 
 impl FrameDecoder {
     /// A decoder accepting every frame size the protocol can express.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn new() -> Self {
         FrameDecoder::with_max_frame(MAX_FRAME)
     }
 
     /// A decoder refusing frames longer than `max_frame` bytes (at least
     /// one STUN header).
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn with_max_frame(max_frame: usize) -> Self {
         FrameDecoder {
             buf: Vec::new(),
@@ -198,11 +205,13 @@ impl FrameDecoder {
     }
 
     /// The error the stream failed with, if it did.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn error(&self) -> Option<StreamError> {
         self.error
     }
 
     /// Unread bytes held.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn buffered(&self) -> usize {
         self.buf.len() - self.start
     }
@@ -210,6 +219,7 @@ impl FrameDecoder {
     /// Takes bytes read from the stream. Fails when the stream already
     /// failed, or with [`StreamError::BufferFull`] (nothing taken) when the
     /// unread bytes would exceed one frame plus [`MAX_FEED`].
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn feed(&mut self, data: &[u8]) -> Result<(), StreamError> {
         if let Some(e) = self.error {
             return Err(e);

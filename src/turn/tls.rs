@@ -49,6 +49,7 @@ pub struct TlsConfig {
 
 impl TlsConfig {
     /// Trusts the system store only.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn new(server_name: &str) -> Self {
         TlsConfig {
             server_name: server_name.to_owned(),
@@ -59,6 +60,7 @@ impl TlsConfig {
 
     /// As [`TlsConfig::new`], plus the CA file named by `XP2P_TURN_CA_FILE`
     /// when that variable is set and not empty.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn from_env(server_name: &str) -> Self {
         let mut cfg = TlsConfig::new(server_name);
         cfg.extra_ca_file = std::env::var_os(CA_FILE_ENV)
@@ -100,6 +102,7 @@ pub enum TlsError {
 }
 
 impl std::fmt::Display for TlsError {
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             TlsError::Config(s) => write!(f, "TLS configuration: {s}"),
@@ -117,6 +120,7 @@ impl std::error::Error for TlsError {}
 
 impl TlsError {
     /// The failure of the connection this error ends.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn failure(&self) -> super::stream::StreamFailure {
         use super::stream::StreamFailure;
         match self {

@@ -52,6 +52,7 @@ pub struct TlsClient {
 }
 
 impl std::fmt::Debug for TlsClient {
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TlsClient")
             .field("state", &self.state)
@@ -60,6 +61,7 @@ impl std::fmt::Debug for TlsClient {
     }
 }
 
+#[cfg_attr(xp2p_device, optimize(size))]
 fn config_err(e: impl std::fmt::Display) -> TlsError {
     TlsError::Config(e.to_string())
 }
@@ -67,6 +69,7 @@ fn config_err(e: impl std::fmt::Display) -> TlsError {
 impl TlsClient {
     /// Starts the handshake: the ClientHello is ready in
     /// [`TlsClient::poll_ciphertext`].
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn new(cfg: &TlsConfig) -> Result<Self, TlsError> {
         let mut b = SslConnector::builder(SslMethod::tls_client()).map_err(config_err)?;
         b.set_min_proto_version(Some(SslVersion::TLS1_2))
@@ -102,22 +105,26 @@ impl TlsClient {
     }
 
     /// Where the connection is.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn state(&self) -> TlsState {
         self.state
     }
 
     /// Whether the handshake is done and the connection open.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn is_established(&self) -> bool {
         self.state == TlsState::Established
     }
 
     /// Why the connection failed, if it did.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn error(&self) -> Option<&TlsError> {
         self.error.as_ref()
     }
 
     /// Takes bytes read from the socket. Errors once the connection failed
     /// (the first error, again) or closed.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn feed_ciphertext(&mut self, data: &[u8]) -> Result<(), TlsError> {
         self.check()?;
         self.stream.get_mut().incoming.extend(data);
@@ -158,6 +165,7 @@ impl TlsClient {
 
     /// Closes the connection: a close_notify goes out through
     /// [`TlsClient::poll_ciphertext`].
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn close(&mut self) {
         if self.state == TlsState::Established {
             // With memory buffers the alert is written at once; a failure
@@ -169,6 +177,7 @@ impl TlsClient {
         }
     }
 
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn check(&self) -> Result<(), TlsError> {
         if let Some(e) = &self.error {
             return Err(e.clone());
@@ -179,6 +188,7 @@ impl TlsClient {
         Ok(())
     }
 
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn fail(&mut self, e: TlsError) {
         self.state = TlsState::Failed;
         self.pending.clear();
@@ -189,6 +199,7 @@ impl TlsClient {
 
     /// A failed handshake or record: the certificate's verdict when it was
     /// refused, else OpenSSL's error.
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn classify(&self, e: &openssl::ssl::Error) -> TlsError {
         let verdict = self.stream.ssl().verify_result();
         if verdict != X509VerifyResult::OK {
@@ -202,6 +213,7 @@ impl TlsClient {
     }
 
     /// Runs the handshake and reads what has arrived.
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn advance(&mut self) {
         if self.state == TlsState::Handshaking {
             match self.stream.do_handshake() {
@@ -241,6 +253,7 @@ impl TlsClient {
         }
     }
 
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn decode(&mut self, n: usize, buf: &[u8]) -> Result<(), StreamError> {
         self.decoder.feed(&buf[..n])?;
         while let Some(m) = self.decoder.poll()? {

@@ -25,6 +25,7 @@ pub enum TurnTransport {
 }
 
 impl TurnTransport {
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn as_str(self) -> &'static str {
         match self {
             TurnTransport::Udp => "udp",
@@ -52,6 +53,7 @@ pub enum UriError {
 }
 
 impl fmt::Display for UriError {
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             UriError::Malformed(why) => write!(f, "malformed TURN server: {why}"),
@@ -63,6 +65,7 @@ impl std::error::Error for UriError {}
 
 impl TurnUri {
     /// Parses `s` (surrounding whitespace ignored).
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn parse(s: &str) -> Result<TurnUri, UriError> {
         let s = s.trim();
         let (scheme, rest) = match s.split_once(':') {
@@ -110,6 +113,7 @@ impl TurnUri {
 
     /// `host:port`, with brackets around an IPv6 literal, for name
     /// resolution.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn authority(&self) -> String {
         if self.host.contains(':') {
             format!("[{}]:{}", self.host, self.port)
@@ -120,6 +124,7 @@ impl TurnUri {
 }
 
 /// Splits `host[:port]`; the port is required without a scheme.
+#[cfg_attr(xp2p_device, optimize(size))]
 fn split_host_port(
     s: &str,
     port_optional: bool,

@@ -16,6 +16,7 @@ const DER_BUF: usize = 1024;
 
 impl Fingerprint {
     /// SHA-256 over the DER encoding of a certificate.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn of_der(der: &[u8]) -> Fingerprint {
         let mut out = [0u8; FINGERPRINT_LEN];
         // SAFETY: `der` is readable for its length, `out` writable for 32.
@@ -31,6 +32,7 @@ struct Inner {
 }
 
 impl Drop for Inner {
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn drop(&mut self) {
         for b in self.key.iter_mut() {
             // SAFETY: `b` is a valid, aligned byte of the vector.
@@ -52,6 +54,7 @@ impl Certificate {
     /// Generates a fresh key pair and a self-signed certificate: X.509 v3,
     /// random 64-bit serial, subject and issuer CN [`CERT_COMMON_NAME`],
     /// valid from now for [`CERT_VALIDITY_DAYS`], signed with ECDSA-SHA256.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn generate() -> Result<Certificate, DtlsError> {
         let mut der = vec![0u8; DER_BUF];
         let mut key = vec![0u8; DER_BUF];
@@ -87,31 +90,37 @@ impl Certificate {
     }
 
     /// The SHA-256 fingerprint of the certificate (DER).
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn fingerprint(&self) -> Fingerprint {
         self.inner.fingerprint
     }
 
     /// `sha-256 AA:BB:…`, ready for an SDP `a=fingerprint` line.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn fingerprint_text(&self) -> String {
         self.inner.fingerprint.to_sdp()
     }
 
     /// The DER encoding of the certificate.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn to_der(&self) -> Result<Vec<u8>, DtlsError> {
         Ok(self.inner.der.clone())
     }
 
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub(crate) fn der(&self) -> &[u8] {
         &self.inner.der
     }
 
     /// The private key, DER (RFC 5915 EC key).
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub(crate) fn key_der(&self) -> &[u8] {
         &self.inner.key
     }
 }
 
 impl fmt::Debug for Certificate {
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Certificate")
             .field("fingerprint", &self.inner.fingerprint)

@@ -55,6 +55,7 @@ struct Raw {
 unsafe impl Send for Raw {}
 
 impl Raw {
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn new(cfg: &DtlsConfig, role: DtlsRole) -> Result<Raw, DtlsError> {
         let pipe = NonNull::from(Box::leak(Box::<Pipe>::default()));
         let cert: &Certificate = &cfg.certificate;
@@ -162,6 +163,7 @@ impl std::fmt::Debug for DtlsSession {
 impl DtlsSession {
     /// Builds the mbedTLS configuration and session; nothing is sent until
     /// [`start`](Self::start).
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn new(cfg: DtlsConfig) -> Result<DtlsSession, DtlsError> {
         let base = SessionBase::new(&cfg)?;
         let raw = Raw::new(&cfg, cfg.role)?;
@@ -414,6 +416,7 @@ impl DtlsSession {
 
     /// Sends close_notify (when connected) and closes the session; queued
     /// received messages can still be read.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn close(&mut self) {
         match self.base.state {
             DtlsState::Connected => {
@@ -529,6 +532,7 @@ impl DtlsSession {
         unsafe { sys::xm_clear_input(s) };
     }
 
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn after_handshake_step(&mut self, r: c_int) {
         match r {
             sys::XM_OK => self.on_handshake_done(),

@@ -65,6 +65,7 @@ pub(crate) struct Pair {
 }
 
 impl Pair {
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn new(local: usize, remote: usize, priority: u64, foundation: String) -> Pair {
         Pair {
             local,
@@ -82,6 +83,7 @@ impl Pair {
     }
 
     /// Whether the pair is still to be checked or being checked.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn is_pending(&self) -> bool {
         matches!(
             self.state,
@@ -89,6 +91,7 @@ impl Pair {
         )
     }
 
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn is_valid(&self) -> bool {
         self.state == PairState::Succeeded && self.valid_local.is_some()
     }
@@ -103,6 +106,7 @@ pub(crate) struct Checklist {
 
 impl Checklist {
     /// The pair of a local base and a remote candidate.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn find(&self, local: usize, remote: usize) -> Option<usize> {
         self.pairs
             .iter()
@@ -110,6 +114,7 @@ impl Checklist {
     }
 
     /// The pair whose in-flight check has transaction id `id`.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn find_txn(&self, id: &TransactionId) -> Option<usize> {
         self.pairs
             .iter()
@@ -119,6 +124,7 @@ impl Checklist {
     /// Adds a pair unless the list holds `max` pairs already. A new pair
     /// waits unless a pair of the same foundation is already waiting or in
     /// progress, in which case it stays frozen until that one resolves.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn add(&mut self, mut pair: Pair, max: usize) -> Option<usize> {
         if self.pairs.len() >= max {
             return None;
@@ -137,6 +143,7 @@ impl Checklist {
     }
 
     /// Queues a triggered check (RFC 8445 §7.3.1.4), once.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn trigger(&mut self, idx: usize) {
         if let Some(p) = self.pairs.get_mut(idx) {
             if p.state != PairState::InProgress && p.state != PairState::Succeeded {
@@ -149,6 +156,7 @@ impl Checklist {
     }
 
     /// Whether a triggered entry can be sent now.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn triggerable(&self, idx: usize) -> bool {
         self.pairs
             .get(idx)
@@ -156,6 +164,7 @@ impl Checklist {
     }
 
     /// The first sendable triggered check.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn peek_triggered(&self) -> Option<usize> {
         self.triggered
             .iter()
@@ -165,6 +174,7 @@ impl Checklist {
 
     /// Removes and returns the first sendable triggered check, dropping the
     /// stale entries before it.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn pop_triggered(&mut self) -> Option<usize> {
         while let Some(i) = self.triggered.pop_front() {
             if self.triggerable(i) {
@@ -198,6 +208,7 @@ impl Checklist {
     }
 
     /// A check of this foundation succeeded: its frozen pairs may go.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn unfreeze_foundation(&mut self, foundation: &str) {
         for p in &mut self.pairs {
             if p.state == PairState::Frozen && p.foundation == foundation {
@@ -207,6 +218,7 @@ impl Checklist {
     }
 
     /// The valid pair with the highest priority.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn best_valid(&self) -> Option<usize> {
         self.pairs
             .iter()
@@ -216,17 +228,20 @@ impl Checklist {
             .map(|(i, _)| i)
     }
 
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn any_valid(&self) -> bool {
         self.pairs.iter().any(Pair::is_valid)
     }
 
     /// Whether every pair has finished (succeeded or failed) and nothing is
     /// queued.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn all_done(&self) -> bool {
         !self.pairs.iter().any(Pair::is_pending) && self.peek_triggered().is_none()
     }
 
     /// Pairs waiting or in progress (for the RTO of RFC 8445 §14.3).
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn active_count(&self) -> usize {
         self.pairs
             .iter()
@@ -238,6 +253,7 @@ impl Checklist {
 // ----- the agent's side: forming and ranking pairs, roles -----
 
 impl IceAgent {
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub(super) fn pair_priority(&self, local_prio: u32, remote_prio: u32) -> u64 {
         if self.role.is_controlling() {
             crate::ice::pair_priority(local_prio, remote_prio)
@@ -250,6 +266,7 @@ impl IceAgent {
     /// usable relayed local, same component and family) and the pair does
     /// not exist yet. A relayed local asks its server for a permission for
     /// the remote's address right away, so the first check can pass.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub(super) fn form_pair(&mut self, l: usize, r: usize) -> Option<usize> {
         let relay = match self.locals[l].cand.kind {
             CandidateKind::Host => None,
@@ -281,6 +298,7 @@ impl IceAgent {
     }
 
     /// Recomputes priority, foundation and valid priority of a pair.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub(super) fn refresh_pair(&mut self, pi: usize) {
         let p = &self.list.pairs[pi];
         let (lc, rc) = (&self.locals[p.local].cand, &self.remotes[p.remote].cand);
@@ -296,6 +314,7 @@ impl IceAgent {
         p.valid_priority = valid_priority;
     }
 
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub(super) fn refresh_pairs_of_remote(&mut self, r: usize) {
         for pi in 0..self.list.pairs.len() {
             if self.list.pairs[pi].remote == r {
@@ -304,6 +323,7 @@ impl IceAgent {
         }
     }
 
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub(super) fn apply_role(&mut self, role: Role) {
         self.role = role;
         for pi in 0..self.list.pairs.len() {
@@ -316,6 +336,7 @@ impl IceAgent {
     }
 
     /// Switches role after a conflict and reports it.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub(super) fn switch_role(&mut self, role: Role) {
         if role != self.role {
             self.apply_role(role);

@@ -37,6 +37,7 @@ pub(crate) struct Consent {
 impl Consent {
     /// Consent for a pair selected at `now` (the check that selected it
     /// was answered, which counts as consent).
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn new(now: Instant, first_interval: Duration, timeout: Duration) -> Consent {
         Consent {
             next_check: now + first_interval,
@@ -49,25 +50,30 @@ impl Consent {
     }
 
     /// When the next consent check should go out.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn due(&self, stale_after: Duration) -> Instant {
         let quiet_since = self.last_sent.map_or(self.last_rx, |s| s.max(self.last_rx));
         self.next_check.min(quiet_since + stale_after / 2)
     }
 
     /// When the stale signal fires, unless already stale.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn stale_deadline(&self, stale_after: Duration) -> Option<Instant> {
         (!self.stale).then_some(self.last_rx + stale_after)
     }
 
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn expires(&self) -> Instant {
         self.expires
     }
 
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn is_stale(&self) -> bool {
         self.stale
     }
 
     /// Marks the stale signal as raised.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn set_stale(&mut self) {
         self.stale = true;
     }
@@ -84,11 +90,13 @@ impl Consent {
     }
 
     /// Whether `id` is one of our consent checks.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn owns(&self, id: &TransactionId) -> bool {
         self.txns.iter().any(|(t, _)| t == id)
     }
 
     /// The round-trip time of check `id` answered at `now`.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn rtt_of(&self, id: &TransactionId, now: Instant) -> Option<Duration> {
         self.txns
             .iter()
@@ -98,12 +106,14 @@ impl Consent {
 
     /// Authenticated STUN heard from the remote. Returns true when this
     /// ends a stale period.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn on_alive(&mut self, now: Instant) -> bool {
         self.last_rx = self.last_rx.max(now);
         std::mem::replace(&mut self.stale, false)
     }
 
     /// A success response to one of our checks: consent renewed.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn on_granted(&mut self, now: Instant, timeout: Duration) {
         self.expires = self.expires.max(now + timeout);
     }

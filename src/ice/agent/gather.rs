@@ -45,6 +45,7 @@ pub(crate) struct Gatherer {
 }
 
 impl Default for Gatherer {
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn default() -> Self {
         Gatherer {
             phase: Phase::NotStarted,
@@ -55,10 +56,12 @@ impl Default for Gatherer {
 }
 
 impl Gatherer {
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn started(&self) -> bool {
         self.phase != Phase::NotStarted
     }
 
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn running(&self) -> bool {
         matches!(self.phase, Phase::Running { .. })
     }
@@ -69,11 +72,13 @@ impl Gatherer {
     }
 
     /// The transaction with id `id`.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn find(&self, id: &TransactionId) -> Option<usize> {
         self.txns.iter().position(|t| &t.id == id)
     }
 
     /// The gather timeout, or the earliest retransmission.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn deadline(&self) -> Option<Instant> {
         let Phase::Running { deadline } = self.phase else {
             return None;

@@ -5,6 +5,7 @@
 use super::*;
 
 impl IceAgent {
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub(super) fn on_stun(
         &mut self,
         now: Instant,
@@ -35,6 +36,7 @@ impl IceAgent {
         }
     }
 
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub(super) fn respond(
         &mut self,
         local: SocketAddr,
@@ -46,6 +48,7 @@ impl IceAgent {
         }
     }
 
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub(super) fn on_request(
         &mut self,
         now: Instant,
@@ -153,6 +156,7 @@ impl IceAgent {
         Received::Consumed
     }
 
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub(super) fn on_response(
         &mut self,
         now: Instant,
@@ -178,6 +182,7 @@ impl IceAgent {
         Received::Dropped
     }
 
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub(super) fn on_check_response(
         &mut self,
         now: Instant,
@@ -292,6 +297,7 @@ impl IceAgent {
         Received::Consumed
     }
 
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub(super) fn on_consent_response(
         &mut self,
         now: Instant,
@@ -328,6 +334,7 @@ impl IceAgent {
         Received::Consumed
     }
 
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub(super) fn on_server_response(
         &mut self,
         local: SocketAddr,
@@ -360,6 +367,7 @@ impl IceAgent {
         Received::Consumed
     }
 
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub(super) fn add_srflx(&mut self, mapped: SocketAddr, base: SocketAddr, server: SocketAddr) {
         if mapped == base
             || self

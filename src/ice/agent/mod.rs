@@ -177,34 +177,40 @@ pub struct IceAgent {
 
 const ICE_CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
+#[cfg_attr(xp2p_device, optimize(size))]
 fn random_ice_string(rng: &mut Rng, len: usize) -> String {
     (0..len)
         .map(|_| char::from(ICE_CHARS[rng.below(ICE_CHARS.len())]))
         .collect()
 }
 
+#[cfg_attr(xp2p_device, optimize(size))]
 fn valid_ice_string(s: &str, min: usize) -> bool {
     (min..=256).contains(&s.len()) && s.bytes().all(|b| ICE_CHARS.contains(&b))
 }
 
 /// A legal ICE ufrag: 4 to 256 ice-chars (`ALPHA / DIGIT / + /`, RFC 8839
 /// §5.4).
+#[cfg_attr(xp2p_device, optimize(size))]
 pub fn is_valid_ufrag(s: &str) -> bool {
     valid_ice_string(s, 4)
 }
 
 /// A legal ICE password: 22 to 256 ice-chars (RFC 8839 §5.4).
+#[cfg_attr(xp2p_device, optimize(size))]
 pub fn is_valid_pwd(s: &str) -> bool {
     valid_ice_string(s, 22)
 }
 
 /// The local preference encoded in a candidate priority.
+#[cfg_attr(xp2p_device, optimize(size))]
 fn local_pref_of(priority: u32) -> u16 {
     ((priority >> 8) & 0xFFFF) as u16
 }
 
 /// Logs what an event says (state changes are logged where they happen,
 /// with their cause).
+#[cfg_attr(xp2p_device, optimize(size))]
 fn log_event(ev: &IceEvent) {
     match ev {
         IceEvent::StateChanged(_) | IceEvent::ConsentStale => {}
@@ -230,6 +236,7 @@ impl IceAgent {
     /// A new agent in state `New`. Fails with
     /// [`IceError::InvalidField`] for a given ufrag or password that is not
     /// made of 4 (22) to 256 ice-chars.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn new(config: AgentConfig, now: Instant) -> Result<IceAgent, IceError> {
         crate::logging::init();
         let mut rng = Rng::new(config.rng_seed);
@@ -284,6 +291,7 @@ impl IceAgent {
     }
 
     /// The local ufrag and password.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn local_credentials(&self) -> (&str, &str) {
         (&self.local_ufrag, &self.local_pwd)
     }
@@ -300,12 +308,14 @@ impl IceAgent {
         self.tie_breaker
     }
 
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn stats(&self) -> AgentStats {
         self.stats
     }
 
     /// Host, server-reflexive and relayed local candidates (the ones
     /// signalled).
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn local_candidates(&self) -> impl Iterator<Item = &Candidate> {
         self.locals
             .iter()
@@ -314,6 +324,7 @@ impl IceAgent {
     }
 
     /// Every remote candidate, including learned peer-reflexive ones.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn remote_candidates(&self) -> impl Iterator<Item = &Candidate> {
         self.remotes.iter().map(|r| &r.cand)
     }
@@ -365,6 +376,7 @@ impl IceAgent {
     /// it. Once gathering has started it is reported at once (and, while
     /// gathering runs, queried against the STUN servers). Registering the
     /// same base again returns the existing candidate.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn add_host_candidate(&mut self, base: SocketAddr) -> Candidate {
         if let Some(l) = self
             .locals
@@ -405,6 +417,7 @@ impl IceAgent {
     /// [`IceEvent::GatheringComplete`] follows when nothing is pending (at
     /// once without STUN servers) or at the gather timeout. A second call
     /// is [`IceError::InvalidState`].
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn gather(&mut self, now: Instant) -> Result<(), IceError> {
         if self.gather.started() || self.state == IceState::Closed {
             return Err(IceError::InvalidState);
@@ -437,6 +450,7 @@ impl IceAgent {
     /// Announces STUN servers that are still being resolved (names): until
     /// [`IceAgent::add_stun_servers`] delivers them, or the gather timeout
     /// passes, gathering does not complete. Call before [`IceAgent::gather`].
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn expect_stun_servers(&mut self) {
         if !self.gather.started() {
             self.gather.servers_pending = true;
@@ -446,6 +460,7 @@ impl IceAgent {
     /// Adds resolved STUN servers (possibly none, when resolution failed):
     /// while gathering runs, every host base asks them for its
     /// server-reflexive address.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn add_stun_servers(&mut self, now: Instant, servers: &[SocketAddr]) {
         self.touch(now);
         self.gather.servers_pending = false;
@@ -470,6 +485,7 @@ impl IceAgent {
     /// unavailable ([`IceAgent::turn_server_unavailable`]), or the gather
     /// timeout passes, gathering does not complete. Call before
     /// [`IceAgent::gather`].
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn expect_turn_servers(&mut self, n: usize) {
         if !self.gather.started() {
             self.relays.expect(n);
@@ -484,6 +500,7 @@ impl IceAgent {
     /// only path. It ends with its connection ([`IceAgent::add_turn_server`]
     /// or [`IceAgent::turn_server_unavailable`]: the driver's connect timeout)
     /// and its requests' own timeout (RFC 5389 §7.2.2: 39.5 s).
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn expect_stream_turn_server(&mut self) {
         if !self.gather.started() {
             self.relays.expect_stream();
@@ -496,6 +513,7 @@ impl IceAgent {
     /// the server's address family. The allocation starts with gathering
     /// (at once if gathering runs); a server added after gathering
     /// completed is reported as [`RelayFailure::GatherTimeout`].
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn add_turn_server(&mut self, now: Instant, cfg: TurnConfig, link: Option<SocketAddr>) {
         self.touch(now);
         if self.state == IceState::Closed {
@@ -520,6 +538,7 @@ impl IceAgent {
     /// not come (its name did not resolve, its transport is not
     /// supported…): reported as [`IceEvent::RelayFailed`], and gathering
     /// no longer waits for it.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn turn_server_unavailable(&mut self, now: Instant, reason: RelayFailure) {
         self.touch(now);
         if self.state == IceState::Closed {
@@ -535,6 +554,7 @@ impl IceAgent {
     /// [`IceAgent::expect_turn_servers`]: [`IceAgent::add_turn_server`]
     /// with its link (`None`: the first host base of its family), or
     /// [`IceAgent::turn_server_unavailable`].
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn turn_server_resolved(
         &mut self,
         now: Instant,
@@ -553,6 +573,7 @@ impl IceAgent {
     }
 
     /// Sets the peer's ufrag and password (from its description).
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn set_remote_credentials(&mut self, ufrag: &str, pwd: &str) {
         self.remote_creds = Some((ufrag.to_string(), pwd.to_string()));
         self.dirty = true;
@@ -568,6 +589,7 @@ impl IceAgent {
     /// keeps its state). After a failure of the checks (not of consent),
     /// a new candidate restarts checking. O(1) amortised: no scan of the
     /// candidates added before.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn add_remote_candidate(&mut self, now: Instant, cand: Candidate) -> Result<(), IceError> {
         if self.state == IceState::Closed {
             return Err(IceError::InvalidState);
@@ -635,6 +657,7 @@ impl IceAgent {
     }
 
     /// The peer signalled end-of-candidates.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn remote_end_of_candidates(&mut self) {
         self.remote_eoc = true;
         self.dirty = true;
@@ -642,6 +665,7 @@ impl IceAgent {
 
     /// Sets the role (meant for before checks start; role conflicts are
     /// repaired by the agent itself).
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn set_role(&mut self, role: Role) {
         if role != self.role {
             self.apply_role(role);
@@ -699,6 +723,7 @@ impl IceAgent {
     }
 
     /// Stops everything: state `Closed`, nothing more is sent.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn close(&mut self) {
         if self.state == IceState::Closed {
             return;
@@ -919,6 +944,7 @@ impl IceAgent {
         self.last_now = self.last_now.max(now);
     }
 
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn set_state(&mut self, s: IceState) {
         if self.state != s {
             log::info!(target: "ice", "state {:?} -> {s:?}", self.state);
@@ -957,11 +983,13 @@ impl IceAgent {
                 .is_some_and(|r| self.remotes[r].authenticated)
     }
 
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn queue_server_requests(&mut self, base: SocketAddr) {
         let servers = self.cfg.stun_servers.clone();
         self.queue_server_requests_to(base, &servers);
     }
 
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn queue_server_requests_to(&mut self, base: SocketAddr, servers: &[SocketAddr]) {
         let servers: Vec<SocketAddr> = servers
             .iter()

@@ -52,6 +52,7 @@ pub(crate) struct MtuProbe {
 }
 
 impl MtuProbe {
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub(crate) fn deadline(&self) -> Instant {
         self.next
     }
@@ -59,6 +60,7 @@ impl MtuProbe {
 
 /// A probe request of exactly `size` bytes (`size` a multiple of 4), or
 /// `None` when even the unpadded request is larger.
+#[cfg_attr(xp2p_device, optimize(size))]
 fn build_probe(
     id: &TransactionId,
     size: usize,
@@ -98,6 +100,7 @@ impl IceAgent {
     /// selected, the pair is relayed, a probe is already in flight, or
     /// `size` is outside 64..=[`MAX_MTU_PROBE`]. The result comes out of
     /// [`IceAgent::poll_mtu_probe`].
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn probe_path_mtu(&mut self, now: Instant, size: usize) -> bool {
         let size = size.div_ceil(4) * 4;
         if self.mtu_probe.is_some() || !(64..=MAX_MTU_PROBE).contains(&size) {
@@ -156,11 +159,13 @@ impl IceAgent {
     /// The largest path MTU probe (authenticated check with PADDING) the
     /// peer sent us, in bytes; 0 when none came. A peer that probes large
     /// sizes runs this discovery itself, so it reads records that large.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn largest_peer_probe(&self) -> usize {
         self.peer_probe_max
     }
 
     /// Notes the size of a verified incoming check if it is a probe.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub(crate) fn note_peer_probe(&mut self, msg: &Message<'_>) {
         if msg.get(PADDING).is_some() {
             self.peer_probe_max = self.peer_probe_max.max(msg.as_bytes().len());
@@ -168,11 +173,13 @@ impl IceAgent {
     }
 
     /// Whether a path MTU probe is in flight.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn mtu_probe_pending(&self) -> bool {
         self.mtu_probe.is_some()
     }
 
     /// Forgets the probe in flight (no result will be reported for it).
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn cancel_mtu_probe(&mut self) {
         self.mtu_probe = None;
     }
@@ -183,6 +190,7 @@ impl IceAgent {
     }
 
     /// Retransmits or gives up the probe in flight.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub(crate) fn run_mtu_probe_timer(&mut self, now: Instant) {
         let selected = self.selected_pair();
         let connected = matches!(self.state, IceState::Connected | IceState::Completed);
@@ -211,12 +219,14 @@ impl IceAgent {
     }
 
     /// Whether `id` is the probe in flight.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub(crate) fn owns_mtu_probe(&self, id: &TransactionId) -> bool {
         self.mtu_probe.as_ref().is_some_and(|p| &p.id == id)
     }
 
     /// A response to the probe in flight: acknowledged when authenticated
     /// (success or error) and from where the probe went.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub(crate) fn on_mtu_probe_response(
         &mut self,
         local: SocketAddr,
@@ -243,6 +253,7 @@ impl IceAgent {
 
 /// Whether an unknown comprehension-required attribute type is one the
 /// agent accepts and ignores in checks (PADDING from a peer's MTU probe).
+#[cfg_attr(xp2p_device, optimize(size))]
 pub(crate) fn ignorable(t: u16) -> bool {
     t == PADDING
 }

@@ -68,6 +68,7 @@ struct Relay {
 }
 
 impl Relay {
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn new(client: TurnClient, link: Option<SocketAddr>) -> Relay {
         Relay {
             configured: client.server(),
@@ -193,6 +194,7 @@ pub(crate) struct Relays {
 
 impl Relays {
     /// The servers of the agent's configuration, waiting for gathering.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn new(servers: &[TurnConfig]) -> Relays {
         Relays {
             relays: servers
@@ -225,16 +227,19 @@ impl Relays {
     }
 
     /// Records the agent's local candidate index of relay `index`.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn set_local(&mut self, index: usize, l: usize) {
         self.relays[index].local = Some(l);
     }
 
     /// `n` more servers are being resolved.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn expect(&mut self, n: usize) {
         self.pending += n;
     }
 
     /// One more server over TCP or TLS is being resolved and connected.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn expect_stream(&mut self) {
         self.pending += 1;
         self.stream_pending += 1;
@@ -251,6 +256,7 @@ impl Relays {
     }
 
     /// A server announced with [`Relays::expect`] arrived: its index.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn add(&mut self, cfg: TurnConfig, link: Option<SocketAddr>) -> usize {
         self.pending = self.pending.saturating_sub(1);
         let relay = Relay::new(TurnClient::new(cfg), link);
@@ -262,6 +268,7 @@ impl Relays {
     }
 
     /// A server added after gathering completed: failed at once.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn too_late(&mut self, index: usize) {
         self.relays[index].phase = RelayPhase::Failed;
         let server = Some(self.relays[index].configured);
@@ -269,6 +276,7 @@ impl Relays {
     }
 
     /// An announced server will not come.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn unavailable(&mut self, reason: RelayFailure) {
         // Which announced server this was is not known here; a stream one
         // only when no other kind is still pending.
@@ -279,6 +287,7 @@ impl Relays {
         self.fail(None, reason, None);
     }
 
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn fail(&mut self, server: Option<SocketAddr>, reason: RelayFailure, local: Option<usize>) {
         self.events.push_back(RelayEvent::Failed {
             server,
@@ -289,6 +298,7 @@ impl Relays {
 
     /// Starts every waiting allocation; `host_of` gives the first host base
     /// of a family (`true`: IPv4), the default link.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn start_all(
         &mut self,
         now: Instant,
@@ -302,6 +312,7 @@ impl Relays {
 
     /// Starts relay `ri`'s allocation from its link (by default the first
     /// host base of the server's family).
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn start(
         &mut self,
         now: Instant,
@@ -338,6 +349,7 @@ impl Relays {
 
     /// Deallocates every active relay (a Refresh with LIFETIME 0: the one
     /// datagram still sent after the agent closes).
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn close(&mut self, now: Instant, out: &mut VecDeque<Transmit>) {
         for ri in 0..self.relays.len() {
             if self.relays[ri].active() {
@@ -350,6 +362,7 @@ impl Relays {
 
     /// The gather timeout passed: UDP servers not allocated yet are given
     /// up on; TCP/TLS ones end by their own timeouts.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn gather_timed_out(&mut self, now: Instant, out: &mut VecDeque<Transmit>) {
         self.pending = self.stream_pending;
         for ri in 0..self.relays.len() {
@@ -366,6 +379,7 @@ impl Relays {
 
     /// The stream connection named by `link` failed or was lost: every
     /// relay over it fails.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn link_failed(&mut self, link: SocketAddr, why: StreamFailure) {
         for ri in 0..self.relays.len() {
             let r = &mut self.relays[ri];
@@ -459,6 +473,7 @@ impl Relays {
     /// Binds a channel from relay `ri` to `remote` so data goes as
     /// ChannelData (4 bytes of overhead instead of 36); Send indications
     /// carry it until the bind succeeds.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn bind_channel(
         &mut self,
         now: Instant,
@@ -516,6 +531,7 @@ impl Relays {
         self.drain(ri, out);
     }
 
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn allocated(&mut self, ri: usize, relayed: SocketAddr, mapped: Option<SocketAddr>) {
         if self.relays[ri].phase != RelayPhase::Allocating {
             return;
@@ -537,6 +553,7 @@ impl Relays {
     }
 
     /// The allocation failed (or was lost): reported once.
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn failed(&mut self, ri: usize, why: TurnFailure) {
         let r = &mut self.relays[ri];
         let was = r.phase;
@@ -578,6 +595,7 @@ impl IceAgent {
 
     /// When the selected pair's local is relayed, binds a channel to its
     /// remote (see [`Relays::bind_channel`]).
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub(super) fn bind_selected_channel(&mut self, now: Instant) {
         let Some((local, remote)) = self.selected_pair() else {
             return;
@@ -595,6 +613,7 @@ impl IceAgent {
     }
 
     /// The first IPv4 and the first IPv6 host base: a relay's default link.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub(super) fn first_hosts(&self) -> [Option<SocketAddr>; 2] {
         let first = |v4: bool| {
             self.locals
@@ -609,6 +628,7 @@ impl IceAgent {
     /// candidate (and base), with the server-reflexive address the server
     /// saw; a failed relay is reported and its pending pairs fail, the other
     /// candidates carrying on.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub(super) fn on_relay_events(&mut self) {
         while let Some(ev) = self.relays.poll_event() {
             match ev {
@@ -657,6 +677,7 @@ impl IceAgent {
         }
     }
 
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub(super) fn fail_pairs_of_local(&mut self, l: usize) {
         for pi in 0..self.list.pairs.len() {
             if self.list.pairs[pi].local == l && self.list.pairs[pi].is_pending() {
@@ -669,6 +690,7 @@ impl IceAgent {
     /// [`IceAgent::add_turn_server`]) failed or was lost: every relay over
     /// it fails ([`IceEvent::RelayFailed`], counted), its pairs with it; the
     /// other candidates carry on.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn turn_link_failed(&mut self, now: Instant, link: SocketAddr, why: StreamFailure) {
         self.touch(now);
         if self.state == super::IceState::Closed {

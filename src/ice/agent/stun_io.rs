@@ -57,6 +57,7 @@ pub(crate) struct CheckParams<'a> {
 
 /// A Binding request with USERNAME, PRIORITY, the role attribute,
 /// optionally USE-CANDIDATE, MESSAGE-INTEGRITY and FINGERPRINT.
+#[cfg_attr(xp2p_device, optimize(size))]
 pub(crate) fn build_check(txn: &TransactionId, p: &CheckParams<'_>) -> Result<Vec<u8>, StunError> {
     let mut buf = [0u8; BUILD_BUF];
     let mut b = MessageBuilder::new(&mut buf, MessageType::BINDING_REQUEST, txn)?;
@@ -76,6 +77,7 @@ pub(crate) fn build_check(txn: &TransactionId, p: &CheckParams<'_>) -> Result<Ve
 
 /// A Binding success response: XOR-MAPPED-ADDRESS of the request's source,
 /// MESSAGE-INTEGRITY with the local password, FINGERPRINT.
+#[cfg_attr(xp2p_device, optimize(size))]
 pub(crate) fn build_success(
     txn: &TransactionId,
     mapped: SocketAddr,
@@ -91,6 +93,7 @@ pub(crate) fn build_success(
 
 /// A Binding error response with ERROR-CODE, MESSAGE-INTEGRITY with the
 /// local password and FINGERPRINT.
+#[cfg_attr(xp2p_device, optimize(size))]
 pub(crate) fn build_error(
     txn: &TransactionId,
     code: u16,
@@ -106,6 +109,7 @@ pub(crate) fn build_error(
 }
 
 /// A Binding request to a STUN server: header only.
+#[cfg_attr(xp2p_device, optimize(size))]
 pub(crate) fn build_server_request(txn: &TransactionId) -> Result<Vec<u8>, StunError> {
     let mut buf = [0u8; 64];
     let b = MessageBuilder::new(&mut buf, MessageType::BINDING_REQUEST, txn)?;
@@ -140,6 +144,7 @@ pub(crate) enum Refused {
 /// Verifies a Binding request addressed to this agent (RFC 8445 §7.3):
 /// FINGERPRINT, USERNAME `local_ufrag:*` and MESSAGE-INTEGRITY keyed with
 /// the local password, then reads PRIORITY, USE-CANDIDATE and the role.
+#[cfg_attr(xp2p_device, optimize(size))]
 pub(crate) fn verify_request(
     msg: &Message<'_>,
     local_ufrag: &str,
@@ -189,11 +194,13 @@ pub(crate) fn verify_request(
 
 /// Verifies a response to one of the agent's checks: FINGERPRINT and
 /// MESSAGE-INTEGRITY keyed with the remote password.
+#[cfg_attr(xp2p_device, optimize(size))]
 pub(crate) fn verify_response(msg: &Message<'_>, remote_pwd: &str) -> bool {
     msg.verify_fingerprint().is_ok() && msg.verify_integrity(remote_pwd.as_bytes()).is_ok()
 }
 
 /// XOR-MAPPED-ADDRESS, or the classic MAPPED-ADDRESS of an RFC 3489 server.
+#[cfg_attr(xp2p_device, optimize(size))]
 pub(crate) fn mapped_address(msg: &Message<'_>) -> Option<SocketAddr> {
     match msg.decode(attr_type::XOR_MAPPED_ADDRESS) {
         Some(Ok(Attribute::XorMappedAddress(a))) => Some(a),
@@ -206,6 +213,7 @@ pub(crate) fn mapped_address(msg: &Message<'_>) -> Option<SocketAddr> {
 }
 
 /// The ERROR-CODE number of an error response.
+#[cfg_attr(xp2p_device, optimize(size))]
 pub(crate) fn error_code(msg: &Message<'_>) -> Option<u16> {
     match msg.decode(attr_type::ERROR_CODE) {
         Some(Ok(Attribute::ErrorCode { code, .. })) => Some(code),

@@ -5,6 +5,7 @@
 use super::*;
 
 impl IceAgent {
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub(super) fn fail_pair(&mut self, pi: usize) {
         let p = &mut self.list.pairs[pi];
         p.state = PairState::Failed;
@@ -19,6 +20,7 @@ impl IceAgent {
     }
 
     /// Marks pair `pi` nominated and selects it.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub(super) fn nominate(&mut self, now: Instant, pi: usize) {
         self.list.pairs[pi].nominated = true;
         if log::log_enabled!(target: "ice", log::Level::Debug) {
@@ -178,6 +180,7 @@ impl IceAgent {
         }
     }
 
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub(super) fn decide_nomination(&mut self, now: Instant) {
         if !self.nomination_pending() {
             return;
@@ -197,6 +200,7 @@ impl IceAgent {
         }
     }
 
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub(super) fn check_failure(&mut self, now: Instant) {
         if self.state != IceState::Checking || self.selected.is_some() {
             return;
@@ -319,6 +323,7 @@ impl IceAgent {
     }
 
     /// The request of a check (or consent check) on pair `pi`.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub(super) fn build_request(
         &self,
         pi: usize,

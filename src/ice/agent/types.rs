@@ -12,15 +12,18 @@ pub enum Role {
 
 impl Role {
     /// The C enum value.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn code(self) -> i32 {
         self as i32
     }
 
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn is_controlling(self) -> bool {
         self == Role::Controlling
     }
 
     /// The other role.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn opposite(self) -> Role {
         match self {
             Role::Controlling => Role::Controlled,
@@ -43,11 +46,13 @@ pub enum IceState {
 
 impl IceState {
     /// The C enum value.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn code(self) -> i32 {
         self as i32
     }
 
     /// Connected or Completed: a pair is selected and data can be sent.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn is_connected(self) -> bool {
         matches!(self, IceState::Connected | IceState::Completed)
     }
@@ -104,6 +109,7 @@ pub struct AgentConfig {
 }
 
 impl Default for AgentConfig {
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn default() -> Self {
         AgentConfig {
             role: Role::Controlling,

@@ -8,6 +8,7 @@ impl PeerConnection {
     /// layout) with the candidates gathered so far, trickle, `a=setup:actpass`,
     /// mid `0`, our sctp-port, `a=max-message-size` and our fingerprint.
     /// Starts gathering if needed.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn create_offer(&mut self, now: Instant) -> Result<String, PeerError> {
         if self.state == PeerState::Closed {
             return Err(PeerError::InvalidState("closed"));
@@ -28,6 +29,7 @@ impl PeerConnection {
     /// mids; the data-channel section is accepted, every other one (audio,
     /// video) rejected with port 0; `a=group:BUNDLE` repeats the accepted
     /// mid when the offer bundled it. Starts gathering if needed.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn create_answer(&mut self, now: Instant) -> Result<String, PeerError> {
         if self.state == PeerState::Closed {
             return Err(PeerError::InvalidState("closed"));
@@ -45,6 +47,7 @@ impl PeerConnection {
 
     /// Applies our own description: starts gathering if needed; the text
     /// itself is not used (offer and answer come from this object).
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn set_local_description(&mut self, now: Instant, sdp: &str) -> Result<(), PeerError> {
         let _ = sdp;
         self.gather(now)
@@ -69,6 +72,7 @@ impl PeerConnection {
     /// was applied (no renegotiation). An `a=setup:active` description
     /// without an offer of ours is taken as an offer (legacy offerers).
     /// Candidates of the description that can never work are skipped.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn set_remote_description(&mut self, now: Instant, sdp: &str) -> Result<(), PeerError> {
         if self.state == PeerState::Closed {
             return Err(PeerError::InvalidState("closed"));
@@ -184,6 +188,7 @@ impl PeerConnection {
     /// Adds a trickled remote candidate: `a=candidate:…`, `candidate:…`,
     /// the bare value, or `a=end-of-candidates` (also an empty line, as
     /// browsers signal it). TCP candidates are ignored.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn add_remote_candidate(&mut self, now: Instant, line: &str) -> Result<(), PeerError> {
         if self.state == PeerState::Closed {
             return Err(PeerError::InvalidState("closed"));
@@ -219,6 +224,7 @@ impl PeerConnection {
         Ok(())
     }
 
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn remote_end_of_candidates(&mut self) {
         if self.mdns.end_of_candidates() {
             self.ice.remote_end_of_candidates();
@@ -232,6 +238,7 @@ impl PeerConnection {
     }
 
     /// Remote candidates still waiting for their name to resolve.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn mdns_pending(&self) -> usize {
         self.mdns.len()
     }
@@ -240,6 +247,7 @@ impl PeerConnection {
     /// added to ICE with `addr` (and the candidate's port), or dropped and
     /// counted when `addr` is `None`. A deferred end-of-candidates reaches
     /// ICE once no candidate is waiting any more.
+    #[cfg_attr(xp2p_device, optimize(size))]
     pub fn mdns_resolved(&mut self, now: Instant, name: &str, addr: Option<IpAddr>) {
         let released = self.mdns.resolved(name, addr);
         self.stats.mdns_dropped += released.dropped as u64;
@@ -258,6 +266,7 @@ impl PeerConnection {
         self.process(now);
     }
 
+    #[cfg_attr(xp2p_device, optimize(size))]
     fn local_description(&self, setup: Setup) -> String {
         let candidates: Vec<Candidate> = self.ice.local_candidates().cloned().collect();
         let (ufrag, pwd) = self.ice.local_credentials();
