@@ -14,7 +14,8 @@
 #                       too (chat gets a remotely opened channel and echoes)
 #   aiortc-offers-back  as aiortc-offers, and the chat answerer opens a channel
 #                       too (--open-channel; aiortc echoes on it)
-# In every case chat must have trickled a candidate and aiortc applied it;
+# In every case chat must have trickled a candidate and aiortc applied it
+# (chat as answerer may have it in its answer instead, on a busy machine);
 # the opener of a channel sends 3 text lines, an empty text, an
 # empty binary message and binary messages of 1, 1200, 65536 bytes and of the
 # size aiortc advertises as a=max-message-size (262144 with aiortc 1.16.0,
@@ -89,13 +90,15 @@ run_case() {
       return 1 ;;
   esac
   run_pair 130 "$offlog" "$anslog" --timeout 120 --signal "$sock" || fail=1
-  # Trickle: chat sent a candidate after its description, aiortc applied it.
+  # Trickle: chat sent a candidate after its description, aiortc applied it
+  # (or, answering on a busy machine, chat had it in its answer:
+  # expect_srflx_delivered).
   case $name in
     chat-*) chatlog=$offlog aiolog=$anslog ;;
     *) chatlog=$anslog aiolog=$offlog ;;
   esac
-  expect "$chatlog" "trickled a=candidate:" || fail=1
-  expect "$aiolog" "remote a=candidate:" "remote gathering done" || fail=1
+  expect_srflx_delivered "$chatlog" "$aiolog" "remote a=candidate:" || fail=1
+  expect "$aiolog" "remote gathering done" || fail=1
   # The offerer's "chat" channel: all echoed on the offerer, all replied on
   # the answerer, closed by the offerer and seen closed on the answerer.
   expect "$offlog" "chat: sent $n_msgs, echoed $n_msgs" "chat: all $n_msgs messages echoed, closing the channel" || fail=1

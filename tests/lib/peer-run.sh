@@ -84,6 +84,27 @@ expect_with() {
   return $ok
 }
 
+# expect_srflx_delivered CHATLOG PEERLOG REGEX: chat's server-reflexive
+# candidate (from stun_nat.py) reached the other peer. Usually the STUN
+# answer comes after chat's description, so chat trickles the candidate and
+# PEERLOG must match REGEX (the peer applied it). chat as answerer gathers
+# from the offer on, and on a busy machine the STUN answer can come before
+# chat creates its answer: the candidate is then inside that answer (two
+# candidates, host and server-reflexive) and the peer must have received an
+# answer with at least two.
+expect_srflx_delivered() {
+  local chatlog=$1 peerlog=$2 re=$3 two='([2-9]|[1-9][0-9]+) candidates in it'
+  if grep -qF "trickled a=candidate:" "$chatlog"; then
+    expect_re "$peerlog" "$re"
+  elif grep -qE "answer sent \([0-9]+ bytes, $two\)" "$chatlog"; then
+    echo "    (chat's server-reflexive candidate went in its answer, not trickled)"
+    expect_re "$peerlog" "answer received \([0-9]+ bytes, $two"
+  else
+    echo "    $(basename "$chatlog"): no candidate trickled, none beside the host one in an answer"
+    return 1
+  fi
+}
+
 # run_pair SECONDS OFFLOG ANSLOG ARG...: runs the answerer (the array `ans`)
 # in the background and the offerer (`off`) in the foreground, each with
 # ARG... added and bounded by timeout SECONDS; fails when either exits
