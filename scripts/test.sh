@@ -69,10 +69,11 @@ cargo test -p xp2p --no-default-features --features dtls-mbedtls-base,pmtu --qui
 # device build rebuilds std; checking the crate with the cfg set is enough to
 # catch an attribute rustc refuses. RUSTC_BOOTSTRAP names our crate only.
 step "device build's size attributes compile (cargo check --cfg xp2p_device, OpenSSL and mbedTLS without ring)"
-RUSTC_BOOTSTRAP=xp2p RUSTFLAGS="--cfg xp2p_device -D warnings" CARGO_TARGET_DIR="$root/target/device-cfg" \
-  cargo check -p xp2p --quiet
-RUSTC_BOOTSTRAP=xp2p RUSTFLAGS="--cfg xp2p_device -D warnings" CARGO_TARGET_DIR="$root/target/device-cfg" \
-  cargo check -p xp2p --no-default-features --features dtls-mbedtls-base,pmtu --quiet
+for features in "" "--no-default-features --features dtls-mbedtls-base,pmtu"; do
+  # shellcheck disable=SC2086 # $features is two words or none
+  RUSTC_BOOTSTRAP=xp2p RUSTFLAGS="--cfg xp2p_device -D warnings" CARGO_TARGET_DIR="$root/target/device-cfg" \
+    cargo check -p xp2p --quiet $features
+done
 step "mbedTLS build: installed package, DTLS/SCTP/DataChannel/PeerConnection C tests (ASan+UBSan)"
 XP2P_DTLS=mbedtls XP2P_BUILD_DIR="$root/build/mbedtls" XP2P_VALGRIND=0 \
   XP2P_CTESTS='^(test_abi_layout|test_dtls_backend|test_dtls_transport|test_sctp_transport|test_datachannel_mgr|test_peer_connection|quickstart_pair)$' \
