@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Stripped sizes of every library variant, per cargo profile, and what each
 # links dynamically (README, "Building for a device").
-#   scripts/size.sh [--profile NAME]...   (default: release, then device)
+#   scripts/size.sh [--profile NAME]...   (default: release, device, device-abort)
 # Variants (cargo features):
 #   xp2p-default          OpenSSL DTLS, TURN over TCP and TLS, mDNS, PMTU
 #                         discovery (the default features)
@@ -14,7 +14,9 @@
 #                         dtls-mbedtls-base, CMake -DXP2P_MBEDTLS_RING=OFF)
 #   xbase                 libxbase.so
 # Profiles: `release` (what the tests and a default CMake build use),
-# `small` (release with fat LTO, one codegen unit), `device-tiny` (`device`
+# `small` (release with fat LTO, one codegen unit), `device-abort` (`device`
+# in which a panic aborts the process: .cargo/device-abort.toml, CMake
+# -DXP2P_DEVICE_ABORT=ON), `device-tiny` (`device`
 # with our own code at opt-level "z": CMake -DXP2P_DEVICE_TINY=ON) and `device` (the device
 # build, CMake -DXP2P_DEVICE=ON: the standard library rebuilt for size with
 # .cargo/device.toml). Each build goes into target/ (target/<triple>/device
@@ -31,7 +33,7 @@ while [ $# -gt 0 ]; do
     *) echo "usage: $0 [--profile NAME]..." >&2; exit 2 ;;
   esac
 done
-[ ${#profiles[@]} -gt 0 ] || profiles=(release device)
+[ ${#profiles[@]} -gt 0 ] || profiles=(release device device-abort)
 cd "$root"
 
 pkgs=(pkg-config gcc binutils libssl-dev libmbedtls-dev libusrsctp-dev)
@@ -57,12 +59,14 @@ done
 
 # PROFILE NAME PACKAGE CARGO-ARGS...: builds, copies, strips.
 variant() {
-  local profile=$1 name=$2 pkg=$3 lib=lib$3.so dir extra=() envs=(); shift 3
+  local profile=$1 name=$2 pkg=$3 lib=lib$3.so dir config extra=() envs=(); shift 3
   case $profile in
     dev) dir=target/debug ;;
-    device|device-tiny)
+    device|device-tiny|device-abort)
       dir=target/$host/$profile
-      extra=(--target "$host" --config "$root/.cargo/device.toml")
+      config=device.toml
+      [ "$profile" = device-abort ] && config=device-abort.toml
+      extra=(--target "$host" --config "$root/.cargo/$config")
       envs=(RUSTC_BOOTSTRAP=1) ;;
     *) dir=target/$profile ;;
   esac
@@ -83,14 +87,14 @@ for profile in "${profiles[@]}"; do
   variant "$profile" xbase xbase
 done
 
-printf '%-28s %-8s %10s %8s %8s  %s\n' variant profile bytes KiB "goal" "dynamic dependencies (NEEDED)"
+printf '%-28s %-12s %10s %8s %8s  %s\n' variant profile bytes KiB "goal" "dynamic dependencies (NEEDED)"
 for name in "${names[@]}"; do
   for profile in "${profiles[@]}"; do
     f=build/size/$profile/$name.so
     bytes=$(stat -c %s "$f")
     needed=$(readelf -d "$f" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | tr '\n' ' ')
     g=${goal[$name]:-}
-    printf '%-28s %-8s %10d %8.1f %8s  %s\n' "$name" "$profile" "$bytes" \
+    printf '%-28s %-12s %10d %8.1f %8s  %s\n' "$name" "$profile" "$bytes" \
       "$(awk -v b="$bytes" 'BEGIN { print b / 1024 }')" "${g:+<=$g}" "$needed"
   done
 done
