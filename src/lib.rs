@@ -14,6 +14,7 @@ pub mod driver;
 pub mod dtls;
 pub mod error;
 pub mod ice;
+pub mod idhash;
 pub mod logging;
 pub mod mdns;
 pub mod object;

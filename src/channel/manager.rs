@@ -9,8 +9,9 @@ use crate::dcep::{
     ChannelType, DcepMessage, DcepOpen, Reliability, MAX_LABEL_LEN, MSG_OPEN, PPID_BINARY,
     PPID_BINARY_EMPTY, PPID_DCEP, PPID_STRING, PPID_STRING_EMPTY,
 };
+use crate::idhash::IdMap;
 use crate::vecmap::VecMap;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
 /// Where the SCTP association is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,7 +97,7 @@ pub struct ChannelManager {
     channels: VecMap<ChannelId, Channel>,
     /// Stream id → channel, for every channel that holds a stream id and is
     /// not Closed.
-    streams: HashMap<u16, ChannelId>,
+    streams: IdMap<u16, ChannelId>,
     /// Channels not Closed.
     live: usize,
     /// Next stream id to try (our parity).
@@ -132,7 +133,7 @@ impl ChannelManager {
             limits: Limits::default(),
             next_id: 0,
             channels: VecMap::new(),
-            streams: HashMap::new(),
+            streams: IdMap::default(),
             live: 0,
             cursor: 0,
             send_queue: VecDeque::new(),

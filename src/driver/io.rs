@@ -6,10 +6,11 @@
 //! TCP/TLS connections to TURN servers (`turn_stream`), which endpoints
 //! see as one more local address carrying whole messages.
 
+use crate::idhash::{IdMap, IdSet};
 use mio::net::UdpSocket;
 use mio::{Events, Interest, Poll, Token, Waker};
 use parking_lot::Mutex;
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::VecDeque;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -74,7 +75,7 @@ struct Shared {
     commands: Mutex<VecDeque<Command>>,
     /// Endpoints an API call changed since the thread last looked; a set,
     /// so a burst of calls costs one flush and one wake-up.
-    kicked: Mutex<HashSet<EndpointId>>,
+    kicked: Mutex<IdSet<EndpointId>>,
     waker: Waker,
 }
 
@@ -101,7 +102,7 @@ pub struct Direct {
     deadline: Mutex<Option<Instant>>,
 }
 
-static DIRECT: Mutex<Option<HashMap<EndpointId, Arc<Direct>>>> = Mutex::new(None);
+static DIRECT: Mutex<Option<IdMap<EndpointId, Arc<Direct>>>> = Mutex::new(None);
 
 /// Whether the I/O thread advances usrsctp's timers at the busy interval
 /// (a message moved recently): a datagram sent by [`send_now`] then needs
@@ -178,7 +179,7 @@ pub fn register(
     });
     DIRECT
         .lock()
-        .get_or_insert_with(HashMap::new)
+        .get_or_insert_with(IdMap::default)
         .insert(id, direct.clone());
     send(
         &rt.shared,
@@ -328,7 +329,7 @@ fn start() -> io::Result<Runtime> {
     let waker = Waker::new(poll.registry(), WAKER)?;
     let shared = Arc::new(Shared {
         commands: Mutex::new(VecDeque::new()),
-        kicked: Mutex::new(HashSet::new()),
+        kicked: Mutex::new(IdSet::default()),
         waker,
     });
     let thread_shared = shared.clone();
@@ -366,16 +367,16 @@ struct Registered {
 struct IoThread {
     poll: Poll,
     shared: Arc<Shared>,
-    endpoints: HashMap<EndpointId, Registered>,
+    endpoints: IdMap<EndpointId, Registered>,
     /// TURN server connections by token, with the endpoint each serves.
-    streams: HashMap<Token, (EndpointId, TurnStream)>,
+    streams: IdMap<Token, (EndpointId, TurnStream)>,
     /// Socket token → (endpoint, index into its sockets).
-    tokens: HashMap<Token, (EndpointId, usize)>,
+    tokens: IdMap<Token, (EndpointId, usize)>,
     next_token: usize,
     /// Endpoints with work left for the next turn (sends over budget,
     /// sockets with more to read).
-    backlog: HashSet<EndpointId>,
-    unread: HashSet<Token>,
+    backlog: IdSet<EndpointId>,
+    unread: IdSet<Token>,
     /// Read buffer of the TURN server connections.
     buf: Vec<u8>,
     /// Datagrams read from a UDP socket with one system call.
@@ -396,12 +397,12 @@ impl IoThread {
         IoThread {
             poll,
             shared,
-            endpoints: HashMap::new(),
-            streams: HashMap::new(),
-            tokens: HashMap::new(),
+            endpoints: IdMap::default(),
+            streams: IdMap::default(),
+            tokens: IdMap::default(),
             next_token: 1,
-            backlog: HashSet::new(),
-            unread: HashSet::new(),
+            backlog: IdSet::default(),
+            unread: IdSet::default(),
             buf: vec![0; RECV_BUF],
             recv: RecvBatch::new(RECV_BUF),
             out: Vec::with_capacity(MAX_SENDS_PER_TURN),

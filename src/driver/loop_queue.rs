@@ -11,8 +11,8 @@
 //! (README, "Receive flow control"). So the queue stays short even when the loop
 //! stalls.
 
+use crate::idhash::IdMap;
 use parking_lot::Mutex;
-use std::collections::HashMap;
 use std::ffi::c_void;
 use std::io;
 use std::os::fd::RawFd;
@@ -40,7 +40,7 @@ pub struct LoopQueue {
 }
 
 /// Live queues by loop handle.
-static QUEUES: Mutex<Option<HashMap<usize, Arc<LoopQueue>>>> = Mutex::new(None);
+static QUEUES: Mutex<Option<IdMap<usize, Arc<LoopQueue>>>> = Mutex::new(None);
 
 impl LoopQueue {
     /// Binds one more object to `lp` and returns the loop's queue, creating
@@ -54,7 +54,7 @@ impl LoopQueue {
             return Err(io::Error::from(io::ErrorKind::InvalidInput));
         }
         let mut queues = QUEUES.lock();
-        let map = queues.get_or_insert_with(HashMap::new);
+        let map = queues.get_or_insert_with(IdMap::default);
         if let Some(q) = map.get(&(lp as usize)) {
             q.state.lock().users += 1;
             return Ok(q.clone());

@@ -17,10 +17,10 @@ use crate::channel::{
     LOCAL_MAX_MESSAGE_SIZE,
 };
 use crate::driver::loop_queue::{LoopQueue, Task};
+use crate::idhash::IdMap;
 use crate::pipeline::Pipeline;
 use libc::c_void;
 use parking_lot::Mutex;
-use std::collections::HashMap;
 use std::sync::Arc;
 use xbase::types::*;
 
@@ -37,7 +37,7 @@ pub struct MgrCallbacks {
 struct MgrInner {
     mgr: ChannelManager,
     /// Handle and callbacks of every channel.
-    channels: HashMap<ChannelId, (Handle<MgrChannel>, ChannelCallbacks)>,
+    channels: IdMap<ChannelId, (Handle<MgrChannel>, ChannelCallbacks)>,
     /// The channels → SCTP composition (and the messages the SCTP
     /// transport had no room for yet, sent first).
     pipe: Pipeline,
@@ -262,7 +262,7 @@ pub fn create(sctp: Handle<SctpObject>, cb: MgrCallbacks) -> Option<Handle<MgrOb
         cb,
         inner: Mutex::new(MgrInner {
             mgr: ChannelManager::new(LOCAL_MAX_MESSAGE_SIZE, LOCAL_MAX_MESSAGE_SIZE),
-            channels: HashMap::new(),
+            channels: IdMap::default(),
             pipe: Pipeline::new(),
             inline: None,
             listener: None,

@@ -15,10 +15,10 @@ use crate::driver::io::{self, Endpoint, EndpointId, SharedEndpoint, Transmit};
 use crate::driver::loop_queue::LoopQueue;
 use crate::driver::mdns::MdnsLookups;
 use crate::driver::{clock, netif, resolve};
+use crate::idhash::{IdMap, IdSet};
 use crate::peer::{PeerConfig, PeerConnection, PeerError, PeerEvent, PeerState};
 use libc::c_void;
 use parking_lot::Mutex;
-use std::collections::{HashMap, HashSet};
 use std::ffi::CString;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -69,7 +69,7 @@ pub struct PcEndpoint {
     handle: Handle<PcObject>,
     queue: Arc<LoopQueue>,
     cb: PcCallbacks,
-    channels: HashMap<ChannelId, ChannelEntry>,
+    channels: IdMap<ChannelId, ChannelEntry>,
     io_id: Option<EndpointId>,
     /// The I/O driver's sockets of this connection, for sends made by the
     /// API thread itself ([`io::send_now`]).
@@ -82,7 +82,7 @@ pub struct PcEndpoint {
     /// received messages wait in the PeerConnection (bounded) and that task
     /// pulls them on the loop thread; one task per channel, posted after
     /// the channel's earlier events, keeps `on_open` before `on_message`.
-    delivering: HashSet<ChannelId>,
+    delivering: IdSet<ChannelId>,
 }
 
 /// Messages one delivery task hands to `on_message` before it makes way
@@ -490,12 +490,12 @@ pub fn create(queue: Arc<LoopQueue>, s: PcSettings<'_>) -> Option<Handle<PcObjec
         handle: Handle::null(),
         queue: queue.clone(),
         cb: s.callbacks,
-        channels: HashMap::new(),
+        channels: IdMap::default(),
         io_id: None,
         direct: None,
         destroyed: false,
         mdns: mdns.clone(),
-        delivering: HashSet::new(),
+        delivering: IdSet::default(),
     }));
     let h = handle::insert(Arc::new(PcObject {
         views: Mutex::new(Views::default()),

@@ -44,7 +44,8 @@ use options::{configure_socket, errno, is_would_block, set_opt, set_path_params,
 
 pub use stack::{data_activity_pending, has_ticked, take_data_activity, take_woken, tick};
 
-use std::collections::{HashMap, VecDeque};
+use crate::idhash::IdMap;
+use std::collections::VecDeque;
 use std::fmt;
 use std::mem::size_of;
 use std::time::{Duration, Instant};
@@ -88,7 +89,7 @@ pub struct SctpAssociation {
     events: VecDeque<SctpEvent>,
     inbox: VecDeque<(u16, u32, Vec<u8>)>,
     /// Message being reassembled per stream: (ppid, bytes, too large).
-    partial: HashMap<u16, (u32, Vec<u8>, bool)>,
+    partial: IdMap<u16, (u32, Vec<u8>, bool)>,
     /// Notification being reassembled.
     notification: Vec<u8>,
     read_buf: Vec<u8>,
@@ -267,7 +268,7 @@ impl SctpAssociation {
             last_now: None,
             events: VecDeque::new(),
             inbox: VecDeque::new(),
-            partial: HashMap::new(),
+            partial: IdMap::default(),
             notification: Vec::new(),
             read_buf: Vec::with_capacity(READ_CHUNK),
             buffered: 0,
