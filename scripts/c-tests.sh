@@ -5,7 +5,8 @@
 # Environment: XP2P_BUILD_DIR (default build/), XP2P_DTLS=openssl|mbedtls
 # (the DTLS backend, default openssl), XP2P_CTESTS (a ctest -R regex: run
 # only the matching tests, also under valgrind), XP2P_VALGRIND=0 (skip the
-# valgrind pass).
+# valgrind pass), XP2P_CMAKE_ARGS (more options for the package's CMake
+# configure step, space-separated, e.g. "-DXP2P_DEVICE=ON -DXP2P_MDNS=OFF").
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=$(realpath -m "${XP2P_BUILD_DIR:-$root/build}")
@@ -14,8 +15,9 @@ dtls=${XP2P_DTLS:-openssl}
 only=${XP2P_CTESTS:-}
 cd "$root"
 
+read -r -a extra <<<"${XP2P_CMAKE_ARGS:-}"
 cmake -S . -B "$build/pkg" -DCMAKE_INSTALL_PREFIX="$prefix" -DCMAKE_BUILD_TYPE=Release \
-  -DXP2P_DTLS="$dtls" >/dev/null
+  -DXP2P_DTLS="$dtls" "${extra[@]}" >/dev/null
 cmake --build "$build/pkg"
 rm -rf "$prefix"
 cmake --install "$build/pkg" >/dev/null
