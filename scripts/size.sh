@@ -87,14 +87,18 @@ for profile in "${profiles[@]}"; do
   variant "$profile" xbase xbase
 done
 
-printf '%-28s %-12s %10s %8s %8s  %s\n' variant profile bytes KiB "goal" "dynamic dependencies (NEEDED)"
+printf '%-28s %-12s %10s %8s %-11s  %s\n' variant profile bytes KiB "goal (KiB)" "dynamic dependencies (NEEDED)"
 for name in "${names[@]}"; do
   for profile in "${profiles[@]}"; do
     f=build/size/$profile/$name.so
     bytes=$(stat -c %s "$f")
     needed=$(readelf -d "$f" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | tr '\n' ' ')
-    g=${goal[$name]:-}
-    printf '%-28s %-12s %10d %8.1f %8s  %s\n' "$name" "$profile" "$bytes" \
-      "$(awk -v b="$bytes" 'BEGIN { print b / 1024 }')" "${g:+<=$g}" "$needed"
+    g=${goal[$name]:-} verdict=""
+    if [ -n "$g" ]; then
+      verdict="<=$g over"
+      [ "$bytes" -gt $((g * 1024)) ] || verdict="<=$g met"
+    fi
+    printf '%-28s %-12s %10d %8.1f %-11s  %s\n' "$name" "$profile" "$bytes" \
+      "$(awk -v b="$bytes" 'BEGIN { print b / 1024 }')" "$verdict" "$needed"
   done
 done
