@@ -20,15 +20,14 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
 minimal="-DXP2P_DTLS=mbedtls -DXP2P_MDNS=OFF -DXP2P_TURN_TCP=OFF -DXP2P_MBEDTLS_RING=OFF"
-# The C tests the test command runs for the mbedTLS build (scripts/test.sh).
-mbedtls_tests='^(test_abi_layout|test_dtls_backend|test_dtls_transport|test_sctp_transport|test_datachannel_mgr|test_peer_connection|quickstart_pair)$'
 declare -A opts=(
   [device]="-DXP2P_DEVICE=ON"
   [device-minimal]="-DXP2P_DEVICE=ON $minimal"
   [abort]="-DXP2P_DEVICE_ABORT=ON"
   [abort-minimal]="-DXP2P_DEVICE_ABORT=ON $minimal"
 )
-declare -A tests=([device-minimal]=$mbedtls_tests [abort-minimal]=$mbedtls_tests)
+# The C tests the test command runs for the mbedTLS build (scripts/c-tests.sh).
+declare -A tests=([device-minimal]=mbedtls-set [abort-minimal]=mbedtls-set)
 declare -A goal=([device]=900 [abort]=900 [abort-minimal]=600)
 all=(device device-minimal abort abort-minimal)
 
